@@ -1,0 +1,3 @@
+from tinyvision.cli import main
+
+raise SystemExit(main())

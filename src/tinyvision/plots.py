@@ -1,0 +1,85 @@
+"""Every figure, drawn from saved metrics so it can be redrawn without retraining.
+
+The only module that imports matplotlib, always with the Agg backend (no
+display needed). Each figure is written atomically.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from tinyvision.atomic import atomic_path  # noqa: E402
+
+
+def save_figure(fig: plt.Figure, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
+
+def plot_curves(history: list[dict], path: Path, title: str = "") -> None:
+    """Loss vs epoch and accuracy vs epoch, train and validation (the tutorial's two plots)."""
+    epochs = [r["epoch"] for r in history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    for split, style in (("train", "-o"), ("val", "-s")):
+        ax_loss.plot(epochs, [r[f"{split}_loss"] for r in history], style, label=split, ms=4)
+        ax_acc.plot(epochs, [100 * r[f"{split}_acc"] for r in history], style, label=split, ms=4)
+    ax_loss.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend()
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    if title:
+        fig.suptitle(title)
+    save_figure(fig, path)
+
+
+def plot_confusion(confusion: list[list[int]], classes: list[str], path: Path, title: str = "") -> None:
+    cm = np.asarray(confusion)
+    k = len(classes)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
+    # Log colour scale: the diagonal is 100x the errors, which would otherwise vanish.
+    im = ax.imshow(np.log1p(cm), cmap="Blues")
+    ax.set_xticks(range(k), classes, rotation=45 if max(map(len, classes)) > 2 else 0, ha="right")
+    ax.set_yticks(range(k), classes)
+    ax.set(xlabel="predicted", ylabel="true", title=title or "confusion matrix (test)")
+    threshold = np.log1p(cm).max() / 2
+    for i in range(k):
+        for j in range(k):
+            if cm[i, j]:
+                colour = "white" if np.log1p(cm[i, j]) > threshold else "black"
+                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7, color=colour)
+    fig.colorbar(im, ax=ax, fraction=0.046, label="log(1 + count)")
+    save_figure(fig, path)
+
+
+def plot_misclassified(
+    images: torch.Tensor, mistakes: list[dict], classes: list[str], path: Path, columns: int = 6
+) -> None:
+    """A grid of the most confident test mistakes: true label, prediction, confidence."""
+    count = max(1, len(mistakes))
+    rows = (count + columns - 1) // columns
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(1.8 * columns, 2.0 * rows), squeeze=False, layout="constrained"
+    )
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, m in zip(axes.flat, mistakes):
+        img = images[m["index"]].permute(1, 2, 0).numpy()
+        ax.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(
+            f"true {classes[m['label']]}\npred {classes[m['predicted']]} ({100 * m['confidence']:.0f}%)",
+            fontsize=8,
+        )
+    if not mistakes:
+        axes.flat[0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
+    fig.suptitle("most confident test mistakes")
+    save_figure(fig, path)

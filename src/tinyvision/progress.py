@@ -1,0 +1,67 @@
+"""Reporting progress: a live bar on a terminal, plain fixed-column lines elsewhere."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import TextIO
+
+from tqdm import tqdm
+
+
+def epoch_line(row: dict, epochs: int) -> str:
+    """One flat, fixed-column line per epoch (the same numbers as metrics.csv)."""
+
+    def pct(v: float) -> str:
+        return "   n/a " if math.isnan(v) else f"{100 * v:6.2f}%"
+
+    def num(v: float) -> str:
+        return "   n/a" if math.isnan(v) else f"{v:.4f}"
+
+    return (
+        f"epoch {row['epoch']:>3}/{epochs:<3} "
+        f"train_loss {num(row['train_loss'])}  train_acc {pct(row['train_acc'])}  "
+        f"val_loss {num(row['val_loss'])}  val_acc {pct(row['val_acc'])}  "
+        f"lr {row['lr']:.2e}  time {row['epoch_seconds']:6.1f}s  total {row['train_seconds']:6.1f}s"
+    )
+
+
+class Progress:
+    """Shows training progress; `bar=None` picks a bar only when stderr is a terminal."""
+
+    def __init__(self, epochs: int, bar: bool | None = None, out: TextIO = sys.stdout) -> None:
+        self.epochs = epochs
+        self.use_bar = sys.stderr.isatty() if bar is None else bar
+        self.out = out
+        self._bar: tqdm | None = None
+        self._last = 0.0
+
+    def start_epoch(self, epoch: int, steps: int, done: int) -> None:
+        if self.use_bar:
+            self._bar = tqdm(
+                total=steps, initial=done, desc=f"epoch {epoch}/{self.epochs}",
+                unit="step", leave=False, dynamic_ncols=True,
+            )
+
+    def step(self, loss: float | None, images_per_second: float) -> None:
+        if self._bar is None:
+            return
+        self._bar.update(1)
+        now = time.monotonic()
+        if loss is not None and now - self._last > 0.25:
+            self._bar.set_postfix(loss=f"{loss:.4f}", img_s=f"{images_per_second:,.0f}")
+            self._last = now
+
+    @property
+    def wants_loss(self) -> bool:
+        return self._bar is not None and time.monotonic() - self._last > 0.25
+
+    def end_epoch(self, row: dict) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        self.message(epoch_line(row, self.epochs))
+
+    def message(self, text: str) -> None:
+        print(text, file=self.out, flush=True)

@@ -1,0 +1,75 @@
+"""The run folder: where a run's config, metrics, plots and checkpoints live."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+from tinyvision.atomic import write_json, write_text
+from tinyvision.checkpoint import MODEL_FILE, STATE_FILE
+from tinyvision.config import RunConfig
+from tinyvision.errors import TinyVisionError
+
+EPOCH_COLUMNS = (
+    "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_seconds", "train_seconds",
+)
+
+
+class RunFolder:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    config = property(lambda self: self.path / "config.json")
+    metrics_csv = property(lambda self: self.path / "metrics.csv")
+    metrics_json = property(lambda self: self.path / "metrics.json")
+    model = property(lambda self: self.path / MODEL_FILE)
+    state = property(lambda self: self.path / STATE_FILE)
+    curves = property(lambda self: self.path / "curves.png")
+    confusion = property(lambda self: self.path / "confusion.png")
+    misclassified = property(lambda self: self.path / "misclassified.png")
+
+    def prepare_new(self) -> None:
+        """Refuse to overwrite another run's files; create the folder."""
+        if self.path.exists() and not self.path.is_dir():
+            raise TinyVisionError(f"--out {self.path} exists and is not a folder")
+        if self.state.exists() or self.model.exists():
+            raise TinyVisionError(
+                f"{self.path} already holds a run; pass --resume {self.path} or a new --out"
+            )
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def write_config(self, config: RunConfig) -> None:
+        write_json(self.config, config.to_dict())
+
+    def read_config(self) -> RunConfig:
+        if not self.config.is_file():
+            raise TinyVisionError(f"{self.path} is not a run folder (no config.json)")
+        try:
+            return RunConfig.from_dict(json.loads(self.config.read_text())).validate()
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise TinyVisionError(f"{self.config}: unreadable config ({exc})") from None
+
+    def write_history(self, history: list[dict]) -> None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=EPOCH_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in history:
+            writer.writerow({k: format_cell(row[k]) for k in EPOCH_COLUMNS})
+        write_text(self.metrics_csv, buffer.getvalue())
+
+    def write_metrics(self, metrics: dict) -> None:
+        write_json(self.metrics_json, metrics)
+
+    def read_metrics(self) -> dict:
+        if not self.metrics_json.is_file():
+            raise TinyVisionError(f"{self.path} has no metrics.json (did the run finish?)")
+        return json.loads(self.metrics_json.read_text())
+
+
+def format_cell(value: float | int) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return "" if math.isnan(value) else f"{value:.6g}"

@@ -1,0 +1,62 @@
+"""Shared fixtures: tiny generated datasets in memory and in the real file formats."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tinyvision.datasets import DATASETS, ImageData
+from tinyvision.datasets.mnist import BUNDLED_DIR, FILES
+
+BUNDLED_MNIST = BUNDLED_DIR / "mnist"
+
+
+def make_quadrant_images(n: int, size: int = 12, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Four classes: a bright blob in one quadrant, on noise. Learnable in a few steps."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 4, (n,), generator=g)
+    images = torch.randint(0, 60, (n, 1, size, size), generator=g, dtype=torch.uint8)
+    half = size // 2
+    for k in range(4):
+        r, c = (k // 2) * half, (k % 2) * half
+        sel = labels == k
+        images[sel, :, r + 1 : r + half - 1, c + 1 : c + half - 1] = 220
+    return images, labels
+
+
+def tiny_image_data(n_train: int = 512, n_test: int = 128) -> ImageData:
+    x, y = make_quadrant_images(n_train, seed=1)
+    xt, yt = make_quadrant_images(n_test, seed=2)
+    return ImageData("tiny", ("nw", "ne", "sw", "se"), x, y, xt, yt)
+
+
+@pytest.fixture
+def tiny_dataset(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Registers the generated dataset as 'tiny' for the duration of a test."""
+    data = tiny_image_data()
+    monkeypatch.setitem(DATASETS, "tiny", lambda data_dir: data)
+    return "tiny"
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> None:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    data = header + array.astype(np.uint8).tobytes()
+    if compress:
+        path.with_name(path.name + ".gz").write_bytes(gzip.compress(data))
+    else:
+        path.write_bytes(data)
+
+
+@pytest.fixture
+def mnist_copy(tmp_path: Path) -> Path:
+    """A plain folder holding a copy of the bundled MNIST files (gzipped)."""
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    for raw in FILES.values():
+        shutil.copy(BUNDLED_MNIST / f"{raw}.gz", folder / f"{raw}.gz")
+    return folder
