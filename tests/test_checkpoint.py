@@ -1,0 +1,76 @@
+import io
+import json
+
+import pytest
+import safetensors
+import safetensors.torch
+import torch
+
+from tinyvision.checkpoint import ModelCard, load_model, load_train_state, save_model
+from tinyvision.errors import TinyVisionError
+from tinyvision.models import create_model
+from tinyvision.normalization import Normalization
+
+
+def card(model: str = "tutorial-b") -> ModelCard:
+    return ModelCard(
+        model=model, input_shape=(1, 28, 28), classes=tuple("0123456789"),
+        normalization=Normalization((0.5,), (0.5,)), dataset="mnist", config={}, code_version="test",
+        metrics={},
+    )
+
+
+def test_round_trip_keeps_weights_and_card(tmp_path):
+    model = create_model("tutorial-b", (1, 28, 28), 10).to(memory_format=torch.channels_last)
+    save_model(tmp_path / "m.safetensors", model, card())
+    loaded, loaded_card = load_model(tmp_path / "m.safetensors")
+    assert loaded_card == card()
+    x = torch.randn(3, 1, 28, 28)
+    assert torch.allclose(model.eval()(x), loaded(x), atol=1e-5)  # memory layouts differ
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path):
+    save_model(tmp_path / "m.safetensors", create_model("tutorial-b", (1, 28, 28), 10), card("tutorial-b"))
+    weights = safetensors.torch.load_file(tmp_path / "m.safetensors")
+    # Same file, metadata claiming another architecture: the weights cannot fit.
+    safetensors.torch.save_file(weights, tmp_path / "lie.safetensors",
+                                metadata={"tinyvision": card("tutorial-a").to_json()})
+    with pytest.raises(TinyVisionError, match="do not fit model 'tutorial-a'"):
+        load_model(tmp_path / "lie.safetensors")
+
+
+def test_garbage_and_foreign_files_are_refused(tmp_path):
+    (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 100)
+    with pytest.raises(TinyVisionError, match="not a readable safetensors"):
+        load_model(tmp_path / "junk.safetensors")
+    safetensors.torch.save_file({"w": torch.zeros(2)}, tmp_path / "plain.safetensors")
+    with pytest.raises(TinyVisionError, match="not a tinyvision checkpoint"):
+        load_model(tmp_path / "plain.safetensors")
+    bad = json.loads(card().to_json())
+    bad["format"] = 99
+    safetensors.torch.save_file({"w": torch.zeros(2)}, tmp_path / "future.safetensors",
+                                metadata={"tinyvision": json.dumps(bad)})
+    with pytest.raises(TinyVisionError, match="invalid tinyvision metadata"):
+        load_model(tmp_path / "future.safetensors")
+    with pytest.raises(TinyVisionError, match="no checkpoint"):
+        load_model(tmp_path / "missing")
+
+
+class Exploit:
+    """Unpickling this would create a file: proof that code ran."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_training_state_never_runs_code_from_the_file(tmp_path):
+    marker = tmp_path / "pwned"
+    buffer = io.BytesIO()
+    torch.save({"position": Exploit(str(marker))}, buffer)
+    (tmp_path / "train_state.pt").write_bytes(buffer.getvalue())
+    with pytest.raises(TinyVisionError, match="unreadable training state"):
+        load_train_state(tmp_path / "train_state.pt")
+    assert not marker.exists()

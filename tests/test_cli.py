@@ -1,0 +1,120 @@
+"""End-to-end: the real command line, in subprocesses, on the bundled MNIST."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tinyvision.cli import main
+
+
+def tinyvision(*args: str, cwd: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tinyvision", *map(str, args)],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd,
+    )
+
+
+def without_times(history):
+    return [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in history]
+
+
+def test_train_evaluate_files_and_plots(tmp_path):
+    run = tmp_path / "run"
+    result = tinyvision("train", "--epochs", "2", "--limit-batches", "30", "--out", run, "--progress", "lines")
+    assert result.returncode == 0, result.stderr
+    assert "epoch   2/2" in result.stdout and "test_acc" in result.stdout
+    for name in ("config.json", "metrics.csv", "metrics.json", "curves.png", "confusion.png",
+                 "misclassified.png", "model.safetensors", "train_state.pt"):
+        assert (run / name).stat().st_size > 0, name
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["model"] == "tvnet" and len(metrics["history"]) == 2
+    # 30 steps of the default CNN on real digits: far above chance (10%) already.
+    assert metrics["test_acc"] > 0.7
+
+    result = tinyvision("evaluate", run, "--json", "--limit-batches", "2")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["test_count"] == 2000 and report["test_acc"] > 0.7
+    assert len(report["per_class"]) == 10 and sum(map(sum, report["confusion"])) == 2000
+    assert (run / "evaluation_confusion.png").exists()
+
+    result = tinyvision("evaluate", run / "model.safetensors", "--limit-batches", "1")
+    assert result.returncode == 0 and "precision" in result.stdout
+
+
+def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(tmp_path):
+    flags = ["--epochs", "3", "--limit-batches", "100", "--translate", "1", "--progress", "lines", "--no-plots"]
+    straight = tinyvision("train", *flags, "--out", tmp_path / "straight")
+    assert straight.returncode == 0, straight.stderr
+
+    run = tmp_path / "broken"
+    proc = subprocess.Popen([sys.executable, "-m", "tinyvision", "train", *flags, "--out", str(run)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "metrics.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "training finished before it could be interrupted"
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume" in err and "Traceback" not in err
+    assert not (run / "metrics.json").exists()  # the run is not finished
+
+    resumed = tinyvision("train", "--resume", run, "--progress", "lines", "--no-plots")
+    assert resumed.returncode == 0, resumed.stderr
+    a = json.loads((tmp_path / "straight" / "metrics.json").read_text())
+    b = json.loads((run / "metrics.json").read_text())
+    assert without_times(a["history"]) == without_times(b["history"])
+    assert a["test_loss"] == b["test_loss"] and a["confusion"] == b["confusion"]
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "--model", "resnet9000"], "unknown model 'resnet9000'"),
+        (["train", "--epochs", "0"], "--epochs must be at least 1"),
+        (["train", "--val-fraction", "1.5"], "--val-fraction"),
+        (["train", "--preset", "nope"], "unknown preset"),
+        (["train", "--batch-size", "many"], "invalid int value"),
+        (["train", "--data-dir", "DOES-NOT-EXIST"], "not a folder"),
+        (["train", "--resume", "DOES-NOT-EXIST"], "not a run folder"),
+        (["evaluate", "DOES-NOT-EXIST"], "no checkpoint"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_user_errors_are_one_line_exit_2_and_write_nothing(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)  # in-process (fast); the subprocess tests cover the entry point
+    assert main(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert list(tmp_path.iterdir()) == []  # no run folder, no half-written file
+
+
+def test_corrupt_data_file_is_refused(tmp_path, mnist_copy):
+    path = mnist_copy / "train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:-5000])  # truncated download
+    result = tinyvision("train", "--data-dir", mnist_copy, "--out", tmp_path / "run")
+    assert result.returncode == 2
+    assert "truncated or corrupt gzip" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_resume_refuses_conflicting_flags(tmp_path):
+    run = tmp_path / "run"
+    assert tinyvision("train", "--dry-run", "--no-plots", "--out", run).returncode == 0
+    result = tinyvision("train", "--resume", run, "--model", "mlp")
+    assert result.returncode == 2 and "drop --model" in result.stderr
+
+
+def test_models_lists_every_model_with_its_size():
+    result = tinyvision("models")
+    assert result.returncode == 0
+    assert "tutorial-a" in result.stdout and "421,834" in result.stdout and "mlp" in result.stdout
+
+

@@ -1,0 +1,30 @@
+import pytest
+import torch
+
+from tinyvision.errors import TinyVisionError
+from tinyvision.models import MODELS, count_parameters, create_model
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 32, 32)])
+def test_every_model_builds_and_runs_forward_and_backward(name, shape):
+    model = create_model(name, shape, num_classes=7)
+    x = torch.randn(4, *shape)
+    logits = model(x)
+    assert logits.shape == (4, 7)
+    logits.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+
+
+def test_tutorial_models_match_the_reference_recipes():
+    # conv 1->32 (+BN) and 32->64 (+BN), FC 7*7*64->128, FC 128->10: 421,834 weights.
+    assert count_parameters(create_model("tutorial-a", (1, 28, 28), 10)) == 421_834
+    # valid convs: 28->26->13->11->5, FC 64*5*5->128->10: 225,034 weights.
+    assert count_parameters(create_model("tutorial-b", (1, 28, 28), 10)) == 225_034
+    a = create_model("tutorial-a", (1, 28, 28), 10)
+    assert any(isinstance(m, torch.nn.Dropout) and m.p == 0.5 for m in a.modules())
+
+
+def test_unknown_model_is_a_user_error():
+    with pytest.raises(TinyVisionError, match="unknown model 'resnet9000'"):
+        create_model("resnet9000", (1, 28, 28), 10)

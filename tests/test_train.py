@@ -1,0 +1,126 @@
+import io
+import os
+import signal
+
+import pytest
+import torch
+
+from tinyvision.checkpoint import load_model
+from tinyvision.config import RunConfig, build_config
+from tinyvision.errors import TinyVisionError
+from tinyvision.evaluate import predict_logits
+from tinyvision.models import create_model
+from tinyvision.progress import Progress
+from tinyvision.run_folder import RunFolder
+from tinyvision.train import Interrupted, fit, learning_rate
+
+
+def quiet() -> Progress:
+    return Progress(epochs=1, bar=False, out=io.StringIO())
+
+
+def tiny_config(**kw) -> RunConfig:
+    values = dict(dataset="tiny", model="tvnet", epochs=3, batch_size=32, lr=0.05, val_fraction=0.25, seed=7)
+    values.update(kw)
+    return RunConfig(**values).validate()
+
+
+def test_training_learns_the_tiny_task(tiny_dataset, tmp_path):
+    cfg = tiny_config()
+    torch.manual_seed(cfg.seed)
+    initial = create_model("tvnet", (1, 12, 12), 4).state_dict()
+    metrics, setup = fit(cfg, RunFolder(tmp_path / "run"), quiet())
+    history = metrics["history"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]  # loss fell
+    assert metrics["test_acc"] > 0.9  # chance is 0.25
+    moved = [not torch.equal(initial[k], v.cpu()) for k, v in setup.model.state_dict().items()
+             if k.endswith("weight")]
+    assert all(moved)  # every layer's parameters moved
+    files = {p.name for p in (tmp_path / "run").iterdir()}
+    assert {"config.json", "metrics.csv", "metrics.json", "model.safetensors", "train_state.pt"} <= files
+    assert not [f for f in files if f.endswith(".tmp")]
+    csv_lines = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert csv_lines[0].startswith("epoch,train_loss,train_acc,val_loss,val_acc")
+    assert len(csv_lines) == 1 + cfg.epochs
+
+
+def test_same_seed_same_metrics(tiny_dataset, tmp_path):
+    a, _ = fit(tiny_config(epochs=2), RunFolder(tmp_path / "a"), quiet())
+    b, _ = fit(tiny_config(epochs=2), RunFolder(tmp_path / "b"), quiet())
+    c, _ = fit(tiny_config(epochs=2, seed=8), RunFolder(tmp_path / "c"), quiet())
+    assert without_times(a["history"]) == without_times(b["history"])
+    assert a["test_loss"] == b["test_loss"]
+    assert a["test_loss"] != c["test_loss"]
+
+
+class InterruptAt(Progress):
+    """Sends this process a real SIGINT (Ctrl-C) after a given training step."""
+
+    def __init__(self, at_step: int) -> None:
+        super().__init__(epochs=1, bar=False, out=io.StringIO())
+        self.at_step, self.steps = at_step, 0
+
+    def step(self, loss, images_per_second) -> None:
+        self.steps += 1
+        if self.steps == self.at_step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def without_times(history):
+    return [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in history]
+
+
+@pytest.mark.parametrize("at_step", [5, 12])  # mid-epoch, and exactly at an epoch boundary
+def test_ctrl_c_then_resume_equals_uninterrupted(tiny_dataset, tmp_path, at_step):
+    cfg = tiny_config(epochs=2, translate=1)  # augmentation randomness must resume too
+    straight, straight_setup = fit(cfg, RunFolder(tmp_path / "straight"), quiet())
+
+    run = RunFolder(tmp_path / "broken")
+    with pytest.raises(Interrupted, match="--resume"):
+        fit(cfg, run, InterruptAt(at_step))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    resumed, resumed_setup = fit(run.read_config(), run, quiet(), resume=True)
+
+    assert without_times(resumed["history"]) == without_times(straight["history"])
+    assert resumed["test_loss"] == straight["test_loss"]
+    for (k, a), b in zip(straight_setup.model.state_dict().items(), resumed_setup.model.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_finished_run_cannot_be_resumed_or_overwritten(tiny_dataset, tmp_path):
+    run = RunFolder(tmp_path / "run")
+    fit(tiny_config(epochs=1), run, quiet())
+    with pytest.raises(TinyVisionError, match="already finished"):
+        fit(run.read_config(), run, quiet(), resume=True)
+    with pytest.raises(TinyVisionError, match="already holds a run"):
+        fit(tiny_config(epochs=1), run, quiet())
+
+
+def test_checkpoint_reloads_to_the_same_predictions(tiny_dataset, tmp_path):
+    _, setup = fit(tiny_config(epochs=1), RunFolder(tmp_path / "run"), quiet())
+    model, card = load_model(tmp_path / "run")
+    images = setup.data.test_images
+    expected = predict_logits(setup.model, images, setup.norm, torch.device("cpu"))
+    got = predict_logits(model, images, card.normalization, torch.device("cpu"))
+    assert torch.allclose(expected, got, atol=1e-5)
+    assert card.classes == ("nw", "ne", "sw", "se") and card.input_shape == (1, 12, 12)
+    assert card.metrics["test_acc"] == pytest.approx((got.argmax(1) == setup.data.test_labels).float().mean())
+
+
+def test_one_cycle_schedule_shape():
+    cfg = RunConfig(lr=1.0, warmup_fraction=0.2)
+    lrs = [learning_rate(s, 100, cfg) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.04)
+    assert max(lrs) == pytest.approx(1.0) and lrs.index(max(lrs)) == 20
+    assert lrs[-1] < 0.02 and all(a >= b for a, b in zip(lrs[20:], lrs[21:]))
+    assert learning_rate(50, 100, RunConfig(lr=0.3, schedule="constant")) == 0.3
+
+
+def test_presets_and_overrides():
+    cfg = build_config("tutorial-a", {"epochs": 3, "lr": None})
+    assert (cfg.model, cfg.optimizer, cfg.lr, cfg.batch_size, cfg.epochs) == ("tutorial-a", "adam", 1e-3, 64, 3)
+    assert cfg.normalization == "half" and cfg.val_fraction == 0.2
+    with pytest.raises(TinyVisionError, match="unknown preset"):
+        build_config("nope", {})
+    with pytest.raises(TinyVisionError, match="--epochs"):
+        build_config(None, {"epochs": 0})
