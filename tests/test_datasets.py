@@ -3,11 +3,10 @@ import shutil
 import pytest
 import torch
 
+from conftest import BUNDLED_MNIST
 from tinyvision.datasets import load_dataset, split_indices
 from tinyvision.datasets.mnist import FILES
 from tinyvision.errors import TinyVisionError
-
-from conftest import BUNDLED_MNIST
 
 
 def test_bundled_mnist_loads_and_is_verified():

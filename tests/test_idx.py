@@ -4,10 +4,9 @@ import hashlib
 import numpy as np
 import pytest
 
+from conftest import write_idx
 from tinyvision.datasets.idx import parse_idx, read_idx
 from tinyvision.errors import TinyVisionError
-
-from conftest import write_idx
 
 
 def test_reads_gzipped_and_raw_idx(tmp_path):

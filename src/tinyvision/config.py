@@ -18,7 +18,7 @@ class RunConfig:
     dataset: str = "mnist"
     data_dir: str | None = None
     model: str = "tvnet"
-    epochs: int = 2
+    epochs: int = 4
     batch_size: int = 128
     optimizer: str = "sgd"  # sgd (Nesterov momentum) | adam
     lr: float = 0.1  # peak learning rate of the schedule
@@ -27,7 +27,7 @@ class RunConfig:
     schedule: str = "onecycle"  # onecycle (linear warm-up, then linear decay to 0) | constant
     warmup_fraction: float = 0.2
     label_smoothing: float = 0.1
-    translate: int = 0  # random shift of each training image by up to this many pixels
+    translate: int = 1  # random shift of each training image by up to this many pixels
     hflip: bool = False  # random horizontal flips (photos only: a flipped digit is another glyph)
     normalization: str = "dataset"  # dataset: train-split statistics | half: mean 0.5, std 0.5
     val_fraction: float = 0.1
@@ -71,17 +71,19 @@ class RunConfig:
 
 # The tutorials' recipes, kept faithful so their figures can be reproduced.
 PRESETS: dict[str, dict] = {
-    # Our default: 2 epochs of tvnet, SGD+Nesterov, one-cycle LR, label smoothing.
+    # Our default: 4 epochs of tvnet, SGD+Nesterov, one-cycle LR, label smoothing, 1-pixel shifts.
     "default": {},
+    # The shortest schedule that reaches 99.2% on MNIST: one epoch, no augmentation.
+    "fast": dict(epochs=1, translate=0),
     "tutorial-a": dict(
         model="tutorial-a", optimizer="adam", lr=1e-3, batch_size=64, epochs=10,
         schedule="constant", weight_decay=0.0, label_smoothing=0.0,
-        normalization="half", val_fraction=0.2,
+        normalization="half", val_fraction=0.2, translate=0,
     ),
     "tutorial-b": dict(
         model="tutorial-b", optimizer="sgd", lr=0.01, momentum=0.0, batch_size=100, epochs=5,
         schedule="constant", weight_decay=0.0, label_smoothing=0.0,
-        normalization="half", val_fraction=0.2,
+        normalization="half", val_fraction=0.2, translate=0,
     ),
     # The MLP with a good recipe (see README: why the tutorial's got 91%).
     "mlp": dict(model="mlp", epochs=10, lr=0.05, translate=1),

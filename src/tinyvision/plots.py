@@ -83,3 +83,26 @@ def plot_misclassified(
         axes.flat[0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
     fig.suptitle("most confident test mistakes")
     save_figure(fig, path)
+
+
+def plot_time_to_accuracy(result: dict, path: Path) -> None:
+    """Test accuracy against training seconds: one line per preset and seed, plus the reference."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for colour, (preset, block) in zip(colours, result["tinyvision"].items()):
+        for i, run in enumerate(block["runs"]):
+            xs = [p["train_seconds"] for p in run["points"]]
+            ys = [100 * p["test_acc"] for p in run["points"]]
+            ax.plot(xs, ys, "-o", color=colour, alpha=0.8, ms=4, label=preset if i == 0 else None)
+    ref = result.get("reference_recipe_a")
+    if ref:
+        ax.axvline(ref["seconds_for_10_epochs"], color="gray", ls="--",
+                   label=f"recipe A, 10 epochs ({ref['seconds_for_10_epochs']:.0f} s)")
+    for target in (99.2, 99.5):
+        ax.axhline(target, color="gray", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set(xlabel="training seconds (log scale)", ylabel="MNIST test accuracy (%)",
+           title="time to accuracy", ylim=(98.5, 100))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    save_figure(fig, path)

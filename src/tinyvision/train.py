@@ -13,7 +13,7 @@ import contextlib
 import math
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -282,8 +282,21 @@ def final_metrics(s: Setup, pos: Position) -> dict:
     }
 
 
-def fit(cfg: RunConfig, run: RunFolder, progress: Progress, resume: bool = False) -> tuple[dict, Setup]:
-    """Train (or resume) a run to the end; returns its final metrics and the in-memory setup."""
+EpochHook = Callable[["Setup", dict], None]
+
+
+def fit(
+    cfg: RunConfig,
+    run: RunFolder,
+    progress: Progress,
+    resume: bool = False,
+    on_epoch_end: EpochHook | None = None,
+) -> tuple[dict, Setup]:
+    """Train (or resume) a run to the end; returns its final metrics and the in-memory setup.
+
+    `on_epoch_end(setup, row)` runs after each epoch's checkpoint (benchmarks use
+    it to measure test accuracy against training time; its time is not counted).
+    """
     s = prepare(cfg)
     pos = Position()
     if resume:
@@ -312,6 +325,8 @@ def fit(cfg: RunConfig, run: RunFolder, progress: Progress, resume: bool = False
             run.write_history(pos.history)
             save_progress(s, pos, run)
             progress.end_epoch(row)
+            if on_epoch_end is not None:
+                on_epoch_end(s, row)
     metrics = final_metrics(s, pos)
     save_model(run.model, s.model, model_card(s, {
         "val_acc": metrics["final"]["val_acc"], "test_acc": metrics["test_acc"],
