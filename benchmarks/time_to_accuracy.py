@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from tinyvision.atomic import write_json
 from tinyvision.config import build_config
 from tinyvision.datasets.mnist import BUNDLED_DIR, FILES
 from tinyvision.evaluate import evaluate
@@ -90,7 +91,8 @@ def ours(preset: str, seed: int, out: Path) -> dict:
     points = []
 
     def measure(setup, row) -> None:
-        test = evaluate(setup.model, setup.data.test_images, setup.data.test_labels, setup.norm, setup.device)
+        test = evaluate(setup.eval_model, setup.data.test_images, setup.data.test_labels, setup.norm,
+                        setup.device, tta=setup.cfg.tta)
         points.append({"epoch": row["epoch"], "train_seconds": round(row["train_seconds"], 2),
                        "test_acc": test.accuracy})
 
@@ -148,7 +150,7 @@ def main() -> None:
         times = [t for t in times if t is not None]
         result["speedup_to_99.2_vs_recipe_a_10_epochs"] = round(ref / min(times), 1) if times else None
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "time_to_accuracy.json").write_text(json.dumps(result, indent=2))
+    write_json(args.out / "time_to_accuracy.json", result)
     from tinyvision.plots import plot_time_to_accuracy
 
     plot_time_to_accuracy(result, args.out / "time_to_accuracy.png")

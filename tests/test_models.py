@@ -28,3 +28,10 @@ def test_tutorial_models_match_the_reference_recipes():
 def test_unknown_model_is_a_user_error():
     with pytest.raises(TinyVisionError, match="unknown model 'resnet9000'"):
         create_model("resnet9000", (1, 28, 28), 10)
+
+
+def test_tvresnet_flip_tta_makes_eval_mirror_invariant():
+    model = create_model("tvresnet", (3, 32, 32), 10).eval()
+    x = torch.randn(3, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model(x), model(x.flip(3)), atol=1e-5)

@@ -70,9 +70,10 @@ def without_times(history):
     return [{k: v for k, v in r.items() if not k.endswith("seconds")} for r in history]
 
 
-@pytest.mark.parametrize("at_step", [5, 12])  # mid-epoch, and exactly at an epoch boundary
-def test_ctrl_c_then_resume_equals_uninterrupted(tiny_dataset, tmp_path, at_step):
-    cfg = tiny_config(epochs=2, translate=1)  # augmentation randomness must resume too
+# Mid-epoch, exactly at an epoch boundary, and with a weight average that must resume too.
+@pytest.mark.parametrize(("at_step", "ema"), [(5, 0.0), (12, 0.0), (7, 0.9)])
+def test_ctrl_c_then_resume_equals_uninterrupted(tiny_dataset, tmp_path, at_step, ema):
+    cfg = tiny_config(epochs=2, translate=1, ema=ema)  # augmentation randomness must resume too
     straight, straight_setup = fit(cfg, RunFolder(tmp_path / "straight"), quiet())
 
     run = RunFolder(tmp_path / "broken")
@@ -85,6 +86,9 @@ def test_ctrl_c_then_resume_equals_uninterrupted(tiny_dataset, tmp_path, at_step
     assert resumed["test_loss"] == straight["test_loss"]
     for (k, a), b in zip(straight_setup.model.state_dict().items(), resumed_setup.model.state_dict().values()):
         assert torch.equal(a, b), k
+    for (k, a), b in zip(straight_setup.eval_model.state_dict().items(),
+                         resumed_setup.eval_model.state_dict().values()):
+        assert torch.equal(a, b), k
 
 
 def test_finished_run_cannot_be_resumed_or_overwritten(tiny_dataset, tmp_path):
@@ -96,11 +100,16 @@ def test_finished_run_cannot_be_resumed_or_overwritten(tiny_dataset, tmp_path):
         fit(tiny_config(epochs=1), run, quiet())
 
 
-def test_checkpoint_reloads_to_the_same_predictions(tiny_dataset, tmp_path):
-    _, setup = fit(tiny_config(epochs=1), RunFolder(tmp_path / "run"), quiet())
+@pytest.mark.parametrize("ema", [0.0, 0.9])
+def test_checkpoint_reloads_to_the_same_predictions(tiny_dataset, tmp_path, ema):
+    _, setup = fit(tiny_config(epochs=1, ema=ema), RunFolder(tmp_path / "run"), quiet())
     model, card = load_model(tmp_path / "run")
     images = setup.data.test_images
-    expected = predict_logits(setup.model, images, setup.norm, torch.device("cpu"))
+    if ema:  # the checkpoint holds the average, which is not the last iterate
+        assert setup.eval_model is not setup.model
+        last = predict_logits(setup.model, images, setup.norm, torch.device("cpu"))
+        assert not torch.allclose(last, predict_logits(model, images, card.normalization, torch.device("cpu")))
+    expected = predict_logits(setup.eval_model, images, setup.norm, torch.device("cpu"))
     got = predict_logits(model, images, card.normalization, torch.device("cpu"))
     assert torch.allclose(expected, got, atol=1e-5)
     assert card.classes == ("nw", "ne", "sw", "se") and card.input_shape == (1, 12, 12)

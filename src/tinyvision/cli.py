@@ -7,6 +7,7 @@ with code 2; Ctrl-C during training saves and exits with 130.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
@@ -29,18 +30,24 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", help="named recipe: default, tutorial-a, tutorial-b, mlp, ...")
     p.add_argument("--dataset", help="dataset name (default: mnist, bundled)")
     p.add_argument("--data-dir", help="folder holding the dataset files (torchvision layout or plain)")
+    p.add_argument("--image-size", type=int, help="folder: datasets: resize to NxN (default: most common size)")
+    p.add_argument("--hflip", action=argparse.BooleanOptionalAction, help="random horizontal flips (photos)")
     p.add_argument("--epochs", type=int)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--batch-size", type=int, help="the global batch: under torchrun, split evenly over the ranks")
     p.add_argument("--lr", type=float, help="peak learning rate")
     p.add_argument("--optimizer", choices=["sgd", "adam"])
     p.add_argument("--schedule", choices=["onecycle", "constant"])
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--translate", type=int, help="random shifts of up to N pixels")
+    p.add_argument("--ema", type=float, help="evaluate an EMA of the weights with this decay (e.g. 0.999)")
+    p.add_argument("--tta", type=int, help="evaluate averaging over shifts of up to N pixels (0: off)")
     p.add_argument("--val-fraction", type=float, help="share of the training set held out (0.1)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     p.add_argument("--limit-batches", type=int, help="smoke runs: at most N batches per loop")
+    p.add_argument("--sync-bn", action="store_true", default=None,
+                   help="under torchrun on GPUs: BatchNorm statistics over the global batch")
     p.add_argument("--dry-run", action="store_true", help="1 epoch of 2 batches: check the pipeline")
     p.add_argument("--out", type=Path, help="run folder (default: runs/<model>-<time>)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run")
@@ -63,20 +70,27 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     add_train(sub)
     add_evaluate(sub)
+    from tinyvision import cli_predict  # predict, serve, export: their heavy imports stay inside the commands
+
+    for add in (cli_predict.add_predict, cli_predict.add_serve, cli_predict.add_export):
+        add(sub)
     sub.add_parser("models", help="list the registered models with parameter counts")
     p = sub.add_parser("plot", help="redraw a run's figures from its saved metrics")
     p.add_argument("run", type=Path, metavar="RUN_DIR")
+    __import__("tinyvision.cli_compare").cli_compare.add_compare(sub)
     return parser
 
 
 TRAIN_FLAGS = (
     "model", "dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "schedule",
-    "weight_decay", "label_smoothing", "translate", "val_fraction", "seed", "limit_batches",
+    "weight_decay", "label_smoothing", "translate", "ema", "tta", "val_fraction", "seed", "limit_batches",
+    "sync_bn", "image_size", "hflip",
 )
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from tinyvision.config import build_config
+    from tinyvision.distributed import lost_ranks_reported, start_ranks, stop_ranks
     from tinyvision.progress import Progress
     from tinyvision.run_folder import RunFolder
     from tinyvision.train import fit
@@ -97,11 +111,21 @@ def cmd_train(args: argparse.Namespace) -> int:
             overrides.update(epochs=1, limit_batches=2)
         overrides["device"] = args.device
         cfg = build_config(args.preset, overrides)
-        out = args.out or Path("runs") / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
-        run = RunFolder(out)
+        # Under torchrun every rank must pick the same folder: rank 0's clock decides.
+        default = start_ranks(cfg.device).from_main(f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}")
+        run = RunFolder(args.out or Path("runs") / default)
+    ranks = start_ranks(cfg.device)  # one rank without torchrun
     bar = {"auto": None, "bar": True, "lines": False}[args.progress]
-    progress = Progress(cfg.epochs, bar=bar)
-    metrics, setup = fit(cfg, run, progress, resume=args.resume is not None)
+    # Rank 0 alone reports and writes; the other ranks train silently.
+    if ranks.is_main:
+        progress = Progress(cfg.epochs, bar=bar)
+    else:
+        progress = Progress(cfg.epochs, bar=False, out=io.StringIO())
+    with lost_ranks_reported():
+        metrics, setup = fit(cfg, run, progress, resume=args.resume is not None)
+    stop_ranks()
+    if not ranks.is_main:
+        return 0
     if not args.no_plots:
         draw_run_plots(run, setup.data.test_images)
     print(
@@ -127,7 +151,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
     run = RunFolder(args.run)
     cfg = run.read_config()
-    data = load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None)
+    data = load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None, cfg.image_size)
     draw_run_plots(run, data.test_images)
     print(f"wrote {run.curves}, {run.confusion}, {run.misclassified}")
     return 0
@@ -163,6 +187,11 @@ def cmd_models(args: argparse.Namespace) -> int:  # noqa: ARG001
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "models": cmd_models, "plot": cmd_plot}
+COMMANDS["compare"] = lambda args: __import__("tinyvision.cli_compare").cli_compare.cmd_compare(args)
+COMMANDS.update({  # predict, serve, export live in cli_predict.py
+    name: (lambda args, name=name: getattr(__import__("tinyvision.cli_predict").cli_predict, f"cmd_{name}")(args))
+    for name in ("predict", "serve", "export")
+})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ from tinyvision.errors import TinyVisionError
 class RunConfig:
     dataset: str = "mnist"
     data_dir: str | None = None
+    image_size: int | None = None  # folder: datasets: resize to NxN (default: the folder's most common size)
     model: str = "tvnet"
     epochs: int = 4
     batch_size: int = 128
@@ -29,11 +30,14 @@ class RunConfig:
     label_smoothing: float = 0.1
     translate: int = 1  # random shift of each training image by up to this many pixels
     hflip: bool = False  # random horizontal flips (photos only: a flipped digit is another glyph)
+    ema: float = 0.995  # decay of an exponential moving average of the weights, evaluated and saved (0: off)
+    tta: int = 0  # test-time augmentation: average predictions over shifts of up to N pixels
     normalization: str = "dataset"  # dataset: train-split statistics | half: mean 0.5, std 0.5
     val_fraction: float = 0.1
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     limit_batches: int | None = None  # smoke runs: at most this many batches per loop
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (CUDA only)
     preset: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -48,6 +52,8 @@ class RunConfig:
             (0 <= self.label_smoothing < 1, "--label-smoothing must be in [0, 1)"),
             (0 <= self.val_fraction < 1, "--val-fraction must be in [0, 1)"),
             (self.translate >= 0, "--translate must be >= 0"),
+            (0 <= self.ema < 1, "--ema must be in [0, 1) (e.g. 0.999; 0 turns it off)"),
+            (0 <= self.tta <= 3, "--tta must be 0 (off) to 3 pixels"),
             (self.normalization in ("dataset", "half"), "normalization must be dataset or half"),
             (self.device in ("auto", "cpu", "cuda", "mps"), "--device must be auto|cpu|cuda|mps"),
             (self.limit_batches is None or self.limit_batches >= 1, "--limit-batches must be >= 1"),
@@ -69,30 +75,60 @@ class RunConfig:
         return cls(**d)
 
 
+# What suits each kind of data, applied before any preset or flag (which win).
+# Digits: small shifts only; a flipped 2 or 7 is not a 2 or 7. Clothes keep
+# their class when mirrored. Photos (CIFAR-like, users' folders): random crops
+# (shifts with zero padding) and flips, and the colour CNN with its recipe.
+DATASET_DEFAULTS: dict[str, dict] = {
+    "digits": dict(translate=1, hflip=False),
+    "clothes": dict(translate=1, hflip=True, epochs=10),  # harder than digits: 10 tvnet epochs, ~2.5 min
+    "photos": dict(
+        model="tvresnet", epochs=6, batch_size=256, lr=0.2, label_smoothing=0.2, translate=2, hflip=True,
+        val_fraction=0.05,
+    ),
+}
+DATASET_KINDS = {"mnist": "digits", "fashion-mnist": "clothes", "cifar10": "photos"}
+
+
+def dataset_defaults(dataset: str) -> dict:
+    kind = "photos" if dataset.startswith("folder:") else DATASET_KINDS.get(dataset)
+    return dict(DATASET_DEFAULTS.get(kind, {}))
+
+
 # The tutorials' recipes, kept faithful so their figures can be reproduced.
 PRESETS: dict[str, dict] = {
-    # Our default: 4 epochs of tvnet, SGD+Nesterov, one-cycle LR, label smoothing, 1-pixel shifts.
+    # Our default: 4 epochs of tvnet, SGD+Nesterov, one-cycle LR, label smoothing,
+    # 1-pixel shifts, an EMA of the weights.
     "default": {},
-    # The shortest schedule that reaches 99.2% on MNIST: one epoch, no augmentation.
-    "fast": dict(epochs=1, translate=0),
+    # The shortest schedule that reaches 99.2% on MNIST: one epoch of the small tvnet.
+    "fast": dict(model="tvnet-small", epochs=1, translate=0, ema=0.0),
     "tutorial-a": dict(
         model="tutorial-a", optimizer="adam", lr=1e-3, batch_size=64, epochs=10,
         schedule="constant", weight_decay=0.0, label_smoothing=0.0,
-        normalization="half", val_fraction=0.2, translate=0,
+        normalization="half", val_fraction=0.2, translate=0, ema=0.0,
     ),
     "tutorial-b": dict(
         model="tutorial-b", optimizer="sgd", lr=0.01, momentum=0.0, batch_size=100, epochs=5,
         schedule="constant", weight_decay=0.0, label_smoothing=0.0,
-        normalization="half", val_fraction=0.2, translate=0,
+        normalization="half", val_fraction=0.2, translate=0, ema=0.0,
     ),
     # The MLP with a good recipe (see README: why the tutorial's got 91%).
-    "mlp": dict(model="mlp", epochs=10, lr=0.05, translate=1),
+    "mlp": dict(model="mlp", epochs=10, lr=0.05, translate=1, ema=0.0),
+    # The tutorial's MLP recipe, for contrast: plain SGD at a small constant rate for three
+    # epochs, no momentum, no regularisation. It stops near 91%, far short of what the
+    # same network reaches with the `mlp` preset.
+    "tutorial-mlp": dict(
+        model="mlp", optimizer="sgd", lr=0.01, momentum=0.0, batch_size=100, epochs=3,
+        schedule="constant", weight_decay=0.0, label_smoothing=0.0,
+        normalization="half", val_fraction=0.2, translate=0, ema=0.0,
+    ),
 }
 
 
 def build_config(preset: str | None, overrides: dict) -> RunConfig:
-    """Defaults, then the preset, then explicit overrides (None means 'not given')."""
-    values: dict = {}
+    """Defaults, the dataset's defaults, the preset, then explicit overrides (None means 'not given')."""
+    dataset = overrides.get("dataset") or PRESETS.get(preset or "", {}).get("dataset") or RunConfig.dataset
+    values: dict = dataset_defaults(dataset)
     if preset is not None:
         if preset not in PRESETS:
             raise TinyVisionError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")

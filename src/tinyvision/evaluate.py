@@ -36,21 +36,45 @@ def predict_logits(
     device: torch.device,
     batch_size: int = 1000,
     limit_batches: int | None = None,
+    tta: int = 0,
 ) -> torch.Tensor:
-    """Logits for uint8 images, in large batches; returns float32 on the CPU."""
+    """Logits for uint8 images, in large batches; returns float32 on the CPU.
+
+    `tta` > 0 averages the predicted probabilities over every shift of the
+    image by up to `tta` pixels (test-time augmentation; 9 views for 1) and
+    returns their logarithm, so cross-entropy on it is the ensemble's loss.
+    """
     was_training = model.training
     model.eval()
     outputs = []
     for i, start in enumerate(range(0, len(images), batch_size)):
         if limit_batches is not None and i >= limit_batches:
             break
-        x = norm.apply(images[start : start + batch_size].to(device, non_blocking=True))
-        with autocast(device):
-            outputs.append(model(x.contiguous(memory_format=torch.channels_last)).float().cpu())
+        batch = images[start : start + batch_size].to(device, non_blocking=True)
+        views = shifted_views(batch, tta) if tta > 0 else [batch]
+        probs = None
+        for view in views:
+            x = norm.apply(view).contiguous(memory_format=torch.channels_last)
+            with autocast(device):
+                logits = model(x).float()
+            if tta <= 0:
+                break
+            p = logits.softmax(1)
+            probs = p if probs is None else probs + p
+        outputs.append((logits if probs is None else (probs / len(views)).log()).cpu())
     model.train(was_training)
     if not outputs:
         return torch.zeros(0, 0)
     return torch.cat(outputs)
+
+
+def shifted_views(images: torch.Tensor, radius: int) -> list[torch.Tensor]:
+    """The batch shifted by every (dx, dy) in [-radius, radius]^2, zero-filled; (0, 0) first."""
+    h, w = images.shape[-2:]
+    padded = F.pad(images, (radius,) * 4)
+    offsets = [(0, 0)] + [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
+                          if (dy, dx) != (0, 0)]
+    return [padded[..., radius + dy : radius + dy + h, radius + dx : radius + dx + w] for dy, dx in offsets]
 
 
 def evaluate(
@@ -61,8 +85,9 @@ def evaluate(
     device: torch.device,
     batch_size: int = 1000,
     limit_batches: int | None = None,
+    tta: int = 0,
 ) -> Evaluation:
-    logits = predict_logits(model, images, norm, device, batch_size, limit_batches)
+    logits = predict_logits(model, images, norm, device, batch_size, limit_batches, tta)
     labels = labels[: len(logits)].cpu()
     if len(labels) == 0:
         return Evaluation(float("nan"), float("nan"), logits, labels)

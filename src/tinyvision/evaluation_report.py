@@ -25,14 +25,15 @@ def evaluate_checkpoint(
     model_path = resolve_model_path(path)
     dev = select_device(device)
     model, card = load_model(model_path, dev)
-    data = load_dataset(card.dataset, data_dir)
+    data = load_dataset(card.dataset, data_dir, card.config.get("image_size"))
     if data.input_shape != card.input_shape or tuple(data.classes) != card.classes:
         raise TinyVisionError(
             f"{model_path} expects {card.input_shape} images of {len(card.classes)} classes; "
             f"{data.name} here has {data.input_shape} and {len(data.classes)}"
         )
+    # A model trained with test-time augmentation is tested the way its run was.
     result = evaluate(model, data.test_images, data.test_labels, card.normalization, dev,
-                      limit_batches=limit_batches)
+                      limit_batches=limit_batches, tta=int(card.config.get("tta", 0)))
     cm = confusion_matrix(result.predictions, result.labels, len(card.classes))
     out = out or model_path.parent
     report = {

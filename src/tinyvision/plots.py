@@ -106,3 +106,30 @@ def plot_time_to_accuracy(result: dict, path: Path) -> None:
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     save_figure(fig, path)
+
+
+def plot_comparison(report: dict, path: Path) -> None:
+    """`tinyvision compare`: validation accuracy vs epoch and vs training time; test accuracy bars."""
+    fig, (ax_epoch, ax_time, ax_bar) = plt.subplots(1, 3, figsize=(16, 4.5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    results = report["results"]
+    for colour, r in zip(colours, results):
+        history = r["history"]
+        val = [100 * h["val_acc"] for h in history]
+        ax_epoch.plot([h["epoch"] for h in history], val, "-o", color=colour, ms=4, label=r["model"])
+        ax_time.plot([h["train_seconds"] for h in history], val, "-o", color=colour, ms=4, label=r["model"])
+    ax_epoch.set(xlabel="epoch", ylabel="validation accuracy (%)", title="accuracy vs epoch")
+    ax_epoch.xaxis.get_major_locator().set_params(integer=True)
+    ax_time.set(xlabel="training seconds", ylabel="validation accuracy (%)", title="accuracy vs training time")
+    accs = [100 * r["test_acc"] for r in results]
+    bars = ax_bar.bar([r["model"] for r in results], accs, color=colours[: len(results)])
+    for bar, acc in zip(bars, accs):
+        ax_bar.text(bar.get_x() + bar.get_width() / 2, acc, f"{acc:.2f}%", ha="center", va="bottom", fontsize=9)
+    low = min(accs, default=0.0)
+    ax_bar.set(ylabel="test accuracy (%)", title="test accuracy", ylim=(max(0.0, low - 10), 100))
+    for ax in (ax_epoch, ax_time):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    ax_bar.grid(alpha=0.3, axis="y")
+    fig.suptitle(f"{report['dataset']}: {', '.join(r['model'] for r in results)}")
+    save_figure(fig, path)

@@ -30,10 +30,10 @@ def epoch_line(row: dict, epochs: int) -> str:
 class Progress:
     """Shows training progress; `bar=None` picks a bar only when stderr is a terminal."""
 
-    def __init__(self, epochs: int, bar: bool | None = None, out: TextIO = sys.stdout) -> None:
+    def __init__(self, epochs: int, bar: bool | None = None, out: TextIO | None = None) -> None:
         self.epochs = epochs
         self.use_bar = sys.stderr.isatty() if bar is None else bar
-        self.out = out
+        self.out = out or sys.stdout  # looked up now, not at import: tests and callers may swap stdout
         self._bar: tqdm | None = None
         self._last = 0.0
 

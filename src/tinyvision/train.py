@@ -25,7 +25,9 @@ from tinyvision.augment import augment_batch
 from tinyvision.checkpoint import ModelCard, load_train_state, load_weights, save_model, save_train_state
 from tinyvision.config import RunConfig
 from tinyvision.datasets import ImageData, load_dataset, split_indices
-from tinyvision.device import autocast, configure_backends, select_device
+from tinyvision.device import autocast, configure_backends
+from tinyvision.distributed import Distributed, check_batch_size, start_ranks
+from tinyvision.ema import WeightAverage
 from tinyvision.errors import TinyVisionError
 from tinyvision.evaluate import confusion_matrix, evaluate, per_class_metrics, worst_mistakes
 from tinyvision.models import count_parameters, create_model
@@ -112,9 +114,17 @@ def steps_per_epoch(n: int, batch_size: int, limit: int | None) -> int:
 
 
 @contextlib.contextmanager
-def stop_on_sigint() -> Iterator[dict]:
-    """First Ctrl-C asks the loop to stop after the current step; a second one kills."""
+def stop_on_sigint(enabled: bool = True) -> Iterator[dict]:
+    """First Ctrl-C asks the loop to stop after the current step; a second one kills.
+
+    Not under torchrun (`enabled=False`): each rank would see the signal at a
+    different step, and stopping them together would cost a collective per
+    step. There Ctrl-C ends the run; --resume continues from the last epoch.
+    """
     flag = {"stop": False}
+    if not enabled:
+        yield flag
+        return
 
     def handler(signum, frame):  # noqa: ARG001
         flag["stop"] = True
@@ -146,11 +156,26 @@ class Setup:
     val_x: torch.Tensor
     val_y: torch.Tensor
     aug_generator: torch.Generator
+    average: WeightAverage | None = None  # EMA of the weights, when cfg.ema > 0
+    dist: Distributed = field(default_factory=Distributed)  # this process's rank; one rank without torchrun
+    ddp: nn.Module | None = None  # under torchrun: the DistributedDataParallel wrapper of `model`
+
+    @property
+    def train_model(self) -> nn.Module:
+        """What a training step calls: under torchrun, DDP, which averages gradients across ranks."""
+        return self.ddp if self.ddp is not None else self.model
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """The model that is evaluated and saved: the weight average when there is one."""
+        return self.average.model if self.average is not None else self.model
 
 
 def prepare(cfg: RunConfig) -> Setup:
-    data = load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None)
-    device = select_device(cfg.device)
+    data = load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None, cfg.image_size)
+    dist = start_ranks(cfg.device)
+    check_batch_size(cfg.batch_size, dist.world_size)
+    device = dist.device
     configure_backends(device)
     torch.manual_seed(cfg.seed)
     train_idx, val_idx = split_indices(len(data.train_images), cfg.val_fraction, cfg.seed)
@@ -161,11 +186,13 @@ def prepare(cfg: RunConfig) -> Setup:
         norm = Normalization.from_images(train_x)
     model = create_model(cfg.model, data.input_shape, len(data.classes))
     model = model.to(device, memory_format=torch.channels_last)
+    model, ddp = dist.wrap(model, cfg.sync_bn)
     return Setup(
         cfg=cfg, data=data, device=device, model=model, optimizer=make_optimizer(model, cfg), norm=norm,
         train_x=train_x.to(device), train_y=data.train_labels[train_idx].to(device),
         val_x=data.train_images[val_idx].to(device), val_y=data.train_labels[val_idx].to(device),
         aug_generator=torch.Generator().manual_seed(cfg.seed + 1),
+        average=WeightAverage(model, cfg.ema) if cfg.ema > 0 else None, dist=dist, ddp=ddp,
     )
 
 
@@ -186,6 +213,7 @@ def training_state(s: Setup, pos: Position) -> dict:
         "torch_rng": torch.get_rng_state(),
         "cuda_rng": torch.cuda.get_rng_state_all() if s.device.type == "cuda" else [],
         "aug_rng": s.aug_generator.get_state(),
+        "average": s.average.state_dict() if s.average is not None else None,
     }
 
 
@@ -196,34 +224,42 @@ def restore(s: Setup, state: dict, source: Path) -> Position:
     if state["cuda_rng"] and s.device.type == "cuda":
         torch.cuda.set_rng_state_all(state["cuda_rng"])
     s.aug_generator.set_state(state["aug_rng"])
+    if s.average is not None:
+        s.average.load_state_dict(state["average"])
     return Position(**state["position"], history=list(state["history"]))
 
 
 def save_progress(s: Setup, pos: Position, run: RunFolder) -> None:
     save_train_state(run.state, training_state(s, pos))
     last = pos.history[-1] if pos.history else {}
-    save_model(run.model, s.model, model_card(s, {"val_acc": last.get("val_acc"), "epoch": pos.epoch}))
+    save_model(run.model, s.eval_model, model_card(s, {"val_acc": last.get("val_acc"), "epoch": pos.epoch}))
 
 
 def run_epoch(s: Setup, pos: Position, progress: Progress, stop: dict) -> None:
     """Train from `pos` to the end of the epoch (or until asked to stop), updating `pos`."""
-    cfg, model = s.cfg, s.model
+    cfg, model = s.cfg, s.train_model
     n_steps = steps_per_epoch(len(s.train_x), cfg.batch_size, cfg.limit_batches)
     total_steps = n_steps * cfg.epochs
     order = epoch_order(len(s.train_x), cfg.seed, pos.epoch).to(s.device)
     model.train()
     progress.start_epoch(pos.epoch + 1, n_steps, pos.step)
-    loss_sum = torch.tensor(pos.loss_sum, device=s.device)
-    correct = torch.tensor(pos.correct, device=s.device)
+    # Each rank sums over its own slice of the batches; the position holds the sums
+    # over all ranks, so only rank 0 carries them on (one process: unchanged).
+    loss_sum = torch.tensor(pos.loss_sum if s.dist.is_main else 0.0, device=s.device)
+    correct = torch.tensor(pos.correct if s.dist.is_main else 0, device=s.device)
     while pos.step < n_steps and not stop["stop"]:
         started = time.perf_counter()
         idx = order[pos.step * cfg.batch_size : (pos.step + 1) * cfg.batch_size]
-        xb = augment_batch(s.train_x[idx], cfg.translate, cfg.hflip, s.aug_generator)
+        # Every rank augments the whole global batch, then keeps its slice: the augmentation
+        # RNG then runs as in one process, and stays the same on all ranks (for resume).
+        xb = s.dist.shard(augment_batch(s.train_x[idx], cfg.translate, cfg.hflip, s.aug_generator))
         x = s.norm.apply(xb).contiguous(memory_format=torch.channels_last)
         lr = learning_rate(pos.epoch * n_steps + pos.step, total_steps, cfg)
         for group in s.optimizer.param_groups:
             group["lr"] = lr
-        step_loss, step_correct = train_step(model, s.optimizer, x, s.train_y[idx], cfg.label_smoothing)
+        step_loss, step_correct = train_step(model, s.optimizer, x, s.train_y[s.dist.shard(idx)], cfg.label_smoothing)
+        if s.average is not None:
+            s.average.update(model)
         loss_sum += step_loss
         correct += step_correct
         pos.seen += len(idx)
@@ -232,13 +268,15 @@ def run_epoch(s: Setup, pos: Position, progress: Progress, stop: dict) -> None:
             torch.cuda.synchronize()
         elapsed = time.perf_counter() - started
         pos.train_seconds += elapsed
-        progress.step(step_loss.item() / len(idx) if progress.wants_loss else None, len(idx) / elapsed)
-    pos.loss_sum, pos.correct = float(loss_sum), int(correct)
+        progress.step(step_loss.item() / len(x) if progress.wants_loss else None, len(idx) / elapsed)
+    pos.loss_sum, pos.correct = float(s.dist.sum(loss_sum)), int(s.dist.sum(correct))
 
 
 def close_epoch(s: Setup, pos: Position) -> dict:
     cfg = s.cfg
-    val = evaluate(s.model, s.val_x, s.val_y, s.norm, s.device, limit_batches=cfg.limit_batches)
+    s.dist.sync_buffers(s.eval_model)  # all ranks evaluate rank 0's weights, and agree
+    val = evaluate(s.eval_model, s.val_x, s.val_y, s.norm, s.device, limit_batches=cfg.limit_batches,
+                   tta=cfg.tta)
     n_steps = steps_per_epoch(len(s.train_x), cfg.batch_size, cfg.limit_batches)
     row = {
         "epoch": pos.epoch + 1,
@@ -258,14 +296,15 @@ def close_epoch(s: Setup, pos: Position) -> dict:
 
 
 def final_metrics(s: Setup, pos: Position) -> dict:
-    test = evaluate(s.model, s.data.test_images, s.data.test_labels, s.norm, s.device,
-                    limit_batches=s.cfg.limit_batches)
+    test = evaluate(s.eval_model, s.data.test_images, s.data.test_labels, s.norm, s.device,
+                    limit_batches=s.cfg.limit_batches, tta=s.cfg.tta)
     cm = confusion_matrix(test.predictions, test.labels, len(s.data.classes))
     return {
         "model": s.cfg.model,
         "dataset": s.data.name,
         "parameters": count_parameters(s.model),
         "device": str(s.device),
+        "world_size": s.dist.world_size,
         "epochs": pos.epoch,
         "train_seconds": pos.train_seconds,
         "final": pos.history[-1],
@@ -304,15 +343,15 @@ def fit(
         if pos.epoch >= cfg.epochs:
             raise TinyVisionError(f"{run.path} already finished its {cfg.epochs} epochs")
         progress.message(f"resuming {run.path} at epoch {pos.epoch + 1}, step {pos.step}")
-    else:
+    elif s.dist.is_main:  # under torchrun, rank 0 alone writes the run folder
         run.prepare_new()
         run.write_config(cfg)
     progress.message(
         f"{cfg.model}: {count_parameters(s.model):,} parameters | {s.data.name} "
         f"{len(s.train_x)} train / {len(s.val_x)} val / {len(s.data.test_images)} test | "
-        f"device {s.device} | batch {cfg.batch_size} | {cfg.optimizer} lr {cfg.lr} {cfg.schedule}"
+        f"device {s.device} | {s.dist.describe_batch(cfg.batch_size)} | {cfg.optimizer} lr {cfg.lr} {cfg.schedule}"
     )
-    with stop_on_sigint() as stop:
+    with stop_on_sigint(enabled=not s.dist.launched) as stop:
         while pos.epoch < cfg.epochs:
             run_epoch(s, pos, progress, stop)
             if stop["stop"]:
@@ -322,15 +361,17 @@ def fit(
                     f"Continue with: tinyvision train --resume {run.path}"
                 )
             row = close_epoch(s, pos)
-            run.write_history(pos.history)
-            save_progress(s, pos, run)
+            if s.dist.is_main:
+                run.write_history(pos.history)
+                save_progress(s, pos, run)
             progress.end_epoch(row)
             if on_epoch_end is not None:
                 on_epoch_end(s, row)
     metrics = final_metrics(s, pos)
-    save_model(run.model, s.model, model_card(s, {
-        "val_acc": metrics["final"]["val_acc"], "test_acc": metrics["test_acc"],
-        "test_loss": metrics["test_loss"], "epoch": pos.epoch,
-    }))
-    run.write_metrics(metrics)
+    if s.dist.is_main:
+        save_model(run.model, s.eval_model, model_card(s, {
+            "val_acc": metrics["final"]["val_acc"], "test_acc": metrics["test_acc"],
+            "test_loss": metrics["test_loss"], "epoch": pos.epoch,
+        }))
+        run.write_metrics(metrics)
     return metrics, s

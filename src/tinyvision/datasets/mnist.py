@@ -1,9 +1,13 @@
-"""MNIST-format datasets: four IDX files, found in a user folder or bundled.
+"""MNIST-format datasets (MNIST, Fashion-MNIST): four IDX files, found or downloaded.
 
-A user's `--data-dir` may hold the torchvision layout (`DIR/MNIST/raw/...`) or
-the four files directly, each gzipped or not. Every file is checked against
-the MD5 of its decompressed content, so a damaged or substituted file is
-refused instead of silently training on wrong data.
+Sources, in order: the user's `--data-dir` (and nowhere else when given); the
+tinyvision cache; system folders (Debian's `dataset-fashion-mnist` package);
+the copy bundled with the package (MNIST); a download from the public mirrors
+into the cache. A folder may hold the torchvision layout (`DIR/MNIST/raw/...`)
+or the four files directly, each gzipped or not. Every file is checked
+against the MD5 of its decompressed content, so a damaged or substituted file
+is refused instead of silently training on wrong data (mirrors and Debian
+recompress the .gz files differently; the content is what must match).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tinyvision.datasets.cache import cache_root
+from tinyvision.datasets.download import RemoteFile, download
 from tinyvision.datasets.idx import read_idx
 from tinyvision.datasets.image_data import ImageData
 from tinyvision.errors import TinyVisionError
@@ -34,6 +40,9 @@ class IdxDatasetSpec:
     md5: dict[str, str]  # raw (decompressed) file name -> MD5 of its content
     torchvision_folder: str  # the folder torchvision's class of the same dataset uses
     bundled: str | None = None  # sub-folder of BUNDLED_DIR, when shipped with the package
+    system_dirs: tuple[str, ...] = ()  # where an OS package installs the files
+    mirrors: tuple[str, ...] = ()  # base URLs serving the four .gz files
+    gz_md5: dict[str, str] | None = None  # raw file name -> MD5 of the .gz as the mirrors publish it
 
 
 MNIST = IdxDatasetSpec(
@@ -47,6 +56,29 @@ MNIST = IdxDatasetSpec(
     },
     torchvision_folder="MNIST",
     bundled="mnist",
+)
+
+
+FASHION_MNIST = IdxDatasetSpec(
+    name="fashion-mnist",
+    classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+             "Ankle boot"),
+    # Content MD5s taken from Debian's dataset-fashion-mnist files (their .gz differ from upstream's).
+    md5={
+        "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+        "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+        "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+        "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
+    },
+    torchvision_folder="FashionMNIST",
+    system_dirs=("/usr/share/datasets/fashion-mnist",),
+    mirrors=("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",),
+    gz_md5={
+        "train-images-idx3-ubyte": "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "train-labels-idx1-ubyte": "25c81989df183df01b3e8a0aad5dffbe",
+        "t10k-images-idx3-ubyte": "bef4ecab320f06d8554ea6380940ec79",
+        "t10k-labels-idx1-ubyte": "bb300cfdad3c16e7a12a480ee83cd310",
+    },
 )
 
 
@@ -91,17 +123,45 @@ def load_idx_dataset(spec: IdxDatasetSpec, files: dict[str, Path]) -> ImageData:
     )
 
 
+def default_folders(spec: IdxDatasetSpec) -> list[Path]:
+    """Where to look when the user names no folder: cache, system package, bundled copy."""
+    root = cache_root()
+    folders = [root / spec.torchvision_folder / "raw", root / spec.name, *map(Path, spec.system_dirs)]
+    if spec.bundled is not None:
+        folders.append(BUNDLED_DIR / spec.bundled)
+    return folders
+
+
+def complete_folder(spec: IdxDatasetSpec, folders: list[Path]) -> dict[str, Path] | None:
+    for folder in folders:
+        found = {key: find_file(folder, raw) for key, raw in FILES.items()}
+        if all(found.values()):
+            return found  # type: ignore[return-value]
+    return None
+
+
+def download_files(spec: IdxDatasetSpec, show_progress: bool = True) -> dict[str, Path]:
+    """Fetch the four .gz files from the mirrors into the cache."""
+    folder = cache_root() / spec.name
+    files = {}
+    for key, raw in FILES.items():
+        remote = RemoteFile(f"{raw}.gz", spec.gz_md5[raw], tuple(f"{m}{raw}.gz" for m in spec.mirrors))
+        files[key] = download(remote, folder, show_progress=show_progress)
+    return files
+
+
 def load_mnist_format(spec: IdxDatasetSpec, data_dir: Path | None) -> ImageData:
-    """Load from `data_dir` when given (and nowhere else), else the bundled copy."""
+    """Load from `data_dir` when given (and nowhere else), else the default sources in order."""
     if data_dir is not None:
         if not data_dir.is_dir():
             raise TinyVisionError(f"--data-dir {data_dir} is not a folder")
         folders = candidate_dirs(spec, data_dir)
-    elif spec.bundled is not None:
-        folders = [BUNDLED_DIR / spec.bundled]
+        files = find_files(spec, folders)
     else:
-        raise TinyVisionError(f"{spec.name} is not bundled; pass --data-dir")
-    files = find_files(spec, folders)
+        folders = default_folders(spec)
+        files = complete_folder(spec, folders)
+        if files is None and spec.mirrors and spec.gz_md5:
+            files = download_files(spec)
     if files is None:
         looked = ", ".join(str(f) for f in folders)
         raise TinyVisionError(f"{spec.name}: no IDX files found (looked in {looked})")

@@ -1,0 +1,146 @@
+"""`tinyvision compare`: several models, one dataset, one split and seed, one report.
+
+Each model trains with its own recipe (a preset of the same name when there is
+one, e.g. `mlp` or `tutorial-a`; otherwise the dataset's defaults) into its
+own run folder under the output folder. Only the split (seed and validation
+share) and, when given, the number of epochs (`--epochs`, or `NAME:EPOCHS`
+for one model) are imposed, so the table compares models as their recipes
+train them, on identical data.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tinyvision.atomic import write_json, write_text
+from tinyvision.config import PRESETS, RunConfig, build_config, dataset_defaults
+from tinyvision.datasets import load_dataset
+from tinyvision.errors import TinyVisionError
+from tinyvision.models import MODELS
+from tinyvision.progress import Progress
+from tinyvision.run_folder import RunFolder
+
+REPORT_MD, REPORT_JSON, FIGURE = "report.md", "report.json", "compare.png"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What to compare, and how; `None` means the recipe's own value."""
+
+    dataset: str
+    models: tuple[str, ...]
+    out: Path
+    data_dir: str | None = None
+    image_size: int | None = None
+    epochs: int | None = None
+    seed: int = 0
+    val_fraction: float | None = None
+    device: str = "auto"
+    limit_batches: int | None = None
+
+
+def parse_spec(spec: str) -> tuple[str, int | None]:
+    """`NAME` or `NAME:EPOCHS` (a per-model number of epochs, e.g. `mlp:3`)."""
+    name, _, epochs = spec.partition(":")
+    if not epochs:
+        return name, None
+    if not epochs.isdigit() or int(epochs) < 1:
+        raise TinyVisionError(f"--models entry {spec!r}: expected NAME or NAME:EPOCHS (a positive number)")
+    return name, int(epochs)
+
+
+def resolve_model(spec: str, dataset: str) -> str:
+    """`default` is the dataset's default model (tvnet for digits, tvresnet for photos)."""
+    name, _ = parse_spec(spec)
+    return dataset_defaults(dataset).get("model", RunConfig.model) if name == "default" else name
+
+
+def model_config(c: Comparison, spec: str) -> RunConfig:
+    model = resolve_model(spec, c.dataset)
+    epochs = parse_spec(spec)[1] or c.epochs
+    if model not in MODELS:
+        raise TinyVisionError(f"unknown model {model!r}; choose from default, {', '.join(MODELS)}")
+    preset = model if model in PRESETS else None
+    val_fraction = c.val_fraction
+    if val_fraction is None:  # one split for all: the dataset's, never a preset's own
+        val_fraction = dataset_defaults(c.dataset).get("val_fraction", RunConfig.val_fraction)
+    overrides = dict(
+        dataset=c.dataset, data_dir=c.data_dir, image_size=c.image_size, epochs=epochs, seed=c.seed,
+        val_fraction=val_fraction, device=c.device, limit_batches=c.limit_batches,
+        model=None if preset else model,
+    )
+    return build_config(preset, overrides)
+
+
+def plan(c: Comparison) -> list[tuple[RunConfig, RunFolder]]:
+    """Configs and run folders for every model, checked before anything is trained or written."""
+    if not c.models:
+        raise TinyVisionError("--models needs at least one model name")
+    names = [resolve_model(m, c.dataset) for m in c.models]
+    if len(set(names)) != len(names):
+        raise TinyVisionError(f"--models lists a model twice: {', '.join(names)}")
+    runs = [(model_config(c, m), RunFolder(c.out / resolve_model(m, c.dataset))) for m in c.models]
+    if (c.out / REPORT_JSON).exists() or any(r.state.exists() or r.model.exists() for _, r in runs):
+        raise TinyVisionError(f"{c.out} already holds a comparison; pass a new --out")
+    if c.out.exists() and not c.out.is_dir():
+        raise TinyVisionError(f"--out {c.out} exists and is not a folder")
+    return runs
+
+
+def summary_row(cfg: RunConfig, run: RunFolder, metrics: dict) -> dict:
+    return {
+        "model": cfg.model, "preset": cfg.preset, "parameters": metrics["parameters"],
+        "epochs": metrics["epochs"], "batch_size": cfg.batch_size, "optimizer": cfg.optimizer, "lr": cfg.lr,
+        "train_seconds": metrics["train_seconds"], "test_acc": metrics["test_acc"],
+        "test_loss": metrics["test_loss"], "final_val_acc": metrics["final"]["val_acc"],
+        "run": str(run.path), "history": metrics["history"],
+    }
+
+
+def render_markdown(report: dict) -> str:
+    lines = [
+        f"# {report['dataset']}: {', '.join(r['model'] for r in report['results'])}",
+        "",
+        f"Same split (seed {report['seed']}, validation share {report['val_fraction']}) for every model; "
+        f"{report['test_count']} test images; device {report['device']}.",
+        "",
+        "| model | parameters | epochs | training time | test accuracy | test loss |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in report["results"]:
+        lines.append(
+            f"| {r['model']} | {r['parameters']:,} | {r['epochs']} | {r['train_seconds']:.1f} s | "
+            f"{100 * r['test_acc']:.2f}% | {r['test_loss']:.4f} |"
+        )
+    lines += ["", f"Curves and the accuracy bars: `{FIGURE}`. Each model's run folder: `{report['out']}/<model>/`."]
+    return "\n".join(lines) + "\n"
+
+
+def run_comparison(c: Comparison, progress_bar: bool | None = None, draw: bool = True) -> dict:
+    """Train every model in turn; write report.json, report.md and compare.png into `c.out`."""
+    from tinyvision.train import fit
+
+    runs = plan(c)
+    data = load_dataset(c.dataset, Path(c.data_dir) if c.data_dir else None, c.image_size)  # fail early
+    results, device = [], "cpu"
+    started = time.time()
+    for cfg, run in runs:
+        progress = Progress(cfg.epochs, bar=progress_bar)
+        progress.message(f"== {cfg.model} ({cfg.preset or 'dataset defaults'}) -> {run.path}")
+        metrics, _ = fit(cfg, run, progress)
+        device = metrics["device"]
+        results.append(summary_row(cfg, run, metrics))
+    report = {
+        "dataset": c.dataset, "seed": c.seed, "val_fraction": runs[0][0].val_fraction,
+        "test_count": len(data.test_labels), "classes": list(data.classes), "device": device,
+        "wall_seconds": time.time() - started, "out": str(c.out), "results": results,
+    }
+    write_json(c.out / REPORT_JSON, report)
+    write_text(c.out / REPORT_MD, render_markdown(report))
+    if draw:
+        from tinyvision.plots import plot_comparison
+
+        plot_comparison(report, c.out / FIGURE)
+    return report

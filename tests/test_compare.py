@@ -1,0 +1,55 @@
+"""`tinyvision compare` end to end on a tiny generated dataset, and the per-dataset defaults."""
+
+from __future__ import annotations
+
+import json
+
+from tinyvision.cli import main
+from tinyvision.config import build_config
+
+
+def test_compare_writes_the_report_table_json_and_figure(tiny_dataset, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    code = main(["compare", "--dataset", tiny_dataset, "--models", "mlp,tvnet", "--epochs", "2",
+                 "--out", str(out), "--progress", "lines"])
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [r["model"] for r in report["results"]] == ["mlp", "tvnet"]
+    for r in report["results"]:
+        assert r["epochs"] == 2 and len(r["history"]) == 2 and r["parameters"] > 0
+        assert r["test_acc"] > 0.5  # the quadrant task is easy: both models beat chance (25%)
+        assert (out / r["model"] / "model.safetensors").is_file()
+    table = (out / "report.md").read_text()
+    assert "| model | parameters | epochs | training time | test accuracy | test loss |" in table
+    assert "| mlp |" in table and "| tvnet |" in table
+    assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "| tvnet |" in capsys.readouterr().out
+
+
+def test_compare_refuses_bad_requests_before_writing(tiny_dataset, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    assert main(["compare", "--dataset", tiny_dataset, "--models", "mlp,resnet9000", "--out", str(out)]) == 2
+    assert "unknown model 'resnet9000'" in capsys.readouterr().err and not out.exists()
+    assert main(["compare", "--dataset", tiny_dataset, "--models", "tvnet,default", "--out", str(out)]) == 2
+    assert "twice" in capsys.readouterr().err and not out.exists()
+
+
+def test_same_split_for_every_model_even_with_a_preset_of_its_own(tiny_dataset, tmp_path):
+    from tinyvision.compare import Comparison, model_config
+
+    c = Comparison(dataset="cifar10", models=("mlp", "tutorial-a", "default"), out=tmp_path)
+    configs = [model_config(c, m) for m in c.models]
+    assert {cfg.val_fraction for cfg in configs} == {configs[0].val_fraction}
+    assert [cfg.model for cfg in configs] == ["mlp", "tutorial-a", "tvresnet"]
+    assert configs[1].optimizer == "adam"  # tutorial-a keeps its own recipe
+    assert model_config(c, "mlp:3").epochs == 3 and model_config(c, "default:2").model == "tvresnet"
+
+
+def test_dataset_defaults_flip_photos_never_digits_and_flags_win():
+    assert build_config(None, {"dataset": "mnist"}).hflip is False
+    assert build_config("tutorial-a", {"dataset": "mnist"}).hflip is False
+    cifar = build_config(None, {"dataset": "cifar10"})
+    assert cifar.hflip is True and cifar.translate >= 2 and cifar.model == "tvresnet"
+    assert build_config(None, {"dataset": "folder:/x"}).hflip is True
+    assert build_config("tutorial-a", {"dataset": "cifar10"}).translate == 0  # a preset beats the defaults
+    assert build_config(None, {"dataset": "cifar10", "hflip": False}).hflip is False  # and a flag beats both

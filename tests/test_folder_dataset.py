@@ -1,0 +1,138 @@
+"""folder:PATH datasets: real PNG/JPEG files in the ImageFolder layout, the tensor cache, bad inputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import tinyvision.datasets.folder as folder_module
+from tinyvision.cli import main
+from tinyvision.datasets import load_dataset
+from tinyvision.errors import TinyVisionError
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYVISION_DATA", str(tmp_path / "cache"))
+
+
+def save_image(path: Path, value: int, size=(12, 12), mode="L", fmt="PNG") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shape = (size[1], size[0]) if mode == "L" else (size[1], size[0], 3)
+    array = np.full(shape, value, dtype=np.uint8)
+    array[0, 0] = 255 - value  # not flat, so resizing has something to do
+    Image.fromarray(array, mode).save(path, fmt)
+
+
+def make_folder(root: Path, classes=("cat", "dog"), n_train=6, n_test=2, mode="L", fmt="PNG") -> Path:
+    ext = ".png" if fmt == "PNG" else ".jpg"
+    for k, name in enumerate(classes):
+        for i in range(n_train):
+            size = (12, 12) if i else (20, 16)  # one odd size per class: the most common size wins
+            save_image(root / "train" / name / f"{i}{ext}", 40 + 80 * k, size, mode, fmt)
+        for i in range(n_test):
+            save_image(root / "test" / name / f"{i}{ext}", 40 + 80 * k, (12, 12), mode, fmt)
+    return root
+
+
+def test_gray_png_folder_loads_at_its_most_common_size(tmp_path):
+    root = make_folder(tmp_path / "pics")
+    data = load_dataset(f"folder:{root}")
+    assert data.classes == ("cat", "dog")
+    assert data.train_images.shape == (12, 1, 12, 12) and data.test_images.shape == (4, 1, 12, 12)
+    assert data.train_labels.tolist() == [0] * 6 + [1] * 6
+    means = [data.train_images[data.train_labels == k].float().mean() for k in (0, 1)]
+    assert means[1] > means[0]
+
+
+def test_colour_jpegs_resized_to_image_size(tmp_path):
+    root = make_folder(tmp_path / "pics", classes=("a", "b", "c"), mode="RGB", fmt="JPEG")
+    data = load_dataset(f"folder:{root}", image_size=16)
+    assert data.input_shape == (3, 16, 16) and len(data.classes) == 3
+
+
+def test_second_load_comes_from_the_cache_and_changes_invalidate_it(tmp_path, monkeypatch):
+    root = make_folder(tmp_path / "pics")
+    first = load_dataset(f"folder:{root}")
+    assert len(list((tmp_path / "cache" / "folders").glob("*.pt"))) == 1
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded again despite an unchanged folder")
+
+    monkeypatch.setattr(folder_module, "build", no_decoding)
+    again = load_dataset(f"folder:{root}")
+    assert (again.train_images == first.train_images).all() and again.classes == first.classes
+    monkeypatch.undo()
+    monkeypatch.setenv("TINYVISION_DATA", str(tmp_path / "cache"))
+    save_image(root / "train" / "dog" / "new.png", 200)
+    assert len(load_dataset(f"folder:{root}").train_labels) == 13  # a new file: rebuilt
+
+
+def test_unreadable_images_are_skipped_with_one_warning(tmp_path, capsys):
+    root = make_folder(tmp_path / "pics")
+    (root / "train" / "cat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    cut = root / "train" / "dog" / "3.png"
+    cut.write_bytes(cut.read_bytes()[:50])  # the pixel data cut short
+    data = load_dataset(f"folder:{root}")
+    assert len(data.train_labels) == 11
+    err = capsys.readouterr().err
+    assert "skipped 2 unreadable image(s)" in err and "broken.png" in err and len(err.splitlines()) == 1
+
+
+def bad_folder(tmp_path: Path, case: str) -> list[str]:
+    root = tmp_path / "pics"
+    if case == "missing":
+        return ["--dataset", f"folder:{tmp_path / 'nope'}"]
+    make_folder(root, classes=("cat",) if case == "one-class" else ("cat", "dog"))
+    if case == "empty-class":
+        (root / "train" / "bird").mkdir()
+    if case == "corrupt-class":
+        for p in (root / "train" / "dog").iterdir():
+            p.write_bytes(b"garbage")
+    if case == "image-size":
+        return ["--dataset", f"folder:{root}", "--image-size", "0"]
+    return ["--dataset", f"folder:{root}"]
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing", "is not a folder"),
+        ("one-class", "at least 2"),
+        ("empty-class", "bird holds no images"),
+        ("corrupt-class", "no readable images in class(es) dog"),
+        ("image-size", "--image-size must be between"),
+    ],
+)
+def test_bad_folders_fail_with_one_line_and_write_nothing(tmp_path, capsys, case, message):
+    out = tmp_path / "run"
+    code = main(["train", *bad_folder(tmp_path, case), "--model", "tvnet", "--epochs", "1", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_image_size_that_does_not_match_a_fixed_dataset(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist", "--image-size", "32", "--out", str(out)]) == 2
+    assert "--image-size 32 does not match mnist, whose images are 28x28" in capsys.readouterr().err
+    assert not out.exists()
+    with pytest.raises(TinyVisionError, match="does not apply"):
+        load_dataset(f"folder:{tmp_path}", data_dir=tmp_path)
+
+
+def test_train_on_a_folder_end_to_end(tmp_path):
+    root = make_folder(tmp_path / "pics", mode="RGB", fmt="JPEG", n_train=40, n_test=8)
+    out = tmp_path / "run"
+    code = main(["train", "--dataset", f"folder:{root}", "--epochs", "2", "--batch-size", "16",
+                 "--out", str(out), "--no-plots", "--progress", "lines"])
+    assert code == 0
+    import json
+
+    config = json.loads((out / "config.json").read_text())
+    assert config["model"] == "tvresnet" and config["hflip"] is True  # photos: the colour CNN, with flips
+    assert (out / "model.safetensors").is_file()

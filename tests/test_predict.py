@@ -1,0 +1,187 @@
+"""Users' images: MNIST-style preparation, every file format, bad files, `tinyvision predict`."""
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from digit_photos import DIGITS, one_of_each_digit, untrained_digit_checkpoint, user_photos
+from tinyvision.cli import main
+from tinyvision.errors import TinyVisionError
+from tinyvision.preprocess import (
+    ImageError,
+    Preparation,
+    choose_preparation,
+    prepare,
+)
+
+DIGIT = Preparation("digit", (1, 28, 28))
+RESIZE = Preparation("resize", (1, 28, 28))
+
+
+def correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(np.corrcoef(a.numpy().ravel().astype(np.float64), b.numpy().ravel().astype(np.float64))[0, 1])
+
+
+def shifted_correlation(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Best correlation over shifts of up to one pixel: MNIST itself centres to within half a pixel."""
+    return max(correlation(torch.roll(a, (dy, dx), dims=(-2, -1)), b) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+
+
+def encode(image: Image.Image, fmt: str, **kw) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kw)
+    return buffer.getvalue()
+
+
+def paper_photo(digit: torch.Tensor, size: int = 240, dark_ink: bool = True) -> Image.Image:
+    """The digit scaled up 6x, off centre on a larger sheet: dark ink on light paper or the reverse."""
+    ink = Image.fromarray(digit[0].numpy()).resize((168, 168), Image.Resampling.BICUBIC)
+    sheet = Image.new("L", (size, size), 0)
+    sheet.paste(ink, (50, 20))
+    return Image.fromarray(255 - np.asarray(sheet) // 2 * 2) if dark_ink else sheet
+
+
+@pytest.mark.parametrize("style", user_photos().STYLES)
+def test_user_style_photo_is_prepared_back_to_its_mnist_original(style):
+    rng = np.random.default_rng(3)
+    originals = one_of_each_digit()
+    for digit, original in enumerate(originals):
+        data = user_photos().user_photo(original[0].numpy(), style, rng, max_angle=0)
+        prepared = prepare(data, DIGIT)
+        assert prepared.shape == (1, 28, 28) and prepared.dtype == torch.uint8
+        # Closer to its own original than to any of the other nine digits ...
+        scores = [shifted_correlation(prepared, other) for other in originals]
+        assert int(np.argmax(scores)) == digit, (style, digit, scores)
+        assert scores[digit] > 0.8
+        # ... which a plain resize of the photo is not: it is the preparation that matters.
+        assert correlation(prepare(data, RESIZE), original) < 0.45
+
+
+def test_ink_polarity_dark_on_light_and_light_on_dark_give_the_same_input():
+    digit = one_of_each_digit()[3]
+    dark_on_light = prepare(encode(paper_photo(digit, dark_ink=True), "PNG"), DIGIT)
+    light_on_dark = prepare(encode(paper_photo(digit, dark_ink=False), "PNG"), DIGIT)
+    assert correlation(dark_on_light, light_on_dark) > 0.97
+    assert dark_on_light[0, 0, 0] == 0 and dark_on_light.max() == 255  # white ink on black, as in MNIST
+    assert correlation(dark_on_light, digit) > 0.8
+
+
+def test_exif_orientation_is_honoured():
+    digit = one_of_each_digit()[7]
+    upright = paper_photo(digit)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display": a phone held sideways
+    sideways = encode(upright.rotate(90, expand=True), "JPEG", quality=95, exif=exif)
+    expected = prepare(encode(upright, "JPEG", quality=95), DIGIT)
+    assert correlation(prepare(sideways, DIGIT), expected) > 0.95
+    no_exif = prepare(encode(upright.rotate(90, expand=True), "JPEG", quality=95), DIGIT)
+    assert correlation(no_exif, expected) < 0.6  # the tag really changed something
+
+
+def mode_variants(image: Image.Image) -> dict[str, bytes]:
+    """One dark-on-light digit photo in many formats, bit depths and colour modes."""
+    gray16 = Image.fromarray(np.asarray(image).astype(np.uint16) * 257)
+    rgba = image.convert("RGBA")
+    alpha = Image.fromarray(255 - np.asarray(image))  # ink opaque, paper transparent
+    ink_on_clear = Image.merge("RGBA", [Image.new("L", image.size, 20)] * 3 + [alpha])
+    white_ink_on_clear = Image.merge("RGBA", [Image.new("L", image.size, 255)] * 3 + [alpha])
+    return {
+        "png-gray": encode(image, "PNG"),
+        "png-16bit": encode(gray16, "PNG"),
+        "tiff-16bit": encode(gray16, "TIFF"),
+        "jpeg-rgb": encode(image.convert("RGB"), "JPEG", quality=85),
+        "jpeg-cmyk": encode(image.convert("CMYK"), "JPEG", quality=90),
+        "png-rgba-opaque": encode(rgba, "PNG"),
+        "png-rgba-transparent-paper": encode(ink_on_clear, "PNG"),
+        "png-white-ink-on-transparent": encode(white_ink_on_clear, "PNG"),
+        "png-la": encode(ink_on_clear.convert("LA"), "PNG"),
+        "png-palette": encode(image.convert("RGB").convert("P", palette=Image.Palette.ADAPTIVE), "PNG"),
+        "gif-first-frame": encode(image.convert("P"), "GIF", save_all=True,
+                                  append_images=[Image.new("P", image.size, 0)]),
+        "bmp": encode(image, "BMP"),
+        "webp": encode(image.convert("RGB"), "WEBP", quality=90),
+        "tiff-rgb": encode(image.convert("RGB"), "TIFF"),
+        "png-1bit": encode(image.point(lambda v: 255 if v > 128 else 0).convert("1"), "PNG"),
+    }
+
+
+def test_every_format_and_mode_gives_the_same_input():
+    digit = one_of_each_digit()[5]
+    variants = mode_variants(paper_photo(digit))
+    reference = prepare(variants["png-gray"], DIGIT)
+    for name, data in variants.items():
+        assert correlation(prepare(data, DIGIT), reference) > 0.9, name
+
+
+def bad_files() -> dict[str, tuple[bytes, str]]:
+    good = encode(paper_photo(one_of_each_digit()[1]), "JPEG")
+    bomb = encode(Image.new("1", (9000, 9000)), "PNG")  # 81 megapixels in a few kilobytes
+    noisy_blank = Image.fromarray(np.random.default_rng(0).normal(200, 6, (200, 300)).clip(0, 255).astype(np.uint8))
+    return {
+        "empty.png": (b"", "empty file"),
+        "notes.png": (b"shopping list: milk, eggs\n", "not an image"),
+        "truncated.jpg": (good[: len(good) // 2], "truncated"),
+        "dot.png": (encode(Image.new("L", (1, 1), 0), "PNG"), "1x1"),
+        "bomb.png": (bomb, "pixels"),
+        "blank.jpg": (encode(noisy_blank, "JPEG"), "no ink"),
+    }
+
+
+def test_each_bad_file_is_refused_with_a_clear_error():
+    for name, (data, words) in bad_files().items():
+        with pytest.raises(ImageError) as caught:
+            prepare(data, DIGIT)
+        assert words in str(caught.value), name
+        assert "\n" not in str(caught.value)
+
+
+def test_predict_cli_reports_bad_files_and_still_predicts_the_rest(tmp_path, capsys):
+    checkpoint = untrained_digit_checkpoint(tmp_path / "model.safetensors")
+    good = []
+    for d, original in enumerate(one_of_each_digit()[:3]):
+        good.append(tmp_path / f"digit{d}.jpg")
+        good[-1].write_bytes(encode(paper_photo(original), "JPEG"))
+    bad = []
+    for name, (data, _) in bad_files().items():
+        bad.append(tmp_path / name)
+        bad[-1].write_bytes(data)
+    missing = tmp_path / "missing.png"
+    files = [good[0], *bad, good[1], missing, good[2]]
+
+    code = main(["predict", str(checkpoint), *map(str, files), "--top-k", "2", "--show-input", str(tmp_path / "seen")])
+    out, err = capsys.readouterr()
+    assert code == 2
+    lines = out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [str(p) for p in (good[0], good[1], good[2])]
+    assert all(line.split(": ")[1].split()[0] in DIGITS for line in lines)
+    assert len(err.splitlines()) == len(bad) + 1 and "Traceback" not in err
+    for path in [*bad, missing]:
+        assert f"tinyvision: error: {path}: " in err
+    seen = sorted(p.name for p in (tmp_path / "seen").iterdir())
+    assert seen == ["000-digit0.png", "007-digit1.png", "009-digit2.png"]
+    with Image.open(tmp_path / "seen" / seen[0]) as shown:
+        assert shown.size == (28, 28) and shown.mode == "L"
+
+    code = main(["predict", str(checkpoint), str(good[0]), "--json", "--top-k", "10"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and result[0]["file"] == str(good[0])
+    top = result[0]["top"]
+    assert len(top) == 10 and sum(t["probability"] for t in top) == pytest.approx(1, abs=1e-4)
+    assert result[0]["prediction"] == top[0]["class"]
+
+
+def test_colour_models_are_resized_not_digit_prepared():
+    prep = choose_preparation(("cat", "dog"), (3, 32, 32))
+    assert prep.mode == "resize"
+    image = Image.new("RGB", (64, 48), (255, 0, 0))
+    image.paste((0, 0, 255), (32, 0, 64, 48))
+    pixels = prepare(encode(image, "PNG"), prep)
+    assert pixels.shape == (3, 32, 32)
+    assert pixels[0, 16, 4] == 255 and pixels[2, 16, 4] == 0 and pixels[2, 16, 28] == 255
+    assert choose_preparation(DIGITS, (1, 28, 28)).mode == "digit"
+    with pytest.raises(TinyVisionError):
+        choose_preparation(DIGITS, (3, 32, 32), "digit")

@@ -1,0 +1,218 @@
+"""`tinyvision serve`: the JSON API in-process, and the page in a real browser on a real server."""
+
+import base64
+import io
+import math
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from digit_photos import DIGITS, one_of_each_digit, untrained_digit_checkpoint, user_photos
+from tinyvision.predict import Predictor
+from tinyvision.serve import WEB, create_app
+
+
+def png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def predictor(tmp_path_factory) -> Predictor:
+    return Predictor(untrained_digit_checkpoint(tmp_path_factory.mktemp("model") / "model.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def client(predictor) -> TestClient:
+    return TestClient(create_app(predictor, max_bytes=200_000))
+
+
+def photo_of(digit: int, style: str = "dark-on-light-png", seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    return user_photos().user_photo(one_of_each_digit()[digit][0].numpy(), style, rng)
+
+
+def test_health_and_model(client):
+    assert client.get("/api/health").json() == {"status": "ok"}
+    info = client.get("/api/model").json()
+    assert info["classes"] == list(DIGITS) and info["input_shape"] == [1, 28, 28]
+    assert info["model"] == "tvnet" and info["test_acc"] == 0.5 and info["preparation"] == "digit"
+
+
+def test_predict_raw_body_and_multipart_agree_with_the_cli_path(client, predictor):
+    data = photo_of(3)
+    expected = predictor.predict_bytes(data)
+    raw = client.post("/api/predict?input=1", content=data, headers={"content-type": "image/png"})
+    assert raw.status_code == 200
+    body = raw.json()
+    assert body["prediction"] == expected.label
+    assert sum(body["probabilities"].values()) == pytest.approx(1, abs=1e-4)
+    assert body["probabilities"] == pytest.approx(expected.probabilities, abs=1e-6)
+    seen = Image.open(io.BytesIO(base64.b64decode(body["input_png"].split(",", 1)[1])))
+    assert seen.size == (28, 28)
+    form = client.post("/api/predict", files={"image": ("digit.png", data, "image/png")})
+    assert form.status_code == 200 and form.json()["prediction"] == expected.label
+    assert "input_png" not in form.json()
+
+
+def test_bad_requests_get_json_errors_and_the_server_keeps_serving(client):
+    good = photo_of(5)
+    bomb = png(Image.new("1", (9000, 9000)))
+    blank = png(Image.new("L", (280, 280), 255))
+    cases = [
+        (b"x" * 300_000, 413, "limit"),  # over max_bytes, declared by Content-Length
+        (iter([b"x" * 100_000] * 3), 413, "limit"),  # chunked: no Content-Length to trust
+        (bomb, 413, "pixels"),
+        (b"hello, this is not an image", 415, "not an image"),
+        (b"", 415, "empty"),
+        (good[: len(good) // 2], 400, "truncated"),
+        (png(Image.new("L", (2, 2))), 400, "at least"),
+        (blank, 400, "no ink"),
+    ]
+    for content, status, words in cases:
+        response = client.post("/api/predict", content=content, headers={"content-type": "image/png"})
+        assert response.status_code == status, (words, response.text)
+        assert words in response.json()["error"]
+    broken_form = client.post("/api/predict", content=b"--x\r\ngarbage", headers={
+        "content-type": "multipart/form-data; boundary=x"})
+    assert broken_form.status_code in (400, 415) and "error" in broken_form.json()
+    assert client.get("/api/health").json() == {"status": "ok"}
+    assert client.post("/api/predict", content=good).status_code == 200
+
+
+def test_page_and_assets_are_served_from_the_package_without_a_cdn(client):
+    page = client.get("/")
+    assert page.status_code == 200 and "<canvas" in page.text and "/static/app.js" in page.text
+    for name in ("app.js", "style.css"):
+        response = client.get(f"/static/{name}")
+        assert response.status_code == 200 and response.content == (WEB / name).read_bytes()
+    for text in (page.text, client.get("/static/app.js").text, client.get("/static/style.css").text):
+        assert "http://" not in text and "https://" not in text
+    assert client.get("/static/../serve.py").status_code == 404
+
+
+# --- the real browser -----------------------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+REQUIRE_BROWSER = os.environ.get("TINYVISION_REQUIRE_BROWSER") == "1"
+
+
+def browser_or_skip():
+    """Playwright's sync API, or a skip (a failure when TINYVISION_REQUIRE_BROWSER=1, as in CI)."""
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "playwright for Python is not installed"
+    if missing is None and not (Path(CHROMIUM).exists() or shutil.which("chromium")):
+        missing = f"no chromium at {CHROMIUM}"
+    if missing:
+        if REQUIRE_BROWSER:
+            pytest.fail(f"TINYVISION_REQUIRE_BROWSER=1 but {missing}")
+        pytest.skip(missing)
+    return sync_playwright
+
+
+@pytest.fixture(scope="module")
+def trained_digits(tmp_path_factory) -> Path:
+    """A real digit model: 50 steps of the default CNN on the bundled MNIST (about 98% on its test set)."""
+    from tinyvision.config import RunConfig
+    from tinyvision.progress import Progress
+    from tinyvision.run_folder import RunFolder
+    from tinyvision.train import fit
+
+    run = tmp_path_factory.mktemp("digits") / "run"
+    cfg = RunConfig(epochs=1, limit_batches=50, device="cpu").validate()
+    metrics, _ = fit(cfg, RunFolder(run), Progress(1, bar=False, out=io.StringIO()))
+    assert metrics["test_acc"] > 0.9
+    return run
+
+
+@pytest.fixture
+def live_server(trained_digits):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(Predictor(trained_digits)), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+# Mouse strokes on the 280x280 canvas, as a person draws these digits.
+STROKES = {
+    "0": [[(140 + 55 * math.sin(2 * math.pi * i / 40), 140 - 85 * math.cos(2 * math.pi * i / 40)) for i in range(41)]],
+    "1": [[(145, 45), (140, 140), (135, 235)]],
+    "7": [[(75, 55), (205, 55), (165, 140), (125, 235)]],
+}
+
+
+def draw(page, strokes) -> None:
+    box = page.locator("#pad").bounding_box()
+    for stroke in strokes:
+        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=6)
+        page.mouse.up()
+
+
+def shown_prediction(page) -> str:
+    page.wait_for_function("document.getElementById('prediction').dataset.state === 'done'", timeout=15_000)
+    return page.locator("#prediction").inner_text()
+
+
+def test_drawing_digits_in_a_real_browser_shows_their_predictions(live_server, tmp_path):
+    sync_playwright = browser_or_skip()
+    requested = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 900, "height": 700})
+            page.on("request", lambda request: requested.append(request.url))
+            page.goto(live_server + "/")
+            page.wait_for_selector("#bars .row[data-class='9']")
+            assert "test accuracy" in page.locator("#model-info").inner_text()
+            for digit, strokes in STROKES.items():
+                page.click("#clear")
+                assert page.locator("#prediction").inner_text() == "–"
+                draw(page, strokes)
+                assert shown_prediction(page) == digit
+                best = page.locator("#bars .row.best")
+                assert best.get_attribute("data-class") == digit
+                assert float(best.locator(".pct").inner_text().rstrip("%")) > 50
+                assert page.locator("#model-input").get_attribute("src").startswith("data:image/png;base64,")
+                # What the page shows is what the API says about the canvas it drew.
+                canvas = page.evaluate("document.getElementById('pad').toDataURL('image/png')")
+                api = httpx.post(live_server + "/api/predict", content=base64.b64decode(canvas.split(",", 1)[1]))
+                assert api.json()["prediction"] == digit
+
+            upload = tmp_path / "photo-of-a-4.jpg"
+            upload.write_bytes(photo_of(4, "dark-on-light-jpeg", seed=2))
+            page.set_input_files("#upload", str(upload))
+            assert shown_prediction(page) == "4"
+            upload.write_bytes(b"not an image")
+            page.set_input_files("#upload", str(upload))
+            shown_prediction(page)
+            assert "not an image" in page.locator("#message").inner_text()
+        finally:
+            browser.close()
+    assert requested and all(url.startswith(live_server) for url in requested)  # nothing from the internet
