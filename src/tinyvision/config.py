@@ -100,8 +100,12 @@ PRESETS: dict[str, dict] = {
     # Our default: 4 epochs of tvnet, SGD+Nesterov, one-cycle LR, label smoothing,
     # 1-pixel shifts, an EMA of the weights.
     "default": {},
-    # The shortest schedule that reaches 99.2% on MNIST: one epoch of the small tvnet.
-    "fast": dict(model="tvnet-small", epochs=1, translate=0, ema=0.0),
+    # The shortest schedule that reaches 99.2% on MNIST: one epoch, no augmentation
+    # (an average of weights lags a schedule this short, so it is off).
+    "fast": dict(epochs=1, translate=0, ema=0.0),
+    # The most accurate: the wide tvnet, 10 epochs of shifts by up to 2 pixels and a
+    # slower weight average (test-time augmentation measured no gain on top of it).
+    "best": dict(model="tvnet-wide", epochs=10, translate=2, ema=0.999),
     "tutorial-a": dict(
         model="tutorial-a", optimizer="adam", lr=1e-3, batch_size=64, epochs=10,
         schedule="constant", weight_decay=0.0, label_smoothing=0.0,

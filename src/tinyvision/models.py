@@ -161,17 +161,10 @@ class TVNet(nn.Module):
 register("tvnet", "tinyvision's default CNN (4 convs, 78k weights), built for accuracy per CPU second")(TVNet)
 
 
-@register("tvnet-small", "tvnet without its 4th conv (41k weights): the `fast` preset's one-epoch model")
-class TVNetSmall(TVNet):
-    def __init__(self, input_shape: InputShape, num_classes: int) -> None:
-        super().__init__(input_shape, num_classes, stages=((16, True), (48, True), (64, True)))
-
-
 @register("tvnet-wide", "a wider, deeper tvnet for the `best` preset (more accuracy, ~5x the compute)")
 class TVNetWide(TVNet):
     def __init__(self, input_shape: InputShape, num_classes: int) -> None:
         super().__init__(input_shape, num_classes, stages=((32, True), (64, True), (128, False), (128, True)))
-
 
 
 class Residual(nn.Module):
