@@ -18,6 +18,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from tinyvision.config import RunConfig
 from tinyvision.models import create_model
 
 STEPS_PER_EPOCH = 54_000 // 128  # the default recipe's steps in one MNIST epoch
@@ -75,7 +76,7 @@ def main() -> None:
         "compile_seconds": round(compile_cost, 1),
         # None: compiled steps are not faster, so compiling never pays.
         "break_even_steps": round(compile_cost / saved_per_step) if saved_per_step > 0 else None,
-        "steps_in_default_run": 4 * STEPS_PER_EPOCH,
+        "steps_in_default_run": RunConfig().epochs * STEPS_PER_EPOCH,
     }
     print(json.dumps(result, indent=2))
 

@@ -19,7 +19,7 @@ class RunConfig:
     data_dir: str | None = None
     image_size: int | None = None  # folder: datasets: resize to NxN (default: the folder's most common size)
     model: str = "tvnet"
-    epochs: int = 4
+    epochs: int = 5
     batch_size: int = 128
     optimizer: str = "sgd"  # sgd (Nesterov momentum) | adam
     lr: float = 0.1  # peak learning rate of the schedule
@@ -97,7 +97,7 @@ def dataset_defaults(dataset: str) -> dict:
 
 # The tutorials' recipes, kept faithful so their figures can be reproduced.
 PRESETS: dict[str, dict] = {
-    # Our default: 4 epochs of tvnet, SGD+Nesterov, one-cycle LR, label smoothing,
+    # Our default: 5 epochs of tvnet, SGD+Nesterov, one-cycle LR, label smoothing,
     # 1-pixel shifts, an EMA of the weights.
     "default": {},
     # The shortest schedule that reaches 99.2% on MNIST: one epoch, no augmentation
