@@ -117,9 +117,11 @@ class TutorialB(nn.Module):
 def conv_pool_bn(c_in: int, c_out: int, pool: bool) -> list[nn.Module]:
     """conv3x3 -> [maxpool] -> BN -> ReLU.
 
-    Pooling before BatchNorm and ReLU gives the same function as pooling after
-    (both are monotone per channel at inference, and the statistics move little),
-    but BN and ReLU then touch a quarter of the pixels: about 1.7x faster on CPU.
+    Pooling before BatchNorm and ReLU is the same function as pooling after
+    wherever a channel's BN scale is positive (max-pool commutes with increasing
+    per-channel maps at inference), and training adapts to the rest;
+    but BN and ReLU then touch a quarter of the pixels: a 1.3x faster training step
+    on CPU (benchmarks/cpu_choices.py).
     """
     layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)]
     if pool:
@@ -160,7 +162,7 @@ class TVNet(nn.Module):
 # Chosen by accuracy per second of CPU training on MNIST (see README, Performance):
 # 16-48-64-64 channels reached the same accuracy (4 epochs) in 1.5x the training
 # time, mostly because a 64->64 convolution at 7x7 is disproportionately slow in
-# oneDNN on this CPU (32->64 costs a third as much).
+# oneDNN on this CPU (benchmarks/cpu_choices.py times the alternatives).
 register("tvnet", "tinyvision's default CNN (4 convs, 38k weights), built for accuracy per CPU second")(TVNet)
 
 
