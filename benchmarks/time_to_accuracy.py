@@ -92,7 +92,7 @@ def ours(preset: str, seed: int, out: Path) -> dict:
 
     def measure(setup, row) -> None:
         test = evaluate(setup.eval_model, setup.data.test_images, setup.data.test_labels, setup.norm,
-                        setup.device, tta=setup.cfg.tta)
+                        setup.device, tta=setup.cfg.tta, flip=setup.cfg.tta_flip)
         points.append({"epoch": row["epoch"], "train_seconds": round(row["train_seconds"], 2),
                        "test_acc": test.accuracy})
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tinyvision.cli import main
 from tinyvision.config import build_config
+from tinyvision.errors import TinyVisionError
 
 
 def test_compare_writes_the_report_table_json_and_figure(tiny_dataset, tmp_path, capsys):
@@ -53,3 +56,9 @@ def test_dataset_defaults_flip_photos_never_digits_and_flags_win():
     assert build_config(None, {"dataset": "folder:/x"}).hflip is True
     assert build_config("tutorial-a", {"dataset": "cifar10"}).translate == 0  # a preset beats the defaults
     assert build_config(None, {"dataset": "cifar10", "hflip": False}).hflip is False  # and a flag beats both
+    clothes = build_config(None, {"dataset": "fashion-mnist"})
+    assert clothes.hflip and clothes.tta_flip and clothes.translate == 0
+    assert not build_config(None, {"dataset": "mnist"}).tta_flip
+    with pytest.raises(TinyVisionError, match="--no-tta-flip"):
+        build_config(None, {"dataset": "fashion-mnist", "hflip": False})
+    assert not build_config(None, {"dataset": "fashion-mnist", "hflip": False, "tta_flip": False}).tta_flip

@@ -35,3 +35,23 @@ def test_tta_averages_probabilities_over_shifts():
     assert averaged.exp()[0, 1].item() == pytest.approx(1 / 9, abs=1e-4)
     result = evaluate(CentrePixel(), image, torch.tensor([0]), norm, torch.device("cpu"), tta=1)
     assert result.loss == pytest.approx(-torch.log(torch.tensor(8 / 9)).item(), abs=1e-4)
+
+
+class LeftPixel(nn.Module):
+    """Says class 1 when the pixel at column 1 is bright: blind to the mirror image."""
+
+    def forward(self, x):
+        seen = x[:, 0, 2, 1]
+        return torch.stack([1 - 2 * seen, 2 * seen - 1], 1) * 20
+
+
+def test_flip_tta_averages_each_image_with_its_mirror():
+    image = torch.zeros(1, 1, 5, 5, dtype=torch.uint8)
+    image[0, 0, 2, 3] = 255  # column 3: its mirror image has the pixel at column 1
+    norm = Normalization((0.0,), (1.0,))
+    assert predict_logits(LeftPixel(), image, norm, torch.device("cpu")).argmax(1).item() == 0
+    averaged = predict_logits(LeftPixel(), image, norm, torch.device("cpu"), flip=True)
+    assert averaged.exp()[0].tolist() == pytest.approx([0.5, 0.5], abs=1e-4)
+    # Shifts and mirrors combine: of 9 shifted views and their 9 mirrors, two see the pixel.
+    both = predict_logits(CentrePixel(), image, norm, torch.device("cpu"), tta=1, flip=True)
+    assert both.exp()[0, 1].item() == pytest.approx(2 / 18, abs=1e-4)

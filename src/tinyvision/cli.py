@@ -42,6 +42,8 @@ def add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--translate", type=int, help="random shifts of up to N pixels")
     p.add_argument("--ema", type=float, help="evaluate an EMA of the weights with this decay (e.g. 0.999)")
     p.add_argument("--tta", type=int, help="evaluate averaging over shifts of up to N pixels (0: off)")
+    p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction,
+                   help="evaluate averaging each image with its mirror (models trained with --hflip)")
     p.add_argument("--val-fraction", type=float, help="share of the training set held out (0.1)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
@@ -84,7 +86,7 @@ def build_parser() -> Parser:
 TRAIN_FLAGS = (
     "model", "dataset", "data_dir", "epochs", "batch_size", "lr", "optimizer", "schedule",
     "weight_decay", "label_smoothing", "translate", "ema", "tta", "val_fraction", "seed", "limit_batches",
-    "sync_bn", "image_size", "hflip",
+    "sync_bn", "image_size", "hflip", "tta_flip",
 )
 
 

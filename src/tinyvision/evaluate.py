@@ -37,12 +37,14 @@ def predict_logits(
     batch_size: int = 1000,
     limit_batches: int | None = None,
     tta: int = 0,
+    flip: bool = False,
 ) -> torch.Tensor:
     """Logits for uint8 images, in large batches; returns float32 on the CPU.
 
-    `tta` > 0 averages the predicted probabilities over every shift of the
-    image by up to `tta` pixels (test-time augmentation; 9 views for 1) and
-    returns their logarithm, so cross-entropy on it is the ensemble's loss.
+    Test-time augmentation: `tta` > 0 takes every shift of the image by up to
+    `tta` pixels (9 views for 1), `flip` adds the mirror image of each view;
+    with more than one view it averages their predicted probabilities and
+    returns the logarithm, so cross-entropy on it is the ensemble's loss.
     """
     was_training = model.training
     model.eval()
@@ -52,12 +54,14 @@ def predict_logits(
             break
         batch = images[start : start + batch_size].to(device, non_blocking=True)
         views = shifted_views(batch, tta) if tta > 0 else [batch]
+        if flip:
+            views += [view.flip(-1) for view in views]
         probs = None
         for view in views:
             x = norm.apply(view).contiguous(memory_format=torch.channels_last)
             with autocast(device):
                 logits = model(x).float()
-            if tta <= 0:
+            if len(views) == 1:
                 break
             p = logits.softmax(1)
             probs = p if probs is None else probs + p
@@ -86,8 +90,9 @@ def evaluate(
     batch_size: int = 1000,
     limit_batches: int | None = None,
     tta: int = 0,
+    flip: bool = False,
 ) -> Evaluation:
-    logits = predict_logits(model, images, norm, device, batch_size, limit_batches, tta)
+    logits = predict_logits(model, images, norm, device, batch_size, limit_batches, tta, flip)
     labels = labels[: len(logits)].cpu()
     if len(labels) == 0:
         return Evaluation(float("nan"), float("nan"), logits, labels)

@@ -33,7 +33,8 @@ def evaluate_checkpoint(
         )
     # A model trained with test-time augmentation is tested the way its run was.
     result = evaluate(model, data.test_images, data.test_labels, card.normalization, dev,
-                      limit_batches=limit_batches, tta=int(card.config.get("tta", 0)))
+                      limit_batches=limit_batches, tta=int(card.config.get("tta", 0)),
+                      flip=bool(card.config.get("tta_flip", False)))
     cm = confusion_matrix(result.predictions, result.labels, len(card.classes))
     out = out or model_path.parent
     report = {

@@ -276,7 +276,7 @@ def close_epoch(s: Setup, pos: Position) -> dict:
     cfg = s.cfg
     s.dist.sync_buffers(s.eval_model)  # all ranks evaluate rank 0's weights, and agree
     val = evaluate(s.eval_model, s.val_x, s.val_y, s.norm, s.device, limit_batches=cfg.limit_batches,
-                   tta=cfg.tta)
+                   tta=cfg.tta, flip=cfg.tta_flip)
     n_steps = steps_per_epoch(len(s.train_x), cfg.batch_size, cfg.limit_batches)
     row = {
         "epoch": pos.epoch + 1,
@@ -297,7 +297,7 @@ def close_epoch(s: Setup, pos: Position) -> dict:
 
 def final_metrics(s: Setup, pos: Position) -> dict:
     test = evaluate(s.eval_model, s.data.test_images, s.data.test_labels, s.norm, s.device,
-                    limit_batches=s.cfg.limit_batches, tta=s.cfg.tta)
+                    limit_batches=s.cfg.limit_batches, tta=s.cfg.tta, flip=s.cfg.tta_flip)
     cm = confusion_matrix(test.predictions, test.labels, len(s.data.classes))
     return {
         "model": s.cfg.model,
