@@ -161,8 +161,8 @@ class TVNet(nn.Module):
 
 # Chosen by accuracy per second of CPU training on MNIST (see README, Performance):
 # 16-48-64-64 channels reached the same accuracy (4 epochs) in 1.5x the training
-# time, mostly because a 64->64 convolution at 7x7 is disproportionately slow in
-# oneDNN on this CPU (benchmarks/cpu_choices.py times the alternatives).
+# time: its wider 14x14 and 7x7 convolutions cost more than they add on digits
+# (benchmarks/cpu_choices.py times the alternatives).
 register("tvnet", "tinyvision's default CNN (4 convs, 38k weights), built for accuracy per CPU second")(TVNet)
 
 
