@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from tinyvision import cli_compare, cli_predict  # light: their heavy imports stay inside the commands
 from tinyvision.errors import TinyVisionError
 
 EXIT_USER_ERROR = 2
@@ -72,14 +73,12 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     add_train(sub)
     add_evaluate(sub)
-    from tinyvision import cli_predict  # predict, serve, export: their heavy imports stay inside the commands
-
     for add in (cli_predict.add_predict, cli_predict.add_serve, cli_predict.add_export):
         add(sub)
     sub.add_parser("models", help="list the registered models with parameter counts")
     p = sub.add_parser("plot", help="redraw a run's figures from its saved metrics")
     p.add_argument("run", type=Path, metavar="RUN_DIR")
-    __import__("tinyvision.cli_compare").cli_compare.add_compare(sub)
+    cli_compare.add_compare(sub)
     return parser
 
 
@@ -113,10 +112,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             overrides.update(epochs=1, limit_batches=2)
         overrides["device"] = args.device
         cfg = build_config(args.preset, overrides)
-        # Under torchrun every rank must pick the same folder: rank 0's clock decides.
-        default = start_ranks(cfg.device).from_main(f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}")
-        run = RunFolder(args.out or Path("runs") / default)
     ranks = start_ranks(cfg.device)  # one rank without torchrun
+    if args.resume is None:
+        # Under torchrun every rank must pick the same folder: rank 0's clock decides.
+        default = ranks.from_main(f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}")
+        run = RunFolder(args.out or Path("runs") / default)
     bar = {"auto": None, "bar": True, "lines": False}[args.progress]
     # Rank 0 alone reports and writes; the other ranks train silently.
     if ranks.is_main:
@@ -188,12 +188,11 @@ def cmd_models(args: argparse.Namespace) -> int:  # noqa: ARG001
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "models": cmd_models, "plot": cmd_plot}
-COMMANDS["compare"] = lambda args: __import__("tinyvision.cli_compare").cli_compare.cmd_compare(args)
-COMMANDS.update({  # predict, serve, export live in cli_predict.py
-    name: (lambda args, name=name: getattr(__import__("tinyvision.cli_predict").cli_predict, f"cmd_{name}")(args))
-    for name in ("predict", "serve", "export")
-})
+COMMANDS = {
+    "train": cmd_train, "evaluate": cmd_evaluate, "models": cmd_models, "plot": cmd_plot,
+    "compare": cli_compare.cmd_compare,
+    "predict": cli_predict.cmd_predict, "serve": cli_predict.cmd_serve, "export": cli_predict.cmd_export,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
