@@ -1,7 +1,7 @@
 """The CPU choices behind `tvnet`, each timed against its alternative.
 
-One training step (forward, backward, SGD) at batch 128 on random 28x28
-inputs, median over repeats, converted to seconds per MNIST epoch of steps
+One training step (forward, backward, SGD; `train_step.py`) at batch 128 on
+random 28x28 inputs, median over repeats, converted to seconds per MNIST epoch of steps
 (54,000 images):
 
 - memory layout and precision: channels_last fp32 (what tinyvision uses),
@@ -19,17 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+from train_step import BATCH, STEPS_PER_EPOCH, make_step, median_step_seconds
 
 from tinyvision.models import TVNet
-
-BATCH = 128
-STEPS_PER_EPOCH = 54_000 // BATCH
 
 WIDTHS = {
     "16-32-32-64 (tvnet)": ((16, True), (32, True), (32, False), (64, True)),
@@ -59,27 +54,8 @@ def pool_last(model: TVNet) -> TVNet:
 
 
 def epoch_seconds(model: nn.Module, channels_last: bool = True, bf16: bool = False, repeats: int = 30) -> float:
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-    model = model.to(memory_format=fmt)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
-    x = torch.randn(BATCH, 1, 28, 28).contiguous(memory_format=fmt)
-    y = torch.randint(0, 10, (BATCH,))
-
-    def step() -> None:
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = F.cross_entropy(model(x).float(), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    for _ in range(5):  # warm-up: oneDNN picks and caches its kernels
-        step()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return round(statistics.median(times) * STEPS_PER_EPOCH, 2)
+    step = make_step(model, channels_last=channels_last, bf16=bf16)
+    return round(median_step_seconds(step, repeats) * STEPS_PER_EPOCH, 2)
 
 
 def main() -> None:
