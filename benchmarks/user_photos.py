@@ -80,9 +80,9 @@ def user_photo(digit: np.ndarray, style: str, rng: np.random.Generator, max_angl
 
 
 def main() -> None:
+    import tinyvision
     from tinyvision.datasets import load_dataset
-    from tinyvision.evaluate import predict_logits
-    from tinyvision.predict import Predictor, predict_files
+    from tinyvision.predict import predict_files
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path, help="run folder or model.safetensors of an MNIST model")
@@ -90,7 +90,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    predictor = Predictor(args.checkpoint)
+    predictor = tinyvision.load(args.checkpoint)
     data = load_dataset("mnist")
     rng = np.random.default_rng(args.seed)
     index = torch.from_numpy(rng.choice(len(data.test_labels), args.count, replace=False))
@@ -106,10 +106,10 @@ def main() -> None:
         results = predict_files(predictor, paths)
         seconds = time.perf_counter() - start
         # What a tutorial does with a photo: grayscale and resize to 28x28, nothing else.
-        naive = predict_files(Predictor(args.checkpoint, preparation="resize"), paths)
+        naive = predict_files(tinyvision.load(args.checkpoint, preparation="resize"), paths)
     classes = predictor.card.classes
     right = [r.prediction is not None and r.prediction.label == classes[int(y)] for r, y in zip(results, labels)]
-    raw = predict_logits(predictor.model, digits, predictor.card.normalization, torch.device("cpu")).argmax(1)
+    raw = predictor.log_probs(digits).argmax(1)
     by_style = {s: [ok for ok, st in zip(right, styles) if st == s] for s in STYLES}
     print(json.dumps({
         "images": args.count,

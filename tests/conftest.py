@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tinyvision.datasets import DATASETS, ImageData
+from tinyvision.datasets import REGISTRY, DatasetSpec, ImageData
 from tinyvision.datasets.mnist import BUNDLED_DIR, FILES
 
 BUNDLED_MNIST = BUNDLED_DIR / "mnist"
@@ -35,12 +35,29 @@ def tiny_image_data(n_train: int = 512, n_test: int = 128) -> ImageData:
     return ImageData("tiny", ("nw", "ne", "sw", "se"), x, y, xt, yt)
 
 
+def tiny_spec(data: ImageData | None = None) -> DatasetSpec:
+    """The generated dataset as a registry entry (no recipe defaults: the tests choose)."""
+    data = data if data is not None else tiny_image_data()
+    return DatasetSpec("tiny", "folder", "resize", lambda data_dir, image_size: data, "generated quadrants")
+
+
 @pytest.fixture
 def tiny_dataset(monkeypatch: pytest.MonkeyPatch) -> str:
     """Registers the generated dataset as 'tiny' for the duration of a test."""
-    data = tiny_image_data()
-    monkeypatch.setitem(DATASETS, "tiny", lambda data_dir: data)
+    monkeypatch.setitem(REGISTRY, "tiny", tiny_spec())
     return "tiny"
+
+
+def fit_run(cfg, path: Path, callbacks=None, resume: bool = False, stop=None):
+    """One training run in this process, saved to `path`, printing nothing: a `FitResult`."""
+    from tinyvision.distributed import Distributed
+    from tinyvision.progress import Progress
+    from tinyvision.run_folder import RunFolder
+    from tinyvision.training import Reporter, Saver, fit
+
+    run = RunFolder(path)
+    hooks = [Reporter(Progress(cfg.epochs, quiet=True)), Saver(run), *(callbacks or [])]
+    return fit(cfg, run, hooks, Distributed(), resume=resume, stop=stop)
 
 
 def write_idx(path: Path, array: np.ndarray, compress: bool = True) -> None:

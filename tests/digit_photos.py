@@ -43,6 +43,6 @@ def untrained_digit_checkpoint(path: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     model = create_model("tvnet", (1, 28, 28), 10).eval()
     card = ModelCard("tvnet", (1, 28, 28), DIGITS, Normalization((0.1307,), (0.3081,)), "mnist", {}, "test",
-                     {"test_acc": 0.5})
+                     {"test_acc": 0.5}, kind="digits", preparation="digit")
     save_model(path, model, card)
     return path

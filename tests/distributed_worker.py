@@ -19,18 +19,18 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import tiny_image_data  # noqa: E402
-from tinyvision import train  # noqa: E402
+from conftest import tiny_spec  # noqa: E402
 from tinyvision.cli import main  # noqa: E402
-from tinyvision.datasets import DATASETS  # noqa: E402
+from tinyvision.datasets import REGISTRY  # noqa: E402
 from tinyvision.distributed import Distributed  # noqa: E402
+from tinyvision.training import loop  # noqa: E402
 
 RANK = int(os.environ.get("RANK", "0"))
 CRASH_AT_STEP = int(os.environ.get("CRASH_AT_STEP", "0"))
-trace: dict[str, list] = {"indices": [], "weights": []}
+trace: dict[str, list] = {"indices": [], "weights": [], "seed": []}
 
 original_shard = Distributed.shard
-original_step = train.train_step
+original_step = loop.train_step
 
 
 def recording_shard(self: Distributed, batch: torch.Tensor) -> torch.Tensor:
@@ -41,6 +41,8 @@ def recording_shard(self: Distributed, batch: torch.Tensor) -> torch.Tensor:
 
 
 def recording_step(model, *args):
+    if not trace["seed"]:
+        trace["seed"].append(torch.initial_seed())  # the seed of this rank's runtime randomness (dropout)
     result = original_step(model, *args)
     digest = hashlib.sha256()
     for p in model.parameters():
@@ -52,9 +54,9 @@ def recording_step(model, *args):
 
 
 if __name__ == "__main__":
-    DATASETS["tiny"] = lambda data_dir: tiny_image_data()
+    REGISTRY["tiny"] = tiny_spec()
     Distributed.shard = recording_shard
-    train.train_step = recording_step
+    loop.train_step = recording_step
     code = main(sys.argv[1:])
     if os.environ.get("TRACE_DIR"):
         (Path(os.environ["TRACE_DIR"]) / f"rank{RANK}.json").write_text(json.dumps(trace))

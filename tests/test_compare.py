@@ -38,9 +38,9 @@ def test_compare_refuses_bad_requests_before_writing(tiny_dataset, tmp_path, cap
 
 
 def test_same_split_for_every_model_even_with_a_preset_of_its_own(tiny_dataset, tmp_path):
-    from tinyvision.compare import Comparison, model_config
+    from tinyvision.compare import CompareSpec, model_config
 
-    c = Comparison(dataset="cifar10", models=("mlp", "tutorial-a", "default"), out=tmp_path)
+    c = CompareSpec(dataset="cifar10", models=("mlp", "tutorial-a", "default"), out=tmp_path)
     configs = [model_config(c, m) for m in c.models]
     assert {cfg.val_fraction for cfg in configs} == {configs[0].val_fraction}
     assert [cfg.model for cfg in configs] == ["mlp", "tutorial-a", "tvresnet"]
@@ -55,7 +55,8 @@ def test_dataset_defaults_flip_photos_never_digits_and_flags_win():
     assert cifar.hflip is True and cifar.translate >= 2 and cifar.model == "tvresnet"
     assert build_config(None, {"dataset": "folder:/x"}).hflip is True
     assert build_config("tutorial-a", {"dataset": "cifar10"}).translate == 0  # a preset beats the defaults
-    assert build_config(None, {"dataset": "cifar10", "hflip": False}).hflip is False  # and a flag beats both
+    assert build_config(None, {"dataset": "cifar10", "hflip": False, "tta_flip": False}).hflip is False  # flags win
+    assert cifar.tta_flip  # photos: the mirror image votes too, in every inference path (the model card)
     clothes = build_config(None, {"dataset": "fashion-mnist"})
     assert clothes.hflip and clothes.tta_flip and clothes.translate == 0
     assert not build_config(None, {"dataset": "mnist"}).tta_flip

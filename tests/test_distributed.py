@@ -10,7 +10,6 @@ implements for GPUs only.)
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import socket
@@ -23,13 +22,11 @@ import pytest
 import safetensors.torch
 import torch
 
+from conftest import fit_run
 from tinyvision.config import RunConfig
 from tinyvision.distributed import Distributed, check_batch_size, launch_info, shard_slice
 from tinyvision.errors import TinyVisionError
 from tinyvision.models import create_model
-from tinyvision.progress import Progress
-from tinyvision.run_folder import RunFolder
-from tinyvision.train import fit
 
 WORKER = Path(__file__).parent / "distributed_worker.py"
 CONFIG = dict(dataset="tiny", model="tutorial-b", epochs=2, batch_size=32, lr=0.05, val_fraction=0.25, seed=7)
@@ -84,6 +81,20 @@ def test_ranks_train_on_disjoint_slices_with_identical_weights(two_ranks):
     assert len(set(epoch1)) == len(epoch1) == 384  # the epoch covers the data once
     assert rank0["weights"] == rank1["weights"]  # bit-identical after every step
     assert len(set(rank0["weights"])) == len(rank0["weights"])  # and they moved every step
+    assert rank0["seed"] == [7] and rank1["seed"] == [8]  # seed + rank: dropout masks differ per rank
+
+
+def test_a_batchnorm_model_trains_under_two_processes(tmp_path):
+    """tvnet (BatchNorm): ranks keep identical weights; rank 0's statistics are used to evaluate and save."""
+    flags = [f if f != "tutorial-b" else "tvnet" for f in FLAGS]
+    result = torchrun(*flags, "--out", str(tmp_path / "bn"), cwd=tmp_path, env={"TRACE_DIR": str(tmp_path)})
+    assert result.returncode == 0, errors(result.stderr)
+    rank0, rank1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1))
+    assert rank0["weights"] == rank1["weights"]
+    metrics = json.loads((tmp_path / "bn" / "metrics.json").read_text())
+    assert metrics["world_size"] == 2 and metrics["test_acc"] > 0.9  # the quadrant task; chance is 25%
+    weights = safetensors.torch.load_file(tmp_path / "bn" / "model.safetensors")
+    assert any(k.endswith("running_mean") for k in weights)
 
 
 def test_rank_0_alone_writes_one_run_folder(two_ranks):
@@ -96,7 +107,8 @@ def test_rank_0_alone_writes_one_run_folder(two_ranks):
 
 
 def test_two_ranks_match_one_process_with_the_same_global_batch(two_ranks, tiny_dataset, tmp_path):
-    single, setup = fit(RunConfig(**CONFIG).validate(), RunFolder(tmp_path / "one"), Progress(2, False, io.StringIO()))
+    result = fit_run(RunConfig(**CONFIG).validate(), tmp_path / "one")
+    single, setup = result.metrics, result.setup
     run = next((two_ranks / "runs").iterdir())
     double = json.loads((run / "metrics.json").read_text())
     for a, b in zip(without_times(single["history"]), without_times(double["history"])):

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-import tinyvision.datasets as datasets_module
+import tinyvision.datasets.mnist as mnist_module
 from conftest import write_idx
 from tinyvision.datasets import load_dataset
 from tinyvision.datasets.download import RemoteFile, download
@@ -147,7 +147,7 @@ def test_fashion_mnist_downloads_into_the_cache_then_loads_from_it(tmp_path, mon
 
         spec = dataclasses.replace(FASHION_MNIST, md5=content_md5, gz_md5=gz_md5, system_dirs=(),
                                    mirrors=(f"{s.url}/missing/", f"{s.url}/good/"))
-        monkeypatch.setattr(datasets_module, "FASHION_MNIST", spec)
+        monkeypatch.setattr(mnist_module, "FASHION_MNIST", spec)  # the registry reads it at load time
         monkeypatch.setenv("TINYVISION_DATA", str(tmp_path / "cache"))
         data = load_dataset("fashion-mnist")
         assert data.train_images.shape == (30, 1, 28, 28) and data.classes[-1] == "Ankle boot"

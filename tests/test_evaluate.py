@@ -1,9 +1,20 @@
+"""The one inference path: test-time augmentation, temperature, and the metrics computed from it."""
+
 import pytest
 import torch
 from torch import nn
 
-from tinyvision.evaluate import evaluate, predict_logits, shifted_views
+from tinyvision.calibration import fit_temperature
+from tinyvision.evaluate import evaluate, expected_calibration_error, per_class_metrics, summary_metrics
+from tinyvision.inference import TTA, InferenceGraph, log_probabilities, shifted_views
 from tinyvision.normalization import Normalization
+
+PLAIN = Normalization((0.0,), (1.0,))
+
+
+def predict_logits(network, images, tta=0, flip=False, temperature=1.0):
+    graph = InferenceGraph(network, PLAIN, TTA(tta, flip), temperature).eval()
+    return log_probabilities(graph, images)
 
 
 def test_shifted_views_cover_every_offset_once():
@@ -26,14 +37,13 @@ class CentrePixel(nn.Module):
 def test_tta_averages_probabilities_over_shifts():
     image = torch.zeros(1, 1, 5, 5, dtype=torch.uint8)
     image[0, 0, 2, 3] = 255  # one pixel off centre: the plain model misses it
-    norm = Normalization((0.0,), (1.0,))
-    plain = predict_logits(CentrePixel(), image, norm, torch.device("cpu"))
+    plain = predict_logits(CentrePixel(), image)
     assert plain.argmax(1).item() == 0
-    averaged = predict_logits(CentrePixel(), image, norm, torch.device("cpu"), tta=1)
+    averaged = predict_logits(CentrePixel(), image, tta=1)
     # One view of nine sees the pixel: its vote is 1/9 of the average probability.
     assert torch.allclose(averaged.exp().sum(1), torch.ones(1))
     assert averaged.exp()[0, 1].item() == pytest.approx(1 / 9, abs=1e-4)
-    result = evaluate(CentrePixel(), image, torch.tensor([0]), norm, torch.device("cpu"), tta=1)
+    result = evaluate(InferenceGraph(CentrePixel(), PLAIN, TTA(1)), image, torch.tensor([0]))
     assert result.loss == pytest.approx(-torch.log(torch.tensor(8 / 9)).item(), abs=1e-4)
 
 
@@ -48,10 +58,49 @@ class LeftPixel(nn.Module):
 def test_flip_tta_averages_each_image_with_its_mirror():
     image = torch.zeros(1, 1, 5, 5, dtype=torch.uint8)
     image[0, 0, 2, 3] = 255  # column 3: its mirror image has the pixel at column 1
-    norm = Normalization((0.0,), (1.0,))
-    assert predict_logits(LeftPixel(), image, norm, torch.device("cpu")).argmax(1).item() == 0
-    averaged = predict_logits(LeftPixel(), image, norm, torch.device("cpu"), flip=True)
+    assert predict_logits(LeftPixel(), image).argmax(1).item() == 0
+    averaged = predict_logits(LeftPixel(), image, flip=True)
     assert averaged.exp()[0].tolist() == pytest.approx([0.5, 0.5], abs=1e-4)
     # Shifts and mirrors combine: of 9 shifted views and their 9 mirrors, two see the pixel.
-    both = predict_logits(CentrePixel(), image, norm, torch.device("cpu"), tta=1, flip=True)
+    both = predict_logits(CentrePixel(), image, tta=1, flip=True)
     assert both.exp()[0, 1].item() == pytest.approx(2 / 18, abs=1e-4)
+
+
+class Fixed(nn.Module):
+    """Returns given logits, whatever the input."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = logits
+
+    def forward(self, x):
+        return self.logits[: len(x)]
+
+
+def test_temperature_changes_confidence_never_the_prediction():
+    logits = torch.randn(200, 10) * 4
+    images = torch.zeros(200, 1, 5, 5, dtype=torch.uint8)
+    cold, hot = predict_logits(Fixed(logits), images), predict_logits(Fixed(logits), images, temperature=3.0)
+    assert torch.equal(cold.argmax(1), hot.argmax(1))
+    assert (hot.exp().max(1).values <= cold.exp().max(1).values + 1e-6).all()
+
+
+def test_calibration_finds_the_temperature_that_made_the_labels():
+    """Labels drawn from softmax(z / 2): temperature scaling must recover T close to 2 and lower the ECE."""
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(20000, 10, generator=g) * 5
+    labels = torch.multinomial((logits / 2).softmax(1), 1, generator=g).flatten()
+    t = fit_temperature(logits[None], labels)
+    assert t == pytest.approx(2.0, rel=0.05)
+    before = expected_calibration_error(logits.softmax(1), labels)
+    after = expected_calibration_error((logits / t).softmax(1), labels)
+    assert after < 0.02 < before
+
+
+def test_per_class_f1_macro_f1_and_balanced_accuracy():
+    cm = torch.tensor([[8, 2], [0, 90]])  # a small class 0 with two misses, a large class 1
+    rows = per_class_metrics(cm, ("a", "b"))
+    assert rows[0]["recall"] == pytest.approx(0.8) and rows[0]["precision"] == pytest.approx(1.0)
+    assert rows[0]["f1"] == pytest.approx(2 * 0.8 / 1.8)
+    summary = summary_metrics(rows)
+    assert summary["balanced_acc"] == pytest.approx((0.8 + 1.0) / 2)  # accuracy would say 98%

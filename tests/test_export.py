@@ -1,6 +1,10 @@
-"""`tinyvision export` (ONNX, TorchScript) and `predict --runtime onnx`, on a tiny trained model."""
+"""`tinyvision export` (ONNX, TorchScript), `load("model.onnx")` and `predict --runtime onnx`.
 
-import io
+The exported file is the inference path itself (normalisation, test-time
+views, temperature), so it must answer as `Model.predict` and `evaluate` do.
+ONNX is part of the dev install: these tests must run, never skip.
+"""
+
 import json
 
 import numpy as np
@@ -8,21 +12,22 @@ import pytest
 import torch
 from PIL import Image
 
-from tinyvision.checkpoint import load_model
+import tinyvision
+from conftest import fit_run
 from tinyvision.cli import main
 from tinyvision.config import RunConfig
 from tinyvision.datasets import load_dataset
-from tinyvision.evaluate import predict_logits
-from tinyvision.progress import Progress
-from tinyvision.run_folder import RunFolder
-from tinyvision.train import fit
 
 
-@pytest.fixture
-def tiny_run(tiny_dataset, tmp_path):
-    cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.05, seed=3).validate()
-    metrics, _ = fit(cfg, RunFolder(tmp_path / "run"), Progress(1, bar=False, out=io.StringIO()))
-    assert metrics["test_acc"] > 0.5  # it learned something, so predictions are not all one class
+@pytest.fixture(params=[False, True], ids=["plain", "flip-tta"])
+def tiny_run(request, tiny_dataset, tmp_path):
+    flip = request.param  # the TTA views must be inside the exported graph too
+    cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.05, seed=3, hflip=flip,
+                    tta_flip=flip).validate()
+    metrics = fit_run(cfg, tmp_path / "run").metrics
+    # It learned something (chance is 25%), so predictions are not all one class. Mirror images
+    # swap the quadrant task's west and east classes, so the flip model learns less.
+    assert metrics["test_acc"] > (0.35 if flip else 0.5)
     return tmp_path / "run"
 
 
@@ -37,9 +42,6 @@ def exported_logits(path, fmt, pixels: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript"])
 def test_export_gives_pytorch_predictions_on_the_test_set(tiny_run, fmt, capsys):
-    if fmt == "onnx":
-        pytest.importorskip("onnxruntime")
-        pytest.importorskip("onnxscript")
     assert main(["export", str(tiny_run), "--format", fmt]) == 0
     out = capsys.readouterr().out
     path = tiny_run / ("model.onnx" if fmt == "onnx" else "model.pt")
@@ -48,18 +50,24 @@ def test_export_gives_pytorch_predictions_on_the_test_set(tiny_run, fmt, capsys)
     assert sidecar["classes"] == ["nw", "ne", "sw", "se"] and sidecar["input"]["shape"] == ["N", 1, 12, 12]
 
     # Checked here independently of the CLI: the file alone, fed pixels/255 as documented.
-    model, card = load_model(tiny_run)
+    model = tinyvision.load(tiny_run)
     data = load_dataset("tiny")
-    expected = predict_logits(model, data.test_images, card.normalization, torch.device("cpu"))
+    expected = model.log_probs(data.test_images)
     got = exported_logits(path, fmt, data.test_images.float() / 255.0)
     assert torch.equal(got.argmax(1), expected.argmax(1))
     assert (got - expected).abs().max() < 1e-4
     assert not [p for p in tiny_run.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_an_exported_onnx_file_loads_alone_and_evaluates_like_the_checkpoint(tiny_run, tmp_path):
+    path = tinyvision.load(tiny_run).export("onnx", tmp_path / "alone" / "digits.onnx")
+    exported = tinyvision.load(path)
+    assert exported.classes == ("nw", "ne", "sw", "se") and exported.card.tta == tinyvision.load(tiny_run).card.tta
+    a, b = tinyvision.load(tiny_run).evaluate(), exported.evaluate()
+    assert a["confusion"] == b["confusion"] and a["test_acc"] == b["test_acc"]
+
+
 def test_predict_with_onnx_runtime_matches_pytorch(tiny_run, tmp_path, capsys):
-    pytest.importorskip("onnxruntime")
-    pytest.importorskip("onnxscript")
     files = []
     for i, image in enumerate(load_dataset("tiny").test_images[:6]):
         files.append(tmp_path / f"img{i}.png")

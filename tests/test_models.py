@@ -30,8 +30,14 @@ def test_unknown_model_is_a_user_error():
         create_model("resnet9000", (1, 28, 28), 10)
 
 
-def test_tvresnet_flip_tta_makes_eval_mirror_invariant():
+def test_flip_tta_lives_in_the_inference_path_not_in_the_model():
+    """tvresnet returns its own logits; the photos' flip TTA (model card) makes predictions mirror-invariant."""
+    from tinyvision.inference import TTA, InferenceGraph
+    from tinyvision.normalization import Normalization
+
     model = create_model("tvresnet", (3, 32, 32), 10).eval()
-    x = torch.randn(3, 3, 32, 32)
+    x = torch.rand(3, 3, 32, 32)
     with torch.no_grad():
-        assert torch.allclose(model(x), model(x.flip(3)), atol=1e-5)
+        assert not torch.allclose(model(x), model(x.flip(3)), atol=1e-5)
+        graph = InferenceGraph(model, Normalization.uniform(3, 0.5, 0.25), TTA(flip=True)).eval()
+        assert torch.allclose(graph(x), graph(x.flip(3)), atol=1e-5)

@@ -11,12 +11,8 @@ from PIL import Image
 from digit_photos import DIGITS, one_of_each_digit, untrained_digit_checkpoint, user_photos
 from tinyvision.cli import main
 from tinyvision.errors import TinyVisionError
-from tinyvision.preprocess import (
-    ImageError,
-    Preparation,
-    choose_preparation,
-    prepare,
-)
+from tinyvision.image.decode import ImageError
+from tinyvision.image.prepare import Preparation, choose_preparation, prepare
 
 DIGIT = Preparation("digit", (1, 28, 28))
 RESIZE = Preparation("resize", (1, 28, 28))
@@ -175,13 +171,14 @@ def test_predict_cli_reports_bad_files_and_still_predicts_the_rest(tmp_path, cap
 
 
 def test_colour_models_are_resized_not_digit_prepared():
-    prep = choose_preparation(("cat", "dog"), (3, 32, 32))
+    prep = choose_preparation("resize", (3, 32, 32))
     assert prep.mode == "resize"
     image = Image.new("RGB", (64, 48), (255, 0, 0))
     image.paste((0, 0, 255), (32, 0, 64, 48))
     pixels = prepare(encode(image, "PNG"), prep)
     assert pixels.shape == (3, 32, 32)
     assert pixels[0, 16, 4] == 255 and pixels[2, 16, 4] == 0 and pixels[2, 16, 28] == 255
-    assert choose_preparation(DIGITS, (1, 28, 28)).mode == "digit"
+    assert choose_preparation("digit", (1, 28, 28)).mode == "digit"
+    assert choose_preparation("digit", (1, 28, 28), "resize").mode == "resize"  # the user's choice wins
     with pytest.raises(TinyVisionError):
-        choose_preparation(DIGITS, (3, 32, 32), "digit")
+        choose_preparation("resize", (3, 32, 32), "digit")

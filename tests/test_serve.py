@@ -17,9 +17,10 @@ import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
 
+import tinyvision
 from digit_photos import DIGITS, one_of_each_digit, untrained_digit_checkpoint, user_photos
-from tinyvision.predict import Predictor
-from tinyvision.serve import WEB, create_app
+from tinyvision.classifier import Model
+from tinyvision.serve import WEB, ServeOptions, create_app
 
 
 def png(image: Image.Image) -> bytes:
@@ -29,13 +30,13 @@ def png(image: Image.Image) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def predictor(tmp_path_factory) -> Predictor:
-    return Predictor(untrained_digit_checkpoint(tmp_path_factory.mktemp("model") / "model.safetensors"))
+def predictor(tmp_path_factory) -> Model:
+    return tinyvision.load(untrained_digit_checkpoint(tmp_path_factory.mktemp("model") / "model.safetensors"))
 
 
 @pytest.fixture(scope="module")
 def client(predictor) -> TestClient:
-    return TestClient(create_app(predictor, max_bytes=200_000))
+    return TestClient(create_app(predictor, ServeOptions(max_bytes=200_000)))
 
 
 def photo_of(digit: int, style: str = "dark-on-light-png", seed: int = 0) -> bytes:
@@ -52,7 +53,7 @@ def test_health_and_model(client):
 
 def test_predict_raw_body_and_multipart_agree_with_the_cli_path(client, predictor):
     data = photo_of(3)
-    expected = predictor.predict_bytes(data)
+    expected = predictor.predict(data)
     raw = client.post("/api/predict?input=1", content=data, headers={"content-type": "image/png"})
     assert raw.status_code == 200
     body = raw.json()
@@ -86,9 +87,65 @@ def test_bad_requests_get_json_errors_and_the_server_keeps_serving(client):
         assert words in response.json()["error"]
     broken_form = client.post("/api/predict", content=b"--x\r\ngarbage", headers={
         "content-type": "multipart/form-data; boundary=x"})
-    assert broken_form.status_code in (400, 415) and "error" in broken_form.json()
+    assert broken_form.status_code == 400 and "'image'" in broken_form.json()["error"]
     assert client.get("/api/health").json() == {"status": "ok"}
     assert client.post("/api/predict", content=good).status_code == 200
+
+
+def test_multipart_takes_the_documented_field_and_names_it_when_wrong(client):
+    good = photo_of(2)
+    assert client.post("/api/predict", files={"image": ("d.png", good, "image/png")}).status_code == 200
+    for files in ({"file": ("d.png", good, "image/png")}, {"upload": ("d.png", good, "image/png")}):
+        response = client.post("/api/predict", files=files)
+        assert response.status_code == 400 and "'image'" in response.json()["error"], response.text
+    no_file = client.post("/api/predict", files={"image": (None, "just text")})  # a text field, not a file
+    assert no_file.status_code == 400 and "'image'" in no_file.json()["error"]
+
+
+def test_openapi_describes_the_endpoints_bodies_and_errors(client):
+    spec = client.get("/openapi.json").json()
+    predict = spec["paths"]["/api/predict"]["post"]
+    body = predict["requestBody"]["content"]
+    assert "image" in body["multipart/form-data"]["schema"]["properties"] and "image/*" in body
+    assert {"200", "400", "413", "415", "503"} <= set(predict["responses"])
+    assert {"/api/health", "/api/model"} <= set(spec["paths"])
+
+
+def test_a_full_queue_is_answered_503_with_retry_after(predictor, monkeypatch):
+    """One worker, no queue: while a slow prediction runs, the others are turned away at once."""
+    slow = threading.Event()
+
+    def slow_predict(data):
+        slow.wait(5)
+        return predictor.predict(data)
+
+    model = tinyvision.load(predictor.source)
+    monkeypatch.setattr(model, "predict", slow_predict)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(model, ServeOptions(workers=1, queue=0)),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}/api/predict"
+    first = {}
+    worker = threading.Thread(target=lambda: first.update(r=httpx.post(url, content=photo_of(1), timeout=30)))
+    worker.start()
+    time.sleep(0.5)  # the first request now holds the only worker
+    started = time.monotonic()
+    busy = httpx.post(url, content=photo_of(1), timeout=30)
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "1" and "busy" in busy.json()["error"]
+    assert time.monotonic() - started < 2  # refused at once, not after waiting
+    slow.set()
+    worker.join(30)
+    assert first["r"].status_code == 200
+    assert httpx.post(url, content=photo_of(1), timeout=30).status_code == 200  # free again
+    server.should_exit = True
+    thread.join(10)
 
 
 def test_page_and_assets_are_served_from_the_package_without_a_cdn(client):
@@ -127,16 +184,10 @@ def browser_or_skip():
 @pytest.fixture(scope="module")
 def trained_digits(tmp_path_factory) -> Path:
     """A real digit model: 50 steps of the default CNN on the bundled MNIST (about 98% on its test set)."""
-    from tinyvision.config import RunConfig
-    from tinyvision.progress import Progress
-    from tinyvision.run_folder import RunFolder
-    from tinyvision.train import fit
-
-    run = tmp_path_factory.mktemp("digits") / "run"
-    cfg = RunConfig(epochs=1, limit_batches=50, device="cpu").validate()
-    metrics, _ = fit(cfg, RunFolder(run), Progress(1, bar=False, out=io.StringIO()))
-    assert metrics["test_acc"] > 0.9
-    return run
+    run = tinyvision.train(out=tmp_path_factory.mktemp("digits") / "run", epochs=1, limit_batches=50,
+                           device="cpu", progress=False, plots=False)
+    assert run.metrics["test_acc"] > 0.9
+    return run.path
 
 
 @pytest.fixture
@@ -144,7 +195,7 @@ def live_server(trained_digits):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(Predictor(trained_digits)), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_app(tinyvision.load(trained_digits)), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

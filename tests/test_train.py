@@ -1,22 +1,16 @@
-import io
-import os
-import signal
+import threading
 
 import pytest
 import torch
 
+from conftest import fit_run
 from tinyvision.checkpoint import load_model
 from tinyvision.config import RunConfig, build_config
 from tinyvision.errors import TinyVisionError
-from tinyvision.evaluate import predict_logits
+from tinyvision.inference import InferenceGraph, log_probabilities
 from tinyvision.models import create_model
-from tinyvision.progress import Progress
 from tinyvision.run_folder import RunFolder
-from tinyvision.train import Interrupted, fit, learning_rate
-
-
-def quiet() -> Progress:
-    return Progress(epochs=1, bar=False, out=io.StringIO())
+from tinyvision.training import Callback, Interrupted, learning_rate
 
 
 def tiny_config(**kw) -> RunConfig:
@@ -29,7 +23,8 @@ def test_training_learns_the_tiny_task(tiny_dataset, tmp_path):
     cfg = tiny_config()
     torch.manual_seed(cfg.seed)
     initial = create_model("tvnet", (1, 12, 12), 4).state_dict()
-    metrics, setup = fit(cfg, RunFolder(tmp_path / "run"), quiet())
+    result = fit_run(cfg, tmp_path / "run")
+    metrics, setup = result.metrics, result.setup
     history = metrics["history"]
     assert history[-1]["train_loss"] < history[0]["train_loss"]  # loss fell
     assert metrics["test_acc"] > 0.9  # chance is 0.25
@@ -45,25 +40,24 @@ def test_training_learns_the_tiny_task(tiny_dataset, tmp_path):
 
 
 def test_same_seed_same_metrics(tiny_dataset, tmp_path):
-    a, _ = fit(tiny_config(epochs=2), RunFolder(tmp_path / "a"), quiet())
-    b, _ = fit(tiny_config(epochs=2), RunFolder(tmp_path / "b"), quiet())
-    c, _ = fit(tiny_config(epochs=2, seed=8), RunFolder(tmp_path / "c"), quiet())
+    a = fit_run(tiny_config(epochs=2), tmp_path / "a").metrics
+    b = fit_run(tiny_config(epochs=2), tmp_path / "b").metrics
+    c = fit_run(tiny_config(epochs=2, seed=8), tmp_path / "c").metrics
     assert without_times(a["history"]) == without_times(b["history"])
-    assert a["test_loss"] == b["test_loss"]
-    assert a["test_loss"] != c["test_loss"]
+    assert a["test_loss"] == b["test_loss"] and a["confusion"] == b["confusion"]
+    assert without_times(a["history"]) != without_times(c["history"])
 
 
-class InterruptAt(Progress):
-    """Sends this process a real SIGINT (Ctrl-C) after a given training step."""
+class StopAt(Callback):
+    """Asks training to stop after a given step, as Ctrl-C does at the CLI edge (tests/test_cli.py)."""
 
-    def __init__(self, at_step: int) -> None:
-        super().__init__(epochs=1, bar=False, out=io.StringIO())
-        self.at_step, self.steps = at_step, 0
+    def __init__(self, at_step: int, stop: threading.Event) -> None:
+        self.at_step, self.steps, self.stop = at_step, 0, stop
 
-    def step(self, loss, images_per_second) -> None:
+    def on_step(self, s, pos, loss, images_per_second) -> None:
         self.steps += 1
         if self.steps == self.at_step:
-            os.kill(os.getpid(), signal.SIGINT)
+            self.stop.set()
 
 
 def without_times(history):
@@ -74,13 +68,16 @@ def without_times(history):
 @pytest.mark.parametrize(("at_step", "ema"), [(5, 0.0), (12, 0.0), (7, 0.9)])
 def test_ctrl_c_then_resume_equals_uninterrupted(tiny_dataset, tmp_path, at_step, ema):
     cfg = tiny_config(epochs=2, translate=1, ema=ema)  # augmentation randomness must resume too
-    straight, straight_setup = fit(cfg, RunFolder(tmp_path / "straight"), quiet())
+    first = fit_run(cfg, tmp_path / "straight")
+    straight, straight_setup = first.metrics, first.setup
 
     run = RunFolder(tmp_path / "broken")
+    stop = threading.Event()
     with pytest.raises(Interrupted, match="--resume"):
-        fit(cfg, run, InterruptAt(at_step))
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
-    resumed, resumed_setup = fit(run.read_config(), run, quiet(), resume=True)
+        fit_run(cfg, run.path, [StopAt(at_step, stop)], stop=stop)
+    assert not run.metrics_json.exists()
+    second = fit_run(run.read_config(), run.path, resume=True)
+    resumed, resumed_setup = second.metrics, second.setup
 
     assert without_times(resumed["history"]) == without_times(straight["history"])
     assert resumed["test_loss"] == straight["test_loss"]
@@ -93,27 +90,50 @@ def test_ctrl_c_then_resume_equals_uninterrupted(tiny_dataset, tmp_path, at_step
 
 def test_finished_run_cannot_be_resumed_or_overwritten(tiny_dataset, tmp_path):
     run = RunFolder(tmp_path / "run")
-    fit(tiny_config(epochs=1), run, quiet())
+    fit_run(tiny_config(epochs=1), run.path)
     with pytest.raises(TinyVisionError, match="already finished"):
-        fit(run.read_config(), run, quiet(), resume=True)
+        fit_run(run.read_config(), run.path, resume=True)
     with pytest.raises(TinyVisionError, match="already holds a run"):
-        fit(tiny_config(epochs=1), run, quiet())
+        fit_run(tiny_config(epochs=1), run.path)
 
 
 @pytest.mark.parametrize("ema", [0.0, 0.9])
 def test_checkpoint_reloads_to_the_same_predictions(tiny_dataset, tmp_path, ema):
-    _, setup = fit(tiny_config(epochs=1, ema=ema), RunFolder(tmp_path / "run"), quiet())
+    setup = fit_run(tiny_config(epochs=1, ema=ema), tmp_path / "run").setup
     model, card = load_model(tmp_path / "run")
     images = setup.data.test_images
+
+    def outputs(network):
+        graph = InferenceGraph(network, card.normalization, card.tta, card.temperature).eval()
+        return log_probabilities(graph, images)
+
     if ema:  # the checkpoint holds the average, which is not the last iterate
         assert setup.eval_model is not setup.model
-        last = predict_logits(setup.model, images, setup.norm, torch.device("cpu"))
-        assert not torch.allclose(last, predict_logits(model, images, card.normalization, torch.device("cpu")))
-    expected = predict_logits(setup.eval_model, images, setup.norm, torch.device("cpu"))
-    got = predict_logits(model, images, card.normalization, torch.device("cpu"))
+        assert not torch.allclose(outputs(setup.model.eval()), outputs(model))
+    expected, got = outputs(setup.eval_model), outputs(model)
     assert torch.allclose(expected, got, atol=1e-5)
     assert card.classes == ("nw", "ne", "sw", "se") and card.input_shape == (1, 12, 12)
     assert card.metrics["test_acc"] == pytest.approx((got.argmax(1) == setup.data.test_labels).float().mean())
+
+
+def test_two_runs_racing_for_one_folder_one_wins(tiny_dataset, tmp_path):
+    """The run folder is claimed exclusively: the second claim fails with a one-line error."""
+    cfg = tiny_config(epochs=1)
+    RunFolder(tmp_path / "run").create(cfg)
+    with pytest.raises(TinyVisionError, match="already holds a run"):
+        RunFolder(tmp_path / "run").create(cfg)
+
+
+def test_training_state_is_saved_before_the_metrics_that_refer_to_it(tiny_dataset, tmp_path, monkeypatch):
+    """A crash between two writes must never leave metrics.csv ahead of train_state.pt."""
+    import tinyvision.training.callbacks as callbacks
+
+    order = []
+    real_state, real_history = callbacks.save_train_state, RunFolder.write_history
+    monkeypatch.setattr(callbacks, "save_train_state", lambda *a: (order.append("state"), real_state(*a)))
+    monkeypatch.setattr(RunFolder, "write_history", lambda self, h: (order.append("csv"), real_history(self, h)))
+    fit_run(tiny_config(epochs=2), tmp_path / "run")
+    assert order == ["state", "csv", "state", "csv"]
 
 
 def test_one_cycle_schedule_shape():

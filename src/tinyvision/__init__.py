@@ -1,6 +1,71 @@
-"""tinyvision: train, compare, explain and serve small image classifiers."""
+"""tinyvision: train, compare, explain and serve small image classifiers.
+
+    import tinyvision
+    run = tinyvision.train(dataset="mnist", preset="fast")   # a Run: .path .metrics .history .model .plot()
+    model = tinyvision.load(run.path)                        # a run folder, model.safetensors or model.onnx
+    model.predict("digit.png").label                         # a path, bytes, PIL image, array or tensor
+
+Also `tinyvision.compare(...)`, `tinyvision.datasets.load(name)`,
+`tinyvision.models()` and `tinyvision.presets()`. Importing tinyvision is
+cheap: torch loads when a function first needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from tinyvision.errors import TinyVisionError
 
-__version__ = "0.1.0"
-__all__ = ["TinyVisionError", "__version__"]
+__version__ = "0.2.0"
+
+# name -> (module, attribute): loaded on first use, so `import tinyvision` (and the CLI) stays light.
+_LAZY = {
+    "train": ("tinyvision.run", "train"),
+    "Run": ("tinyvision.run", "Run"),
+    "load": ("tinyvision.classifier", "load"),
+    "Model": ("tinyvision.classifier", "Model"),
+    "Prediction": ("tinyvision.classifier", "Prediction"),
+    "compare": ("tinyvision.compare", "compare"),
+    "Comparison": ("tinyvision.compare", "Comparison"),
+    "Interrupted": ("tinyvision.training.loop", "Interrupted"),
+    "RunConfig": ("tinyvision.config", "RunConfig"),
+}
+
+if TYPE_CHECKING:
+    from tinyvision.classifier import Model, Prediction, load
+    from tinyvision.compare import Comparison, compare
+    from tinyvision.config import RunConfig
+    from tinyvision.run import Run, train
+    from tinyvision.training.loop import Interrupted
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value
+        return value
+    if name == "datasets":
+        return importlib.import_module("tinyvision.datasets")
+    raise AttributeError(f"module 'tinyvision' has no attribute {name!r}")
+
+
+def models() -> dict[str, str]:
+    """Registered model names and what each is."""
+    from tinyvision.models import DESCRIPTIONS
+
+    return dict(DESCRIPTIONS)
+
+
+def presets() -> dict[str, dict]:
+    """Named recipes (`tinyvision.train(preset=...)`) and the options each sets."""
+    from tinyvision.config import PRESETS
+
+    return {name: dict(values) for name, values in PRESETS.items()}
+
+
+__all__ = [
+    "Comparison", "Interrupted", "Model", "Prediction", "Run", "RunConfig", "TinyVisionError", "__version__",
+    "compare", "datasets", "load", "models", "presets", "train",
+]

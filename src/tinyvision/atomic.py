@@ -1,4 +1,9 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half."""
+"""Atomic, durable file writes: a reader sees the old file or the new one, never half.
+
+A file is written beside its target, flushed to disk (fsync), renamed over
+the target, and the folder's entry is flushed too: after a crash or a power
+cut the target holds either its previous content or the complete new one.
+"""
 
 from __future__ import annotations
 
@@ -21,12 +26,34 @@ def _current_umask() -> int:
 _FILE_MODE = 0o666 & ~_current_umask()
 
 
+def fsync_path(path: Path) -> None:
+    """Flush a file's (or a folder's) data and metadata to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish_exclusive(tmp: Path, target: Path) -> None:
+    """Give `tmp` the name `target` unless that name exists (FileExistsError)."""
+    try:
+        os.link(tmp, target)
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: claim the name, then fill it
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, _FILE_MODE))
+        os.replace(tmp, target)
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; rename it over `path` on success.
+def atomic_path(path: str | os.PathLike, exclusive: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success make it `path`, durably.
 
     The temporary file lives in the same folder so the final rename is atomic
     on POSIX file systems. On any exception the temporary file is removed.
+    `exclusive=True` publishes with a hard link, which fails if `path` exists:
+    of two writers racing for one name, exactly one wins (FileExistsError).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -36,16 +63,25 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp_path
         os.chmod(tmp_path, _FILE_MODE)
-        os.replace(tmp_path, target)
+        fsync_path(tmp_path)
+        if exclusive:
+            publish_exclusive(tmp_path, target)
+        else:
+            os.replace(tmp_path, target)
+        fsync_path(target.parent)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
 
 
-def write_text(path: str | os.PathLike, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+def write_bytes(path: str | os.PathLike, data: bytes, exclusive: bool = False) -> None:
+    with atomic_path(path, exclusive) as tmp:
+        tmp.write_bytes(data)
 
 
-def write_json(path: str | os.PathLike, obj: object) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+def write_text(path: str | os.PathLike, text: str, exclusive: bool = False) -> None:
+    write_bytes(path, text.encode("utf-8"), exclusive)
+
+
+def write_json(path: str | os.PathLike, obj: object, exclusive: bool = False) -> None:
+    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n", exclusive)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 
@@ -34,10 +36,16 @@ def random_hflip(images: torch.Tensor, generator: torch.Generator) -> torch.Tens
     return torch.where(flip, images.flip(3), images)
 
 
-def augment_batch(
-    images: torch.Tensor, translate: int, hflip: bool, generator: torch.Generator
-) -> torch.Tensor:
-    images = random_translate(images, translate, generator)
-    if hflip:
+@dataclass(frozen=True)
+class AugmentOptions:
+    """Which augmentations a run applies to each training batch (from its config)."""
+
+    translate: int = 0  # random shifts of up to this many pixels
+    hflip: bool = False  # random left-right mirror images
+
+
+def augment_batch(images: torch.Tensor, options: AugmentOptions, generator: torch.Generator) -> torch.Tensor:
+    images = random_translate(images, options.translate, generator)
+    if options.hflip:
         images = random_hflip(images, generator)
     return images

@@ -10,7 +10,7 @@ needs (optimizer, RNG states, position in the epoch); it is read with
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import safetensors
@@ -20,17 +20,19 @@ from torch import nn
 
 from tinyvision.atomic import atomic_path
 from tinyvision.errors import TinyVisionError
+from tinyvision.inference import TTA
 from tinyvision.models import create_model
 from tinyvision.normalization import Normalization
 
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "train_state.pt"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: kind, preparation, tta and temperature are the card's own fields
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
 
 
 @dataclass(frozen=True)
 class ModelCard:
-    """The metadata a checkpoint carries beside its weights."""
+    """The metadata a checkpoint carries beside its weights: all that using the model needs."""
 
     model: str
     input_shape: tuple[int, int, int]
@@ -40,6 +42,11 @@ class ModelCard:
     config: dict
     code_version: str
     metrics: dict
+    kind: str = "folder"  # the dataset's kind (registry): digits | clothes | photos | folder
+    preparation: str = "resize"  # how users' images become inputs: digit | resize
+    tta: TTA = TTA()  # test-time augmentation, applied by evaluate, predict, serve and export alike
+    temperature: float = 1.0  # calibrated on the validation split: probabilities = softmax(logits / T)
+    reject: dict = field(default_factory=dict)  # "not a digit" / "unsure": thresholds chosen on validation
 
     def to_json(self) -> str:
         return json.dumps({
@@ -49,6 +56,11 @@ class ModelCard:
             "classes": list(self.classes),
             "normalization": self.normalization.to_dict(),
             "dataset": self.dataset,
+            "kind": self.kind,
+            "preparation": self.preparation,
+            "tta": self.tta.to_dict(),
+            "temperature": self.temperature,
+            "reject": self.reject,
             "config": self.config,
             "code_version": self.code_version,
             "metrics": self.metrics,
@@ -58,8 +70,12 @@ class ModelCard:
     def from_json(cls, text: str, source: Path) -> ModelCard:
         try:
             d = json.loads(text)
-            if d.get("format") != FORMAT_VERSION:
+            if d.get("format") not in (1, FORMAT_VERSION):
                 raise ValueError(f"format {d.get('format')!r}, expected {FORMAT_VERSION}")
+            d = upgrade_v1(d) if d["format"] == 1 else d
+            temperature = float(d.get("temperature", 1.0))
+            if not 0.01 <= temperature <= 100:
+                raise ValueError(f"temperature {temperature} out of range")
             return cls(
                 model=str(d["model"]),
                 input_shape=tuple(int(v) for v in d["input_shape"]),
@@ -69,9 +85,24 @@ class ModelCard:
                 config=dict(d["config"]),
                 code_version=str(d["code_version"]),
                 metrics=dict(d.get("metrics", {})),
+                kind=str(d["kind"]),
+                preparation=str(d["preparation"]),
+                tta=TTA.from_dict(d.get("tta")),
+                temperature=temperature,
+                reject=dict(d.get("reject") or {}),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise TinyVisionError(f"{source}: invalid tinyvision metadata ({exc})") from None
+
+
+def upgrade_v1(d: dict) -> dict:
+    """Checkpoints of tinyvision 0.1 guessed their preparation from the class names, and tvresnet
+    flipped inside forward(): the same behaviour, stated in the card."""
+    digits = tuple(d["classes"]) == DIGIT_CLASSES and list(d["input_shape"]) == [1, 28, 28]
+    config = d.get("config", {})
+    flip = bool(config.get("tta_flip")) or d["model"] == "tvresnet"
+    return {**d, "kind": "digits" if digits else "folder", "preparation": "digit" if digits else "resize",
+            "tta": {"shift": int(config.get("tta", 0)), "flip": flip}}
 
 
 def weights_for_saving(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -20,13 +20,14 @@ from tinyvision.datasets import load_dataset
 from tinyvision.errors import TinyVisionError
 from tinyvision.models import MODELS
 from tinyvision.progress import Progress
+from tinyvision.run import Run
 from tinyvision.run_folder import RunFolder
 
 REPORT_MD, REPORT_JSON, FIGURE = "report.md", "report.json", "compare.png"
 
 
 @dataclass(frozen=True)
-class Comparison:
+class CompareSpec:
     """What to compare, and how; `None` means the recipe's own value."""
 
     dataset: str
@@ -57,7 +58,7 @@ def resolve_model(spec: str, dataset: str) -> str:
     return dataset_defaults(dataset).get("model", RunConfig.model) if name == "default" else name
 
 
-def model_config(c: Comparison, spec: str) -> RunConfig:
+def model_config(c: CompareSpec, spec: str) -> RunConfig:
     model = resolve_model(spec, c.dataset)
     epochs = parse_spec(spec)[1] or c.epochs
     if model not in MODELS:
@@ -74,7 +75,7 @@ def model_config(c: Comparison, spec: str) -> RunConfig:
     return build_config(preset, overrides)
 
 
-def plan(c: Comparison) -> list[tuple[RunConfig, RunFolder]]:
+def plan(c: CompareSpec) -> list[tuple[RunConfig, RunFolder]]:
     """Configs and run folders for every model, checked before anything is trained or written."""
     if not c.models:
         raise TinyVisionError("--models needs at least one model name")
@@ -118,20 +119,53 @@ def render_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_comparison(c: Comparison, progress_bar: bool | None = None, draw: bool = True) -> dict:
+class Comparison:
+    """The result of `tinyvision.compare`: the report's data, its table, its figure, each model's run."""
+
+    def __init__(self, path: Path, report: dict) -> None:
+        self.path = Path(path)
+        self.report = report
+
+    @property
+    def runs(self) -> dict[str, Run]:
+        return {r["model"]: Run(r["run"]) for r in self.report["results"]}
+
+    def table(self) -> str:
+        return render_markdown(self.report)
+
+    def figure(self):
+        """Validation accuracy against epochs and seconds, and the test accuracy bars (a matplotlib Figure)."""
+        from tinyvision.plots import comparison_figure
+
+        return comparison_figure(self.report)
+
+    def _repr_markdown_(self) -> str:  # a notebook shows the table
+        return self.table()
+
+    def __repr__(self) -> str:
+        rows = ", ".join(f"{r['model']} {100 * r['test_acc']:.2f}%" for r in self.report["results"])
+        return f"Comparison({self.report['dataset']}: {rows})"
+
+
+def run_comparison(c: CompareSpec, progress_bar: bool | None = None, draw: bool = True,
+                   quiet: bool = False) -> Comparison:
     """Train every model in turn; write report.json, report.md and compare.png into `c.out`."""
-    from tinyvision.train import fit
+    from tinyvision.distributed import start_ranks
+    from tinyvision.training import Reporter, Saver, fit
 
     runs = plan(c)
-    data = load_dataset(c.dataset, Path(c.data_dir) if c.data_dir else None, c.image_size)  # fail early
+    data = load_dataset(c.dataset, Path(c.data_dir) if c.data_dir else None, c.image_size)  # loaded once
+    dist = start_ranks(c.device)
     results, device = [], "cpu"
     started = time.time()
     for cfg, run in runs:
-        progress = Progress(cfg.epochs, bar=progress_bar)
+        progress = Progress(cfg.epochs, bar=progress_bar, quiet=quiet)
         progress.message(f"== {cfg.model} ({cfg.preset or 'dataset defaults'}) -> {run.path}")
-        metrics, _ = fit(cfg, run, progress)
-        device = metrics["device"]
-        results.append(summary_row(cfg, run, metrics))
+        result = fit(cfg, run, [Reporter(progress), Saver(run)], dist, data=data)
+        if draw:
+            Run(run.path).draw(data.test_images)
+        device = result.metrics["device"]
+        results.append(summary_row(cfg, run, result.metrics))
     report = {
         "dataset": c.dataset, "seed": c.seed, "val_fraction": runs[0][0].val_fraction,
         "test_count": len(data.test_labels), "classes": list(data.classes), "device": device,
@@ -143,4 +177,37 @@ def run_comparison(c: Comparison, progress_bar: bool | None = None, draw: bool =
         from tinyvision.plots import plot_comparison
 
         plot_comparison(report, c.out / FIGURE)
-    return report
+    return Comparison(c.out, report)
+
+
+def compare(
+    dataset: str = "mnist",
+    models: list[str] | tuple[str, ...] = ("mlp", "default"),
+    out: str | Path | None = None,
+    epochs: int | None = None,
+    seed: int = 0,
+    progress: bool | str = True,
+    plots: bool = True,
+    **options,
+) -> Comparison:
+    """Train several models on one dataset, one split and one seed; return their `Comparison`.
+
+    `models`: registered names, each optionally `NAME:EPOCHS`; `default` is the
+    dataset's default CNN. Each model trains with its own recipe. `options`:
+    data_dir, image_size, val_fraction, device, limit_batches.
+    """
+    allowed = {"data_dir", "image_size", "val_fraction", "device", "limit_batches"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise TinyVisionError(
+            f"unknown compare option(s) {', '.join(unknown)}; options are {', '.join(sorted(allowed))}"
+        )
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe_name = dataset.replace("/", "_").replace(":", "-")
+    spec = CompareSpec(
+        dataset=dataset, models=tuple(m.strip() for m in models if m.strip()),
+        out=Path(out) if out else Path("runs") / f"compare-{safe_name}-{stamp}", epochs=epochs, seed=seed,
+        **{k: v for k, v in options.items() if v is not None},
+    )
+    bar = {True: None, "auto": None, "bar": True, "lines": False, False: False}.get(progress)
+    return run_comparison(spec, progress_bar=bar, draw=plots, quiet=progress is False)

@@ -1,7 +1,8 @@
 """What a training run is: one typed dataclass, plus named presets.
 
-The CLI builds a `RunConfig` from defaults, then a preset, then the flags the
-user gave; the result is saved as `config.json` in the run folder and inside
+`build_config` layers the defaults, the dataset's registry entry, a preset,
+then the options the user gave (CLI flags or `tinyvision.train(...)`
+keywords); the result is saved as `config.json` in the run folder and inside
 every checkpoint, so a run can always be repeated or resumed.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from tinyvision.augment import AugmentOptions
 from tinyvision.errors import TinyVisionError
 
 
@@ -67,6 +69,9 @@ class RunConfig:
                 raise TinyVisionError(message)
         return self
 
+    def augment_options(self) -> AugmentOptions:
+        return AugmentOptions(translate=self.translate, hflip=self.hflip)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -79,27 +84,11 @@ class RunConfig:
         return cls(**d)
 
 
-# What suits each kind of data, applied before any preset or flag (which win).
-# Digits: small shifts only; a flipped 2 or 7 is not a 2 or 7. Clothes keep
-# their class when mirrored. Photos (CIFAR-like, users' folders): random crops
-# (shifts with zero padding) and flips, and the colour CNN with its recipe.
-DATASET_DEFAULTS: dict[str, dict] = {
-    "digits": dict(translate=1, hflip=False),
-    # Clothes are centred: flips help, shifts did not (12 epochs: 92.81% without, 92.88%
-    # with shifts in 15 epochs; ~2 min on 2 cores). A garment's mirror image is the same
-    # garment, so the test also averages each image with its mirror (92.81 -> 93.23%).
-    "clothes": dict(translate=0, hflip=True, epochs=12, tta_flip=True),
-    "photos": dict(
-        model="tvresnet", epochs=6, batch_size=256, lr=0.2, label_smoothing=0.2, translate=2, hflip=True,
-        val_fraction=0.05,
-    ),
-}
-DATASET_KINDS = {"mnist": "digits", "fashion-mnist": "clothes", "cifar10": "photos"}
-
-
 def dataset_defaults(dataset: str) -> dict:
-    kind = "photos" if dataset.startswith("folder:") else DATASET_KINDS.get(dataset)
-    return dict(DATASET_DEFAULTS.get(kind, {}))
+    """The recipe values the dataset's registry entry asks for (before presets and flags)."""
+    from tinyvision.datasets.registry import spec_for
+
+    return dict(spec_for(dataset).defaults)
 
 
 # The tutorials' recipes, kept faithful so their figures can be reproduced.

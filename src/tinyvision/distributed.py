@@ -73,6 +73,11 @@ class Distributed:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
+    def barrier(self) -> None:
+        """Wait until every rank gets here (nothing without torchrun)."""
+        if self.launched:
+            dist.barrier()
+
     def sync_buffers(self, model: nn.Module) -> None:
         """Copy rank 0's buffers (BatchNorm running statistics) to every rank.
 

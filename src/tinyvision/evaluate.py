@@ -1,4 +1,4 @@
-"""Metrics: loss, accuracy, per-class precision/recall, confusion matrix."""
+"""Metrics of the one inference path: loss, accuracy, per-class scores, confusion, calibration."""
 
 from __future__ import annotations
 
@@ -6,99 +6,45 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from tinyvision.device import autocast
-from tinyvision.normalization import Normalization
+from tinyvision.inference import InferenceGraph, eval_mode, log_probabilities
 
 
 @dataclass(frozen=True)
 class Evaluation:
     loss: float
     accuracy: float  # fraction in [0, 1]
-    logits: torch.Tensor  # (N, classes), float32 on the CPU
+    log_probs: torch.Tensor  # (N, classes), float32 on the CPU: what users are answered
     labels: torch.Tensor  # (N,)
 
     @property
     def predictions(self) -> torch.Tensor:
-        return self.logits.argmax(1)
+        return self.log_probs.argmax(1)
 
     @property
     def count(self) -> int:
         return len(self.labels)
 
 
-@torch.inference_mode()
-def predict_logits(
-    model: nn.Module,
-    images: torch.Tensor,
-    norm: Normalization,
-    device: torch.device,
-    batch_size: int = 1000,
-    limit_batches: int | None = None,
-    tta: int = 0,
-    flip: bool = False,
-) -> torch.Tensor:
-    """Logits for uint8 images, in large batches; returns float32 on the CPU.
-
-    Test-time augmentation: `tta` > 0 takes every shift of the image by up to
-    `tta` pixels (9 views for 1), `flip` adds the mirror image of each view;
-    with more than one view it averages their predicted probabilities and
-    returns the logarithm, so cross-entropy on it is the ensemble's loss.
-    """
-    was_training = model.training
-    model.eval()
-    outputs = []
-    for i, start in enumerate(range(0, len(images), batch_size)):
-        if limit_batches is not None and i >= limit_batches:
-            break
-        batch = images[start : start + batch_size].to(device, non_blocking=True)
-        views = shifted_views(batch, tta) if tta > 0 else [batch]
-        if flip:
-            views += [view.flip(-1) for view in views]
-        probs = None
-        for view in views:
-            x = norm.apply(view).contiguous(memory_format=torch.channels_last)
-            with autocast(device):
-                logits = model(x).float()
-            if len(views) == 1:
-                break
-            p = logits.softmax(1)
-            probs = p if probs is None else probs + p
-        outputs.append((logits if probs is None else (probs / len(views)).log()).cpu())
-    model.train(was_training)
-    if not outputs:
-        return torch.zeros(0, 0)
-    return torch.cat(outputs)
-
-
-def shifted_views(images: torch.Tensor, radius: int) -> list[torch.Tensor]:
-    """The batch shifted by every (dx, dy) in [-radius, radius]^2, zero-filled; (0, 0) first."""
-    h, w = images.shape[-2:]
-    padded = F.pad(images, (radius,) * 4)
-    offsets = [(0, 0)] + [(dy, dx) for dy in range(-radius, radius + 1) for dx in range(-radius, radius + 1)
-                          if (dy, dx) != (0, 0)]
-    return [padded[..., radius + dy : radius + dy + h, radius + dx : radius + dx + w] for dy, dx in offsets]
+def score(log_probs: torch.Tensor, labels: torch.Tensor) -> Evaluation:
+    labels = labels[: len(log_probs)].cpu()
+    if len(labels) == 0:
+        return Evaluation(float("nan"), float("nan"), log_probs, labels)
+    loss = F.nll_loss(log_probs, labels).item()
+    accuracy = (log_probs.argmax(1) == labels).float().mean().item()
+    return Evaluation(loss, accuracy, log_probs, labels)
 
 
 def evaluate(
-    model: nn.Module,
+    graph: InferenceGraph,
     images: torch.Tensor,
     labels: torch.Tensor,
-    norm: Normalization,
-    device: torch.device,
-    batch_size: int = 1000,
+    device: torch.device | str = "cpu",
     limit_batches: int | None = None,
-    tta: int = 0,
-    flip: bool = False,
 ) -> Evaluation:
-    logits = predict_logits(model, images, norm, device, batch_size, limit_batches, tta, flip)
-    labels = labels[: len(logits)].cpu()
-    if len(labels) == 0:
-        return Evaluation(float("nan"), float("nan"), logits, labels)
-    loss = F.cross_entropy(logits, labels).item()
-    accuracy = (logits.argmax(1) == labels).float().mean().item()
-    return Evaluation(loss, accuracy, logits, labels)
+    """Run the inference graph (in eval mode, restored after) over uint8 images and score it."""
+    with eval_mode(graph):
+        return score(log_probabilities(graph, images, device, limit_batches=limit_batches), labels)
 
 
 def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -108,25 +54,59 @@ def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classe
 
 
 def per_class_metrics(cm: torch.Tensor, classes: tuple[str, ...]) -> list[dict]:
-    """Precision, recall and support per class from a confusion matrix."""
+    """Precision, recall, F1 and support per class from a confusion matrix."""
     cm = cm.double()
     tp = cm.diag()
     predicted = cm.sum(0)
     actual = cm.sum(1)
     rows = []
     for i, name in enumerate(classes):
-        rows.append({
-            "class": name,
-            "precision": (tp[i] / predicted[i]).item() if predicted[i] > 0 else 0.0,
-            "recall": (tp[i] / actual[i]).item() if actual[i] > 0 else 0.0,
-            "support": int(actual[i].item()),
-        })
+        precision = (tp[i] / predicted[i]).item() if predicted[i] > 0 else 0.0
+        recall = (tp[i] / actual[i]).item() if actual[i] > 0 else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+        rows.append({"class": name, "precision": precision, "recall": recall, "f1": f1,
+                     "support": int(actual[i].item())})
     return rows
+
+
+def summary_metrics(per_class: list[dict]) -> dict:
+    """Macro-F1 and balanced accuracy (mean recall): accuracy that a large class cannot dominate."""
+    present = [r for r in per_class if r["support"] > 0]
+    if not present:
+        return {"macro_f1": float("nan"), "balanced_acc": float("nan")}
+    return {
+        "macro_f1": sum(r["f1"] for r in present) / len(present),
+        "balanced_acc": sum(r["recall"] for r in present) / len(present),
+    }
+
+
+def top_k_accuracy(log_probs: torch.Tensor, labels: torch.Tensor, k: int) -> float:
+    top = log_probs.topk(min(k, log_probs.shape[1]), dim=1).indices
+    return (top == labels.view(-1, 1)).any(1).float().mean().item()
+
+
+def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> float:
+    """How far confidence is from accuracy, averaged over equal-width confidence bins (Guo et al., 2017).
+
+    0 means "90% sure" is right 90% of the time.
+    """
+    if len(labels) == 0:
+        return float("nan")
+    confidence, predicted = probs.max(1)
+    correct = (predicted == labels).double()
+    edges = torch.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (confidence > lo) & (confidence <= hi)
+        if inside.any():
+            gap = (confidence[inside].double().mean() - correct[inside].mean()).abs().item()
+            ece += gap * inside.double().mean().item()
+    return ece
 
 
 def worst_mistakes(evaluation: Evaluation, count: int = 36) -> list[dict]:
     """The misclassified examples the model was most confident about."""
-    probs = evaluation.logits.softmax(1)
+    probs = evaluation.log_probs.exp()
     preds = probs.argmax(1)
     wrong = (preds != evaluation.labels).nonzero().flatten()
     confidence = probs[wrong, preds[wrong]]
@@ -136,3 +116,23 @@ def worst_mistakes(evaluation: Evaluation, count: int = 36) -> list[dict]:
          "predicted": int(preds[wrong[i]]), "confidence": round(float(confidence[i]), 4)}
         for i in order
     ]
+
+
+def split_report(evaluation: Evaluation, classes: tuple[str, ...]) -> dict:
+    """Everything the test split says about a model, as saved in metrics.json and printed by `evaluate`."""
+    cm = confusion_matrix(evaluation.predictions, evaluation.labels, len(classes))
+    per_class = per_class_metrics(cm, classes)
+    report = {
+        "test_loss": evaluation.loss,
+        "test_acc": evaluation.accuracy,
+        "test_count": evaluation.count,
+        **{f"test_{k}": v for k, v in summary_metrics(per_class).items()},
+        "test_ece": expected_calibration_error(evaluation.log_probs.exp(), evaluation.labels),
+        "classes": list(classes),
+        "per_class": per_class,
+        "confusion": cm.tolist(),
+        "worst_mistakes": worst_mistakes(evaluation),
+    }
+    if len(classes) > 5:  # top-k only says something when k is well below the number of classes
+        report["test_top5_acc"] = top_k_accuracy(evaluation.log_probs, evaluation.labels, 5)
+    return report

@@ -1,45 +1,36 @@
-"""Export a checkpoint to ONNX or TorchScript, with the normalisation inside.
+"""Export a model's inference path to ONNX or TorchScript.
 
-The exported graph takes float32 pixels (N, C, H, W) scaled to [0, 1] (uint8
-divided by 255), already prepared as `tinyvision.preprocess` prepares them, and
-returns logits. Normalisation is baked in so the file is usable alone; a JSON
-sidecar (`<file>.json`) carries the class names, input shape and preparation.
+What is exported is `inference.InferenceGraph`, the very module evaluation and
+prediction run: normalisation, the test-time augmentation views and the
+calibrated temperature are inside the file, so it answers exactly as
+`tinyvision predict` does. It takes float32 pixels (N, C, H, W) scaled to
+[0, 1] (uint8 divided by 255), prepared as `tinyvision.image.prepare`
+prepares them, and returns log-probabilities (softmax of them: the
+probabilities; argmax: the prediction). A JSON sidecar (`<file>.json`) holds
+the model card, so `tinyvision.load("model.onnx")` knows the classes and the
+preparation.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from tinyvision.atomic import atomic_path, write_json
 from tinyvision.checkpoint import ModelCard
 from tinyvision.errors import TinyVisionError
-from tinyvision.preprocess import choose_preparation
+from tinyvision.inference import InferenceGraph
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 
 
-class WithNormalization(nn.Module):
-    """Pixels in [0, 1] -> logits: the checkpoint's normalisation, then the model."""
-
-    def __init__(self, model: nn.Module, card: ModelCard) -> None:
-        super().__init__()
-        self.model = model
-        self.register_buffer("mean", torch.tensor(card.normalization.mean).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(card.normalization.std).view(1, -1, 1, 1))
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.model((pixels - self.mean) / self.std)
-
-
 def sidecar(card: ModelCard, fmt: str) -> dict:
-    prep = choose_preparation(card.classes, card.input_shape)
     return {
         "format": fmt,
         "model": card.model,
@@ -50,12 +41,17 @@ def sidecar(card: ModelCard, fmt: str) -> dict:
             "shape": ["N", *card.input_shape],
             "dtype": "float32",
             "scale": "pixel values / 255, in [0, 1]; normalisation is inside the graph",
-            "preparation": prep.mode,
-            "normalization": card.normalization.to_dict(),
+            "preparation": card.preparation,
         },
-        "output": {"name": "logits", "shape": ["N", len(card.classes)]},
+        "output": {
+            "name": "log_probs", "shape": ["N", len(card.classes)],
+            "meaning": "log of the calibrated class probabilities, averaged over the test-time views",
+        },
+        "tta": card.tta.to_dict(),
+        "temperature": card.temperature,
         "test_acc": card.metrics.get("test_acc"),
         "code_version": card.code_version,
+        "card": json.loads(card.to_json()),
     }
 
 
@@ -67,11 +63,11 @@ def quiet():
         yield
 
 
-def export_model(model: nn.Module, card: ModelCard, fmt: str, path: Path) -> Path:
+def export_graph(graph: InferenceGraph, card: ModelCard, fmt: str, path: Path) -> Path:
     """Write `path` (atomically) and its JSON sidecar; returns `path`."""
     if fmt not in FORMATS:
         raise TinyVisionError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
-    wrapper = WithNormalization(model.cpu().eval(), card).eval()
+    graph = graph.cpu().eval()
     example = torch.rand(2, *card.input_shape)
     with atomic_path(path) as tmp, quiet(), torch.no_grad():
         if fmt == "onnx":
@@ -80,12 +76,12 @@ def export_model(model: nn.Module, card: ModelCard, fmt: str, path: Path) -> Pat
             except ImportError:
                 raise TinyVisionError("ONNX export needs the onnx extra: pip install 'tinyvision[onnx]'") from None
             program = torch.onnx.export(
-                wrapper, (example,), input_names=["pixels"], output_names=["logits"], dynamo=True,
+                graph, (example,), input_names=["pixels"], output_names=["log_probs"], dynamo=True,
                 dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
             )
             program.save(str(tmp), external_data=False)
         else:
-            torch.jit.save(torch.jit.trace(wrapper, example), str(tmp))
+            torch.jit.save(torch.jit.trace(graph, example), str(tmp))
     write_json(path.with_name(path.name + ".json"), sidecar(card, fmt))
     return path
 
@@ -104,7 +100,10 @@ def onnx_session(path: Path):
 
 
 def load_runner(path: Path, fmt: str):
-    """A function float pixels (N, C, H, W) in [0, 1] -> logits, running the exported file."""
+    """A function float pixels (N, C, H, W) in [0, 1] -> log-probabilities, running the exported file.
+
+    TorchScript files are programs: only load ones you wrote (here: to check an export).
+    """
     if fmt == "onnx":
         session = onnx_session(path)
         return lambda pixels: torch.from_numpy(session.run(None, {"pixels": pixels.numpy()})[0])
@@ -125,18 +124,17 @@ class Parity:
     max_abs_diff: float
 
 
-def check_parity(model: nn.Module, card: ModelCard, path: Path, fmt: str, images: torch.Tensor,
+def check_parity(graph: InferenceGraph, path: Path, fmt: str, images: torch.Tensor,
                  batch_size: int = 500) -> Parity:
-    """Run PyTorch and the exported file on uint8 images; compare predictions and logits."""
+    """Run PyTorch and the exported file on uint8 images; compare predictions and log-probabilities."""
     run = load_runner(path, fmt)
-    reference = WithNormalization(model.cpu().eval(), card).eval()
+    graph = graph.cpu().eval()
     same, worst = 0, 0.0
     for start in range(0, len(images), batch_size):
         pixels = images[start : start + batch_size].float() / 255.0
         with torch.inference_mode():
-            expected = reference(pixels)
+            expected = graph(pixels)
         got = run(pixels)
         same += int((expected.argmax(1) == got.argmax(1)).sum())
         worst = max(worst, float((expected - got).abs().max()))
     return Parity(len(images), same, worst)
-

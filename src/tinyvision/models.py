@@ -183,7 +183,7 @@ class Residual(nn.Module):
         return x + self.body(x)
 
 
-@register("tvresnet", "tinyvision's colour CNN for 32x32 photos: 3 pooled stages + residual convs, BN, flip TTA")
+@register("tvresnet", "tinyvision's colour CNN for 32x32 photos: 3 pooled stages + residual convs, BN")
 class TVResNet(nn.Module):
     """A narrow ResNet/VGG hybrid for CIFAR-like photos on a CPU budget.
 
@@ -193,9 +193,8 @@ class TVResNet(nn.Module):
     a quarter of the pixels. A global max pool makes the head independent of
     the input size; the logits are scaled by 1/8 because max-pooled features
     are large, and a small output scale trains stably at a high learning rate.
-    In eval mode it averages the logits of the image and its mirror image
-    (flip test-time augmentation: photos, like the flips it trains on, keep
-    their class when mirrored), which costs a second forward pass at test.
+    (Test-time flips are not done here but by the inference path, from the
+    model card, like every other model's test-time augmentation.)
     """
 
     def __init__(
@@ -204,7 +203,6 @@ class TVResNet(nn.Module):
         num_classes: int,
         widths: tuple[int, ...] = (32, 64, 128),
         stem: int = 16,
-        flip_tta: bool = True,
     ) -> None:
         super().__init__()
         layers: list[nn.Module] = conv_pool_bn(input_shape[0], stem, False)
@@ -214,10 +212,6 @@ class TVResNet(nn.Module):
             c = width
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(c, num_classes))
-        self.flip_tta = flip_tta
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.head(self.features(x))
-        if self.flip_tta and not self.training:
-            logits = (logits + self.head(self.features(x.flip(3)))) / 2
-        return logits * 0.125
+        return self.head(self.features(x)) * 0.125

@@ -1,33 +1,35 @@
 """Every figure, drawn from saved metrics so it can be redrawn without retraining.
 
-The only module that imports matplotlib, always with the Agg backend (no
-display needed). Each figure is written atomically.
+The only module that imports matplotlib. Figures are built with its
+object-oriented API (`matplotlib.figure.Figure`, never pyplot): no global
+backend or figure registry, so a server thread, a script and a notebook can
+all draw. A notebook shows a returned `Figure` inline; files are written
+atomically.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib import rcParams
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from tinyvision.atomic import atomic_path  # noqa: E402
+from tinyvision.atomic import atomic_path
 
 
-def save_figure(fig: plt.Figure, path: Path) -> None:
+def save_figure(fig: Figure, path: Path) -> Path:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    return path
 
 
-def plot_curves(history: list[dict], path: Path, title: str = "") -> None:
+def curves_figure(history: list[dict], title: str = "") -> Figure:
     """Loss vs epoch and accuracy vs epoch, train and validation (the tutorial's two plots)."""
     epochs = [r["epoch"] for r in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     for split, style in (("train", "-o"), ("val", "-s")):
         ax_loss.plot(epochs, [r[f"{split}_loss"] for r in history], style, label=split, ms=4)
         ax_acc.plot(epochs, [100 * r[f"{split}_acc"] for r in history], style, label=split, ms=4)
@@ -39,13 +41,18 @@ def plot_curves(history: list[dict], path: Path, title: str = "") -> None:
         ax.xaxis.get_major_locator().set_params(integer=True)
     if title:
         fig.suptitle(title)
-    save_figure(fig, path)
+    return fig
 
 
-def plot_confusion(confusion: list[list[int]], classes: list[str], path: Path, title: str = "") -> None:
+def plot_curves(history: list[dict], path: Path, title: str = "") -> Path:
+    return save_figure(curves_figure(history, title), path)
+
+
+def confusion_figure(confusion: list[list[int]], classes: list[str], title: str = "") -> Figure:
     cm = np.asarray(confusion)
     k = len(classes)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
+    fig = Figure(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
+    ax = fig.subplots()
     # Log colour scale: the diagonal is 100x the errors, which would otherwise vanish.
     im = ax.imshow(np.log1p(cm), cmap="Blues")
     ax.set_xticks(range(k), classes, rotation=45 if max(map(len, classes)) > 2 else 0, ha="right")
@@ -58,18 +65,19 @@ def plot_confusion(confusion: list[list[int]], classes: list[str], path: Path, t
                 colour = "white" if np.log1p(cm[i, j]) > threshold else "black"
                 ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7, color=colour)
     fig.colorbar(im, ax=ax, fraction=0.046, label="log(1 + count)")
-    save_figure(fig, path)
+    return fig
 
 
-def plot_misclassified(
-    images: torch.Tensor, mistakes: list[dict], classes: list[str], path: Path, columns: int = 6
-) -> None:
+def plot_confusion(confusion: list[list[int]], classes: list[str], path: Path, title: str = "") -> Path:
+    return save_figure(confusion_figure(confusion, classes, title), path)
+
+
+def misclassified_figure(images: torch.Tensor, mistakes: list[dict], classes: list[str], columns: int = 6) -> Figure:
     """A grid of the most confident test mistakes: true label, prediction, confidence."""
     count = max(1, len(mistakes))
     rows = (count + columns - 1) // columns
-    fig, axes = plt.subplots(
-        rows, columns, figsize=(1.8 * columns, 2.0 * rows), squeeze=False, layout="constrained"
-    )
+    fig = Figure(figsize=(1.8 * columns, 2.0 * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, m in zip(axes.flat, mistakes):
@@ -82,13 +90,28 @@ def plot_misclassified(
     if not mistakes:
         axes.flat[0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
     fig.suptitle("most confident test mistakes")
-    save_figure(fig, path)
+    return fig
+
+
+def plot_misclassified(images: torch.Tensor, mistakes: list[dict], classes: list[str], path: Path) -> Path:
+    return save_figure(misclassified_figure(images, mistakes, classes), path)
+
+
+def draw_run(metrics: dict, test_images: torch.Tensor, folder) -> list[Path]:
+    """A run folder's three figures, from its metrics.json."""
+    title = f"{metrics['model']} on {metrics['dataset']}"
+    return [
+        plot_curves(metrics["history"], folder.curves, title),
+        plot_confusion(metrics["confusion"], metrics["classes"], folder.confusion, f"{title}: test confusion"),
+        plot_misclassified(test_images, metrics["worst_mistakes"], metrics["classes"], folder.misclassified),
+    ]
 
 
 def plot_time_to_accuracy(result: dict, path: Path) -> None:
     """Test accuracy against training seconds: one line per preset and seed, plus the reference."""
-    fig, ax = plt.subplots(figsize=(8, 5))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(8, 5))
+    ax = fig.subplots()
+    colours = rcParams["axes.prop_cycle"].by_key()["color"]
     for colour, (preset, block) in zip(colours, result["tinyvision"].items()):
         for i, run in enumerate(block["runs"]):
             xs = [p["train_seconds"] for p in run["points"]]
@@ -110,10 +133,11 @@ def plot_time_to_accuracy(result: dict, path: Path) -> None:
     save_figure(fig, path)
 
 
-def plot_comparison(report: dict, path: Path) -> None:
+def comparison_figure(report: dict) -> Figure:
     """`tinyvision compare`: validation accuracy vs epoch and vs training time; test accuracy bars."""
-    fig, (ax_epoch, ax_time, ax_bar) = plt.subplots(1, 3, figsize=(16, 4.5))
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(16, 4.5))
+    ax_epoch, ax_time, ax_bar = fig.subplots(1, 3)
+    colours = rcParams["axes.prop_cycle"].by_key()["color"]
     results = report["results"]
     for colour, r in zip(colours, results):
         history = r["history"]
@@ -134,4 +158,8 @@ def plot_comparison(report: dict, path: Path) -> None:
         ax.legend()
     ax_bar.grid(alpha=0.3, axis="y")
     fig.suptitle(f"{report['dataset']}: {', '.join(r['model'] for r in results)}")
-    save_figure(fig, path)
+    return fig
+
+
+def plot_comparison(report: dict, path: Path) -> Path:
+    return save_figure(comparison_figure(report), path)

@@ -1,4 +1,4 @@
-"""Reporting progress: a live bar on a terminal, plain fixed-column lines elsewhere."""
+"""Reporting progress: a live bar on a terminal or in a notebook, plain fixed-column lines elsewhere."""
 
 from __future__ import annotations
 
@@ -8,6 +8,28 @@ import time
 from typing import TextIO
 
 from tqdm import tqdm
+
+
+def in_notebook() -> bool:
+    """Whether we run inside a Jupyter kernel (where a terminal bar would print a line per update)."""
+    shell = sys.modules.get("IPython")
+    try:
+        return shell is not None and type(shell.get_ipython()).__name__ == "ZMQInteractiveShell"
+    except Exception:  # noqa: BLE001 - any IPython oddity means "not a notebook"
+        return False
+
+
+def bar_class() -> type[tqdm] | None:
+    """The bar that suits where we run: a widget in notebooks (if ipywidgets is there), else a terminal bar."""
+    if in_notebook():
+        try:
+            import ipywidgets  # noqa: F401
+            from tqdm.notebook import tqdm as notebook_tqdm
+
+            return notebook_tqdm
+        except ImportError:
+            return None  # lines are clearer than a text bar re-printed in a cell
+    return tqdm
 
 
 def epoch_line(row: dict, epochs: int) -> str:
@@ -28,18 +50,24 @@ def epoch_line(row: dict, epochs: int) -> str:
 
 
 class Progress:
-    """Shows training progress; `bar=None` picks a bar only when stderr is a terminal."""
+    """Shows training progress.
 
-    def __init__(self, epochs: int, bar: bool | None = None, out: TextIO | None = None) -> None:
+    `bar=None` picks a bar on a terminal or in a notebook, lines elsewhere;
+    `quiet=True` shows nothing at all.
+    """
+
+    def __init__(self, epochs: int, bar: bool | None = None, out: TextIO | None = None, quiet: bool = False) -> None:
         self.epochs = epochs
-        self.use_bar = sys.stderr.isatty() if bar is None else bar
+        self.quiet = quiet
+        wanted = (sys.stderr.isatty() or in_notebook()) if bar is None else bar
+        self.bar_type = bar_class() if wanted and not quiet else None
         self.out = out or sys.stdout  # looked up now, not at import: tests and callers may swap stdout
         self._bar: tqdm | None = None
         self._last = 0.0
 
     def start_epoch(self, epoch: int, steps: int, done: int) -> None:
-        if self.use_bar:
-            self._bar = tqdm(
+        if self.bar_type is not None:
+            self._bar = self.bar_type(
                 total=steps, initial=done, desc=f"epoch {epoch}/{self.epochs}",
                 unit="step", leave=False, dynamic_ncols=True,
             )
@@ -57,11 +85,15 @@ class Progress:
     def wants_loss(self) -> bool:
         return self._bar is not None and time.monotonic() - self._last > 0.25
 
-    def end_epoch(self, row: dict) -> None:
+    def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+    def end_epoch(self, row: dict) -> None:
+        self.close()
         self.message(epoch_line(row, self.epochs))
 
     def message(self, text: str) -> None:
-        print(text, file=self.out, flush=True)
+        if not self.quiet:
+            print(text, file=self.out, flush=True)

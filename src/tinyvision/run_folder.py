@@ -31,18 +31,21 @@ class RunFolder:
     confusion = property(lambda self: self.path / "confusion.png")
     misclassified = property(lambda self: self.path / "misclassified.png")
 
-    def prepare_new(self) -> None:
-        """Refuse to overwrite another run's files; create the folder."""
+    def create(self, config: RunConfig) -> None:
+        """Claim the folder for a new run and write its config.
+
+        The config is published exclusively: of two runs racing for one
+        folder, one wins and the other gets a one-line error.
+        """
         if self.path.exists() and not self.path.is_dir():
             raise TinyVisionError(f"--out {self.path} exists and is not a folder")
+        taken = f"{self.path} already holds a run; pass --resume {self.path} or a new --out"
         if self.state.exists() or self.model.exists():
-            raise TinyVisionError(
-                f"{self.path} already holds a run; pass --resume {self.path} or a new --out"
-            )
-        self.path.mkdir(parents=True, exist_ok=True)
-
-    def write_config(self, config: RunConfig) -> None:
-        write_json(self.config, config.to_dict())
+            raise TinyVisionError(taken)
+        try:
+            write_json(self.config, config.to_dict(), exclusive=True)
+        except FileExistsError:
+            raise TinyVisionError(taken) from None
 
     def read_config(self) -> RunConfig:
         if not self.config.is_file():

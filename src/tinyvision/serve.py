@@ -1,36 +1,105 @@
-"""The web app: a draw-a-digit page and a JSON prediction API (FastAPI + uvicorn).
+"""The web app: a draw-a-number page and a JSON prediction API (FastAPI + uvicorn).
 
-    GET  /              the page (HTML/JS/CSS shipped in tinyvision/web, no CDN)
-    GET  /api/health    {"status": "ok"}
-    GET  /api/model     model name, dataset, classes, input shape, test accuracy
-    POST /api/predict   an image as the raw body or as multipart field "image";
-                        ?input=1 adds the 28x28 the model saw as a PNG data URL
+    GET  /               the page (HTML/JS/CSS shipped in tinyvision/web, no CDN)
+    GET  /api/health     {"status": "ok"}
+    GET  /api/model      model name, dataset, classes, input shape, test accuracy
+    POST /api/predict    an image as the raw body, or as the multipart field "image";
+                         ?input=1 adds the input the model saw as a PNG data URL
+    GET  /openapi.json   the API described: endpoints, bodies, errors
 
 Errors are JSON {"error": "..."}: 413 for a body over the size limit or an
-image with too many pixels, 415 for bytes that are not an image, 400 for a
-corrupt, tiny or blank image. A bad request never takes the server down.
+image too large to decode, 415 for bytes that are not an image, 400 for a
+corrupt, tiny or blank image or a malformed form, 503 (with Retry-After)
+when every worker is busy and the queue is full. A bad request never takes
+the server down.
+
+Bounded by design: at most `workers` predictions run at once, each on its own
+share of the cores (torch's threads are divided among the workers once, at
+start); at most `queue` more requests wait; every other request is answered
+503 at once, before its body is read. Each decode is bounded by the
+decoder's own limits (`image.decode`), so memory stays within
+workers x one decode + (workers + queue) x one body.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from importlib.resources import files
+from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel
 
+from tinyvision.classifier import Model
 from tinyvision.errors import TinyVisionError
-from tinyvision.predict import Predictor
-from tinyvision.preprocess import ImageError, to_png
+from tinyvision.image.decode import ImageError, to_png
 
 WEB = files("tinyvision") / "web"
-STATUS = {"not_image": 415, "too_large": 413, "corrupt": 400, "too_small": 400, "no_ink": 400}
+STATUS = {"not_image": 415, "too_large": 413, "corrupt": 400, "too_small": 400, "no_ink": 400, "bad_form": 400}
 STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
+FIELD = "image"  # the multipart field that carries the image
+
+
+@dataclass(frozen=True)
+class ServeOptions:
+    max_bytes: int = 10_000_000
+    workers: int = 2  # predictions computed at once
+    queue: int = 8  # requests allowed to wait for a worker
+
+    @classmethod
+    def with_defaults(cls, max_bytes: int | None = None, workers: int | None = None,
+                      queue: int | None = None) -> ServeOptions:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        workers = workers or cores
+        options = cls(max_bytes or cls.max_bytes, workers, 4 * workers if queue is None else queue)
+        if options.workers < 1 or options.queue < 0 or options.max_bytes < 1:
+            raise TinyVisionError("--workers and --max-bytes must be at least 1, --queue at least 0")
+        return options
+
+
+class Admission:
+    """Counts requests in the server; refuses one when workers and queue are all taken."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.inside = 0
+        self.lock = threading.Lock()
+
+    def enter(self) -> bool:
+        with self.lock:
+            if self.inside >= self.capacity:
+                return False
+            self.inside += 1
+            return True
+
+    def leave(self) -> None:
+        with self.lock:
+            self.inside -= 1
 
 
 class BodyTooLarge(Exception):
     pass
+
+
+class ErrorReply(BaseModel):
+    error: str
+
+
+class PredictionReply(BaseModel):
+    prediction: str | None
+    probability: float
+    reason: str | None = None
+    probabilities: dict[str, float]
+    top: list[dict[str, Any]]
+    digits: list[dict[str, Any]] | None = None
+    input_png: str | None = None
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -48,38 +117,77 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 async def image_bytes(request: Request, body: bytes) -> bytes:
-    """Raw body, or the first file field of a multipart form (the form is parsed from `body`)."""
-    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+    """The raw body, or the multipart form's `image` field (the form is parsed from `body`)."""
+    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
         return body
 
     async def replay() -> dict:
         return {"type": "http.request", "body": body, "more_body": False}
 
     try:
-        form = await Request(request.scope, replay).form()
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=4)
     except Exception as exc:  # python-multipart's parse errors have several types
-        raise ImageError(f"malformed multipart form ({exc})", "corrupt") from None
-    for value in form.values():
-        if hasattr(value, "read"):
-            return await value.read()
-    raise ImageError("multipart form has no file field (send the image as field 'image')", "not_image")
+        raise ImageError(f"malformed multipart form ({str(exc)[:120]}); send the image as field '{FIELD}'",
+                         "bad_form") from None
+    others = sorted(k for k in form.keys() if k != FIELD)
+    if others:
+        raise ImageError(f"unknown form field(s) {', '.join(repr(k) for k in others)}: "
+                         f"send the image as the field '{FIELD}'", "bad_form")
+    value = form.get(FIELD)
+    if value is None or not hasattr(value, "read"):
+        raise ImageError(f"the form has no file field '{FIELD}'", "bad_form")
+    return await value.read()
 
 
-def error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def create_app(predictor: Predictor, max_bytes: int = 10_000_000) -> FastAPI:
-    card = predictor.card
-    app = FastAPI(title="tinyvision", docs_url=None, redoc_url=None, openapi_url=None)
+PREDICT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the image file, as the raw body or as the multipart field 'image'",
+        "content": {
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "multipart/form-data": {
+                "schema": {"type": "object", "required": [FIELD],
+                           "properties": {FIELD: {"type": "string", "format": "binary"}}},
+            },
+        },
+    }
+}
+ERRORS = {
+    400: {"model": ErrorReply, "description": "corrupt, tiny or blank image; malformed form or wrong field"},
+    413: {"model": ErrorReply, "description": "body over the size limit, or an image too large to decode"},
+    415: {"model": ErrorReply, "description": "the bytes are not an image"},
+    503: {"model": ErrorReply, "description": "every worker busy and the queue full: retry after Retry-After s"},
+}
+
+
+def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
+    options = options or ServeOptions()
+    card = model.card
+    pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="tinyvision-predict")
+    admission = Admission(options.workers + options.queue)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):  # noqa: ARG001
+        yield
+        pool.shutdown(wait=False, cancel_futures=True)
+
+    app = FastAPI(title="tinyvision", version=card.code_version, docs_url=None, redoc_url=None,
+                  openapi_url="/openapi.json", lifespan=lifespan,
+                  description=f"{card.model} trained on {card.dataset}: predict the class of an image.")
+    app.state.pool, app.state.admission = pool, admission
     page = (WEB / "index.html").read_text(encoding="utf-8")
     static = {name: (WEB / name).read_bytes() for name in STATIC}
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         return page
 
-    @app.get("/static/{name}")
+    @app.get("/static/{name}", include_in_schema=False)
     def asset(name: str) -> Response:
         if name not in static:
             return error(404, f"no such file: {name}")
@@ -92,42 +200,58 @@ def create_app(predictor: Predictor, max_bytes: int = 10_000_000) -> FastAPI:
     @app.get("/api/model")
     def model_info() -> dict:
         return {
-            "model": card.model, "dataset": card.dataset, "classes": list(card.classes),
+            "model": card.model, "dataset": card.dataset, "kind": card.kind, "classes": list(card.classes),
             "input_shape": list(card.input_shape), "test_acc": card.metrics.get("test_acc"),
-            "preparation": predictor.preparation.mode, "max_bytes": max_bytes,
+            "preparation": model.preparation.mode, "tta": card.tta.to_dict(), "temperature": card.temperature,
+            "max_bytes": options.max_bytes,
         }
 
-    @app.post("/api/predict")
+    @app.post("/api/predict", response_model=PredictionReply, response_model_exclude_none=True,
+              responses=ERRORS, openapi_extra=PREDICT_BODY)
     async def predict(request: Request, input: int = 0) -> JSONResponse:  # noqa: A002
+        if not admission.enter():
+            return error(503, "the server is busy; try again shortly", {"Retry-After": "1"})
         try:
-            data = await image_bytes(request, await read_body(request, max_bytes))
-            result = await run_in_threadpool(predictor.predict_bytes, data)
+            data = await image_bytes(request, await read_body(request, options.max_bytes))
+            result = await asyncio.get_running_loop().run_in_executor(pool, model.predict, data)
         except BodyTooLarge:
-            return error(413, f"request body over the limit of {max_bytes:,} bytes")
+            return error(413, f"request body over the limit of {options.max_bytes:,} bytes")
         except ImageError as exc:
             return error(STATUS.get(exc.kind, 400), str(exc))
-        reply = {
-            "prediction": result.label,
-            "probabilities": result.probabilities,
-            "top": [{"class": c, "probability": p} for c, p in result.top(3)],
-        }
+        except TinyVisionError as exc:
+            return error(400, str(exc))
+        finally:
+            admission.leave()
+        reply = result.to_dict()
         if input:
-            reply["input_png"] = "data:image/png;base64," + base64.b64encode(to_png(result.pixels)).decode()
+            reply["input_png"] = "data:image/png;base64," + base64.b64encode(to_png(result.input)).decode()
         return JSONResponse(reply)
 
     return app
 
 
-def run_server(predictor: Predictor, host: str = "127.0.0.1", port: int = 8000,
-               max_bytes: int = 10_000_000) -> None:
+def share_threads(workers: int) -> int:
+    """Torch threads per prediction, so that `workers` predictions at once never oversubscribe the cores."""
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = max(1, cores // workers)
+    torch.set_num_threads(threads)  # once, at start: not per request
+    return threads
+
+
+def run_server(model: Model, host: str = "127.0.0.1", port: int = 8000, options: ServeOptions | None = None) -> None:
     import socket
 
     import uvicorn
 
+    options = options or ServeOptions.with_defaults()
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         try:  # a clear one-line error instead of uvicorn's log when the port is taken
             probe.bind((host, port))
         except OSError as exc:
             raise TinyVisionError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
-    print(f"tinyvision: serving {predictor.card.model} ({predictor.card.dataset}) on http://{host}:{port}/")
-    uvicorn.run(create_app(predictor, max_bytes), host=host, port=port, log_level="warning")
+    threads = share_threads(options.workers)
+    print(f"tinyvision: serving {model.card.model} ({model.card.dataset}) on http://{host}:{port}/ "
+          f"({options.workers} workers x {threads} thread(s), queue {options.queue})", flush=True)
+    uvicorn.run(create_app(model, options), host=host, port=port, log_level="warning")

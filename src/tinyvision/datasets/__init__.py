@@ -1,51 +1,36 @@
-"""Datasets registered by name; each loader returns an `ImageData`.
+"""Datasets by name: `tinyvision.datasets.load("mnist")` -> an `ImageData`.
 
-`folder:PATH` names a user's image folder (see `datasets/folder.py`); the
-others are fixed datasets with their own sources (see each module).
+Every dataset is an entry of the registry (`datasets/registry.py`): its kind,
+recipe defaults, preparation and loader. `folder:PATH` names a user's folder
+of images (see `datasets/folder.py`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
-from tinyvision.datasets.cifar10 import load_cifar10
-from tinyvision.datasets.folder import PREFIX as FOLDER_PREFIX
-from tinyvision.datasets.folder import load_folder
 from tinyvision.datasets.image_data import ImageData, split_indices
-from tinyvision.datasets.mnist import FASHION_MNIST, MNIST, load_mnist_format
-from tinyvision.errors import TinyVisionError
-
-Loader = Callable[[Path | None], ImageData]
-
-DATASETS: dict[str, Loader] = {
-    "mnist": lambda data_dir: load_mnist_format(MNIST, data_dir),
-    "fashion-mnist": lambda data_dir: load_mnist_format(FASHION_MNIST, data_dir),
-    "cifar10": load_cifar10,
-}
+from tinyvision.datasets.registry import (
+    FOLDER_PREFIX,
+    REGISTRY,
+    DatasetSpec,
+    load_dataset,
+    register,
+    spec_for,
+)
 
 
-def load_dataset(name: str, data_dir: Path | None = None, image_size: int | None = None) -> ImageData:
-    """Load the dataset registered as `name` (or `folder:PATH`), from `data_dir` or its default sources.
-
-    `image_size` resizes folder datasets; a fixed-size dataset accepts only its own size.
-    """
-    if name.startswith(FOLDER_PREFIX):
-        if data_dir is not None:
-            raise TinyVisionError(f"--data-dir does not apply to {name}: the path is part of the name")
-        return load_folder(name, image_size)
-    if name not in DATASETS:
-        raise TinyVisionError(
-            f"unknown dataset {name!r}; choose from {', '.join(DATASETS)} or {FOLDER_PREFIX}PATH"
-        )
-    data = DATASETS[name](data_dir)
-    _, h, w = data.input_shape
-    if image_size is not None and (image_size, image_size) != (h, w):
-        raise TinyVisionError(
-            f"--image-size {image_size} does not match {name}, whose images are {h}x{w} "
-            f"(resizing applies to {FOLDER_PREFIX}PATH datasets only)"
-        )
-    return data
+def load(name: str = "mnist", data_dir: str | Path | None = None, image_size: int | None = None) -> ImageData:
+    """Load a dataset by name (`mnist`, `fashion-mnist`, `cifar10` or `folder:PATH`) as uint8 tensors."""
+    return load_dataset(name, Path(data_dir).expanduser() if data_dir is not None else None, image_size)
 
 
-__all__ = ["DATASETS", "FOLDER_PREFIX", "ImageData", "load_dataset", "split_indices"]
+def names() -> list[str]:
+    """The registered dataset names (plus `folder:PATH` for your own images)."""
+    return list(REGISTRY)
+
+
+__all__ = [
+    "FOLDER_PREFIX", "REGISTRY", "DatasetSpec", "ImageData", "load", "load_dataset", "names", "register",
+    "spec_for", "split_indices",
+]

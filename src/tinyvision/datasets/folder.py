@@ -17,7 +17,6 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
@@ -25,13 +24,14 @@ from tinyvision.atomic import atomic_path
 from tinyvision.datasets.cache import cache_root
 from tinyvision.datasets.image_data import ImageData
 from tinyvision.errors import TinyVisionError
+from tinyvision.image.decode import GRAY_MODES, ImageError
+from tinyvision.image.prepare import Preparation, prepare
 
 PREFIX = "folder:"
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 SPLITS = ("train", "test")
 MIN_SIZE, MAX_SIZE = 4, 1024
-CACHE_VERSION = "1"
-GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
+CACHE_VERSION = "2"  # 2: decoded by image.decode (alpha composited, 16-bit scaled)
 
 
 @dataclass(frozen=True)
@@ -80,29 +80,22 @@ def read_header(path: Path) -> tuple[tuple[int, int], str]:
         return img.size, img.mode
 
 
-def decode(path: Path, size: tuple[int, int], mode: str) -> np.ndarray:
-    with Image.open(path) as img:
-        img = img.convert(mode)
-        if img.size != size:
-            img = img.resize(size, Image.Resampling.BILINEAR)
-        array = np.asarray(img, dtype=np.uint8)
-    return array[None] if array.ndim == 2 else array.transpose(2, 0, 1)
-
-
 def load_images(
     root: Path, files: list[ImageFile], size: tuple[int, int], mode: str, skipped: list[str]
 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode and resize every file with the one decoder (the same one `predict` uses)."""
+    preparation = Preparation("resize", (1 if mode == "L" else 3, size[1], size[0]))
     arrays, labels = [], []
     for f in files:
         try:
-            arrays.append(decode(f.path, size, mode))
-        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-            skipped.append(f"{f.path.relative_to(root)} ({type(exc).__name__})")
+            arrays.append(prepare(f.path, preparation))
+        except ImageError as exc:
+            skipped.append(f"{f.path.relative_to(root)} ({exc})")
             continue
         labels.append(f.label)
     if not arrays:
-        return torch.zeros(0, 1 if mode == "L" else 3, size[1], size[0], dtype=torch.uint8), torch.zeros(0).long()
-    return torch.from_numpy(np.stack(arrays)), torch.tensor(labels, dtype=torch.int64)
+        return torch.zeros(0, *preparation.input_shape, dtype=torch.uint8), torch.zeros(0).long()
+    return torch.stack(arrays), torch.tensor(labels, dtype=torch.int64)
 
 
 def scan(root: Path, files: list[ImageFile], skipped: list[str]) -> tuple[list[ImageFile], Counter, bool]:

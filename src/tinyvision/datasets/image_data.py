@@ -24,9 +24,14 @@ class ImageData:
     train_labels: torch.Tensor
     test_images: torch.Tensor
     test_labels: torch.Tensor
+    # A validation split the dataset brings itself (a folder's val/); otherwise
+    # training holds out a seeded share of the training split.
+    val_images: torch.Tensor | None = None
+    val_labels: torch.Tensor | None = None
 
     def __post_init__(self) -> None:
-        for split in ("train", "test"):
+        splits = ("train", "test") if self.val_images is None else ("train", "val", "test")
+        for split in splits:
             images, labels = getattr(self, f"{split}_images"), getattr(self, f"{split}_labels")
             if images.dtype != torch.uint8 or images.ndim != 4:
                 raise TinyVisionError(f"{self.name}: {split} images must be uint8 (N, C, H, W)")
@@ -38,8 +43,8 @@ class ImageData:
                 raise TinyVisionError(
                     f"{self.name}: {split} labels outside 0..{len(self.classes) - 1}"
                 )
-        if self.train_images.shape[1:] != self.test_images.shape[1:]:
-            raise TinyVisionError(f"{self.name}: train and test images differ in shape")
+        if any(getattr(self, f"{split}_images").shape[1:] != self.train_images.shape[1:] for split in splits):
+            raise TinyVisionError(f"{self.name}: the splits' images differ in shape")
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

@@ -1,0 +1,232 @@
+"""A trained model, loaded for use: `tinyvision.load(path).predict(image)`.
+
+`Model` is what `predict`, `serve`, `evaluate` and `export` all hold. It runs
+one inference path (`inference.InferenceGraph`: normalisation, test-time
+augmentation and the calibrated temperature, as the model card says), in
+PyTorch or, for an exported `.onnx` file, in ONNX Runtime, on inputs prepared
+by the one decoder (`image.prepare`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from tinyvision.checkpoint import ModelCard, load_model, read_card, resolve_model_path
+from tinyvision.device import select_device
+from tinyvision.errors import TinyVisionError
+from tinyvision.image.decode import DEFAULT_LIMITS, Limits
+from tinyvision.image.prepare import Preparation, choose_preparation, prepare
+from tinyvision.inference import InferenceGraph, log_probabilities
+
+Runner = Callable[[torch.Tensor], torch.Tensor]  # uint8 (N, C, H, W) -> log-probabilities (N, classes)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What a model answers for one image."""
+
+    label: str | None  # the class name (a digit model: the number read), or None when it abstains
+    probabilities: dict[str, float]  # every class, in the model's class order (calibrated)
+    input: torch.Tensor  # uint8 (C, H, W): what the model saw
+    reason: str | None = None  # why it abstained: "not a digit", "unsure"
+    digits: tuple[dict, ...] = field(default_factory=tuple)  # a number's digits, left to right
+
+    @property
+    def probability(self) -> float:
+        """The probability of `label` (for a number, of all its digits together)."""
+        if self.digits:
+            p = 1.0
+            for d in self.digits:
+                p *= d["probability"]
+            return p
+        return max(self.probabilities.values()) if self.probabilities else 0.0
+
+    def top(self, k: int = 3) -> list[tuple[str, float]]:
+        """The k most probable classes with their probabilities."""
+        return sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:k]
+
+    def to_dict(self, top_k: int = 3) -> dict:
+        reply = {"prediction": self.label, "probability": round(self.probability, 6)}
+        if self.reason:
+            reply["reason"] = self.reason
+        reply["probabilities"] = {c: round(p, 6) for c, p in self.probabilities.items()}
+        reply["top"] = [{"class": c, "probability": round(p, 6)} for c, p in self.top(top_k)]
+        if self.digits:
+            reply["digits"] = list(self.digits)
+        return reply
+
+
+def onnx_runner(path: Path) -> Runner:
+    from tinyvision.export import onnx_session
+
+    session = onnx_session(path)
+
+    def run(pixels: torch.Tensor) -> torch.Tensor:
+        outputs = [session.run(None, {"pixels": (pixels[i : i + 500].float() / 255.0).numpy()})[0]
+                   for i in range(0, len(pixels), 500)]
+        return torch.from_numpy(np.concatenate(outputs)) if outputs else torch.zeros(0, 0)
+
+    return run
+
+
+class Model:
+    """A trained classifier: its card, its inference path, and how its inputs are prepared."""
+
+    def __init__(self, card: ModelCard, source: Path, network: nn.Module | None = None,
+                 runner: Runner | None = None, preparation: str = "auto",
+                 device: torch.device | str = "cpu", limits: Limits = DEFAULT_LIMITS) -> None:
+        self.card = card
+        self.source = source
+        self.network = network
+        self.device = torch.device(device)
+        self.limits = limits
+        self.preparation: Preparation = choose_preparation(card.preparation, card.input_shape, preparation)
+        self._graph: InferenceGraph | None = None
+        if network is not None:
+            # Put in eval mode once, here: requests served in parallel threads never change module state.
+            self._graph = InferenceGraph(network, card.normalization, card.tta, card.temperature)
+            self._graph.to(self.device).eval()
+        if runner is None:
+            if self._graph is None:
+                raise ValueError("a Model needs a network or a runner")
+            graph = self._graph
+            runner = lambda pixels: log_probabilities(graph, pixels, self.device)  # noqa: E731
+        self._runner = runner
+
+    # -- loading -------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path: str | Path, preparation: str = "auto", device: str = "cpu",
+             runtime: str = "auto") -> Model:
+        """A run folder, a `model.safetensors`, or an exported `.onnx` (with its `.onnx.json` beside it).
+
+        `runtime="onnx"` runs a run folder's exported `model.onnx` instead of PyTorch.
+        """
+        path = Path(path).expanduser()
+        if runtime not in ("auto", "torch", "onnx"):
+            raise TinyVisionError(f"unknown runtime {runtime!r}; choose torch or onnx")
+        if path.suffix.lower() == ".onnx" or runtime == "onnx":
+            onnx_path = path if path.suffix.lower() == ".onnx" else resolve_model_path(path).with_name("model.onnx")
+            if not onnx_path.is_file():
+                raise TinyVisionError(
+                    f"no {onnx_path}; write it first with: tinyvision export {path} --format onnx"
+                )
+            return cls(onnx_card(onnx_path), onnx_path, runner=onnx_runner(onnx_path), preparation=preparation)
+        dev = select_device(device)
+        network, card = load_model(path, dev)
+        return cls(card, resolve_model_path(path), network=network, preparation=preparation, device=dev)
+
+    # -- what it is --------------------------------------------------------------------------
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.card.classes
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return self.card.input_shape
+
+    @property
+    def graph(self) -> InferenceGraph:
+        """The PyTorch inference path (normalisation, TTA, temperature around the network), in eval mode."""
+        if self._graph is None:
+            raise TinyVisionError(f"{self.source} is an exported file: it has no PyTorch network")
+        return self._graph
+
+    def __repr__(self) -> str:
+        return (f"Model({self.card.model!r} on {self.card.dataset!r}, {len(self.classes)} classes, "
+                f"input {self.input_shape}, preparation {self.preparation.mode!r}, source {str(self.source)!r})")
+
+    # -- inference -----------------------------------------------------------------------------
+
+    def log_probs(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Prepared uint8 inputs (N, C, H, W) -> log-probabilities (N, classes): the one inference path."""
+        if pixels.ndim != 4 or tuple(pixels.shape[1:]) != tuple(self.input_shape):
+            raise TinyVisionError(f"inputs of shape {tuple(pixels.shape)}; this model takes (N, {self.input_shape})")
+        return self._runner(pixels.to(torch.uint8))
+
+    def prepare(self, source) -> torch.Tensor:
+        """Any image source -> the uint8 (C, H, W) input this model takes.
+
+        A uint8 tensor already shaped like the model's input (a dataset image) is
+        taken as prepared; anything else goes through the decoder and the model's
+        preparation (MNIST-style for digit models).
+        """
+        if isinstance(source, torch.Tensor) and source.dtype == torch.uint8 \
+                and tuple(source.shape) == tuple(self.input_shape):
+            return source.cpu()
+        return prepare(source, self.preparation, self.limits)
+
+    def predict_prepared(self, pixels: torch.Tensor) -> list[Prediction]:
+        probs = self.log_probs(pixels).exp()
+        return [
+            Prediction(self.classes[int(p.argmax())], {c: float(v) for c, v in zip(self.classes, p)}, x)
+            for p, x in zip(probs, pixels)
+        ]
+
+    def predict(self, source) -> Prediction | list[Prediction]:
+        """Predict one image or a list of them.
+
+        `source`: a file path, bytes, a PIL image, a numpy array ((H, W) or
+        (H, W, C), uint8 or float in [0, 1]), a torch tensor, or a list of these;
+        a uint8 tensor (N, C, H, W) of prepared inputs gives one prediction each.
+        """
+        if isinstance(source, torch.Tensor) and source.ndim == 4:
+            return self.predict_prepared(source)
+        if isinstance(source, (list, tuple)):
+            if not source:
+                return []
+            return self.predict_prepared(torch.stack([self.prepare(s) for s in source]))
+        return self.predict_prepared(self.prepare(source)[None])[0]
+
+    __call__ = predict
+
+    # -- evaluation and export -------------------------------------------------------------------
+
+    def evaluate(self, dataset: str | None = None, data_dir: str | Path | None = None,
+                 limit_batches: int | None = None) -> dict:
+        """Test-split metrics of this model's inference path: loss, accuracy, per class, confusion."""
+        from tinyvision.evaluation_report import evaluate_model
+
+        return evaluate_model(self, dataset, Path(data_dir) if data_dir else None, limit_batches)
+
+    def export(self, format: str = "onnx", path: str | Path | None = None) -> Path:  # noqa: A002
+        """Write the inference path as an ONNX or TorchScript file (plus a JSON card beside it)."""
+        from tinyvision.export import FORMATS, export_graph
+
+        if format not in FORMATS:
+            raise TinyVisionError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
+        out = Path(path) if path else self.source.with_name("model" + FORMATS[format])
+        return export_graph(copy.deepcopy(self.graph).cpu().eval(), self.card, format, out)
+
+
+def onnx_card(path: Path) -> ModelCard:
+    sidecar = path.with_name(path.name + ".json")
+    if not sidecar.is_file():
+        raise TinyVisionError(f"{path}: no {sidecar.name} beside it (written by tinyvision export)")
+    try:
+        card_json = json.loads(sidecar.read_text())["card"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise TinyVisionError(f"{sidecar}: not a tinyvision export card ({exc})") from None
+    return ModelCard.from_json(json.dumps(card_json), sidecar)
+
+
+def load(path: str | Path, preparation: str = "auto", device: str = "cpu", runtime: str = "auto") -> Model:
+    """Load a trained model: a run folder, a `model.safetensors`, or an exported `.onnx`."""
+    return Model.load(path, preparation=preparation, device=device, runtime=runtime)
+
+
+def describe(path: str | Path) -> ModelCard:
+    """A checkpoint's card without loading its weights."""
+    return read_card(Path(path))
+
+
+__all__ = ["Model", "Prediction", "describe", "load"]

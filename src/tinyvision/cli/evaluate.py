@@ -1,0 +1,45 @@
+"""`tinyvision evaluate`: a checkpoint's test metrics, through the path that answers users."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tinyvision.cli.common import DEVICES
+
+NAME = "evaluate"
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(NAME, help="test a checkpoint: loss, accuracy, per-class scores, confusion")
+    p.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CHECKPOINT",
+                   help="a run folder, a model.safetensors or an exported model.onnx")
+    p.add_argument("--dataset", help="another dataset with the same classes and image size (default: the model's)")
+    p.add_argument("--data-dir", help="where the dataset lives (default: its usual source)")
+    p.add_argument("--device", choices=DEVICES, default="cpu")
+    p.add_argument("--out", type=Path, help="folder for evaluation.json and evaluation_confusion.png")
+    p.add_argument("--limit-batches", type=int)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    import tinyvision
+    from tinyvision.evaluation_report import write_evaluation
+
+    model = tinyvision.load(args.checkpoint, device=args.device)
+    report = model.evaluate(args.dataset, data_dir=args.data_dir, limit_batches=args.limit_batches)
+    files = write_evaluation(report, args.out or model.source.parent)
+    report["files"] = {k: str(v) for k, v in files.items()}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{report['model']} on {report['dataset']} test set ({report['test_count']} images)")
+    print(f"test_loss {report['test_loss']:.4f}  test_acc {100 * report['test_acc']:.2f}%  "
+          f"balanced_acc {100 * report['test_balanced_acc']:.2f}%  macro_f1 {100 * report['test_macro_f1']:.2f}%")
+    print(f"{'class':>12}  {'precision':>9}  {'recall':>7}  {'f1':>7}  {'support':>7}")
+    for row in report["per_class"]:
+        print(f"{row['class']:>12}  {100 * row['precision']:8.2f}%  {100 * row['recall']:6.2f}%  "
+              f"{100 * row['f1']:6.2f}%  {row['support']:>7}")
+    print(f"confusion matrix -> {files['confusion_png']}")
+    return 0

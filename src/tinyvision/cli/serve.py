@@ -1,0 +1,28 @@
+"""`tinyvision serve`: the draw-a-number page and the JSON API for one model."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "serve"
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(NAME, help="a draw-a-number web page and a JSON prediction API")
+    p.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--max-bytes", type=int, default=10_000_000, help="largest accepted upload in bytes (10 MB)")
+    p.add_argument("--workers", type=int, help="predictions computed at once (default: the number of cores)")
+    p.add_argument("--queue", type=int, help="requests allowed to wait for a worker before 503 (default: 4 per worker)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import tinyvision
+    from tinyvision.serve import ServeOptions, run_server
+
+    model = tinyvision.load(args.checkpoint)
+    options = ServeOptions.with_defaults(max_bytes=args.max_bytes, workers=args.workers, queue=args.queue)
+    run_server(model, args.host, args.port, options)
+    return 0

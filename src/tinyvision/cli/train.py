@@ -1,0 +1,104 @@
+"""`tinyvision train`: flags -> `tinyvision.train(...)`, with Ctrl-C handled here, at the edge."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from tinyvision.cli.common import DEVICES, progress_choice
+
+NAME = "train"
+# Flags that map one-to-one onto RunConfig fields (None: not given, the recipe decides).
+CONFIG_FLAGS = (
+    "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing", "translate",
+    "ema", "tta", "val_fraction", "seed", "limit_batches", "sync_bn", "image_size", "hflip", "tta_flip",
+    "data_dir", "device",
+)
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(NAME, help="train a model and write a run folder",
+                       description="Train a model; flags override the preset, which overrides the dataset's recipe.")
+    p.add_argument("--model", help="registered model name (see `tinyvision models`)")
+    p.add_argument("--preset", help="named recipe: fast, best, mlp, tutorial-a, tutorial-b, tutorial-mlp")
+    p.add_argument("--dataset", help="mnist (default, bundled), fashion-mnist, cifar10 or folder:PATH")
+    p.add_argument("--data-dir", help="folder holding the dataset files (torchvision layout or plain)")
+    p.add_argument("--image-size", type=int, help="folder: datasets: resize to NxN (default: most common size)")
+    p.add_argument("--hflip", action=argparse.BooleanOptionalAction, help="random horizontal flips (photos)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int, help="the global batch: under torchrun, split evenly over the ranks")
+    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--optimizer", choices=["sgd", "adam"])
+    p.add_argument("--schedule", choices=["onecycle", "constant"])
+    p.add_argument("--weight-decay", type=float)
+    p.add_argument("--label-smoothing", type=float)
+    p.add_argument("--translate", type=int, help="random shifts of up to N pixels")
+    p.add_argument("--ema", type=float, help="evaluate an EMA of the weights with this decay (e.g. 0.999)")
+    p.add_argument("--tta", type=int, help="test-time augmentation: average over shifts of up to N pixels (0: off)")
+    p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction,
+                   help="test-time augmentation: average each image with its mirror (models trained with --hflip)")
+    p.add_argument("--val-fraction", type=float, help="share of the training set held out (0.1)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", choices=DEVICES)
+    p.add_argument("--limit-batches", type=int, help="smoke runs: at most N batches per loop")
+    p.add_argument("--sync-bn", action="store_true", default=None,
+                   help="under torchrun on GPUs: BatchNorm statistics over the global batch")
+    p.add_argument("--dry-run", action="store_true", help="1 epoch of 2 batches: check the pipeline")
+    p.add_argument("--out", type=Path, help="run folder (default: runs/<model>-<time>)")
+    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
+    p.add_argument("--progress", choices=["auto", "bar", "lines"], default="auto")
+
+
+@contextlib.contextmanager
+def stop_on_sigint(stop: threading.Event) -> Iterator[None]:
+    """First Ctrl-C asks training to stop after the current step (and save); a second one kills.
+
+    Under torchrun each rank would see the signal at a different step, and
+    stopping them together would cost a collective per step: there Ctrl-C ends
+    the run, and --resume continues from the last completed epoch.
+    """
+    import os
+
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        yield
+        return
+
+    def handler(signum, frame):  # noqa: ARG001
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread: no handler, plain KeyboardInterrupt
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run(args: argparse.Namespace) -> int:
+    import tinyvision
+
+    options = {k: getattr(args, k) for k in CONFIG_FLAGS}
+    stop = threading.Event()
+    with stop_on_sigint(stop):
+        result = tinyvision.train(
+            dataset=args.dataset, model=args.model, preset=args.preset, out=args.out,
+            progress=progress_choice(args.progress), plots=not args.no_plots, resume=args.resume,
+            dry_run=args.dry_run, stop=stop, **options,
+        )
+    if not result.folder.metrics_json.is_file():  # a rank other than 0 on another machine
+        return 0
+    m = result.metrics
+    print(
+        f"test_loss {m['test_loss']:.4f}  test_acc {100 * m['test_acc']:.2f}%  "
+        f"({m['test_count']} images)  train time {m['train_seconds']:.1f}s  -> {result.path}"
+    )
+    return 0

@@ -1,0 +1,122 @@
+"""The dataset registry: everything tinyvision knows about a dataset, in one entry.
+
+An entry says what the images are (`kind`), how users' images are prepared
+for a model trained on it (`preparation`), which recipe suits it (`defaults`,
+applied before any preset or flag) and how to load it. Training, evaluation,
+predict, serve and `compare` all read these entries, so adding a dataset is
+adding one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tinyvision.datasets.image_data import ImageData
+from tinyvision.errors import TinyVisionError
+
+FOLDER_PREFIX = "folder:"
+Loader = Callable[[Path | None, int | None], ImageData]
+KINDS = ("digits", "clothes", "photos", "folder")
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    kind: str  # digits | clothes | photos | folder
+    preparation: str  # how users' images become inputs: "digit" (MNIST-style) | "resize"
+    load: Loader  # (data_dir, image_size) -> ImageData
+    description: str
+    defaults: dict = field(default_factory=dict)  # recipe values, before any preset or flag
+    fixed_size: bool = True  # False: --image-size may resize (folders)
+
+
+def _mnist(data_dir: Path | None, image_size: int | None) -> ImageData:  # noqa: ARG001
+    from tinyvision.datasets.mnist import MNIST, load_mnist_format
+
+    return load_mnist_format(MNIST, data_dir)
+
+
+def _fashion(data_dir: Path | None, image_size: int | None) -> ImageData:  # noqa: ARG001
+    from tinyvision.datasets.mnist import FASHION_MNIST, load_mnist_format
+
+    return load_mnist_format(FASHION_MNIST, data_dir)
+
+
+def _cifar10(data_dir: Path | None, image_size: int | None) -> ImageData:  # noqa: ARG001
+    from tinyvision.datasets.cifar10 import load_cifar10
+
+    return load_cifar10(data_dir)
+
+
+# Photos (CIFAR-like, users' folders): random crops (shifts with zero padding)
+# and flips, and the colour CNN with its recipe. A photo's mirror image shows
+# the same thing, so the prediction also averages each image with its mirror.
+PHOTO_DEFAULTS = dict(
+    model="tvresnet", epochs=6, batch_size=256, lr=0.2, label_smoothing=0.2, translate=2, hflip=True,
+    val_fraction=0.05, tta_flip=True,
+)
+
+REGISTRY: dict[str, DatasetSpec] = {}
+
+
+def register(spec: DatasetSpec) -> DatasetSpec:
+    if spec.kind not in KINDS:
+        raise ValueError(f"dataset {spec.name}: unknown kind {spec.kind!r}")
+    REGISTRY[spec.name] = spec
+    return spec
+
+
+register(DatasetSpec(
+    "mnist", "digits", "digit", _mnist, "28x28 gray handwritten digits (bundled with tinyvision)",
+    # Digits: small shifts only; a flipped 2 or 7 is not a 2 or 7.
+    defaults=dict(translate=1, hflip=False),
+))
+register(DatasetSpec(
+    "fashion-mnist", "clothes", "resize", _fashion, "28x28 gray photos of clothes, 10 classes",
+    # Clothes are centred and keep their class when mirrored.
+    defaults=dict(translate=0, hflip=True, epochs=12, tta_flip=True),
+))
+register(DatasetSpec(
+    "cifar10", "photos", "resize", _cifar10, "32x32 colour photos, 10 classes (the official python archive)",
+    defaults=PHOTO_DEFAULTS,
+))
+
+
+def folder_spec(name: str) -> DatasetSpec:
+    from tinyvision.datasets.folder import load_folder
+
+    return DatasetSpec(
+        name, "folder", "resize", lambda data_dir, image_size: load_folder(name, image_size),
+        "your images: PATH/train/<class>/*, PATH/test/<class>/*", defaults=PHOTO_DEFAULTS, fixed_size=False,
+    )
+
+
+def spec_for(name: str) -> DatasetSpec:
+    """The registry entry for `name`, or a folder entry for `folder:PATH`."""
+    if name.startswith(FOLDER_PREFIX):
+        return folder_spec(name)
+    if name not in REGISTRY:
+        raise TinyVisionError(
+            f"unknown dataset {name!r}; choose from {', '.join(REGISTRY)} or {FOLDER_PREFIX}PATH"
+        )
+    return REGISTRY[name]
+
+
+def load_dataset(name: str, data_dir: Path | None = None, image_size: int | None = None) -> ImageData:
+    """Load the dataset registered as `name` (or `folder:PATH`), from `data_dir` or its default sources.
+
+    `image_size` resizes folder datasets; a fixed-size dataset accepts only its own size.
+    """
+    spec = spec_for(name)
+    if data_dir is not None and not spec.fixed_size:
+        raise TinyVisionError(f"--data-dir does not apply to {name}: the path is part of the name")
+    data = spec.load(Path(data_dir) if data_dir is not None else None, image_size)
+    _, h, w = data.input_shape
+    if spec.fixed_size and image_size is not None and (image_size, image_size) != (h, w):
+        raise TinyVisionError(
+            f"--image-size {image_size} does not match {name}, whose images are {h}x{w} "
+            f"(resizing applies to {FOLDER_PREFIX}PATH datasets only)"
+        )
+    return data

@@ -1,0 +1,289 @@
+"""The one image decoder: a file, bytes, a PIL image, an array or a tensor -> uint8 pixels.
+
+Every image tinyvision reads goes through `decode`: folder datasets at
+training time, and users' files in `predict`, the API and the server, so a
+model sees the same pixels for the same file at training and at prediction.
+
+Memory is bounded by design, whatever the file claims:
+- the header is read first, and an image over `MAX_PIXELS`, or whose
+  full-size decode would need more than `DECODE_BUDGET` bytes, is refused
+  before any pixel is decoded (a 170 KB PNG can inflate to 160 MB);
+- a JPEG is decoded at a reduced scale (`draft`: 1/2, 1/4 or 1/8, done by
+  the JPEG library itself) when the caller needs fewer pixels;
+- everything stays 8-bit while the image is large: it is reduced by an
+  integer factor (`Image.reduce`, a box filter) before any conversion, and
+  EXIF rotation and alpha compositing run on the small image.
+
+Nothing here touches process-wide state (no warning filters, no global
+Pillow limits), so concurrent requests can decode in parallel threads.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from tinyvision.errors import TinyVisionError
+
+# 40 megapixels covers any phone photo; far larger "images" are usually
+# decompression bombs (a tiny PNG that inflates to gigabytes).
+MAX_PIXELS = 40_000_000
+# The most memory one full-size decode may take. A 40-megapixel JPEG never
+# needs it (it decodes at 1/8 scale); an 8-bit gray PNG of 40 MP does (40 MB);
+# an RGB or RGBA PNG is stored at 4 bytes a pixel, so up to 16 MP (4000x4000).
+DECODE_BUDGET = 64 * 1024 * 1024
+MAX_FILE_BYTES = 50_000_000  # a larger file is not a photo of a digit
+MIN_SIDE = 8
+GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F", "P;gray"})
+# Bytes per pixel of Pillow's in-memory storage, by mode (multi-band modes use 4).
+_STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
+
+
+class ImageError(TinyVisionError):
+    """A file that cannot be used as an image; `kind` says why, for HTTP status codes."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # not_image | corrupt | too_large | too_small | no_ink | not_a_file
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one decode may cost."""
+
+    max_pixels: int = MAX_PIXELS
+    budget_bytes: int = DECODE_BUDGET
+    max_file_bytes: int = MAX_FILE_BYTES
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def read_file(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> bytes:
+    """A file's bytes, refusing what is not a regular file or is over the size limit."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError("no such file" if not path.exists() else "not a file", "not_a_file")
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:
+        raise ImageError(f"file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}", "too_large")
+    try:
+        with open(path, "rb") as f:
+            return f.read(limits.max_file_bytes + 1)[: limits.max_file_bytes]
+    except OSError as exc:
+        raise ImageError(f"cannot read ({exc.strerror})", "not_a_file") from None
+
+
+def open_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
+    """Bytes -> an opened (not yet decoded) Pillow image whose size has been checked."""
+    if not data:
+        raise ImageError("empty file", "not_image")
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ImageError("not an image Pillow can read", "not_image") from None
+    except Image.DecompressionBombError:
+        raise ImageError("image has too many pixels (decompression bomb?)", "too_large") from None
+    except Exception as exc:  # a damaged header surfaces as any of several exception types
+        raise ImageError(f"corrupt image ({exc})", "corrupt") from None
+    w, h = image.size
+    if w * h > limits.max_pixels:
+        raise ImageError(f"image is {w}x{h}, over the limit of {limits.max_pixels:,} pixels", "too_large")
+    if min(w, h) < MIN_SIDE:
+        raise ImageError(f"image is {w}x{h}; need at least {MIN_SIDE}x{MIN_SIDE} pixels", "too_small")
+    return image
+
+
+def storage_bytes(image: Image.Image) -> int:
+    """What Pillow will allocate to hold the decoded image."""
+    return image.size[0] * image.size[1] * _STORAGE_BYTES.get(image.mode, 4)
+
+
+def reduce_on_load(image: Image.Image, longest: int | None, limits: Limits) -> None:
+    """Ask the decoder for fewer pixels (JPEG only), then check the decode fits the budget."""
+    w, h = image.size
+    if longest is not None and image.format == "JPEG" and max(w, h) > 2 * longest:
+        # draft() picks the largest 1/2^k scale whose result is still at least this size.
+        scale = longest / max(w, h)
+        image.draft(image.mode, (max(1, math.ceil(w * scale)), max(1, math.ceil(h * scale))))
+    if storage_bytes(image) > limits.budget_bytes:
+        w, h = image.size
+        raise ImageError(
+            f"image is {w}x{h} {image.mode}: decoding it would take {storage_bytes(image) / 2**20:.0f} MiB, "
+            f"over the limit of {limits.budget_bytes / 2**20:.0f} MiB (send a smaller or a JPEG image)",
+            "too_large",
+        )
+
+
+def load_first_frame(image: Image.Image) -> Image.Image:
+    try:
+        image.seek(0)  # GIF/TIFF/WebP: the first frame
+        image.load()
+    except Image.DecompressionBombError:
+        raise ImageError("image has too many pixels (decompression bomb?)", "too_large") from None
+    except Exception as exc:  # truncated data: OSError, SyntaxError, ValueError, ...
+        raise ImageError(f"corrupt or truncated image ({exc})", "corrupt") from None
+    return image
+
+
+def to_8bit(image: Image.Image) -> Image.Image:
+    """16- and 32-bit gray, float and odd modes -> L, LA, RGB or RGBA (8 bits per channel).
+
+    Pillow's own convert("L") clips 16-bit values instead of scaling them, so a
+    16-bit scan would turn white; here the full range is scaled down.
+    """
+    mode = image.mode
+    if mode in ("L", "LA", "RGB", "RGBA"):
+        return image
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        values = np.asarray(image, dtype=np.float32)
+        top = float(values.max(initial=0.0))
+        if mode == "F" and top <= 1.0:
+            scale = 1.0
+        else:
+            scale = 255.0 if top <= 255 else 65535.0
+        return Image.fromarray(np.clip(np.rint(values * (255.0 / scale)), 0, 255).astype(np.uint8), "L")
+    if mode == "1":
+        return image.convert("L")
+    if mode in ("La", "PA") or (mode == "P" and "transparency" in image.info):
+        return image.convert("LA" if mode == "La" else "RGBA")
+    if mode == "P":
+        return image.convert("RGB")
+    if mode == "RGBa":
+        return image.convert("RGBA")
+    return image.convert("RGB")  # CMYK, YCbCr, LAB, HSV, ...
+
+
+def shrink(image: Image.Image, longest: int | None) -> Image.Image:
+    """Reduce by an integer factor (box filter) so the longest side is still >= `longest`."""
+    if longest is None:
+        return image
+    factor = max(image.size) // longest
+    if factor >= 2:
+        image = image.reduce(factor)
+    return image
+
+
+def composite_alpha(array: np.ndarray) -> np.ndarray:
+    """(H, W, 2 or 4) with alpha -> (H, W, 1 or 3): alpha composited on white.
+
+    Light strokes on a transparent background would vanish on white, so when
+    black gives the stronger contrast, black is used instead.
+    """
+    colour = array[..., :-1].astype(np.float32)
+    alpha = array[..., -1:].astype(np.float32) / 255.0
+    on_white = colour * alpha + 255.0 * (1.0 - alpha)
+    if alpha.min() < 1.0:
+        on_black = colour * alpha
+        if on_black.std() > on_white.std() * 1.5:
+            return np.rint(on_black).astype(np.uint8)
+    return np.rint(on_white).astype(np.uint8)
+
+
+def image_to_array(image: Image.Image) -> np.ndarray:
+    """An 8-bit Pillow image -> (H, W, 1) gray or (H, W, 3) RGB uint8, alpha composited."""
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[..., None]
+    if image.mode in ("LA", "RGBA"):
+        array = composite_alpha(array)
+    return np.ascontiguousarray(array)
+
+
+def decode_bytes(data: bytes, longest: int | None = None, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+    """Image file bytes -> (H, W, 1 or 3) uint8, EXIF orientation applied, first frame only.
+
+    `longest` is how many pixels the caller needs on the longest side: larger
+    images are reduced (by an integer factor, so at least that many remain).
+    """
+    image = open_image(data, limits)
+    reduce_on_load(image, longest, limits)
+    image = load_first_frame(image)
+    exif = image.getexif() if hasattr(image, "getexif") else None
+    image = shrink(to_8bit(image), longest)
+    if exif:
+        image.info["exif"] = exif.tobytes()
+        try:
+            image = ImageOps.exif_transpose(image)
+        except Exception:  # noqa: BLE001 - a damaged EXIF block leaves the image as stored
+            pass
+    return image_to_array(image)
+
+
+def array_to_pixels(array: np.ndarray) -> np.ndarray:
+    """A user's numpy array -> (H, W, 1 or 3) uint8.
+
+    (H, W) or (H, W, C) with C in 1..4; uint8, or floats in [0, 1] (values above
+    1 are taken as 0..255), or wider integers scaled from their own maximum.
+    """
+    array = np.asarray(array)
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[-1] not in (1, 2, 3, 4):
+        raise ImageError(f"array of shape {tuple(array.shape)} is not an image: expected (H, W) or (H, W, C)",
+                         "not_image")
+    if min(array.shape[:2]) < MIN_SIDE:
+        raise ImageError(f"image is {array.shape[1]}x{array.shape[0]}; need at least {MIN_SIDE}x{MIN_SIDE} pixels",
+                         "too_small")
+    if array.shape[0] * array.shape[1] > MAX_PIXELS:
+        raise ImageError(f"array of {array.shape[1]}x{array.shape[0]} is over {MAX_PIXELS:,} pixels", "too_large")
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
+    elif np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ImageError("array holds NaN or infinite values", "corrupt")
+        top = 255.0 if float(array.max(initial=0.0)) > 1.0 else 1.0
+        array = np.clip(np.rint(array * (255.0 / top)), 0, 255).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        top = float(array.max(initial=0))
+        scale = 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
+        array = np.clip(np.rint(array.astype(np.float64) * (255.0 / scale)), 0, 255).astype(np.uint8)
+    if array.shape[-1] in (2, 4):
+        array = composite_alpha(array)
+    return np.ascontiguousarray(array)
+
+
+def decode(source, longest: int | None = None, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
+    """Any image source -> (H, W, 1 or 3) uint8.
+
+    Accepts a path, bytes, a PIL image, a numpy array ((H, W) or (H, W, C)) or a
+    torch tensor ((H, W), (C, H, W) or (H, W, C)).
+    """
+    if isinstance(source, (str, os.PathLike)):
+        return decode_bytes(read_file(source, limits), longest, limits)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return decode_bytes(bytes(source), longest, limits)
+    if isinstance(source, Image.Image):
+        if source.size[0] * source.size[1] > limits.max_pixels:
+            raise ImageError(f"image is {source.size[0]}x{source.size[1]}, over the limit of "
+                             f"{limits.max_pixels:,} pixels", "too_large")
+        image = ImageOps.exif_transpose(shrink(to_8bit(source), longest))
+        return image_to_array(image if image.mode in ("L", "LA", "RGB", "RGBA") else to_8bit(image))
+    if isinstance(source, torch.Tensor):
+        array = source.detach().cpu()
+        if array.ndim == 3 and array.shape[0] in (1, 2, 3, 4) and array.shape[-1] not in (1, 2, 3, 4):
+            array = array.permute(1, 2, 0)  # (C, H, W) -> (H, W, C)
+        return array_to_pixels(array.numpy())
+    if isinstance(source, np.ndarray):
+        return array_to_pixels(source)
+    raise ImageError(f"cannot read an image from a {type(source).__name__}", "not_image")
+
+
+def is_gray(pixels: np.ndarray) -> bool:
+    return pixels.shape[-1] == 1
+
+
+def to_png(pixels: torch.Tensor | np.ndarray) -> bytes:
+    """A uint8 (C, H, W) model input as PNG bytes, for users to see what the model saw."""
+    array = pixels.numpy() if isinstance(pixels, torch.Tensor) else np.asarray(pixels)
+    image = Image.fromarray(array[0]) if array.shape[0] == 1 else Image.fromarray(array.transpose(1, 2, 0))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

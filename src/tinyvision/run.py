@@ -1,0 +1,182 @@
+"""Training from Python: `run = tinyvision.train(dataset="mnist")` -> a `Run`.
+
+The CLI's `tinyvision train` is a thin caller of `train`. A run always writes
+its folder (config, metrics, checkpoints, figures), so a notebook's run can be
+evaluated, served or resumed from the command line, and the reverse.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tinyvision.errors import TinyVisionError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from tinyvision.classifier import Model
+    from tinyvision.config import RunConfig
+
+FIGURES = ("curves", "confusion", "mistakes")
+
+
+class Run:
+    """A run folder: its config, per-epoch history, final metrics, model and figures."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        from tinyvision.run_folder import RunFolder
+
+        self.folder = RunFolder(self.path)
+
+    def __repr__(self) -> str:
+        try:
+            m = self.metrics
+            summary = f"{m['model']} on {m['dataset']}: test_acc {100 * m['test_acc']:.2f}%"
+        except TinyVisionError:
+            summary = "unfinished"
+        return f"Run({str(self.path)!r}, {summary})"
+
+    @property
+    def config(self) -> RunConfig:
+        return self.folder.read_config()
+
+    @property
+    def metrics(self) -> dict:
+        """metrics.json: test loss and accuracy, per-class scores, confusion, calibration, history."""
+        return self.folder.read_metrics()
+
+    @property
+    def history(self) -> list[dict]:
+        """One dict per epoch: train/val loss and accuracy, learning rate, seconds."""
+        if self.folder.metrics_json.is_file():
+            return self.metrics["history"]
+        if self.folder.state.is_file():  # an interrupted run: the history saved with its state
+            from tinyvision.checkpoint import load_train_state
+
+            return list(load_train_state(self.folder.state)["history"])
+        return []
+
+    @cached_property
+    def model(self) -> Model:
+        """The trained model (the saved weight average, when the run kept one)."""
+        from tinyvision.classifier import Model
+
+        return Model.load(self.path)
+
+    def plot(self, which: str = "curves") -> Figure:
+        """A matplotlib figure: `curves` (loss and accuracy per epoch), `confusion` or `mistakes`."""
+        from tinyvision import plots
+
+        if which not in FIGURES:
+            raise TinyVisionError(f"unknown figure {which!r}; choose from {', '.join(FIGURES)}")
+        title = f"{self.config.model} on {self.config.dataset}"
+        if which == "curves":
+            return plots.curves_figure(self.history, title)
+        metrics = self.metrics
+        if which == "confusion":
+            return plots.confusion_figure(metrics["confusion"], metrics["classes"], f"{title}: test confusion")
+        return plots.misclassified_figure(self.test_images(), metrics["worst_mistakes"], metrics["classes"])
+
+    def test_images(self):
+        from tinyvision.datasets import load_dataset
+
+        cfg = self.config
+        return load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None, cfg.image_size).test_images
+
+    def draw(self, test_images=None) -> list[Path]:
+        """Write curves.png, confusion.png and misclassified.png into the run folder."""
+        from tinyvision import plots
+
+        images = self.test_images() if test_images is None else test_images
+        return plots.draw_run(self.metrics, images, self.folder)
+
+
+def default_run_path(model: str) -> Path:
+    return Path("runs") / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def config_for(dataset: str | None, model: str | None, preset: str | None, options: dict) -> RunConfig:
+    """Defaults, the dataset's registry entry, the preset, then the options given (None: not given)."""
+    from tinyvision.config import RunConfig, build_config
+
+    known = set(RunConfig.__dataclass_fields__) - {"preset", "extra"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise TinyVisionError(
+            f"unknown training option(s) {', '.join(unknown)}; options are {', '.join(sorted(known))}"
+        )
+    return build_config(preset, {**options, "dataset": dataset, "model": model})
+
+
+def train(
+    dataset: str | None = None,
+    model: str | None = None,
+    preset: str | None = None,
+    out: str | Path | None = None,
+    progress: bool | str = True,
+    plots: bool = True,
+    resume: str | Path | None = None,
+    dry_run: bool = False,
+    stop: threading.Event | None = None,
+    **options: Any,
+) -> Run:
+    """Train a model and return its `Run` (the run folder, written as training goes).
+
+    `dataset`: `mnist` (bundled, the default), `fashion-mnist`, `cifar10` or `folder:PATH`.
+    `model`, `preset` and `**options` (any `RunConfig` field: `epochs`,
+    `batch_size`, `lr`, `seed`, `translate`, `ema`, `device`, ...) override the
+    dataset's recipe, as the CLI's flags do. `out`: the run folder (default
+    `runs/<model>-<time>`). `progress`: True (a bar in a terminal or notebook,
+    else a line per epoch), "lines", "bar" or False. `resume`: a run folder to
+    continue (no other options). `stop`: set this event (from another thread
+    or a signal handler) to stop after the current step; the state is saved
+    and `tinyvision.Interrupted` raised.
+    """
+    from tinyvision.distributed import lost_ranks_reported, start_ranks, stop_ranks
+    from tinyvision.progress import Progress
+    from tinyvision.run_folder import RunFolder
+    from tinyvision.training import Reporter, Saver, fit
+
+    if resume is not None:
+        given = {k for k, v in options.items() if v is not None and k != "device"}
+        given |= {k for k, v in dict(dataset=dataset, model=model, preset=preset, out=out).items() if v is not None}
+        if given or dry_run:
+            names = ", ".join(f"--{k.replace('_', '-')}" for k in sorted(given)) or "--dry-run"
+            raise TinyVisionError(f"--resume continues the run with its saved config; drop {names}")
+        run_folder = RunFolder(Path(resume))
+        cfg = run_folder.read_config()
+        if options.get("device"):
+            cfg.device = options["device"]
+    else:
+        if dry_run:
+            options = {**options, "epochs": 1, "limit_batches": 2}
+        cfg = config_for(dataset, model, preset, options)
+    joined = process_group_exists()
+    dist = start_ranks(cfg.device)  # one rank without torchrun
+    try:
+        if resume is None:
+            # Under torchrun every rank must pick the same folder: rank 0's clock decides.
+            run_folder = RunFolder(Path(out) if out else dist.from_main(default_run_path(cfg.model)))
+        bar = {True: None, "auto": None, "bar": True, "lines": False, False: False}.get(progress)
+        reporter = Reporter(Progress(cfg.epochs, bar=bar, quiet=progress is False or not dist.is_main))
+        callbacks = [reporter, Saver(run_folder)] if dist.is_main else [reporter]
+        with lost_ranks_reported():
+            result = fit(cfg, run_folder, callbacks, dist, resume=resume is not None, stop=stop)
+    finally:
+        if not joined:  # leave the process group we joined (a caller's own group stays)
+            stop_ranks()
+    run = Run(run_folder.path)
+    if dist.is_main and plots:
+        run.draw(result.setup.data.test_images)
+    return run
+
+
+def process_group_exists() -> bool:
+    import torch.distributed
+
+    return torch.distributed.is_available() and torch.distributed.is_initialized()

@@ -1,0 +1,126 @@
+"""A whole run: set up, train epoch by epoch, calibrate on validation, test once, save.
+
+`fit` holds no signal handlers and prints nothing itself: the CLI and the
+notebook API decide how to report (callbacks) and how to stop (a
+`threading.Event` set by Ctrl-C at the CLI edge).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+
+import torch
+
+from tinyvision.calibration import calibration_report, fit_temperature
+from tinyvision.checkpoint import ModelCard, load_train_state, load_weights
+from tinyvision.config import RunConfig
+from tinyvision.datasets import ImageData
+from tinyvision.distributed import Distributed
+from tinyvision.errors import TinyVisionError
+from tinyvision.evaluate import evaluate, split_report
+from tinyvision.inference import all_view_logits, eval_mode
+from tinyvision.models import count_parameters
+from tinyvision.run_folder import RunFolder
+from tinyvision.training.callbacks import Callback, Callbacks, model_card
+from tinyvision.training.loop import Interrupted, Position, close_epoch, run_epoch
+from tinyvision.training.setup import Setup, build_setup
+from tinyvision.version import code_version
+
+
+@dataclass
+class FitResult:
+    metrics: dict
+    setup: Setup
+    card: ModelCard
+
+
+def restore(s: Setup, state: dict, source) -> Position:
+    load_weights(s.model, state["model"], source, s.cfg.model)
+    s.optimizer.load_state_dict(state["optimizer"])
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"] and s.device.type == "cuda":
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    s.aug_generator.set_state(state["aug_rng"])
+    if s.average is not None:
+        s.average.load_state_dict(state["average"])
+    pos = Position(**state["position"], history=list(state["history"]))
+    if s.dist.rank > 0:  # rank 0's saved RNG state; the other ranks keep their own streams
+        torch.manual_seed(s.cfg.seed + s.dist.rank + 7919 * (pos.epoch * 1_000_003 + pos.step))
+    return pos
+
+
+def calibrate(s: Setup) -> tuple[float, dict]:
+    """Temperature scaling on the validation split (nothing is chosen on the test split)."""
+    if len(s.val_y) == 0:
+        return 1.0, {"temperature": 1.0, "note": "no validation split: not calibrated"}
+    with eval_mode(s.graph()) as graph:
+        logits = all_view_logits(graph, s.val_x, s.device, limit_batches=s.cfg.limit_batches)
+    labels = s.val_y[: logits.shape[1]].cpu()
+    temperature = fit_temperature(logits, labels)
+    return temperature, {"split": "validation", **calibration_report(logits, labels, temperature)}
+
+
+def final_metrics(s: Setup, pos: Position, temperature: float, calibration: dict) -> dict:
+    test = evaluate(s.graph(temperature), s.data.test_images, s.data.test_labels, s.device,
+                    limit_batches=s.cfg.limit_batches)
+    return {
+        "model": s.cfg.model,
+        "dataset": s.data.name,
+        "parameters": count_parameters(s.model),
+        "device": str(s.device),
+        "world_size": s.dist.world_size,
+        "epochs": pos.epoch,
+        "train_seconds": pos.train_seconds,
+        "final": pos.history[-1],
+        "best_val": max(pos.history, key=lambda r: -math.inf if math.isnan(r["val_acc"]) else r["val_acc"]),
+        "tta": s.tta.to_dict(),
+        "calibration": calibration,
+        **split_report(test, s.data.classes),
+        "history": pos.history,
+        "code_version": code_version(),
+    }
+
+
+def fit(
+    cfg: RunConfig,
+    run: RunFolder,
+    callbacks: list[Callback],
+    dist: Distributed,
+    resume: bool = False,
+    stop: threading.Event | None = None,
+    data: ImageData | None = None,
+) -> FitResult:
+    """Train (or resume) a run to the end; returns its final metrics, setup and model card.
+
+    `stop`, once set, ends training after the current step: the state is saved
+    and `Interrupted` raised. `data` skips loading (a comparison shares one copy).
+    """
+    stop = stop or threading.Event()
+    s = build_setup(cfg, dist, data)
+    hooks = Callbacks(callbacks)
+    pos = Position()
+    if resume:
+        pos = restore(s, load_train_state(run.state), run.state)
+        if pos.epoch >= cfg.epochs:
+            raise TinyVisionError(f"{run.path} already finished its {cfg.epochs} epochs")
+    hooks.start(s, pos, resume)
+    while pos.epoch < cfg.epochs:
+        run_epoch(s, pos, hooks, stop)
+        if stop.is_set():
+            hooks.interrupt(s, pos)
+            raise Interrupted(
+                f"interrupted at epoch {pos.epoch + 1}, step {pos.step}; state saved. "
+                f"Continue with: tinyvision train --resume {run.path}"
+            )
+        row = close_epoch(s, pos)
+        hooks.epoch_end(s, pos, row)
+    temperature, calibration = calibrate(s)
+    metrics = final_metrics(s, pos, temperature, calibration)
+    card = model_card(s, {
+        "val_acc": metrics["final"]["val_acc"], "test_acc": metrics["test_acc"],
+        "test_loss": metrics["test_loss"], "epoch": pos.epoch,
+    }, temperature=temperature)
+    hooks.end(s, pos, metrics, card)
+    return FitResult(metrics, s, card)

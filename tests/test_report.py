@@ -1,0 +1,216 @@
+"""benchmarks/report.py: the tables in the docs are rewritten from, and checked against, the results JSON."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BENCHMARKS = REPO / "benchmarks"
+
+
+def load(name: str, path: Path):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
+
+
+report = load("benchmarks_report", BENCHMARKS / "report.py")
+provenance = load("benchmarks_provenance", BENCHMARKS / "provenance.py")
+peers = load("benchmarks_peers", BENCHMARKS / "peers" / "__init__.py")
+mnist_files = load("benchmarks_peers_mnist_files", BENCHMARKS / "peers" / "mnist_files.py")
+
+SERVE = {"requests": 2000, "clients": 16, "seconds": 33.4, "requests_per_second": 59.8, "latency_ms_p50": 266.7,
+         "latency_ms_p99": 413.2, "latency_ms_max": 527.4, "errors": 0, "correct_predictions": 2000,
+         "payload_kb_mean": 17.9, "server_alive_after": True}
+STALE = "\n| requests | requests/s |\n| ---: | ---: |\n| 2,000 | 61.0 |\n\nFrom somewhere.\n\n"
+
+
+def block(name: str, body: str = STALE) -> str:
+    return f"<!-- table:{name} -->\n{body}<!-- /table:{name} -->\n"
+
+
+def make_repo(tmp_path: Path, readme: str, docs: dict[str, str] | None = None,
+              results: dict[str, dict] | None = None) -> Path:
+    (tmp_path / "README.md").write_text(readme)
+    for rel, text in (docs or {}).items():
+        (tmp_path / "docs" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "docs" / rel).write_text(text)
+    for rel, data in ({"serve_load.json": SERVE} if results is None else results).items():
+        path = tmp_path / "benchmarks" / "results" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data))
+    return tmp_path
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*.md"))}
+
+
+def test_stale_block_is_reported_then_rewritten_and_rewriting_again_changes_nothing(tmp_path, capsys):
+    readme = "# title\n\nintro\n\n" + block("serve-load") + "\noutro\n"
+    root = make_repo(tmp_path, readme, docs={"perf/serving.md": "# serving\n" + block("serve-load")})
+    before = snapshot(root)
+
+    assert report.main(["--check", "--root", str(root)]) == 1
+    diff = capsys.readouterr().out
+    assert "-| 2,000 | 61.0 |" in diff and "+| 2,000 | 16 | 59.8 | 267 ms |" in diff
+    assert "README.md table:serve-load" in diff and "docs/perf/serving.md table:serve-load" in diff
+    assert snapshot(root) == before, "--check must not write"
+
+    assert report.main(["--root", str(root)]) == 0
+    text = (root / "README.md").read_text()
+    assert text.startswith("# title\n\nintro\n\n<!-- table:serve-load -->\n\n| requests |")
+    assert text.endswith("<!-- /table:serve-load -->\n\noutro\n")
+    assert "From `benchmarks/results/serve_load.json`" in text
+    assert (root / "docs/perf/serving.md").read_text().count("59.8") == 1
+
+    capsys.readouterr()
+    after = snapshot(root)
+    assert report.main(["--check", "--root", str(root)]) == 0
+    assert capsys.readouterr().out == ""
+    assert report.main(["--root", str(root)]) == 0
+    assert snapshot(root) == after
+    assert "0 of 2 tables changed" in capsys.readouterr().out
+
+
+def test_a_changed_result_makes_the_block_stale(tmp_path):
+    root = make_repo(tmp_path, block("serve-load"))
+    assert report.main(["--root", str(root)]) == 0
+    assert report.main(["--check", "--root", str(root)]) == 0
+    path = root / "benchmarks/results/serve_load.json"
+    path.write_text(json.dumps({**SERVE, "requests_per_second": 12.5}))
+    assert report.main(["--check", "--root", str(root)]) == 1
+
+
+def test_unknown_table_is_refused_and_nothing_is_written(tmp_path, capsys):
+    readme = block("serve-load") + "\n" + block("no-such-table")
+    root = make_repo(tmp_path, readme)
+    before = snapshot(root)
+    assert report.main(["--check", "--root", str(root)]) == 1
+    assert "unknown table 'no-such-table'" in capsys.readouterr().err
+    assert report.main(["--root", str(root)]) == 1
+    assert "nothing written" in capsys.readouterr().err
+    assert snapshot(root) == before  # not even the good block
+
+
+def test_missing_results_file_is_refused(tmp_path, capsys):
+    root = make_repo(tmp_path, block("inference"))
+    assert report.main(["--check", "--root", str(root)]) == 1
+    assert "benchmarks/results/inference.json is missing" in capsys.readouterr().err
+    assert report.main(["--root", str(root)]) == 1
+
+
+def test_smoke_run_results_are_refused(tmp_path, capsys):
+    root = make_repo(tmp_path, block("serve-load"), results={"serve_load.json": {**SERVE, "smoke": True}})
+    assert report.main(["--check", "--root", str(root)]) == 1
+    assert "smoke run" in capsys.readouterr().err
+
+
+def test_broken_markers_are_refused_and_markers_in_code_are_examples(tmp_path, capsys):
+    example = "```markdown\n<!-- table:no-such-table -->\n<!-- /table:no-such-table -->\n```\n"
+    root = make_repo(tmp_path, example + "<!-- table:serve-load -->\nstale\n")
+    assert report.main(["--check", "--root", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert "README.md:5: table:serve-load is never closed" in err and "no-such-table" not in err
+
+    (root / "README.md").write_text(example + block("serve-load"))
+    assert report.main(["--root", str(root)]) == 0
+    assert report.main(["--check", "--root", str(root)]) == 0
+    assert (root / "README.md").read_text().startswith(example)
+
+    (root / "README.md").write_text("<!-- table:serve-load -->\n<!-- /table:inference -->\n")
+    assert report.main(["--check", "--root", str(root)]) == 1
+    assert "closes a block that is not open" in capsys.readouterr().err
+
+
+def test_source_line_names_the_file_command_and_load(tmp_path):
+    with provenance.recorded() as prov:
+        pass
+    prov.update(command="OMP_NUM_THREADS=1 python benchmarks/serve_load.py runs/default --requests 2000",
+                load_average_before=[0.25, 0.5, 0.75], load_average_after=[1.5, 1.0, 0.8])
+    root = make_repo(tmp_path, block("serve-load"), results={"serve_load.json": {**SERVE, "provenance": prov}})
+    assert report.main(["--root", str(root)]) == 0
+    note = [line for line in (root / "README.md").read_text().splitlines() if line.startswith("From ")]
+    assert note == [note[0]] and note[0].startswith(
+        "From `benchmarks/results/serve_load.json`: `OMP_NUM_THREADS=1 python benchmarks/serve_load.py "
+        "runs/default --requests 2000` on ")
+    assert "load average 0.25 before, 1.50 after (1 min)" in note[0]
+
+
+def test_seed_statistics_come_from_the_per_seed_rows_not_the_summary(tmp_path):
+    def run(seed: int, acc: float, seconds: float) -> dict:
+        points = [{"epoch": 1, "train_seconds": seconds / 2, "test_acc": acc - 0.004},
+                  {"epoch": 2, "train_seconds": seconds, "test_acc": acc}]
+        return {"preset": "default", "model": "tvnet", "epochs": 2, "seed": seed, "final_test_acc": acc,
+                "train_seconds": seconds, "points": points}
+
+    runs = [run(0, 0.9951, 50.0), run(1, 0.9956, 52.0), run(2, 0.9960, 60.0)]
+    wrong = {"final_test_acc_median": 0.5, "final_test_acc_mean": 0.5, "train_seconds_median": 1.0}
+    data = {"tinyvision": {"default": {"summary": wrong, "runs": runs}}}
+    root = make_repo(tmp_path, block("preset-seeds"),
+                     results={"time_to_accuracy.json": data, "best/time_to_accuracy.json": {"tinyvision": {}}})
+    assert report.main(["--root", str(root)]) == 0
+    text = (root / "README.md").read_text()
+    # median 99.56; mean 99.5567; sample sd 0.0451 -> 0.05
+    assert "99.56% median (99.51, 99.56, 99.60; mean 99.56 ± 0.05)" in text
+    assert "52.0 s median (50.0, 52.0, 60.0)" in text
+    assert "50.00%" not in text
+
+
+def test_every_registered_table_renders_from_the_repository_results():
+    rendered = 0
+    for name, spec in report.TABLES.items():
+        if all((REPO / report.RESULTS / s).is_file() for s in spec.sources):
+            text = report.render(name, REPO)
+            assert text.startswith("| ") and "\nFrom `benchmarks/results/" in text, name
+            rendered += 1
+    assert rendered >= 10
+
+
+def test_repository_docs_match_their_results():
+    """CI fails when a table in README.md or docs/ differs from its results JSON: run report.py to fix."""
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "report.py"), "--check"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_results_file_is_written_whole_with_nothing_left_beside_it(tmp_path):
+    path = tmp_path / "results" / "x.json"
+    provenance.write_results(path, {"a": 1})
+    provenance.write_results(path, {"a": 2})
+    assert json.loads(path.read_text()) == {"a": 2}
+    assert os.listdir(path.parent) == ["x.json"]
+
+
+def test_provenance_records_the_command_code_machine_and_load():
+    with provenance.recorded() as prov:
+        pass
+    for key in ("command", "git_commit", "git_dirty", "tinyvision", "torch", "torch_threads", "cpu_model",
+                "cpu_count", "device", "start_time", "end_time", "load_average_before", "load_average_after"):
+        assert key in prov, key
+    assert provenance.command_line(["/x/bin/python3", "-m", "pytest", "a b"]).endswith("python -m pytest 'a b'")
+
+
+def test_peer_helpers_parse_idx_and_collect_points():
+    images = bytes([0, 0, 8, 3]) + (2).to_bytes(4, "big") + (2).to_bytes(4, "big") + (3).to_bytes(4, "big")
+    array = mnist_files.parse_idx(images + bytes(range(12)))
+    assert array.shape == (2, 2, 3) and array[1, 1, 2] == 11
+    with pytest.raises(ValueError):
+        mnist_files.parse_idx(images + bytes(5))
+
+    result = {"epochs": [{"seconds": 2.0, "val_acc": 0.9}, {"seconds": 3.0, "val_acc": 0.95}],
+              "train_seconds": 5.0, "wall_seconds": 9.0, "test_acc": 0.96, "runner": {"wall_seconds": 9.5}}
+    points = peers.accuracy_points(result)
+    assert points["validation"] == [(2.0, 0.9), (5.0, 0.95)]
+    assert points["test"] == {"train_seconds": 5.0, "wall_seconds": 9.5, "test_acc": 0.96}
+    with pytest.raises(KeyError):
+        peers.peer_command("no-such-peer")
