@@ -1,29 +1,37 @@
-"""Batch-prediction throughput: eager PyTorch vs TorchScript vs ONNX Runtime.
+"""Prediction throughput of the files users get: PyTorch, TorchScript and ONNX Runtime.
 
-Images per second at batch 1 and batch 1,000 for `tutorial-a` and the default
-model, on 28x28 inputs already normalised (the model's own cost; decoding
-image files is measured by the serve load test). Weights are random: speed
-does not depend on their values. Prints JSON.
+For each run folder given, the model is exported with `tinyvision export`'s
+own code (`Model.export`) and each exported file is loaded the way a user
+loads it: `tinyvision.load(run)` (PyTorch), `tinyvision.load("model.onnx")`
+(ONNX Runtime), and the TorchScript file through the exporter's runner. Each
+is timed on the real MNIST test images (uint8, already prepared: decoding
+users' files is measured by the serve load test) at batch 1 and batch 1,000,
+through the whole inference path: normalisation, test-time views and the
+calibrated temperature, as `evaluate` and `predict` run it. Writes JSON.
 
-    python benchmarks/inference.py
+    python benchmarks/inference.py runs/default runs/tutorial-a
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
+import tempfile
 import time
+from pathlib import Path
 
 import torch
+from provenance import RESULTS_DIR, recorded, write_results
 
-from tinyvision.models import create_model
+import tinyvision
+from tinyvision.datasets import load_dataset
+from tinyvision.export import load_runner
 
 
-def images_per_second(fn, batch: torch.Tensor, min_seconds: float = 1.0, repeats: int = 3) -> float:
+def images_per_second(fn, batch: torch.Tensor, min_seconds: float, repeats: int = 3) -> float:
     """Median over `repeats` timings, each running `fn` for at least `min_seconds`."""
-    for _ in range(3):  # warm-up: allocator, one-time kernels, JIT profiling runs
+    for _ in range(3):  # warm-up: allocator, one-time kernels, graph optimisation
         fn(batch)
     rates = []
     for _ in range(repeats):
@@ -35,65 +43,44 @@ def images_per_second(fn, batch: torch.Tensor, min_seconds: float = 1.0, repeats
     return statistics.median(rates)
 
 
-def eager_runner(model: torch.nn.Module):
-    model = model.eval().to(memory_format=torch.channels_last)
-
-    def run(x: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            return model(x.contiguous(memory_format=torch.channels_last))
-
-    return run
-
-
-def torchscript_runner(model: torch.nn.Module, example: torch.Tensor):
-    with torch.no_grad():
-        scripted = torch.jit.freeze(torch.jit.trace(model.eval(), example))
-
-    def run(x: torch.Tensor) -> torch.Tensor:
-        with torch.inference_mode():
-            return scripted(x)
-
-    return run
-
-
-def onnx_runner(model: torch.nn.Module, example: torch.Tensor):
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        return None
-    buffer = io.BytesIO()
-    torch.onnx.export(model.eval(), example, buffer, input_names=["x"], output_names=["logits"],
-                      dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}}, dynamo=False)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = torch.get_num_threads()
-    session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
-    return lambda x: session.run(None, {"x": x.numpy()})[0]
+def runners(run: Path, folder: Path) -> dict:
+    """Each runtime as a function of uint8 (N, C, H, W) -> log-probabilities, from the exported files."""
+    model = tinyvision.load(run)
+    onnx_file = model.export("onnx", folder / "model.onnx")
+    script_file = model.export("torchscript", folder / "model.pt")
+    script = load_runner(script_file, "torchscript")
+    return {
+        "pytorch": model.log_probs,
+        "torchscript": lambda pixels: script(pixels.float() / 255.0),
+        "onnxruntime": tinyvision.load(onnx_file).log_probs,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="tutorial-a,tvnet")
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders (MNIST models)")
     parser.add_argument("--batches", default="1,1000")
     parser.add_argument("--seconds", type=float, default=1.0, help="minimum time per measurement")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "inference.json")
     args = parser.parse_args()
+    images = load_dataset("mnist").test_images
     results = []
-    for name in args.models.split(","):
-        model = create_model(name, (1, 28, 28), 10)
-        for batch_size in (int(b) for b in args.batches.split(",")):
-            x = torch.randn(batch_size, 1, 28, 28)
-            runners = {
-                "eager": eager_runner(model),
-                "torchscript": torchscript_runner(model, x),
-                "onnxruntime": onnx_runner(model, x),
-            }
-            for runtime, fn in runners.items():
-                if fn is None:
-                    continue
-                rate = images_per_second(fn, x, args.seconds)
-                results.append({"model": name, "batch": batch_size, "runtime": runtime,
-                                "images_per_second": round(rate)})
-    print(json.dumps({"threads": torch.get_num_threads(), "torch": torch.__version__, "results": results},
-                     indent=2))
+    with recorded() as prov:
+        for run in args.runs:
+            card = tinyvision.load(run).card
+            with tempfile.TemporaryDirectory() as tmp:
+                fns = runners(run, Path(tmp))
+                reference = fns["pytorch"](images[:1000]).argmax(1)
+                for runtime, fn in fns.items():
+                    agree = int((fn(images[:1000]).argmax(1) == reference).sum())
+                    for batch_size in (int(b) for b in args.batches.split(",")):
+                        rate = images_per_second(fn, images[:batch_size], args.seconds)
+                        results.append({"model": card.model, "run": str(run), "views": card.tta.views,
+                                        "batch": batch_size, "runtime": runtime, "images_per_second": round(rate),
+                                        "same_prediction_as_pytorch_of_1000": agree})
+    result = {"results": results, "provenance": prov}
+    write_results(args.out, result)
+    print(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

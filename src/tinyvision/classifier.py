@@ -189,6 +189,25 @@ class Model:
 
     __call__ = predict
 
+    def explain(self, source):
+        """Why the model answers what it does for an image: an `Explanation` (`.figure()` draws it).
+
+        The saliency (integrated gradients) and the feature maps are computed on
+        the PyTorch network for the prepared input; test-time views are not
+        part of the picture.
+        """
+        from tinyvision.explain import Explanation, feature_maps, saliency_maps
+
+        pixels = self.prepare(source)
+        prediction = self.predict_prepared(pixels[None])[0]
+        network, norm = self.graph.network, self.card.normalization
+        target = torch.tensor([self.classes.index(prediction.top(1)[0][0])])
+        return Explanation(
+            input=pixels, label=prediction.top(1)[0][0], probability=prediction.top(1)[0][1],
+            saliency=saliency_maps(network, norm, pixels[None], target)[0],
+            feature_maps=feature_maps(network, norm, pixels),
+        )
+
     # -- evaluation and export -------------------------------------------------------------------
 
     def evaluate(self, dataset: str | None = None, data_dir: str | Path | None = None,

@@ -72,38 +72,48 @@ def plot_confusion(confusion: list[list[int]], classes: list[str], path: Path, t
     return save_figure(confusion_figure(confusion, classes, title), path)
 
 
-def misclassified_figure(images: torch.Tensor, mistakes: list[dict], classes: list[str], columns: int = 6) -> Figure:
-    """A grid of the most confident test mistakes: true label, prediction, confidence."""
+def misclassified_figure(images: torch.Tensor, mistakes: list[dict], classes: list[str], columns: int = 6,
+                         saliency: torch.Tensor | None = None) -> Figure:
+    """A grid of the most confident test mistakes: true label, prediction, confidence.
+
+    With `saliency` ((N, H, W) in [0, 1], one per mistake), each image shows in
+    warm colours where the evidence for the wrong answer lies.
+    """
     count = max(1, len(mistakes))
     rows = (count + columns - 1) // columns
     fig = Figure(figsize=(1.8 * columns, 2.0 * rows), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
-    for ax, m in zip(axes.flat, mistakes):
+    for k, (ax, m) in enumerate(zip(axes.flat, mistakes)):
         img = images[m["index"]].permute(1, 2, 0).numpy()
         ax.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray", vmin=0, vmax=255)
+        if saliency is not None:
+            ax.imshow(saliency[k].numpy(), cmap="inferno", alpha=0.45, vmin=0, vmax=1)
         ax.set_title(
             f"true {classes[m['label']]}\npred {classes[m['predicted']]} ({100 * m['confidence']:.0f}%)",
             fontsize=8,
         )
     if not mistakes:
         axes.flat[0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
-    fig.suptitle("most confident test mistakes")
+    fig.suptitle("most confident test mistakes" + (" (warm: the evidence for the wrong answer)" if saliency is not None
+                                                    else ""))
     return fig
 
 
-def plot_misclassified(images: torch.Tensor, mistakes: list[dict], classes: list[str], path: Path) -> Path:
-    return save_figure(misclassified_figure(images, mistakes, classes), path)
+def plot_misclassified(images: torch.Tensor, mistakes: list[dict], classes: list[str], path: Path,
+                       saliency: torch.Tensor | None = None) -> Path:
+    return save_figure(misclassified_figure(images, mistakes, classes, saliency=saliency), path)
 
 
-def draw_run(metrics: dict, test_images: torch.Tensor, folder) -> list[Path]:
-    """A run folder's three figures, from its metrics.json."""
+def draw_run(metrics: dict, test_images: torch.Tensor, folder, saliency: torch.Tensor | None = None) -> list[Path]:
+    """A run folder's three figures, from its metrics.json (and the mistakes' saliency, when given)."""
     title = f"{metrics['model']} on {metrics['dataset']}"
     return [
         plot_curves(metrics["history"], folder.curves, title),
         plot_confusion(metrics["confusion"], metrics["classes"], folder.confusion, f"{title}: test confusion"),
-        plot_misclassified(test_images, metrics["worst_mistakes"], metrics["classes"], folder.misclassified),
+        plot_misclassified(test_images, metrics["worst_mistakes"], metrics["classes"], folder.misclassified,
+                           saliency),
     ]
 
 
@@ -163,3 +173,43 @@ def comparison_figure(report: dict) -> Figure:
 
 def plot_comparison(report: dict, path: Path) -> Path:
     return save_figure(comparison_figure(report), path)
+
+
+def explanation_figure(explanation, max_channels: int = 8) -> Figure:
+    """The input, its saliency overlay, then up to `max_channels` feature maps of each convolution."""
+    layers = explanation.feature_maps
+    columns = max(3, min(max_channels, max((m.shape[0] for _, m in layers), default=1)))
+    rows = 1 + len(layers)
+    fig = Figure(figsize=(1.6 * columns, 1.7 * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    image = explanation.input.permute(1, 2, 0).numpy()
+    gray = image[..., 0] if image.shape[2] == 1 else image
+    axes[0, 0].imshow(gray, cmap="gray", vmin=0, vmax=255)
+    axes[0, 0].set_title("model input", fontsize=8)
+    axes[0, 1].imshow(gray, cmap="gray", vmin=0, vmax=255)
+    axes[0, 1].imshow(explanation.saliency.numpy(), cmap="inferno", alpha=0.6, vmin=0, vmax=1)
+    axes[0, 1].set_title(f"why '{explanation.label}'\n(integrated gradients)", fontsize=8)
+    axes[0, 2].text(0, 0.5, f"prediction: {explanation.label}\nprobability: {100 * explanation.probability:.1f}%",
+                    fontsize=9, va="center")
+    for row, (name, maps) in enumerate(layers, start=1):
+        for col in range(min(columns, maps.shape[0])):
+            axes[row, col].imshow(maps[col].numpy(), cmap="viridis")
+            if col == 0:
+                axes[row, col].set_title(f"{name}: {maps.shape[0]}x{maps.shape[1]}x{maps.shape[2]}", fontsize=7,
+                                         loc="left")
+    fig.suptitle("what the model saw, where its evidence lies, and each convolution's feature maps", fontsize=9)
+    return fig
+
+
+def saliency_overlay(pixels: torch.Tensor, saliency: torch.Tensor, scale: int = 4) -> np.ndarray:
+    """uint8 (C, H, W) input + (H, W) saliency in [0, 1] -> (H*scale, W*scale, 3) uint8 heat overlay."""
+    image = pixels.float().mean(0).numpy() / 255.0
+    heat = saliency.numpy()
+    # Dark input, evidence in warm colours (black -> red -> yellow), as matplotlib's "inferno" reads.
+    red = np.clip(2 * heat, 0, 1)
+    green = np.clip(2 * heat - 1, 0, 1)
+    rgb = np.stack([0.55 * image + 0.45 * red, 0.55 * image + 0.45 * green, 0.55 * image], axis=-1)
+    rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
+    return np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)

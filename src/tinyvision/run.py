@@ -80,20 +80,38 @@ class Run:
         metrics = self.metrics
         if which == "confusion":
             return plots.confusion_figure(metrics["confusion"], metrics["classes"], f"{title}: test confusion")
-        return plots.misclassified_figure(self.test_images(), metrics["worst_mistakes"], metrics["classes"])
+        images = self.test_images()
+        return plots.misclassified_figure(images, metrics["worst_mistakes"], metrics["classes"],
+                                          saliency=self.mistakes_saliency(images))
 
     def test_images(self):
         from tinyvision.datasets import load_dataset
+        from tinyvision.datasets.split import split_of_run
 
         cfg = self.config
-        return load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None, cfg.image_size).test_images
+        return load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None, cfg.image_size,
+                            split=split_of_run(self.path, cfg.to_dict())).test_images
+
+    def mistakes_saliency(self, test_images):
+        """Integrated-gradients saliency of each worst mistake, for the class the model wrongly gave."""
+        import torch
+
+        from tinyvision.explain import saliency_maps
+
+        mistakes = self.metrics["worst_mistakes"]
+        if not mistakes:
+            return None
+        index = torch.tensor([m["index"] for m in mistakes])
+        targets = torch.tensor([m["predicted"] for m in mistakes])
+        model = self.model
+        return saliency_maps(model.graph.network, model.card.normalization, test_images[index], targets)
 
     def draw(self, test_images=None) -> list[Path]:
-        """Write curves.png, confusion.png and misclassified.png into the run folder."""
+        """Write curves.png, confusion.png and misclassified.png (with saliency) into the run folder."""
         from tinyvision import plots
 
         images = self.test_images() if test_images is None else test_images
-        return plots.draw_run(self.metrics, images, self.folder)
+        return plots.draw_run(self.metrics, images, self.folder, self.mistakes_saliency(images))
 
 
 def default_run_path(model: str) -> Path:

@@ -1,0 +1,38 @@
+"""`tinyvision explain`: one picture per image of why the model answered what it did."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NAME = "explain"
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(NAME, help="draw why the model answers what it does: saliency and feature maps, per image")
+    p.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    p.add_argument("--out", type=Path, default=Path("."), help="folder for IMAGE-explained.png files (default: here)")
+    p.add_argument("--prep", choices=["auto", "digit", "resize"], default="auto")
+
+
+def run(args: argparse.Namespace) -> int:
+    import tinyvision
+    from tinyvision.errors import TinyVisionError
+    from tinyvision.plots import save_figure
+
+    model = tinyvision.load(args.checkpoint, preparation=args.prep)
+    failed = False
+    for i, path in enumerate(args.images):
+        try:
+            explanation = model.explain(path)
+        except TinyVisionError as exc:
+            print(f"tinyvision: error: {path}: {exc}", file=sys.stderr)
+            failed = True
+            continue
+        name = f"{path.stem}-explained.png" if len({p.stem for p in args.images}) == len(args.images) \
+            else f"{i:03d}-{path.stem}-explained.png"
+        out = save_figure(explanation.figure(), args.out / name)
+        print(f"{path}: {explanation.label} ({100 * explanation.probability:.1f}%) -> {out}")
+    return 2 if failed else 0
