@@ -20,6 +20,13 @@ A table for a new results file is one function: decorate it with
 `@table(NAME, "file.json")`; it receives the parsed JSON and returns the
 markdown table. Medians, means and spreads are computed here from the
 per-seed rows, never copied from a summary.
+
+A figure quoted in a sentence is an inline value, written the same way:
+
+    The default recipe reaches <!-- value:default-acc -->99.56%<!-- /value --> on MNIST's test set.
+
+`@value(NAME, "file.json")` registers the function that renders it (a short
+string); `--check` fails when the text between the markers differs.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from dataclasses import dataclass  # noqa: E402
 from provenance import REPO_ROOT, write_text_atomic  # noqa: E402
 
 RESULTS = Path("benchmarks") / "results"  # relative to the repository root
+VALUE = re.compile(r"<!-- value:([\w.-]+) -->(.*?)<!-- /value -->")
 OPEN = re.compile(r"<!-- table:([\w.-]+) -->")
 CLOSE = re.compile(r"<!-- /table:([\w.-]+) -->")
 FENCE = re.compile(r"(```|~~~)")
@@ -63,6 +71,7 @@ class Table:
 
 
 TABLES: dict[str, Table] = {}
+VALUES: dict[str, Table] = {}
 
 
 def table(name: str, *sources: str) -> Callable:
@@ -72,6 +81,18 @@ def table(name: str, *sources: str) -> Callable:
         if name in TABLES:
             raise ValueError(f"table {name!r} registered twice")
         TABLES[name] = Table(name, sources, build)
+        return build
+
+    return register
+
+
+def value(name: str, *sources: str) -> Callable:
+    """Register `build(*parsed_sources) -> str` as the inline value NAME."""
+
+    def register(build: Callable[..., str]) -> Callable[..., str]:
+        if name in VALUES:
+            raise ValueError(f"value {name!r} registered twice")
+        VALUES[name] = Table(name, sources, build)
         return build
 
     return register
@@ -408,6 +429,57 @@ def render(name: str, root: Path) -> str:
     return spec.build(*parsed).rstrip("\n") + "\n\nFrom " + "; and ".join(notes) + ".\n"
 
 
+def render_value(name: str, root: Path) -> str:
+    if name not in VALUES:
+        raise ReportError(f"unknown value {name!r} (registered: {', '.join(sorted(VALUES))})")
+    spec = VALUES[name]
+    return spec.build(*[read_results(name, source, root) for source in spec.sources])
+
+
+def read_results(name: str, source: str, root: Path) -> dict:
+    rel = (RESULTS / source).as_posix()
+    path = root / rel
+    if not path.is_file():
+        raise ReportError(f"{name!r}: results file {rel} is missing")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise ReportError(f"{name!r}: {rel} is not valid JSON ({e})") from None
+    if data.get("smoke"):
+        raise ReportError(f"{name!r}: {rel} is a smoke run (--limit-batches/--subset), not a result")
+    return data
+
+
+def rewrite_values(lines: list[str], rel: str, root: Path, result: Plan) -> list[str]:
+    """Each line with its inline values re-rendered (outside fenced code)."""
+    out, fence = [], None
+    for i, line in enumerate(lines):
+        text = line.strip()
+        if fence is not None:
+            fence = None if text.startswith(fence) else fence
+            out.append(line)
+            continue
+        if m := FENCE.match(text):
+            fence = m.group(1)
+            out.append(line)
+            continue
+
+        def replace(match: re.Match, i: int = i) -> str:
+            result.blocks += 1
+            try:
+                wanted = render_value(match.group(1), root)
+            except ReportError as e:
+                result.errors.append(f"{rel}:{i + 1}: {e}")
+                return match.group(0)
+            if wanted != match.group(2):
+                result.stale.append(f"--- {rel}:{i + 1} value:{match.group(1)} (as written)\n-{match.group(2)}\n"
+                                    f"+++ (from the results)\n+{wanted}\n")
+            return f"<!-- value:{match.group(1)} -->{wanted}<!-- /value -->"
+
+        out.append(VALUE.sub(replace, line))
+    return out
+
+
 # --- markers in the markdown files -----------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -487,7 +559,7 @@ def plan(root: Path) -> Plan:
                     current, wanted, f"{rel} table:{block.name} (as written)",
                     f"{rel} table:{block.name} (from the results)")))
         out += lines[last:]
-        new = "".join(out)
+        new = "".join(rewrite_values(out, rel, root, result))
         if new != text:
             result.new_text[path] = new
     return result

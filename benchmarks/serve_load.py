@@ -1,31 +1,54 @@
-"""Loopback load test of `tinyvision serve`: requests/s and latency under concurrent clients.
+"""Loopback load test of `tinyvision serve`: requests/s, latency and memory under concurrent clients.
 
-Starts the real server (`tinyvision serve`, a subprocess) on a free port of
-127.0.0.1, then sends POST /api/predict requests from concurrent clients:
-a mix of canvas-sized PNG drawings and 200-400 px user-style photos of MNIST
-test digits. Prints JSON: requests/s, p50/p99 latency, errors and how many
-predictions were right.
+Starts the real server (`tinyvision serve RUN`, a subprocess) on a free port
+of 127.0.0.1, then sends POST /api/predict requests from concurrent clients
+and samples the server's resident memory (/proc/PID/status) throughout.
 
-    python benchmarks/serve_load.py /tmp/tv-default --requests 2000 --clients 16
+- `--payload normal`: canvas-sized PNG drawings and 200-400 px user-style
+  photos of MNIST test digits. A client told 503 (every worker busy, the
+  queue full) waits the Retry-After seconds and sends the request again, as
+  a polite client does; requests/s counts answered predictions.
+- `--payload bombs`: 40-megapixel JPEGs and PNGs, PNG and ICO decompression
+  bombs, progressive JPEGs (`hostile_images.py`), each sent once; every one
+  must be answered 200, 413 or 503 within 60 s, and the server must stay
+  healthy and within its memory bound.
+
+Writes JSON to benchmarks/results/serve_load.json (serve_load_bombs.json).
+
+    python benchmarks/serve_load.py /tmp/h5-fast --requests 2000 --clients 16
+    python benchmarks/serve_load.py /tmp/h5-fast --payload bombs --requests 16 --clients 16
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import io
-import json
-import socket
-import statistics
-import subprocess
 import sys
-import time
-from pathlib import Path
 
-import httpx
-import numpy as np
-from PIL import Image
-from user_photos import STYLES, user_photo
+# This folder leads sys.path when a script here runs; move it last, so that a
+# benchmark named like a standard module (numbers.py) cannot shadow that module.
+sys.path.append(sys.path.pop(0))
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import io  # noqa: E402
+import json  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections import Counter  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import httpx  # noqa: E402
+import numpy as np  # noqa: E402
+from hostile_images import hostile_file  # noqa: E402
+from PIL import Image  # noqa: E402
+from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
+from user_photos import STYLES, user_photo  # noqa: E402
+
+BOMBS = ("jpeg-40mp", "png-gray-40mp", "png-rgba-6300x6300-bomb", "jpeg-40mp-progressive", "png-palette-alpha-40mp",
+         "jpeg-40mp-cmyk", "png-16bit-gray-40mp", "ico-hiding-6300x6300-png")
+ANSWER_SECONDS = 60  # the longest a hostile upload may wait for its answer
 
 
 def free_port() -> int:
@@ -45,6 +68,7 @@ def canvas_png(digit: np.ndarray) -> bytes:
 
 
 def payloads(count: int, seed: int = 0) -> list[tuple[bytes, str, str]]:
+    """(body, content type, true label) for `count` normal uploads."""
     from tinyvision.datasets import load_dataset
 
     data = load_dataset("mnist")
@@ -60,72 +84,181 @@ def payloads(count: int, seed: int = 0) -> list[tuple[bytes, str, str]]:
     return out
 
 
-async def load(url: str, bodies: list[tuple[bytes, str, str]], requests: int, clients: int) -> dict:
-    latencies: list[float] = []
-    errors = right = 0
+def bomb_payloads(cache: Path) -> list[tuple[bytes, str, str]]:
+    """(body, content type, case name) for each hostile case."""
+    return [(hostile_file(name, cache), "application/octet-stream", name) for name in BOMBS]
+
+
+class MemorySampler:
+    """Samples a process's resident memory (VmRSS, MB) every `every` seconds in a thread."""
+
+    def __init__(self, pid: int, every: float = 0.1) -> None:
+        self.pid, self.every = pid, every
+        self.samples: list[tuple[float, float]] = []  # (seconds since start, MB)
+        self.stop = threading.Event()
+        self.start = time.monotonic()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def read(self, field: str) -> float | None:
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024 / 1e6
+        except OSError:
+            return None
+        return None
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            rss = self.read("VmRSS")
+            if rss is not None:
+                self.samples.append((round(time.monotonic() - self.start, 2), round(rss, 1)))
+            self.stop.wait(self.every)
+
+    def __enter__(self) -> MemorySampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+class Server:
+    """`tinyvision serve` in a subprocess on a free loopback port."""
+
+    def __init__(self, checkpoint: Path, extra: list[str]) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen([sys.executable, "-m", "tinyvision", "serve", str(checkpoint),
+                                         "--port", str(self.port), *extra],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 90
+        while not self.healthy():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.close()
+                raise SystemExit(f"server did not start: {self.process.stdout.read()[-2000:]}")
+            time.sleep(0.2)
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(self.base + "/api/health", timeout=5).json() == {"status": "ok"}
+        except (httpx.HTTPError, ValueError):
+            return False
+
+    def close(self) -> str:
+        """Stop the server; what it printed."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.stdout.read() if self.process.stdout else ""
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else float("nan")
+
+
+async def load(url: str, bodies: list[tuple[bytes, str, str]], requests: int, clients: int,
+               retry_busy: bool) -> dict:
+    latencies: list[float] = []  # ms, from first send to the final answer (retries included)
+    statuses: Counter = Counter()  # every response, 503s before a retry included
+    by_case: dict[str, Counter] = {}
+    slowest: dict[str, float] = {}
+    failures: list[str] = []
+    right = 0
     counter = iter(range(requests))
 
     async def client(http: httpx.AsyncClient) -> None:
-        nonlocal errors, right
+        nonlocal right
         for i in counter:
             body, ctype, label = bodies[i % len(bodies)]
             start = time.perf_counter()
-            try:
-                response = await http.post(url, content=body, headers={"content-type": ctype})
-                ok = response.status_code == 200
-                right += ok and response.json()["prediction"] == label
-            except httpx.HTTPError:
-                ok = False
-            latencies.append(time.perf_counter() - start)
-            errors += not ok
+            while True:
+                try:
+                    response = await http.post(url, content=body, headers={"content-type": ctype})
+                    status = response.status_code
+                except httpx.HTTPError as exc:
+                    status, response = f"{type(exc).__name__}", None
+                    failures.append(f"{label}: {type(exc).__name__} {exc}"[:200])
+                statuses[str(status)] += 1
+                if status == 503 and retry_busy:
+                    await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+                    continue
+                break
+            seconds = time.perf_counter() - start
+            latencies.append(1000 * seconds)
+            by_case.setdefault(label, Counter())[str(status)] += 1
+            slowest[label] = max(slowest.get(label, 0.0), round(seconds, 2))
+            if status == 200:
+                right += response.json().get("prediction") == label
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
+    async with httpx.AsyncClient(limits=limits, timeout=2 * ANSWER_SECONDS) as http:
         start = time.perf_counter()
         await asyncio.gather(*(client(http) for _ in range(clients)))
         seconds = time.perf_counter() - start
-    ms = sorted(1000 * t for t in latencies)
+    answered = statuses.get("200", 0)
     return {
         "requests": requests, "clients": clients, "seconds": round(seconds, 2),
-        "requests_per_second": round(requests / seconds, 1),
-        "latency_ms_p50": round(statistics.median(ms), 1),
-        "latency_ms_p99": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 1),
-        "latency_ms_max": round(ms[-1], 1),
-        "errors": errors, "correct_predictions": right,
+        "requests_per_second": round(answered / seconds, 1),
+        "latency_ms_p50": round(statistics.median(latencies), 1),
+        "latency_ms_p99": percentile(latencies, 0.99),
+        "latency_ms_max": round(max(latencies), 1),
+        "statuses": dict(sorted(statuses.items())),
+        "errors": sum(n for s, n in statuses.items() if not s.isdigit() or (int(s) >= 500 and s != "503")),
+        "correct_predictions": right, "by_case": {k: dict(v) for k, v in by_case.items()},
+        "slowest_seconds_by_case": slowest, "failures": failures[:20],
     }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("checkpoint", type=Path, help="a run folder (or model file) to serve")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--distinct", type=int, default=200, help="distinct images, sent round-robin")
+    parser.add_argument("--payload", choices=("normal", "bombs"), default="normal")
+    parser.add_argument("--distinct", type=int, default=200, help="distinct normal images, sent round-robin")
+    parser.add_argument("--workers", type=int, help="passed to tinyvision serve (default: its own)")
+    parser.add_argument("--queue", type=int, help="passed to tinyvision serve (default: its own)")
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/tinyvision-hostile"), help="hostile files")
+    parser.add_argument("--out", type=Path, help="results file (default: benchmarks/results/serve_load*.json)")
     args = parser.parse_args()
 
-    bodies = payloads(args.distinct)
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "tinyvision", "serve", str(args.checkpoint),
-                               "--port", str(port)], stdout=subprocess.DEVNULL)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/api/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("server did not start")
-            time.sleep(0.2)
-        result = asyncio.run(load(base + "/api/predict", bodies, args.requests, args.clients))
+    bombs = args.payload == "bombs"
+    bodies = bomb_payloads(args.cache) if bombs else payloads(args.distinct)
+    extra = [flag for name in ("workers", "queue") if getattr(args, name) is not None
+             for flag in (f"--{name}", str(getattr(args, name)))]
+    with recorded() as prov:
+        server = Server(args.checkpoint, extra)
+        try:
+            sampler = MemorySampler(server.process.pid)
+            rss_idle = sampler.read("VmRSS")
+            with sampler:
+                result = asyncio.run(load(server.base + "/api/predict", bodies, args.requests, args.clients,
+                                          retry_busy=not bombs))
+                time.sleep(0.5)
+            result["server_alive_after"] = server.healthy()
+            result["server_rss_mb_idle"] = round(rss_idle, 1)
+            result["server_rss_mb_peak"] = round(sampler.read("VmHWM"), 1)  # the kernel's own peak mark
+            result["server_rss_mb_after"] = round(sampler.read("VmRSS"), 1)
+        finally:
+            result_log = server.close()
+        result["server_log"] = result_log.strip().splitlines()[:5]
+        result["payload"] = args.payload
         result["payload_kb_mean"] = round(sum(len(b) for b, _, _ in bodies) / len(bodies) / 1024, 1)
-        result["server_alive_after"] = httpx.get(base + "/api/health").json() == {"status": "ok"}
-    finally:
-        server.terminate()
-        server.wait(10)
-    print(json.dumps(result, indent=2))
+    if bombs:
+        answered = {s for case in result["by_case"].values() for s in case}
+        result["all_answered_200_413_503"] = answered <= {"200", "413", "503"}
+        result["all_within_seconds"] = max(result["slowest_seconds_by_case"].values()) <= ANSWER_SECONDS
+    result["provenance"] = prov
+    out = args.out or RESULTS_DIR / ("serve_load_bombs.json" if bombs else "serve_load.json")
+    write_results(out, result)
+    print(json.dumps({k: v for k, v in result.items() if k != "provenance"}, indent=2))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ fastest fixed recipe whose MEAN accuracy reaches a peer's own final accuracy,
 against that peer's whole run.
 
     python benchmarks/time_to_accuracy.py --presets fast:10,default:5 --peers tutorial-recipe-a,keras-mnist-convnet
-    python benchmarks/time_to_accuracy.py --presets best:3 --peers none --out benchmarks/results/time_to_accuracy_best.json
+    python benchmarks/time_to_accuracy.py --presets best:3 --peers none \
+        --out benchmarks/results/time_to_accuracy_best.json
 """
 
 from __future__ import annotations
@@ -32,9 +33,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from provenance import RESULTS_DIR, recorded, write_results
-
 from peers import PeerFailed, run_peer
+from provenance import RESULTS_DIR, recorded, write_results
 
 
 def train_once(preset: str, seed: int, folder: Path, threads: int | None) -> dict:
@@ -135,11 +135,13 @@ def main() -> None:
     parser.add_argument("--peers", default="tutorial-recipe-a,keras-mnist-convnet", help="peer names, or none")
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for every process (default: torch's own)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "time_to_accuracy.json")
+    parser.add_argument("--keep", type=Path, help="keep the run folders here (default: a temporary folder)")
     args = parser.parse_args()
     plan = [(p, int(n or 1)) for p, _, n in (item.partition(":") for item in args.presets.split(",") if item)]
     peer_names = [] if args.peers == "none" else args.peers.split(",")
     result: dict = {"tinyvision": {}, "peers": {}}
-    with recorded() as prov, tempfile.TemporaryDirectory() as tmp:
+    with recorded() as prov, tempfile.TemporaryDirectory() as scratch:
+        tmp = args.keep or scratch
         for name in peer_names:
             if name == "keras-mnist-convnet" and importlib.util.find_spec("keras") is None:
                 result["peers"][name] = {"skipped": "keras is not installed (pip install 'tinyvision[bench]')"}

@@ -33,7 +33,7 @@ def test_train_evaluate_files_and_plots(tmp_path):
         assert (run / name).stat().st_size > 0, name
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["model"] == "tvnet" and len(metrics["history"]) == 2
+    assert metrics["model"] == "tvnet-digits" and len(metrics["history"]) == 2
     # 30 steps of the default CNN on real digits: far above chance (10%) already.
     assert metrics["test_acc"] > 0.7
 

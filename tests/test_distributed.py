@@ -101,7 +101,7 @@ def test_rank_0_alone_writes_one_run_folder(two_ranks):
     runs = list((two_ranks / "runs").iterdir())
     assert len(runs) == 1, runs
     files = sorted(p.name for p in runs[0].iterdir())
-    assert files == ["config.json", "metrics.csv", "metrics.json", "model.safetensors", "train_state.pt"]
+    assert files == ["config.json", "metrics.csv", "metrics.json", "model.safetensors", "status.json", "train_state.pt"]
     metrics = json.loads((runs[0] / "metrics.json").read_text())
     assert metrics["world_size"] == 2 and json.loads((runs[0] / "config.json").read_text())["batch_size"] == 32
 

@@ -22,7 +22,8 @@ def test_saliency_lies_on_the_evidence_and_feature_maps_follow_the_convolutions(
     for image, label in zip(data.test_images[:20], data.test_labels[:20]):
         explanation = model.explain(image)
         assert explanation.label == model.predict(image).label
-        assert explanation.saliency.shape == (12, 12) and 0 <= explanation.saliency.min() <= explanation.saliency.max() <= 1
+        assert explanation.saliency.shape == (12, 12)
+        assert 0 <= explanation.saliency.min() <= explanation.saliency.max() <= 1
         blob = torch.zeros(12, 12, dtype=torch.bool)  # the quadrant whose bright square decides the class
         r, c = (int(label) // 2) * 6, (int(label) % 2) * 6
         blob[r : r + 6, c : c + 6] = True

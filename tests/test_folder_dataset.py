@@ -1,4 +1,4 @@
-"""folder:PATH datasets: real PNG/JPEG files in the ImageFolder layout, the tensor cache, bad inputs."""
+"""folder:PATH datasets with train/ and test/: real PNG/JPEG files, the memory-mapped cache, bad inputs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import tinyvision.datasets.folder as folder_module
+import tinyvision.datasets.folder_cache as cache_module
 from tinyvision.cli import main
 from tinyvision.datasets import load_dataset
 from tinyvision.errors import TinyVisionError
@@ -42,10 +42,21 @@ def test_gray_png_folder_loads_at_its_most_common_size(tmp_path):
     root = make_folder(tmp_path / "pics")
     data = load_dataset(f"folder:{root}")
     assert data.classes == ("cat", "dog")
-    assert data.train_images.shape == (12, 1, 12, 12) and data.test_images.shape == (4, 1, 12, 12)
-    assert data.train_labels.tolist() == [0] * 6 + [1] * 6
+    # No val/: one image of each class of train/ is held out (10%, at least one), stratified.
+    assert data.train_images.shape == (10, 1, 12, 12) and data.val_images.shape == (2, 1, 12, 12)
+    assert data.test_images.shape == (4, 1, 12, 12)
+    assert data.train_labels.tolist() == [0] * 5 + [1] * 5 and sorted(data.val_labels.tolist()) == [0, 1]
     means = [data.train_images[data.train_labels == k].float().mean() for k in (0, 1)]
     assert means[1] > means[0]
+    assert data.split_files["test/cat/0.png"] == "test" and len(data.split_files) == 16
+
+
+def test_a_val_folder_is_the_validation_split(tmp_path):
+    root = make_folder(tmp_path / "pics")
+    for k, name in enumerate(("cat", "dog")):
+        save_image(root / "val" / name / "v.png", 40 + 80 * k)
+    data = load_dataset(f"folder:{root}")
+    assert len(data.train_labels) == 12 and data.val_labels.tolist() == [0, 1] and len(data.test_labels) == 4
 
 
 def test_colour_jpegs_resized_to_image_size(tmp_path):
@@ -57,29 +68,32 @@ def test_colour_jpegs_resized_to_image_size(tmp_path):
 def test_second_load_comes_from_the_cache_and_changes_invalidate_it(tmp_path, monkeypatch):
     root = make_folder(tmp_path / "pics")
     first = load_dataset(f"folder:{root}")
-    assert len(list((tmp_path / "cache" / "folders").glob("*.pt"))) == 1
+    assert len(list((tmp_path / "cache" / "folders").glob("*.u8"))) == 1
+    assert len(list((tmp_path / "cache" / "folders").glob("*.json"))) == 1
 
     def no_decoding(*args, **kwargs):
         raise AssertionError("decoded again despite an unchanged folder")
 
-    monkeypatch.setattr(folder_module, "build", no_decoding)
+    monkeypatch.setattr(cache_module, "build_cache", no_decoding)
     again = load_dataset(f"folder:{root}")
     assert (again.train_images == first.train_images).all() and again.classes == first.classes
     monkeypatch.undo()
     monkeypatch.setenv("TINYVISION_DATA", str(tmp_path / "cache"))
     save_image(root / "train" / "dog" / "new.png", 200)
-    assert len(load_dataset(f"folder:{root}").train_labels) == 13  # a new file: rebuilt
+    data = load_dataset(f"folder:{root}")
+    assert len(data.train_labels) + len(data.val_labels) == 13  # a new file: decoded again
 
 
-def test_unreadable_images_are_skipped_with_one_warning(tmp_path, capsys):
+def test_unreadable_images_are_skipped_with_one_warning_giving_the_decoders_reason(tmp_path, capsys):
     root = make_folder(tmp_path / "pics")
     (root / "train" / "cat" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     cut = root / "train" / "dog" / "3.png"
     cut.write_bytes(cut.read_bytes()[:50])  # the pixel data cut short
     data = load_dataset(f"folder:{root}")
-    assert len(data.train_labels) == 11
+    assert len(data.train_labels) + len(data.val_labels) == 11
     err = capsys.readouterr().err
-    assert "skipped 2 unreadable image(s)" in err and "broken.png" in err and len(err.splitlines()) == 1
+    assert "skipped 2 unreadable image(s)" in err and len(err.splitlines()) == 1
+    assert "train/cat/broken.png (not an image Pillow can read" in err and "train/dog/3.png (corrupt" in err
 
 
 def bad_folder(tmp_path: Path, case: str) -> list[str]:
@@ -92,8 +106,14 @@ def bad_folder(tmp_path: Path, case: str) -> list[str]:
     if case == "corrupt-class":
         for p in (root / "train" / "dog").iterdir():
             p.write_bytes(b"garbage")
+    if case == "no-test":
+        import shutil
+
+        shutil.rmtree(root / "test")
     if case == "image-size":
         return ["--dataset", f"folder:{root}", "--image-size", "0"]
+    if case == "fractions":
+        return ["--dataset", f"folder:{root}", "--val-fraction", "0.5", "--test-fraction", "0.5"]
     return ["--dataset", f"folder:{root}"]
 
 
@@ -103,8 +123,10 @@ def bad_folder(tmp_path: Path, case: str) -> list[str]:
         ("missing", "is not a folder"),
         ("one-class", "at least 2"),
         ("empty-class", "bird holds no images"),
-        ("corrupt-class", "no readable images in class(es) dog"),
+        ("corrupt-class", "no readable training images in class(es) dog"),
+        ("no-test", "has train/ but no test/ folder"),
         ("image-size", "--image-size must be between"),
+        ("fractions", "leave no training images"),
     ],
 )
 def test_bad_folders_fail_with_one_line_and_write_nothing(tmp_path, capsys, case, message):
@@ -125,10 +147,10 @@ def test_image_size_that_does_not_match_a_fixed_dataset(tmp_path, capsys):
         load_dataset(f"folder:{tmp_path}", data_dir=tmp_path)
 
 
-def test_train_on_a_folder_end_to_end(tmp_path):
+def test_train_on_a_folder_end_to_end(tmp_path, capsys):
     root = make_folder(tmp_path / "pics", mode="RGB", fmt="JPEG", n_train=40, n_test=8)
     out = tmp_path / "run"
-    code = main(["train", "--dataset", f"folder:{root}", "--epochs", "2", "--batch-size", "16",
+    code = main(["train", "--dataset", f"folder:{root}", "--epochs", "1", "--batch-size", "16",
                  "--out", str(out), "--no-plots", "--progress", "lines"])
     assert code == 0
     import json
@@ -136,3 +158,9 @@ def test_train_on_a_folder_end_to_end(tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["model"] == "tvresnet" and config["hflip"] is True  # photos: the colour CNN, with flips
     assert (out / "model.safetensors").is_file()
+    split = json.loads((out / "split.json").read_text())
+    assert split["counts"] == {"train": 76, "val": 4, "test": 16}  # val: 5% of train/, stratified
+    printed = capsys.readouterr().out
+    # The one-line data check: these generated images are flat, so the copies are found.
+    assert "data check: 96 images (76 train / 4 val / 16 test), 2 classes:" in printed
+    assert "warning: leakage:" in printed

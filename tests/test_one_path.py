@@ -11,7 +11,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -44,16 +43,17 @@ def served_predictions(model, paths: list[Path]) -> list[str]:
 
 
 def assert_same_answers(model, images, labels, paths, cli, served=None):
-    """Per image: the files' predictions equal the evaluation path's; and so does the confusion matrix."""
-    counted = model.log_probs(images).argmax(1)
-    expected = [model.classes[int(i)] for i in counted]
+    """Per image: the files' answers equal the evaluation path's (its argmax, or an abstention under the
+    card's threshold, which evaluate reports as `test_abstained`); and so does the confusion matrix."""
+    probs = model.log_probs(images).exp()
+    threshold = model.card.reject.get("threshold", 0.0)
+    expected = [model.classes[int(p.argmax())] if p.max() >= threshold else None for p in probs]
     assert [p.label for p in model.predict(paths)] == expected
     assert cli == expected
     if served is not None:
         assert served == expected
-    index = {c: i for i, c in enumerate(model.classes)}
-    from_files = torch.tensor([index[c] for c in cli])
-    return confusion_matrix(from_files, labels, len(model.classes))
+    # The confusion matrix counts every image's most probable class, answered or not.
+    return confusion_matrix(probs.argmax(1), labels, len(model.classes))
 
 
 def test_mnist_files_predicted_with_prep_resize_match_evaluate(tmp_path, capsys):
@@ -63,9 +63,12 @@ def test_mnist_files_predicted_with_prep_resize_match_evaluate(tmp_path, capsys)
     data = load_dataset("mnist")
     images, labels = data.test_images[:1000], data.test_labels[:1000]
     paths = write_pngs(images, tmp_path / "test")
-    cm = assert_same_answers(model, images, labels, paths, cli_predictions(run.path, paths, capsys, "--prep", "resize"))
+    cli = cli_predictions(run.path, paths, capsys, "--prep", "resize")
+    cm = assert_same_answers(model, images, labels, paths, cli)
     report = tinyvision.load(run.path).evaluate(limit_batches=1)  # evaluate: the first 1000 test images
     assert report["confusion"] == cm.tolist()
+    if "test_abstained" in report:  # the share of "not a digit" answers evaluate reports is the files' share
+        assert round(report["test_abstained"] * len(cli)) == sum(c is None for c in cli)
 
 
 def clothes_like(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -59,3 +59,50 @@ def calibration_report(view_logits: torch.Tensor, labels: torch.Tensor, temperat
         "nll_before": nll(view_logits, labels, 1.0),
         "nll_after": nll(view_logits, labels, temperature),
     }
+
+
+# ----------------------------------------------------------------------------- abstaining
+# Calibrated probabilities also say when to give no answer: a digit model refuses what is "not a digit"
+# (trained for it with outlier exposure, see negatives.py), other models say "unsure". The threshold is
+# the confidence below which a chosen share of validation images falls, so its cost in refused real
+# images is known; it is stored in the model card and applied by predict and serve.
+
+
+def rejection_threshold(confidence: torch.Tensor, quantile: float) -> float:
+    """The calibrated confidence below which at most `quantile` of these (validation) images fall."""
+    if len(confidence) == 0:
+        return 0.0
+    ordered = confidence.flatten().sort().values
+    return float(ordered[int(quantile * (len(ordered) - 1))])
+
+
+def choose_rejection(val_probs: torch.Tensor, quantile: float, kind: str,
+                     negative_probs: torch.Tensor | None = None) -> dict:
+    """The model card's `reject` entry from validation probabilities (N, classes).
+
+    Digit models refuse with "not a digit" and, given the probabilities of
+    held-out non-digits, report the share of them the threshold refuses;
+    other models say "unsure".
+    """
+    confidence = val_probs.amax(1)
+    threshold = rejection_threshold(confidence, quantile)
+    refused = float((confidence < threshold).float().mean()) if len(confidence) else 0.0
+    report: dict = {"threshold": threshold, "reason": "not a digit" if kind == "digits" else "unsure",
+                    "quantile": quantile, "split": "validation"}
+    if kind != "digits":
+        return {**report, "val_rejected": refused}
+    report["val_digits_rejected"] = refused
+    if negative_probs is not None and len(negative_probs):
+        report["val_negatives_rejected"] = float((negative_probs.amax(1) < threshold).float().mean())
+        report["val_negatives"] = len(negative_probs)
+    return report
+
+
+def reject_reason(probs, card) -> str | None:
+    """Why a model with this card gives no answer for these calibrated probabilities (a tensor of one
+    image's class probabilities, or a {class: probability} dict); None when it answers."""
+    threshold = (card.reject or {}).get("threshold")
+    if threshold is None:
+        return None
+    top = max(probs.values()) if isinstance(probs, dict) else float(torch.as_tensor(probs).max())
+    return str(card.reject.get("reason", "unsure")) if top < threshold else None

@@ -117,8 +117,9 @@ def save_model(path: Path, model: nn.Module, card: ModelCard) -> None:
         )
 
 
-def resolve_model_path(path: Path) -> Path:
+def resolve_model_path(path: Path | str) -> Path:
     """A run folder or a checkpoint file -> the checkpoint file."""
+    path = Path(path)
     if path.is_dir():
         path = path / MODEL_FILE
     if not path.is_file():

@@ -153,24 +153,41 @@ class Model:
             raise TinyVisionError(f"inputs of shape {tuple(pixels.shape)}; this model takes (N, {self.input_shape})")
         return self._runner(pixels.to(torch.uint8))
 
+    def is_prepared(self, source) -> bool:
+        """A uint8 tensor shaped like the model's input (a dataset image) is used as it is."""
+        return isinstance(source, torch.Tensor) and source.dtype == torch.uint8 \
+            and tuple(source.shape) == tuple(self.input_shape)
+
     def prepare(self, source) -> torch.Tensor:
         """Any image source -> the uint8 (C, H, W) input this model takes.
 
-        A uint8 tensor already shaped like the model's input (a dataset image) is
-        taken as prepared; anything else goes through the decoder and the model's
-        preparation (MNIST-style for digit models).
+        A dataset image (see `is_prepared`) is taken as it is; anything else goes
+        through the decoder and the model's preparation (MNIST-style for digit
+        models: the image's ink as one digit; `predict` reads every digit).
         """
-        if isinstance(source, torch.Tensor) and source.dtype == torch.uint8 \
-                and tuple(source.shape) == tuple(self.input_shape):
+        if self.is_prepared(source):
             return source.cpu()
         return prepare(source, self.preparation, self.limits)
 
     def predict_prepared(self, pixels: torch.Tensor) -> list[Prediction]:
+        """Predictions for prepared uint8 inputs (N, C, H, W); under the card's threshold, an abstention."""
+        from tinyvision.read_number import rejection
+
         probs = self.log_probs(pixels).exp()
-        return [
-            Prediction(self.classes[int(p.argmax())], {c: float(v) for c, v in zip(self.classes, p)}, x)
-            for p, x in zip(probs, pixels)
-        ]
+        answers = []
+        for p, x in zip(probs, pixels):
+            probabilities = {c: float(v) for c, v in zip(self.classes, p)}
+            reason = rejection(self, p[None])
+            label = None if reason else self.classes[int(p.argmax())]
+            answers.append(Prediction(label, probabilities, x, reason=reason))
+        return answers
+
+    def predict_one(self, source) -> Prediction:
+        if self.preparation.mode == "digit" and not self.is_prepared(source):
+            from tinyvision.read_number import read_number
+
+            return read_number(self, source)  # every digit on the image, left to right
+        return self.predict_prepared(self.prepare(source)[None])[0]
 
     def predict(self, source) -> Prediction | list[Prediction]:
         """Predict one image or a list of them.
@@ -178,34 +195,50 @@ class Model:
         `source`: a file path, bytes, a PIL image, a numpy array ((H, W) or
         (H, W, C), uint8 or float in [0, 1]), a torch tensor, or a list of these;
         a uint8 tensor (N, C, H, W) of prepared inputs gives one prediction each.
+        A digit model reads a whole number: `label` is every digit, left to right.
         """
         if isinstance(source, torch.Tensor) and source.ndim == 4:
             return self.predict_prepared(source)
         if isinstance(source, (list, tuple)):
-            if not source:
-                return []
-            return self.predict_prepared(torch.stack([self.prepare(s) for s in source]))
-        return self.predict_prepared(self.prepare(source)[None])[0]
+            return [self.predict_one(s) for s in source]
+        return self.predict_one(source)
 
     __call__ = predict
+
+    def explained_inputs(self, prediction: Prediction) -> tuple[list[torch.Tensor], list[str]]:
+        """The inputs a prediction was made from (a number: each digit) and the class each was given."""
+        if prediction.digits:
+            inputs = list(prediction.input.split(self.input_shape[2], dim=2))  # the strip, one digit each
+            return inputs, [d["class"] for d in prediction.digits]
+        if not prediction.probabilities:
+            raise TinyVisionError(f"nothing to explain: the model answered {prediction.reason!r}")
+        return [prediction.input], [prediction.top(1)[0][0]]
+
+    def saliency(self, prediction: Prediction) -> torch.Tensor:
+        """(H, W) in [0, 1] over `prediction.input`: where the evidence for each answer lies."""
+        from tinyvision.explain import saliency_maps
+
+        inputs, labels = self.explained_inputs(prediction)
+        targets = torch.tensor([self.classes.index(c) for c in labels])
+        maps = saliency_maps(self.graph.network, self.card.normalization, torch.stack(inputs), targets)
+        return torch.cat(list(maps), dim=1)
 
     def explain(self, source):
         """Why the model answers what it does for an image: an `Explanation` (`.figure()` draws it).
 
         The saliency (integrated gradients) and the feature maps are computed on
-        the PyTorch network for the prepared input; test-time views are not
-        part of the picture.
+        the PyTorch network for the prepared input (for a number: each digit,
+        side by side); test-time views are not part of the picture.
         """
-        from tinyvision.explain import Explanation, feature_maps, saliency_maps
+        from tinyvision.explain import Explanation, feature_maps
 
-        pixels = self.prepare(source)
-        prediction = self.predict_prepared(pixels[None])[0]
-        network, norm = self.graph.network, self.card.normalization
-        target = torch.tensor([self.classes.index(prediction.top(1)[0][0])])
+        prediction = self.predict_one(source)
+        inputs, labels = self.explained_inputs(prediction)
+        maps = [feature_maps(self.graph.network, self.card.normalization, x) for x in inputs]
+        stitched = [(name, torch.cat([m[k][1] for m in maps], dim=2)) for k, (name, _) in enumerate(maps[0])]
         return Explanation(
-            input=pixels, label=prediction.top(1)[0][0], probability=prediction.top(1)[0][1],
-            saliency=saliency_maps(network, norm, pixels[None], target)[0],
-            feature_maps=feature_maps(network, norm, pixels),
+            input=prediction.input, label=prediction.label or "".join(labels), probability=prediction.probability,
+            saliency=self.saliency(prediction), feature_maps=stitched,
         )
 
     # -- evaluation and export -------------------------------------------------------------------

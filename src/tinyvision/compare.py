@@ -17,6 +17,7 @@ from pathlib import Path
 from tinyvision.atomic import write_json, write_text
 from tinyvision.config import PRESETS, RunConfig, build_config, dataset_defaults
 from tinyvision.datasets import load_dataset
+from tinyvision.datasets.split import SplitOptions
 from tinyvision.errors import TinyVisionError
 from tinyvision.models import MODELS
 from tinyvision.progress import Progress
@@ -154,7 +155,9 @@ def run_comparison(c: CompareSpec, progress_bar: bool | None = None, draw: bool 
     from tinyvision.training import Reporter, Saver, fit
 
     runs = plan(c)
-    data = load_dataset(c.dataset, Path(c.data_dir) if c.data_dir else None, c.image_size)  # loaded once
+    first = runs[0][0]  # a folder is split once, by the shared seed and shares: every model, the same files
+    data = load_dataset(c.dataset, Path(c.data_dir) if c.data_dir else None, c.image_size,  # loaded once
+                        split=SplitOptions(c.seed, first.val_fraction, first.test_fraction))
     dist = start_ranks(c.device)
     results, device = [], "cpu"
     started = time.time()

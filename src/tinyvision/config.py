@@ -11,8 +11,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from tinyvision.augment import AugmentOptions
+from tinyvision.augment import POLICIES, AugmentOptions, policy_options
 from tinyvision.errors import TinyVisionError
+
+BALANCE = ("none", "weights", "sampler")
 
 
 @dataclass
@@ -31,12 +33,21 @@ class RunConfig:
     warmup_fraction: float = 0.2
     label_smoothing: float = 0.1
     translate: int = 1  # random shift of each training image by up to this many pixels
+    augment: str = "shift"  # shift | handwriting: also slant, rotation, pen width, wobble, blur, low-res scans
+    outlier_exposure: float = 0.0  # weight of a loss pushing non-digits (negatives.py) to a uniform answer (0: off)
+    outlier_share: float = 0.25  # non-digits added to each batch, as a share of the batch size
+    font_digits: float = 0.0  # digits in fonts (font_digits.py) added to each batch, as a share of it (0: off)
+    reject_quantile: float = 0.01  # the "not a digit"/"unsure" threshold: this share of validation images is below
     hflip: bool = False  # random horizontal flips (photos only: a flipped digit is another glyph)
     ema: float = 0.995  # decay of an exponential moving average of the weights, evaluated and saved (0: off)
     tta: int = 0  # test-time augmentation: average predictions over shifts of up to N pixels
     tta_flip: bool = False  # ... and over mirror images (only for models trained with flips)
     normalization: str = "dataset"  # dataset: train-split statistics | half: mean 0.5, std 0.5
     val_fraction: float = 0.1
+    test_fraction: float = 0.1  # one-folder datasets (folder:PATH/<class>/*): the share kept for testing
+    balance: str = "none"  # none | weights (class-weighted loss) | sampler (class-balanced epochs)
+    init_from: str | None = None  # start from another run's weights (layers of the same name and shape)
+    tensorboard: bool = False  # write TensorBoard event files into the run folder
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     limit_batches: int | None = None  # smoke runs: at most this many batches per loop
@@ -54,7 +65,15 @@ class RunConfig:
             (0 <= self.warmup_fraction < 1, "warm-up fraction must be in [0, 1)"),
             (0 <= self.label_smoothing < 1, "--label-smoothing must be in [0, 1)"),
             (0 <= self.val_fraction < 1, "--val-fraction must be in [0, 1)"),
+            (0 <= self.test_fraction < 1, "--test-fraction must be in [0, 1)"),
+            (self.val_fraction + self.test_fraction < 1, "--val-fraction + --test-fraction leave no training images"),
+            (self.balance in BALANCE, f"--balance must be one of {', '.join(BALANCE)}"),
             (self.translate >= 0, "--translate must be >= 0"),
+            (self.augment in POLICIES, f"--augment must be one of {', '.join(POLICIES)}"),
+            (self.outlier_exposure >= 0, "--outlier-exposure must be >= 0 (0 turns it off)"),
+            (0 < self.outlier_share <= 1, "outlier share must be in (0, 1]"),
+            (0 <= self.font_digits <= 1, "--font-digits must be in [0, 1]"),
+            (0 <= self.reject_quantile < 0.5, "--reject-quantile must be in [0, 0.5)"),
             (0 <= self.ema < 1, "--ema must be in [0, 1) (e.g. 0.999; 0 turns it off)"),
             (0 <= self.tta <= 3, "--tta must be 0 (off) to 3 pixels"),
             (self.hflip or not self.tta_flip,
@@ -70,7 +89,7 @@ class RunConfig:
         return self
 
     def augment_options(self) -> AugmentOptions:
-        return AugmentOptions(translate=self.translate, hflip=self.hflip)
+        return policy_options(self.augment, translate=self.translate, hflip=self.hflip)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -91,36 +110,43 @@ def dataset_defaults(dataset: str) -> dict:
     return dict(spec_for(dataset).defaults)
 
 
+# The speed and MNIST-test presets train on MNIST alone: the default digit recipe's handwriting
+# augmentation, non-digits and font digits buy robustness to other writers at 2-3x the time.
+PLAIN = dict(augment="shift", outlier_exposure=0.0, font_digits=0.0)
+
 # The tutorials' recipes, kept faithful so their figures can be reproduced.
 PRESETS: dict[str, dict] = {
     # Our default: 5 epochs of tvnet, SGD+Nesterov, one-cycle LR, label smoothing,
     # 1-pixel shifts, an EMA of the weights.
     "default": {},
-    # The shortest schedule that reaches 99.2% on MNIST: one epoch, no augmentation
-    # (an average of weights lags a schedule this short, so it is off).
-    "fast": dict(epochs=1, translate=0, ema=0.0),
-    # The most accurate: the wide tvnet, 10 epochs of shifts by up to 2 pixels and a
-    # slower weight average (test-time augmentation measured no gain on top of it).
-    "best": dict(model="tvnet-wide", epochs=10, translate=2, ema=0.999),
+    # The default of earlier releases: MNIST alone, the small tvnet, 1-pixel shifts. Twice as fast to
+    # train as the default, as accurate on MNIST's test set, weaker on other people's handwriting.
+    "plain": dict(model="tvnet", **PLAIN),
+    # The shortest schedule that reaches 99.2% on MNIST: one epoch of the small tvnet, no
+    # augmentation and no non-digits (an average of weights lags a schedule this short, so it is off).
+    "fast": dict(model="tvnet", epochs=1, translate=0, ema=0.0, **PLAIN),
+    # The most accurate on MNIST's own test set: the wide tvnet, 10 epochs of shifts by up to
+    # 2 pixels and a slower weight average.
+    "best": dict(model="tvnet-wide", epochs=10, translate=2, ema=0.999, **PLAIN),
     "tutorial-a": dict(
         model="tutorial-a", optimizer="adam", lr=1e-3, batch_size=64, epochs=10,
         schedule="constant", weight_decay=0.0, label_smoothing=0.0,
-        normalization="half", val_fraction=0.2, translate=0, ema=0.0,
+        normalization="half", val_fraction=0.2, translate=0, ema=0.0, **PLAIN,
     ),
     "tutorial-b": dict(
         model="tutorial-b", optimizer="sgd", lr=0.01, momentum=0.0, batch_size=100, epochs=5,
         schedule="constant", weight_decay=0.0, label_smoothing=0.0,
-        normalization="half", val_fraction=0.2, translate=0, ema=0.0,
+        normalization="half", val_fraction=0.2, translate=0, ema=0.0, **PLAIN,
     ),
     # The MLP with a good recipe (see README: why the tutorial's got 91%).
-    "mlp": dict(model="mlp", epochs=10, lr=0.05, translate=1, ema=0.0),
+    "mlp": dict(model="mlp", epochs=10, lr=0.05, translate=1, ema=0.0, **PLAIN),
     # The tutorial's MLP recipe, for contrast: plain SGD at a small constant rate for three
     # epochs, no momentum, no regularisation. It stops near 91%, far short of what the
     # same network reaches with the `mlp` preset.
     "tutorial-mlp": dict(
         model="mlp", optimizer="sgd", lr=0.01, momentum=0.0, batch_size=100, epochs=3,
         schedule="constant", weight_decay=0.0, label_smoothing=0.0,
-        normalization="half", val_fraction=0.2, translate=0, ema=0.0,
+        normalization="half", val_fraction=0.2, translate=0, ema=0.0, **PLAIN,
     ),
 }
 

@@ -35,6 +35,13 @@ def score(log_probs: torch.Tensor, labels: torch.Tensor) -> Evaluation:
     return Evaluation(loss, accuracy, log_probs, labels)
 
 
+def eval_batch_size(images: torch.Tensor, largest: int = 1000) -> int:
+    """Images per evaluation batch: 1,000 for MNIST-sized images, fewer for larger ones, whose
+    activations (x the test-time views) would otherwise take gigabytes (32x32 RGB: 682, 64x64 RGB: 170)."""
+    per_image = int(images.shape[1] * images.shape[2] * images.shape[3])
+    return max(32, min(largest, (2 << 20) // max(1, per_image)))
+
+
 def evaluate(
     graph: InferenceGraph,
     images: torch.Tensor,
@@ -44,7 +51,8 @@ def evaluate(
 ) -> Evaluation:
     """Run the inference graph (in eval mode, restored after) over uint8 images and score it."""
     with eval_mode(graph):
-        return score(log_probabilities(graph, images, device, limit_batches=limit_batches), labels)
+        return score(log_probabilities(graph, images, device, batch_size=eval_batch_size(images),
+                                       limit_batches=limit_batches), labels)
 
 
 def confusion_matrix(predictions: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
@@ -118,7 +126,19 @@ def worst_mistakes(evaluation: Evaluation, count: int = 36) -> list[dict]:
     ]
 
 
-def split_report(evaluation: Evaluation, classes: tuple[str, ...]) -> dict:
+def abstention_report(evaluation: Evaluation, threshold: float | None) -> dict:
+    """With a rejection threshold: the share of test images the model abstains on, and its accuracy
+    on the ones it answers (what a user of predict or serve sees); the confusion counts every image."""
+    if threshold is None or evaluation.count == 0:
+        return {}
+    confidence, predicted = evaluation.log_probs.exp().max(1)
+    answered = confidence >= threshold
+    right = (predicted == evaluation.labels) & answered
+    return {"test_abstained": int((~answered).sum()) / evaluation.count,
+            "test_acc_answered": right.sum().item() / max(1, int(answered.sum()))}
+
+
+def split_report(evaluation: Evaluation, classes: tuple[str, ...], reject_threshold: float | None = None) -> dict:
     """Everything the test split says about a model, as saved in metrics.json and printed by `evaluate`."""
     cm = confusion_matrix(evaluation.predictions, evaluation.labels, len(classes))
     per_class = per_class_metrics(cm, classes)
@@ -132,6 +152,7 @@ def split_report(evaluation: Evaluation, classes: tuple[str, ...]) -> dict:
         "per_class": per_class,
         "confusion": cm.tolist(),
         "worst_mistakes": worst_mistakes(evaluation),
+        **abstention_report(evaluation, reject_threshold),
     }
     if len(classes) > 5:  # top-k only says something when k is well below the number of classes
         report["test_top5_acc"] = top_k_accuracy(evaluation.log_probs, evaluation.labels, 5)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from tinyvision.atomic import write_json
 from tinyvision.datasets import load_dataset
+from tinyvision.datasets.split import split_of_run
 from tinyvision.errors import TinyVisionError
 from tinyvision.evaluate import score, split_report
 
@@ -23,7 +24,9 @@ def evaluate_model(model: Model, dataset: str | None = None, data_dir: Path | No
     """
     card = model.card
     name = dataset or card.dataset
-    data = load_dataset(name, data_dir, card.config.get("image_size") if name == card.dataset else None)
+    # A folder the run split itself: its own test files, as its split.json (or its seed) says.
+    split = split_of_run(model.source, card.config) if name == card.dataset else None
+    data = load_dataset(name, data_dir, card.config.get("image_size") if name == card.dataset else None, split=split)
     if data.input_shape != card.input_shape or tuple(data.classes) != card.classes:
         raise TinyVisionError(
             f"{model.source} expects {card.input_shape} images of {len(card.classes)} classes; "
@@ -39,7 +42,7 @@ def evaluate_model(model: Model, dataset: str | None = None, data_dir: Path | No
         "dataset": data.name,
         "tta": card.tta.to_dict(),
         "temperature": card.temperature,
-        **split_report(result, card.classes),
+        **split_report(result, card.classes, card.reject.get("threshold")),
     }
 
 

@@ -81,8 +81,11 @@ def misclassified_figure(images: torch.Tensor, mistakes: list[dict], classes: li
     """
     count = max(1, len(mistakes))
     rows = (count + columns - 1) // columns
-    fig = Figure(figsize=(1.8 * columns, 2.0 * rows), layout="constrained")
+    # A fixed grid, not a constrained layout: solving the layout of 36 panels costs seconds.
+    height = 2.0 * rows + 0.6
+    fig = Figure(figsize=(1.8 * columns, height))
     axes = fig.subplots(rows, columns, squeeze=False)
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.95 / height, hspace=0.45, wspace=0.1)
     for ax in axes.flat:
         ax.axis("off")
     for k, (ax, m) in enumerate(zip(axes.flat, mistakes)):
@@ -97,7 +100,7 @@ def misclassified_figure(images: torch.Tensor, mistakes: list[dict], classes: li
     if not mistakes:
         axes.flat[0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
     fig.suptitle("most confident test mistakes" + (" (warm: the evidence for the wrong answer)" if saliency is not None
-                                                    else ""))
+                                                    else ""), y=1 - 0.12 / height)
     return fig
 
 
@@ -213,3 +216,52 @@ def saliency_overlay(pixels: torch.Tensor, saliency: torch.Tensor, scale: int = 
     rgb = np.stack([0.55 * image + 0.45 * red, 0.55 * image + 0.45 * green, 0.55 * image], axis=-1)
     rgb = np.repeat(np.repeat(rgb, scale, axis=0), scale, axis=1)
     return np.clip(np.rint(rgb * 255), 0, 255).astype(np.uint8)
+
+
+def show_image(ax, image: torch.Tensor) -> None:
+    img = image.permute(1, 2, 0).numpy()
+    ax.imshow(img[..., 0] if img.shape[2] == 1 else img, cmap="gray", vmin=0, vmax=255)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def data_check_figure(report: dict, samples: dict[str, torch.Tensor | None]) -> Figure:
+    """`tinyvision check-data`: images per class and split (bars), and sample images of every class."""
+    classes = report["classes"]
+    columns = max([len(s) for s in samples.values() if s is not None], default=1)
+    fig = Figure(figsize=(max(8.0, 0.9 * columns + 2), 3.2 + 0.75 * len(classes)), layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[3.0, 0.75 * len(classes)])
+    ax = top.subplots()
+    left = np.zeros(len(classes))
+    for split, counts in report["counts"].items():
+        values = np.array([counts.get(c, 0) for c in classes])
+        ax.barh(classes, values, left=left, label=split)
+        left += values
+    ax.invert_yaxis()
+    ax.set(xlabel="images", title=f"{report['dataset']}: images per class")
+    ax.legend()
+    ax.grid(alpha=0.3, axis="x")
+    axes = bottom.subplots(len(classes), columns, squeeze=False)
+    for row, name in zip(axes, classes):
+        for ax in row:
+            ax.axis("off")
+        images = samples.get(name)
+        for ax, image in zip(row, images if images is not None else []):
+            show_image(ax, image)
+        row[0].text(-0.1, 0.5, name, transform=row[0].transAxes, ha="right", va="center", fontsize=8)
+    return fig
+
+
+def duplicate_pairs_figure(pairs: list[tuple[torch.Tensor, torch.Tensor, str]], columns: int = 4) -> Figure:
+    """Example duplicate pairs, side by side, with where they sit (across splits, across classes, ...)."""
+    rows = (len(pairs) + columns - 1) // columns
+    fig = Figure(figsize=(3.4 * columns, 2.4 * rows), layout="constrained")
+    cells = fig.subfigures(rows, columns, squeeze=False)
+    for cell in cells.flat:
+        cell.set_facecolor("white")
+    for cell, (a, b, caption) in zip(cells.flat, pairs):
+        ax_a, ax_b = cell.subplots(1, 2)
+        show_image(ax_a, a)
+        show_image(ax_b, b)
+        cell.suptitle(caption, fontsize=7)
+    return fig

@@ -158,7 +158,10 @@ def train(
     from tinyvision.distributed import lost_ranks_reported, start_ranks, stop_ranks
     from tinyvision.progress import Progress
     from tinyvision.run_folder import RunFolder
-    from tinyvision.training import Reporter, Saver, fit
+    from tinyvision.training import Interrupted, Reporter, Saver, fit
+    from tinyvision.training.data_check import DataCheck
+    from tinyvision.training.status import StatusWriter
+    from tinyvision.training.tensorboard import TensorBoardWriter
 
     if resume is not None:
         given = {k for k, v in options.items() if v is not None and k != "device"}
@@ -182,9 +185,19 @@ def train(
             run_folder = RunFolder(Path(out) if out else dist.from_main(default_run_path(cfg.model)))
         bar = {True: None, "auto": None, "bar": True, "lines": False, False: False}.get(progress)
         reporter = Reporter(Progress(cfg.epochs, bar=bar, quiet=progress is False or not dist.is_main))
-        callbacks = [reporter, Saver(run_folder)] if dist.is_main else [reporter]
-        with lost_ranks_reported():
-            result = fit(cfg, run_folder, callbacks, dist, resume=resume is not None, stop=stop)
+        status = StatusWriter(run_folder)  # status.json: running / finished / interrupted / failed
+        callbacks = [reporter, Saver(run_folder), status, DataCheck(reporter.progress)] if dist.is_main else [reporter]
+        if cfg.tensorboard and dist.is_main:
+            callbacks.append(TensorBoardWriter(run_folder))
+        try:
+            with lost_ranks_reported():
+                result = fit(cfg, run_folder, callbacks, dist, resume=resume is not None, stop=stop)
+        except Interrupted:
+            raise  # already recorded, state saved
+        except BaseException as exc:
+            if dist.is_main:
+                status.failed(exc)
+            raise
     finally:
         if not joined:  # leave the process group we joined (a caller's own group stays)
             stop_ranks()

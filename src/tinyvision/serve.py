@@ -4,14 +4,16 @@
     GET  /api/health     {"status": "ok"}
     GET  /api/model      model name, dataset, classes, input shape, test accuracy
     POST /api/predict    an image as the raw body, or as the multipart field "image";
-                         ?input=1 adds the input the model saw as a PNG data URL
+                         ?input=1 adds the input the model saw as a PNG data URL,
+                         ?explain=1 the saliency over it (where the evidence lies)
     GET  /openapi.json   the API described: endpoints, bodies, errors
 
 Errors are JSON {"error": "..."}: 413 for a body over the size limit or an
 image too large to decode, 415 for bytes that are not an image, 400 for a
-corrupt, tiny or blank image or a malformed form, 503 (with Retry-After)
-when every worker is busy and the queue is full. A bad request never takes
-the server down.
+corrupt, tiny or blank image or a malformed form, 408 for a body that takes
+longer than `body_seconds` to arrive (a slow client holds a place in the
+queue), 503 (with Retry-After) when every worker is busy and the queue is
+full. A bad request never takes the server down.
 
 Bounded by design: at most `workers` predictions run at once, each on its own
 share of the cores (torch's threads are divided among the workers once, at
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
+import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
@@ -45,20 +48,24 @@ WEB = files("tinyvision") / "web"
 STATUS = {"not_image": 415, "too_large": 413, "corrupt": 400, "too_small": 400, "no_ink": 400, "bad_form": 400}
 STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
 FIELD = "image"  # the multipart field that carries the image
+MAX_DEFAULT_WORKERS = 8
 
 
 @dataclass(frozen=True)
 class ServeOptions:
     max_bytes: int = 10_000_000
     workers: int = 2  # predictions computed at once
-    queue: int = 8  # requests allowed to wait for a worker
+    queue: int = 16  # requests allowed to wait for a worker
+    body_seconds: float = 30.0  # the longest an upload may take to arrive
 
     @classmethod
     def with_defaults(cls, max_bytes: int | None = None, workers: int | None = None,
                       queue: int | None = None) -> ServeOptions:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        workers = workers or cores
-        options = cls(max_bytes or cls.max_bytes, workers, 4 * workers if queue is None else queue)
+        # At most 8 workers by default: each holds up to one bounded decode, so memory stays bounded
+        # on a many-core machine too (8 x ~100 MB + 24 waiting bodies of at most 10 MB).
+        workers = workers or min(cores, MAX_DEFAULT_WORKERS)
+        options = cls(max_bytes or cls.max_bytes, workers, cls.queue if queue is None else queue)
         if options.workers < 1 or options.queue < 0 or options.max_bytes < 1:
             raise TinyVisionError("--workers and --max-bytes must be at least 1, --queue at least 0")
         return options
@@ -100,6 +107,7 @@ class PredictionReply(BaseModel):
     top: list[dict[str, Any]]
     digits: list[dict[str, Any]] | None = None
     input_png: str | None = None
+    saliency_png: str | None = None
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -139,6 +147,24 @@ async def image_bytes(request: Request, body: bytes) -> bytes:
     return await value.read()
 
 
+def data_url(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode()
+
+
+def answer(model: Model, data: bytes, with_input: bool, with_saliency: bool) -> dict:
+    """One request's work, on a worker thread: the prediction, and the pictures the page asked for."""
+    result = model.predict(data)
+    reply = result.to_dict()
+    if with_input:
+        reply["input_png"] = data_url(to_png(result.input))
+    if with_saliency and (result.digits or result.probabilities):
+        from tinyvision.plots import saliency_overlay
+
+        overlay = saliency_overlay(result.input, model.saliency(result), scale=1)
+        reply["saliency_png"] = data_url(to_png(torch.from_numpy(overlay).permute(2, 0, 1)))
+    return reply
+
+
 def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
@@ -159,6 +185,7 @@ PREDICT_BODY = {
 }
 ERRORS = {
     400: {"model": ErrorReply, "description": "corrupt, tiny or blank image; malformed form or wrong field"},
+    408: {"model": ErrorReply, "description": "the body took too long to arrive"},
     413: {"model": ErrorReply, "description": "body over the size limit, or an image too large to decode"},
     415: {"model": ErrorReply, "description": "the bytes are not an image"},
     503: {"model": ErrorReply, "description": "every worker busy and the queue full: retry after Retry-After s"},
@@ -168,18 +195,26 @@ ERRORS = {
 def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
     options = options or ServeOptions()
     card = model.card
-    pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="tinyvision-predict")
     admission = Admission(options.workers + options.queue)
 
+    def executor() -> ThreadPoolExecutor:
+        """The prediction threads; made again when an app that was shut down is started or used again
+        (a second `with TestClient(app)`), since a shut-down pool refuses work."""
+        if app.state.pool is None:
+            app.state.pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="tinyvision-predict")
+        return app.state.pool
+
     @contextlib.asynccontextmanager
-    async def lifespan(app: FastAPI):  # noqa: ARG001
+    async def lifespan(app: FastAPI):
+        executor()
         yield
+        pool, app.state.pool = app.state.pool, None
         pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="tinyvision", version=card.code_version, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json", lifespan=lifespan,
                   description=f"{card.model} trained on {card.dataset}: predict the class of an image.")
-    app.state.pool, app.state.admission = pool, admission
+    app.state.pool, app.state.admission = None, admission
     page = (WEB / "index.html").read_text(encoding="utf-8")
     static = {name: (WEB / name).read_bytes() for name in STATIC}
 
@@ -208,23 +243,24 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
 
     @app.post("/api/predict", response_model=PredictionReply, response_model_exclude_none=True,
               responses=ERRORS, openapi_extra=PREDICT_BODY)
-    async def predict(request: Request, input: int = 0) -> JSONResponse:  # noqa: A002
+    async def predict(request: Request, input: int = 0, explain: int = 0) -> JSONResponse:  # noqa: A002
         if not admission.enter():
             return error(503, "the server is busy; try again shortly", {"Retry-After": "1"})
         try:
-            data = await image_bytes(request, await read_body(request, options.max_bytes))
-            result = await asyncio.get_running_loop().run_in_executor(pool, model.predict, data)
+            body = await asyncio.wait_for(read_body(request, options.max_bytes), options.body_seconds)
+            data = await image_bytes(request, body)
+            reply = await asyncio.get_running_loop().run_in_executor(executor(), answer, model, data, bool(input),
+                                                                     bool(explain))
         except BodyTooLarge:
             return error(413, f"request body over the limit of {options.max_bytes:,} bytes")
+        except asyncio.TimeoutError:
+            return error(408, f"the request body took over {options.body_seconds:g} s to arrive")
         except ImageError as exc:
             return error(STATUS.get(exc.kind, 400), str(exc))
         except TinyVisionError as exc:
             return error(400, str(exc))
         finally:
             admission.leave()
-        reply = result.to_dict()
-        if input:
-            reply["input_png"] = "data:image/png;base64," + base64.b64encode(to_png(result.input)).decode()
         return JSONResponse(reply)
 
     return app

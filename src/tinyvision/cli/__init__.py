@@ -11,11 +11,14 @@ import argparse
 import sys
 
 from tinyvision import __version__
-from tinyvision.cli import compare, evaluate, explain, export, models, plot, predict, serve, train
+from tinyvision.cli import check_data, compare, evaluate, explain, export, models, plot, predict, runs, serve, train
 from tinyvision.cli.common import EXIT_INTERRUPTED, EXIT_USER_ERROR, Parser
 from tinyvision.errors import TinyVisionError
 
-COMMANDS = {m.NAME: m for m in (train, evaluate, predict, explain, serve, export, compare, plot, models)}
+COMMANDS = {
+    m.NAME: m
+    for m in (train, evaluate, predict, explain, serve, export, compare, check_data, runs, plot, models)
+}
 
 DESCRIPTION = """\
 Train, compare, explain and serve small image classifiers: a plain neural

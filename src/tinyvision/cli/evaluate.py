@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"{report['model']} on {report['dataset']} test set ({report['test_count']} images)")
     print(f"test_loss {report['test_loss']:.4f}  test_acc {100 * report['test_acc']:.2f}%  "
-          f"balanced_acc {100 * report['test_balanced_acc']:.2f}%  macro_f1 {100 * report['test_macro_f1']:.2f}%")
+          f"balanced_acc {100 * report['test_balanced_acc']:.2f}%  macro_f1 {100 * report['test_macro_f1']:.2f}%"
+          + (f"  top5_acc {100 * report['test_top5_acc']:.2f}%" if "test_top5_acc" in report else ""))
     print(f"{'class':>12}  {'precision':>9}  {'recall':>7}  {'f1':>7}  {'support':>7}")
     for row in report["per_class"]:
         print(f"{row['class']:>12}  {100 * row['precision']:8.2f}%  {100 * row['recall']:6.2f}%  "

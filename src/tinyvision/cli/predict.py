@@ -33,6 +33,16 @@ def show_input_paths(target: Path, images: list[Path]) -> list[Path]:
     return [target / f"{i:03d}-{p.stem}.png" for i, p in enumerate(images)]
 
 
+def describe(prediction, k: int) -> str:
+    """`7    (7 99.1%  1 0.4%  ...)`, `2026    (2 99.8%  0 ...)` digit by digit, or `- (not a digit)`."""
+    label = prediction.label if prediction.label is not None else f"- ({prediction.reason})"
+    if len(prediction.digits) > 1:
+        parts = [f"{d['class']} {100 * d['probability']:.1f}%" for d in prediction.digits]
+    else:
+        parts = [f"{c} {100 * p:.1f}%" for c, p in prediction.top(k)]
+    return f"{label}    ({'  '.join(parts)})" if parts else label
+
+
 def run(args: argparse.Namespace) -> int:
     import tinyvision
     from tinyvision.atomic import write_bytes
@@ -57,7 +67,5 @@ def run(args: argparse.Namespace) -> int:
         if r.error:
             print(f"tinyvision: error: {r.path}: {r.error}", file=sys.stderr)
         elif not args.json:
-            top = "  ".join(f"{c} {100 * p:5.1f}%" for c, p in r.prediction.top(k))
-            label = r.prediction.label if r.prediction.label is not None else f"- ({r.prediction.reason})"
-            print(f"{r.path}: {label}    ({top})")
+            print(f"{r.path}: {describe(r.prediction, k)}")
     return 2 if any(r.error for r in results) else 0

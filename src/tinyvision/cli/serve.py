@@ -14,8 +14,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-bytes", type=int, default=10_000_000, help="largest accepted upload in bytes (10 MB)")
-    p.add_argument("--workers", type=int, help="predictions computed at once (default: the number of cores)")
-    p.add_argument("--queue", type=int, help="requests allowed to wait for a worker before 503 (default: 4 per worker)")
+    p.add_argument("--workers", type=int, help="predictions computed at once (default: the number of cores, at most 8)")
+    p.add_argument("--queue", type=int, help="requests allowed to wait for a worker before 503 (default: 16)")
 
 
 def run(args: argparse.Namespace) -> int:

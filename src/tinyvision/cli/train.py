@@ -16,7 +16,8 @@ NAME = "train"
 CONFIG_FLAGS = (
     "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing", "translate",
     "ema", "tta", "val_fraction", "seed", "limit_batches", "sync_bn", "image_size", "hflip", "tta_flip",
-    "data_dir", "device",
+    "data_dir", "device", "test_fraction", "balance", "init_from", "tensorboard",
+    "augment", "outlier_exposure", "font_digits", "reject_quantile",
 )
 
 
@@ -37,11 +38,32 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weight-decay", type=float)
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--translate", type=int, help="random shifts of up to N pixels")
+    p.add_argument("--augment", metavar="POLICY",
+                   help="augmentation policy: shift, or handwriting (slant, rotation, pen width, wobble, "
+                   "blur, low-resolution scans; the MNIST default)")
+    p.add_argument("--outlier-exposure", type=float, metavar="WEIGHT",
+                   help="digit models: learn to refuse non-digits (letters, marks, photos) with this loss "
+                   "weight (0: off)")
+    p.add_argument("--font-digits", type=float, metavar="SHARE",
+                   help="digit models: add digits drawn in fonts, this share of each batch (0: off)")
+    p.add_argument("--reject-quantile", type=float, metavar="Q",
+                   help="the 'not a digit'/'unsure' threshold leaves this share of validation images "
+                   "unanswered (0.01)")
     p.add_argument("--ema", type=float, help="evaluate an EMA of the weights with this decay (e.g. 0.999)")
     p.add_argument("--tta", type=int, help="test-time augmentation: average over shifts of up to N pixels (0: off)")
     p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction,
                    help="test-time augmentation: average each image with its mirror (models trained with --hflip)")
-    p.add_argument("--val-fraction", type=float, help="share of the training set held out (0.1)")
+    p.add_argument("--val-fraction", type=float,
+                   help="share held out for validation: of the training set (0.1), or of a one-folder dataset")
+    p.add_argument("--test-fraction", type=float,
+                   help="one-folder datasets (folder:PATH/<class>/*): share kept for testing (0.1)")
+    p.add_argument("--balance", choices=["none", "weights", "sampler"],
+                   help="imbalanced classes: class-weighted loss, or class-balanced sampling of each epoch")
+    p.add_argument("--init-from", metavar="RUN_OR_CHECKPOINT",
+                   help="start from another run's weights: layers of the same name and shape (a new head "
+                   "when the classes differ)")
+    p.add_argument("--tensorboard", action="store_true", default=None,
+                   help="write TensorBoard event files into the run folder (tensorboard --logdir RUN_DIR)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=DEVICES)
     p.add_argument("--limit-batches", type=int, help="smoke runs: at most N batches per loop")

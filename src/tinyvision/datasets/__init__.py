@@ -8,6 +8,7 @@ of images (see `datasets/folder.py`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tinyvision.datasets.image_data import ImageData, split_indices
 from tinyvision.datasets.registry import (
@@ -18,11 +19,26 @@ from tinyvision.datasets.registry import (
     register,
     spec_for,
 )
+from tinyvision.datasets.split import SplitOptions
+
+if TYPE_CHECKING:
+    from tinyvision.datasets.data_check import CheckReport
 
 
 def load(name: str = "mnist", data_dir: str | Path | None = None, image_size: int | None = None) -> ImageData:
     """Load a dataset by name (`mnist`, `fashion-mnist`, `cifar10` or `folder:PATH`) as uint8 tensors."""
     return load_dataset(name, Path(data_dir).expanduser() if data_dir is not None else None, image_size)
+
+
+def check(name: str = "mnist", image_size: int | None = None, split: SplitOptions | None = None,
+          data_dir: str | Path | None = None, near: bool = True) -> CheckReport:
+    """Check a dataset: counts, sizes, unreadable files, duplicates, leakage, imbalance (`datasets/data_check.py`).
+
+    Returns a `CheckReport`: `.problems`, `.summary()`, `.data` (report.json), `.write(folder)`.
+    """
+    from tinyvision.datasets.data_check import check as run_check
+
+    return run_check(name, image_size, split, data_dir, near)
 
 
 def names() -> list[str]:
@@ -31,6 +47,6 @@ def names() -> list[str]:
 
 
 __all__ = [
-    "FOLDER_PREFIX", "REGISTRY", "DatasetSpec", "ImageData", "load", "load_dataset", "names", "register",
-    "spec_for", "split_indices",
+    "FOLDER_PREFIX", "REGISTRY", "DatasetSpec", "ImageData", "SplitOptions", "check", "load", "load_dataset", "names",
+    "register", "spec_for", "split_indices",
 ]

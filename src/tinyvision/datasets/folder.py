@@ -1,169 +1,207 @@
-"""`folder:PATH` datasets: a user's images in `train/<class>/*` and `test/<class>/*`.
+"""`folder:PATH` datasets: a user's own images, in either of two layouts.
 
-The torchvision ImageFolder layout, any image size, gray or colour. Images
-are resized to one size (`--image-size N` for NxN, default the most common
-size in the folder) and held as uint8 tensors like every other dataset.
-Decoding thousands of files takes a while, so the result is cached as a
-tensor file keyed by the folder's contents (names, sizes, modification times)
-and the size: a second run with unchanged files starts in seconds. Unreadable
-images are skipped and listed in one warning line.
+    PATH/<class>/*                                   one folder: tinyvision splits it
+    PATH/train/<class>/*  PATH/test/<class>/*         split by the user (torchvision's ImageFolder
+    [PATH/val/<class>/*]                             layout, per split)
+
+One folder is split here, seeded and stratified, into train / validation /
+test (`--val-fraction`, `--test-fraction`: 80/10/10 by default; see
+`datasets/split.py`). With train/ and test/, a val/ folder is the validation
+split; without one, `--val-fraction` of each class of train/ is held out.
+
+Files: .jpg .jpeg .png .bmp .gif .webp .tif .tiff in any letter case, in the
+class folder or below it; names starting with a dot are skipped. Every image
+is decoded once by the one decoder (`image.prepare`, as `predict` does), to
+one size (`--image-size N` for NxN, default the most common size), gray when
+every file is gray and RGB otherwise, into the cache of `folder_cache`.
+Unreadable files are left out and listed in one warning line, each with the
+decoder's reason.
 """
 
 from __future__ import annotations
 
-import hashlib
 import sys
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
-from tinyvision.atomic import atomic_path
-from tinyvision.datasets.cache import cache_root
+from tinyvision.datasets.folder_cache import FolderIndex, ImageStore, memory_budget, open_cache, take
 from tinyvision.datasets.image_data import ImageData
+from tinyvision.datasets.split import SPLITS, TRAIN, VAL, SplitOptions, saved_split, stratified_split
 from tinyvision.errors import TinyVisionError
-from tinyvision.image.decode import GRAY_MODES, ImageError
-from tinyvision.image.prepare import Preparation, prepare
 
 PREFIX = "folder:"
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-SPLITS = ("train", "test")
 MIN_SIZE, MAX_SIZE = 4, 1024
-CACHE_VERSION = "2"  # 2: decoded by image.decode (alpha composited, 16-bit scaled)
+LAYOUT_HELP = "expected PATH/<class>/*.jpg (one folder, split for you) or PATH/train/<class>/ and PATH/test/<class>/"
 
 
 @dataclass(frozen=True)
-class ImageFile:
-    path: Path
-    label: int
+class FolderListing:
+    """The image files of a folder, before anything is decoded."""
+
+    root: Path
+    layout: str  # "classes": one folder of class folders | "splits": train/ and test/ (and val/)
+    classes: tuple[str, ...]
+    files: list[str]  # relative to root, '/'-separated, sorted within each class
+    labels: list[int]
+    origins: list[str] | None  # "splits" layout: each file's split folder (train, val or test)
 
 
-def list_split(root: Path, split: str, classes: tuple[str, ...] | None) -> tuple[tuple[str, ...], list[ImageFile]]:
-    """Class names (sorted sub-folder names) and the image files of one split."""
-    folder = root / split
-    if not folder.is_dir():
-        raise TinyVisionError(f"{root} has no {split}/ folder; expected {root}/train/<class>/*.jpg and test/<class>/")
-    found = tuple(sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")))
-    if classes is None:
-        if len(found) < 2:
-            raise TinyVisionError(f"{folder} has {len(found)} class folder(s); a classifier needs at least 2")
-        classes = found
-    elif set(found) - set(classes):
-        extra = ", ".join(sorted(set(found) - set(classes)))
-        raise TinyVisionError(f"{folder} has classes not in train/: {extra}")
-    files = []
-    for label, name in enumerate(classes):
-        class_dir = folder / name
-        images = sorted(p for p in class_dir.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file()) \
-            if class_dir.is_dir() else []
-        if split == "train" and not images:
-            raise TinyVisionError(f"class folder {class_dir} holds no images ({', '.join(sorted(EXTENSIONS))})")
-        files += [ImageFile(p, label) for p in images]
-    if not files:
-        raise TinyVisionError(f"{folder} holds no images")
-    return classes, files
+@dataclass(frozen=True)
+class FolderImages:
+    """A listed and decoded folder: its files, the cache index, the decoded rows."""
+
+    name: str
+    listing: FolderListing
+    index: FolderIndex
+    store: ImageStore
+
+    @property
+    def ok(self) -> np.ndarray:
+        return np.asarray(self.index.ok, dtype=bool)
 
 
-def cache_key(root: Path, files: list[ImageFile], image_size: int | None) -> str:
-    digest = hashlib.sha256(f"v{CACHE_VERSION} size={image_size}\n".encode())
-    for f in files:
-        st = f.path.stat()
-        digest.update(f"{f.path.relative_to(root)}\t{f.label}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:24]
-
-
-def read_header(path: Path) -> tuple[tuple[int, int], str]:
-    """(width, height) and mode, from the header only (no pixel decoding)."""
-    with Image.open(path) as img:
-        return img.size, img.mode
-
-
-def load_images(
-    root: Path, files: list[ImageFile], size: tuple[int, int], mode: str, skipped: list[str]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Decode and resize every file with the one decoder (the same one `predict` uses)."""
-    preparation = Preparation("resize", (1 if mode == "L" else 3, size[1], size[0]))
-    arrays, labels = [], []
-    for f in files:
-        try:
-            arrays.append(prepare(f.path, preparation))
-        except ImageError as exc:
-            skipped.append(f"{f.path.relative_to(root)} ({exc})")
-            continue
-        labels.append(f.label)
-    if not arrays:
-        return torch.zeros(0, *preparation.input_shape, dtype=torch.uint8), torch.zeros(0).long()
-    return torch.stack(arrays), torch.tensor(labels, dtype=torch.int64)
-
-
-def scan(root: Path, files: list[ImageFile], skipped: list[str]) -> tuple[list[ImageFile], Counter, bool]:
-    """Readable files, a count of their sizes, and whether all of them are gray."""
-    readable, sizes, gray = [], Counter(), True
-    for f in files:
-        try:
-            size, mode = read_header(f.path)
-        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as exc:
-            skipped.append(f"{f.path.relative_to(root)} ({type(exc).__name__})")
-            continue
-        readable.append(f)
-        sizes[size] += 1
-        gray = gray and mode in GRAY_MODES
-    return readable, sizes, gray
-
-
-def build(
-    root: Path, name: str, classes: tuple[str, ...], train_files: list[ImageFile], test_files: list[ImageFile],
-    image_size: int | None,
-) -> tuple[ImageData, list[str]]:
-    skipped: list[str] = []
-    train_files, sizes, gray_train = scan(root, train_files, skipped)
-    test_files, _, gray_test = scan(root, test_files, skipped)
-    if not sizes:
-        raise TinyVisionError(f"{root}/train: none of the images could be read")
-    size = (image_size, image_size) if image_size else sizes.most_common(1)[0][0]
-    mode = "L" if gray_train and gray_test else "RGB"
-    train_x, train_y = load_images(root, train_files, size, mode, skipped)
-    test_x, test_y = load_images(root, test_files, size, mode, skipped)
-    empty = [classes[k] for k in range(len(classes)) if not (train_y == k).any()]
-    if empty:
-        raise TinyVisionError(f"{root}/train: no readable images in class(es) {', '.join(empty)}")
-    if len(test_y) == 0:
-        raise TinyVisionError(f"{root}/test: none of the images could be read")
-    return ImageData(name, classes, train_x, train_y, test_x, test_y), skipped
-
-
-def warn_skipped(skipped: list[str]) -> None:
-    if skipped:
-        shown = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-        print(f"tinyvision: warning: skipped {len(skipped)} unreadable image(s): {shown}", file=sys.stderr)
-
-
-def load_folder(name: str, image_size: int | None = None, use_cache: bool = True) -> ImageData:
-    """Load `folder:PATH`, from the tensor cache when the folder is unchanged."""
-    root = Path(name[len(PREFIX):]).expanduser()
+def root_of(name: str) -> Path:
+    root = Path(name[len(PREFIX):] if name.startswith(PREFIX) else name).expanduser()
     if not root.is_dir():
         raise TinyVisionError(f"{name}: {root} is not a folder")
+    return root
+
+
+def visible(path: Path, base: Path) -> bool:
+    return not any(part.startswith(".") for part in path.relative_to(base).parts)
+
+
+def class_folders(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def images_in(folder: Path) -> list[Path]:
+    """Image files in `folder` and below, any letter case of the extension, hidden ones skipped."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.rglob("*")
+                  if p.suffix.lower() in EXTENSIONS and visible(p, folder) and p.is_file())
+
+
+def list_classes(root: Path, base: Path, classes: tuple[str, ...], origin: str | None,
+                 required: bool) -> tuple[list[str], list[int]]:
+    files, labels = [], []
+    for label, name in enumerate(classes):
+        images = images_in(base / name)
+        if required and not images:
+            raise TinyVisionError(
+                f"class folder {base / name} holds no images ({', '.join(sorted(EXTENSIONS))}, any case)"
+            )
+        files += [p.relative_to(root).as_posix() for p in images]
+        labels += [label] * len(images)
+    return files, labels
+
+
+def list_folder(root: Path) -> FolderListing:
+    """Which layout the folder has, its classes and its image files."""
+    if (root / "train").is_dir():
+        if not (root / "test").is_dir():
+            raise TinyVisionError(f"{root} has train/ but no test/ folder; {LAYOUT_HELP}")
+        classes = tuple(class_folders(root / "train"))
+        if len(classes) < 2:
+            raise TinyVisionError(f"{root / 'train'} has {len(classes)} class folder(s); a classifier needs at least 2")
+        files, labels, origins = [], [], []
+        for split in ("train", "val", "test"):
+            if split == "val" and not (root / "val").is_dir():
+                continue
+            extra = sorted(set(class_folders(root / split)) - set(classes))
+            if extra:
+                raise TinyVisionError(f"{root / split} has classes not in train/: {', '.join(extra)}")
+            f, y = list_classes(root, root / split, classes, split, required=split == "train")
+            if not f:
+                raise TinyVisionError(f"{root / split} holds no images")
+            files, labels, origins = files + f, labels + y, origins + [split] * len(f)
+        return FolderListing(root, "splits", classes, files, labels, origins)
+    classes = tuple(class_folders(root))
+    if len(classes) < 2:
+        raise TinyVisionError(
+            f"{root} has {len(classes)} class folder(s); a classifier needs at least 2; {LAYOUT_HELP}"
+        )
+    files, labels = list_classes(root, root, classes, None, required=True)
+    return FolderListing(root, "classes", classes, files, labels, None)
+
+
+def check_image_size(image_size: int | None) -> None:
     if image_size is not None and not MIN_SIZE <= image_size <= MAX_SIZE:
         raise TinyVisionError(f"--image-size must be between {MIN_SIZE} and {MAX_SIZE}, got {image_size}")
-    classes, train_files = list_split(root, "train", None)
-    _, test_files = list_split(root, "test", classes)
-    cache_file = cache_root() / "folders" / f"{cache_key(root, train_files + test_files, image_size)}.pt"
-    if use_cache and cache_file.is_file():
-        try:
-            saved = torch.load(cache_file, weights_only=True)
-            warn_skipped(list(saved["skipped"]))
-            return ImageData(name, tuple(saved["classes"]), saved["train_images"], saved["train_labels"],
-                             saved["test_images"], saved["test_labels"])
-        except Exception:  # noqa: BLE001 - a damaged cache is rebuilt, never trusted
-            pass
-    data, skipped = build(root, name, classes, train_files, test_files, image_size)
-    warn_skipped(skipped)
-    if use_cache:
-        saved = {"classes": list(data.classes), "skipped": skipped, "train_images": data.train_images,
-                 "train_labels": data.train_labels, "test_images": data.test_images,
-                 "test_labels": data.test_labels}
-        with atomic_path(cache_file) as tmp:
-            torch.save(saved, tmp)
+
+
+def open_folder(name: str, image_size: int | None = None, use_cache: bool = True) -> FolderImages:
+    """List `folder:PATH` and decode it (or find it decoded in the cache)."""
+    root = root_of(name)
+    check_image_size(image_size)
+    listing = list_folder(root)
+    index, store = open_cache(root, listing.files, listing.labels, image_size, use_cache)
+    return FolderImages(name, listing, index, store)
+
+
+def split_codes(folder: FolderImages, options: SplitOptions) -> np.ndarray:
+    """TRAIN, VAL, TEST or -1 (left out) for every listed file."""
+    listing = folder.listing
+    if options.saved is not None:
+        return saved_split(listing.files, options.saved, listing.root)
+    labels = np.asarray(listing.labels)
+    if listing.layout == "classes":
+        return stratified_split(listing.files, labels, options)
+    codes = np.array([SPLITS.index(o) for o in listing.origins], dtype=np.int8)
+    if VAL not in codes:  # no val/: hold out a stratified share of train/
+        train = np.flatnonzero(codes == TRAIN)
+        held = stratified_split([listing.files[i] for i in train], labels[train],
+                                SplitOptions(options.seed, options.val_fraction, 0.0))
+        codes[train[held == VAL]] = VAL
+    return codes
+
+
+def skipped_message(folder: FolderImages) -> str | None:
+    errors = folder.index.errors
+    if not errors:
+        return None
+    shown = ", ".join(f"{name} ({reason})" for name, reason in list(errors.items())[:5])
+    more = f" and {len(errors) - 5} more" if len(errors) > 5 else ""
+    return f"skipped {len(errors)} unreadable image(s): {shown}{more}"
+
+
+def to_image_data(folder: FolderImages, codes: np.ndarray) -> ImageData:
+    """The splits as an `ImageData`: in memory when the folder fits the budget, else gathered from the file."""
+    listing, ok = folder.listing, folder.ok
+    labels = torch.tensor(listing.labels, dtype=torch.int64)
+    rows = {split: np.flatnonzero((codes == code) & ok) for code, split in enumerate(SPLITS)}
+    empty = [listing.classes[k] for k in range(len(listing.classes))
+             if not (labels[torch.from_numpy(rows["train"])] == k).any()]
+    if empty:
+        raise TinyVisionError(f"{listing.root}: no readable training images in class(es) {', '.join(empty)}")
+    if len(rows["test"]) == 0:
+        raise TinyVisionError(f"{listing.root}: no readable test images (use a larger --test-fraction?)")
+    in_memory = sum(len(r) for r in rows.values()) * folder.store.row_bytes <= memory_budget()
+    parts = {}
+    for split, r in rows.items():
+        parts[f"{split}_images"] = take(folder.store, r, in_memory)
+        parts[f"{split}_labels"] = labels[torch.from_numpy(r)]
+    files = {listing.files[i]: split for split, r in rows.items() for i in r}
+    return ImageData(folder.name, listing.classes, **parts, split_files=files)
+
+
+def load_folder(name: str, image_size: int | None = None, split: SplitOptions | None = None,
+                use_cache: bool = True) -> ImageData:
+    """Load `folder:PATH` as train / val / test splits (see the module's docstring)."""
+    folder = open_folder(name, image_size, use_cache)
+    data = to_image_data(folder, split_codes(folder, split or SplitOptions()))  # (an error: one line, no warning)
+    message = skipped_message(folder)
+    if message:
+        print(f"tinyvision: warning: {message}", file=sys.stderr)
     return data
+
+
+def one_folder(name: str) -> bool:
+    """Whether `folder:PATH` is one folder of class folders (split by tinyvision), not train/ + test/."""
+    root = Path(name[len(PREFIX):] if name.startswith(PREFIX) else name).expanduser()
+    return root.is_dir() and not (root / "train").is_dir()

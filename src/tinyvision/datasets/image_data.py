@@ -28,6 +28,9 @@ class ImageData:
     # training holds out a seeded share of the training split.
     val_images: torch.Tensor | None = None
     val_labels: torch.Tensor | None = None
+    # Datasets made of files (folder:PATH): each file's split, written to the run folder as split.json.
+    # A split too large for memory is a `folder_cache.MappedImages` instead of a tensor.
+    split_files: dict[str, str] | None = None
 
     def __post_init__(self) -> None:
         splits = ("train", "test") if self.val_images is None else ("train", "val", "test")

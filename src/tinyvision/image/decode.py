@@ -11,8 +11,14 @@ Memory is bounded by design, whatever the file claims:
 - a JPEG is decoded at a reduced scale (`draft`: 1/2, 1/4 or 1/8, done by
   the JPEG library itself) when the caller needs fewer pixels;
 - everything stays 8-bit while the image is large: it is reduced by an
-  integer factor (`Image.reduce`, a box filter) before any conversion, and
-  EXIF rotation and alpha compositing run on the small image.
+  integer factor (`Image.reduce`, a box filter), and a conversion (16-bit,
+  palette, CMYK, alpha) runs a band of rows at a time, so no full-size copy
+  is made; EXIF rotation and alpha compositing run on the small image;
+- what a decoder holds besides the pixels counts against the budget: a
+  progressive JPEG's coefficients, libwebp's canvases, a TIFF's strip,
+  Pillow's Python BMP run-length decoder;
+- only formats whose decoders honour the header's size are opened (an
+  icon's directory may lie about the PNG inside, so that is checked first).
 
 Nothing here touches process-wide state (no warning filters, no global
 Pillow limits), so concurrent requests can decode in parallel threads.
@@ -41,6 +47,18 @@ MAX_PIXELS = 40_000_000
 DECODE_BUDGET = 64 * 1024 * 1024
 MAX_FILE_BYTES = 50_000_000  # a larger file is not a photo of a digit
 MIN_SIDE = 8
+# The formats read (Pillow's names; JPEG includes a phone's multi-picture MPO,
+# PPM the netpbm family). Pillow reads more, but their decoders are less used,
+# and some decode more than their header declares (ICNS, CUR) or need several
+# times the image's size (AVIF, JPEG 2000).
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "ICO", "PPM")
+FORMAT_NAMES = "PNG, JPEG, GIF, BMP, TIFF, WebP, ICO or PNM"
+ICON_SIDE = 256  # the largest icon an ICO directory can describe
+# Full-size copies of the pixels a decoder holds at once, measured with
+# benchmarks/decode_memory.py: libwebp decodes into its own canvas and hands
+# Pillow a copy; Pillow's run-length BMP decoder builds the pixels in Python.
+DECODER_COPIES = {"WEBP": 4, "bmp_rle": 3}
+BAND_PIXELS = 1 << 20  # pixels converted at a time while shrinking a large image
 GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16L", "I;16B", "I;16N", "F", "P;gray"})
 # Bytes per pixel of Pillow's in-memory storage, by mode (multi-band modes use 4).
 _STORAGE_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2}
@@ -85,10 +103,12 @@ def open_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
     """Bytes -> an opened (not yet decoded) Pillow image whose size has been checked."""
     if not data:
         raise ImageError("empty file", "not_image")
+    if data[:4] == b"\x00\x00\x01\x00":
+        check_icon(data)  # Pillow decodes an icon's image while opening it
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data), formats=FORMATS)
     except UnidentifiedImageError:
-        raise ImageError("not an image Pillow can read", "not_image") from None
+        raise ImageError(f"not an image Pillow can read as {FORMAT_NAMES}", "not_image") from None
     except Image.DecompressionBombError:
         raise ImageError("image has too many pixels (decompression bomb?)", "too_large") from None
     except Exception as exc:  # a damaged header surfaces as any of several exception types
@@ -101,23 +121,118 @@ def open_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
     return image
 
 
+def check_icon(data: bytes) -> None:
+    """Refuse an icon whose largest entry holds an image larger than an icon can be.
+
+    The directory says at most 256x256, but the PNG (or bitmap) inside may be
+    of any size, and Pillow decodes it while opening the icon, before its size
+    can be checked.
+    """
+    from PIL import BmpImagePlugin, IcoImagePlugin
+
+    try:
+        entry = IcoImagePlugin.IcoFile(io.BytesIO(data)).entry[0]  # the one Pillow opens: the largest
+        inner = io.BytesIO(data[entry.offset :])
+        if data[entry.offset : entry.offset + 8] == b"\x89PNG\r\n\x1a\n":
+            with Image.open(inner, formats=["PNG"]) as embedded:
+                w, h = embedded.size
+        else:
+            w, h = BmpImagePlugin.DibImageFile(inner).size
+            h //= 2  # a bitmap icon stores its image and its mask, one above the other
+    except Image.DecompressionBombError:
+        raise ImageError("icon holds an image with too many pixels (decompression bomb?)", "too_large") from None
+    except Exception as exc:  # a damaged directory or entry: as any other corrupt file
+        raise ImageError(f"corrupt icon ({exc})", "corrupt") from None
+    if max(w, h) > ICON_SIDE:
+        raise ImageError(f"icon holds a {w}x{h} image; an icon is at most {ICON_SIDE}x{ICON_SIDE}", "too_large")
+
+
 def storage_bytes(image: Image.Image) -> int:
     """What Pillow will allocate to hold the decoded image."""
     return image.size[0] * image.size[1] * _STORAGE_BYTES.get(image.mode, 4)
 
 
-def reduce_on_load(image: Image.Image, longest: int | None, limits: Limits) -> None:
+def first_scan_components(data: bytes) -> int:
+    """How many colour components a JPEG's first scan holds (0 if no scan is found)."""
+    i = 2
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xFF:  # a fill byte
+            i += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
+            i += 2
+        elif marker == 0xDA:  # start of scan: its length, then its component count
+            return data[i + 4] if i + 4 < len(data) else 0
+        else:
+            i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    return 0
+
+
+def coefficient_bytes(image: Image.Image, data: bytes) -> int:
+    """What libjpeg holds for a JPEG decoded over several scans: every DCT coefficient, whole-image.
+
+    A progressive JPEG (or one whose first scan lacks some components) is
+    decoded into a buffer of all its coefficients, 2 bytes each at full
+    resolution whatever the draft scale: 3 bytes a pixel for usual colour
+    (4:2:0), 8 for CMYK. A baseline JPEG is decoded a row of blocks at a time.
+    """
+    if image.format not in ("JPEG", "MPO"):
+        return 0
+    layers = getattr(image, "layer", None) or [("", 1, 1, 0)] * len(image.getbands())
+    if not image.info.get("progression") and first_scan_components(data) >= len(layers):
+        return 0
+    w, h = image.size
+    hmax = max(max(layer[1] for layer in layers), 1)
+    vmax = max(max(layer[2] for layer in layers), 1)
+    return sum(2 * math.ceil(w * max(layer[1], 1) / hmax) * math.ceil(h * max(layer[2], 1) / vmax)
+               for layer in layers)
+
+
+def strip_bytes(image: Image.Image) -> int:
+    """libtiff decodes a compressed TIFF a strip (or a tile) at a time, into a buffer of that size:
+    the whole image when it is written as one strip."""
+    if image.format != "TIFF" or not any(tile[0] == "libtiff" for tile in image.tile):
+        return 0
+    tags = image.tag_v2
+    w, h = image.size
+
+    def number(tag: int, default: int) -> int:  # a damaged file may hold a tuple, a string, anything
+        value = tags.get(tag, default)
+        value = value[0] if isinstance(value, tuple) and value else value
+        if not isinstance(value, int) or value < 0:
+            raise ImageError(f"corrupt TIFF header (tag {tag} is {str(value)[:40]!r})", "corrupt")
+        return value
+
+    bits = tags.get(258, (8,))
+    bits = bits if isinstance(bits, tuple) else (bits,) * number(277, 1)
+    if not all(isinstance(b, int) and b >= 0 for b in bits):
+        raise ImageError("corrupt TIFF header (bits per sample)", "corrupt")
+    pixel_bits = sum(bits)
+    if number(262, 1) == 6:  # YCbCr is read through libtiff's RGBA interface: 4 bytes a pixel
+        pixel_bits = max(pixel_bits, 32)
+    if 322 in tags and 323 in tags:  # tiled
+        return math.ceil(number(322, 0) * pixel_bits / 8) * number(323, 0)
+    return math.ceil(w * pixel_bits / 8) * min(number(278, h), h)
+
+
+def decoder_copies(image: Image.Image) -> int:
+    codecs = [tile[0] for tile in getattr(image, "tile", None) or []]
+    return max([DECODER_COPIES.get(image.format or "", 1)] + [DECODER_COPIES.get(c, 1) for c in codecs])
+
+
+def reduce_on_load(image: Image.Image, longest: int | None, limits: Limits, data: bytes = b"") -> None:
     """Ask the decoder for fewer pixels (JPEG only), then check the decode fits the budget."""
     w, h = image.size
-    if longest is not None and image.format == "JPEG" and max(w, h) > 2 * longest:
+    coefficients = coefficient_bytes(image, data)
+    if longest is not None and image.format in ("JPEG", "MPO") and max(w, h) > 2 * longest:
         # draft() picks the largest 1/2^k scale whose result is still at least this size.
         scale = longest / max(w, h)
         image.draft(image.mode, (max(1, math.ceil(w * scale)), max(1, math.ceil(h * scale))))
-    if storage_bytes(image) > limits.budget_bytes:
-        w, h = image.size
+    cost = storage_bytes(image) * decoder_copies(image) + coefficients + strip_bytes(image)
+    if cost > limits.budget_bytes:  # (w, h): the file's size, before any draft
         raise ImageError(
-            f"image is {w}x{h} {image.mode}: decoding it would take {storage_bytes(image) / 2**20:.0f} MiB, "
-            f"over the limit of {limits.budget_bytes / 2**20:.0f} MiB (send a smaller or a JPEG image)",
+            f"image is {w}x{h} {image.mode}: decoding it would take {cost / 2**20:.0f} MiB, "
+            f"over the limit of {limits.budget_bytes / 2**20:.0f} MiB (send a smaller image, or a baseline JPEG)",
             "too_large",
         )
 
@@ -133,22 +248,27 @@ def load_first_frame(image: Image.Image) -> Image.Image:
     return image
 
 
-def to_8bit(image: Image.Image) -> Image.Image:
+def value_scale(image: Image.Image) -> float:
+    """The white level of a 16-bit, 32-bit or float gray image: 1, 255 or 65535, from its largest value."""
+    top = float(image.getextrema()[1])
+    if image.mode == "F" and top <= 1.0:
+        return 1.0
+    return 255.0 if top <= 255 else 65535.0
+
+
+def to_8bit(image: Image.Image, scale: float | None = None) -> Image.Image:
     """16- and 32-bit gray, float and odd modes -> L, LA, RGB or RGBA (8 bits per channel).
 
     Pillow's own convert("L") clips 16-bit values instead of scaling them, so a
-    16-bit scan would turn white; here the full range is scaled down.
+    16-bit scan would turn white; here the full range is scaled down (`scale`:
+    the white level, `value_scale` of the whole image when this is a part of it).
     """
     mode = image.mode
     if mode in ("L", "LA", "RGB", "RGBA"):
         return image
     if mode.startswith("I;16") or mode in ("I", "F"):
+        scale = scale or value_scale(image)
         values = np.asarray(image, dtype=np.float32)
-        top = float(values.max(initial=0.0))
-        if mode == "F" and top <= 1.0:
-            scale = 1.0
-        else:
-            scale = 255.0 if top <= 255 else 65535.0
         return Image.fromarray(np.clip(np.rint(values * (255.0 / scale)), 0, 255).astype(np.uint8), "L")
     if mode == "1":
         return image.convert("L")
@@ -162,13 +282,32 @@ def to_8bit(image: Image.Image) -> Image.Image:
 
 
 def shrink(image: Image.Image, longest: int | None) -> Image.Image:
-    """Reduce by an integer factor (box filter) so the longest side is still >= `longest`."""
-    if longest is None:
-        return image
-    factor = max(image.size) // longest
-    if factor >= 2:
-        image = image.reduce(factor)
-    return image
+    """Any mode -> 8-bit L, LA, RGB or RGBA, reduced by an integer factor (a box filter) so that
+    the longest side is still >= `longest` (None: not reduced).
+
+    Converting, and reducing LA or RGBA (Pillow premultiplies the alpha
+    first), copy the image; a large image is therefore converted and reduced a
+    band of rows at a time, so no full-size copy is ever made. A band's height
+    is a multiple of the factor: the result equals reducing the whole at once.
+    """
+    w, h = image.size
+    factor = max(1, max(w, h) // longest) if longest else 1
+    if image.mode in ("L", "RGB"):  # reduce() reads these in place
+        return image.reduce(factor) if factor >= 2 else image
+    if w * h <= BAND_PIXELS or (image.mode in ("LA", "RGBA") and factor == 1):
+        image = to_8bit(image)
+        return image.reduce(factor) if factor >= 2 else image
+    scale = value_scale(image) if image.mode.startswith("I") or image.mode == "F" else None
+    rows = max(1, BAND_PIXELS // (w * factor)) * factor
+    out = None
+    for top in range(0, h, rows):
+        band = to_8bit(image.crop((0, top, w, min(h, top + rows))), scale)
+        if factor >= 2:
+            band = band.reduce(factor)
+        if out is None:
+            out = Image.new(band.mode, (-(-w // factor), -(-h // factor)))
+        out.paste(band, (0, top // factor))
+    return out
 
 
 def composite_alpha(array: np.ndarray) -> np.ndarray:
@@ -204,10 +343,10 @@ def decode_bytes(data: bytes, longest: int | None = None, limits: Limits = DEFAU
     images are reduced (by an integer factor, so at least that many remain).
     """
     image = open_image(data, limits)
-    reduce_on_load(image, longest, limits)
+    reduce_on_load(image, longest, limits, data)
     image = load_first_frame(image)
     exif = image.getexif() if hasattr(image, "getexif") else None
-    image = shrink(to_8bit(image), longest)
+    image = shrink(image, longest)
     if exif:
         image.info["exif"] = exif.tobytes()
         try:
@@ -264,7 +403,7 @@ def decode(source, longest: int | None = None, limits: Limits = DEFAULT_LIMITS) 
         if source.size[0] * source.size[1] > limits.max_pixels:
             raise ImageError(f"image is {source.size[0]}x{source.size[1]}, over the limit of "
                              f"{limits.max_pixels:,} pixels", "too_large")
-        image = ImageOps.exif_transpose(shrink(to_8bit(source), longest))
+        image = ImageOps.exif_transpose(shrink(source, longest))
         return image_to_array(image if image.mode in ("L", "LA", "RGB", "RGBA") else to_8bit(image))
     if isinstance(source, torch.Tensor):
         array = source.detach().cpu()
@@ -274,6 +413,27 @@ def decode(source, longest: int | None = None, limits: Limits = DEFAULT_LIMITS) 
     if isinstance(source, np.ndarray):
         return array_to_pixels(source)
     raise ImageError(f"cannot read an image from a {type(source).__name__}", "not_image")
+
+
+def displayed_size(source) -> tuple[int, int]:
+    """(width, height) of an image as shown (EXIF rotation applied), from its header alone.
+
+    `decode` may reduce a large image; boxes found on the reduced pixels are
+    mapped back to the user's image with this.
+    """
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        with Image.open(io.BytesIO(bytes(source))) as image:
+            w, h = image.size
+            orientation = image.getexif().get(0x0112, 1) if hasattr(image, "getexif") else 1
+        return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+    if isinstance(source, Image.Image):
+        orientation = source.getexif().get(0x0112, 1)
+        w, h = source.size
+        return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+    array = source.detach().cpu().numpy() if isinstance(source, torch.Tensor) else np.asarray(source)
+    if array.ndim == 3 and array.shape[0] in (1, 2, 3, 4) and array.shape[-1] not in (1, 2, 3, 4):
+        return array.shape[2], array.shape[1]
+    return array.shape[1], array.shape[0]
 
 
 def is_gray(pixels: np.ndarray) -> bool:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from tinyvision.checkpoint import ModelCard, save_model, save_train_state
+from tinyvision.datasets.split import SPLIT_FILE, SplitOptions, write_split
 from tinyvision.progress import Progress
 from tinyvision.run_folder import RunFolder
 from tinyvision.version import code_version
@@ -104,6 +105,9 @@ class Saver(Callback):
     def on_start(self, s: Setup, pos: Position, resumed: bool) -> None:
         if not resumed:
             self.run.create(s.cfg)
+            if s.data.split_files is not None:  # which file went where: evaluate and resume use the same
+                write_split(self.run.path / SPLIT_FILE, s.data.name, s.data.split_files,
+                            SplitOptions(s.cfg.seed, s.cfg.val_fraction, s.cfg.test_fraction))
 
     def save_progress(self, s: Setup, pos: Position) -> None:
         save_train_state(self.run.state, training_state(s, pos))
@@ -141,6 +145,8 @@ class Reporter(Callback):
             f"device {s.device} | {s.dist.describe_batch(s.cfg.batch_size)} | "
             f"{s.cfg.optimizer} lr {s.cfg.lr} {s.cfg.schedule}"
         )
+        for note in s.notes:
+            self.progress.message(note)
 
     def on_epoch_start(self, s: Setup, pos: Position, steps: int) -> None:
         self.progress.start_epoch(pos.epoch + 1, steps, pos.step)

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 
 import torch
 
-from tinyvision.calibration import calibration_report, fit_temperature
+from tinyvision.calibration import calibration_report, choose_rejection, fit_temperature
 from tinyvision.checkpoint import ModelCard, load_train_state, load_weights
 from tinyvision.config import RunConfig
 from tinyvision.datasets import ImageData
+from tinyvision.datasets.split import split_beside
 from tinyvision.distributed import Distributed
 from tinyvision.errors import TinyVisionError
-from tinyvision.evaluate import evaluate, split_report
-from tinyvision.inference import all_view_logits, eval_mode
+from tinyvision.evaluate import eval_batch_size, evaluate, split_report
+from tinyvision.inference import all_view_logits, eval_mode, log_probabilities
 from tinyvision.models import count_parameters
 from tinyvision.run_folder import RunFolder
 from tinyvision.training.callbacks import Callback, Callbacks, model_card
@@ -56,13 +57,31 @@ def calibrate(s: Setup) -> tuple[float, dict]:
     if len(s.val_y) == 0:
         return 1.0, {"temperature": 1.0, "note": "no validation split: not calibrated"}
     with eval_mode(s.graph()) as graph:
-        logits = all_view_logits(graph, s.val_x, s.device, limit_batches=s.cfg.limit_batches)
+        logits = all_view_logits(graph, s.val_x, s.device, batch_size=eval_batch_size(s.val_x),
+                                 limit_batches=s.cfg.limit_batches)
     labels = s.val_y[: logits.shape[1]].cpu()
     temperature = fit_temperature(logits, labels)
     return temperature, {"split": "validation", **calibration_report(logits, labels, temperature)}
 
 
-def final_metrics(s: Setup, pos: Position, temperature: float, calibration: dict) -> dict:
+def rejection(s: Setup, temperature: float) -> dict:
+    """The confidence below which the model says "not a digit" (digit models) or "unsure", chosen on the
+    validation split; with outlier exposure, also the share of held-out non-digits it refuses."""
+    if len(s.val_y) == 0:
+        return {}
+    limit = s.cfg.limit_batches
+    with eval_mode(s.graph(temperature)) as graph:
+        val = log_probabilities(graph, s.val_x, s.device, batch_size=eval_batch_size(s.val_x),
+                                limit_batches=limit).exp()
+        negatives = None
+        if s.negatives is not None:  # never trained on: another seed's drawings
+            from tinyvision.negatives import held_out_negatives
+
+            negatives = log_probabilities(graph, held_out_negatives(), s.device, limit_batches=limit).exp()
+    return choose_rejection(val, s.cfg.reject_quantile, s.spec.kind, negatives)
+
+
+def final_metrics(s: Setup, pos: Position, temperature: float, calibration: dict, reject: dict) -> dict:
     test = evaluate(s.graph(temperature), s.data.test_images, s.data.test_labels, s.device,
                     limit_batches=s.cfg.limit_batches)
     return {
@@ -77,7 +96,7 @@ def final_metrics(s: Setup, pos: Position, temperature: float, calibration: dict
         "best_val": max(pos.history, key=lambda r: -math.inf if math.isnan(r["val_acc"]) else r["val_acc"]),
         "tta": s.tta.to_dict(),
         "calibration": calibration,
-        **split_report(test, s.data.classes),
+        **split_report(test, s.data.classes, reject.get("threshold")),
         "history": pos.history,
         "code_version": code_version(),
     }
@@ -98,7 +117,8 @@ def fit(
     and `Interrupted` raised. `data` skips loading (a comparison shares one copy).
     """
     stop = stop or threading.Event()
-    s = build_setup(cfg, dist, data)
+    # A resumed run reads its own files (split.json) and keeps its own weights (no --init-from).
+    s = build_setup(cfg, dist, data, saved_split=split_beside(run.path) if resume else None, init=not resume)
     hooks = Callbacks(callbacks)
     pos = Position()
     if resume:
@@ -117,10 +137,12 @@ def fit(
         row = close_epoch(s, pos)
         hooks.epoch_end(s, pos, row)
     temperature, calibration = calibrate(s)
-    metrics = final_metrics(s, pos, temperature, calibration)
+    reject = rejection(s, temperature)
+    metrics = final_metrics(s, pos, temperature, calibration, reject)
+    metrics["rejection"] = reject
     card = model_card(s, {
         "val_acc": metrics["final"]["val_acc"], "test_acc": metrics["test_acc"],
         "test_loss": metrics["test_loss"], "epoch": pos.epoch,
-    }, temperature=temperature)
+    }, temperature=temperature, reject=reject)
     hooks.end(s, pos, metrics, card)
     return FitResult(metrics, s, card)

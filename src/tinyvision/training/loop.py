@@ -20,6 +20,7 @@ from tinyvision.augment import augment_batch
 from tinyvision.config import RunConfig
 from tinyvision.device import autocast
 from tinyvision.evaluate import evaluate
+from tinyvision.training.balance import balanced_order
 from tinyvision.training.callbacks import Callbacks
 from tinyvision.training.setup import Setup
 
@@ -58,26 +59,55 @@ def train_step(
     x: torch.Tensor,
     y: torch.Tensor,
     label_smoothing: float,
+    class_weights: torch.Tensor | None = None,
+    outlier_weight: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step; returns (summed cross-entropy, correct count) as device tensors.
 
-    The reported loss is plain cross-entropy, without label smoothing, so the
-    train and validation curves measure the same thing.
+    The reported loss is plain cross-entropy, without label smoothing or class
+    weights, so the train and validation curves measure the same thing. Rows
+    of `x` after the first `len(y)` are non-digits (outlier exposure): they
+    add `outlier_weight` times their cross-entropy to a uniform prediction.
     """
     with autocast(x.device):
-        logits = model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=label_smoothing)
+        logits = model(x).float()
+        others = logits[len(y) :]
+        logits = logits[: len(y)]
+        loss = F.cross_entropy(logits, y, weight=class_weights, label_smoothing=label_smoothing)
+        if len(others):
+            loss = loss + outlier_weight * uniform_cross_entropy(others)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    logits = logits.detach().float()
-    if label_smoothing:
+    logits = logits.detach()
+    if label_smoothing or class_weights is not None:
         loss = F.cross_entropy(logits, y)
     return loss.detach() * len(y), (logits.argmax(1) == y).sum()
 
 
-def epoch_order(n: int, seed: int, epoch: int) -> torch.Tensor:
-    """The epoch's permutation of the training set, a pure function of (seed, epoch)."""
+def uniform_cross_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy between the softmax of `logits` and the uniform distribution over classes
+    (Hendrycks et al., 2019): zero gradient only when no class is preferred."""
+    return (torch.logsumexp(logits, 1) - logits.mean(1)).mean()
+
+
+def rows_per_step(pool: torch.Tensor | None, share: float, s: Setup) -> int:
+    """How many images of an extra pool (non-digits, font digits) join each global batch."""
+    if pool is None or share <= 0:
+        return 0
+    return max(s.dist.world_size, round(share * s.cfg.batch_size))
+
+
+def pool_rows(order: torch.Tensor, count: int, step: int) -> torch.Tensor:
+    """Step `step`'s `count` rows of an extra pool, taken from the pool's order for the epoch, cycled."""
+    return order[(step * count + torch.arange(count, device=order.device)) % len(order)]
+
+
+def epoch_order(n: int, seed: int, epoch: int, sample_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """The epoch's permutation of the training set (or, with --balance sampler, its class-balanced
+    draw), a pure function of (seed, epoch)."""
+    if sample_weights is not None:
+        return balanced_order(sample_weights, seed, epoch)
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
 
 
@@ -98,7 +128,14 @@ def run_epoch(s: Setup, pos: Position, callbacks: Callbacks, stop: threading.Eve
     cfg, model = s.cfg, s.train_model
     n_steps = steps_per_epoch(len(s.train_x), cfg.batch_size, cfg.limit_batches)
     total_steps = n_steps * cfg.epochs
-    order = epoch_order(len(s.train_x), cfg.seed, pos.epoch).to(s.device)
+    order = epoch_order(len(s.train_x), cfg.seed, pos.epoch, s.sample_weights).to(s.device)
+    # Extra rows per step: font digits (labelled) and non-digits (outlier exposure), each drawn from its
+    # pool in an order that is a pure function of (seed, epoch, step), so resume stays exact.
+    fonts = s.font_digits
+    n_font = rows_per_step(fonts[0] if fonts else None, cfg.font_digits, s)
+    n_out = rows_per_step(s.negatives, cfg.outlier_share if cfg.outlier_exposure > 0 else 0.0, s)
+    font_order = epoch_order(len(fonts[0]), cfg.seed + 104_729, pos.epoch).to(s.device) if n_font else None
+    out_order = epoch_order(len(s.negatives), cfg.seed + 7919, pos.epoch).to(s.device) if n_out else None
     model.train()
     callbacks.epoch_start(s, pos, n_steps)
     # Each rank sums over its own slice of the batches; the position holds the sums
@@ -109,24 +146,38 @@ def run_epoch(s: Setup, pos: Position, callbacks: Callbacks, stop: threading.Eve
         synchronize(s.device)
         started = time.perf_counter()
         idx = order[pos.step * cfg.batch_size : (pos.step + 1) * cfg.batch_size]
+        # A slice of the split on the device, or (a folder too large for memory) rows gathered
+        # from its memory-mapped file and moved to the device.
+        images = s.train_x[idx].to(s.device, non_blocking=True)
         # Every rank augments the whole global batch, then keeps its slice: the augmentation
         # RNG then runs as in one process, and stays the same on all ranks (for resume).
-        xb = s.dist.shard(augment_batch(s.train_x[idx], cfg.augment_options(), s.aug_generator))
+        options = cfg.augment_options()
+        strength = options.strength((pos.epoch * n_steps + pos.step) / total_steps)
+        xb = s.dist.shard(augment_batch(images, options, s.aug_generator, strength))
+        y = s.train_y[s.dist.shard(idx)]
+        if n_font:  # digits in fonts MNIST's writers never used, augmented alike
+            pick = pool_rows(font_order, n_font, pos.step)
+            xb = torch.cat([xb, s.dist.shard(augment_batch(fonts[0][pick], options, s.aug_generator, strength))])
+            y = torch.cat([y, s.dist.shard(fonts[1][pick])])
+        if n_out:  # outlier exposure: non-digits, augmented alike, after all the digits
+            pick = pool_rows(out_order, n_out, pos.step)
+            xb = torch.cat([xb, s.dist.shard(augment_batch(s.negatives[pick], options, s.aug_generator, strength))])
         x = s.norm.apply(xb).contiguous(memory_format=torch.channels_last)
         lr = learning_rate(pos.epoch * n_steps + pos.step, total_steps, cfg)
         for group in s.optimizer.param_groups:
             group["lr"] = lr
-        step_loss, step_correct = train_step(model, s.optimizer, x, s.train_y[s.dist.shard(idx)], cfg.label_smoothing)
+        step_loss, step_correct = train_step(model, s.optimizer, x, y, cfg.label_smoothing, s.loss_weights,
+                                             cfg.outlier_exposure)
         if s.average is not None:
             s.average.update(model)
         loss_sum += step_loss
         correct += step_correct
-        pos.seen += len(idx)
+        pos.seen += len(idx) + n_font  # the rows train_step sums its loss over, all ranks
         pos.step += 1
         synchronize(s.device)
         elapsed = time.perf_counter() - started
         pos.train_seconds += elapsed
-        callbacks.step(s, pos, step_loss / len(x), len(idx) / elapsed)
+        callbacks.step(s, pos, step_loss / len(y), len(idx) / elapsed)
     pos.loss_sum, pos.correct = float(s.dist.sum(loss_sum)), int(s.dist.sum(correct))
 
 

@@ -13,13 +13,18 @@ from torch import nn
 
 from tinyvision.config import RunConfig
 from tinyvision.datasets import ImageData, spec_for, split_indices
+from tinyvision.datasets.folder_cache import MappedImages
 from tinyvision.datasets.registry import DatasetSpec, load_dataset
+from tinyvision.datasets.split import SplitOptions
 from tinyvision.device import configure_backends
 from tinyvision.distributed import Distributed, check_batch_size
 from tinyvision.ema import WeightAverage
+from tinyvision.errors import TinyVisionError
 from tinyvision.inference import TTA, InferenceGraph
 from tinyvision.models import create_model
 from tinyvision.normalization import Normalization
+from tinyvision.training.balance import loss_weights, sample_weights
+from tinyvision.training.init_from import init_from
 
 
 @dataclass
@@ -39,6 +44,11 @@ class Setup:
     val_y: torch.Tensor
     aug_generator: torch.Generator
     average: WeightAverage | None = None  # EMA of the weights, when cfg.ema > 0
+    loss_weights: torch.Tensor | None = None  # --balance weights: per-class loss weights, on the device
+    sample_weights: torch.Tensor | None = None  # --balance sampler: each training image's chance per draw
+    negatives: torch.Tensor | None = None  # outlier exposure: uint8 non-digits (negatives.py), on the device
+    font_digits: tuple[torch.Tensor, torch.Tensor] | None = None  # (uint8 images, labels) in fonts, on the device
+    notes: list[str] = field(default_factory=list)  # what setup did that the user should hear (--init-from)
     dist: Distributed = field(default_factory=Distributed)  # this process's rank; one rank without torchrun
     ddp: nn.Module | None = None  # under torchrun: the DistributedDataParallel wrapper of `model`
 
@@ -74,12 +84,16 @@ def make_optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
 
 
-def load_data(cfg: RunConfig, dist: Distributed) -> ImageData:
-    """The dataset, with rank 0 first under torchrun: it downloads while the others wait."""
+def load_data(cfg: RunConfig, dist: Distributed, saved_split: dict[str, str] | None = None) -> ImageData:
+    """The dataset, with rank 0 first under torchrun: it downloads (or decodes) while the others wait.
+
+    A folder is split by the run's seed and shares, or as its saved split.json says (on resume).
+    """
     data_dir = Path(cfg.data_dir) if cfg.data_dir else None
     if not dist.is_main:
         dist.barrier()
-    data = load_dataset(cfg.dataset, data_dir, cfg.image_size)
+    split = SplitOptions(cfg.seed, cfg.val_fraction, cfg.test_fraction, saved_split)
+    data = load_dataset(cfg.dataset, data_dir, cfg.image_size, split=split)
     if dist.is_main:
         dist.barrier()
     return data
@@ -94,18 +108,55 @@ def split(data: ImageData, cfg: RunConfig) -> tuple[torch.Tensor, torch.Tensor, 
             data.train_images[val_idx], data.train_labels[val_idx])
 
 
-def build_setup(cfg: RunConfig, dist: Distributed, data: ImageData | None = None) -> Setup:
+def on_device(images: torch.Tensor | MappedImages, device: torch.device) -> torch.Tensor | MappedImages:
+    """A split moves to the device whole; one too large for memory stays in its memory-mapped
+    file, and the loop gathers each batch from it (`folder_cache.MappedImages`)."""
+    return images if isinstance(images, MappedImages) else images.to(device)
+
+
+def load_outliers(cfg: RunConfig, spec: DatasetSpec, device: torch.device) -> torch.Tensor | None:
+    """The non-digits of outlier exposure, when the run asks for it (digit datasets only)."""
+    if cfg.outlier_exposure <= 0:
+        return None
+    if spec.preparation != "digit":
+        raise TinyVisionError(f"--outlier-exposure teaches a digit model what is not a digit; {spec.name} is "
+                              f"not a digit dataset (use --outlier-exposure 0)")
+    from tinyvision.negatives import load_negatives
+
+    return load_negatives().to(device)
+
+
+def load_font_digits(cfg: RunConfig, spec: DatasetSpec, device: torch.device) -> tuple | None:
+    """Digits in fonts, mixed into a digit model's batches when the run asks for them."""
+    if cfg.font_digits <= 0:
+        return None
+    if spec.preparation != "digit":
+        raise TinyVisionError(f"--font-digits adds digits to a digit dataset; {spec.name} is not one")
+    from tinyvision.font_digits import load_font_digits as load
+
+    images, labels = load()
+    return images.to(device), labels.to(device)
+
+
+def build_setup(cfg: RunConfig, dist: Distributed, data: ImageData | None = None,
+                saved_split: dict[str, str] | None = None, init: bool = True) -> Setup:
+    """`init`: apply --init-from (a resumed run has its own weights); `saved_split`: a run's split.json."""
     check_batch_size(cfg.batch_size, dist.world_size)
-    data = data if data is not None else load_data(cfg, dist)
+    data = data if data is not None else load_data(cfg, dist, saved_split)
     device = dist.device
     configure_backends(device)
     train_x, train_y, val_x, val_y = split(data, cfg)
     if cfg.normalization == "half":  # the tutorials' (x - 0.5) / 0.5
         norm = Normalization.uniform(data.input_shape[0], 0.5, 0.5)
+    elif isinstance(train_x, MappedImages):  # chunks of ~8 MB: the float64 copy stays small
+        norm = Normalization.from_images(train_x, chunk=max(1, (8 << 20) // train_x.store.row_bytes))
     else:
         norm = Normalization.from_images(train_x)
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     model = create_model(cfg.model, data.input_shape, len(data.classes))
+    notes = []
+    if cfg.init_from and init:
+        notes.append(init_from(model, cfg.init_from, data.classes).line())
     model = model.to(device, memory_format=torch.channels_last)
     model, ddp = dist.wrap(model, cfg.sync_bn)
     # From here on, random numbers (dropout) differ per rank: seed + rank.
@@ -113,7 +164,13 @@ def build_setup(cfg: RunConfig, dist: Distributed, data: ImageData | None = None
     return Setup(
         cfg=cfg, spec=spec_for(cfg.dataset), data=data, device=device, model=model,
         optimizer=make_optimizer(model, cfg), norm=norm,
-        train_x=train_x.to(device), train_y=train_y.to(device), val_x=val_x.to(device), val_y=val_y.to(device),
+        train_x=on_device(train_x, device), train_y=train_y.to(device),
+        val_x=on_device(val_x, device), val_y=val_y.to(device),
         aug_generator=torch.Generator().manual_seed(cfg.seed + 1),
         average=WeightAverage(model, cfg.ema) if cfg.ema > 0 else None, dist=dist, ddp=ddp,
+        loss_weights=loss_weights(train_y, len(data.classes)).to(device) if cfg.balance == "weights" else None,
+        sample_weights=sample_weights(train_y, len(data.classes)) if cfg.balance == "sampler" else None,
+        negatives=load_outliers(cfg, spec_for(cfg.dataset), device),
+        font_digits=load_font_digits(cfg, spec_for(cfg.dataset), device),
+        notes=notes,
     )

@@ -1,12 +1,17 @@
-// Draw-a-digit page: strokes on a canvas, live predictions from POST /api/predict.
+// Draw-a-number page: strokes on a canvas, live predictions from POST /api/predict.
 "use strict";
 
 const pad = document.getElementById("pad");
 const ctx = pad.getContext("2d");
 const predictionEl = document.getElementById("prediction");
+const confidenceEl = document.getElementById("confidence");
 const messageEl = document.getElementById("message");
+const digitsEl = document.getElementById("digits");
 const barsEl = document.getElementById("bars");
 const inputImg = document.getElementById("model-input");
+const whyBox = document.getElementById("why");
+const whyFigure = document.getElementById("why-figure");
+const saliencyImg = document.getElementById("saliency");
 let bars = {};
 let drawing = false;
 let last = null;
@@ -17,7 +22,7 @@ function clearPad() {
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, pad.width, pad.height);
   ctx.strokeStyle = "#000";
-  ctx.lineWidth = pad.width / 14;  // MNIST strokes are about a tenth of the digit's height
+  ctx.lineWidth = pad.height / 14;  // MNIST strokes are about a tenth of the digit's height
   ctx.lineCap = "round";
   ctx.lineJoin = "round";
 }
@@ -36,32 +41,60 @@ function buildBars(classes) {
   }
 }
 
-function showResult(result) {
-  predictionEl.textContent = result.prediction;
-  messageEl.textContent = "";
-  for (const [name, p] of Object.entries(result.probabilities)) {
-    const row = bars[name];
-    if (!row) continue;
-    row.querySelector(".fill").style.width = `${(100 * p).toFixed(1)}%`;
-    row.querySelector(".pct").textContent = `${(100 * p).toFixed(1)}%`;
-    row.classList.toggle("best", name === result.prediction);
+function percent(p) { return `${(100 * p).toFixed(1)}%`; }
+
+function showBars(probabilities, best) {
+  const single = Object.keys(probabilities || {}).length > 0;
+  barsEl.hidden = !single;
+  for (const [name, row] of Object.entries(bars)) {
+    const p = single ? (probabilities[name] || 0) : 0;
+    row.querySelector(".fill").style.width = percent(p);
+    row.querySelector(".pct").textContent = percent(p);
+    row.classList.toggle("best", single && name === best);
   }
+}
+
+function showDigits(digits) {
+  digitsEl.innerHTML = "";
+  if (!digits || digits.length < 2) return;
+  for (const d of digits) {
+    const chip = document.createElement("span");
+    chip.className = "digit";
+    chip.textContent = `${d.class} ${percent(d.probability)}`;
+    digitsEl.appendChild(chip);
+  }
+}
+
+function showResult(result) {
+  const abstained = result.prediction === null;
+  predictionEl.textContent = abstained ? result.reason : result.prediction;
+  predictionEl.dataset.answer = abstained ? "none" : result.prediction;
+  confidenceEl.textContent = abstained ? "" : `(${percent(result.probability)} sure)`;
+  messageEl.textContent = "";
+  const best = result.top && result.top.length ? result.top[0].class : null;
+  showBars(result.probabilities, abstained ? null : best);
+  showDigits(result.digits);
   if (result.input_png) inputImg.src = result.input_png;
+  whyFigure.hidden = !(whyBox.checked && result.saliency_png);
+  if (result.saliency_png) saliencyImg.src = result.saliency_png;
 }
 
 function resetResult(message) {
   predictionEl.textContent = "–";
+  predictionEl.dataset.answer = "";
+  confidenceEl.textContent = "";
   messageEl.textContent = message;
-  for (const row of Object.values(bars)) {
-    row.querySelector(".fill").style.width = "0";
-    row.querySelector(".pct").textContent = "0.0%";
-    row.classList.remove("best");
-  }
+  showBars({}, null);
+  barsEl.hidden = false;
+  digitsEl.innerHTML = "";
   inputImg.removeAttribute("src");
+  saliencyImg.removeAttribute("src");
+  whyFigure.hidden = true;
 }
 
 async function send(blob) {
-  const response = await fetch("/api/predict?input=1", {
+  const query = whyBox.checked ? "?input=1&explain=1" : "?input=1";
+  const response = await fetch(`/api/predict${query}`, {
     method: "POST", body: blob, headers: { "Content-Type": blob.type || "application/octet-stream" },
   });
   const body = await response.json();
@@ -120,6 +153,11 @@ document.getElementById("clear").addEventListener("click", () => {
   predictionEl.dataset.state = "idle";
 });
 
+whyBox.addEventListener("change", () => {
+  whyFigure.hidden = !(whyBox.checked && saliencyImg.getAttribute("src"));
+  if (whyBox.checked && predictionEl.dataset.answer) predictCanvas();
+});
+
 document.getElementById("upload").addEventListener("change", async (event) => {
   const file = event.target.files[0];
   if (!file) return;
@@ -138,6 +176,13 @@ async function loadModel() {
   const info = await (await fetch("/api/model")).json();
   const acc = info.test_acc == null ? "" : ` · test accuracy ${(100 * info.test_acc).toFixed(2)}%`;
   document.getElementById("model-info").textContent = `${info.model} trained on ${info.dataset}${acc}`;
+  if (info.preparation !== "digit") {  // a model of other things: one image, one class
+    document.getElementById("title").textContent = "What is in the picture?";
+    pad.width = 280;
+    pad.style.width = "280px";
+    pad.style.aspectRatio = "1";
+  }
+  clearPad();
   buildBars(info.classes);
 }
 

@@ -1,0 +1,323 @@
+"""Reading whole numbers: user-style photos of 2-4 digit numbers made from MNIST test digits.
+
+`build` writes the set: random MNIST *test* digits (never training digits)
+placed left to right the way people write numbers (uneven gaps, sizes and
+baselines, a slant shared by the line, some pairs touching or overlapping),
+rendered in the photo styles of benchmarks/user_photos.py, plus manifest.json
+(file, number, style, touching, each digit's true box). `segment` scores the
+segmenter alone; `read` segments and classifies with a trained model. Both
+print JSON; `score_reads` is what a benchmark calls to score its predictions.
+
+    python benchmarks/number_photos.py build --count 1000
+    python benchmarks/number_photos.py segment
+    python benchmarks/number_photos.py read /tmp/tv-default [--guided]
+"""
+
+import argparse
+import importlib.util
+import json
+import sys
+import time
+from collections import defaultdict
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+DEFAULT_OUT = Path.home() / ".cache" / "tinyvision" / "bench-sets" / "numbers"
+LENGTHS = (2, 3, 4)
+TOUCH_RATE = 0.12  # chance that a neighbouring pair is pushed into contact
+UNEVEN_RATE = 0.3  # chance that a number has uneven sizes and baselines
+MAX_ANGLE = 8.0  # the line's slant, degrees; each digit adds up to +-4 of its own
+BOX_LEVEL = 0.3  # coverage above which a pixel is visible ink: a digit's true box, touching
+
+
+@cache
+def user_photos():
+    """benchmarks/user_photos.py (paper, ink coverage, encoding), loaded by path."""
+    spec = importlib.util.spec_from_file_location("user_photos", Path(__file__).with_name("user_photos.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# --- composing a number ----------------------------------------------------------------------
+
+def _profiles(coverage: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the leftmost and rightmost inked column (nan where the row is empty)."""
+    ink = coverage > BOX_LEVEL
+    cols = np.arange(ink.shape[1])
+    left = np.where(ink.any(1), np.where(ink, cols, np.inf).min(1), np.nan)
+    right = np.where(ink.any(1), np.where(ink, cols, -np.inf).max(1), np.nan)
+    return left, right
+
+
+def _contact_gap(a: np.ndarray, a_top: int, b: np.ndarray, b_top: int) -> float | None:
+    """The gap between boxes (b's left - a's right) at which b's ink first meets a's, or None."""
+    _, a_right = _profiles(a)
+    b_left, _ = _profiles(b)
+    top, bottom = max(a_top, b_top), min(a_top + a.shape[0], b_top + b.shape[0])
+    if bottom <= top:
+        return None
+    # Rows within one pixel of each other touch (8-connectivity): compare each b row with a's row +-1.
+    rows = np.arange(top, bottom)
+    best = np.inf
+    for shift in (-1, 0, 1):
+        ar = np.clip(rows + shift - a_top, 0, a.shape[0] - 1)
+        space = (a.shape[1] - 1 - a_right[ar]) + b_left[rows - b_top]
+        best = min(best, np.nanmin(space) if np.isfinite(space).any() else np.inf)
+    return None if not np.isfinite(best) else -float(best)
+
+
+def compose(digits: list[np.ndarray], rng: np.random.Generator, touch_rate: float = TOUCH_RATE,
+            height_range: tuple[int, int] = (200, 400)) -> tuple[np.ndarray, list[list[int]], dict]:
+    """MNIST digits (28x28 uint8) -> ink coverage of the written number, each digit's box, and facts."""
+    photos = user_photos()
+    h_img = int(rng.integers(*height_range))
+    height = h_img * rng.uniform(0.3, 0.55)  # a digit's nominal height, px
+    uneven = bool(rng.random() < UNEVEN_RATE)
+    size_spread, base_spread = (0.25, 0.15) if uneven else (0.1, 0.05)
+    slant = rng.uniform(-MAX_ANGLE, MAX_ANGLE)
+    layers, tops, lefts, touch_planned = [], [], [], []
+    x = 0.0
+    for i, digit in enumerate(digits):
+        size = max(8, round(height * rng.uniform(1 - size_spread, 1 + size_spread)))
+        cov = photos.ink_coverage(digit, size, slant + rng.uniform(-4, 4))
+        if i > 0:
+            x = lefts[-1] + layers[-1].shape[1] + 0.25 * height  # about where this digit goes
+        # Bottoms sit on a baseline that follows the slant (PIL turns counter-clockwise for positive angles).
+        base = -np.tan(np.radians(slant)) * x + rng.uniform(-base_spread, base_spread) * height
+        top = round(base - cov.shape[0])
+        touch = i > 0 and rng.random() < touch_rate
+        if i > 0:
+            prev, prev_left = layers[-1], lefts[-1]
+            gap = rng.uniform(0.08, 0.45) * height
+            if touch:
+                contact = _contact_gap(prev, tops[-1], cov, top)
+                touch = contact is not None
+                if touch:
+                    gap = contact - rng.uniform(0.0, 0.05) * height  # meet, sometimes cross a little
+            x = prev_left + prev.shape[1] + gap
+        layers.append(cov)
+        tops.append(top)
+        lefts.append(round(x))
+        touch_planned.append(bool(touch))
+    # Put the line on a canvas with margins on every side.
+    top0, left0 = min(tops), min(lefts)
+    bottom = max(t + c.shape[0] for t, c in zip(tops, layers)) - top0
+    right = max(lf + c.shape[1] for lf, c in zip(lefts, layers)) - left0
+    m_top, m_bottom = (int(rng.uniform(0.2, 1.0) * height) + 4 for _ in range(2))
+    m_left, m_right = (int(rng.uniform(0.15, 1.0) * height) + 4 for _ in range(2))
+    h, w = bottom + m_top + m_bottom, right + m_left + m_right
+    alpha = np.zeros((h, w), np.float32)
+    masks, boxes = [], []
+    for cov, t, lf in zip(layers, tops, lefts):
+        r, c = t - top0 + m_top, lf - left0 + m_left
+        region = alpha[r : r + cov.shape[0], c : c + cov.shape[1]]
+        np.maximum(region, cov, out=region)  # one pen: overlapping strokes do not add up
+        mask = np.zeros((h, w), bool)
+        mask[r : r + cov.shape[0], c : c + cov.shape[1]] = cov > BOX_LEVEL
+        rows, cols = np.nonzero(mask)
+        boxes.append([int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1])
+        masks.append(mask)
+    touching = [bool((_dilate(a) & b).any()) for a, b in zip(masks, masks[1:])]
+    facts = {"touching": any(touching), "touching_pairs": sum(touching), "uneven": uneven,
+             "slant": round(float(slant), 1), "digit_height": round(float(height))}
+    return alpha, boxes, facts
+
+
+def _dilate(mask: np.ndarray) -> np.ndarray:
+    padded = np.pad(mask, 1)
+    h, w = mask.shape
+    return np.any([padded[i : i + h, j : j + w] for i in range(3) for j in range(3)], axis=0)
+
+
+def render(alpha: np.ndarray, style: str, rng: np.random.Generator) -> bytes:
+    """Ink coverage -> an image file in one of user_photos' styles (same paper, pens and encoders)."""
+    photos = user_photos()
+    h, w = alpha.shape
+    if style == "rgba-transparent-png":
+        pen = np.full((h, w, 3), rng.uniform(0.0, 0.3), np.float32)
+        return photos.encode(pen, "PNG", rng, alpha=alpha)
+    light = not style.startswith("light-on-dark")
+    sheet = photos.paper(h, w, rng, rng.uniform(0.7, 0.95) if light else rng.uniform(0.05, 0.3))
+    if style == "blue-pen-jpeg":
+        pen = np.array([0.1, 0.15, rng.uniform(0.45, 0.7)], np.float32)
+        rgb = sheet[..., None] * (1 - alpha[..., None]) + pen * alpha[..., None]
+    else:
+        ink = rng.uniform(0.02, 0.3) if light else rng.uniform(0.75, 0.98)
+        rgb = np.repeat((sheet * (1 - alpha) + ink * alpha)[..., None], 3, axis=2)
+    return photos.encode(rgb, "PNG" if style.endswith("png") else "JPEG", rng)
+
+
+def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH_RATE) -> list[dict]:
+    """Write `count` number photos and manifest.json into `out`; return the manifest."""
+    from tinyvision.datasets import load_dataset
+
+    data = load_dataset("mnist")
+    images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
+    rng = np.random.default_rng(seed)
+    styles = user_photos().STYLES
+    lengths = rng.choice(LENGTHS, count)
+    # Each test digit at most once while they last.
+    order = rng.permutation(len(labels))
+    order = np.concatenate([order] * (1 + int(lengths.sum()) // len(labels)))
+    out.mkdir(parents=True, exist_ok=True)
+    manifest, used = [], 0
+    for i, n in enumerate(lengths):
+        index = order[used : used + n]
+        used += n
+        style = styles[i % len(styles)]
+        alpha, boxes, facts = compose([images[j] for j in index], rng, touch_rate)
+        name = f"{i:04d}-{style}.{'png' if style.endswith('png') else 'jpg'}"
+        (out / name).write_bytes(render(alpha, style, rng))
+        number = "".join(str(int(labels[j])) for j in index)
+        manifest.append({"file": name, "number": number, "style": style, **facts,
+                         "size": list(alpha.shape), "boxes": boxes, "mnist_test_index": index.tolist()})
+    (out / "manifest.json").write_text(json.dumps({"seed": seed, "count": count, "touch_rate": touch_rate,
+                                                   "images": manifest}, indent=1))
+    return manifest
+
+
+def load_manifest(folder: Path) -> list[dict]:
+    return json.loads((folder / "manifest.json").read_text())["images"]
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+def _rates(groups: dict[str, list[bool]]) -> dict[str, dict]:
+    return {k: {"rate": round(sum(v) / len(v), 4), "images": len(v)} for k, v in sorted(groups.items())}
+
+
+def _breakdown(manifest: list[dict], right: list[bool]) -> dict:
+    by: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    for entry, ok in zip(manifest, right):
+        by["by_length"][str(len(entry["number"]))].append(ok)
+        by["by_style"][entry["style"]].append(ok)
+        by["by_touching"]["touching" if entry["touching"] else "separate"].append(ok)
+        by["by_uneven"]["uneven" if entry["uneven"] else "even"].append(ok)
+    return {"images": len(right), "rate": round(sum(right) / max(1, len(right)), 4),
+            **{k: _rates(v) for k, v in by.items()}}
+
+
+def score_reads(manifest: list[dict], reads: dict[str, str | None]) -> dict:
+    """Exact-match rate of predicted digit strings (file -> string, None for a failed read).
+
+    Overall and by number length, style, touching pairs and uneven writing; a
+    missing file counts as wrong.
+    """
+    right = [reads.get(e["file"]) == e["number"] for e in manifest]
+    count = [reads.get(e["file"]) is not None and len(reads[e["file"]]) == len(e["number"]) for e in manifest]
+    return {**_breakdown(manifest, right), "digit_count_rate": round(sum(count) / max(1, len(count)), 4)}
+
+
+def box_iou(a: list[float], b: list[float]) -> float:
+    """Intersection over union of two (top, left, bottom, right) boxes."""
+    h = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    w = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = h * w
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def score_segmentation(manifest: list[dict], boxes: dict[str, list[list[float]]], min_iou: float = 0.5) -> dict:
+    """Fraction of images whose found boxes (left to right, original pixels) are exactly the digits:
+    the right count, and each box overlapping its digit's true box with IoU >= `min_iou`."""
+    right = []
+    for e in manifest:
+        found = boxes.get(e["file"])
+        right.append(found is not None and len(found) == len(e["boxes"])
+                     and all(box_iou(f, t) >= min_iou for f, t in zip(found, e["boxes"])))
+    return _breakdown(manifest, right)
+
+
+# --- running the segmenter and a model on the set ------------------------------------------------
+
+def analyse(path: Path, original_size: tuple[int, int], score=None):
+    """An image file -> (segments, scale) through the decoder and the digit ink map of tinyvision.
+
+    `scale` (analysed / original pixels) maps the segments' boxes back to the file's pixels.
+    """
+    from tinyvision.image.decode import decode
+    from tinyvision.image.digits import WORK_SIDE, ink_map
+    from tinyvision.image.segment import segment
+
+    ink = ink_map(decode(path, WORK_SIDE))
+    scale = max(ink.shape) / max(original_size)
+    return segment(ink, score=score), scale
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    b = commands.add_parser("build", help="write the photos and manifest.json")
+    b.add_argument("--count", type=int, default=1000)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--touch-rate", type=float, default=TOUCH_RATE, help="chance a neighbouring pair touches")
+    s = commands.add_parser("segment", help="score the segmenter alone (count and IoU >= 0.5 of every box)")
+    r = commands.add_parser("read", help="read every photo as a user does: tinyvision.load(RUN).predict(file)")
+    r.add_argument("checkpoint", type=Path, help="run folder or model.safetensors of an MNIST model")
+    r.add_argument("--results", type=Path, help="write the figures (with provenance) to this JSON file")
+    for p in (b, s, r):
+        p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the set's folder")
+        p.add_argument("--limit", type=int, default=None, help="use only the first N images")
+    args = parser.parse_args()
+
+    if args.command == "build":
+        manifest = build(args.out, args.count, args.seed, args.touch_rate)
+        print(json.dumps({"out": str(args.out), "images": len(manifest),
+                          "touching": sum(e["touching"] for e in manifest)}, indent=2))
+        return
+    manifest = load_manifest(args.out)[: args.limit]
+    if args.command == "read":
+        read(args, manifest)
+        return
+    boxes, start = {}, time.perf_counter()
+    for e in manifest:
+        try:
+            segments, scale = analyse(args.out / e["file"], e["size"])
+        except Exception as exc:  # a failure counts as wrong; say why
+            print(f"{e['file']}: {exc}", file=sys.stderr)
+            continue
+        boxes[e["file"]] = [s.original_box(scale) for s in segments]
+    seconds = (time.perf_counter() - start) / max(1, len(manifest))
+    print(json.dumps({"segmentation": score_segmentation(manifest, boxes),
+                      "seconds_per_image": round(seconds, 4)}, indent=2))
+
+
+def read(args, manifest: list[dict]) -> None:
+    """The official figure: each photo through the user's path, `Model.predict(file)`, scored exactly."""
+    sys.path.append(str(Path(__file__).resolve().parent))
+    from provenance import recorded, write_results
+
+    import tinyvision
+    from tinyvision.errors import TinyVisionError
+
+    model = tinyvision.load(args.checkpoint)
+    reads, boxes, start = {}, {}, time.perf_counter()
+    with recorded() as prov:
+        for e in manifest:
+            try:
+                prediction = model.predict(args.out / e["file"])
+            except TinyVisionError as exc:
+                print(f"{e['file']}: {exc}", file=sys.stderr)
+                reads[e["file"]] = None
+                continue
+            reads[e["file"]] = prediction.label
+            boxes[e["file"]] = [[d["box"][1], d["box"][0], d["box"][1] + d["box"][3], d["box"][0] + d["box"][2]]
+                                for d in prediction.digits]
+    result = {
+        "images": len(manifest), "model": str(args.checkpoint), "model_test_acc": model.card.metrics.get("test_acc"),
+        "read": score_reads(manifest, reads), "segmentation": score_segmentation(manifest, boxes),
+        "abstained": sum(v is None for v in reads.values()),
+        "seconds_per_image": round((time.perf_counter() - start) / max(1, len(manifest)), 4),
+        "set": {"folder": str(args.out), "count": len(manifest)},
+        "provenance": prov,
+    }
+    if args.results:
+        write_results(args.results, result)
+    print(json.dumps({k: v for k, v in result.items() if k != "provenance"}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

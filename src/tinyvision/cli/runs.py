@@ -1,0 +1,37 @@
+"""`tinyvision runs [DIR]`: one line per run folder: model, dataset, test accuracy, training time, status."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+NAME = "runs"
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(NAME, help="list run folders: model, dataset, test accuracy, time, status",
+                       description="List the run folders under DIR (default runs/), oldest first. Status: "
+                       "finished, interrupted (resume it), failed (an error, or the process died), running.")
+    p.add_argument("dir", nargs="?", type=Path, default=Path("runs"), metavar="DIR")
+    p.add_argument("--json", action="store_true", help="one JSON list instead of the table")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tinyvision.runs_index import list_runs
+
+    runs = list_runs(args.dir)
+    if args.json:
+        print(json.dumps([r.to_dict() for r in runs], indent=2))
+        return 0
+    if not runs:
+        print(f"no run folders under {args.dir}")
+        return 0
+    print(f"{'run':<40} {'model':<12} {'dataset':<24} {'test_acc':>8} {'time':>8} {'epochs':>7}  status")
+    for r in runs:
+        acc = f"{100 * r.test_acc:.2f}%" if r.test_acc is not None else "-"
+        seconds = f"{r.train_seconds:.0f}s" if r.train_seconds is not None else "-"
+        dataset = r.dataset if len(r.dataset) <= 24 else "…" + r.dataset[-23:]
+        detail = f" ({r.detail})" if r.detail else ""
+        print(f"{str(r.path):<40} {r.model:<12} {dataset:<24} {acc:>8} {seconds:>8} {r.epochs:>7}  {r.status}{detail}")
+    return 0

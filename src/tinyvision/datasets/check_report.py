@@ -1,0 +1,117 @@
+"""Writing a data check: report.json (everything), report.md (for people), check.png, duplicates.png."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from tinyvision.atomic import write_json, write_text
+
+if TYPE_CHECKING:
+    from tinyvision.datasets.data_check import CheckReport
+
+SAMPLES_PER_CLASS = 8
+PAIRS_SHOWN = 12
+
+
+def duplicate_lines(title: str, d: dict | None, note: str = "") -> list[str]:
+    if d is None:
+        return [f"- {title}: not checked{note}"]
+    if not d.get("groups", d.get("pairs")):
+        return [f"- {title}: none"]
+    count = f"{d['groups']} group(s), {d['extra_copies']} extra copies" if "groups" in d else f"{d['pairs']} pair(s)"
+    lines = [f"- {title}: {count} — {d['across_splits']} across splits, {d['across_classes']} across classes, "
+             f"{d['within_class']} within a class"]
+    for ex in d["examples"][:8]:
+        items = ", ".join(f"`{i['id']}` ({i['class']}, {i['split']})" for i in ex["items"])
+        extra = f", distance {ex['distance']} bits, correlation {ex['correlation']}" if "distance" in ex else ""
+        lines.append(f"  - {ex['where'].replace('_', ' ')}{extra}: {items}")
+    return lines
+
+
+def render_markdown(d: dict) -> str:
+    splits = list(d["counts"])
+    lines = [f"# Data check: {d['dataset']}", "",
+             f"{d['images']} readable images, {len(d['classes'])} classes, shape {tuple(d['image_shape'])} "
+             f"as trained; layout: {d['layout']}.", ""]
+    lines += ["## Problems", ""]
+    lines += [f"- {p}" for p in d["problems"]] or ["None found."]
+    lines += ["", "## Images per class", "", "| class | " + " | ".join(splits) + " |",
+              "| --- | " + " | ".join("---:" for _ in splits) + " |"]
+    for c in d["classes"]:
+        lines.append(f"| {c} | " + " | ".join(str(d["counts"][s].get(c, 0)) for s in splits) + " |")
+    lines.append("| **all** | " + " | ".join(str(sum(d["counts"][s].values())) for s in splits) + " |")
+    bal = d["imbalance"]
+    lines += ["", f"Training classes: largest {bal['largest']}, smallest {bal['smallest']}, ratio {bal['ratio']}; "
+              f"tiny classes (< {d['thresholds']['tiny_class']}): {', '.join(bal['tiny_classes']) or 'none'}.", ""]
+    sizes = ", ".join(f"{k} ({v})" for k, v in list(d["sizes"].items())[:8])
+    modes = ", ".join(f"{k} ({v})" for k, v in d["modes"].items())
+    lines += ["## Sizes and modes", "", f"- sizes (width x height): {sizes}", f"- modes: {modes}", ""]
+    lines += ["## Unreadable files", ""]
+    lines += [f"- `{f}`: {r}" for f, r in list(d["unreadable"].items())[:50]] or ["None."]
+    t = d["thresholds"]
+    lines += ["", "## Duplicates", "",
+              *duplicate_lines("identical files (same bytes)", d["identical_files"], " (not a folder)"),
+              *duplicate_lines("identical images (same pixels as trained)", d["identical_pixels"]),
+              *duplicate_lines(f"near duplicates (pHash within {t['near_distance_bits']} of 64 bits and 16x16 "
+                               f"thumbnails correlated >= {t['near_thumbnail_correlation']})",
+                               d["near_duplicates"], " (search skipped)"),
+              "", "## Leakage", ""]
+    leak = d["leakage"]
+    lines += [f"- test images identical to a training image: {leak['test_images_identical_to_a_train_image']}"]
+    if "test_images_with_a_train_near_duplicate" in leak:
+        lines += [f"- test images with a near duplicate in training: {leak['test_images_with_a_train_near_duplicate']}"]
+    lines += ["", f"Checked in {d['seconds']} s. Figures: `check.png` (counts, samples), `duplicates.png` "
+              "(example pairs)."]
+    return "\n".join(lines) + "\n"
+
+
+def sample_images(report: CheckReport) -> dict[str, torch.Tensor]:
+    """Up to SAMPLES_PER_CLASS training images (else any) of each class."""
+    inp = report.input
+    out = {}
+    for k, name in enumerate(inp.classes):
+        rows = np.flatnonzero((inp.labels == k) & (inp.splits == 0))
+        rows = rows if len(rows) else np.flatnonzero(inp.labels == k)
+        picked = rows[np.linspace(0, len(rows) - 1, min(SAMPLES_PER_CLASS, len(rows))).astype(int)] \
+            if len(rows) else []
+        out[name] = torch.stack([inp.images(int(r), int(r) + 1)[0] for r in picked]) if len(picked) else None
+    return out
+
+
+def example_pairs(report: CheckReport) -> list[tuple[torch.Tensor, torch.Tensor, str]]:
+    """Duplicate pairs worth looking at: across splits and classes first."""
+    inp = report.input
+    row_of = {name: i for i, name in enumerate(inp.ids)}
+    examples = []
+    for kind in ("identical_pixels", "near_duplicates"):
+        d = report.data.get(kind)
+        if d:
+            examples += [(kind, ex) for ex in d["examples"]]
+    rank = {"across_splits": 0, "across_classes": 1, "within_class": 2}
+    examples.sort(key=lambda e: rank[e[1]["where"]])
+    pairs = []
+    for kind, ex in examples[:PAIRS_SHOWN]:
+        a, b = ex["items"][0], ex["items"][1]
+        ia, ib = row_of[a["id"]], row_of[b["id"]]
+        what = "identical" if kind == "identical_pixels" else f"near ({ex['distance']} bits)"
+        caption = f"{what}, {ex['where'].replace('_', ' ')}\n{a['id']} ({a['class']})\n{b['id']} ({b['class']})"
+        pairs.append((inp.images(ia, ia + 1)[0], inp.images(ib, ib + 1)[0], caption))
+    return pairs
+
+
+def write_report(report: CheckReport, out: Path, figures: bool = True) -> dict[str, Path]:
+    files = {"json": out / "report.json", "markdown": out / "report.md"}
+    write_json(files["json"], report.data)
+    write_text(files["markdown"], report.markdown())
+    if figures:
+        from tinyvision.plots import data_check_figure, duplicate_pairs_figure, save_figure
+
+        files["figure"] = save_figure(data_check_figure(report.data, sample_images(report)), out / "check.png")
+        pairs = example_pairs(report)
+        if pairs:
+            files["duplicates"] = save_figure(duplicate_pairs_figure(pairs), out / "duplicates.png")
+    return files

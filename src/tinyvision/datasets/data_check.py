@@ -1,0 +1,363 @@
+"""`tinyvision check-data`: what a dataset holds, and what is wrong with it, before training on it.
+
+    report = tinyvision.datasets.check("folder:~/photos")   # or "mnist", "cifar10", ... (this module)
+    report.problems        # one line each; empty when nothing was found
+    report.write("checks/photos")                           # report.md, report.json, check.png, duplicates.png
+
+What is checked:
+- counts: images per class and per split; image sizes and modes (from the files' headers);
+- unreadable files, each with the decoder's reason (the decoder training and predict use);
+- exact duplicates: identical file bytes (blake2b), and identical pixels once
+  decoded and resized to the training size (what the model sees);
+- near duplicates: a perceptual hash (pHash, 64 bits, `hashing.py`) within
+  `NEAR_DISTANCE` bits, confirmed by the correlation of the two 16x16 gray
+  thumbnails (at least `NEAR_CORRELATION`): a re-encoded, resized or slightly
+  brightened copy is found, two different photos are not. Simple images that
+  really are alike (two plain handwritten 1s) can pass both tests: look at
+  `duplicates.png`;
+- each duplicate is placed: within a class, across classes (the same image
+  with two labels: one of them is wrong), or across splits (the same image in
+  train and test: leakage, which inflates the test accuracy);
+- class imbalance: the largest class over the smallest, and classes with
+  fewer than `TINY_CLASS` training images.
+
+Everything is computed on whole uint8 tensors (hashes, thumbnails, pair
+search by matrix products), so MNIST's 70,000 images take seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tinyvision.datasets.hashing import gray_thumbnails, near_pairs, perceptual_hashes, pixel_hashes
+from tinyvision.datasets.image_data import ImageData
+from tinyvision.datasets.split import SPLITS, SplitOptions
+from tinyvision.errors import TinyVisionError
+
+NEAR_DISTANCE = 8  # pHash bits (of 64) two near duplicates may differ in (JPEG q85 of a smooth photo: ~6)
+NEAR_CORRELATION = 0.99  # ... and the least correlation of their 16x16 gray thumbnails
+TINY_CLASS = 10  # a class with fewer training images than this can hardly be learnt or measured
+IMBALANCE_RATIO = 10.0  # largest class / smallest class in training, from which to warn
+NEAR_SEARCH_LIMIT = 20_000  # the one-line summary at training skips the (quadratic) near search above this
+CHUNK = 4096
+EXAMPLES = 20  # example pairs kept per kind in the report
+
+
+@dataclass
+class CheckInput:
+    """A dataset as the checks see it: one row per readable image, in any order."""
+
+    name: str
+    classes: tuple[str, ...]
+    labels: np.ndarray  # (N,)
+    splits: np.ndarray  # (N,) index into SPLITS
+    ids: list[str]  # file names, or "train[123]" for a built-in dataset
+    images: Callable[[int, int], torch.Tensor]  # (start, stop) -> uint8 (n, C, H, W)
+    shape: tuple[int, int, int]
+    byte_hashes: list[str] | None = None
+    sizes: Counter = field(default_factory=Counter)  # "WxH" -> files
+    modes: Counter = field(default_factory=Counter)
+    unreadable: dict[str, str] = field(default_factory=dict)  # file -> reason
+    layout: str = "built-in"
+
+    def chunks(self) -> Iterator[torch.Tensor]:
+        for start in range(0, len(self.labels), CHUNK):
+            yield self.images(start, min(len(self.labels), start + CHUNK))
+
+
+def from_image_data(data: ImageData) -> CheckInput:
+    parts = [(s, getattr(data, f"{s}_images"), getattr(data, f"{s}_labels")) for s in SPLITS
+             if getattr(data, f"{s}_images") is not None]
+    offsets = np.cumsum([0] + [len(x) for _, x, _ in parts])
+
+    def images(start: int, stop: int) -> torch.Tensor:
+        out = []
+        for (_, x, _), lo, hi in zip(parts, offsets[:-1], offsets[1:]):
+            a, b = max(start, lo), min(stop, hi)
+            if a < b:
+                out.append(x[a - lo : b - lo])
+        return torch.cat(out)
+
+    c, h, w = data.input_shape
+    mode = "L" if c == 1 else "RGB"
+    n = int(offsets[-1])
+    return CheckInput(
+        name=data.name, classes=data.classes,
+        labels=torch.cat([y for _, _, y in parts]).numpy(),
+        splits=np.concatenate([np.full(len(x), SPLITS.index(s), np.int8) for s, x, _ in parts]),
+        ids=[f"{s}[{i}]" for s, x, _ in parts for i in range(len(x))],
+        images=images, shape=(c, h, w), sizes=Counter({f"{w}x{h}": n}), modes=Counter({mode: n}),
+    )
+
+
+def from_folder(name: str, image_size: int | None, split: SplitOptions) -> CheckInput:
+    from tinyvision.datasets.folder import open_folder, split_codes
+
+    folder = open_folder(name, image_size)
+    codes = split_codes(folder, split)
+    rows = np.flatnonzero(folder.ok & (codes >= 0))
+    index = folder.index
+
+    def images(start: int, stop: int) -> torch.Tensor:
+        return torch.from_numpy(folder.store.gather(rows[start:stop]))
+
+    listed = np.flatnonzero(codes >= 0)
+    return CheckInput(
+        name=name, classes=folder.listing.classes, labels=np.asarray(index.labels)[rows], splits=codes[rows],
+        ids=[index.files[i] for i in rows], images=images, shape=tuple(index.shape),
+        byte_hashes=[index.byte_hashes[i] for i in rows],
+        sizes=Counter(f"{index.sizes[i][0]}x{index.sizes[i][1]}" for i in listed if index.sizes[i]),
+        modes=Counter(index.modes[i] for i in listed if index.modes[i]),
+        unreadable={f: r for f, r in index.errors.items()}, layout=folder.listing.layout,
+    )
+
+
+# -- the checks -----------------------------------------------------------------------------------
+
+
+def groups_of(keys: np.ndarray) -> list[np.ndarray]:
+    """Rows with equal keys, for every key held by more than one row."""
+    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    inverse = inverse.ravel()
+    dup = np.flatnonzero(counts[inverse] > 1)
+    order = dup[np.argsort(inverse[dup], kind="stable")]
+    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+    return np.split(order, bounds) if len(order) else []
+
+
+def place(members: np.ndarray, inp: CheckInput) -> str:
+    """Where a set of duplicates sits: across splits (leakage), across classes (conflict), or within."""
+    if len(set(inp.splits[members].tolist())) > 1:
+        return "across_splits"
+    if len(set(inp.labels[members].tolist())) > 1:
+        return "across_classes"
+    return "within_class"
+
+
+def describe(members, inp: CheckInput) -> list[dict]:
+    return [{"id": inp.ids[i], "class": inp.classes[inp.labels[i]], "split": SPLITS[inp.splits[i]]}
+            for i in members]
+
+
+def exact_duplicates(keys: np.ndarray, inp: CheckInput) -> dict:
+    """Groups of identical items, counted by where they sit, with examples."""
+    out: dict = {"groups": 0, "extra_copies": 0, "within_class": 0, "across_classes": 0, "across_splits": 0,
+                 "examples": []}
+    for members in groups_of(keys):
+        where = place(members, inp)
+        out["groups"] += 1
+        out["extra_copies"] += len(members) - 1
+        out[where] += 1
+        if len(out["examples"]) < EXAMPLES or where != "within_class" and len(out["examples"]) < 3 * EXAMPLES:
+            out["examples"].append({"where": where, "items": describe(members[:6], inp), "count": len(members)})
+    return out
+
+
+def fingerprints(inp: CheckInput, near: bool = True) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    """Pixel hashes, and for the near-duplicate search perceptual hashes and normalised 16x16 gray
+    thumbnails, chunk by chunk."""
+    pixel, phash, thumbs = [], [], []
+    for x in inp.chunks():
+        pixel.append(pixel_hashes(x.numpy()))
+        if not near:
+            continue
+        phash.append(perceptual_hashes(x))
+        t = gray_thumbnails(x, 16).reshape(len(x), -1)
+        t = t - t.mean(dim=1, keepdim=True)
+        thumbs.append((t / t.norm(dim=1, keepdim=True).clamp_min(1e-3)).half())
+    pixel = np.concatenate(pixel) if pixel else np.zeros((0, 2), np.uint64)
+    if not phash:
+        return pixel, np.zeros(0, np.uint64), torch.zeros(0, 256, dtype=torch.float16)
+    return pixel, np.concatenate(phash), torch.cat(thumbs)
+
+
+def where_pairs(i: np.ndarray, j: np.ndarray, inp: CheckInput) -> np.ndarray:
+    """For pairs of rows: 0 within a class, 1 across classes (same split), 2 across splits."""
+    across_splits = inp.splits[i] != inp.splits[j]
+    across_classes = inp.labels[i] != inp.labels[j]
+    return np.where(across_splits, 2, np.where(across_classes, 1, 0))
+
+
+WHERE = ("within_class", "across_classes", "across_splits")
+
+
+def near_duplicates(phash: np.ndarray, thumbs: torch.Tensor, pixel: np.ndarray, inp: CheckInput) -> dict:
+    """Pairs within NEAR_DISTANCE pHash bits whose thumbnails correlate, not already identical."""
+    pairs = near_pairs(phash, NEAR_DISTANCE)
+    i, j, distance = pairs[:, 0], pairs[:, 1], pairs[:, 2]
+    corr = np.concatenate([(thumbs[i[k:k + 65536]].float() * thumbs[j[k:k + 65536]].float()).sum(1).numpy()
+                           for k in range(0, len(i), 65536)]) if len(i) else np.zeros(0)
+    keep = (corr >= NEAR_CORRELATION) & ~(pixel[i] == pixel[j]).all(1)
+    i, j, distance, corr = i[keep], j[keep], distance[keep], corr[keep]
+    where = where_pairs(i, j, inp)
+    train, test = SPLITS.index("train"), SPLITS.index("test")
+    leaks = np.concatenate([j[(inp.splits[i] == train) & (inp.splits[j] == test)],
+                            i[(inp.splits[j] == train) & (inp.splits[i] == test)]])
+    out: dict = {"pairs": int(len(i)), **{w: int((where == k).sum()) for k, w in enumerate(WHERE)},
+                 "test_images_with_a_train_near_duplicate": int(len(np.unique(leaks))), "examples": []}
+    # Examples: the closest pairs, those across splits and classes first.
+    order = np.lexsort((-corr, -where))
+    shown = np.concatenate([order[where[order] > 0][: 2 * EXAMPLES], order[where[order] == 0][:EXAMPLES]])
+    for k in shown:
+        out["examples"].append({"where": WHERE[where[k]], "distance": int(distance[k]),
+                                "correlation": round(float(corr[k]), 4), "items": describe([i[k], j[k]], inp)})
+    return out
+
+
+def leaked_test_images(keys: np.ndarray, inp: CheckInput) -> int:
+    """Test images with an identical image in train."""
+    train, test = SPLITS.index("train"), SPLITS.index("test")
+    count = 0
+    for members in groups_of(keys):
+        splits = inp.splits[members]
+        if (splits == train).any():
+            count += int((splits == test).sum())
+    return count
+
+
+def counts_table(inp: CheckInput) -> dict:
+    table = {}
+    for s, split in enumerate(SPLITS):
+        sel = inp.splits == s
+        if sel.any():
+            table[split] = {c: int((inp.labels[sel] == k).sum()) for k, c in enumerate(inp.classes)}
+    return table
+
+
+def imbalance(counts: dict, classes: tuple[str, ...]) -> dict:
+    train = counts.get("train", {})
+    values = [train.get(c, 0) for c in classes]
+    smallest, largest = min(values, default=0), max(values, default=0)
+    return {
+        "largest": largest, "smallest": smallest,
+        "ratio": round(largest / smallest, 2) if smallest else None,
+        "tiny_classes": [c for c, v in zip(classes, values) if v < TINY_CLASS],
+    }
+
+
+def problems_of(report: dict) -> list[str]:
+    problems = []
+    if report["unreadable"]:
+        problems.append(f"{len(report['unreadable'])} unreadable file(s)")
+    for kind, label in (("identical_files", "identical files"), ("identical_pixels", "identical images")):
+        d = report[kind]
+        if d is None or not d["groups"]:
+            continue
+        parts = [f"{d[w]} {w.replace('_', ' ')}" for w in ("across_splits", "across_classes", "within_class") if d[w]]
+        problems.append(f"{d['groups']} group(s) of {label} ({', '.join(parts)})")
+    near = report["near_duplicates"]
+    if near is not None and (near["across_splits"] or near["across_classes"]):
+        problems.append(f"{near['across_splits']} near-duplicate pair(s) across splits, "
+                        f"{near['across_classes']} across classes")
+    bal = report["imbalance"]
+    if bal["tiny_classes"]:
+        problems.append(f"tiny class(es) (< {TINY_CLASS} training images): {', '.join(bal['tiny_classes'])}")
+    if bal["ratio"] is None or bal["ratio"] >= IMBALANCE_RATIO:
+        problems.append(f"class imbalance: largest/smallest = {bal['ratio']} (try --balance weights or sampler)")
+    return problems
+
+
+def run_checks(inp: CheckInput, near: bool = True) -> CheckReport:
+    started = time.perf_counter()
+    pixel, phash, thumbs = fingerprints(inp, near)
+    counts = counts_table(inp)
+    report = {
+        "dataset": inp.name, "layout": inp.layout, "classes": list(inp.classes), "image_shape": list(inp.shape),
+        "images": int(len(inp.labels)), "counts": counts, "sizes": dict(inp.sizes.most_common()),
+        "modes": dict(inp.modes.most_common()), "unreadable": inp.unreadable,
+        "identical_files": None, "identical_pixels": exact_duplicates(pixel, inp),
+        "near_duplicates": near_duplicates(phash, thumbs, pixel, inp) if near else None,
+        "imbalance": imbalance(counts, inp.classes),
+        "leakage": {"test_images_identical_to_a_train_image": leaked_test_images(pixel, inp)},
+        "thresholds": {"near_distance_bits": NEAR_DISTANCE, "near_thumbnail_correlation": NEAR_CORRELATION,
+                       "tiny_class": TINY_CLASS, "imbalance_ratio": IMBALANCE_RATIO},
+    }
+    if inp.byte_hashes is not None:
+        report["identical_files"] = exact_duplicates(np.array(inp.byte_hashes), inp)
+    if report["near_duplicates"] is not None:
+        report["leakage"]["test_images_with_a_train_near_duplicate"] = \
+            report["near_duplicates"]["test_images_with_a_train_near_duplicate"]
+    report["seconds"] = round(time.perf_counter() - started, 2)
+    report["problems"] = problems_of(report)
+    return CheckReport(report, inp)
+
+
+# -- the report -----------------------------------------------------------------------------------
+
+
+class CheckReport:
+    """What `check` found: `.problems` (lines), `.data` (the report.json dict), `.write(folder)`."""
+
+    def __init__(self, data: dict, inp: CheckInput) -> None:
+        self.data = data
+        self.input = inp
+
+    @property
+    def problems(self) -> list[str]:
+        return self.data["problems"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> str:
+        """One line, as `tinyvision train` prints it."""
+        d = self.data
+        per_split = " / ".join(f"{sum(v.values())} {s}" for s, v in d["counts"].items())
+        found = "; ".join(self.problems) if self.problems else "no problems found"
+        near = "" if d["near_duplicates"] is not None else " (near duplicates not searched)"
+        return f"data check: {d['images']} images ({per_split}), {len(d['classes'])} classes: {found}{near}"
+
+    def leakage(self) -> str | None:
+        """A warning line when test images have (near) copies in train, else None."""
+        leak = self.data["leakage"]
+        same, near = leak["test_images_identical_to_a_train_image"], leak.get("test_images_with_a_train_near_duplicate")
+        if not same and not near:
+            return None
+        test = sum(self.data["counts"].get("test", {}).values())
+        near_text = f" and {near} a near duplicate" if near else ""
+        return (f"leakage: {same} of {test} test images are identical to a training image{near_text}: "
+                f"test accuracy will flatter the model (tinyvision check-data {self.data['dataset']})")
+
+    def markdown(self) -> str:
+        from tinyvision.datasets.check_report import render_markdown
+
+        return render_markdown(self.data)
+
+    def write(self, out: str | Path, figures: bool = True) -> dict[str, Path]:
+        from tinyvision.datasets.check_report import write_report
+
+        return write_report(self, Path(out), figures)
+
+    def __repr__(self) -> str:
+        return f"CheckReport({self.summary()})"
+
+
+def check(name: str, image_size: int | None = None, split: SplitOptions | None = None,
+          data_dir: str | Path | None = None, near: bool = True) -> CheckReport:
+    """Check a dataset by name (`mnist`, `cifar10`, `folder:PATH`, ...); see the module's docstring."""
+    from tinyvision.datasets.registry import FOLDER_PREFIX, load_dataset
+
+    if name.startswith(FOLDER_PREFIX):
+        if data_dir is not None:
+            raise TinyVisionError(f"--data-dir does not apply to {name}: the path is part of the name")
+        return run_checks(from_folder(name, image_size, split or SplitOptions()), near)
+    data = load_dataset(name, Path(data_dir).expanduser() if data_dir else None, image_size)
+    return run_checks(from_image_data(data), near)
+
+
+def check_image_data(data: ImageData, image_size: int | None = None) -> CheckReport:
+    """The checks of a dataset being trained on: its files' checks for a folder (the same split)."""
+    if data.split_files is not None:
+        saved = dict(data.split_files)
+        inp = from_folder(data.name, image_size, SplitOptions(saved=saved))
+    else:
+        inp = from_image_data(data)
+    return run_checks(inp, near=len(inp.labels) <= NEAR_SEARCH_LIMIT)

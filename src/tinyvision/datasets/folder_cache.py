@@ -1,0 +1,307 @@
+"""A folder of images, decoded once into a memory-mapped uint8 file.
+
+Decoding is the slow part of a folder dataset (CIFAR-10's 60,000 JPEGs: half
+a minute), so it happens once, on every core, and the result is kept:
+
+    <cache>/folders/<key>.u8     the images, uint8 (N, C, H, W), one row per listed file
+    <cache>/folders/<key>.json   the index: shape, files, labels, which rows decoded, why the
+                                 others did not (the decoder's message), each file's byte hash,
+                                 size and mode
+
+The key is made of every file's name, size and modification time and the
+requested image size: change a file and the folder is decoded again. Both
+files are written atomically (the index last, so an index always describes
+a complete image file).
+
+Every image is decoded by `image.prepare` with a `resize` preparation, the
+path `predict` and the server use, so a file gives the same pixels at
+training and at prediction time.
+
+Reading: a folder that fits `memory_budget()` is copied into ordinary tensors,
+as every other dataset is. A larger one stays in the file: its splits are
+`MappedImages`, rows gathered one batch at a time, and the pages read are
+handed back to the kernel every `DROP_EVERY` bytes, so the process holds a
+bounded amount of it however large the folder is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mmap
+import os
+import sys
+from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tinyvision.atomic import atomic_path, write_json
+from tinyvision.datasets.cache import cache_root
+from tinyvision.errors import TinyVisionError
+
+CACHE_VERSION = "3"  # 3: memory-mapped rows for every listed file, byte hashes and headers in the index
+MEMORY_ENV = "TINYVISION_IMAGE_MEMORY_MB"
+DEFAULT_MEMORY_MB = 1024  # decoded images held in memory up to this size; larger folders stay mapped
+DROP_EVERY = 64 << 20  # hand read pages back to the kernel after gathering about this many bytes
+# A page fault on a mapped file maps its neighbours too ("fault-around", 64 KB on Linux), so each
+# row gathered is counted as at least that much.
+FAULT_AROUND = 64 << 10
+CHUNK = 256  # files per task given to a decoding process
+INLINE_BELOW = 2000  # smaller folders decode in this process: starting workers would cost more
+
+
+def memory_budget() -> int:
+    """Bytes of decoded images a folder may hold in memory ($TINYVISION_IMAGE_MEMORY_MB, default 1 GiB)."""
+    value = os.environ.get(MEMORY_ENV)
+    try:
+        return int(float(value) * (1 << 20)) if value else DEFAULT_MEMORY_MB << 20
+    except ValueError:
+        raise TinyVisionError(f"${MEMORY_ENV} must be a number of megabytes, got {value!r}") from None
+
+
+def workers() -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+# -- decoding (runs in worker processes) ------------------------------------------------------------
+
+
+def read_headers(root: str, start: int, names: list[str]) -> list[tuple[tuple[int, int], str] | None]:  # noqa: ARG001
+    """(width, height) and mode of each file from its header, None where Pillow cannot open it."""
+    from PIL import Image
+
+    out = []
+    for name in names:
+        try:
+            with Image.open(os.path.join(root, name)) as img:
+                out.append((img.size, img.mode))
+        except Exception:  # noqa: BLE001 - the decoder says why, later
+            out.append(None)
+    return out
+
+
+def decode_rows(root: str, start: int, names: list[str], target: str, shape: tuple[int, int, int],
+                count: int) -> list[tuple[str | None, str | None]]:
+    """Decode files into rows start.. of the image file; (byte hash, None) or (None, the decoder's reason)."""
+    from tinyvision.image.decode import ImageError, read_file
+    from tinyvision.image.prepare import Preparation, prepare
+
+    preparation = Preparation("resize", shape)
+    rows = np.memmap(target, dtype=np.uint8, mode="r+", shape=(count, *shape))
+    out: list[tuple[str | None, str | None]] = []
+    for i, name in enumerate(names):
+        try:
+            data = read_file(os.path.join(root, name))
+            pixels = prepare(data, preparation)
+        except ImageError as exc:
+            out.append((None, str(exc)))
+            continue
+        rows[start + i] = pixels.numpy()
+        out.append((hashlib.blake2b(data, digest_size=16).hexdigest(), None))
+    rows.flush()
+    del rows
+    return out
+
+
+def in_chunks(names: list[str]) -> Iterable[tuple[int, list[str]]]:
+    for start in range(0, len(names), CHUNK):
+        yield start, names[start : start + CHUNK]
+
+
+def run_chunks(task: Callable, root: Path, names: list[str], args: tuple, label: str) -> list:
+    """`task(root, start, chunk, *args)` over chunks of the file list, in order; on every core for a large folder."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(names), desc=label, unit="img", disable=not sys.stderr.isatty() or len(names) < 5000,
+               leave=False)
+    results: list = []
+    try:
+        if len(names) < INLINE_BELOW or workers() == 1:
+            for start, chunk in in_chunks(names):
+                results += task(str(root), start, chunk, *args)
+                bar.update(len(chunk))
+            return results
+        # Processes, not threads: the decoder's per-image Python would hold the GIL. "spawn" starts
+        # clean interpreters (a forked copy of a process using torch's thread pools can hang).
+        with ProcessPoolExecutor(workers(), mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(task, str(root), start, chunk, *args) for start, chunk in in_chunks(names)]
+            for future in futures:
+                part = future.result()
+                results += part
+                bar.update(len(part))
+        return results
+    finally:
+        bar.close()
+
+
+# -- the cache ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FolderIndex:
+    """What the cache knows about each listed file (one row of the image file each)."""
+
+    shape: tuple[int, int, int]  # (C, H, W) every image was resized to
+    files: list[str]  # paths relative to the folder, '/'-separated
+    labels: list[int]
+    ok: list[bool]  # decoded; the others' rows are zeros
+    errors: dict[str, str]  # file -> the decoder's reason
+    byte_hashes: list[str | None]  # blake2b of the file's bytes
+    sizes: list[tuple[int, int] | None]  # (width, height) from the header
+    modes: list[str | None]  # Pillow's mode from the header ("L", "RGB", "RGBA", "I;16", ...)
+
+    def to_dict(self) -> dict:
+        return {"version": CACHE_VERSION, **{k: getattr(self, k) for k in self.__dataclass_fields__}}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FolderIndex:
+        if d.get("version") != CACHE_VERSION:
+            raise ValueError("another cache version")
+        sizes = [tuple(s) if s else None for s in d["sizes"]]
+        return cls(tuple(d["shape"]), d["files"], d["labels"], d["ok"], d["errors"], d["byte_hashes"], sizes,
+                   d["modes"])
+
+
+def cache_key(root: Path, files: list[str], labels: list[int], image_size: int | None) -> str:
+    digest = hashlib.sha256(f"v{CACHE_VERSION} size={image_size}\n".encode())
+    for name, label in zip(files, labels):
+        st = (root / name).stat()
+        digest.update(f"{name}\t{label}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:24]
+
+
+def choose_shape(headers: list, image_size: int | None, gray_modes: frozenset[str]) -> tuple[int, int, int] | None:
+    """1 channel when every readable file is gray, else 3; NxN, or the most common size."""
+    known = [h for h in headers if h is not None]
+    if not known:
+        return None
+    channels = 1 if all(mode in gray_modes for _, mode in known) else 3
+    if image_size:
+        return channels, image_size, image_size
+    (w, h), _ = Counter(size for size, _ in known).most_common(1)[0]
+    return channels, h, w
+
+
+def build_cache(root: Path, files: list[str], labels: list[int], image_size: int | None,
+                images_path: Path) -> FolderIndex:
+    """Read every header, pick the shape, decode every file into `images_path`."""
+    from tinyvision.image.decode import GRAY_MODES
+
+    headers = run_chunks(read_headers, root, files, (), "reading headers")
+    shape = choose_shape(headers, image_size, GRAY_MODES)
+    if shape is None:
+        raise TinyVisionError(f"{root}: none of the {len(files)} images could be read")
+    with atomic_path(images_path) as tmp:
+        with open(tmp, "wb") as f:
+            f.truncate(len(files) * int(np.prod(shape)))
+        decoded = run_chunks(decode_rows, root, files, (str(tmp), shape, len(files)), "decoding")
+    return FolderIndex(
+        shape=shape, files=files, labels=labels, ok=[h is not None for h, _ in decoded],
+        errors={name: reason for name, (_, reason) in zip(files, decoded) if reason is not None},
+        byte_hashes=[h for h, _ in decoded],
+        sizes=[list(h[0]) if h else None for h in headers], modes=[h[1] if h else None for h in headers],
+    )
+
+
+def open_cache(root: Path, files: list[str], labels: list[int], image_size: int | None,
+               use_cache: bool = True) -> tuple[FolderIndex, ImageStore]:
+    """The folder's index and its decoded images, decoding only when the folder changed."""
+    key = cache_key(root, files, labels, image_size)
+    folder = cache_root() / "folders"
+    images_path, index_path = folder / f"{key}.u8", folder / f"{key}.json"
+    if use_cache and index_path.is_file() and images_path.is_file():
+        try:
+            index = FolderIndex.from_dict(json.loads(index_path.read_text()))
+            return index, ImageStore(images_path, index.shape, len(index.files))
+        except (OSError, ValueError, KeyError, TypeError):  # a damaged cache is rebuilt, never trusted
+            pass
+    index = build_cache(root, files, labels, image_size, images_path)
+    write_json(index_path, index.to_dict())
+    return index, ImageStore(images_path, index.shape, len(index.files))
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+class ImageStore:
+    """The image file, mapped read-only: (N, C, H, W) uint8 rows, gathered by index."""
+
+    def __init__(self, path: Path, shape: tuple[int, int, int], count: int) -> None:
+        self.path, self.shape, self.count = Path(path), tuple(shape), count
+        self.row_bytes = int(np.prod(shape))
+        expected = count * self.row_bytes
+        if self.path.stat().st_size != expected:
+            raise ValueError(f"{path}: {self.path.stat().st_size} bytes, expected {expected}")
+        with open(self.path, "rb") as f:
+            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if expected else None
+        buffer = self._map if self._map is not None else b""
+        self.array = np.frombuffer(buffer, dtype=np.uint8).reshape(count, *shape)
+        self._gathered = 0
+
+    def gather(self, rows: np.ndarray) -> np.ndarray:
+        """A copy of the rows asked for. The pages read stay mapped (and count as this process's
+        memory) until handed back; the kernel keeps them in its page cache for the next read."""
+        out = self.array[rows]
+        self._gathered += len(rows) * max(self.row_bytes + mmap.PAGESIZE, FAULT_AROUND)
+        if self._gathered > DROP_EVERY:
+            self.drop_pages()
+        return out
+
+    def drop_pages(self) -> None:
+        if self._map is not None and hasattr(mmap, "MADV_DONTNEED"):
+            self._map.madvise(mmap.MADV_DONTNEED)
+        self._gathered = 0
+
+
+class MappedImages:
+    """A split too large for memory: rows of an `ImageStore`, gathered when indexed.
+
+    Behaves as a uint8 (N, C, H, W) tensor where the training loop, evaluation
+    and the figures use one: `len`, `shape`, `x[i]`, `x[a:b]` and `x[index_tensor]`
+    each return an ordinary tensor, on the CPU, of just those images.
+    """
+
+    dtype = torch.uint8
+    ndim = 4
+
+    def __init__(self, store: ImageStore, rows: np.ndarray) -> None:
+        self.store = store
+        self.rows = np.asarray(rows, dtype=np.int64)
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((len(self.rows), *self.store.shape))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def numel(self) -> int:
+        return len(self.rows) * self.store.row_bytes
+
+    def __getitem__(self, key) -> torch.Tensor:
+        if isinstance(key, torch.Tensor):
+            key = key.cpu().numpy()
+        return torch.from_numpy(self.store.gather(self.rows[key]))
+
+    def select(self, index) -> MappedImages:
+        """A subset, still in the file (no copy)."""
+        if isinstance(index, torch.Tensor):
+            index = index.cpu().numpy()
+        return MappedImages(self.store, self.rows[index])
+
+    def __repr__(self) -> str:
+        return f"MappedImages({len(self)} images of {self.store.shape} in {self.store.path})"
+
+
+def take(store: ImageStore, rows: np.ndarray, in_memory: bool) -> torch.Tensor | MappedImages:
+    """Rows of the store as a tensor in memory, or left in the file."""
+    if in_memory:
+        return torch.from_numpy(np.ascontiguousarray(store.array[rows]))
+    return MappedImages(store, rows)

@@ -1,0 +1,129 @@
+"""Splitting one folder of images into train / validation / test, and remembering the split.
+
+A user's folder `PATH/<class>/*` has no test split of its own. Each class is
+split on its own (stratified), so a rare class keeps its share in every
+split. Within a class, files are ordered by a keyed hash of (seed, file
+name), and the first ones go to test, the next to validation, the rest to
+train. This is:
+- seeded: another seed, another split; the same seed, the same split;
+- stable: adding or removing a few files moves only those files, not the others
+  (a shuffled list would reassign everything);
+- copy-free: a split is a list of file names, nothing is copied or moved.
+
+The assignment is written into the run folder as `split.json` (file -> split),
+so `--resume`, `evaluate` and the figures use exactly the files of the run,
+even after the folder has grown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tinyvision.atomic import write_json
+from tinyvision.errors import TinyVisionError
+
+SPLIT_FILE = "split.json"
+SPLITS = ("train", "val", "test")
+TRAIN, VAL, TEST = 0, 1, 2
+
+
+@dataclass(frozen=True)
+class SplitOptions:
+    """How a one-folder dataset is split: shares of the whole folder, a seed, or a saved assignment."""
+
+    seed: int = 0
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    saved: dict[str, str] | None = None  # file -> split, from a run's split.json: wins over the fractions
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.test_fraction < 1:
+            raise TinyVisionError(f"--test-fraction must be in [0, 1), got {self.test_fraction}")
+        if not 0 <= self.val_fraction < 1 or self.val_fraction + self.test_fraction >= 1:
+            raise TinyVisionError(
+                f"--val-fraction {self.val_fraction} and --test-fraction {self.test_fraction} leave no training images"
+            )
+
+
+def hash_order(names: list[str], seed: int) -> np.ndarray:
+    """Positions of `names` sorted by a keyed hash of (seed, name): a seeded order that is stable per file."""
+    keys = [hashlib.blake2b(name.encode(), digest_size=8, key=str(seed).encode()).digest() for name in names]
+    return np.array(sorted(range(len(names)), key=keys.__getitem__), dtype=np.int64)
+
+
+def class_counts(n: int, val_fraction: float, test_fraction: float) -> tuple[int, int]:
+    """(test, val) images for a class of `n`: rounded shares, at least one each when the class can spare it."""
+    n_test = int(round(n * test_fraction))
+    n_val = int(round(n * val_fraction))
+    if test_fraction > 0 and n >= 2:
+        n_test = max(1, n_test)
+    if val_fraction > 0 and n >= 3:
+        n_val = max(1, n_val)
+    while n_test + n_val >= n and (n_test or n_val):  # keep at least one training image
+        if n_val >= n_test and n_val:
+            n_val -= 1
+        else:
+            n_test -= 1
+    return n_test, n_val
+
+
+def stratified_split(names: list[str], labels: np.ndarray, options: SplitOptions) -> np.ndarray:
+    """The split (TRAIN, VAL or TEST) of every file, class by class."""
+    codes = np.full(len(names), TRAIN, dtype=np.int8)
+    labels = np.asarray(labels)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        order = members[hash_order([names[i] for i in members], options.seed)]
+        n_test, n_val = class_counts(len(members), options.val_fraction, options.test_fraction)
+        codes[order[:n_test]] = TEST
+        codes[order[n_test : n_test + n_val]] = VAL
+    return codes
+
+
+def saved_split(names: list[str], saved: dict[str, str], root: Path) -> np.ndarray:
+    """The codes of a saved assignment; files it does not list (added since) are left out (-1)."""
+    missing = sorted(set(saved) - set(names))
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        raise TinyVisionError(f"{root}: {len(missing)} file(s) of the run's split are gone: {shown}")
+    code = {name: i for i, name in enumerate(SPLITS)}
+    return np.array([code.get(saved.get(name, ""), -1) for name in names], dtype=np.int8)
+
+
+def write_split(path: Path, dataset: str, files: dict[str, str], options: SplitOptions | None) -> None:
+    """split.json: which file went to which split (and how the split was made)."""
+    counts = {s: sum(1 for v in files.values() if v == s) for s in SPLITS}
+    how = None if options is None else {"seed": options.seed, "val_fraction": options.val_fraction,
+                                        "test_fraction": options.test_fraction}
+    write_json(path, {"dataset": dataset, "made_by": how, "counts": counts, "files": files})
+
+
+def read_split(path: Path) -> dict[str, str]:
+    """The file -> split assignment of a split.json."""
+    try:
+        files = json.loads(Path(path).read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise TinyVisionError(f"{path}: unreadable split file ({exc})") from None
+    if not isinstance(files, dict) or not all(v in SPLITS for v in files.values()):
+        raise TinyVisionError(f"{path}: a split file maps file names to train, val or test")
+    return {str(k): str(v) for k, v in files.items()}
+
+
+def split_beside(path: Path) -> dict[str, str] | None:
+    """The split.json of a run folder (or beside a checkpoint file), if there is one."""
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    return read_split(folder / SPLIT_FILE) if (folder / SPLIT_FILE).is_file() else None
+
+
+def split_of_run(path: Path, config: dict) -> SplitOptions:
+    """How a run's folder dataset was split: its split.json when it is there (beside the checkpoint),
+    else the seed and shares of its config (the same files give the same split)."""
+    return SplitOptions(
+        int(config.get("seed", 0)), float(config.get("val_fraction", 0.1)),
+        float(config.get("test_fraction", 0.1)), split_beside(path),
+    )

@@ -1,0 +1,481 @@
+"""Every digit of a written number, left to right, each prepared as MNIST prepared its digits.
+
+Works on the ink map of `tinyvision.image.digits` (after `isolate_ink`: ink
+bright on black in [0, 1], at most WORK_SIDE px on the longest side):
+
+1. Label the ink's connected pieces; drop specks. The digit height is the
+   pieces' median height, weighted by ink, so strokes count more than dots.
+2. Pieces stacked one over the other (an 8 drawn open) are one digit.
+3. Over-segment: a piece wide for its height may be touching digits, so
+   candidate cuts through it are the cheapest top-to-bottom paths through its
+   ink (seams, as in seam carving), started where touching digits meet: valleys
+   of its column profile, dips of its top contour, notches of its bottom one.
+4. The pieces and the parts between cuts, ordered left to right, are read by
+   dynamic programming: a reading groups consecutive parts into digits (or
+   drops a small mark as noise) and costs the strokes its cuts cross, the gaps
+   its joins bridge, and each digit's implausibility (too wide for its
+   height, a sliver, a short mark). With a `score` callback (a model's
+   confidence in each candidate digit) each digit also costs its -log
+   confidence, so the model chooses how touching digits are cut and broken
+   ones joined (classifier-guided segmentation). The cheapest reading wins.
+5. Each digit is prepared from its own ink only (a neighbour's ink inside its
+   box is masked out): fit 20x20 keeping aspect, centre of mass at MNIST's centre.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinyvision.image.decode import ImageError
+from tinyvision.image.digits import fit_box, place_by_centre_of_mass
+
+MAX_DIGITS = 12  # the most digits read from one image: bounds the work on a page of text or noise
+INK_LEVEL = 0.25  # a pixel is ink above this; the soft edge below it goes with the digit it borders
+SPECK_SIDE = 0.1  # a piece smaller than this fraction of the digit height both ways is a speck
+MAJOR_HEIGHT = 0.45  # pieces shorter than this fraction of the digit height are parts (a 5's hat)
+CRUMB_SIDE = 0.2  # parts smaller than this both ways are crumbs: they join the nearest digit, or are noise
+STACK_OVERLAP = 0.3  # digit-sized pieces overlapping this share of the narrower's width, one above the other
+SPLIT_ASPECT = 0.75  # pieces wider than this x their height get candidate cuts
+MAX_CUTS = 6  # candidate cuts per piece
+SEAM_BAND = 2.0  # stroke widths a seam may wander from where it starts
+LENGTHWISE = 0.2  # a seam running inside a stroke costs this per stroke width travelled
+DRIFT = 0.02  # a seam's price per sideways step, so seams run straight when nothing is in the way
+MAX_PARTS = 8  # parts one digit may be made of
+MAX_MARKS = 8 * MAX_DIGITS  # more marks than this: a page of text or a noisy photo, refused early
+# Costs of a reading, in units of one stroke cut through.
+WIDE_ASPECT = 1.2  # a digit wider than this x its height starts to cost (4% of MNIST digits are) ...
+WIDE_SOFTNESS = 0.3  # ... ((aspect - WIDE_ASPECT) / WIDE_SOFTNESS) ** 2 ...
+WIDE_MAX_COST = 3.0  # ... at most this: a flat 0 is still a 0
+CUT_COST = 0.3  # per stroke width of ink a cut crosses ...
+CUT_OFFSET = 0.3  # ... less this: a cut through less than this much stroke is a gain (digits that touch)
+SHORT_HEIGHT, SHORT_SOFTNESS = 0.6, 0.3  # a digit shorter than 0.6 of the digit height starts to cost
+JOIN_COST = 0.8  # joining two digit-sized pieces into one digit ...
+PART_JOIN_COST = 0.2  # ... or a part (a hat, a broken stroke) to a digit ...
+JOIN_GAP_COST = 0.5  # ... plus this per stroke width of gap between them
+MAX_JOIN_GAP = 0.3  # digit heights: pieces farther apart are never one digit
+BAD_DIGIT_COST = 2.0  # a candidate digit that is a sliver or much shorter than the others
+DROP_COST = 1.0  # calling a part noise, for a part MAJOR_HEIGHT long; grows with the square of its size
+CONFIDENCE_WEIGHT = 3.0  # with a score callback: weight of each digit's -log confidence
+
+Score = Callable[[list[np.ndarray]], Sequence[float]]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One digit found in the ink map: where it is, its own ink, and the 28x28 model input."""
+
+    box: tuple[int, int, int, int]  # top, left, bottom, right (exclusive), in the analysed image
+    ink: np.ndarray  # the digit's own ink inside `box` (others' ink masked out), float32 in [0, 1]
+    image: np.ndarray  # 28x28 float32 in [0, 1], prepared as MNIST prepared its digits
+    pieces: int  # connected pieces of ink merged into this digit
+    cut: bool  # separated from touching ink by a cut
+    ink_fraction: float  # share of the box that is ink: a solid blob is near 1, a stroke far less
+    box_fraction: float  # box area over the analysed image's area: a digit seldom fills the photo
+    confidence: float | None = None  # the score callback's confidence, when one was given
+
+    def original_box(self, scale: float) -> tuple[int, int, int, int]:
+        """The box in the original image's pixels, given `scale` = analysed size / original size."""
+        top, left, bottom, right = self.box
+        return (int(top / scale), int(left / scale), int(np.ceil(bottom / scale)), int(np.ceil(right / scale)))
+
+
+# --- connected components ----------------------------------------------------------------------
+
+def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """8-connected components of a boolean mask: (labels with -1 for background, count).
+
+    Runs of ink along each row are the nodes; runs touching in neighbouring rows
+    are joined by union-find with vectorised hooking, so the Python work is a
+    few passes, not one per pixel.
+    """
+    h, w = mask.shape
+    edges = np.diff(np.pad(mask.astype(np.int8), ((0, 0), (1, 1))), axis=1)
+    rows, starts = np.nonzero(edges == 1)
+    _, ends = np.nonzero(edges == -1)
+    labels = np.full((h, w), -1, np.int32)
+    if rows.size == 0:
+        return labels, 0
+    lengths = ends - starts
+    run = np.repeat(np.arange(rows.size), lengths)
+    cols = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+    labels[np.repeat(rows, lengths), cols] = run
+    up, down = labels[:-1], labels[1:]
+    pairs = [(up, down), (up[:, :-1], down[:, 1:]), (up[:, 1:], down[:, :-1])]
+    u = np.concatenate([a[(a >= 0) & (b >= 0)] for a, b in pairs])
+    v = np.concatenate([b[(a >= 0) & (b >= 0)] for a, b in pairs])
+    parent = np.arange(rows.size)
+    while True:
+        pu, pv = parent[u], parent[v]
+        if np.array_equal(pu, pv):
+            break
+        low = np.minimum(pu, pv)
+        np.minimum.at(parent, pu, low)
+        np.minimum.at(parent, pv, low)
+        while not np.array_equal(parent[parent], parent):
+            parent = parent[parent]
+    _, component = np.unique(parent, return_inverse=True)
+    labels[labels >= 0] = component[labels[labels >= 0]]
+    return labels, int(component.max()) + 1
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Typical stroke width in pixels: a stroke of width s and length L has area sL and 2L edge pixels."""
+    padded = np.pad(mask, 1)
+    inner = mask & padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    edge = int(mask.sum() - inner.sum())
+    return max(1.0, 2.0 * mask.sum() / max(1, edge))
+
+
+def _boxes(labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per label: (top, left, bottom, right) exclusive, and pixel count."""
+    rows, cols = np.nonzero(labels >= 0)
+    ids = labels[rows, cols]
+    box = np.empty((count, 4), np.int64)
+    box[:, :2] = np.iinfo(np.int64).max
+    box[:, 2:] = -1
+    np.minimum.at(box[:, 0], ids, rows)
+    np.minimum.at(box[:, 1], ids, cols)
+    np.maximum.at(box[:, 2], ids, rows + 1)
+    np.maximum.at(box[:, 3], ids, cols + 1)
+    return box, np.bincount(ids, minlength=count)
+
+
+def _box_gap(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
+    """Horizontal and vertical gaps between two boxes (negative: overlap)."""
+    return max(a[1], b[1]) - min(a[3], b[3]), max(a[0], b[0]) - min(a[2], b[2])
+
+
+# --- pieces, parts and the digit height ----------------------------------------------------------
+
+def _gaps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean gaps between every box of `a` and every box of `b` (0 where they overlap)."""
+    a, b = a[:, None], b[None]
+    dx = np.maximum(0, np.maximum(a[..., 1], b[..., 1]) - np.minimum(a[..., 3], b[..., 3]))
+    dy = np.maximum(0, np.maximum(a[..., 0], b[..., 0]) - np.minimum(a[..., 2], b[..., 2]))
+    return np.hypot(dx, dy)
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def group_pieces(labels: np.ndarray, count: int) -> tuple[np.ndarray, float]:
+    """Each component's group (-1: a speck, dropped), and the digit height.
+
+    Digit-sized pieces stacked one over the other (x ranges overlapping, y
+    ranges mostly not, as the halves of an 8 drawn open) share a group.
+    """
+    box, area = _boxes(labels, count)
+    heights, widths = box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]
+    height = weighted_median(heights, area)
+    group = np.where(np.maximum(heights, widths) >= SPECK_SIDE * height, np.arange(count), -1)
+    kept = np.flatnonzero(group >= 0)
+    if kept.size > MAX_MARKS:
+        raise ImageError(f"found {kept.size} marks; at most {MAX_DIGITS} digits are read", "too_many_digits")
+    height = weighted_median(heights[kept], area[kept])
+    major = np.array([i for i in kept if heights[i] >= MAJOR_HEIGHT * height])
+    for k, a in enumerate(major):
+        for b in major[k + 1 :]:
+            x_gap, y_gap = _box_gap(box[a], box[b])
+            if (-x_gap >= STACK_OVERLAP * min(widths[a], widths[b]) and -y_gap < 0.5 * min(heights[a], heights[b])
+                    and y_gap <= MAX_JOIN_GAP * height):
+                group[group == group[b]] = group[a]
+    # Crumbs (bits of a faint stroke) go with the nearest larger piece; alone, they are noise.
+    small = np.array([max(heights[i], widths[i]) < CRUMB_SIDE * height for i in kept], bool)
+    crumbs, larger = kept[small], kept[~small]
+    if crumbs.size and larger.size:
+        gaps = _gaps(box[crumbs], box[larger])
+        near = gaps.min(1) <= MAX_JOIN_GAP * height
+        group[crumbs] = np.where(near, group[larger[gaps.argmin(1)]], -1)
+    return group, height
+
+
+# --- candidate cuts through touching digits --------------------------------------------------
+
+def _seams(ink: np.ndarray, starts: list[int], band: int, stroke: float,
+           modes: tuple[tuple[float, float], ...]) -> list[np.ndarray]:
+    """For each start column and each (entry, along) mode, the cheapest top-to-bottom path within
+    `band` columns of the start, one column per row, moving at most one column a row: entering a
+    stroke costs `entry` x its ink, every stroke width travelled inside one `along`. (0, 1) finds
+    thin necks where digits touch; (1, LENGTHWISE) may run down the shared wall of two touching
+    digits rather than cross two strokes of one.
+
+    All seams are found in one dynamic programme, batched over (start, mode): the row loop runs
+    once per group, not once per seam (it is the reader's hottest loop).
+    """
+    h, w = ink.shape
+    n = 2 * band + 1
+    offsets = np.array([c - band for c in starts for _ in modes])  # (B,) first column of each band
+    entry = np.array([m[0] for _ in starts for m in modes])[:, None]
+    along = np.array([m[1] for _ in starts for m in modes])[:, None]
+    columns = offsets[:, None] + np.arange(n)  # (B, n) image column of each band position
+    valid = (columns >= 0) & (columns < w)
+    v = np.where(valid[:, None, :], ink[:, np.clip(columns, 0, w - 1)].transpose(1, 0, 2), 0.0)  # (B, h, n)
+    inked = v > INK_LEVEL
+    stay = along[:, None, :] * v / stroke
+    b = len(offsets)
+    cost = np.full((b, 2, n), np.inf)  # state 0: on paper; 1: inside a stroke
+    cost[:, 0] = np.where(valid & ~inked[:, 0], 0.0, np.inf)
+    cost[:, 1] = np.where(valid & inked[:, 0], entry * v[:, 0] + stay[:, 0], np.inf)
+    came = np.zeros((h, b, 2, n), np.int8)  # how each (row, seam, state, column) was reached: state * 3 + move + 1
+    rows = np.arange(b)[:, None]
+    blocked = np.where(valid, 0.0, np.inf)
+    for r in range(1, h):
+        cand = np.full((b, 2, 3, n), np.inf)
+        cand[:, :, 1] = cost
+        cand[:, :, 0, 1:] = cost[:, :, :-1] + DRIFT  # arrived from the left
+        cand[:, :, 2, :-1] = cost[:, :, 1:] + DRIFT  # from the right
+        flat = cand.reshape(b, 6, n)
+        paper = flat.argmin(1)
+        from_paper, from_ink = cand[:, 0].argmin(1), cand[:, 1].argmin(1)
+        enter = np.take_along_axis(cand[:, 0], from_paper[:, None], 1)[:, 0] + entry * v[:, r]
+        keep = np.take_along_axis(cand[:, 1], from_ink[:, None], 1)[:, 0]
+        best_paper = np.take_along_axis(flat, paper[:, None], 1)[:, 0]
+        cost = np.stack([np.where(inked[:, r], np.inf, best_paper) + blocked,
+                         np.where(inked[:, r], np.minimum(enter, keep) + stay[:, r], np.inf) + blocked], axis=1)
+        came[r, :, 0] = paper
+        came[r, :, 1] = np.where(enter <= keep, from_paper, 3 + from_ink)
+    flat_cost = cost.reshape(b, -1)
+    best = flat_cost.argmin(1)
+    state, col = best // n, best % n
+    paths = np.empty((b, h), np.int64)
+    for r in range(h - 1, -1, -1):
+        paths[:, r] = col
+        code = came[r, rows[:, 0], state, col].astype(np.int64)
+        state, col = code // 3, col + code % 3 - 1
+    return list(paths + offsets[:, None])
+
+
+def _crossed(ink: np.ndarray, path: np.ndarray, stroke: float) -> float:
+    """How many strokes a seam cuts: its ink in stroke widths, or, when it runs down a shared
+    wall, the strokes it enters plus LENGTHWISE per stroke width it runs inside one."""
+    along = ink[np.arange(len(path)), path].astype(np.float64)
+    inside = along > INK_LEVEL
+    entries = float(along[inside & ~np.concatenate([[False], inside[:-1]])].sum())
+    length = float(along.sum()) / stroke
+    return min(length, entries + LENGTHWISE * length)
+
+
+def _minima(values: np.ndarray, k: int, lo: int, hi: int) -> list[int]:
+    """Columns in [lo, hi) where `values` is lowest within k columns, lowest first."""
+    found = [c for c in range(lo, hi) if values[c] <= values[max(0, c - k) : c + k + 1].min()]
+    return sorted(found, key=lambda c: values[c])
+
+
+def candidate_cuts(ink: np.ndarray, stroke: float) -> list[tuple[np.ndarray, float]]:
+    """Seams through one group's ink (its box crop, others' ink removed), left to right, with the
+    strokes each cuts. They start where touching digits meet: valleys of the column profile, dips
+    of the top contour, notches of the bottom contour."""
+    h, w = ink.shape
+    k = max(1, int(round(stroke)))
+    margin = max(2, k)
+    if w <= 2 * margin:
+        return []
+    present = ink > INK_LEVEL
+    filled = present.any(0)
+    top = np.where(filled, present.argmax(0), h).astype(np.float64)
+    bottom = np.where(filled, h - 1 - present[::-1].argmax(0), -1).astype(np.float64)
+    window = np.ones(k) / k
+    starts: list[int] = []
+    for values in (ink.sum(0), -top, bottom):
+        starts += _minima(np.convolve(values, window, mode="same"), k, margin, w - margin)[:MAX_CUTS]
+    band = max(3, int(round(SEAM_BAND * stroke)))
+    seams = []
+    starts = list(dict.fromkeys(starts))
+    found = _seams(ink, starts, band, stroke, ((0.0, 1.0), (1.0, LENGTHWISE))) if starts else []
+    for path in found:
+        if margin // 2 <= path.min() and path.max() <= w - 1 - margin // 2:
+            seams.append((path, _crossed(ink, path, stroke)))
+    cuts: list[tuple[np.ndarray, float]] = []
+    for path, crossed in sorted(seams, key=lambda seam: seam[1]):
+        if all(np.abs(path - other).mean() >= stroke for other, _ in cuts):
+            cuts.append((path, crossed))
+        if len(cuts) == MAX_CUTS:
+            break
+    return sorted(cuts, key=lambda cut: float(cut[0].mean()))
+
+
+# --- reading: parts left to right, grouped into digits by dynamic programming --------------------
+
+@dataclass
+class _Parts:
+    """The over-segmented ink: parts numbered left to right, and what each is."""
+
+    index: np.ndarray  # int32 per pixel: the part it belongs to, -1 for none
+    box: np.ndarray  # (n, 4) top, left, bottom, right
+    area: np.ndarray  # (n,) ink pixels
+    group: np.ndarray  # (n,) the group (connected ink, or stacked pieces) each part comes from
+    whole: np.ndarray  # (n,) bool: the part is its whole group (not cut out of one)
+    stroke: np.ndarray  # (n,) the group's stroke width
+    boundary: np.ndarray  # (n + 1,) cost of a digit boundary before part k: the cuts it keeps
+    cut: np.ndarray  # (n + 1,) bool: a boundary before part k cuts through ink
+
+
+def over_segment(ink: np.ndarray, labels: np.ndarray, group: np.ndarray, height: float) -> _Parts:
+    """Groups, with wide ones cut at their candidate seams, as parts ordered left to right."""
+    keys = np.unique(group[group >= 0])
+    index = np.full(labels.shape, -1, np.int32)
+    part_group, part_whole, part_stroke, seams = [], [], [], []
+    in_group = np.where(labels >= 0, group[labels], -1)
+    for g in keys:
+        mask = in_group == g
+        rows, cols = np.nonzero(mask)
+        t, left, b, r = rows.min(), cols.min(), rows.max() + 1, cols.max() + 1
+        crop = mask[t:b, left:r]
+        stroke = stroke_width(crop)
+        wide = r - left > SPLIT_ASPECT * (b - t) and b - t >= MAJOR_HEIGHT * height
+        cuts = candidate_cuts(np.where(crop, ink[t:b, left:r], 0.0), stroke) if wide else []
+        # A pixel's part is the number of cuts at or left of it, so even crossing seams partition the ink.
+        sub = np.zeros(crop.shape, np.int32)
+        for path, _ in cuts:
+            sub += np.arange(r - left)[None, :] >= path[:, None]
+        first = len(part_group)
+        present = np.unique(sub[crop])
+        renumber = np.full(len(cuts) + 1, -1, np.int32)
+        renumber[present] = first + np.arange(present.size)
+        index[t:b, left:r][crop] = renumber[sub[crop]]
+        for k, (_, crossed) in enumerate(cuts):  # a cut separates the parts on either side of it
+            if renumber[k] >= 0 and renumber[k + 1] >= 0:
+                seams.append((int(renumber[k]), int(renumber[k + 1]), crossed))
+        part_group += [int(g)] * present.size
+        part_whole += [present.size == 1] * present.size
+        part_stroke += [stroke] * present.size
+    n = len(part_group)
+    # Number the parts left to right by their centres of mass.
+    rows, cols = np.nonzero(index >= 0)
+    ids = index[rows, cols]
+    centre = np.bincount(ids, weights=cols, minlength=n) / np.bincount(ids, minlength=n)
+    order = np.argsort(centre, kind="stable")
+    position = np.empty(n, np.int32)
+    position[order] = np.arange(n)
+    index[rows, cols] = position[ids]
+    box, area = _boxes(index, n)
+    boundary, cut = np.zeros(n + 1), np.zeros(n + 1, bool)
+    for a, b, crossed in seams:
+        lo, hi = sorted((position[a], position[b]))
+        boundary[lo + 1 : hi + 1] += CUT_COST * (crossed - CUT_OFFSET)
+        cut[lo + 1 : hi + 1] = True
+    return _Parts(index, box, area, np.array(part_group)[order], np.array(part_whole)[order],
+                  np.array(part_stroke)[order], boundary, cut)
+
+
+def _span_box(box: np.ndarray) -> np.ndarray:
+    return np.concatenate([box[:, :2].min(0), box[:, 2:].max(0)])
+
+
+def _digit_costs(parts: _Parts, height: float) -> dict[tuple[int, int], float]:
+    """Geometric cost of every candidate digit: parts i..j-1 taken together."""
+    n = len(parts.area)
+    short = (parts.box[:, 2] - parts.box[:, 0]) < MAJOR_HEIGHT * height
+    typical_area = float(np.median([parts.area[parts.group == g].sum() for g in np.unique(parts.group)]))
+    costs = {}
+    for i in range(n):
+        cost = 0.0
+        for j in range(i + 1, min(n, i + MAX_PARTS) + 1):
+            k = j - 1
+            if k > i and parts.group[k] != parts.group[k - 1]:
+                built = _span_box(parts.box[i:k])
+                gap = _gaps(built[None], parts.box[k : k + 1])[0, 0]
+                if gap > MAX_JOIN_GAP * height:
+                    break
+                stroke = (parts.stroke[k] + parts.stroke[k - 1]) / 2
+                pieces_short = short[k] or (short[i:k].all() and parts.whole[i:k].all())
+                cost += (PART_JOIN_COST if pieces_short else JOIN_COST) + JOIN_GAP_COST * gap / stroke
+            t, left, b, r = _span_box(parts.box[i:j])
+            aspect = (r - left) / max(b - t, 0.8 * height)  # a small digit is not a wide one
+            shape = min(WIDE_MAX_COST, max(0.0, (aspect - WIDE_ASPECT) / WIDE_SOFTNESS) ** 2)
+            shape += BAD_DIGIT_COST * np.clip((SHORT_HEIGHT - (b - t) / height) / SHORT_SOFTNESS, 0, 1)
+            if parts.area[i:j].sum() < 0.15 * typical_area:
+                shape += BAD_DIGIT_COST
+            costs[(i, j)] = cost + shape
+    return costs
+
+
+def _own_ink(ink: np.ndarray, parts: _Parts, i: int, j: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Parts i..j-1's ink, with the soft edge around it and no one else's ink, cropped to itself."""
+    t, left, b, r = _span_box(parts.box[i:j])
+    t, left = max(0, t - 2), max(0, left - 2)
+    b, r = min(ink.shape[0], b + 2), min(ink.shape[1], r + 2)
+    index = parts.index[t:b, left:r]
+    mine = (index >= i) & (index < j)
+    grown = mine
+    for _ in range(2):
+        p = np.pad(grown, 1)
+        grown = p[1:-1, 1:-1] | p[:-2, 1:-1] | p[2:, 1:-1] | p[1:-1, :-2] | p[1:-1, 2:]
+    others = (ink[t:b, left:r] > INK_LEVEL) & ~mine
+    own = np.where(grown & ~others, ink[t:b, left:r], 0.0).astype(np.float32)
+    rows, cols = np.nonzero(own)
+    box = (t + rows.min(), left + cols.min(), t + rows.max() + 1, left + cols.max() + 1)
+    return own[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1], tuple(int(v) for v in box)
+
+
+def _prepare(own: np.ndarray) -> np.ndarray:
+    return place_by_centre_of_mass(fit_box(own))
+
+
+def _best_reading(parts: _Parts, costs: dict[tuple[int, int], float], height: float) -> list[tuple[int, int]]:
+    """The cheapest way to cover the parts, left to right, by digits and dropped marks."""
+    n = len(parts.area)
+    droppable = parts.whole & ((parts.box[:, 2] - parts.box[:, 0]) < MAJOR_HEIGHT * height)
+    size = np.maximum(parts.box[:, 2] - parts.box[:, 0], parts.box[:, 3] - parts.box[:, 1])
+    drop = DROP_COST * (size / (MAJOR_HEIGHT * height)) ** 2
+    best = np.full(n + 1, np.inf)
+    back: list[tuple[int, bool]] = [(0, False)] * (n + 1)
+    best[0] = 0.0
+    for j in range(1, n + 1):
+        edge = parts.boundary[j] if j < n else 0.0
+        if droppable[j - 1] and best[j - 1] + drop[j - 1] + edge < best[j]:
+            best[j], back[j] = best[j - 1] + drop[j - 1] + edge, (j - 1, False)
+        for i in range(max(0, j - MAX_PARTS), j):
+            if (i, j) in costs and best[i] + costs[(i, j)] + edge < best[j]:
+                best[j], back[j] = best[i] + costs[(i, j)] + edge, (i, True)
+    reading, j = [], n
+    while j > 0:
+        i, is_digit = back[j]
+        if is_digit:
+            reading.append((i, j))
+        j = i
+    return reading[::-1]
+
+
+def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_DIGITS) -> list[Segment]:
+    """The digits written in an ink map, left to right.
+
+    `score`, given candidate digits as 28x28 images, returns a confidence in
+    (0, 1] for each (a model's top softmax probability, ideally calibrated): the
+    model then chooses how touching digits are cut and broken ones joined.
+    Raises `ImageError` when there is no ink or more than `max_digits` digits.
+    """
+    labels, count = label_components(ink > INK_LEVEL)
+    if count == 0:
+        raise ImageError("no ink found (a blank page?)", "no_ink")
+    group, height = group_pieces(labels, count)
+    parts = over_segment(ink, labels, group, height)
+    costs = _digit_costs(parts, height)
+    confidence: dict[tuple[int, int], float] = {}
+    if score is not None:
+        spans = list(costs)
+        found = score([_prepare(_own_ink(ink, parts, i, j)[0]) for i, j in spans])
+        for span, c in zip(spans, found):
+            confidence[span] = float(c)
+            costs[span] += CONFIDENCE_WEIGHT * -np.log(max(float(c), 1e-6))
+    reading = _best_reading(parts, costs, height)
+    if len(reading) > max_digits:
+        raise ImageError(f"found {len(reading)} digits; at most {max_digits} are read", "too_many_digits")
+    area = ink.shape[0] * ink.shape[1]
+    segments = []
+    for i, j in reading:
+        own, box = _own_ink(ink, parts, i, j)
+        segments.append(Segment(
+            box=box, ink=own, image=_prepare(own),
+            pieces=len(np.unique(labels[(parts.index >= i) & (parts.index < j)])),
+            cut=bool(parts.cut[i] or parts.cut[j]), ink_fraction=float((own > 0).mean()),
+            box_fraction=(box[2] - box[0]) * (box[3] - box[1]) / area,
+            confidence=confidence.get((i, j)),
+        ))
+    return segments

@@ -1,0 +1,96 @@
+"""Reading a whole number with a digit model: find each digit, prepare it as MNIST did, classify it.
+
+    image -> decode -> ink map -> segment (the model's confidence chooses the cuts)
+          -> each digit a 28x28 input -> the model's inference path -> digits left to right
+
+The answer is the digits in order ("2026"; one digit: "7"), each with its
+probability and its box in the original image. The model abstains (label
+None) when a digit falls below the rejection threshold chosen on validation
+(a non-digit gets spread-out probabilities), or when the image holds more
+marks than a number has: reason "not a digit".
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from tinyvision.image.decode import ImageError, decode, displayed_size, read_file
+from tinyvision.image.digits import WORK_SIDE, fit_box, ink_map, place_by_centre_of_mass
+from tinyvision.image.segment import segment
+
+if TYPE_CHECKING:
+    from tinyvision.classifier import Model, Prediction
+
+NOT_A_DIGIT = "not a digit"
+
+
+def to_uint8(images: list[np.ndarray]) -> torch.Tensor:
+    """28x28 float images in [0, 1] -> uint8 (N, 1, 28, 28), as a dataset holds them."""
+    return torch.from_numpy(np.round(np.stack(images) * 255.0).astype(np.uint8)[:, None])
+
+
+def abstain(model: Model, reason: str, pixels: torch.Tensor | None = None) -> Prediction:
+    from tinyvision.classifier import Prediction
+
+    shape = model.input_shape
+    return Prediction(None, {}, pixels if pixels is not None else torch.zeros(shape, dtype=torch.uint8),
+                      reason=reason)
+
+
+def read_number(model: Model, source) -> Prediction:
+    """Every digit in an image, left to right, as one `Prediction` (or an abstention)."""
+    from tinyvision.classifier import Prediction
+
+    if isinstance(source, (str, os.PathLike)):
+        source = read_file(source, model.limits)  # read once: decoded here, its size read below
+    pixels = decode(source, WORK_SIDE, model.limits)
+    ink = ink_map(pixels)
+    scale = ink.shape[0] / displayed_size(source)[1]  # boxes back in the user's image's pixels
+
+    def confidence(images: list[np.ndarray]) -> list[float]:
+        return model.log_probs(to_uint8(images)).exp().max(1).values.tolist()
+
+    try:
+        segments = segment(ink, confidence)
+    except ImageError as exc:
+        if exc.kind == "too_many_digits":  # a page of marks or a textured photo: not a number
+            return abstain(model, NOT_A_DIGIT)
+        raise
+    # One digit: prepared from all of the image's ink, exactly as `Model.prepare` (and MNIST) does;
+    # the segmenter's own-ink crop drops faint strokes a lone digit may need.
+    images = [place_by_centre_of_mass(fit_box(ink))] if len(segments) == 1 else [s.image for s in segments]
+    inputs = to_uint8(images)
+    probs = model.log_probs(inputs).exp()
+    strip = torch.cat(list(inputs), dim=2)  # (1, 28, 28 * digits): what the model saw, left to right
+    digits = []
+    for s, p in zip(segments, probs):
+        k = int(p.argmax())
+        top, left, bottom, right = s.original_box(scale)
+        digits.append({"class": model.classes[k], "probability": round(float(p[k]), 6),
+                       "box": [left, top, right - left, bottom - top]})
+    reason = rejection(model, probs)
+    if reason is not None:
+        return Prediction(None, single_probabilities(model, probs), strip, reason=reason, digits=tuple(digits))
+    label = "".join(d["class"] for d in digits)
+    return Prediction(label, single_probabilities(model, probs), strip, digits=tuple(digits))
+
+
+def single_probabilities(model: Model, probs: torch.Tensor) -> dict[str, float]:
+    """Per-class probabilities when one digit was read; a number's are per digit, in `digits`."""
+    if len(probs) != 1:
+        return {}
+    return {c: float(v) for c, v in zip(model.classes, probs[0])}
+
+
+def rejection(model: Model, probs: torch.Tensor) -> str | None:
+    """The card's reason to abstain when any input's top probability is under its threshold."""
+    threshold = model.card.reject.get("threshold")
+    if threshold is None or len(probs) == 0:
+        return None
+    if float(probs.max(1).values.min()) < float(threshold):
+        return str(model.card.reject.get("reason", "unsure"))
+    return None

@@ -1,0 +1,128 @@
+"""Which runs are where, and how each one ended: `tinyvision runs [DIR]`.
+
+A run's status is recorded in its folder as `status.json`, written
+atomically by the training process itself (`training/status.py`):
+
+    running       at the start, and again after every epoch (with the time: a heartbeat)
+    finished      when metrics.json is written
+    interrupted   when Ctrl-C stopped it (its state is saved: --resume continues)
+    failed        when training raised an error (the error's first line is kept)
+
+A process killed outright (kill -9, out of memory, a power cut) writes
+nothing more, so `running` is believed only while it is plausible: on this
+machine, only while the process named in the file is alive; on another
+machine (a shared disk), only while the last heartbeat is less than
+`STALE_AFTER` old. Otherwise the run is reported `failed` ("died"). Folders
+from before status files existed are judged by their files: metrics.json
+means finished, train_state.pt alone interrupted, config.json alone failed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tinyvision.atomic import write_json
+
+STATUS_FILE = "status.json"
+STALE_AFTER = 6 * 3600  # seconds without a heartbeat after which another machine's run is taken for dead
+
+
+def write_status(folder: Path, status: str, **extra) -> None:
+    write_json(Path(folder) / STATUS_FILE, {
+        "status": status, "pid": os.getpid(), "host": socket.gethostname(), "time": time.time(), **extra,
+    })
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def read_status(folder: Path) -> tuple[str, str]:
+    """(status, detail) of a run folder, judged as the module's docstring says."""
+    folder = Path(folder)
+    path = folder / STATUS_FILE
+    if path.is_file():
+        try:
+            d = json.loads(path.read_text())
+            status = str(d["status"])
+        except (OSError, ValueError, KeyError, TypeError):
+            status, d = "unknown", {}
+        if status != "running":
+            return status, str(d.get("error", ""))
+        if d.get("host") == socket.gethostname():
+            return ("running", "") if process_alive(int(d.get("pid", -1))) else ("failed", "died (process gone)")
+        stale = time.time() - float(d.get("time", 0)) > STALE_AFTER
+        return ("failed", "died (no heartbeat)") if stale else ("running", f"on {d.get('host')}")
+    if (folder / "metrics.json").is_file():
+        return "finished", ""
+    if (folder / "train_state.pt").is_file():
+        return "interrupted", ""
+    return "failed", "no saved epoch"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    path: Path
+    model: str
+    dataset: str
+    test_acc: float | None
+    train_seconds: float | None
+    epochs: str
+    status: str
+    detail: str
+    modified: float
+
+    def to_dict(self) -> dict:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in self.__dict__.items()}
+
+
+def last_epoch_row(folder: Path) -> dict:
+    try:
+        with open(folder / "metrics.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        return rows[-1] if rows else {}
+    except OSError:
+        return {}
+
+
+def summarize(folder: Path) -> RunSummary | None:
+    """One run folder (a folder holding config.json), or None."""
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    status, detail = read_status(folder)
+    test_acc = seconds = None
+    try:
+        metrics = json.loads((folder / "metrics.json").read_text())
+        test_acc, seconds = metrics.get("test_acc"), metrics.get("train_seconds")
+    except (OSError, ValueError):
+        row = last_epoch_row(folder)
+        seconds = float(row["train_seconds"]) if row.get("train_seconds") else None
+    row = last_epoch_row(folder)
+    epochs = f"{row.get('epoch', 0)}/{config.get('epochs', '?')}"
+    return RunSummary(folder, str(config.get("model")), str(config.get("dataset")), test_acc, seconds, epochs,
+                      status, detail, (folder / "config.json").stat().st_mtime)
+
+
+def list_runs(root: str | Path = "runs") -> list[RunSummary]:
+    """Every run folder under `root` (any depth: a comparison's runs too), oldest first."""
+    root = Path(root)
+    if (root / "config.json").is_file():
+        found = [root]
+    else:
+        found = sorted(p.parent for p in root.rglob("config.json")) if root.is_dir() else []
+    runs = [s for s in (summarize(f) for f in found) if s is not None]
+    return sorted(runs, key=lambda r: r.modified)

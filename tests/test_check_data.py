@@ -1,0 +1,110 @@
+"""`tinyvision check-data`: duplicates (exact and near) within and across classes and splits, unreadable
+files, tiny classes; exit codes 0 / 1 / 2; built-in datasets too."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import tinyvision
+from tinyvision.cli import main
+from tinyvision.datasets.hashing import near_pairs, perceptual_hashes, pixel_hashes
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYVISION_DATA", str(tmp_path / "cache"))
+
+
+def photo(seed: int, size: int = 32) -> np.ndarray:
+    """A smooth random colour field: every seed a different 'photo'."""
+    rng = np.random.default_rng(seed)
+    small = Image.fromarray(rng.integers(0, 256, (5, 5, 3), dtype=np.uint8))
+    return np.asarray(small.resize((size, size), Image.Resampling.BICUBIC))
+
+
+def clean_folder(root: Path, per_class: int = 12) -> Path:
+    for split, count in (("train", per_class), ("test", 3)):
+        for label in ("cat", "dog"):
+            folder = root / split / label
+            folder.mkdir(parents=True)
+            for i in range(count):
+                seed = hash((split, label, i)) % 10**6
+                Image.fromarray(photo(seed)).save(folder / f"{i}.png")
+    return root
+
+
+def test_a_clean_folder_exits_0_and_writes_the_report(tmp_path, capsys):
+    root = clean_folder(tmp_path / "pics")
+    out = tmp_path / "check"
+    assert main(["check-data", f"folder:{root}", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "no problems found" in printed
+    for name in ("report.md", "report.json", "check.png"):
+        assert (out / name).is_file()
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"]["test"] == {"cat": 3, "dog": 3}
+    assert sum(report["counts"]["train"].values()) + sum(report["counts"]["val"].values()) == 24
+    assert report["sizes"] == {"32x32": 30} and report["modes"] == {"RGB": 30}
+
+
+def test_duplicates_leakage_conflicts_corrupt_files_and_tiny_classes_are_found(tmp_path, capsys):
+    root = clean_folder(tmp_path / "pics")
+    train, test = root / "train", root / "test"
+    shutil.copy(train / "cat" / "0.png", test / "cat" / "copy.png")  # identical file in test: leakage
+    shutil.copy(train / "dog" / "1.png", train / "cat" / "wrong.png")  # the same image under two labels
+    buffer = io.BytesIO()  # the same photo re-encoded as JPEG: a near duplicate, in test
+    Image.fromarray(photo(hash(("train", "dog", 2)) % 10**6)).save(buffer, "JPEG", quality=85)
+    (test / "dog" / "reencoded.jpg").write_bytes(buffer.getvalue())
+    (train / "cat" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    (train / "bird").mkdir()
+    Image.fromarray(photo(77)).save(train / "bird" / "only.png")
+    out = tmp_path / "check"
+    assert main(["check-data", f"folder:{root}", "--out", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "warning: leakage: 1 of" in printed
+    report = json.loads((out / "report.json").read_text())
+    assert report["unreadable"] == {"train/cat/broken.jpg": report["unreadable"]["train/cat/broken.jpg"]}
+    assert report["identical_files"]["across_splits"] == 1 and report["identical_files"]["across_classes"] == 1
+    assert report["identical_pixels"]["groups"] == 2
+    near = report["near_duplicates"]
+    assert near["across_splits"] == 1 and near["test_images_with_a_train_near_duplicate"] == 1
+    assert near["examples"][0]["items"][1]["id"] == "test/dog/reencoded.jpg"
+    assert report["imbalance"]["tiny_classes"] == ["bird"]
+    assert report["leakage"]["test_images_identical_to_a_train_image"] == 1
+    assert (out / "duplicates.png").is_file()
+    markdown = (out / "report.md").read_text()
+    assert "test/cat/copy.png" in markdown and "broken.jpg" in markdown
+
+
+def test_a_bad_request_exits_2(tmp_path, capsys):
+    assert main(["check-data", f"folder:{tmp_path / 'nope'}", "--out", str(tmp_path / "o")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_built_in_datasets_are_checked_from_their_tensors(tiny_dataset):
+    report = tinyvision.datasets.check(tiny_dataset)
+    assert report.data["counts"]["train"] and report.data["identical_files"] is None
+    assert report.data["images"] == 640 and report.data["layout"] == "built-in"
+    assert "data check: 640 images (512 train / 128 test), 4 classes" in report.summary()
+
+
+def test_hashes_find_exact_and_near_copies_but_not_other_photos():
+    photos = np.stack([photo(s) for s in range(200)])
+    assert len(np.unique(pixel_hashes(photos), axis=0)) == 200
+    import torch
+
+    x = torch.from_numpy(photos).permute(0, 3, 1, 2).contiguous()
+    brighter = (x.float() * 1.05).clamp(0, 255).to(torch.uint8)
+    hashes = perceptual_hashes(torch.cat([x, brighter]))
+    pairs = near_pairs(hashes, 4)
+    found = {(int(i), int(j)) for i, j, _ in pairs}
+    assert sum((k, k + 200) in found for k in range(200)) >= 190  # the brightened copies
+    assert sum(j - i != 200 for i, j in found) <= 2  # hardly any two different photos

@@ -1,0 +1,72 @@
+"""Durable writes: a file is flushed before it is renamed into place, and its folder after; of two
+runs racing for one folder, exactly one wins, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from tinyvision import atomic
+from tinyvision.atomic import write_json
+
+
+def test_an_atomic_write_flushes_the_file_then_renames_then_flushes_the_folder(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_replace = atomic.fsync_path, os.replace
+    monkeypatch.setattr(atomic, "fsync_path", lambda p: (events.append(("fsync", Path(p))), real_fsync(p)))
+    monkeypatch.setattr(atomic.os, "replace", lambda a, b: (events.append(("replace", Path(b))), real_replace(a, b)))
+    target = tmp_path / "run" / "metrics.json"
+    write_json(target, {"test_acc": 0.99})
+    kinds = [kind for kind, _ in events]
+    assert kinds == ["fsync", "replace", "fsync"], events
+    assert events[0][1].parent == target.parent and events[0][1] != target  # the temporary file, beside it
+    assert events[1][1] == target and events[2][1] == target.parent
+    assert json.loads(target.read_text()) == {"test_acc": 0.99}
+    assert [p.name for p in target.parent.iterdir()] == ["metrics.json"]  # no temporary file left
+
+
+def test_of_writers_racing_for_one_name_exactly_one_publishes(tmp_path):
+    target = tmp_path / "config.json"
+    start, outcomes = threading.Barrier(8), []
+
+    def claim(i: int) -> None:
+        start.wait()
+        try:
+            write_json(target, {"writer": i}, exclusive=True)
+            outcomes.append(("won", i))
+        except FileExistsError:
+            outcomes.append(("lost", i))
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    winners = [i for outcome, i in outcomes if outcome == "won"]
+    assert len(winners) == 1 and len(outcomes) == 8
+    assert json.loads(target.read_text()) == {"writer": winners[0]}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+
+
+def test_two_cli_runs_racing_for_one_folder_one_wins_the_other_exits_2_with_one_line(tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "tinyvision", "train", "--dry-run", "--out", str(out), "--no-plots",
+               "--progress", "lines"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    procs = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    results = [(p, *p.communicate(timeout=300)) for p in procs]
+    codes = sorted(p.returncode for p, _, _ in results)
+    assert codes == [0, 2], [(p.returncode, err[-1500:]) for p, _, err in results]
+    loser_err = next(err for p, _, err in results if p.returncode == 2).strip()
+    assert len(loser_err.splitlines()) == 1, loser_err
+    assert "already holds a run" in loser_err and str(out) in loser_err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 1
+    status = out / "status.json"
+    if status.exists():  # the loser never marks the winner's folder
+        assert json.loads(status.read_text())["status"] == "finished"

@@ -1,0 +1,177 @@
+"""One folder of class folders: split by tinyvision (seeded, stratified), remembered in split.json,
+decoded as predict decodes, and trained from a memory-mapped file when it does not fit in memory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import fit_run
+from tinyvision.cli import main
+from tinyvision.config import build_config
+from tinyvision.datasets import load_dataset
+from tinyvision.datasets.folder_cache import MappedImages
+from tinyvision.datasets.split import SplitOptions
+from tinyvision.image.prepare import Preparation, prepare
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYVISION_DATA", str(tmp_path / "cache"))
+
+
+def quadrant_image(label: int, seed: int, size: int = 16) -> np.ndarray:
+    """A bright square in the class's quadrant, on noise: four learnable classes."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 70, (size, size, 3), dtype=np.uint8)
+    r, c = divmod(label, 2)
+    half = size // 2
+    image[r * half + 1 : (r + 1) * half - 1, c * half + 1 : (c + 1) * half - 1] = (230, 200, 90)
+    return image
+
+
+def one_folder(root: Path, per_class=(20, 20, 20, 20), ext=".png") -> Path:
+    for label, count in enumerate(per_class):
+        folder = root / f"c{label}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            Image.fromarray(quadrant_image(label, 1000 * label + i)).save(folder / f"{i:03d}{ext}")
+    return root
+
+
+def test_one_folder_is_split_80_10_10_stratified_and_seeded(tmp_path):
+    root = one_folder(tmp_path / "pics")
+    data = load_dataset(f"folder:{root}")  # the defaults: seed 0, 10% validation, 10% test
+    for labels, per_class in ((data.train_labels, 16), (data.val_labels, 2), (data.test_labels, 2)):
+        assert torch.bincount(labels, minlength=4).tolist() == [per_class] * 4
+    again = load_dataset(f"folder:{root}")
+    assert again.split_files == data.split_files
+    other = load_dataset(f"folder:{root}", split=SplitOptions(seed=1, val_fraction=0.2, test_fraction=0.25))
+    assert other.split_files != data.split_files
+    assert len(other.test_labels) == 20 and len(other.val_labels) == 16
+    assert set(data.split_files.values()) == {"train", "val", "test"} and len(data.split_files) == 80
+
+
+def test_adding_files_keeps_the_other_files_in_their_split(tmp_path):
+    root = one_folder(tmp_path / "pics", per_class=(30, 30))
+    before = load_dataset(f"folder:{root}").split_files
+    Image.fromarray(quadrant_image(0, 999)).save(root / "c0" / "new.png")
+    after = load_dataset(f"folder:{root}").split_files
+    moved = [f for f in before if after[f] != before[f]]
+    assert len(moved) <= 2  # a class's rounded share may move one file; a reshuffle would move ~half
+
+
+def test_tiny_classes_keep_a_training_and_a_test_image(tmp_path):
+    root = one_folder(tmp_path / "pics", per_class=(40, 2, 3))
+    data = load_dataset(f"folder:{root}")
+    assert torch.bincount(data.train_labels, minlength=3).tolist() == [32, 1, 1]
+    assert torch.bincount(data.test_labels, minlength=3).tolist() == [4, 1, 1]
+
+
+def test_every_extension_in_any_case_and_hidden_files_skipped(tmp_path):
+    root = tmp_path / "pics"
+    formats = {".JPG": "JPEG", ".jpeg": "JPEG", ".PNG": "PNG", ".webp": "WEBP", ".bmp": "BMP", ".Tif": "TIFF",
+               ".tiff": "TIFF", ".gif": "GIF"}
+    for label in range(2):
+        (root / f"k{label}").mkdir(parents=True)
+        for i, (ext, fmt) in enumerate(formats.items()):
+            Image.fromarray(quadrant_image(label, i)).save(root / f"k{label}" / f"{i}{ext}", fmt)
+        (root / f"k{label}" / ".hidden.png").write_bytes(b"not even an image")
+        (root / f"k{label}" / "notes.txt").write_text("not an image")
+    data = load_dataset(f"folder:{root}")
+    assert len(data.split_files) == 16 and not any("hidden" in f for f in data.split_files)
+
+
+def test_mixed_gray_rgb_rgba_and_16_bit_files_read_as_predict_reads_them(tmp_path):
+    root = tmp_path / "pics"
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir(parents=True)
+    rgb = quadrant_image(0, 1)
+    Image.fromarray(rgb).save(root / "a" / "rgb.png")
+    Image.fromarray(rgb[..., 0]).save(root / "a" / "gray.png")
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 128, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(root / "b" / "rgba.png")
+    Image.fromarray(rgb[..., 1].astype(np.uint16) * 257).save(root / "b" / "deep.png")
+    data = load_dataset(f"folder:{root}", split=SplitOptions(val_fraction=0.0, test_fraction=0.5))
+    assert data.input_shape == (3, 16, 16)  # not all gray: RGB
+    names = ["a/gray.png", "a/rgb.png", "b/deep.png", "b/rgba.png"]  # each split keeps the folder's order
+    for split in ("train", "test"):
+        files = [n for n in names if data.split_files[n] == split]
+        for image, name in zip(getattr(data, f"{split}_images"), files, strict=True):
+            assert torch.equal(image, prepare(root / name, Preparation("resize", (3, 16, 16))))
+
+
+def test_train_on_one_folder_then_evaluate_uses_the_runs_own_test_files(tmp_path, capsys):
+    root = one_folder(tmp_path / "pics")
+    out = tmp_path / "run"
+    code = main(["train", "--dataset", f"folder:{root}", "--model", "tvnet", "--epochs", "1", "--batch-size", "16",
+                 "--seed", "3", "--out", str(out), "--no-plots", "--progress", "lines"])
+    assert code == 0
+    split = json.loads((out / "split.json").read_text())
+    assert split["counts"] == {"train": 64, "val": 8, "test": 8} and split["made_by"]["seed"] == 3
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_count"] == 8
+    for i in range(10):  # the folder grows after training
+        Image.fromarray(quadrant_image(1, 5000 + i)).save(root / "c1" / f"later{i}.png")
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["test_count"] == 8 and report["test_acc"] == pytest.approx(metrics["test_acc"], abs=1e-6)
+    assert "test_macro_f1" in report and "test_balanced_acc" in report
+    assert "test_top5_acc" not in report  # 4 classes: top-5 says nothing
+
+
+def test_a_folder_larger_than_the_memory_budget_trains_from_the_file_alike(tmp_path, monkeypatch):
+    root = one_folder(tmp_path / "pics", per_class=(16, 16, 16, 16))
+    name = f"folder:{root}"
+    # No flips: a mirrored quadrant is another class.
+    cfg = build_config(None, dict(dataset=name, model="tvnet", epochs=3, batch_size=16, lr=0.05, ema=0.0,
+                                  hflip=False, tta_flip=False, translate=0, device="cpu"))
+    in_memory = fit_run(cfg, tmp_path / "memory").metrics
+    monkeypatch.setenv("TINYVISION_IMAGE_MEMORY_MB", "0.01")  # 10 KB: every split stays in the file
+    data = load_dataset(name, split=SplitOptions(cfg.seed, cfg.val_fraction, cfg.test_fraction))
+    assert isinstance(data.train_images, MappedImages) and isinstance(data.test_images, MappedImages)
+    mapped = fit_run(cfg, tmp_path / "mapped").metrics
+    assert mapped["history"] == in_memory["history"] or all(
+        a[k] == pytest.approx(b[k], rel=1e-5) for a, b in zip(mapped["history"], in_memory["history"])
+        for k in ("train_loss", "val_loss", "val_acc"))
+    assert mapped["test_acc"] == pytest.approx(in_memory["test_acc"])
+    assert mapped["test_acc"] > 0.5  # and it learnt (chance: 0.25)
+
+
+def test_decoding_in_worker_processes_matches_decoding_here(tmp_path, monkeypatch):
+    import tinyvision.datasets.folder_cache as cache_module
+
+    root = one_folder(tmp_path / "pics", per_class=(12, 12))
+    here = load_dataset(f"folder:{root}")
+    monkeypatch.setattr(cache_module, "INLINE_BELOW", 0)
+    monkeypatch.setattr(cache_module, "CHUNK", 5)
+    monkeypatch.setattr(cache_module, "workers", lambda: 2)
+    monkeypatch.setenv("TINYVISION_DATA", str(tmp_path / "cache2"))
+    pooled = load_dataset(f"folder:{root}")
+    assert torch.equal(pooled.train_images, here.train_images) and pooled.split_files == here.split_files
+
+
+def test_resume_trains_on_the_files_of_its_split_json(tmp_path):
+    import threading
+
+    import tinyvision
+
+    root = one_folder(tmp_path / "pics", per_class=(10, 10))
+    stop = threading.Event()
+    stop.set()  # stops after the first step: the state and split.json are saved
+    options = dict(model="tvnet", epochs=1, batch_size=4, lr=0.05, hflip=False, tta_flip=False, device="cpu")
+    with pytest.raises(tinyvision.Interrupted):
+        tinyvision.train(dataset=f"folder:{root}", out=tmp_path / "run", progress=False, plots=False, stop=stop,
+                         **options)
+    before = json.loads((tmp_path / "run" / "split.json").read_text())
+    for i in range(6):  # new files appear before the resume: not part of this run
+        Image.fromarray(quadrant_image(0, 7000 + i)).save(root / "c0" / f"late{i}.png")
+    run = tinyvision.train(resume=tmp_path / "run", progress=False, plots=False)
+    assert json.loads((tmp_path / "run" / "split.json").read_text()) == before
+    assert run.metrics["test_count"] == before["counts"]["test"]

@@ -1,0 +1,137 @@
+"""Non-digits for outlier exposure, the loss that uses them, and the rejection threshold."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from tinyvision import font_digits, negatives
+from tinyvision.calibration import choose_rejection, reject_reason, rejection_threshold
+from tinyvision.training.loop import train_step, uniform_cross_entropy
+
+
+def test_generated_negatives_are_prepared_like_digits_and_seeded():
+    images, kinds = negatives.generate_negatives(60, seed=3)
+    assert images.shape == (60, 28, 28) and images.dtype == np.uint8 and len(kinds) == 60
+    again, _ = negatives.generate_negatives(60, seed=3)
+    other, _ = negatives.generate_negatives(60, seed=4)
+    assert np.array_equal(images, again) and not np.array_equal(images, other)
+    assert set(kinds) <= set(negatives.KINDS) and len(set(kinds)) >= 4
+    # The digit preparation: ink within a 20x20 box, centre of mass near (14, 14).
+    for image in images:
+        rows, cols = np.nonzero(image)
+        assert max(rows.max() - rows.min(), cols.max() - cols.min()) + 1 <= 20
+        mass = image.astype(np.float64)
+        r = (mass.sum(1) @ np.arange(28)) / mass.sum()
+        c = (mass.sum(0) @ np.arange(28)) / mass.sum()
+        assert abs(r - 14) <= 4 and abs(c - 14) <= 4  # box clipping at the field's edge may shift it
+
+
+def test_letters_that_pass_for_digits_are_never_negatives():
+    assert not set(negatives.LETTERS) & set("OolI1SZzB")
+
+
+def test_load_negatives_caches_what_it_generates(tmp_path, monkeypatch):
+    monkeypatch.setenv("TINYVISION_DATA", str(tmp_path))
+    first = negatives.load_negatives(24, seed=7)
+    assert first.shape == (24, 1, 28, 28) and first.dtype == torch.uint8
+    assert negatives.cache_file(24, 7).is_file()
+    assert torch.equal(negatives.load_negatives(24, seed=7), first)
+
+
+@pytest.mark.skipif(not negatives.BUNDLE.is_file(), reason="no bundled negatives")
+def test_bundled_negatives_are_prepared_non_digits_of_every_kind():
+    bundled = negatives.load_negatives()
+    assert bundled.shape == (negatives.DEFAULT_COUNT, 1, 28, 28) and bundled.dtype == torch.uint8
+    assert negatives.held_out_negatives().shape == (negatives.HELD_OUT_COUNT, 1, 28, 28)
+    with np.load(negatives.BUNDLE) as z:
+        kinds = set(z["train_kinds"].tolist())
+    assert set(negatives.KINDS) | {"font-letters"} == kinds
+    ink = bundled.flatten(1) > 0
+    assert bool(ink.any(1).all())  # every image has ink: blank ones never reach a model
+
+
+@pytest.mark.skipif(not font_digits.BUNDLE.is_file(), reason="no bundled font digits")
+def test_bundled_font_digits_are_balanced_prepared_digits():
+    images, labels = font_digits.load_font_digits()
+    assert images.shape[1:] == (1, 28, 28) and images.dtype == torch.uint8 and len(images) == len(labels)
+    assert torch.bincount(labels, minlength=10).tolist() == [len(labels) // 10] * 10
+
+
+def test_missing_font_digits_say_how_to_make_them(tmp_path):
+    from tinyvision.errors import TinyVisionError
+
+    with pytest.raises(TinyVisionError, match="make_font_digits"):
+        font_digits.load_font_digits(tmp_path / "nope.npz")
+
+
+def test_uniform_cross_entropy_is_smallest_for_a_uniform_answer():
+    flat = torch.zeros(4, 10, requires_grad=True)
+    loss = uniform_cross_entropy(flat)
+    loss.backward()
+    assert math.isclose(float(loss.detach()), math.log(10), rel_tol=1e-6)
+    assert float(flat.grad.abs().max()) < 1e-7
+    assert float(uniform_cross_entropy(torch.eye(10)[:4] * 5)) > math.log(10)
+
+
+def test_outlier_exposure_lowers_confidence_on_outliers():
+    torch.manual_seed(0)
+    x_in, y = torch.randn(64, 8) + 2, torch.randint(0, 3, (64,))
+    x_in[torch.arange(64), y] += 4  # separable digits
+    x_out = torch.randn(32, 8) * 3  # outliers
+    confidences = []
+    for weight in (0.0, 1.0):
+        torch.manual_seed(1)
+        model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        for _ in range(200):
+            train_step(model, opt, torch.cat([x_in, x_out]), y, 0.0, None, weight)
+        with torch.no_grad():
+            confidences.append(float(model(x_out).softmax(1).amax(1).mean()))
+        loss, correct = train_step(model, opt, torch.cat([x_in, x_out]), y, 0.0, None, weight)
+        assert int(correct) > 50  # digits are still learnt, and counted alone
+    assert confidences[1] < confidences[0] - 0.1 and confidences[1] < 0.5
+
+
+def test_threshold_refuses_at_most_the_chosen_share_of_validation():
+    confidence = torch.linspace(0.05, 1.0, 1000)
+    threshold = rejection_threshold(confidence, 0.01)
+    assert float((confidence < threshold).float().mean()) <= 0.01
+    probs = torch.stack([confidence, 1 - confidence], 1)
+    negatives_ = torch.full((50, 2), 0.5)
+    report = choose_rejection(probs, 0.01, "digits", negatives_)
+    assert report["reason"] == "not a digit" and report["val_digits_rejected"] <= 0.01
+    assert report["val_negatives_rejected"] == 1.0
+    assert choose_rejection(probs, 0.02, "clothes")["reason"] == "unsure"
+
+
+def test_reject_reason_reads_the_card():
+    card = SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit"})
+    assert reject_reason({"0": 0.5, "1": 0.5}, card) == "not a digit"
+    assert reject_reason(torch.tensor([0.9, 0.1]), card) is None
+    assert reject_reason(torch.tensor([0.5, 0.5]), SimpleNamespace(reject={})) is None
+
+
+def test_fit_stores_an_unsure_threshold_for_other_datasets(tiny_dataset, tmp_path):
+    from conftest import fit_run
+    from tinyvision.config import RunConfig
+
+    cfg = RunConfig(dataset=tiny_dataset, model="tutorial-b", epochs=1, batch_size=32, translate=0, ema=0.0)
+    result = fit_run(cfg, tmp_path / "run")
+    reject = result.card.reject
+    assert reject["reason"] == "unsure" and reject["val_rejected"] <= cfg.reject_quantile + 1e-9
+    assert result.metrics["rejection"] == reject
+
+
+def test_outlier_exposure_needs_a_digit_dataset(tiny_dataset, tmp_path):
+    from conftest import fit_run
+    from tinyvision.config import RunConfig
+    from tinyvision.errors import TinyVisionError
+
+    cfg = RunConfig(dataset=tiny_dataset, model="tutorial-b", epochs=1, batch_size=32, outlier_exposure=0.5)
+    with pytest.raises(TinyVisionError, match="not a digit dataset"):
+        fit_run(cfg, tmp_path / "run")

@@ -1,0 +1,145 @@
+"""Run tracking (`--tensorboard`, status.json, `tinyvision runs`), fine-tuning (`--init-from`) and
+imbalanced classes (`--balance`)."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+import torch
+
+import tinyvision
+from conftest import fit_run, make_quadrant_images, tiny_spec
+from tinyvision.cli import main
+from tinyvision.config import build_config
+from tinyvision.datasets import REGISTRY, ImageData
+from tinyvision.runs_index import STATUS_FILE, list_runs, read_status, write_status
+from tinyvision.training.balance import balanced_order, loss_weights, sample_weights
+
+FAST = dict(model="tvnet", batch_size=32, lr=0.05, ema=0.0, translate=0, device="cpu", label_smoothing=0.0)
+
+
+def test_tensorboard_events_and_the_runs_listing(tiny_dataset, tmp_path, capsys):
+    out = tmp_path / "runs" / "tb"
+    code = main(["train", "--dataset", tiny_dataset, "--model", "tvnet", "--epochs", "2", "--batch-size", "32",
+                 "--tensorboard", "--out", str(out), "--no-plots", "--progress", "lines"])
+    assert code == 0
+    events = list((out / "tensorboard").rglob("events.out.tfevents.*"))
+    assert len(events) >= 2  # the run's scalars and images, and the hparams run beside them
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(out / "tensorboard")).Reload()
+    assert {"loss/train_loss", "acc/val_acc", "test/test_acc"} <= set(acc.Tags()["scalars"])
+    assert [e.step for e in acc.Scalars("acc/val_acc")] == [1, 2]
+    assert {"figures/curves", "figures/confusion"} <= set(acc.Tags()["images"])
+    assert json.loads((out / STATUS_FILE).read_text())["status"] == "finished"
+
+    capsys.readouterr()
+    assert main(["runs", str(tmp_path / "runs")]) == 0
+    line = capsys.readouterr().out.splitlines()[1]
+    assert "tvnet" in line and "tiny" in line and "%" in line and line.endswith("finished")
+
+
+def test_interrupted_failed_and_dead_runs_are_told_apart(tiny_dataset, tmp_path, monkeypatch):
+    stop = threading.Event()
+    stop.set()  # stops after the first step
+    with pytest.raises(tinyvision.Interrupted):
+        tinyvision.train(dataset=tiny_dataset, out=tmp_path / "stopped", progress=False, plots=False, stop=stop,
+                         epochs=1, **FAST)
+    assert read_status(tmp_path / "stopped")[0] == "interrupted"
+
+    with pytest.raises(tinyvision.TinyVisionError, match="init-from"):  # refused before anything is written
+        tinyvision.train(dataset=tiny_dataset, out=tmp_path / "refused", progress=False, plots=False, epochs=1,
+                         init_from=str(tmp_path / "stopped"), **{**FAST, "model": "mlp"})
+    assert not (tmp_path / "refused").exists()
+
+    def broken_step(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("tinyvision.training.loop.train_step", broken_step)
+    with pytest.raises(RuntimeError, match="boom"):  # a bug while training: recorded, then raised
+        tinyvision.train(dataset=tiny_dataset, out=tmp_path / "failed", progress=False, plots=False, epochs=1,
+                         **FAST)
+    assert read_status(tmp_path / "failed") == ("failed", "RuntimeError: boom")
+
+    dead = tmp_path / "dead"
+    dead.mkdir()
+    (dead / "config.json").write_text(json.dumps({"model": "tvnet", "dataset": "tiny", "epochs": 3}))
+    write_status(dead, "running")
+    data = json.loads((dead / STATUS_FILE).read_text())
+    (dead / STATUS_FILE).write_text(json.dumps({**data, "pid": 2**22 + 12345}))  # no such process
+    assert read_status(dead) == ("failed", "died (process gone)")
+    write_status(dead, "running")  # this process: alive
+    assert read_status(dead)[0] == "running"
+    statuses = {r.path.name: r.status for r in list_runs(tmp_path)}
+    assert statuses == {"stopped": "interrupted", "failed": "failed", "dead": "running"}
+
+
+def shifted_task(seed: int, classes: tuple[str, ...]) -> ImageData:
+    """The quadrant task again, on other images (a related task: the same features help)."""
+    x, y = make_quadrant_images(384, seed=seed)
+    xt, yt = make_quadrant_images(128, seed=seed + 1)
+    return ImageData("related", classes, x, y, xt, yt)
+
+
+def test_init_from_a_trained_run_starts_better_and_a_new_class_set_gets_a_new_head(tiny_dataset, tmp_path,
+                                                                                  monkeypatch):
+    source = tmp_path / "source"
+    fit_run(build_config(None, dict(dataset=tiny_dataset, epochs=3, **FAST)), source)
+    monkeypatch.setitem(REGISTRY, "related", tiny_spec(shifted_task(7, ("nw", "ne", "sw", "se"))))
+    first = dict(dataset="related", epochs=1, limit_batches=2, **FAST)
+    scratch = fit_run(build_config(None, first), tmp_path / "scratch").metrics
+    tuned = fit_run(build_config(None, {**first, "init_from": str(source)}), tmp_path / "tuned")
+    assert tuned.setup.notes[0].startswith(f"init from {source / 'model.safetensors'}: loaded ")
+    assert "skipped 0" in tuned.setup.notes[0]
+    # After the same two steps, the fine-tuned model is already far better (the task is easy for both later).
+    assert tuned.metrics["final"]["val_loss"] < 0.5 * scratch["final"]["val_loss"]
+    assert tuned.metrics["final"]["val_acc"] >= scratch["final"]["val_acc"]
+
+    monkeypatch.setitem(REGISTRY, "renamed", tiny_spec(shifted_task(9, ("a", "b", "c", "d"))))
+    renamed = fit_run(build_config(None, {**first, "dataset": "renamed", "init_from": str(source)}),
+                      tmp_path / "renamed")
+    note = renamed.setup.notes[0]
+    assert "skipped 2" in note and "head" in note and "a new head for the new classes" in note
+    saved = tinyvision.load(source).network.state_dict()
+    new = renamed.setup.model.state_dict()
+    assert not torch.equal(new["head.1.weight"].cpu(), saved["head.1.weight"])
+
+
+def test_balance_weights_and_sampler():
+    labels = torch.tensor([0] * 90 + [1] * 10)
+    weights = loss_weights(labels, 3)
+    assert weights.tolist() == pytest.approx([100 / (2 * 90), 100 / (2 * 10), 0.0])
+    draw = sample_weights(labels, 2)
+    order = balanced_order(draw, seed=0, epoch=3)
+    assert torch.equal(order, balanced_order(draw, seed=0, epoch=3))  # a pure function of (seed, epoch)
+    assert not torch.equal(order, balanced_order(draw, seed=0, epoch=4))
+    assert 35 <= int((labels[order] == 1).sum()) <= 65  # the rare class drawn about half the time
+
+
+@pytest.mark.parametrize("balance", ["weights", "sampler"])
+def test_balanced_training_on_an_imbalanced_set_runs_and_resumes_identically(tmp_path, monkeypatch, balance):
+    x, y = make_quadrant_images(600, seed=3)
+    keep = torch.cat([torch.nonzero(y != 3).flatten(), torch.nonzero(y == 3).flatten()[:12]])
+    data = ImageData("skewed", ("nw", "ne", "sw", "se"), x[keep], y[keep], *make_quadrant_images(128, seed=4))
+    monkeypatch.setitem(REGISTRY, "skewed", tiny_spec(data))
+    cfg = build_config(None, dict(dataset="skewed", epochs=2, balance=balance, **FAST))
+    whole = fit_run(cfg, tmp_path / "whole").metrics
+    stop = threading.Event()
+
+    class StopAfter:  # stop mid-way through the first epoch, then resume
+        wants_loss = False
+
+        def __getattr__(self, name):
+            return lambda *a, **k: None
+
+        def on_step(self, s, pos, loss, ips):
+            if pos.step == 3 and pos.epoch == 0:
+                stop.set()
+
+    with pytest.raises(tinyvision.Interrupted):
+        fit_run(cfg, tmp_path / "resumed", callbacks=[StopAfter()], stop=stop)
+    resumed = fit_run(cfg, tmp_path / "resumed", resume=True).metrics
+    assert resumed["history"][-1]["train_loss"] == pytest.approx(whole["history"][-1]["train_loss"], rel=1e-6)
+    assert whole["per_class"][3]["support"] > 0 and whole["test_balanced_acc"] > 0.25

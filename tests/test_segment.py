@@ -1,0 +1,255 @@
+"""Whole numbers: `segment` finds every digit of an ink map, left to right, on generated numbers."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from tinyvision.datasets import load_dataset
+from tinyvision.image.decode import ImageError
+from tinyvision.image.segment import MAX_DIGITS, label_components, segment
+
+HEIGHT = 80  # px: a digit's height in the generated ink maps
+
+
+@pytest.fixture(scope="module")
+def mnist() -> tuple[np.ndarray, np.ndarray]:
+    """MNIST test digits (never training digits) as float images in [0, 1], and their labels."""
+    data = load_dataset("mnist")
+    return data.test_images[:, 0].numpy().astype(np.float32) / 255.0, data.test_labels.numpy()
+
+
+def digit(mnist, label: int, nth: int = 0, height: int = HEIGHT) -> np.ndarray:
+    """The nth test digit with this label, its 20-px box scaled to `height`, cropped to its ink."""
+    images, labels = mnist
+    small = images[np.flatnonzero(labels == label)[nth]]
+    size = round(28 * height / 20)
+    big = np.clip(np.asarray(Image.fromarray(small).resize((size, size), Image.Resampling.BICUBIC)), 0, 1)
+    rows, cols = np.nonzero(big > 0.05)
+    return big[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+
+
+def write(glyphs: list[np.ndarray], gaps: list[int] | None = None, tops: list[int] | None = None,
+          margin: int = 40) -> tuple[np.ndarray, list[tuple[int, int, int, int]]]:
+    """Glyphs left to right on black, `gaps` px apart (negative: overlapping), each `tops` px down.
+
+    Returns the ink map and each glyph's true box (top, left, bottom, right).
+    """
+    gaps = gaps if gaps is not None else [HEIGHT // 4] * (len(glyphs) - 1)
+    tops = tops if tops is not None else [0] * len(glyphs)
+    lefts = [margin]
+    for glyph, gap in zip(glyphs, gaps):
+        lefts.append(lefts[-1] + glyph.shape[1] + gap)
+    height = max(t + g.shape[0] for t, g in zip(tops, glyphs)) + 2 * margin - min(tops)
+    ink = np.zeros((height, lefts[-1] + glyphs[-1].shape[1] + margin), np.float32)
+    boxes = []
+    for glyph, top, left in zip(glyphs, tops, lefts):
+        top += margin - min(tops)
+        region = ink[top : top + glyph.shape[0], left : left + glyph.shape[1]]
+        np.maximum(region, glyph, out=region)
+        rows, cols = np.nonzero(glyph > 0.3)
+        boxes.append((top + rows.min(), left + cols.min(), top + rows.max() + 1, left + cols.max() + 1))
+    return ink, boxes
+
+
+def strokes(shape: tuple[int, int], draw) -> np.ndarray:
+    """An ink map drawn with Pillow: `draw(ImageDraw)` draws white strokes on black."""
+    canvas = Image.new("L", (shape[1], shape[0]), 0)
+    draw(ImageDraw.Draw(canvas))
+    return np.asarray(canvas, dtype=np.float32) / 255.0
+
+
+def iou(a, b) -> float:
+    h = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    w = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - h * w
+    return h * w / union
+
+
+def assert_found(segments, boxes) -> None:
+    assert len(segments) == len(boxes), [s.box for s in segments]
+    for s, box in zip(segments, boxes):
+        assert iou(s.box, box) >= 0.5, (s.box, box)
+
+
+def test_twelve_is_two_digits_left_to_right(mnist):
+    ink, boxes = write([digit(mnist, 1), digit(mnist, 2)])
+    segments = segment(ink)
+    assert_found(segments, boxes)
+    assert segments[0].box[1] < segments[1].box[1]
+    for s in segments:  # prepared as MNIST prepared its digits: 20x20 box, centre of mass at (14, 14)
+        assert s.image.shape == (28, 28) and s.image.dtype == np.float32
+        rows, cols = np.nonzero(s.image > 0.05)
+        assert max(rows.max() - rows.min(), cols.max() - cols.min()) + 1 <= 21
+        mass = s.image / s.image.sum()
+        assert abs((mass.sum(1) @ np.arange(28)) - 14) < 1.5 and abs((mass.sum(0) @ np.arange(28)) - 14) < 1.5
+
+
+def test_single_digits_stay_single(mnist):
+    for label in range(10):
+        for nth in range(4):
+            ink, boxes = write([digit(mnist, label, nth)])
+            assert_found(segment(ink), boxes)
+
+
+def test_five_with_a_detached_hat_is_one_digit():
+    def five(d):
+        d.line([(40, 40), (85, 40)], fill=255, width=7)  # the hat, drawn apart from the body
+        d.line([(40, 52), (38, 80)], fill=255, width=7)
+        d.arc([(30, 68), (85, 122)], start=-150, end=140, fill=255, width=7)
+
+    segments = segment(strokes((160, 130), five))
+    assert len(segments) == 1
+    assert segments[0].pieces == 2
+
+
+def test_broken_strokes_of_one_digit_stay_one():
+    def four(d):  # a 4 drawn in two strokes that do not meet
+        d.line([(50, 30), (30, 85), (80, 85)], fill=255, width=7)
+        d.line([(70, 40), (70, 120)], fill=255, width=7)
+
+    def seven(d):  # a 7 whose bar stops short of its stem, and a crossbar
+        d.line([(30, 30), (78, 30)], fill=255, width=7)
+        d.line([(84, 38), (55, 120)], fill=255, width=7)
+        d.line([(55, 75), (88, 75)], fill=255, width=7)
+
+    def open_eight(d):  # an 8 whose loops do not close
+        d.arc([(38, 25), (82, 70)], start=100, end=420, fill=255, width=7)
+        d.arc([(32, 76), (88, 125)], start=-60, end=250, fill=255, width=7)
+
+    for draw in (four, seven, open_eight):
+        assert len(segment(strokes((150, 120), draw))) == 1, draw.__name__
+
+
+def test_touching_zeros_are_split():
+    def zeros(d):  # two round zeros whose sides touch
+        d.ellipse([(30, 30), (95, 110)], outline=255, width=8)
+        d.ellipse([(93, 30), (158, 110)], outline=255, width=8)
+
+    ink = strokes((140, 190), zeros)
+    assert label_components(ink > 0.25)[1] == 1
+    segments = segment(ink)
+    assert_found(segments, [(30, 30, 111, 96), (30, 93, 111, 159)])
+    assert all(s.cut for s in segments)
+    # Each zero is prepared from its own ink: the other's is masked out.
+    for s in segments:
+        assert abs(s.image.sum(0)[:14].sum() - s.image.sum(0)[14:].sum()) < 0.25 * s.image.sum()
+
+
+def test_a_one_is_not_merged_into_its_neighbour(mnist):
+    for other in (7, 0, 4):
+        ink, boxes = write([digit(mnist, 1), digit(mnist, other)], gaps=[HEIGHT // 10])
+        assert_found(segment(ink), boxes)
+    ink, boxes = write([digit(mnist, 1, k) for k in range(4)], gaps=[HEIGHT // 8] * 3)  # tall thin ones
+    assert_found(segment(ink), boxes)
+
+
+def test_specks_and_paper_texture_are_not_digits(mnist):
+    ink, boxes = write([digit(mnist, 7), digit(mnist, 3)])
+    rng = np.random.default_rng(0)
+    h, w = ink.shape
+    for _ in range(60):  # specks of dirt and grain, 1-5 px, anywhere
+        r, c, s = rng.integers(0, h - 5), rng.integers(0, w - 5), rng.integers(1, 6)
+        ink[r : r + s, c : c + s] = np.maximum(ink[r : r + s, c : c + s], rng.uniform(0.5, 1.0))
+    assert_found(segment(ink), boxes)
+
+
+def test_order_is_left_to_right_with_uneven_baselines_and_sizes(mnist):
+    glyphs = [digit(mnist, d, height=h) for d, h in zip((3, 8, 6, 2), (70, 95, 80, 60))]
+    ink, boxes = write(glyphs, tops=[0, -30, 25, 50])
+    assert_found(segment(ink), boxes)
+
+
+def test_the_digit_limit_is_enforced(mnist):
+    glyphs = [digit(mnist, d % 10, height=30) for d in range(MAX_DIGITS + 1)]
+    ink, _ = write(glyphs, gaps=[10] * MAX_DIGITS)
+    with pytest.raises(ImageError) as error:
+        segment(ink)
+    assert error.value.kind == "too_many_digits"
+    assert len(segment(ink, max_digits=MAX_DIGITS + 1)) == MAX_DIGITS + 1
+
+
+def test_blank_ink_is_refused():
+    with pytest.raises(ImageError) as error:
+        segment(np.zeros((50, 80), np.float32))
+    assert error.value.kind == "no_ink"
+
+
+def test_score_callback_sees_candidate_digits(mnist):
+    ink, boxes = write([digit(mnist, 4), digit(mnist, 5)])
+    seen = []
+
+    def score(images):
+        seen.extend(images)
+        return [0.9] * len(images)
+
+    segments = segment(ink, score=score)
+    assert_found(segments, boxes)
+    assert seen and all(image.shape == (28, 28) for image in seen)
+    assert all(s.confidence == 0.9 for s in segments)
+
+
+def test_the_model_chooses_the_cut():
+    """Classifier-guided: where geometry alone keeps a touching "10" whole, the model's trust splits it."""
+    def one(d):
+        d.line([(40, 30), (40, 110)], fill=255, width=8)
+
+    def zero(d):
+        d.ellipse([(42, 30), (102, 110)], outline=255, width=8)
+
+    ink = strokes((140, 140), lambda d: (one(d), zero(d)))
+    assert label_components(ink > 0.25)[1] == 1 and len(segment(ink)) == 1
+    alone = [segment(strokes((140, 140), draw))[0].image for draw in (one, zero)]
+
+    def score(images):  # a stand-in model, sure only of images like the two digits written alone
+        return [0.99 if max(np.corrcoef(image.ravel(), a.ravel())[0, 1] for a in alone) > 0.9 else 0.5
+                for image in images]
+
+    assert_found(segment(ink, score=score), [(30, 36, 111, 45), (30, 42, 111, 103)])
+
+
+def test_statistics_tell_a_blob_from_a_digit(mnist):
+    ink, _ = write([digit(mnist, 2)])
+    stroke = segment(ink)[0]
+    blob = segment(np.pad(np.ones((200, 260), np.float32), 10))[0]
+    assert blob.box_fraction > 0.8 > stroke.box_fraction
+    assert blob.ink_fraction > 0.95 > 0.6 > stroke.ink_fraction
+    assert stroke.pieces == 1
+
+
+def test_boxes_map_back_to_the_original_pixels(mnist):
+    ink, _ = write([digit(mnist, 6)])
+    s = segment(ink)[0]
+    top, left, bottom, right = s.box
+    assert s.original_box(0.5) == (2 * top, 2 * left, 2 * bottom, 2 * right)
+
+
+def _flood_count(mask: np.ndarray) -> int:
+    seen, count = np.zeros_like(mask), 0
+    for start in zip(*np.nonzero(mask)):
+        if seen[start]:
+            continue
+        count += 1
+        queue = deque([start])
+        seen[start] = True
+        while queue:
+            r, c = queue.popleft()
+            for dr in (-1, 0, 1):
+                for dc in (-1, 0, 1):
+                    rr, cc = r + dr, c + dc
+                    if 0 <= rr < mask.shape[0] and 0 <= cc < mask.shape[1] and mask[rr, cc] and not seen[rr, cc]:
+                        seen[rr, cc] = True
+                        queue.append((rr, cc))
+    return count
+
+
+def test_label_components_matches_a_flood_fill():
+    rng = np.random.default_rng(1)
+    for density in (0.2, 0.4, 0.55):
+        mask = rng.random((40, 50)) < density
+        labels, count = label_components(mask)
+        assert count == _flood_count(mask)
+        assert ((labels >= 0) == mask).all() and set(np.unique(labels[mask])) == set(range(count))

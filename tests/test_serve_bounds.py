@@ -1,0 +1,162 @@
+"""The server's bounds: at most `workers` predictions at once, a bounded queue answered 503, a slow
+body cut off with 408, threads that share one model without changing anything process-wide."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import io
+import socket
+import threading
+import time
+import warnings
+
+import httpx
+import numpy as np
+import pytest
+import torch
+import uvicorn
+from fastapi.testclient import TestClient
+from PIL import Image, ImageFile
+
+import tinyvision
+from digit_photos import one_of_each_digit, untrained_digit_checkpoint, user_photos
+from tinyvision import serve
+from tinyvision.serve import ServeOptions, create_app, share_threads
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    return untrained_digit_checkpoint(tmp_path_factory.mktemp("model") / "model.safetensors")
+
+
+def photo(digit: int, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    style = ("dark-on-light-png", "dark-on-light-jpeg", "rgba-transparent-png")[seed % 3]
+    return user_photos().user_photo(one_of_each_digit()[digit][0].numpy(), style, rng)
+
+
+class LiveServer:
+    """The app under a real uvicorn on a free loopback port, in a thread."""
+
+    def __init__(self, app) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> str:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.server.started
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+def test_at_most_workers_predictions_run_at_once_and_the_rest_wait_or_get_503(model_path, monkeypatch):
+    model = tinyvision.load(model_path)
+    real_predict, running, peak, lock = model.predict, [0], [0], threading.Lock()
+
+    def counted_predict(data):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        try:
+            time.sleep(0.3)  # long enough for every request to arrive while these run
+            return real_predict(data)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(model, "predict", counted_predict)
+    body = photo(3, 0)
+    with LiveServer(create_app(model, ServeOptions(workers=2, queue=3))) as base, \
+            concurrent.futures.ThreadPoolExecutor(16) as clients:
+        replies = list(clients.map(lambda _: httpx.post(base + "/api/predict", content=body, timeout=60), range(16)))
+        statuses = sorted(r.status_code for r in replies)
+        assert peak[0] == 2  # two workers, both used, never more
+        assert set(statuses) <= {200, 503} and statuses.count(200) >= 5  # 2 running + 3 queued at least
+        assert all(r.headers["retry-after"] == "1" for r in replies if r.status_code == 503)
+        assert httpx.post(base + "/api/predict", content=body, timeout=60).status_code == 200  # all places free again
+
+
+def test_a_body_that_arrives_too_slowly_is_cut_off_with_408_and_frees_its_place(model_path):
+    app = create_app(tinyvision.load(model_path), ServeOptions(workers=1, queue=0, body_seconds=1.0))
+    with LiveServer(app) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+            slow.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                         b"Content-Length: 100000\r\n\r\n" + b"\x89PNG")  # ... and nothing more
+            started = time.monotonic()
+            reply = ""
+            while "took over" not in reply and time.monotonic() - started < 5:  # headers and body may come apart
+                chunk = slow.recv(4096).decode("latin-1")
+                if not chunk:
+                    break
+                reply += chunk
+            assert reply.startswith("HTTP/1.1 408") and "took over 1 s" in reply, reply
+            assert time.monotonic() - started < 5
+        assert httpx.post(base + "/api/predict", content=photo(1, 0), timeout=30).status_code == 200
+
+
+def global_state() -> dict:
+    return {
+        "warning filters": list(warnings.filters), "truncated images": ImageFile.LOAD_TRUNCATED_IMAGES,
+        "max image pixels": Image.MAX_IMAGE_PIXELS, "torch threads": torch.get_num_threads(),
+        "grad enabled": torch.is_grad_enabled(), "numpy errors": np.geterr(),
+    }
+
+
+def test_threads_share_one_model_and_change_nothing_process_wide(model_path):
+    model = tinyvision.load(model_path)
+    assert not any(m.training for m in model.graph.modules())  # eval mode, once, when loaded
+    bodies = [photo(d, seed) for seed in range(2) for d in range(10)]
+    alone = [model.predict(b).to_dict() for b in bodies]
+    before = global_state()
+    client = TestClient(create_app(model, ServeOptions(workers=4, queue=40)))
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        together = list(pool.map(lambda b: client.post("/api/predict?input=1&explain=1", content=b), bodies * 2))
+    assert global_state() == before
+    assert not any(m.training for m in model.graph.modules())
+    for reply, expected in zip(together, alone * 2):
+        assert reply.status_code == 200, reply.text
+        got = reply.json()
+        assert got["prediction"] == expected["prediction"]
+        assert got["probabilities"] == pytest.approx(expected["probabilities"], abs=1e-6)
+        assert got["input_png"].startswith("data:image/png;base64,")
+
+
+def test_an_app_started_again_after_shutdown_still_predicts(model_path):
+    app = create_app(tinyvision.load(model_path), ServeOptions(workers=1, queue=2))
+    for _ in range(2):  # each `with` runs the app's start-up and shutdown
+        with TestClient(app) as client:
+            assert client.post("/api/predict", content=photo(7, 1)).status_code == 200
+    assert TestClient(app).post("/api/predict", content=photo(7, 1)).status_code == 200  # and without start-up
+
+
+def test_torch_threads_are_divided_among_the_workers_once(monkeypatch):
+    threads = torch.get_num_threads()
+    monkeypatch.setattr(serve.os, "sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    try:
+        assert share_threads(3) == 2 and torch.get_num_threads() == 2
+        assert share_threads(16) == 1
+        assert ServeOptions.with_defaults().workers == 8 and ServeOptions.with_defaults().queue == 16
+        monkeypatch.setattr(serve.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+        assert ServeOptions.with_defaults().workers == 8  # memory stays bounded on a many-core machine
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_image_bytes_read_from_a_form_name_the_field_when_it_is_wrong(model_path):
+    client = TestClient(create_app(tinyvision.load(model_path)))
+    buffer = io.BytesIO()
+    Image.new("L", (64, 64), 255).save(buffer, format="PNG")
+    for fields in ({"file": ("a.png", buffer.getvalue(), "image/png")},
+                   {"image": ("a.png", buffer.getvalue(), "image/png"), "extra": ("b.png", b"x", "image/png")}):
+        reply = client.post("/api/predict", files=fields)
+        assert reply.status_code == 400 and "'image'" in reply.json()["error"], reply.text
