@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 if __name__ == "__main__":
-    # Run as a script, this folder leads sys.path and its numbers.py would shadow the standard library's
-    # `numbers` (numpy imports it): move the folder to the end, where `sets` is still found.
+    # Run as a script, this folder leads sys.path: move it to the end, so that no script here can
+    # shadow a standard-library module, and `sets` is still found.
     _here = Path(__file__).resolve().parent
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _here] + [str(_here)]
     import os

@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import torch
+from provenance import RESULTS_DIR, recorded, write_results
 from train_step import BATCH, STEPS_PER_EPOCH, make_step, median_step_seconds
 
 from tinyvision.config import RunConfig
@@ -36,9 +38,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "compile.json")
     args = parser.parse_args()
-    eager = measure(False, args.steps, args.batch)
-    compiled = measure(True, args.steps, args.batch)
+    with recorded() as prov:
+        eager = measure(False, args.steps, args.batch)
+        compiled = measure(True, args.steps, args.batch)
     saved_per_step = (eager["median_step_ms"] - compiled["median_step_ms"]) / 1000
     compile_cost = compiled["first_two_steps_s"] - eager["first_two_steps_s"]
     result = {
@@ -50,7 +54,9 @@ def main() -> None:
         # None: compiled steps are not faster, so compiling never pays.
         "break_even_steps": round(compile_cost / saved_per_step) if saved_per_step > 0 else None,
         "steps_in_default_run": RunConfig().epochs * STEPS_PER_EPOCH,
+        "provenance": prov,
     }
+    write_results(args.out, result)
     print(json.dumps(result, indent=2))
 
 

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import torch
+from provenance import RESULTS_DIR, recorded, write_results
 from torch import nn
 from train_step import BATCH, STEPS_PER_EPOCH, make_step, median_step_seconds
 
@@ -61,9 +63,18 @@ def epoch_seconds(model: nn.Module, channels_last: bool = True, bf16: bool = Fal
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30, help="timed steps per measurement")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "cpu_choices.json")
     args = parser.parse_args()
+    with recorded() as prov:
+        result = measure_all(args.repeats)
+    result["provenance"] = prov
+    write_results(args.out, result)
+    print(json.dumps(result, indent=2))
+
+
+def measure_all(repeats: int) -> dict:
     torch.manual_seed(0)
-    r = args.repeats
+    r = repeats
 
     def tvnet() -> TVNet:
         return TVNet((1, 28, 28), 10)
@@ -84,7 +95,7 @@ def main() -> None:
         }
         for name, stages in WIDTHS.items()
     }
-    result = {
+    return {
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "unit": f"seconds of training steps per MNIST epoch ({STEPS_PER_EPOCH} steps of batch {BATCH})",
@@ -92,7 +103,6 @@ def main() -> None:
         "block_order": order,
         "widths": widths,
     }
-    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

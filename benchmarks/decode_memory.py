@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 
 # This folder leads sys.path when a script here runs; move it last, so that a
-# benchmark named like a standard module (numbers.py) cannot shadow that module.
+# benchmark named like a standard-library module cannot shadow that module.
 sys.path.append(sys.path.pop(0))
 
 import argparse  # noqa: E402

@@ -30,8 +30,8 @@ import sys
 from pathlib import Path
 
 if __name__ == "__main__":
-    # Run as a script, this folder leads sys.path and its numbers.py would shadow the standard library's
-    # `numbers` (numpy imports it): move the folder to the end.
+    # Run as a script, this folder leads sys.path: move it to the end, so that no script here can
+    # shadow a standard-library module.
     _here = str(Path(__file__).resolve().parent)
     sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _here] + [_here]
 
@@ -50,7 +50,7 @@ COUNT = 2000
 
 
 def _sets_module():
-    """benchmarks/sets, imported with this folder *after* the standard library (it holds a numbers.py)."""
+    """benchmarks/sets, imported with this folder *after* the standard library."""
     if str(HERE) not in sys.path:
         sys.path.append(str(HERE))
     import sets

@@ -197,6 +197,21 @@ def set_figures(name: str, kind: str, items: list[dict], rows: list[dict]) -> di
     return entry
 
 
+def recipe_of(result: dict) -> str:
+    return result["config"].get("preset") or "default"
+
+
+def summaries(results: list[dict]) -> dict:
+    """Per recipe (the runs' preset): mean and std over its runs (seeds) of each set's headline figure."""
+    recipes = dict.fromkeys(recipe_of(r) for r in results)
+    return {name: {"runs": sum(recipe_of(r) == name for r in results),
+                   **summary([r for r in results if recipe_of(r) == name])} for name in recipes}
+
+
+def spread(values: list[float]) -> float:
+    return statistics.stdev(values) if len(values) > 1 else 0.0  # sample std (n - 1), as every benchmark
+
+
 def summary(results: list[dict]) -> dict:
     """Mean and std over the runs (seeds) of each set's headline figure."""
     out: dict = {}
@@ -204,7 +219,7 @@ def summary(results: list[dict]) -> dict:
     for name in names:
         key = "accuracy" if results[0]["sets"][name]["kind"] == "digits" else "refused"
         values = [r["sets"][name][key] for r in results]
-        entry = {key: round(statistics.mean(values), 4), f"{key}_std": round(statistics.pstdev(values), 4)}
+        entry = {key: round(statistics.mean(values), 4), f"{key}_std": round(spread(values), 4)}
         if key == "accuracy":
             refused = [r["sets"][name]["refused"] for r in results]
             entry["refused"] = round(statistics.mean(refused), 4)
@@ -215,6 +230,8 @@ def summary(results: list[dict]) -> dict:
     if all("handwriting_pooled" in r for r in results):
         out["handwriting_pooled"] = {k: round(statistics.mean(r["handwriting_pooled"][k] for r in results), 4)
                                      for k in ("accuracy", "refused", "one_digit_accuracy", "one_digit_refused")}
+        out["handwriting_pooled"]["accuracy_std"] = round(spread([r["handwriting_pooled"]["accuracy"]
+                                                                  for r in results]), 4)
     return out
 
 
@@ -235,7 +252,7 @@ def main() -> None:
     names = (available if args.sets == "all" else args.sets.split(",")) + [USER_PHOTOS]
     with recorded() as prov:
         results = measure(args.runs, root, names, args.limit, args.photos)
-    report = {"about": __doc__.split("\n")[0], "limit_per_set": args.limit, "summary": summary(results),
+    report = {"about": __doc__.split("\n")[0], "limit_per_set": args.limit, "summary": summaries(results),
               "runs": results, "provenance": prov}
     write_results(args.out, report)
     print(json.dumps(report["summary"], indent=1))

@@ -19,8 +19,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# benchmarks/numbers.py would shadow the standard library's `numbers` (which numpy imports) for a
-# script run from this folder, which Python puts first on sys.path: search this folder last.
+# Python puts this folder first on sys.path for a script run from it: search it last, so that no
+# script here can shadow a standard-library module.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.append(sys.path.pop(0))
 

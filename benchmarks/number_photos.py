@@ -10,7 +10,7 @@ print JSON; `score_reads` is what a benchmark calls to score its predictions.
 
     python benchmarks/number_photos.py build --count 1000
     python benchmarks/number_photos.py segment
-    python benchmarks/number_photos.py read /tmp/tv-default [--guided]
+    python benchmarks/number_photos.py read RUN_DIR --results benchmarks/results/numbers.json
 """
 
 import argparse

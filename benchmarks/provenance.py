@@ -101,8 +101,11 @@ def package_version(name: str) -> str | None:
 def torch_state() -> dict:
     """Torch's version, thread pools and device, if torch is in use (imported) by the caller."""
     torch = sys.modules.get("torch")
-    if torch is None:
-        return {"torch": None, "torch_threads": None, "device": "cpu"}
+    if torch is None:  # the work ran in child processes: what they start with
+        threads = os.environ.get("OMP_NUM_THREADS")
+        return {"torch": package_version("torch"), "torch_threads": int(threads) if threads else None,
+                "torch_threads_note": None if threads else "children run torch's default: one per core",
+                "device": "cpu"}
     device = "cpu"
     if torch.cuda.is_available():
         device = f"cuda: {torch.cuda.get_device_name(0)}"

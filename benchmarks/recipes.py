@@ -26,9 +26,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# Run as a script, this folder leads sys.path, and benchmarks/numbers.py would shadow the
-# standard library's `numbers` (statistics and numpy import it): import with the folder
-# off the path, then put it back for `provenance`.
+# Run as a script, this folder leads sys.path: import the standard library and torch with the
+# folder off the path (no script here can shadow them), then put it back for `provenance`.
 _HERE = str(Path(__file__).resolve().parent)
 sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _HERE]
 
@@ -180,8 +179,8 @@ MIRROR_SAFE = {"fashion-mnist": True, "cifar10-jpeg": True}
 
 # The recipe each dataset's --final runs (chosen on validation accuracy; see the trials file).
 FINAL: dict[str, dict] = {
-    "fashion-mnist": dict(model="tvnet", epochs=12),
-    "cifar10-jpeg": dict(model="tvresnet", epochs=6),
+    "fashion-mnist": dict(model="tvnet-clothes", epochs=12, translate=1),  # trial w32d-12-t1
+    "cifar10-jpeg": dict(model="tvresnet-wide", epochs=6),  # trial c-tvresnet-16-32-64-256
 }
 
 

@@ -9,21 +9,22 @@ between them belongs to this script:
 
     python benchmarks/report.py                  # rewrite every marked block from the results
     python benchmarks/report.py --check          # write nothing; diff every stale block; exit 1 if any
-    python benchmarks/report.py --list           # the registered tables and their results files
-    python benchmarks/report.py --show NAME      # print one table as it would be written
+    python benchmarks/report.py --list           # the registered tables and values, and their results files
+    python benchmarks/report.py --show NAME      # print one table (or value) as it would be written
 
 `--check` also fails (exit 1) on a marker naming an unknown table, a missing
-results file, or a results file from a smoke run. Rewriting is all or nothing:
-with any such error, no file is touched.
+results file, a results file from a smoke run, or one written in an older
+format by an earlier version of its script. Rewriting is all or nothing: with
+any such error, no file is touched.
 
 A table for a new results file is one function: decorate it with
 `@table(NAME, "file.json")`; it receives the parsed JSON and returns the
-markdown table. Medians, means and spreads are computed here from the
-per-seed rows, never copied from a summary.
+markdown table. Means, medians and spreads are computed here from the
+per-seed (per-run) rows, never copied from a summary.
 
 A figure quoted in a sentence is an inline value, written the same way:
 
-    The default recipe reaches <!-- value:default-acc -->99.56%<!-- /value --> on MNIST's test set.
+    The default recipe reaches <!-- value:default-mnist-acc -->99.56 ± 0.04%<!-- /value --> on MNIST's test set.
 
 `@value(NAME, "file.json")` registers the function that renders it (a short
 string); `--check` fails when the text between the markers differs.
@@ -35,15 +36,15 @@ import sys
 from pathlib import Path
 
 # Run as a script, this folder leads sys.path; a script here named like a standard
-# module (numbers.py) would then shadow it. Look in this folder last.
+# module would then shadow it. Look in this folder last.
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
 
 import argparse  # noqa: E402
 import difflib  # noqa: E402
 import json  # noqa: E402
-import math  # noqa: E402
 import re  # noqa: E402
+import shlex  # noqa: E402
 import statistics  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -98,7 +99,7 @@ def value(name: str, *sources: str) -> Callable:
     return register
 
 
-# --- number formats (as the README writes them) ----------------------------------------------
+# --- number formats (as the docs write them) ----------------------------------------------
 
 def pct(x: float, digits: int = 2) -> str:
     return f"{100 * x:.{digits}f}%"
@@ -117,13 +118,24 @@ def count(n: int) -> str:
     return f"{n:,}"
 
 
+def ms(x: float) -> str:
+    return f"{x:,.0f} ms"
+
+
 def spread(xs: list[float]) -> float:
     """Sample standard deviation (n - 1): the spread one more seed would show."""
     return statistics.stdev(xs) if len(xs) > 1 else 0.0
 
 
-def mean_sd(xs: list[float]) -> str:
-    return f"mean {100 * statistics.mean(xs):.2f} ± {100 * spread(xs):.2f}"
+def mean_sd(xs: list[float], digits: int = 2) -> str:
+    """`99.56 ± 0.04%`: the mean and sample standard deviation of accuracies (fractions); one value alone."""
+    if len(xs) == 1:
+        return f"{100 * xs[0]:.{digits}f}%"
+    return f"{100 * statistics.mean(xs):.{digits}f} ± {100 * spread(xs):.{digits}f}%"
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.1f}x"
 
 
 def markdown(header: list[str], align: str, rows: list[list[str]]) -> str:
@@ -132,125 +144,491 @@ def markdown(header: list[str], align: str, rows: list[list[str]]) -> str:
     return "\n".join("| " + " | ".join(cells) + " |" for cells in [header, rule, *rows])
 
 
-# --- time to accuracy (benchmarks/time_to_accuracy.py) ----------------------------------------
-
-def time_to(points: list[dict], target: float) -> float | None:
-    """Training seconds at the first epoch whose test accuracy reaches `target`."""
-    return next((p["train_seconds"] for p in points if p["test_acc"] >= target), None)
+def older_format(path: str, why: str, command: str) -> ReportError:
+    return ReportError(f"{path} was written by an older version of its script ({why}); rerun `{command}`")
 
 
-def median_time_to(runs: list[dict], target: float) -> tuple[float | None, int]:
-    """(median seconds over seeds, seeds that reached it); a seed that never gets there counts as infinite."""
-    times = [time_to(r["points"], target) for r in runs]
-    median = statistics.median([math.inf if t is None else t for t in times])
-    return (None if median == math.inf else median), sum(t is not None for t in times)
+# --- time to accuracy on MNIST (benchmarks/time_to_accuracy.py) -------------------------------
+
+TTA_FILE = "benchmarks/results/time_to_accuracy.json"
+TTA_COMMAND = ("python benchmarks/time_to_accuracy.py --presets fast:10,plain:5,default:3 "
+               "--peers tutorial-recipe-a,keras-mnist-convnet")
+PRESET_ORDER = ("default", "plain", "fast", "best")
+PEER_NAMES = {
+    "tutorial-recipe-a": "PyTorch tutorial, recipe A, in its own pipeline",
+    "keras-mnist-convnet": "Keras \"Simple MNIST convnet\" example",
+}
 
 
-def preset_label(preset: str) -> str:
-    return "default" if preset == "default" else f"`--preset {preset}`"
+def recipe_runs(data: dict) -> dict[str, list[dict]]:
+    """Each tinyvision recipe's per-seed runs, the default recipe first."""
+    runs = [r for block in data.get("tinyvision", {}).values() for r in block.get("runs", [])]
+    if "peers" not in data or "reference_recipe_a" in data or any("final_test_acc" in r for r in runs):
+        raise older_format("this time_to_accuracy.py results file", "test accuracy read after every epoch, no peers",
+                           TTA_COMMAND)
+    recipes = {preset: block["runs"] for preset, block in data["tinyvision"].items() if block["runs"]}
+    rank = {p: i for i, p in enumerate(PRESET_ORDER)}
+    return dict(sorted(recipes.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
 
-def time_to_cell(runs: list[dict], target: float) -> str:
-    median, reached = median_time_to(runs, target)
-    seeds = f"{reached} of {len(runs)} seeds"
-    return f"{secs(median)} ({seeds})" if median is not None else f"not reached ({seeds})"
+def recipe_label(preset: str) -> str:
+    return "`tinyvision train` (default)" if preset == "default" else f"`--preset {preset}`"
+
+
+def epochs_text(n: int) -> str:
+    return f"{n} epoch{'' if n == 1 else 's'}"
+
+
+def recipe_summary(runs: list[dict]) -> dict:
+    accs = [r["test_acc"] for r in runs]
+    return {"acc_mean": statistics.mean(accs), "accs": accs,
+            "train": statistics.median(r["train_seconds"] for r in runs),
+            "wall": statistics.median(r["wall_seconds"] for r in runs)}
+
+
+def ran(peer: dict) -> bool:
+    return "test_acc" in peer
+
+
+def peer_model(peer: dict) -> str:
+    return f"{peer['recipe']['model']}, {epochs_text(len(peer['epochs']))}"
 
 
 @table("time-to-accuracy", "time_to_accuracy.json")
 def time_to_accuracy_table(data: dict) -> str:
-    """Recipe A against each preset: training time, final accuracy, time to 99.2% and 99.5%."""
-    presets = data["tinyvision"]
-    ref = data.get("reference_recipe_a")
-    header = [""] + (["recipe A (tutorial)"] if ref else []) + [preset_label(p) for p in presets]
-    rows: dict[str, list[str]] = {k: [] for k in ("time", "acc", "t992", "speedup", "t995")}
-    if ref:
-        per_epoch = statistics.median(ref["epoch_seconds"])
-        done = ref["epochs_run"] >= 10
-        full = sum(ref["epoch_seconds"]) if done else 10 * per_epoch
-        rows["time"].append(f"{full:.0f} s ({'its 10 epochs' if done else f'10 x {per_epoch:.1f} s'})")
-        rows["acc"].append(f"{pct(ref['test_acc_after_run'])} after {ref['epochs_run']} of its 10 epochs")
-        for key, target in (("t992", 0.992), ("t995", 0.995)):
-            reached = ref["test_acc_after_run"] >= target
-            rows[key].append(f"{full:.0f} s" if reached and done else "not reached" if done else "not measured")
-        rows["speedup"].append("—")
-    for runs in (p["runs"] for p in presets.values()):
-        finals = [r["final_test_acc"] for r in runs]
-        train = [r["train_seconds"] for r in runs]
-        rows["time"].append(f"{secs(statistics.median(train))} ({', '.join(f'{t:.1f}' for t in train)})")
-        rows["acc"].append(f"{pct(statistics.median(finals))} ({pcts(finals)})")
-        rows["t992"].append(time_to_cell(runs, 0.992))
-        rows["t995"].append(time_to_cell(runs, 0.995))
-        if ref:
-            median, _ = median_time_to(runs, 0.992)
-            rows["speedup"].append(f"{full / median:.1f}x" if median else "—")
-    labels = {"time": "training time (median)", "acc": "final test accuracy (median, per seed)",
-              "t992": "time to 99.2%", "speedup": "recipe A's 10 epochs ÷ time to 99.2%", "t995": "time to 99.5%"}
-    body = [[f"{labels[k]}", *cells] for k, cells in rows.items() if k != "speedup" or ref]
-    return markdown(header, "l" + "r" * (len(header) - 1), body)
-
-
-def seed_summary_rows(data: dict) -> list[list[str]]:
+    """One row per tinyvision recipe (over its seeds) and one per peer (one run each), same session."""
     rows = []
-    for preset, entry in data["tinyvision"].items():
-        runs = entry["runs"]
-        finals = [r["final_test_acc"] for r in runs]
-        train = [r["train_seconds"] for r in runs]
-        epochs = runs[0]["epochs"]
-        rows.append([
-            f"`{preset}`", f"`{runs[0]['model']}`, {epochs} epoch{'s' if epochs != 1 else ''}",
-            ", ".join(str(r["seed"]) for r in runs),
-            f"{pct(statistics.median(finals))} median ({pcts(finals)}; {mean_sd(finals)})",
-            f"{secs(statistics.median(train))} median ({', '.join(f'{t:.1f}' for t in train)})",
-        ])
-    return rows
+    for preset, runs in recipe_runs(data).items():
+        s = recipe_summary(runs)
+        rows.append([recipe_label(preset), f"`{runs[0]['model']}`, {epochs_text(runs[0]['epochs'])}",
+                     str(len(runs)), mean_sd(s["accs"]), secs(s["train"]), secs(s["wall"])])
+    for name, peer in data["peers"].items():
+        label = PEER_NAMES.get(name, name)
+        if ran(peer):
+            rows.append([label, peer_model(peer), f"1 (seed {peer.get('seed', 0)})", pct(peer["test_acc"]),
+                         secs(peer["train_seconds"]), secs(peer["runner"]["wall_seconds"])])
+        else:
+            why = peer.get("skipped") or "failed: " + (peer.get("failed") or "no result").splitlines()[0]
+            rows.append([label, "", "", f"not run: {why}", "", ""])
+    header = ["recipe", "model", "seeds", "MNIST test accuracy (mean ± std)", "training (median)",
+              "whole command (median)"]
+    return markdown(header, "lllrrr", rows)
 
 
-@table("preset-seeds", "time_to_accuracy.json", "best/time_to_accuracy.json")
-def preset_seeds_table(*files: dict) -> str:
-    """One row per preset over its seeds: median test accuracy (per seed; mean ± sd) and training time."""
-    rows = [row for data in files for row in seed_summary_rows(data)]
-    return markdown(["preset", "model", "seeds", "test accuracy", "training time"], "lllrr", rows)
+def fastest_reaching(recipes: dict[str, list[dict]], target: float) -> str | None:
+    """Our recipe with the smallest median training time whose MEAN test accuracy reaches `target`."""
+    reaching = [(recipe_summary(runs)["train"], p) for p, runs in recipes.items()
+                if recipe_summary(runs)["acc_mean"] >= target]
+    return min(reaching)[1] if reaching else None
 
 
-@table("best-seeds", "best/time_to_accuracy.json")
-def best_seeds_table(data: dict, targets: tuple[float, ...] = (0.995, 0.9965)) -> str:
-    """`--preset best`, one row per seed, then the medians."""
-    (entry,) = data["tinyvision"].values()
-    runs = entry["runs"]
-    rows = [[str(r["seed"]), pct(r["final_test_acc"]), secs(r["train_seconds"]),
-             *[secs(t) if (t := time_to(r["points"], x)) is not None else "not reached" for x in targets]]
-            for r in runs]
-    finals = [r["final_test_acc"] for r in runs]
-    train = statistics.median(r["train_seconds"] for r in runs)
-    rows.append(["**median**", f"**{pct(statistics.median(finals))}** ({mean_sd(finals)})",
-                 f"**{secs(train)}** ({train / 60:.1f} min)", *["" for _ in targets]])
-    header = ["seed", "test accuracy", "training time", *[f"time to {100 * x:g}%" for x in targets]]
-    return markdown(header, "r" * len(header), rows)
+@table("time-to-accuracy-speedups", "time_to_accuracy.json")
+def speedups_table(data: dict) -> str:
+    """Like with like: each peer's whole run against our fastest recipe whose mean reaches its accuracy."""
+    recipes = recipe_runs(data)
+    rows = []
+    for name, peer in data["peers"].items():
+        if not ran(peer):
+            continue
+        preset = fastest_reaching(recipes, peer["test_acc"])
+        label = PEER_NAMES.get(name, name)
+        if preset is None:
+            rows.append([label, pct(peer["test_acc"]), "none of our recipes' means reaches it", "", "", "", ""])
+            continue
+        s = recipe_summary(recipes[preset])
+        wall = peer["runner"]["wall_seconds"]
+        rows.append([label, pct(peer["test_acc"]), f"{recipe_label(preset)}: {pct(s['acc_mean'])} mean",
+                     f"{secs(peer['train_seconds'])} / {secs(s['train'])}", ratio(peer["train_seconds"], s["train"]),
+                     f"{secs(wall)} / {secs(s['wall'])}", ratio(wall, s["wall"])])
+    header = ["peer", "its test accuracy", "our fastest recipe reaching it", "training: peer / ours", "speed-up",
+              "whole command: peer / ours", "speed-up"]
+    return markdown(header, "lrlrrrr", rows)
 
 
-# --- speed (inference.py, distributed.py, cpu_choices.py, compile.py, serve_load.py) ---------
+@table("time-to-accuracy-seeds", "time_to_accuracy.json")
+def time_to_accuracy_seeds_table(data: dict) -> str:
+    """Every run behind the means: each seed's test accuracy, training and whole-command seconds."""
+    rows = []
+    for preset, runs in recipe_runs(data).items():
+        rows.append([recipe_label(preset), ", ".join(str(r["seed"]) for r in runs), pcts([r["test_acc"] for r in runs]),
+                     ", ".join(f"{r['train_seconds']:.1f}" for r in runs),
+                     ", ".join(f"{r['wall_seconds']:.1f}" for r in runs)])
+    return markdown(["recipe", "seeds", "test accuracy (%)", "training (s)", "whole command (s)"], "lllll", rows)
 
-DEFAULT_MODEL = "tvnet"
-RUNTIMES = {"eager": "eager PyTorch", "torchscript": "TorchScript (frozen)", "onnxruntime": "ONNX Runtime"}
+
+@table("calibration", "time_to_accuracy.json")
+def calibration_table(data: dict) -> str:
+    """Temperature scaling per recipe (medians over seeds): fitted and judged on validation, checked on test."""
+    rows = []
+    for preset, runs in recipe_runs(data).items():
+        cal = [r["calibration"] for r in runs]
+        test = [r["test_ece"] for r in runs if r.get("test_ece") is not None]
+        rows.append([recipe_label(preset), f"{statistics.median(c['temperature'] for c in cal):.3f}",
+                     pct(statistics.median(c["ece_before"] for c in cal)),
+                     pct(statistics.median(c["ece_after"] for c in cal)),
+                     pct(statistics.median(test)) if test else "—"])
+    header = ["recipe", "temperature", "calibration error before (validation)", "after (validation)",
+              "after (test)"]
+    return markdown(header, "lrrrr", rows)
+
+
+def preset_value(preset: str, what: str) -> Callable[[dict], str]:
+    def build(data: dict) -> str:
+        runs = recipe_runs(data).get(preset)
+        if not runs:
+            raise ReportError(f"{TTA_FILE} has no runs of the {preset!r} recipe")
+        s = recipe_summary(runs)
+        return {"acc": mean_sd(s["accs"]), "seeds": str(len(runs)), "train": f"{s['train']:.0f} s",
+                "wall": f"{s['wall']:.0f} s"}[what]
+
+    return build
+
+
+for _preset in ("default", "plain", "fast"):
+    for _what in ("acc", "seeds", "train", "wall"):
+        _name = f"{_preset}-mnist-{_what}" if _what in ("acc", "seeds") else f"{_preset}-{_what}-s"
+        value(_name, "time_to_accuracy.json")(preset_value(_preset, _what))
+
+
+@value("speedup-vs-tutorial", "time_to_accuracy.json")
+def speedup_vs_tutorial(data: dict) -> str:
+    """Whole-command speed-up over the tutorial's recipe A (its whole run against our fastest recipe reaching it)."""
+    peer = data["peers"].get("tutorial-recipe-a", {})
+    recipes = recipe_runs(data)
+    preset = fastest_reaching(recipes, peer["test_acc"]) if ran(peer) else None
+    if preset is None:
+        raise ReportError(f"{TTA_FILE}: no recipe of ours reaches the tutorial recipe's accuracy (or it did not run)")
+    return ratio(peer["runner"]["wall_seconds"], recipe_summary(recipes[preset])["wall"])
+
+
+# The most accurate preset, when measured (`--presets best:3 --peers none --out .../time_to_accuracy_best.json`).
+table("time-to-accuracy-best", "time_to_accuracy_best.json")(time_to_accuracy_table)
+
+
+# --- digits beyond MNIST, and not-a-digit (benchmarks/handwriting.py) --------------------------
+
+HW_FILE = "benchmarks/results/handwriting.json"
+HANDWRITING = ("hand-optdigits", "hand-pendigits", "hand-pyclustering", "font-digits")  # as handwriting.py pools
+SET_NAMES = {
+    "handwriting": "other writers' handwriting, pooled (the four sets below)",
+    "hand-optdigits": "UCI optdigits: 43 writers, not MNIST's",
+    "hand-pendigits": "UCI pendigits: 44 writers' pen-tablet paths, drawn",
+    "hand-pyclustering": "one writer's digits shipped with pyclustering",
+    "font-digits": "handwriting fonts of the EVAL group (never trained on), Hershey cursive",
+    "printed-digits": "printed fonts of the EVAL group",
+    "user-photos-mnist-test": "user-style photos of MNIST test digits",
+    "letters": "letters A-Z, a-z in EVAL fonts",
+    "letters:plain": "letters that cannot pass for a digit",
+    "letters:lookalikes": "letters that can (O, l, S, Z, ...)",
+    "photos-cifar10": "photos: CIFAR-10 test images",
+    "clothes-fashion": "clothes: Fashion-MNIST test images",
+    "other-marks": "blank paper, emoji, symbols, scribbles, doodles",
+}
+
+
+def handwriting_recipes(*files: dict) -> dict[str, list[dict]]:
+    """The measured runs (of every file given) grouped by recipe (the run's preset; none is the default),
+    default first."""
+    groups: dict[str, list[dict]] = {}
+    for data in files:
+        if data.get("limit_per_set") is not None:
+            raise ReportError(f"{HW_FILE} read at most {data['limit_per_set']} images per set (--limit): a "
+                              "quick look, not a result")
+        for run in data["runs"]:
+            groups.setdefault((run.get("config") or {}).get("preset") or "default", []).append(run)
+    rank = {p: i for i, p in enumerate(PRESET_ORDER)}
+    return dict(sorted(groups.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
+
+def set_figures(run: dict, name: str) -> dict | None:
+    """One run's figures for a set; `handwriting` pools the four handwriting sets, `letters:plain` and
+    `letters:lookalikes` split the letters."""
+    sets = run["sets"]
+    if name == "handwriting":
+        parts = [sets[n] for n in HANDWRITING if n in sets]
+        total = sum(p["count"] for p in parts)
+        if not total:
+            return None
+        return {"kind": "digits", "count": total,
+                **{k: sum(p[k] * p["count"] for p in parts) / total
+                   for k in ("accuracy", "refused", "misread", "one_digit_accuracy", "one_digit_refused")}}
+    base, _, part = name.partition(":")
+    entry = sets.get(base)
+    if entry is None or not part:
+        return entry
+    return {"kind": entry["kind"], **entry[{"plain": "without_lookalikes", "lookalikes": "lookalikes_only"}[part]]}
+
+
+def over_runs(runs: list[dict], name: str, key: str) -> list[float]:
+    return [f[key] for r in runs if (f := set_figures(r, name)) is not None and f.get(key) is not None]
+
+
+HEADLINE = ("handwriting", "printed-digits", "user-photos-mnist-test", "letters:plain", "letters:lookalikes",
+            "photos-cifar10", "clothes-fashion", "other-marks")
+
+
+def headline_cell(runs: list[dict], name: str) -> str:
+    figures = set_figures(runs[0], name)
+    if figures["kind"] == "digits":
+        return (f"{mean_sd(over_runs(runs, name, 'accuracy'), 1)} right "
+                f"({pct(statistics.mean(over_runs(runs, name, 'refused')), 1)} unanswered)")
+    return f"{mean_sd(over_runs(runs, name, 'refused'), 1)} refused"
+
+
+@table("robust-digits", "handwriting.json", "handwriting_plain.json")
+def robust_digits_table(*files: dict) -> str:
+    """The headline: digits written by others, user photos, and things that are not digits, per recipe."""
+    recipes = handwriting_recipes(*files)
+    first = next(iter(recipes.values()))
+    rows = []
+    for name in HEADLINE:
+        if set_figures(first[0], name) is None:
+            continue
+        kind = "digits" if set_figures(first[0], name)["kind"] == "digits" else "not digits"
+        rows.append([SET_NAMES.get(name, name), kind, count(set_figures(first[0], name)["count"]),
+                     *[headline_cell(runs, name) for runs in recipes.values()]])
+    header = ["set", "kind", "images", *[f"{recipe_label(p)}, {len(r)} run{'s' * (len(r) > 1)}"
+                                        for p, r in recipes.items()]]
+    return markdown(header, "llr" + "r" * len(recipes), rows)
+
+
+@table("handwriting", "handwriting.json", "handwriting_plain.json")
+def handwriting_table(*files: dict) -> str:
+    """Every set: read from its file as a user's image is (right, unanswered, wrong), and the classifier
+    alone on the one prepared digit (right, under the threshold)."""
+    recipes = handwriting_recipes(*files)
+    names = list(SET_NAMES)
+    rows = []
+    for preset, runs in recipes.items():
+        for name in names:
+            figures = set_figures(runs[0], name)
+            if figures is None:
+                continue
+            mean = {k: statistics.mean(over_runs(runs, name, k)) for k in ("refused", "one_digit_refused")}
+            if figures["kind"] == "digits":
+                cells = [mean_sd(over_runs(runs, name, "accuracy"), 1), pct(mean["refused"], 1),
+                         pct(statistics.mean(over_runs(runs, name, "misread")), 1),
+                         pct(statistics.mean(over_runs(runs, name, "one_digit_accuracy")), 1),
+                         pct(mean["one_digit_refused"], 1)]
+            else:
+                cells = ["—", mean_sd(over_runs(runs, name, "refused"), 1), pct(1 - mean["refused"], 1), "—",
+                         pct(mean["one_digit_refused"], 1)]
+            short = "default" if preset == "default" else f"`{preset}`"
+            label = [f"{short}, {len(runs)} runs"] if len(recipes) > 1 else []
+            rows.append([*label, SET_NAMES[name], count(figures["count"]), *cells])
+    header = [*(["recipe"] if len(recipes) > 1 else []), "set", "images", "right", "unanswered",
+              "wrong (a digit answered)", "one digit: right", "one digit: under the threshold"]
+    return markdown(header, "l" * (len(header) - 6) + "rrrrrr", rows)
+
+
+def default_runs(data: dict) -> list[dict]:
+    runs = handwriting_recipes(data).get("default")
+    if not runs:
+        raise ReportError(f"{HW_FILE} has no run of the default recipe")
+    return runs
+
+
+def handwriting_value(name: str, key: str) -> Callable[[dict], str]:
+    def build(data: dict) -> str:
+        runs = default_runs(data)
+        if set_figures(runs[0], name) is None:
+            raise ReportError(f"{HW_FILE} has no set {name!r}")
+        return mean_sd(over_runs(runs, name, key), 1)
+
+    return build
+
+
+for _name, _set, _key in (("handwriting-acc", "handwriting", "accuracy"),
+                          ("user-photos-acc", "user-photos-mnist-test", "accuracy"),
+                          ("letters-refused", "letters:plain", "refused"),
+                          ("photos-refused", "photos-cifar10", "refused"),
+                          ("clothes-refused", "clothes-fashion", "refused")):
+    value(_name, "handwriting.json")(handwriting_value(_set, _key))
+
+
+# --- whole numbers (benchmarks/number_photos.py read --results) -------------------------------
+
+STYLE_NAMES = {
+    "dark-on-light-jpeg": "dark ink on light paper, JPEG",
+    "dark-on-light-png": "dark ink on light paper, PNG",
+    "light-on-dark-jpeg": "light ink on dark paper, JPEG",
+    "blue-pen-jpeg": "blue pen, JPEG",
+    "rgba-transparent-png": "transparent background, PNG",
+}
+
+
+@table("numbers", "numbers.json")
+def numbers_table(data: dict) -> str:
+    """Numbers read exactly (every digit right, none missing or extra), overall and by how they were written."""
+    read = data["read"]
+    rows = [["**read exactly: all numbers**", count(read["images"]), f"**{pct(read['rate'], 1)}**"]]
+    groups = (("by_length", lambda k: f"{k} digits"),
+              ("by_touching", {"separate": "digits apart", "touching": "some digits touching"}.get),
+              ("by_uneven", {"even": "even sizes and baseline", "uneven": "uneven sizes and baseline"}.get),
+              ("by_style", STYLE_NAMES.get))
+    for key, name in groups:
+        for k, v in read.get(key, {}).items():
+            rows.append([f"read exactly: {name(k) or k}", count(v["images"]), pct(v["rate"], 1)])
+    n = data["images"]
+    rows += [["the right number of digits found", count(n), pct(read["digit_count_rate"], 1)],
+             ["every digit's box found (overlap ≥ 0.5)", count(n), pct(data["segmentation"]["rate"], 1)],
+             ["no answer (abstained or unreadable)", count(n), pct(data["abstained"] / n, 1)]]
+    rows.append(["time per image (decode, segment, classify)", "", f"{1000 * data['seconds_per_image']:.0f} ms"])
+    return markdown(["", "images", "share"], "lrr", rows)
+
+
+@value("numbers-read-rate", "numbers.json")
+def numbers_read_rate(data: dict) -> str:
+    return pct(data["read"]["rate"], 1)
+
+
+@value("numbers-images", "numbers.json")
+def numbers_images(data: dict) -> str:
+    return count(data["read"]["images"])
+
+
+# --- recipe choices, made on validation (benchmarks/recipes.py, benchmarks/digit_recipes.py) --
+
+def options_text(options: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in options.items() if k != "model") or "the dataset's recipe"
+
+
+TRIAL_DEFAULT_MODEL = "tvnet"  # what a digit trial naming no model trained (the MNIST default of the time)
+
+
+def command_flags(command: str, flag: str) -> list[str]:
+    """The values given to `flag` in a recorded command line."""
+    words = shlex.split(command)
+    return [words[i + 1] for i, w in enumerate(words[:-1]) if w == flag]
+
+
+@table("digit-recipe-trials", "digit_recipes.json")
+def digit_recipe_trials_table(data: dict) -> str:
+    """Every digit recipe tried, judged on validation: MNIST's validation split and stand-ins built from the
+    training side. (Each run's MNIST test accuracy is recorded apart and is not shown: it chose nothing.)"""
+    rows = []
+    for t in data["trials"]:
+        options = {k: v for k, v in t["options"].items() if k != "model" and not str(v).startswith("trial-")}
+        if any(str(v).startswith("trial-") for v in t["options"].values()):
+            options = {"augment": "handwriting", **options}
+        policy = command_flags(t["provenance"]["command"], "--policy")
+        what = [options_text(options) if options else "no options",
+                f"handwriting policy changed: {', '.join(policy)}" if policy else "",
+                f"font digits: {t['font_digits_source']}" if t.get("font_digits_source") else "",
+                f"extra non-digits: {t['extra_negatives']}" if t.get("extra_negatives") else ""]
+        seed = str(t["seed"]) + ("†" if t["seed"] != 0 else "")
+        load = t.get("load_before") or [float("nan")]
+        rows.append([f"`{t['name']}`", seed, f"`{t['options'].get('model', TRIAL_DEFAULT_MODEL)}`",
+                     "; ".join(x for x in what if x), pct(t["val_acc"]), pct(t["robust_acc"]),
+                     pct(t["font-check_acc"]) if "font-check_acc" in t else "—",
+                     pct(t["mnist-val-photo_refused"], 1), pct(t["neg-train_refused"], 1),
+                     pct(t["neg-letters-check_refused"], 1) if "neg-letters-check_refused" in t else "—",
+                     f"{statistics.mean(t['epoch_seconds']):.0f} s", f"{load[0]:.1f}"])
+    header = ["trial", "seed", "model", "options", "MNIST validation", "stand-ins (mean)", "held-out fonts",
+              "photos unanswered", "non-digits refused", "held-out letters refused", "s per epoch", "load"]
+    return (markdown(header, "llll" + "r" * 8, rows)
+            + "\n\nStand-ins: MNIST validation digits as user photos, redrawn with other pens, scanned at low "
+              "resolution, and digits in TRAIN-group fonts (`benchmarks/digit_val.py`). Trials that train on font "
+              "digits (`font-fit`, half of those fonts) have seen part of the font stand-in: for them, the held-out "
+              "half (`held-out fonts`) is the fair measure.\n\n† The stand-ins are drawn from the seed-0 "
+              "validation split: a run with another seed trained on most of them, so its stand-in figures flatter "
+              "it.")
+
+
+def training_trials(data: dict) -> list[dict]:
+    return [t for t in data["trials"] if t.get("kind") is None]
+
+
+def recipe_trials_table(data: dict) -> str:
+    """Each trial of one dataset: its options, final-epoch validation accuracy, and what it cost.
+
+    Seconds are wall time with one torch thread on a shared machine, so `CPU share` (CPU seconds over
+    wall seconds) says how much of a core the trial had; CPU seconds compare trials fairly.
+    """
+    trials = training_trials(data)
+    best = max(t["val_acc"] for t in trials)
+    rows = []
+    for t in trials:
+        options = {k: v for k, v in t["options"].items() if k != "model"}
+        acc = pct(t["val_acc"])
+        rows.append([f"`{t['trial']}`", f"`{t['options']['model']}`", count(t["parameters"]),
+                     options_text(options), str(t["seed"]), f"**{acc}**" if t["val_acc"] == best else acc,
+                     f"{t['train_seconds']:,.0f} s",
+                     f"{t['train_cpu_seconds']:,.0f} s" if t.get("train_cpu_seconds") is not None else "—",
+                     f"{t['cpu_share']:.2f}"])
+    header = ["trial", "model", "parameters", "options", "seed", "validation accuracy", "training (wall)",
+              "training (CPU)", "CPU share"]
+    out = markdown(header, "lllllrrrr", rows)
+    for check in (t for t in data["trials"] if t.get("kind") == "tta-check"):
+        views = {"shift0": "the image alone", "shift0+flip": "with its mirror", "shift1": "1-pixel shifts",
+                 "shift1+flip": "shifts and mirror"}
+        cells = [[views.get(k, k), pct(v)] for k, v in check["val_acc_by_tta"].items()]
+        out += (f"\n\nTest-time views of `{Path(check['run']).name}` on its validation split "
+                f"({count(check['val_count'])} images):\n\n" + markdown(["views averaged", "validation accuracy"],
+                                                                        "lr", cells))
+    return out
+
+
+for _dataset in ("fashion-mnist", "cifar10-jpeg"):
+    table(f"recipe-trials-{_dataset}", f"recipes/{_dataset}-trials.json")(recipe_trials_table)
+
+
+def recipe_final_table(data: dict) -> str:
+    """The chosen recipe run as a user runs it, over seeds: test accuracy read once per run."""
+    runs = data["runs"]
+    accs = [r["test_acc"] for r in runs]
+    options = ", ".join(f"{k}={v}" for k, v in data["recipe"].items())
+    rows = [[options, ", ".join(str(r["seed"]) for r in runs), mean_sd(accs), pcts(accs),
+             secs(statistics.median(r["train_seconds"] for r in runs)),
+             secs(statistics.median(r["wall_seconds"] for r in runs)), str(data["threads"])]]
+    return markdown(["recipe", "seeds", "test accuracy (mean ± std)", "per seed (%)", "training (median)",
+                     "whole command (median)", "torch threads"], "llrlrrr", rows)
+
+
+# Written by `recipes.py DATASET --final`.
+for _dataset in ("fashion-mnist", "cifar10-jpeg"):
+    table(f"recipe-final-{_dataset}", f"recipes/{_dataset}-final.json")(recipe_final_table)
+
+
+# --- MLP vs CNN (tinyvision compare, copied to benchmarks/results/compare-*/) -----------------
+
+def compare_table(data: dict) -> str:
+    """One row per model, in the order trained: one seed, one split."""
+    rows = [[f"`{r['model']}`", count(r["parameters"]), str(r["epochs"]), secs(r["train_seconds"]),
+             pct(r["final_val_acc"]), pct(r["test_acc"]), f"{r['test_loss']:.4f}"] for r in data["results"]]
+    header = ["model", "parameters", "epochs", "training", "validation accuracy", "test accuracy", "test loss"]
+    return markdown(header, "lrrrrrr", rows)
+
+
+table("compare-mnist", "compare-mnist/report.json")(compare_table)
+
+
+# --- speed (inference.py, distributed.py, cpu_choices.py, compile.py) ------------------------
+
+RUNTIMES = {"pytorch": "PyTorch", "torchscript": "TorchScript", "onnxruntime": "ONNX Runtime"}
 
 
 @table("inference", "inference.json")
 def inference_table(data: dict) -> str:
-    """Images per second by model, batch and runtime; the fastest in bold."""
-    rate = {(r["model"], r["batch"], r["runtime"]): r["images_per_second"] for r in data["results"]}
-    keys = list(dict.fromkeys((r["model"], r["batch"]) for r in data["results"]))
-    keys.sort(key=lambda k: k[0] != DEFAULT_MODEL)  # stable: the default model first, else as measured
-    best = max(rate.values())
+    """Images per second of each exported file, loaded as users load it, through the whole inference path."""
+    results = data["results"]
+    if "provenance" not in data or any(r["runtime"] not in RUNTIMES for r in results):
+        raise older_format("benchmarks/results/inference.json", "runtime 'eager', bare networks",
+                           "python benchmarks/inference.py RUN_DIR [RUN_DIR ...]")
+    rate = {(r["run"], r["batch"], r["runtime"]): r["images_per_second"] for r in results}
+    agree: dict[str, list[int]] = {}
+    for r in results:
+        agree.setdefault(r["run"], []).append(r["same_prediction_as_pytorch_of_1000"])
+    models = {r["run"]: r for r in results}
+    names = [r["model"] for r in models.values()]
     rows = []
-    for model, batch in keys:
-        cells = []
-        for runtime in RUNTIMES:
-            value = rate.get((model, batch, runtime))
-            text = "—" if value is None else count(value)
-            cells.append(f"**{text}**" if value == best else text)
-        label = f"`{model}` (default)" if model == DEFAULT_MODEL else f"`{model}`"
-        rows.append([label, count(batch), *cells])
-    return markdown(["model", "batch", *RUNTIMES.values()], "lrrrr", rows)
+    for run, batch in dict.fromkeys((r["run"], r["batch"]) for r in results):
+        m = models[run]
+        label = f"`{m['model']}`" + (f" (`{Path(run).name}`)" if names.count(m["model"]) > 1 else "")
+        views = f", {m['views']} views" if m.get("views", 1) > 1 else ""
+        rates = [count(round(rate[run, batch, k])) if (run, batch, k) in rate else "—" for k in RUNTIMES]
+        rows.append([label + views, count(batch), *rates, f"{min(agree[run])}/1,000"])
+    return markdown(["model", "batch", *RUNTIMES.values(), "same answer as PyTorch"], "lrrrrr", rows)
 
 
 @table("distributed", "distributed.json")
@@ -265,6 +643,17 @@ def distributed_table(data: dict) -> str:
                      "test acc"], "lrrr", rows)
 
 
+def distributed_ratio(top: str, bottom: str, key: str) -> Callable[[dict], str]:
+    return lambda data: f"{data[top][key] / data[bottom][key]:.2f}x"
+
+
+value("two-ranks-vs-one-thread", "distributed.json")(
+    distributed_ratio("one_process_one_thread", "two_processes", "train_seconds"))
+value("two-ranks-vs-two-threads", "distributed.json")(
+    distributed_ratio("one_process", "two_processes", "train_seconds"))
+value("two-ranks-wall", "distributed.json")(distributed_ratio("one_process", "two_processes", "wall_seconds"))
+
+
 @table("cpu-choices", "cpu_choices.json")
 def cpu_choices_table(data: dict) -> str:
     """Seconds of training steps per MNIST epoch for each choice; the first of each group is the one used."""
@@ -277,7 +666,7 @@ def cpu_choices_table(data: dict) -> str:
         for name, s in seconds.items():
             params = variants[name].get("parameters") if isinstance(variants[name], dict) else None
             rows.append([group, name, count(params) if params else "", f"{s:.2f}", f"{s / used:.2f}x"])
-    return markdown(["choice", "variant", "parameters", "s per epoch of steps", "time vs the one used"], "llrrr",
+    return markdown(["choice", "variant", "parameters", "s per epoch of steps", "time vs the first"], "llrrr",
                     rows)
 
 
@@ -294,95 +683,152 @@ def compile_table(data: dict) -> str:
         ["first two steps (compiling included)", f"{eager['first_two_steps_s']:.2f} s",
          f"{compiled['first_two_steps_s']:.2f} s"],
         ["step speed-up", "1x", f"{speedup:.2f}x"],
-        [f"pays back after (the default run has {count(steps)} steps)", "", even],
+        [f"pays back after (a 5-epoch run has {count(steps)} steps)", "", even],
     ]
     return markdown(["", "eager", "`torch.compile` (inductor)"], "lrr", rows)
 
 
+# --- the server and the decoder (serve_load.py, serve_soak.py, decode_memory.py) ---------------
+
+def statuses_text(statuses: dict[str, int]) -> str:
+    return ", ".join(f"{s} x{count(n)}" for s, n in sorted(statuses.items()))
+
+
+def server_setup(data: dict) -> str:
+    """'`tvnet` (mnist), 2 workers x 1 thread(s), queue 8' from the server's first log line."""
+    line = next(iter(data.get("server_log") or data.get("server_log_tail") or []), "")
+    model = re.search(r"serving (\S+) \((\S+)\)", line)
+    setup = re.search(r"\((\d+ workers? x \d+ thread\(s\), queue \d+)\)", line)
+    parts = [f"`{model.group(1)}` ({model.group(2)})" if model else "", setup.group(1) if setup else ""]
+    return ", ".join(p for p in parts if p) or "—"
+
+
+def memory_text(data: dict) -> str:
+    return (f"{data['server_rss_mb_idle']:.0f} / {data['server_rss_mb_peak']:.0f} / "
+            f"{data['server_rss_mb_after']:.0f} MB")
+
+
 @table("serve-load", "serve_load.json")
 def serve_load_table(data: dict) -> str:
+    """Normal uploads from concurrent clients; a client told 503 waits and sends again."""
+    retried = data.get("statuses", {}).get("503", 0)
     row = [count(data["requests"]), str(data["clients"]), f"{data['requests_per_second']:.1f}",
-           f"{data['latency_ms_p50']:.0f} ms", f"{data['latency_ms_p99']:.0f} ms", f"{data['latency_ms_max']:.0f} ms",
-           count(data["errors"]), f"{count(data['correct_predictions'])}/{count(data['requests'])}",
-           f"{data['payload_kb_mean']:.1f} KB", "yes" if data["server_alive_after"] else "**no**"]
-    header = ["requests", "clients", "requests/s", "p50", "p99", "max", "errors", "right predictions",
-              "mean payload", "healthy after"]
-    return markdown(header, "rrrrrrrrrl", [row])
+           ms(data["latency_ms_p50"]), ms(data["latency_ms_p99"]), ms(data["latency_ms_max"]),
+           count(retried), count(data["errors"]), f"{count(data['correct_predictions'])}/{count(data['requests'])}",
+           f"{data['payload_kb_mean']:.1f} KB", server_setup(data), memory_text(data),
+           "yes" if data["server_alive_after"] else "**no**"]
+    header = ["requests", "clients", "answered/s", "p50", "p99", "max", "503 (then retried)", "errors",
+              "right predictions", "mean upload", "server", "memory idle / peak / after", "healthy after"]
+    return markdown(header, "rrrrrrrrrrlrl", [row])
 
 
-# --- accuracy on users' photos (user_photos.py) -------------------------------------------------
+@table("serve-load-bombs", "serve_load_bombs.json")
+def serve_bombs_table(data: dict) -> str:
+    """Each huge or hostile image sent twice at once: what the server answered, and how long the slowest took."""
+    rows = [[f"`{case}`", statuses_text(statuses), secs(data["slowest_seconds_by_case"][case])]
+            for case, statuses in data["by_case"].items()]
+    rows.append(["**server**", f"{server_setup(data)}; memory idle / peak / after {memory_text(data)}; healthy "
+                               f"after: {'yes' if data['server_alive_after'] else '**no**'}", ""])
+    return markdown(["upload", "answers (status x count)", "slowest answer"], "llr", rows)
 
-STYLE_NAMES = {
-    "dark-on-light-jpeg": "dark ink on light paper, JPEG",
-    "dark-on-light-png": "dark ink on light paper, PNG",
-    "light-on-dark-jpeg": "light ink on dark paper, JPEG",
-    "blue-pen-jpeg": "blue pen, JPEG",
-    "rgba-transparent-png": "transparent background, PNG",
+
+SOAK_KINDS = {
+    "normal": "drawings and user-style photos",
+    "bomb": "40-megapixel images, decompression bombs",
+    "huge-declared": "a declared 50 MB body",
+    "chunked-oversize": "a chunked body growing past the limit",
+    "slowloris": "a body that stalls halfway",
+    "malformed": "random bytes, truncated images, broken forms",
 }
 
 
-def share_digits(n: int) -> int:
-    """Decimals an accuracy over `n` images can honestly show: 1 below 10,000 images, else 2."""
-    return 1 if n < 10_000 else 2
+@table("serve-soak", "serve_soak.json")
+def serve_soak_table(data: dict) -> str:
+    """Minutes of mixed traffic: per kind of request, what the server answered and how fast."""
+    rows = [[kind, SOAK_KINDS.get(kind, ""), count(k["requests"]), statuses_text(k["statuses"]),
+             ms(k["latency_ms_p50"]), ms(k["latency_ms_p99"])]
+            for kind, k in data["kinds"].items()]
+    rows.append(["**all**", f"{data['seconds'] / 60:.0f} minutes, {data['clients']} clients",
+                 count(data["requests"]), f"errors {data['errors']}, unexpected answers {len(data['unexpected'])}",
+                 "", ""])
+    rows.append(["**server**", f"memory idle / peak / after {memory_text(data)}",
+                 "", f"healthy after: {'yes' if data['server_alive_after'] else '**no**'}; predicts after: "
+                     f"{'yes' if data['predicts_after'] else '**no**'}", "", ""])
+    return markdown(["kind", "what", "requests", "answers (status x count)", "p50", "p99"], "llrlrr", rows)
 
 
-@table("user-photos", "user_photos.json")
-def user_photos_table(data: dict) -> str:
-    n = data["images"]
-    d = share_digits(n)
-    rows = [
-        [f"the {count(n)} user-style photos, prepared as `tinyvision predict` does",
-         f"**{pct(data['user_photo_accuracy'], d)}**"],
-        [f"the same {count(n)} digits as MNIST images", pct(data["same_digits_mnist_accuracy"], d)],
-        ["the model on the whole MNIST test set", pct(data["model_mnist_test_accuracy"], 2)],
-        ["the photos, grayscale + resize to 28x28 (what tutorials do)", pct(data["naive_resize_accuracy"], d)],
-    ]
-    return markdown(["input", "accuracy"], "lr", rows)
-
-
-@table("user-photos-styles", "user_photos.json")
-def user_photos_styles_table(data: dict) -> str:
-    """Accuracy by photo style; styles are dealt round-robin, so each has a known share of the images."""
-    styles = list(data["by_style"])
+@table("decode-memory", "decode_memory.json")
+def decode_memory_table(data: dict) -> str:
+    """Peak extra memory of preparing one upload, each in a fresh process; over the bound in bold."""
+    bound = data["bound_mb"]
     rows = []
-    for i, style in enumerate(styles):
-        n = len(range(i, data["images"], len(styles)))
-        rows.append([STYLE_NAMES.get(style, style), count(n), pct(data["by_style"][style], share_digits(n))])
-    return markdown(["style", "images", "accuracy"], "lrr", rows)
+    for case, c in data["cases"].items():
+        if c["outcome"] == "crashed":
+            rows.append([f"`{case}`", "", "**crashed**", "", ""])
+            continue
+        peak = f"{c['peak_extra_mb']:.1f} MB"
+        rows.append([f"`{case}`", f"{c['file_kb']:,.0f} KB", c["outcome"].replace("_", " "),
+                     f"**{peak}**" if c["peak_extra_mb"] > bound else peak, secs(c["seconds"], 2)])
+    rows.append([f"**the bound: {bound} MB**", "", "", "all within" if data["all_within_bound"] else "**exceeded**",
+                 ""])
+    return markdown(["file", "size", "outcome", "peak extra memory", "time"], "lrlrr", rows)
 
 
-# --- MLP vs CNN (tinyvision compare, copied to benchmarks/results/compare-*/) -----------------
+# --- folders (large_folder.py, tinyvision check-data) ------------------------------------------
 
-def compare_table(data: dict) -> str:
-    """One row per model; the best test accuracy in bold."""
-    best = max(r["test_acc"] for r in data["results"])
-    rows = [[r["model"], count(r["parameters"]), str(r["epochs"]), secs(r["train_seconds"]),
-             f"**{pct(r['test_acc'])}**" if r["test_acc"] == best else pct(r["test_acc"]), f"{r['test_loss']:.4f}"]
-            for r in data["results"]]
-    return markdown(["model", "parameters", "epochs", "training time", "test accuracy", "test loss"], "lrrrrr", rows)
+@table("large-folder", "large_folder.json")
+def large_folder_table(data: dict) -> str:
+    """Decoding a folder larger than the in-memory budget once, then training from its memory-mapped cache."""
+    d, t, memory = data["decode"], data["train"], data["memory_mb"]
+    target = data["memory_target_mb"]
+    decoded = (f"{count(data['count'])} images in {secs(d['seconds'])} ({count(d['images_per_second'])} per s, "
+               f"{d['workers']} processes) into a {d['cache_bytes'] / 1e9:.1f} GB cache, {d['unreadable']} "
+               "unreadable")
+    if d.get("measured_by_the_run_of"):
+        decoded += f" (measured by the run of {d['measured_by_the_run_of'][:10]}, whose cache this run reused)"
+    trained = (f"`{t['model']}`, batch {t['batch_size']}: {t['seconds_per_step']:.2f} s per step "
+               f"({count(t['images_per_second'])} images/s); one epoch of {count(t['steps_per_epoch'])} steps ≈ "
+               f"{t['epoch_seconds_estimate'] / 60:.0f} min (from {t['limit_batches']} steps); in-memory budget "
+               f"{count(t['data_in_memory_budget_mb'])} MB")
+    what = {"generate": "write the JPEGs (skipped when present)", "decode": decoded,
+            "train: load, normalisation": "open the cache, split "
+            + "/".join(count(v) for v in t["split"].values()) + ", normalisation statistics",
+            "train: steps and validation": trained, "train: calibration and test": "calibrate, test",
+            "done": "after the run"}
+    phases = dict(memory)
+    if d.get("memory_mb"):
+        phases = {"generate": memory.get("generate"), "decode": d["memory_mb"],
+                  **{k: v for k, v in memory.items() if k != "generate"}}
+    rows = []
+    for phase, m in phases.items():
+        if not m:
+            continue
+        peak = f"{m['VmHWM']:,.0f}" if phase != "done" else f"{m['VmRSS']:,.0f} (now)"
+        over = phase != "done" and m["VmHWM"] > target
+        rows.append([phase, what.get(phase, ""), f"**{peak}**" if over else peak, f"{m['RssAnon']:,.0f}",
+                     f"{m['RssFile']:,.0f}"])
+    rows.append([f"**target: {count(target)} MB**", "peaks over it in bold", "", "", ""])
+    return markdown(["phase", "what happened", "peak resident MB", "anonymous MB", "file-backed MB"], "llrrr", rows)
 
 
-for _run in ("mnist", "fashion-mnist", "cifar10-jpeg"):
-    table(f"compare-{_run}", f"compare-{_run}/report.json")(compare_table)
-
-
-# --- peers (benchmarks/peers/*.py with --out benchmarks/results/peers/NAME.json) ---------------
-
-def peer_table(data: dict) -> str:
-    """Each epoch's training seconds and validation accuracy, then the single test measurement."""
-    rows, total = [], 0.0
-    for e in data["epochs"]:
-        total += e["seconds"]
-        rows.append([str(e["epoch"]), secs(e["seconds"]), secs(total), pct(e["val_acc"]), ""])
-    rows.append(["**end**", "", f"**{secs(data['train_seconds'])}** (whole command {secs(data['wall_seconds'])})",
-                 "", f"**{pct(data['test_acc'])}**"])
-    return markdown(["epoch", "training time", "cumulative", "validation accuracy", "test accuracy"], "rrrrr", rows)
-
-
-for _peer in ("tutorial_recipe_a", "keras_mnist_convnet"):
-    table(f"peer-{_peer.replace('_', '-')}", f"peers/{_peer}.json")(peer_table)
-
-
+@table("check-data-cifar10-jpeg", "check-data-cifar10-jpeg/report.json")
+def check_data_table(data: dict) -> str:
+    """What `tinyvision check-data` found in the CIFAR-10 JPEG copy."""
+    near, files, pixels = data["near_duplicates"], data["identical_files"], data["identical_pixels"]
+    counts = " / ".join(f"{count(sum(c.values()))} {s}" for s, c in data["counts"].items())
+    rows = [
+        ["images", f"{count(data['images'])} in {len(data['classes'])} classes: {counts}"],
+        ["unreadable files", count(len(data["unreadable"]))],
+        ["identical files (same bytes)", f"{files['groups']} groups"],
+        ["identical images (same pixels)", f"{pixels['groups']} groups"],
+        ["near duplicates", f"{near['pairs']} pairs: {near['within_class']} within a split and class, "
+                            f"{near['across_splits']} across splits, {near['across_classes']} across classes"],
+        ["test images with a near duplicate in training",
+         f"**{near['test_images_with_a_train_near_duplicate']}**"],
+        ["class imbalance (largest / smallest)", f"{data['imbalance']['ratio']}"],
+        ["time", secs(data["seconds"])],
+    ]
+    return markdown(["check", "found"], "ll", rows)
 # --- the source line under every table -------------------------------------------------------
 
 def load_text(values: list[float] | None) -> str:
@@ -390,21 +836,41 @@ def load_text(values: list[float] | None) -> str:
 
 
 def source_note(path: str, data: dict) -> str:
-    """`path`, the command that wrote it, and the machine's state, from its provenance block."""
+    """`path`, the command that wrote it, and the machine's state, from its provenance block (or, for a
+    file of trials, from each trial's)."""
     prov = data.get("provenance")
+    records = [t for t in data.get("trials", []) if isinstance(t, dict) and t.get("provenance")]
+    if not prov and records:
+        return trials_note(path, [t["provenance"] for t in records])
     if not prov:
         load = ""
         if "load_average_1min_before" in data:
             load = (f"; load average {data['load_average_1min_before']:.2f} before, "
                     f"{data['load_average_1min_after']:.2f} after (1 min)")
+        if data.get("command"):
+            return f"`{path}`: `{data['command']}` (no machine or load recorded{load})"
         return f"`{path}` (no command recorded: written before provenance.py{load})"
     commit = (prov.get("git_commit") or "unknown")[:12] + (" + uncommitted changes" if prov.get("git_dirty") else "")
     threads = prov.get("torch_threads")
-    machine = (f"torch {prov.get('torch')}, {threads} thread{'' if threads == 1 else 's'}, {prov.get('cpu_model')} "
-               f"({prov.get('cpus_available')} cores), {prov.get('device')}")
+    machine = ", ".join(x for x in (
+        f"torch {prov['torch']}" if prov.get("torch") else "",
+        f"{threads} thread{'' if threads == 1 else 's'}" if threads else "",
+        f"{prov.get('cpu_model')} ({prov.get('cpus_available')} cores)", prov.get("device") or "") if x)
     return (f"`{path}`: `{prov['command']}` on {prov['start_time'][:10]}, commit {commit}; {machine}; load average "
             f"{load_text(prov.get('load_average_before'))} before, {load_text(prov.get('load_average_after'))} "
             f"after (1 min)")
+
+
+def trials_note(path: str, provs: list[dict]) -> str:
+    """A file that gathers many runs, each with its own provenance: their span, commits and load."""
+    days = sorted(p["start_time"][:10] for p in provs)
+    span = days[0] if days[0] == days[-1] else f"{days[0]} to {days[-1]}"
+    commits = sorted({(p.get("git_commit") or "unknown")[:12] + (" + uncommitted changes" * bool(p.get("git_dirty")))
+                      for p in provs})
+    loads = [p["load_average_before"][0] for p in provs if p.get("load_average_before")]
+    load = f"; load average before each from {min(loads):.2f} to {max(loads):.2f} (1 min)" if loads else ""
+    return (f"`{path}`: {len(provs)} runs on {span}, each recorded with its own command (the first: "
+            f"`{provs[0]['command']}`), commit {', '.join(commits)}{load}")
 
 
 def render(name: str, root: Path) -> str:
@@ -568,20 +1034,22 @@ def plan(root: Path) -> Plan:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if any block is stale or broken")
-    parser.add_argument("--list", action="store_true", help="list the registered tables")
-    parser.add_argument("--show", metavar="NAME", help="print table NAME as it would be written")
+    parser.add_argument("--list", action="store_true", help="list the registered tables and values")
+    parser.add_argument("--show", metavar="NAME", help="print table (or value) NAME as it would be written")
     parser.add_argument("--root", type=Path, default=REPO_ROOT, help="repository root (default: this checkout)")
     args = parser.parse_args(argv)
     root = args.root.resolve()
 
     if args.list:
-        for spec in TABLES.values():
-            files = ", ".join(f"{s}{'' if (root / RESULTS / s).is_file() else ' (missing)'}" for s in spec.sources)
-            print(f"{spec.name:28} {files}")
+        for kind, specs in (("table", TABLES), ("value", VALUES)):
+            for spec in specs.values():
+                files = ", ".join(f"{s}{'' if (root / RESULTS / s).is_file() else ' (missing)'}" for s in spec.sources)
+                print(f"{kind}:{spec.name:34} {files}")
         return 0
     if args.show:
         try:
-            print(render(args.show, root), end="")
+            text = render_value(args.show, root) + "\n" if args.show in VALUES else render(args.show, root)
+            print(text, end="")
         except ReportError as e:
             print(f"report: {e}", file=sys.stderr)
             return 1

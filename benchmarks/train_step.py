@@ -50,7 +50,14 @@ def median_step_seconds(step: Callable[[], None], repeats: int, warmup: int = 5)
         step()
     times = []
     for _ in range(repeats):
+        sync()
         start = time.perf_counter()
         step()
+        sync()  # CUDA runs asynchronously: time the work, not its launch
         times.append(time.perf_counter() - start)
     return statistics.median(times)
+
+
+def sync() -> None:
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()

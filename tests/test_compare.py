@@ -43,23 +43,34 @@ def test_same_split_for_every_model_even_with_a_preset_of_its_own(tiny_dataset, 
     c = CompareSpec(dataset="cifar10", models=("mlp", "tutorial-a", "default"), out=tmp_path)
     configs = [model_config(c, m) for m in c.models]
     assert {cfg.val_fraction for cfg in configs} == {configs[0].val_fraction}
-    assert [cfg.model for cfg in configs] == ["mlp", "tutorial-a", "tvresnet"]
+    assert [cfg.model for cfg in configs] == ["mlp", "tutorial-a", "tvresnet-wide"]
     assert configs[1].optimizer == "adam"  # tutorial-a keeps its own recipe
-    assert model_config(c, "mlp:3").epochs == 3 and model_config(c, "default:2").model == "tvresnet"
+    assert model_config(c, "mlp:3").epochs == 3 and model_config(c, "default:2").model == "tvresnet-wide"
 
 
 def test_dataset_defaults_flip_photos_never_digits_and_flags_win():
     assert build_config(None, {"dataset": "mnist"}).hflip is False
     assert build_config("tutorial-a", {"dataset": "mnist"}).hflip is False
     cifar = build_config(None, {"dataset": "cifar10"})
-    assert cifar.hflip is True and cifar.translate >= 2 and cifar.model == "tvresnet"
+    assert cifar.hflip is True and cifar.translate >= 2 and cifar.model == "tvresnet-wide"
     assert build_config(None, {"dataset": "folder:/x"}).hflip is True
     assert build_config("tutorial-a", {"dataset": "cifar10"}).translate == 0  # a preset beats the defaults
     assert build_config(None, {"dataset": "cifar10", "hflip": False, "tta_flip": False}).hflip is False  # flags win
     assert cifar.tta_flip  # photos: the mirror image votes too, in every inference path (the model card)
     clothes = build_config(None, {"dataset": "fashion-mnist"})
-    assert clothes.hflip and clothes.tta_flip and clothes.translate == 0
+    assert clothes.hflip and clothes.tta_flip and clothes.model == "tvnet-clothes"
     assert not build_config(None, {"dataset": "mnist"}).tta_flip
     with pytest.raises(TinyVisionError, match="--no-tta-flip"):
         build_config(None, {"dataset": "fashion-mnist", "hflip": False})
     assert not build_config(None, {"dataset": "fashion-mnist", "hflip": False, "tta_flip": False}).tta_flip
+
+
+def test_the_default_digit_recipe_reads_handwriting_and_the_speed_presets_stay_plain():
+    digits = build_config(None, {"dataset": "mnist"})
+    assert (digits.model, digits.augment) == ("tvnet-digits", "handwriting")
+    assert digits.outlier_exposure > 0 and digits.font_digits > 0  # it learns to say "not a digit"
+    for preset in ("plain", "fast", "best", "tutorial-a", "mlp"):
+        cfg = build_config(preset, {"dataset": "mnist"})
+        assert (cfg.augment, cfg.outlier_exposure, cfg.font_digits) == ("shift", 0.0, 0.0), preset
+    assert build_config("plain", {"dataset": "mnist"}).model == "tvnet"
+    assert build_config(None, {"dataset": "mnist", "augment": "shift"}).augment == "shift"  # flags win

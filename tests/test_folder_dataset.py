@@ -156,7 +156,7 @@ def test_train_on_a_folder_end_to_end(tmp_path, capsys):
     import json
 
     config = json.loads((out / "config.json").read_text())
-    assert config["model"] == "tvresnet" and config["hflip"] is True  # photos: the colour CNN, with flips
+    assert config["model"] == "tvresnet-wide" and config["hflip"] is True  # photos: the colour CNN, with flips
     assert (out / "model.safetensors").is_file()
     split = json.loads((out / "split.json").read_text())
     assert split["counts"] == {"train": 76, "val": 4, "test": 16}  # val: 5% of train/, stratified

@@ -29,8 +29,10 @@ peers = load("benchmarks_peers", BENCHMARKS / "peers" / "__init__.py")
 mnist_files = load("benchmarks_peers_mnist_files", BENCHMARKS / "peers" / "mnist_files.py")
 
 SERVE = {"requests": 2000, "clients": 16, "seconds": 33.4, "requests_per_second": 59.8, "latency_ms_p50": 266.7,
-         "latency_ms_p99": 413.2, "latency_ms_max": 527.4, "errors": 0, "correct_predictions": 2000,
-         "payload_kb_mean": 17.9, "server_alive_after": True}
+         "latency_ms_p99": 413.2, "latency_ms_max": 527.4, "statuses": {"200": 2000, "503": 12}, "errors": 0,
+         "correct_predictions": 2000, "payload_kb_mean": 17.9, "server_alive_after": True,
+         "server_rss_mb_idle": 570.0, "server_rss_mb_peak": 610.0, "server_rss_mb_after": 600.0,
+         "server_log": ["tinyvision: serving tvnet (mnist) on http://127.0.0.1:1/ (2 workers x 1 thread(s), queue 8)"]}
 STALE = "\n| requests | requests/s |\n| ---: | ---: |\n| 2,000 | 61.0 |\n\nFrom somewhere.\n\n"
 
 
@@ -146,24 +148,67 @@ def test_source_line_names_the_file_command_and_load(tmp_path):
     assert "load average 0.25 before, 1.50 after (1 min)" in note[0]
 
 
-def test_seed_statistics_come_from_the_per_seed_rows_not_the_summary(tmp_path):
-    def run(seed: int, acc: float, seconds: float) -> dict:
-        points = [{"epoch": 1, "train_seconds": seconds / 2, "test_acc": acc - 0.004},
-                  {"epoch": 2, "train_seconds": seconds, "test_acc": acc}]
-        return {"preset": "default", "model": "tvnet", "epochs": 2, "seed": seed, "final_test_acc": acc,
-                "train_seconds": seconds, "points": points}
+def time_to_accuracy_results(accs: list[float], seconds: list[float]) -> dict:
+    """A time_to_accuracy.json with one recipe (default) over seeds and one peer, its summary deliberately wrong."""
+    runs = [{"preset": "default", "seed": i, "model": "tvnet-digits", "epochs": 5, "test_acc": acc,
+             "train_seconds": t, "wall_seconds": t + 20, "calibration": {"temperature": 0.5, "ece_before": 0.04,
+                                                                         "ece_after": 0.005}, "test_ece": 0.006}
+            for i, (acc, t) in enumerate(zip(accs, seconds))]
+    wrong = {"test_acc_mean": 0.5, "test_acc_std": 0.5, "train_seconds_median": 1.0, "wall_seconds_median": 1.0}
+    peer = {"recipe": {"model": "tutorial CNN A"}, "seed": 0, "epochs": [{"seconds": 40.0, "val_acc": 0.98}] * 10,
+            "test_acc": 0.9915, "train_seconds": 400.0, "runner": {"wall_seconds": 441.0}}
+    return {"tinyvision": {"default": {"summary": wrong, "runs": runs}},
+            "peers": {"tutorial-recipe-a": peer, "keras-mnist-convnet": {"skipped": "keras is not installed"}}}
 
-    runs = [run(0, 0.9951, 50.0), run(1, 0.9956, 52.0), run(2, 0.9960, 60.0)]
-    wrong = {"final_test_acc_median": 0.5, "final_test_acc_mean": 0.5, "train_seconds_median": 1.0}
-    data = {"tinyvision": {"default": {"summary": wrong, "runs": runs}}}
-    root = make_repo(tmp_path, block("preset-seeds"),
-                     results={"time_to_accuracy.json": data, "best/time_to_accuracy.json": {"tinyvision": {}}})
+
+def test_seed_statistics_come_from_the_per_seed_rows_not_the_summary(tmp_path):
+    data = time_to_accuracy_results([0.9951, 0.9956, 0.9960], [50.0, 52.0, 60.0])
+    readme = (block("time-to-accuracy") + block("time-to-accuracy-speedups")
+              + "Default: <!-- value:default-mnist-acc -->?<!-- /value --> over "
+                "<!-- value:default-mnist-seeds -->?<!-- /value --> seeds.\n")
+    root = make_repo(tmp_path, readme, results={"time_to_accuracy.json": data})
     assert report.main(["--root", str(root)]) == 0
     text = (root / "README.md").read_text()
-    # median 99.56; mean 99.5567; sample sd 0.0451 -> 0.05
-    assert "99.56% median (99.51, 99.56, 99.60; mean 99.56 ± 0.05)" in text
-    assert "52.0 s median (50.0, 52.0, 60.0)" in text
+    # mean 99.5567; sample sd 0.0451 -> 0.05; median training 52.0 s, whole command 72.0 s
+    assert "| `tvnet-digits`, 5 epochs | 3 | 99.56 ± 0.05% | 52.0 s | 72.0 s |" in text
+    assert "Default: <!-- value:default-mnist-acc -->99.56 ± 0.05%<!-- /value --> over " in text
+    assert "<!-- value:default-mnist-seeds -->3<!-- /value --> seeds." in text
+    assert "not run: keras is not installed" in text
+    # like with like: the peer's 400 s of training against our 52 s, its 441 s command against our 72 s
+    assert ("| 99.15% | `tinyvision train` (default): 99.56% mean | 400.0 s / 52.0 s | 7.7x "
+            "| 441.0 s / 72.0 s | 6.1x |") in text
     assert "50.00%" not in text
+    assert report.main(["--check", "--root", str(root)]) == 0
+
+
+def test_no_speed_up_is_claimed_when_no_recipe_reaches_the_peer(tmp_path):
+    data = time_to_accuracy_results([0.9901, 0.9905], [10.0, 11.0])
+    root = make_repo(tmp_path, block("time-to-accuracy-speedups"), results={"time_to_accuracy.json": data})
+    assert report.main(["--root", str(root)]) == 0
+    assert "none of our recipes' means reaches it" in (root / "README.md").read_text()
+
+
+def test_results_in_an_older_format_are_refused_with_the_command_to_rerun(tmp_path, capsys):
+    old = {"reference_recipe_a": {"epochs_run": 1}, "tinyvision": {"default": {"runs": [{"final_test_acc": 0.99}]}}}
+    root = make_repo(tmp_path, block("time-to-accuracy"), results={"time_to_accuracy.json": old})
+    assert report.main(["--check", "--root", str(root)]) == 1
+    err = capsys.readouterr().err
+    assert "older version of its script" in err and "python benchmarks/time_to_accuracy.py" in err
+
+
+def test_a_file_of_trials_names_each_trial_s_provenance(tmp_path):
+    with provenance.recorded() as prov:
+        pass
+    trials = [{"trial": f"t{i}", "options": {"model": "tvnet", "epochs": 12}, "seed": 0, "parameters": 38458,
+               "val_acc": 0.93 + i / 1000, "train_seconds": 600.0, "train_cpu_seconds": 500.0, "cpu_share": 0.8,
+               "provenance": {**prov, "command": f"python benchmarks/recipes.py fashion-mnist --trials t{i}"}}
+              for i in range(2)]
+    results = {"recipes/fashion-mnist-trials.json": {"dataset": "fashion-mnist", "trials": trials}}
+    root = make_repo(tmp_path, block("recipe-trials-fashion-mnist"), results=results)
+    assert report.main(["--root", str(root)]) == 0
+    text = (root / "README.md").read_text()
+    assert "**93.10%**" in text and "| 93.00% |" in text  # the best validation accuracy in bold
+    assert "2 runs on " in text and "`python benchmarks/recipes.py fashion-mnist --trials t0`" in text
 
 
 def test_every_registered_table_renders_from_the_repository_results():

@@ -25,7 +25,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help="train a model and write a run folder",
                        description="Train a model; flags override the preset, which overrides the dataset's recipe.")
     p.add_argument("--model", help="registered model name (see `tinyvision models`)")
-    p.add_argument("--preset", help="named recipe: fast, best, mlp, tutorial-a, tutorial-b, tutorial-mlp")
+    p.add_argument("--preset", help="named recipe: plain, fast, best, mlp, tutorial-a, tutorial-b, tutorial-mlp")
     p.add_argument("--dataset", help="mnist (default, bundled), fashion-mnist, cifar10 or folder:PATH")
     p.add_argument("--data-dir", help="folder holding the dataset files (torchvision layout or plain)")
     p.add_argument("--image-size", type=int, help="folder: datasets: resize to NxN (default: most common size)")

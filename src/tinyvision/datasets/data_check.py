@@ -343,9 +343,9 @@ class CheckReport:
 def check(name: str, image_size: int | None = None, split: SplitOptions | None = None,
           data_dir: str | Path | None = None, near: bool = True) -> CheckReport:
     """Check a dataset by name (`mnist`, `cifar10`, `folder:PATH`, ...); see the module's docstring."""
-    from tinyvision.datasets.registry import FOLDER_PREFIX, load_dataset
+    from tinyvision.datasets.registry import is_folder, load_dataset
 
-    if name.startswith(FOLDER_PREFIX):
+    if is_folder(name):
         if data_dir is not None:
             raise TinyVisionError(f"--data-dir does not apply to {name}: the path is part of the name")
         return run_checks(from_folder(name, image_size, split or SplitOptions()), near)

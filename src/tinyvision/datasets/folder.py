@@ -33,6 +33,10 @@ from tinyvision.datasets.split import SPLITS, TRAIN, VAL, SplitOptions, saved_sp
 from tinyvision.errors import TinyVisionError
 
 PREFIX = "folder:"
+# A folder of photos or scans of digits, each prepared as MNIST prepared its digits (the ink found,
+# fitted into 20x20, centred by mass in 28x28): the data of a digit model, e.g. to fine-tune the
+# MNIST model on your own handwriting with every layer kept (`--init-from`).
+DIGITS_PREFIX = "digits:"
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 MIN_SIZE, MAX_SIZE = 4, 1024
 LAYOUT_HELP = "expected PATH/<class>/*.jpg (one folder, split for you) or PATH/train/<class>/ and PATH/test/<class>/"
@@ -64,8 +68,25 @@ class FolderImages:
         return np.asarray(self.index.ok, dtype=bool)
 
 
+def is_folder(name: str) -> bool:
+    """Whether a dataset name is a user's folder: `folder:PATH` or `digits:PATH`."""
+    return name.startswith((PREFIX, DIGITS_PREFIX))
+
+
+def preparation_of(name: str) -> str:
+    """How a folder's files become images: "digit" for `digits:PATH`, else "resize"."""
+    return "digit" if name.startswith(DIGITS_PREFIX) else "resize"
+
+
+def path_of(name: str) -> Path:
+    for prefix in (PREFIX, DIGITS_PREFIX):
+        if name.startswith(prefix):
+            return Path(name[len(prefix):]).expanduser()
+    return Path(name).expanduser()
+
+
 def root_of(name: str) -> Path:
-    root = Path(name[len(PREFIX):] if name.startswith(PREFIX) else name).expanduser()
+    root = path_of(name)
     if not root.is_dir():
         raise TinyVisionError(f"{name}: {root} is not a folder")
     return root
@@ -139,8 +160,11 @@ def open_folder(name: str, image_size: int | None = None, use_cache: bool = True
     """List `folder:PATH` and decode it (or find it decoded in the cache)."""
     root = root_of(name)
     check_image_size(image_size)
+    preparation = preparation_of(name)
+    if preparation == "digit" and image_size not in (None, 28):
+        raise TinyVisionError(f"{name}: digits are prepared at 28x28 (as MNIST's), not --image-size {image_size}")
     listing = list_folder(root)
-    index, store = open_cache(root, listing.files, listing.labels, image_size, use_cache)
+    index, store = open_cache(root, listing.files, listing.labels, image_size, use_cache, preparation)
     return FolderImages(name, listing, index, store)
 
 
@@ -203,5 +227,5 @@ def load_folder(name: str, image_size: int | None = None, split: SplitOptions | 
 
 def one_folder(name: str) -> bool:
     """Whether `folder:PATH` is one folder of class folders (split by tinyvision), not train/ + test/."""
-    root = Path(name[len(PREFIX):] if name.startswith(PREFIX) else name).expanduser()
+    root = path_of(name)
     return root.is_dir() and not (root / "train").is_dir()

@@ -88,12 +88,12 @@ def read_headers(root: str, start: int, names: list[str]) -> list[tuple[tuple[in
 
 
 def decode_rows(root: str, start: int, names: list[str], target: str, shape: tuple[int, int, int],
-                count: int) -> list[tuple[str | None, str | None]]:
+                count: int, mode: str = "resize") -> list[tuple[str | None, str | None]]:
     """Decode files into rows start.. of the image file; (byte hash, None) or (None, the decoder's reason)."""
     from tinyvision.image.decode import ImageError, read_file
     from tinyvision.image.prepare import Preparation, prepare
 
-    preparation = Preparation("resize", shape)
+    preparation = Preparation(mode, shape)
     rows = np.memmap(target, dtype=np.uint8, mode="r+", shape=(count, *shape))
     out: list[tuple[str | None, str | None]] = []
     for i, name in enumerate(names):
@@ -169,8 +169,10 @@ class FolderIndex:
                    d["modes"])
 
 
-def cache_key(root: Path, files: list[str], labels: list[int], image_size: int | None) -> str:
-    digest = hashlib.sha256(f"v{CACHE_VERSION} size={image_size}\n".encode())
+def cache_key(root: Path, files: list[str], labels: list[int], image_size: int | None,
+              preparation: str = "resize") -> str:
+    extra = "" if preparation == "resize" else f" prep={preparation}"  # resize keys unchanged: caches stay valid
+    digest = hashlib.sha256(f"v{CACHE_VERSION} size={image_size}{extra}\n".encode())
     for name, label in zip(files, labels):
         st = (root / name).stat()
         digest.update(f"{name}\t{label}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
@@ -190,18 +192,21 @@ def choose_shape(headers: list, image_size: int | None, gray_modes: frozenset[st
 
 
 def build_cache(root: Path, files: list[str], labels: list[int], image_size: int | None,
-                images_path: Path) -> FolderIndex:
+                images_path: Path, preparation: str = "resize") -> FolderIndex:
     """Read every header, pick the shape, decode every file into `images_path`."""
     from tinyvision.image.decode import GRAY_MODES
+    from tinyvision.image.digits import DIGIT_FIELD
 
     headers = run_chunks(read_headers, root, files, (), "reading headers")
     shape = choose_shape(headers, image_size, GRAY_MODES)
     if shape is None:
         raise TinyVisionError(f"{root}: none of the {len(files)} images could be read")
+    if preparation == "digit":  # whatever the files, a digit is 28x28 gray ink on black
+        shape = (1, DIGIT_FIELD, DIGIT_FIELD)
     with atomic_path(images_path) as tmp:
         with open(tmp, "wb") as f:
             f.truncate(len(files) * int(np.prod(shape)))
-        decoded = run_chunks(decode_rows, root, files, (str(tmp), shape, len(files)), "decoding")
+        decoded = run_chunks(decode_rows, root, files, (str(tmp), shape, len(files), preparation), "decoding")
     return FolderIndex(
         shape=shape, files=files, labels=labels, ok=[h is not None for h, _ in decoded],
         errors={name: reason for name, (_, reason) in zip(files, decoded) if reason is not None},
@@ -211,9 +216,9 @@ def build_cache(root: Path, files: list[str], labels: list[int], image_size: int
 
 
 def open_cache(root: Path, files: list[str], labels: list[int], image_size: int | None,
-               use_cache: bool = True) -> tuple[FolderIndex, ImageStore]:
+               use_cache: bool = True, preparation: str = "resize") -> tuple[FolderIndex, ImageStore]:
     """The folder's index and its decoded images, decoding only when the folder changed."""
-    key = cache_key(root, files, labels, image_size)
+    key = cache_key(root, files, labels, image_size, preparation)
     folder = cache_root() / "folders"
     images_path, index_path = folder / f"{key}.u8", folder / f"{key}.json"
     if use_cache and index_path.is_file() and images_path.is_file():
@@ -222,7 +227,7 @@ def open_cache(root: Path, files: list[str], labels: list[int], image_size: int 
             return index, ImageStore(images_path, index.shape, len(index.files))
         except (OSError, ValueError, KeyError, TypeError):  # a damaged cache is rebuilt, never trusted
             pass
-    index = build_cache(root, files, labels, image_size, images_path)
+    index = build_cache(root, files, labels, image_size, images_path, preparation)
     write_json(index_path, index.to_dict())
     return index, ImageStore(images_path, index.shape, len(index.files))
 

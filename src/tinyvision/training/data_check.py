@@ -22,7 +22,7 @@ class DataCheck(Callback):
     def on_start(self, s: Setup, pos: Position, resumed: bool) -> None:
         from tinyvision.datasets.data_check import check_image_data
 
-        if resumed or s.spec.kind != "folder" or s.data.split_files is None:
+        if resumed or s.data.split_files is None:  # datasets of files only (folder:, digits:)
             return
         report = check_image_data(s.data, s.cfg.image_size)
         self.progress.message(report.summary())
