@@ -310,7 +310,7 @@ table("time-to-accuracy-best", "time_to_accuracy_best.json")(time_to_accuracy_ta
 HW_FILE = "benchmarks/results/handwriting.json"
 HANDWRITING = ("hand-optdigits", "hand-pendigits", "hand-pyclustering", "font-digits")  # as handwriting.py pools
 SET_NAMES = {
-    "handwriting": "other writers' handwriting, pooled (the four sets below)",
+    "handwriting": "other writers' handwriting, pooled: optdigits, pendigits, pyclustering, fonts",
     "hand-optdigits": "UCI optdigits: 43 writers, not MNIST's",
     "hand-pendigits": "UCI pendigits: 44 writers' pen-tablet paths, drawn",
     "hand-pyclustering": "one writer's digits shipped with pyclustering",
@@ -627,7 +627,7 @@ def inference_table(data: dict) -> str:
         label = f"`{m['model']}`" + (f" (`{Path(run).name}`)" if names.count(m["model"]) > 1 else "")
         views = f", {m['views']} views" if m.get("views", 1) > 1 else ""
         rates = [count(round(rate[run, batch, k])) if (run, batch, k) in rate else "—" for k in RUNTIMES]
-        rows.append([label + views, count(batch), *rates, f"{min(agree[run])}/1,000"])
+        rows.append([label + views, count(batch), *rates, f"{count(min(agree[run]))}/1,000"])
     return markdown(["model", "batch", *RUNTIMES.values(), "same answer as PyTorch"], "lrrrrr", rows)
 
 

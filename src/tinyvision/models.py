@@ -120,8 +120,8 @@ def conv_pool_bn(c_in: int, c_out: int, pool: bool) -> list[nn.Module]:
     Pooling before BatchNorm and ReLU is the same function as pooling after
     wherever a channel's BN scale is positive (max-pool commutes with increasing
     per-channel maps at inference), and training adapts to the rest;
-    but BN and ReLU then touch a quarter of the pixels: a 1.3x faster training step
-    on CPU (benchmarks/cpu_choices.py).
+    but BN and ReLU then touch a quarter of the pixels. (Measured faster when chosen; this
+    release's rerun of benchmarks/cpu_choices.py timed the usual order faster: docs/performance.md.)
     """
     layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)]
     if pool:
@@ -159,11 +159,12 @@ class TVNet(nn.Module):
         return self.head(self.features(x))
 
 
-# Chosen by accuracy per second of CPU training on MNIST (see README, Performance):
-# 16-48-64-64 channels reached the same accuracy (4 epochs) in 1.5x the training
-# time: its wider 14x14 and 7x7 convolutions cost more than they add on digits
-# (benchmarks/cpu_choices.py times the alternatives).
-register("tvnet", "tinyvision's default CNN (4 convs, 38k weights), built for accuracy per CPU second")(TVNet)
+# Chosen by accuracy per second of CPU training on MNIST: wider 14x14 and 7x7 convolutions
+# cost more than they add on MNIST's digits (benchmarks/cpu_choices.py times the alternatives;
+# docs/performance.md). The `plain` and `fast` presets train it; the default digit recipe uses
+# the wider tvnet-digits, which has room for other people's handwriting.
+register("tvnet", "the small CNN of the plain and fast presets (4 convs, 38k weights), built for accuracy per "
+                  "CPU second")(TVNet)
 
 
 @register("tvnet-digits", "the MNIST default: tvnet with 64- and 128-wide late convs, room for handwriting "
