@@ -37,7 +37,7 @@ RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 # the ones that are set are recorded and prefixed to the command.
 _IMPORTED = time.perf_counter()  # fallback start of the process where /proc is missing
 
-SPEED_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
+SPEED_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "TINYVISION_IMAGE_MEMORY_MB")
 
 
 def command_line(argv: list[str] | None = None) -> str:
