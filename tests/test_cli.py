@@ -118,3 +118,13 @@ def test_models_lists_every_model_with_its_size():
     assert "tutorial-a" in result.stdout and "421,834" in result.stdout and "mlp" in result.stdout
 
 
+
+
+def test_the_cli_and_the_package_import_without_torch_and_describe_themselves():
+    check = "import sys, tinyvision, tinyvision.cli; print('torch' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"  # `tinyvision --help` answers at once: torch loads per command
+    version = subprocess.run([sys.executable, "-m", "tinyvision", "--version"], capture_output=True, text=True)
+    assert version.returncode == 0 and version.stdout.startswith("tinyvision ")
+    helped = subprocess.run([sys.executable, "-m", "tinyvision", "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and "tinyvision train" in helped.stdout and "examples:" in helped.stdout
