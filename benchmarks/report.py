@@ -811,11 +811,6 @@ def large_folder_table(data: dict) -> str:
     return markdown(["phase", "what happened", "peak resident MB", "anonymous MB", "file-backed MB"], "llrrr", rows)
 
 
-# The same benchmark, smaller, after evaluation batches were sized by image (run with a 100 MB budget,
-# so that it too trains from the memory map).
-table("large-folder-40k", "large_folder_40k.json")(large_folder_table)
-
-
 @table("check-data-cifar10-jpeg", "check-data-cifar10-jpeg/report.json")
 def check_data_table(data: dict) -> str:
     """What `tinyvision check-data` found in the CIFAR-10 JPEG copy."""
