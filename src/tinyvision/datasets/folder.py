@@ -29,14 +29,10 @@ import torch
 
 from tinyvision.datasets.folder_cache import FolderIndex, ImageStore, memory_budget, open_cache, take
 from tinyvision.datasets.image_data import ImageData
+from tinyvision.datasets.registry import DIGITS_PREFIX, FOLDER_PREFIX
 from tinyvision.datasets.split import SPLITS, TRAIN, VAL, SplitOptions, saved_split, stratified_split
 from tinyvision.errors import TinyVisionError
 
-PREFIX = "folder:"
-# A folder of photos or scans of digits, each prepared as MNIST prepared its digits (the ink found,
-# fitted into 20x20, centred by mass in 28x28): the data of a digit model, e.g. to fine-tune the
-# MNIST model on your own handwriting with every layer kept (`--init-from`).
-DIGITS_PREFIX = "digits:"
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 MIN_SIZE, MAX_SIZE = 4, 1024
 LAYOUT_HELP = "expected PATH/<class>/*.jpg (one folder, split for you) or PATH/train/<class>/ and PATH/test/<class>/"
@@ -68,18 +64,15 @@ class FolderImages:
         return np.asarray(self.index.ok, dtype=bool)
 
 
-def is_folder(name: str) -> bool:
-    """Whether a dataset name is a user's folder: `folder:PATH` or `digits:PATH`."""
-    return name.startswith((PREFIX, DIGITS_PREFIX))
-
-
 def preparation_of(name: str) -> str:
-    """How a folder's files become images: "digit" for `digits:PATH`, else "resize"."""
+    """How a folder's files become images: "digit" for `digits:PATH` (photos or scans of digits, each
+    prepared as MNIST prepared its digits, e.g. to fine-tune the MNIST model on your own handwriting
+    with every layer kept), else "resize"."""
     return "digit" if name.startswith(DIGITS_PREFIX) else "resize"
 
 
 def path_of(name: str) -> Path:
-    for prefix in (PREFIX, DIGITS_PREFIX):
+    for prefix in (FOLDER_PREFIX, DIGITS_PREFIX):
         if name.startswith(prefix):
             return Path(name[len(prefix):]).expanduser()
     return Path(name).expanduser()
