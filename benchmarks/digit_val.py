@@ -194,20 +194,11 @@ def font_letters(count: int, seed: int, half: int) -> list[np.ndarray]:
     import string
 
     _sets_module()
-    from sets import fonts
     from sets.lettering import LOOKALIKES
-    from sets.training import _on_ground, _pick_font
+    from sets.training import letters_on_ground
 
-    rng = np.random.default_rng([seed, 16, half])
-    sources = font_designs(half)
-    letters = [c for c in string.ascii_letters if c not in LOOKALIKES]
-    images: list[np.ndarray] = []
-    while len(images) < count:
-        _, source = _pick_font(rng, sources)
-        coverage = fonts.glyph(source, letters[int(rng.integers(len(letters)))], rng, hand=True)
-        if coverage is not None:
-            images.append(_on_ground(coverage, rng)[0])
-    return images
+    letters = "".join(c for c in string.ascii_letters if c not in LOOKALIKES)
+    return letters_on_ground(np.random.default_rng([seed, 16, half]), font_designs(half), letters, count)
 
 
 def build_font_half(count: int, seed: int, half: int) -> tuple[list[bytes], list[int]]:

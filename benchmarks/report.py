@@ -75,28 +75,24 @@ TABLES: dict[str, Table] = {}
 VALUES: dict[str, Table] = {}
 
 
-def table(name: str, *sources: str) -> Callable:
-    """Register `build(*parsed_sources) -> markdown` as the table NAME."""
-
+def registrar(registry: dict[str, Table], kind: str, name: str, sources: tuple[str, ...]) -> Callable:
     def register(build: Callable[..., str]) -> Callable[..., str]:
-        if name in TABLES:
-            raise ValueError(f"table {name!r} registered twice")
-        TABLES[name] = Table(name, sources, build)
+        if name in registry:
+            raise ValueError(f"{kind} {name!r} registered twice")
+        registry[name] = Table(name, sources, build)
         return build
 
     return register
+
+
+def table(name: str, *sources: str) -> Callable:
+    """Register `build(*parsed_sources) -> markdown` as the table NAME."""
+    return registrar(TABLES, "table", name, sources)
 
 
 def value(name: str, *sources: str) -> Callable:
     """Register `build(*parsed_sources) -> str` as the inline value NAME."""
-
-    def register(build: Callable[..., str]) -> Callable[..., str]:
-        if name in VALUES:
-            raise ValueError(f"value {name!r} registered twice")
-        VALUES[name] = Table(name, sources, build)
-        return build
-
-    return register
+    return registrar(VALUES, "value", name, sources)
 
 
 # --- number formats (as the docs write them) ----------------------------------------------

@@ -37,22 +37,14 @@ LETTER_SHARE = 0.35  # of each set: letters in TRAIN-group fonts
 
 def font_letters(count: int, seed: int) -> list[np.ndarray]:
     """`count` letters (no digit look-alikes) in TRAIN-group fonts, prepared like users' digits."""
-    from sets import fonts
-    from sets.training import _on_ground, _pick_font, _train_font_sources
+    from sets.training import _train_font_sources, letters_on_ground
 
     from tinyvision.image.digits import prepare_digit
     from tinyvision.negatives import LOOKALIKES
 
-    rng = np.random.default_rng([seed, 17])
-    sources = _train_font_sources(None)
-    letters = [c for c in string.ascii_letters if c not in LOOKALIKES]
-    out: list[np.ndarray] = []
-    while len(out) < count:
-        _, source = _pick_font(rng, sources)
-        coverage = fonts.glyph(source, letters[int(rng.integers(len(letters)))], rng, hand=True)
-        if coverage is not None:
-            out.append(np.round(prepare_digit(_on_ground(coverage, rng)[0][..., None]) * 255).astype(np.uint8))
-    return out
+    letters = "".join(c for c in string.ascii_letters if c not in LOOKALIKES)
+    drawn = letters_on_ground(np.random.default_rng([seed, 17]), _train_font_sources(None), letters, count)
+    return [np.round(prepare_digit(image[..., None]) * 255).astype(np.uint8) for image in drawn]
 
 
 def one_set(count: int, seed: int) -> tuple[np.ndarray, list[str]]:

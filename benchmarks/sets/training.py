@@ -117,6 +117,20 @@ def _on_ground(coverage: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarr
                                                                    else "dark-on-light"}
 
 
+def letters_on_ground(rng: np.random.Generator, sources: list[tuple[str, list[str]]], letters: str,
+                      count: int) -> list[np.ndarray]:
+    """`count` glyphs of `letters`, each in a font picked from `sources`, on a paper ground (`_on_ground`)."""
+    from . import fonts
+
+    images: list[np.ndarray] = []
+    while len(images) < count:
+        _, source = _pick_font(rng, sources)
+        coverage = fonts.glyph(source, letters[int(rng.integers(len(letters)))], rng, hand=True)
+        if coverage is not None:
+            images.append(_on_ground(coverage, rng)[0])
+    return images
+
+
 def _letter(rng: np.random.Generator, lookalikes: bool) -> tuple[np.ndarray, dict]:
     sources = _train_font_sources(None)
     letters = [c for c in string.ascii_letters if lookalikes or c not in LOOKALIKES]
