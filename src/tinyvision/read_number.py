@@ -87,10 +87,10 @@ def single_probabilities(model: Model, probs: torch.Tensor) -> dict[str, float]:
 
 
 def rejection(model: Model, probs: torch.Tensor) -> str | None:
-    """The card's reason to abstain when any input's top probability is under its threshold."""
-    threshold = model.card.reject.get("threshold")
-    if threshold is None or len(probs) == 0:
+    """The card's reason to abstain when any input's top probability is under its threshold: the
+    calibration rule (`calibration.reject_reason`) applied to the least confident input."""
+    from tinyvision.calibration import reject_reason
+
+    if len(probs) == 0:
         return None
-    if float(probs.max(1).values.min()) < float(threshold):
-        return str(model.card.reject.get("reason", "unsure"))
-    return None
+    return reject_reason(probs[int(probs.max(1).values.argmin())], model.card)
