@@ -586,6 +586,16 @@ for _dataset in ("fashion-mnist", "cifar10-jpeg"):
     table(f"recipe-final-{_dataset}", f"recipes/{_dataset}-final.json")(recipe_final_table)
 
 
+# --- the registered models (models.py) ----------------------------------------------------------
+
+@table("models", "models.json")
+def models_table(data: dict) -> str:
+    """Each registered model, its parameters on MNIST-sized and CIFAR-sized inputs, and its description."""
+    rows = [[f"`{m['name']}`", count(m["parameters"]["1x28x28"]), count(m["parameters"]["3x32x32"]),
+             m["description"]] for m in data["models"]]
+    return markdown(["name", "parameters, 1x28x28", "parameters, 3x32x32", "what it is"], "lrrl", rows)
+
+
 # --- MLP vs CNN (tinyvision compare, copied to benchmarks/results/compare-*/) -----------------
 
 def compare_table(data: dict) -> str:

@@ -163,8 +163,8 @@ class TVNet(nn.Module):
 # cost more than they add on MNIST's digits (benchmarks/cpu_choices.py times the alternatives;
 # docs/performance.md). The `plain` and `fast` presets train it; the default digit recipe uses
 # the wider tvnet-digits, which has room for other people's handwriting.
-register("tvnet", "the small CNN of the plain and fast presets (4 convs, 38k weights), built for accuracy per "
-                  "CPU second")(TVNet)
+register("tvnet", "the small CNN of the plain and fast presets (4 convs), built for accuracy per CPU "
+                  "second")(TVNet)
 
 
 @register("tvnet-digits", "the MNIST default: tvnet with 64- and 128-wide late convs, room for handwriting "
@@ -189,7 +189,7 @@ class TVNetClothes(TVNet):
                          stages=((32, True), (64, True), (64, False), (64, False), (128, True)))
 
 
-@register("tvnet-wide", "a wider, deeper tvnet for the `best` preset (more accuracy, ~5x the compute)")
+@register("tvnet-wide", "a wider, deeper tvnet, for the `best` preset")
 class TVNetWide(TVNet):
     def __init__(self, input_shape: InputShape, num_classes: int) -> None:
         super().__init__(input_shape, num_classes, stages=((32, True), (64, True), (128, False), (128, True)))
