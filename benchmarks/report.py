@@ -725,7 +725,17 @@ def serve_load_table(data: dict) -> str:
            "yes" if data["server_alive_after"] else "**no**"]
     header = ["requests", "clients", "answered/s", "p50", "p99", "max", "503 (then retried)", "errors",
               "right predictions", "mean upload", "server", "memory idle / peak / after", "healthy after"]
-    return markdown(header, "rrrrrrrrrrlrl", [row])
+    text = markdown(header, "rrrrrrrrrrlrl", [row])
+    reference = data.get("reference")
+    if reference:  # the previous code served in the same run, rounds alternating
+        commit = (reference.get("git_commit") or "")[:12] or reference["src"]
+        rates = lambda values: ", ".join(f"{v:.1f}" for v in values)  # noqa: E731
+        served = server_setup({"server_log": reference.get("server_log")})
+        text += (f"\n\nIn the same run, rounds alternating with the same client: this code answered "
+                 f"{rates(data['current_requests_per_second'])}/s, commit {commit}'s server ({served}) "
+                 f"{rates(reference['requests_per_second'])}/s; ratio of medians "
+                 f"**{data['ratio_to_reference']:.2f}x**.")
+    return text
 
 
 @table("serve-load-bombs", "serve_load_bombs.json")

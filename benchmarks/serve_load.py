@@ -7,7 +7,10 @@ and samples the server's resident memory (/proc/PID/status) throughout.
 - `--payload normal`: canvas-sized PNG drawings and 200-400 px user-style
   photos of MNIST test digits. A client told 503 (every worker busy, the
   queue full) waits the Retry-After seconds and sends the request again, as
-  a polite client does; requests/s counts answered predictions.
+  a polite client does; requests/s counts answered predictions. The clients
+  are keep-alive connections on asyncio streams (`--client raw`), since
+  httpx's async client would take about one of this machine's two cores
+  from the server under test (`--client httpx` measures with it).
 - `--payload bombs`: 40-megapixel JPEGs and PNGs, PNG and ICO decompression
   bombs, progressive JPEGs (`hostile_images.py`), each sent once; every one
   must be answered 200, 413 or 503 within 60 s, and the server must stay
@@ -31,6 +34,7 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -38,6 +42,7 @@ import threading  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
 from pathlib import Path  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
 
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
@@ -127,12 +132,14 @@ class MemorySampler:
 class Server:
     """`tinyvision serve` in a subprocess on a free loopback port."""
 
-    def __init__(self, checkpoint: Path, extra: list[str]) -> None:
+    def __init__(self, checkpoint: Path, extra: list[str], source: Path | None = None) -> None:
+        """`source`: another checkout's `src` folder, whose tinyvision is served instead of this one's."""
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "PYTHONPATH": str(source)} if source else None
         self.process = subprocess.Popen([sys.executable, "-m", "tinyvision", "serve", str(checkpoint),
                                          "--port", str(self.port), *extra],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         deadline = time.monotonic() + 90
         while not self.healthy():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -163,8 +170,58 @@ def percentile(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else float("nan")
 
 
+class RawConnection:
+    """One keep-alive HTTP/1.1 connection on asyncio streams, for the `raw` client.
+
+    httpx's async client spends about a core of this 2-core machine on 16
+    clients' bookkeeping, so the server under test would get one core; these
+    few lines of protocol cost a fraction of that. Responses are read by
+    Content-Length (the server's JSON replies always carry it); a connection
+    the server closed is opened again.
+    """
+
+    def __init__(self, url: str) -> None:
+        parsed = urlsplit(url)
+        self.host, self.port, self.path = parsed.hostname, parsed.port, parsed.path
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def post(self, body: bytes, ctype: str) -> tuple[int, dict[str, str], bytes]:
+        head = (f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode("latin-1")
+        for attempt in range(2):
+            if self.writer is None:
+                self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+            try:
+                self.writer.write(head + body)
+                await self.writer.drain()
+                status_line = await self.reader.readline()
+                if not status_line:
+                    raise ConnectionResetError("the server closed the connection")
+                headers = {}
+                while (line := await self.reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    headers[name.strip().lower()] = value.strip()
+                payload = await self.reader.readexactly(int(headers.get("content-length", "0")))
+                if headers.get("connection", "").lower() == "close":
+                    self.close()
+                return int(status_line.split()[1]), headers, payload
+            except (ConnectionError, asyncio.IncompleteReadError):
+                self.close()
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+
 async def load(url: str, bodies: list[tuple[bytes, str, str]], requests: int, clients: int,
-               retry_busy: bool) -> dict:
+               retry_busy: bool, raw: bool = False) -> dict:
+    """`clients` concurrent clients send `requests` uploads between them; `raw`: on `RawConnection`s
+    instead of one shared httpx client."""
     latencies: list[float] = []  # ms, from first send to the final answer (retries included)
     statuses: Counter = Counter()  # every response, 503s before a retry included
     by_case: dict[str, Counter] = {}
@@ -173,21 +230,30 @@ async def load(url: str, bodies: list[tuple[bytes, str, str]], requests: int, cl
     right = 0
     counter = iter(range(requests))
 
-    async def client(http: httpx.AsyncClient) -> None:
+    async def send(http: httpx.AsyncClient | RawConnection, body: bytes, ctype: str) -> tuple[int, dict, bytes]:
+        if isinstance(http, RawConnection):
+            try:
+                return await asyncio.wait_for(http.post(body, ctype), 2 * ANSWER_SECONDS)
+            except asyncio.TimeoutError:
+                http.close()  # a late answer must not be read as the next request's
+                raise
+        response = await http.post(url, content=body, headers={"content-type": ctype})
+        return response.status_code, response.headers, response.content
+
+    async def client(http: httpx.AsyncClient | RawConnection) -> None:
         nonlocal right
         for i in counter:
             body, ctype, label = bodies[i % len(bodies)]
             start = time.perf_counter()
             while True:
                 try:
-                    response = await http.post(url, content=body, headers={"content-type": ctype})
-                    status = response.status_code
-                except httpx.HTTPError as exc:
-                    status, response = f"{type(exc).__name__}", None
+                    status, headers, payload = await send(http, body, ctype)
+                except (httpx.HTTPError, OSError, asyncio.IncompleteReadError, asyncio.TimeoutError) as exc:
+                    status = f"{type(exc).__name__}"
                     failures.append(f"{label}: {type(exc).__name__} {exc}"[:200])
                 statuses[str(status)] += 1
                 if status == 503 and retry_busy:
-                    await asyncio.sleep(float(response.headers.get("retry-after", "1")))
+                    await asyncio.sleep(float(headers.get("retry-after", "1")))
                     continue
                 break
             seconds = time.perf_counter() - start
@@ -195,13 +261,17 @@ async def load(url: str, bodies: list[tuple[bytes, str, str]], requests: int, cl
             by_case.setdefault(label, Counter())[str(status)] += 1
             slowest[label] = max(slowest.get(label, 0.0), round(seconds, 2))
             if status == 200:
-                right += response.json().get("prediction") == label
+                right += json.loads(payload).get("prediction") == label
 
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(limits=limits, timeout=2 * ANSWER_SECONDS) as http:
+        connections = [RawConnection(url) if raw else http for _ in range(clients)]
         start = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(clients)))
+        await asyncio.gather(*(client(c) for c in connections))
         seconds = time.perf_counter() - start
+        for c in connections:
+            if isinstance(c, RawConnection):
+                c.close()
     answered = statuses.get("200", 0)
     return {
         "requests": requests, "clients": clients, "seconds": round(seconds, 2),
@@ -216,6 +286,40 @@ async def load(url: str, bodies: list[tuple[bytes, str, str]], requests: int, cl
     }
 
 
+def measure(checkpoint: Path, extra: list[str], bodies: list[tuple[bytes, str, str]], args: argparse.Namespace,
+            raw: bool, source: Path | None = None) -> dict:
+    """One server started, loaded, sampled and stopped: the load's figures and the server's memory."""
+    server = Server(checkpoint, extra, source)
+    try:
+        sampler = MemorySampler(server.process.pid)
+        rss_idle = sampler.read("VmRSS")
+        with sampler:
+            result = asyncio.run(load(server.base + "/api/predict", bodies, args.requests, args.clients,
+                                      retry_busy=args.payload != "bombs", raw=raw))
+            time.sleep(0.5)
+        result["server_alive_after"] = server.healthy()
+        result["server_rss_mb_idle"] = round(rss_idle, 1)
+        result["server_rss_mb_peak"] = round(sampler.read("VmHWM"), 1)  # the kernel's own peak mark
+        result["server_rss_mb_after"] = round(sampler.read("VmRSS"), 1)
+    finally:
+        log = server.close()
+    result["server_log"] = log.strip().splitlines()[:5]
+    return result
+
+
+def median_rate(results: list[dict]) -> float:
+    return statistics.median(r["requests_per_second"] for r in results)
+
+
+def source_commit(source: Path) -> str | None:
+    """The commit of the checkout a `src` folder belongs to, when git can tell."""
+    try:
+        return subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path, help="a run folder (or model file) to serve")
@@ -227,29 +331,48 @@ def main() -> None:
     parser.add_argument("--queue", type=int, help="passed to tinyvision serve (default: its own)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/tinyvision-hostile"), help="hostile files")
     parser.add_argument("--out", type=Path, help="results file (default: benchmarks/results/serve_load*.json)")
+    parser.add_argument("--reference-src", type=Path,
+                        help="normal payloads: also serve the tinyvision of this `src` folder (another checkout, "
+                             "e.g. the previous commit's), alternating with this one for --rounds rounds each, "
+                             "and report both and their ratio: one machine, one time, one client")
+    parser.add_argument("--reference-checkpoint", type=Path,
+                        help="the run the reference serves (default: CHECKPOINT), for code that cannot read "
+                             "this code's runs: each serves the default model of its own recipe")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds per server with --reference-src")
+    parser.add_argument("--client", choices=("raw", "httpx"), default="raw",
+                        help="normal payloads: keep-alive connections on asyncio streams (raw), which leave the "
+                             "server the cores, or httpx's async client, which takes about one of them")
     args = parser.parse_args()
 
     bombs = args.payload == "bombs"
     bodies = bomb_payloads(args.cache) if bombs else payloads(args.distinct)
     extra = [flag for name in ("workers", "queue") if getattr(args, name) is not None
              for flag in (f"--{name}", str(getattr(args, name)))]
+    raw = args.client == "raw" and not bombs
     with recorded() as prov:
-        server = Server(args.checkpoint, extra)
-        try:
-            sampler = MemorySampler(server.process.pid)
-            rss_idle = sampler.read("VmRSS")
-            with sampler:
-                result = asyncio.run(load(server.base + "/api/predict", bodies, args.requests, args.clients,
-                                          retry_busy=not bombs))
-                time.sleep(0.5)
-            result["server_alive_after"] = server.healthy()
-            result["server_rss_mb_idle"] = round(rss_idle, 1)
-            result["server_rss_mb_peak"] = round(sampler.read("VmHWM"), 1)  # the kernel's own peak mark
-            result["server_rss_mb_after"] = round(sampler.read("VmRSS"), 1)
-        finally:
-            result_log = server.close()
-        result["server_log"] = result_log.strip().splitlines()[:5]
+        if args.reference_src and not bombs:
+            rounds: dict[str, list[dict]] = {"reference": [], "current": []}
+            for _ in range(args.rounds):  # alternating, so that drift in the machine's speed hits both
+                for side, source, run in (("reference", args.reference_src, args.reference_checkpoint),
+                                          ("current", None, None)):
+                    rounds[side].append(measure(run or args.checkpoint, extra, bodies, args, raw, source))
+            # The figures in full are the current server's middle round's; the ratio compares medians.
+            result = sorted(rounds["current"], key=lambda r: r["requests_per_second"])[args.rounds // 2]
+            result["reference"] = {
+                "src": str(args.reference_src), "git_commit": source_commit(args.reference_src),
+                "checkpoint": str(args.reference_checkpoint or args.checkpoint),
+                "server_log": rounds["reference"][0]["server_log"],
+                "correct_predictions": [r["correct_predictions"] for r in rounds["reference"]],
+                "requests_per_second": [r["requests_per_second"] for r in rounds["reference"]],
+                "latency_ms_p99": [r["latency_ms_p99"] for r in rounds["reference"]],
+                "errors": [r["errors"] for r in rounds["reference"]],
+            }
+            result["current_requests_per_second"] = [r["requests_per_second"] for r in rounds["current"]]
+            result["ratio_to_reference"] = round(median_rate(rounds["current"]) / median_rate(rounds["reference"]), 2)
+        else:
+            result = measure(args.checkpoint, extra, bodies, args, raw)
         result["payload"] = args.payload
+        result["client"] = "raw" if raw else "httpx"
         result["payload_kb_mean"] = round(sum(len(b) for b, _, _ in bodies) / len(bodies) / 1024, 1)
     if bombs:
         answered = {s for case in result["by_case"].values() for s in case}

@@ -76,6 +76,11 @@ def test_exif_orientation_is_honoured():
     assert correlation(prepare(sideways, DIGIT), expected) > 0.95
     no_exif = prepare(encode(upright.rotate(90, expand=True), "JPEG", quality=95), DIGIT)
     assert correlation(no_exif, expected) < 0.6  # the tag really changed something
+    # The size a number's boxes are mapped back to is the size as shown, read while decoding.
+    from tinyvision.image.decode import decode_sized, displayed_size
+    pixels, shown = decode_sized(sideways, 64)
+    assert shown == displayed_size(sideways) == upright.size
+    assert pixels.shape[0] / shown[1] == pytest.approx(pixels.shape[1] / shown[0], rel=0.05)
 
 
 def mode_variants(image: Image.Image) -> dict[str, bytes]:

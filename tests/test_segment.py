@@ -227,29 +227,45 @@ def test_boxes_map_back_to_the_original_pixels(mnist):
     assert s.original_box(0.5) == (2 * top, 2 * left, 2 * bottom, 2 * right)
 
 
-def _flood_count(mask: np.ndarray) -> int:
-    seen, count = np.zeros_like(mask), 0
+def _flood_fill(mask: np.ndarray) -> np.ndarray:
+    """8-connected components by breadth-first search, one pixel at a time: the slow, obvious way."""
+    labels, count = np.full(mask.shape, -1), 0
     for start in zip(*np.nonzero(mask)):
-        if seen[start]:
+        if labels[start] >= 0:
             continue
-        count += 1
+        labels[start] = count
         queue = deque([start])
-        seen[start] = True
         while queue:
             r, c = queue.popleft()
             for dr in (-1, 0, 1):
                 for dc in (-1, 0, 1):
                     rr, cc = r + dr, c + dc
-                    if 0 <= rr < mask.shape[0] and 0 <= cc < mask.shape[1] and mask[rr, cc] and not seen[rr, cc]:
-                        seen[rr, cc] = True
+                    if 0 <= rr < mask.shape[0] and 0 <= cc < mask.shape[1] and mask[rr, cc] and labels[rr, cc] < 0:
+                        labels[rr, cc] = count
                         queue.append((rr, cc))
-    return count
+        count += 1
+    return labels
 
 
 def test_label_components_matches_a_flood_fill():
     rng = np.random.default_rng(1)
-    for density in (0.2, 0.4, 0.55):
+    for density in (0.05, 0.2, 0.4, 0.55, 0.8):
         mask = rng.random((40, 50)) < density
         labels, count = label_components(mask)
-        assert count == _flood_count(mask)
-        assert ((labels >= 0) == mask).all() and set(np.unique(labels[mask])) == set(range(count))
+        expected = _flood_fill(mask)
+        assert count == expected.max() + 1
+        # The same partition of the ink, numbered in the same (row-major first pixel) order.
+        assert (labels == expected).all()
+
+
+def test_large_thick_writing_is_read_as_at_small_size(mnist):
+    """A number written 3x larger (a canvas, a close-up photo) is analysed on a coarser copy of
+    its ink: the same digits come out, prepared alike, with boxes in the caller's pixels."""
+    glyphs = [digit(mnist, d) for d in (3, 0, 7)]
+    small, small_boxes = write(glyphs)
+    big = np.asarray(Image.fromarray(small).resize((small.shape[1] * 3, small.shape[0] * 3),
+                                                   Image.Resampling.BICUBIC), dtype=np.float32).clip(0, 1)
+    found_small, found_big = segment(small), segment(big)
+    assert_found(found_big, [tuple(3 * v for v in box) for box in small_boxes])
+    for a, b in zip(found_small, found_big):
+        assert np.abs(a.image - b.image).mean() < 0.03

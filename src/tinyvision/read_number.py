@@ -12,13 +12,12 @@ marks than a number has: reason "not a digit".
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from tinyvision.image.decode import ImageError, decode, displayed_size, read_file
+from tinyvision.image.decode import ImageError, decode_sized
 from tinyvision.image.digits import WORK_SIDE, fit_box, ink_map, place_by_centre_of_mass
 from tinyvision.image.segment import segment
 
@@ -45,11 +44,9 @@ def read_number(model: Model, source) -> Prediction:
     """Every digit in an image, left to right, as one `Prediction` (or an abstention)."""
     from tinyvision.classifier import Prediction
 
-    if isinstance(source, (str, os.PathLike)):
-        source = read_file(source, model.limits)  # read once: decoded here, its size read below
-    pixels = decode(source, WORK_SIDE, model.limits)
+    pixels, (_, height) = decode_sized(source, WORK_SIDE, model.limits)
     ink = ink_map(pixels)
-    scale = ink.shape[0] / displayed_size(source)[1]  # boxes back in the user's image's pixels
+    scale = ink.shape[0] / height  # boxes back in the user's image's pixels
 
     def confidence(images: list[np.ndarray]) -> list[float]:
         return model.log_probs(to_uint8(images)).exp().max(1).values.tolist()

@@ -316,6 +316,8 @@ def composite_alpha(array: np.ndarray) -> np.ndarray:
     Light strokes on a transparent background would vanish on white, so when
     black gives the stronger contrast, black is used instead.
     """
+    if array[..., -1].min() == 255:  # opaque throughout (a canvas drawing): nothing to composite
+        return array[..., :-1]
     colour = array[..., :-1].astype(np.float32)
     alpha = array[..., -1:].astype(np.float32) / 255.0
     on_white = colour * alpha + 255.0 * (1.0 - alpha)
@@ -342,7 +344,15 @@ def decode_bytes(data: bytes, longest: int | None = None, limits: Limits = DEFAU
     `longest` is how many pixels the caller needs on the longest side: larger
     images are reduced (by an integer factor, so at least that many remain).
     """
+    return decode_bytes_sized(data, longest, limits)[0]
+
+
+def decode_bytes_sized(data: bytes, longest: int | None = None,
+                       limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, tuple[int, int]]:
+    """`decode_bytes`, and the image's (width, height) as shown, before any reduction: read while
+    decoding, since asking the file again (`displayed_size`) would decode a PNG a second time."""
     image = open_image(data, limits)
+    w, h = image.size  # the file's size: a JPEG draft below changes image.size
     reduce_on_load(image, longest, limits, data)
     image = load_first_frame(image)
     exif = image.getexif() if hasattr(image, "getexif") else None
@@ -351,9 +361,11 @@ def decode_bytes(data: bytes, longest: int | None = None, limits: Limits = DEFAU
         image.info["exif"] = exif.tobytes()
         try:
             image = ImageOps.exif_transpose(image)
+            if exif.get(0x0112, 1) in (5, 6, 7, 8):  # turned a quarter: the shown width is the stored height
+                w, h = h, w
         except Exception:  # noqa: BLE001 - a damaged EXIF block leaves the image as stored
             pass
-    return image_to_array(image)
+    return image_to_array(image), (w, h)
 
 
 def array_to_pixels(array: np.ndarray) -> np.ndarray:
@@ -413,6 +425,16 @@ def decode(source, longest: int | None = None, limits: Limits = DEFAULT_LIMITS) 
     if isinstance(source, np.ndarray):
         return array_to_pixels(source)
     raise ImageError(f"cannot read an image from a {type(source).__name__}", "not_image")
+
+
+def decode_sized(source, longest: int | None = None,
+                 limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, tuple[int, int]]:
+    """`decode`, and the source's (width, height) as shown (see `displayed_size`)."""
+    if isinstance(source, (str, os.PathLike)):
+        source = read_file(source, limits)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return decode_bytes_sized(bytes(source), longest, limits)
+    return decode(source, longest, limits), displayed_size(source)
 
 
 def displayed_size(source) -> tuple[int, int]:

@@ -76,7 +76,10 @@ def remove_background(ink: np.ndarray, blocks: int = 6) -> np.ndarray:
 
 def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
     """The threshold that best separates two classes of values in [0, 1] (Otsu, 1979)."""
-    hist, edges = np.histogram(values, bins=bins, range=(0.0, 1.0))
+    # np.histogram's binning (1.0 in the last bin), counted with bincount: several times faster.
+    index = np.minimum((values.ravel() * bins).astype(np.int64), bins - 1)
+    hist = np.bincount(index[index >= 0], minlength=bins)
+    edges = np.linspace(0.0, 1.0, bins + 1)
     p = hist.astype(np.float64) / max(1, hist.sum())
     centres = (edges[:-1] + edges[1:]) / 2
     w0 = np.cumsum(p)
@@ -111,10 +114,10 @@ def isolate_ink(ink: np.ndarray) -> np.ndarray:
 
 def fit_box(ink: np.ndarray, box: int = DIGIT_BOX) -> np.ndarray:
     """Crop to the ink's bounding box and scale it to fit box x box, keeping the aspect ratio."""
-    rows, cols = np.nonzero(ink)
+    rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
     if rows.size == 0:
         raise ImageError("no ink found (a blank page?)", "no_ink")
-    crop = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     h, w = crop.shape
     scale = box / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))

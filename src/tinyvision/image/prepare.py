@@ -61,7 +61,8 @@ def resize_pixels(pixels: np.ndarray, input_shape: tuple[int, int, int]) -> np.n
     if image.size != (w, h):
         image = image.resize((w, h), Image.Resampling.BILINEAR)
     array = np.asarray(image)
-    return np.ascontiguousarray(array[None] if array.ndim == 2 else array.transpose(2, 0, 1))
+    # Pillow's buffer is read-only, and torch refuses to share one: a contiguous, writable copy.
+    return np.require(array[None] if array.ndim == 2 else array.transpose(2, 0, 1), requirements=("C", "W"))
 
 
 def prepare(source, preparation: Preparation, limits: Limits = DEFAULT_LIMITS) -> torch.Tensor:

@@ -5,6 +5,9 @@ bright on black in [0, 1], at most WORK_SIDE px on the longest side):
 
 1. Label the ink's connected pieces; drop specks. The digit height is the
    pieces' median height, weighted by ink, so strokes count more than dots.
+   Large writing with thick strokes (a canvas, a close-up) is then analysed
+   on a coarser copy of the ink map, since a 20x20 digit needs no more detail
+   and every later step costs less; boxes are given back in the caller's pixels.
 2. Pieces stacked one over the other (an 8 drawn open) are one digit.
 3. Over-segment: a piece wide for its height may be touching digits, so
    candidate cuts through it are the cheapest top-to-bottom paths through its
@@ -59,6 +62,8 @@ MAX_JOIN_GAP = 0.3  # digit heights: pieces farther apart are never one digit
 BAD_DIGIT_COST = 2.0  # a candidate digit that is a sliver or much shorter than the others
 DROP_COST = 1.0  # calling a part noise, for a part MAJOR_HEIGHT long; grows with the square of its size
 CONFIDENCE_WEIGHT = 3.0  # with a score callback: weight of each digit's -log confidence
+ANALYSIS_HEIGHT = 64  # digits taller than this (px) ...
+ANALYSIS_STROKE = 4  # ... with strokes wider than this are read on a coarser copy of the ink map
 
 Score = Callable[[list[np.ndarray]], Sequence[float]]
 
@@ -74,7 +79,7 @@ class Segment:
     cut: bool  # separated from touching ink by a cut
     ink_fraction: float  # share of the box that is ink: a solid blob is near 1, a stroke far less
     box_fraction: float  # box area over the analysed image's area: a digit seldom fills the photo
-    confidence: float | None = None  # the score callback's confidence, when one was given
+    confidence: float | None = None  # the score callback's confidence, when it was asked (a choice to make)
 
     def original_box(self, scale: float) -> tuple[int, int, int, int]:
         """The box in the original image's pixels, given `scale` = analysed size / original size."""
@@ -87,27 +92,29 @@ class Segment:
 def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     """8-connected components of a boolean mask: (labels with -1 for background, count).
 
-    Runs of ink along each row are the nodes; runs touching in neighbouring rows
-    are joined by union-find with vectorised hooking, so the Python work is a
-    few passes, not one per pixel.
+    Runs of ink along each row are the nodes; a run touches the runs of the next
+    row whose columns reach within one of its own, found by binary search (runs
+    are in row, column order), and touching runs are joined by union-find with
+    vectorised hooking, so the Python work is a few passes, not one per pixel.
+    Components are numbered in the order of their first run.
     """
     h, w = mask.shape
     edges = np.diff(np.pad(mask.astype(np.int8), ((0, 0), (1, 1))), axis=1)
     rows, starts = np.nonzero(edges == 1)
-    _, ends = np.nonzero(edges == -1)
+    _, ends = np.nonzero(edges == -1)  # exclusive
     labels = np.full((h, w), -1, np.int32)
     if rows.size == 0:
         return labels, 0
-    lengths = ends - starts
-    run = np.repeat(np.arange(rows.size), lengths)
-    cols = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
-    labels[np.repeat(rows, lengths), cols] = run
-    up, down = labels[:-1], labels[1:]
-    pairs = [(up, down), (up[:, :-1], down[:, 1:]), (up[:, 1:], down[:, :-1])]
-    u = np.concatenate([a[(a >= 0) & (b >= 0)] for a, b in pairs])
-    v = np.concatenate([b[(a >= 0) & (b >= 0)] for a, b in pairs])
+    span = w + 2  # row-major keys: every run's start and end, ordered as the runs are
+    start_key, end_key = rows * span + starts, rows * span + ends
+    # Run i touches run j of the next row when start_j <= end_i and end_j >= start_i (8-connected).
+    first = np.searchsorted(end_key, (rows + 1) * span + starts, "left")
+    last = np.searchsorted(start_key, (rows + 1) * span + ends, "right")
+    count = np.maximum(0, last - first)
+    u = np.repeat(np.arange(rows.size), count)
+    v = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + np.repeat(first, count)
     parent = np.arange(rows.size)
-    while True:
+    while u.size:
         pu, pv = parent[u], parent[v]
         if np.array_equal(pu, pv):
             break
@@ -117,7 +124,9 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
         while not np.array_equal(parent[parent], parent):
             parent = parent[parent]
     _, component = np.unique(parent, return_inverse=True)
-    labels[labels >= 0] = component[labels[labels >= 0]]
+    lengths = ends - starts
+    cols = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths) + np.repeat(starts, lengths)
+    labels[np.repeat(rows, lengths), cols] = np.repeat(component, lengths)
     return labels, int(component.max()) + 1
 
 
@@ -164,8 +173,8 @@ def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
-def group_pieces(labels: np.ndarray, count: int) -> tuple[np.ndarray, float]:
-    """Each component's group (-1: a speck, dropped), and the digit height.
+def group_pieces(labels: np.ndarray, count: int) -> tuple[np.ndarray, float, np.ndarray]:
+    """Each component's group (-1: a speck, dropped), the digit height, and each component's box.
 
     Digit-sized pieces stacked one over the other (x ranges overlapping, y
     ranges mostly not, as the halves of an 8 drawn open) share a group.
@@ -192,7 +201,7 @@ def group_pieces(labels: np.ndarray, count: int) -> tuple[np.ndarray, float]:
         gaps = _gaps(box[crumbs], box[larger])
         near = gaps.min(1) <= MAX_JOIN_GAP * height
         group[crumbs] = np.where(near, group[larger[gaps.argmin(1)]], -1)
-    return group, height
+    return group, height, box
 
 
 # --- candidate cuts through touching digits --------------------------------------------------
@@ -211,42 +220,44 @@ def _seams(ink: np.ndarray, starts: list[int], band: int, stroke: float,
     h, w = ink.shape
     n = 2 * band + 1
     offsets = np.array([c - band for c in starts for _ in modes])  # (B,) first column of each band
-    entry = np.array([m[0] for _ in starts for m in modes])[:, None]
-    along = np.array([m[1] for _ in starts for m in modes])[:, None]
+    entry = np.array([m[0] for _ in starts for m in modes])[:, None, None]
+    along = np.array([m[1] for _ in starts for m in modes])[:, None, None]
     columns = offsets[:, None] + np.arange(n)  # (B, n) image column of each band position
     valid = (columns >= 0) & (columns < w)
     v = np.where(valid[:, None, :], ink[:, np.clip(columns, 0, w - 1)].transpose(1, 0, 2), 0.0)  # (B, h, n)
     inked = v > INK_LEVEL
-    stay = along[:, None, :] * v / stroke
     b = len(offsets)
-    cost = np.full((b, 2, n), np.inf)  # state 0: on paper; 1: inside a stroke
-    cost[:, 0] = np.where(valid & ~inked[:, 0], 0.0, np.inf)
-    cost[:, 1] = np.where(valid & inked[:, 0], entry * v[:, 0] + stay[:, 0], np.inf)
+    # Per row, what arriving in each state adds (inf where the state is impossible), made once:
+    # paper is reachable only off ink, a stroke only on it, and nothing outside the image.
+    off_band = np.where(valid, 0.0, np.inf)[:, None, :]
+    on_paper = (np.where(inked, np.inf, 0.0) + off_band).transpose(1, 0, 2)  # (h, B, n)
+    on_ink = (np.where(inked, along * v / stroke, np.inf) + off_band).transpose(1, 0, 2)
+    entering = (entry * v).transpose(1, 0, 2)
+    cost = np.stack([on_paper[0], entering[0] + on_ink[0]], axis=1)  # (B, 2, n) state 0: paper; 1: ink
     came = np.zeros((h, b, 2, n), np.int8)  # how each (row, seam, state, column) was reached: state * 3 + move + 1
-    rows = np.arange(b)[:, None]
-    blocked = np.where(valid, 0.0, np.inf)
+    # The three ways into a column, per state: from the left (move 0), straight down (1), from
+    # the right (2); the columns nothing can arrive from stay inf.
+    arrive = np.full((3, b, 2, n), np.inf)
     for r in range(1, h):
-        cand = np.full((b, 2, 3, n), np.inf)
-        cand[:, :, 1] = cost
-        cand[:, :, 0, 1:] = cost[:, :, :-1] + DRIFT  # arrived from the left
-        cand[:, :, 2, :-1] = cost[:, :, 1:] + DRIFT  # from the right
-        flat = cand.reshape(b, 6, n)
-        paper = flat.argmin(1)
-        from_paper, from_ink = cand[:, 0].argmin(1), cand[:, 1].argmin(1)
-        enter = np.take_along_axis(cand[:, 0], from_paper[:, None], 1)[:, 0] + entry * v[:, r]
-        keep = np.take_along_axis(cand[:, 1], from_ink[:, None], 1)[:, 0]
-        best_paper = np.take_along_axis(flat, paper[:, None], 1)[:, 0]
-        cost = np.stack([np.where(inked[:, r], np.inf, best_paper) + blocked,
-                         np.where(inked[:, r], np.minimum(enter, keep) + stay[:, r], np.inf) + blocked], axis=1)
-        came[r, :, 0] = paper
-        came[r, :, 1] = np.where(enter <= keep, from_paper, 3 + from_ink)
-    flat_cost = cost.reshape(b, -1)
-    best = flat_cost.argmin(1)
-    state, col = best // n, best % n
+        drifted = cost + DRIFT
+        arrive[0, ..., 1:] = drifted[..., :-1]
+        arrive[1] = cost
+        arrive[2, ..., :-1] = drifted[..., 1:]
+        move = arrive.argmin(0).astype(np.int8)  # ties go to the earliest move
+        best = arrive.min(0)
+        on_paper_from_ink = best[:, 1] < best[:, 0]  # ties: from paper
+        enter, keep = best[:, 0] + entering[r], best[:, 1]
+        from_ink = move[:, 1] + 3
+        came[r, :, 0] = np.where(on_paper_from_ink, from_ink, move[:, 0])
+        came[r, :, 1] = np.where(keep < enter, from_ink, move[:, 0])
+        cost = np.stack([np.minimum(best[:, 0], best[:, 1]) + on_paper[r], np.minimum(keep, enter) + on_ink[r]],
+                        axis=1)
+    end = cost.reshape(b, -1).argmin(1)
+    state, col = end // n, end % n
     paths = np.empty((b, h), np.int64)
     for r in range(h - 1, -1, -1):
         paths[:, r] = col
-        code = came[r, rows[:, 0], state, col].astype(np.int64)
+        code = came[r, np.arange(b), state, col].astype(np.int64)
         state, col = code // 3, col + code % 3 - 1
     return list(paths + offsets[:, None])
 
@@ -316,17 +327,18 @@ class _Parts:
     cut: np.ndarray  # (n + 1,) bool: a boundary before part k cuts through ink
 
 
-def over_segment(ink: np.ndarray, labels: np.ndarray, group: np.ndarray, height: float) -> _Parts:
-    """Groups, with wide ones cut at their candidate seams, as parts ordered left to right."""
+def over_segment(ink: np.ndarray, labels: np.ndarray, group: np.ndarray, height: float,
+                 box: np.ndarray) -> _Parts:
+    """Groups, with wide ones cut at their candidate seams, as parts ordered left to right.
+    `box`: each component's box (`group_pieces`)."""
     keys = np.unique(group[group >= 0])
     index = np.full(labels.shape, -1, np.int32)
     part_group, part_whole, part_stroke, seams = [], [], [], []
     in_group = np.where(labels >= 0, group[labels], -1)
     for g in keys:
-        mask = in_group == g
-        rows, cols = np.nonzero(mask)
-        t, left, b, r = rows.min(), cols.min(), rows.max() + 1, cols.max() + 1
-        crop = mask[t:b, left:r]
+        members = box[group == g]
+        t, left, b, r = members[:, 0].min(), members[:, 1].min(), members[:, 2].max(), members[:, 3].max()
+        crop = in_group[t:b, left:r] == g
         stroke = stroke_width(crop)
         wide = r - left > SPLIT_ASPECT * (b - t) and b - t >= MAJOR_HEIGHT * height
         cuts = candidate_cuts(np.where(crop, ink[t:b, left:r], 0.0), stroke) if wide else []
@@ -409,9 +421,9 @@ def _own_ink(ink: np.ndarray, parts: _Parts, i: int, j: int) -> tuple[np.ndarray
         grown = p[1:-1, 1:-1] | p[:-2, 1:-1] | p[2:, 1:-1] | p[1:-1, :-2] | p[1:-1, 2:]
     others = (ink[t:b, left:r] > INK_LEVEL) & ~mine
     own = np.where(grown & ~others, ink[t:b, left:r], 0.0).astype(np.float32)
-    rows, cols = np.nonzero(own)
-    box = (t + rows.min(), left + cols.min(), t + rows.max() + 1, left + cols.max() + 1)
-    return own[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1], tuple(int(v) for v in box)
+    rows, cols = np.flatnonzero(own.any(1)), np.flatnonzero(own.any(0))
+    box = (t + rows[0], left + cols[0], t + rows[-1] + 1, left + cols[-1] + 1)
+    return own[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], tuple(int(v) for v in box)
 
 
 def _prepare(own: np.ndarray) -> np.ndarray:
@@ -443,6 +455,25 @@ def _best_reading(parts: _Parts, costs: dict[tuple[int, int], float], height: fl
     return reading[::-1]
 
 
+def analysis_factor(mask: np.ndarray, height: float) -> int:
+    """How much coarser than the ink map the writing can be read: digits of at most
+    ANALYSIS_HEIGHT px and strokes of at least ANALYSIS_STROKE px keep every detail a 20x20
+    digit needs, and the seam search, whose cost grows with the rows, runs on fewer of them."""
+    return max(1, int(min(height / ANALYSIS_HEIGHT, stroke_width(mask) / ANALYSIS_STROKE)))
+
+
+def reduce_ink(ink: np.ndarray, factor: int) -> np.ndarray:
+    """The ink map averaged over factor x factor blocks (zeros beyond the edge)."""
+    h, w = ink.shape
+    padded = np.pad(ink, ((0, -h % factor), (0, -w % factor)))
+    total = padded[::factor, ::factor].copy()
+    for i in range(factor):  # strided sums: several times faster than a mean over reshaped axes
+        for j in range(factor):
+            if i or j:
+                total += padded[i::factor, j::factor]
+    return total / np.float32(factor * factor)
+
+
 def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_DIGITS) -> list[Segment]:
     """The digits written in an ink map, left to right.
 
@@ -454,11 +485,17 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
     labels, count = label_components(ink > INK_LEVEL)
     if count == 0:
         raise ImageError("no ink found (a blank page?)", "no_ink")
-    group, height = group_pieces(labels, count)
-    parts = over_segment(ink, labels, group, height)
+    group, height, box = group_pieces(labels, count)
+    full_shape = ink.shape
+    factor = analysis_factor(labels >= 0, height)
+    if factor > 1:  # large, thick writing: read at a coarser scale, where it is just as clear
+        ink = reduce_ink(ink, factor)
+        labels, count = label_components(ink > INK_LEVEL)
+        group, height, box = group_pieces(labels, count)
+    parts = over_segment(ink, labels, group, height, box)
     costs = _digit_costs(parts, height)
     confidence: dict[tuple[int, int], float] = {}
-    if score is not None:
+    if score is not None and len(costs) > 1:  # one candidate digit: nothing for the model to choose
         spans = list(costs)
         found = score([_prepare(_own_ink(ink, parts, i, j)[0]) for i, j in spans])
         for span, c in zip(spans, found):
@@ -471,6 +508,9 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
     segments = []
     for i, j in reading:
         own, box = _own_ink(ink, parts, i, j)
+        if factor > 1:  # the box in the ink map the caller gave
+            box = (box[0] * factor, box[1] * factor, min(full_shape[0], box[2] * factor),
+                   min(full_shape[1], box[3] * factor))
         segments.append(Segment(
             box=box, ink=own, image=_prepare(own),
             pieces=len(np.unique(labels[(parts.index >= i) & (parts.index < j)])),
