@@ -738,6 +738,16 @@ def serve_load_table(data: dict) -> str:
     return text
 
 
+@value("serve-load-vs-previous", "serve_load_vs_previous.json")
+def serve_vs_previous_value(data: dict) -> str:
+    """This code's requests/s over the previous commit's, same run, rounds alternating."""
+    reference = data["reference"]
+    rates = lambda values: ", ".join(f"{v:.1f}" for v in values)  # noqa: E731
+    return (f"{data['ratio_to_reference']:.2f}x (this code {rates(data['current_requests_per_second'])}/s, "
+            f"commit {(reference.get('git_commit') or '')[:12]} {rates(reference['requests_per_second'])}/s; "
+            f"`{data['provenance']['command']}`)")
+
+
 @table("serve-load-bombs", "serve_load_bombs.json")
 def serve_bombs_table(data: dict) -> str:
     """Each huge or hostile image sent twice at once: what the server answered, and how long the slowest took."""
