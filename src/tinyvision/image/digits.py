@@ -112,12 +112,19 @@ def isolate_ink(ink: np.ndarray) -> np.ndarray:
     return np.where(mask & (_neighbours(mask) >= 2), soft, 0.0).astype(np.float32)
 
 
-def fit_box(ink: np.ndarray, box: int = DIGIT_BOX) -> np.ndarray:
-    """Crop to the ink's bounding box and scale it to fit box x box, keeping the aspect ratio."""
+def ink_extent(ink: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, left, bottom, right), exclusive, of the non-zero pixels, from row and column projections
+    (cheaper than listing every pixel). Raises `ImageError` "no_ink" when there are none."""
     rows, cols = np.flatnonzero(ink.any(1)), np.flatnonzero(ink.any(0))
     if rows.size == 0:
         raise ImageError("no ink found (a blank page?)", "no_ink")
-    crop = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
+
+
+def fit_box(ink: np.ndarray, box: int = DIGIT_BOX) -> np.ndarray:
+    """Crop to the ink's bounding box and scale it to fit box x box, keeping the aspect ratio."""
+    top, left, bottom, right = ink_extent(ink)
+    crop = ink[top:bottom, left:right]
     h, w = crop.shape
     scale = box / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinyvision.image.decode import ImageError
-from tinyvision.image.digits import fit_box, place_by_centre_of_mass
+from tinyvision.image.digits import fit_box, ink_extent, place_by_centre_of_mass
 
 MAX_DIGITS = 12  # the most digits read from one image: bounds the work on a page of text or noise
 INK_LEVEL = 0.25  # a pixel is ink above this; the soft edge below it goes with the digit it borders
@@ -421,9 +421,8 @@ def _own_ink(ink: np.ndarray, parts: _Parts, i: int, j: int) -> tuple[np.ndarray
         grown = p[1:-1, 1:-1] | p[:-2, 1:-1] | p[2:, 1:-1] | p[1:-1, :-2] | p[1:-1, 2:]
     others = (ink[t:b, left:r] > INK_LEVEL) & ~mine
     own = np.where(grown & ~others, ink[t:b, left:r], 0.0).astype(np.float32)
-    rows, cols = np.flatnonzero(own.any(1)), np.flatnonzero(own.any(0))
-    box = (t + rows[0], left + cols[0], t + rows[-1] + 1, left + cols[-1] + 1)
-    return own[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], tuple(int(v) for v in box)
+    top, first, bottom, last = ink_extent(own)
+    return own[top:bottom, first:last], (t + top, left + first, t + bottom, left + last)
 
 
 def _prepare(own: np.ndarray) -> np.ndarray:
