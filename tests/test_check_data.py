@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +24,17 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def photo(seed: int, size: int = 32) -> np.ndarray:
-    """A smooth random colour field: every seed a different 'photo'."""
+    """A smooth random colour field: every seed a different 'photo'. An 8x8 field rather than a
+    smoother one: with too little texture a pHash's coefficients sit at their median, and a JPEG
+    re-encode flips more bits than it would of a real photo."""
     rng = np.random.default_rng(seed)
-    small = Image.fromarray(rng.integers(0, 256, (5, 5, 3), dtype=np.uint8))
+    small = Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8))
     return np.asarray(small.resize((size, size), Image.Resampling.BICUBIC))
+
+
+def seed_of(*parts) -> int:
+    """A stable seed per file: Python's hash() of strings changes from process to process."""
+    return zlib.crc32(repr(parts).encode())
 
 
 def clean_folder(root: Path, per_class: int = 12) -> Path:
@@ -35,7 +43,7 @@ def clean_folder(root: Path, per_class: int = 12) -> Path:
             folder = root / split / label
             folder.mkdir(parents=True)
             for i in range(count):
-                seed = hash((split, label, i)) % 10**6
+                seed = seed_of(split, label, i)
                 Image.fromarray(photo(seed)).save(folder / f"{i}.png")
     return root
 
@@ -60,7 +68,7 @@ def test_duplicates_leakage_conflicts_corrupt_files_and_tiny_classes_are_found(t
     shutil.copy(train / "cat" / "0.png", test / "cat" / "copy.png")  # identical file in test: leakage
     shutil.copy(train / "dog" / "1.png", train / "cat" / "wrong.png")  # the same image under two labels
     buffer = io.BytesIO()  # the same photo re-encoded as JPEG: a near duplicate, in test
-    Image.fromarray(photo(hash(("train", "dog", 2)) % 10**6)).save(buffer, "JPEG", quality=85)
+    Image.fromarray(photo(seed_of("train", "dog", 2))).save(buffer, "JPEG", quality=85)
     (test / "dog" / "reencoded.jpg").write_bytes(buffer.getvalue())
     (train / "cat" / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
     (train / "bird").mkdir()
