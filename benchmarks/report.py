@@ -701,17 +701,25 @@ def statuses_text(statuses: dict[str, int]) -> str:
 
 
 def server_setup(data: dict) -> str:
-    """'`tvnet` (mnist), 2 workers x 1 thread(s), queue 8' from the server's first log line."""
+    """'`tvnet` (mnist), 2 worker processes x 1 torch thread(s), queue 16' from the server's first log line
+    (older servers: '2 workers x 1 thread(s), queue 8')."""
     line = next(iter(data.get("server_log") or data.get("server_log_tail") or []), "")
     model = re.search(r"serving (\S+) \((\S+)\)", line)
-    setup = re.search(r"\((\d+ workers? x \d+ thread\(s\), queue \d+)\)", line)
+    setup = re.search(r"\((\d+ (?:worker processes|worker threads|workers?) x \d+ (?:torch )?thread\(s\), "
+                      r"queue \d+)\)", line)
     parts = [f"`{model.group(1)}` ({model.group(2)})" if model else "", setup.group(1) if setup else ""]
     return ", ".join(p for p in parts if p) or "—"
 
 
 def memory_text(data: dict) -> str:
-    return (f"{data['server_rss_mb_idle']:.0f} / {data['server_rss_mb_peak']:.0f} / "
-            f"{data['server_rss_mb_after']:.0f} MB")
+    """Idle / peak / after. With worker processes, RSS summed over them (each counts the pages it shares
+    with the others) and PSS summed (shared pages counted once)."""
+    rss = (f"{data['server_rss_mb_idle']:.0f} / {data['server_rss_mb_peak']:.0f} / "
+           f"{data['server_rss_mb_after']:.0f} MB")
+    if "server_pss_mb_peak" not in data:
+        return rss
+    pss = " / ".join(f"{data[f'server_pss_mb_{when}']:.0f}" for when in ("idle", "peak", "after"))
+    return f"RSS summed over {data['server_processes']} processes {rss}; PSS summed {pss} MB"
 
 
 @table("serve-load", "serve_load.json")

@@ -2,7 +2,9 @@
 
 Starts the real server (`tinyvision serve RUN`, a subprocess) on a free port
 of 127.0.0.1, then sends POST /api/predict requests from concurrent clients
-and samples the server's resident memory (/proc/PID/status) throughout.
+and samples the server's memory throughout: RSS and PSS summed over its
+process tree (the server and its prediction worker processes, which share
+the loaded model's pages; summed RSS counts those pages once per process).
 
 - `--payload normal`: canvas-sized PNG drawings and 200-400 px user-style
   photos of MNIST test digits. A client told 503 (every worker busy, the
@@ -94,31 +96,87 @@ def bomb_payloads(cache: Path) -> list[tuple[bytes, str, str]]:
     return [(hostile_file(name, cache), "application/octet-stream", name) for name in BOMBS]
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (the server and its worker processes)."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def status_mb(pid: int, field: str) -> float | None:
+    """A /proc/PID/status field (VmRSS, VmHWM) in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024 / 1e6
+    except OSError:
+        return None
+    return None
+
+
+def pss_mb(pid: int) -> float | None:
+    """Proportional set size in MB: each shared page counted once across the processes sharing it."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024 / 1e6
+    except OSError:
+        return None
+    return None
+
+
 class MemorySampler:
-    """Samples a process's resident memory (VmRSS, MB) every `every` seconds in a thread."""
+    """Samples the server's memory every `every` seconds in a thread, over its whole process tree.
+
+    With worker processes, summed RSS counts every page the workers share with the
+    server (torch's libraries, the weights) once per process: an over-count. Summed
+    PSS divides each shared page among its sharers: what the server costs the machine.
+    Both are recorded; samples are (seconds since start, RSS sum MB, PSS sum MB).
+    """
 
     def __init__(self, pid: int, every: float = 0.1) -> None:
         self.pid, self.every = pid, every
-        self.samples: list[tuple[float, float]] = []  # (seconds since start, MB)
+        self.samples: list[tuple[float, float, float]] = []
+        self.hwm: dict[int, float] = {}  # each process's own peak RSS (the kernel's VmHWM), last seen
         self.stop = threading.Event()
         self.start = time.monotonic()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
-    def read(self, field: str) -> float | None:
-        try:
-            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024 / 1e6
-        except OSError:
-            return None
-        return None
+    def now(self) -> tuple[float, float]:
+        """(RSS sum, PSS sum) in MB over the tree now; also notes each process's peak."""
+        rss = pss = 0.0
+        for pid in process_tree(self.pid):
+            r, p, h = status_mb(pid, "VmRSS"), pss_mb(pid), status_mb(pid, "VmHWM")
+            rss, pss = rss + (r or 0.0), pss + (p or 0.0)
+            if h is not None:
+                self.hwm[pid] = max(h, self.hwm.get(pid, 0.0))
+        return round(rss, 1), round(pss, 1)
 
     def run(self) -> None:
         while not self.stop.is_set():
-            rss = self.read("VmRSS")
-            if rss is not None:
-                self.samples.append((round(time.monotonic() - self.start, 2), round(rss, 1)))
+            rss, pss = self.now()
+            if rss:
+                self.samples.append((round(time.monotonic() - self.start, 2), rss, pss))
             self.stop.wait(self.every)
+
+    def figures(self, idle: tuple[float, float], prefix: str = "server") -> dict:
+        """The memory figures of a result: idle, peak and after, RSS and PSS summed over the tree."""
+        rss_after, pss_after = self.now()
+        return {
+            f"{prefix}_processes": len(process_tree(self.pid)),
+            f"{prefix}_rss_mb_idle": idle[0], f"{prefix}_pss_mb_idle": idle[1],
+            # Each process's own kernel peak mark, summed: a bound on the sum's peak (peaks need not meet).
+            f"{prefix}_rss_mb_peak": round(sum(self.hwm.values()), 1),
+            f"{prefix}_pss_mb_peak": max([pss for _, _, pss in self.samples] + [pss_after]),  # sampled
+            f"{prefix}_rss_mb_after": rss_after, f"{prefix}_pss_mb_after": pss_after,
+        }
 
     def __enter__(self) -> MemorySampler:
         self.thread.start()
@@ -292,15 +350,13 @@ def measure(checkpoint: Path, extra: list[str], bodies: list[tuple[bytes, str, s
     server = Server(checkpoint, extra, source)
     try:
         sampler = MemorySampler(server.process.pid)
-        rss_idle = sampler.read("VmRSS")
+        idle = sampler.now()
         with sampler:
             result = asyncio.run(load(server.base + "/api/predict", bodies, args.requests, args.clients,
                                       retry_busy=args.payload != "bombs", raw=raw))
             time.sleep(0.5)
         result["server_alive_after"] = server.healthy()
-        result["server_rss_mb_idle"] = round(rss_idle, 1)
-        result["server_rss_mb_peak"] = round(sampler.read("VmHWM"), 1)  # the kernel's own peak mark
-        result["server_rss_mb_after"] = round(sampler.read("VmRSS"), 1)
+        result.update(sampler.figures(idle))
     finally:
         log = server.close()
     result["server_log"] = log.strip().splitlines()[:5]
@@ -329,6 +385,8 @@ def main() -> None:
     parser.add_argument("--distinct", type=int, default=200, help="distinct normal images, sent round-robin")
     parser.add_argument("--workers", type=int, help="passed to tinyvision serve (default: its own)")
     parser.add_argument("--queue", type=int, help="passed to tinyvision serve (default: its own)")
+    parser.add_argument("--no-processes", action="store_true",
+                        help="passed to tinyvision serve: predictions in threads of one process")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/tinyvision-hostile"), help="hostile files")
     parser.add_argument("--out", type=Path, help="results file (default: benchmarks/results/serve_load*.json)")
     parser.add_argument("--reference-src", type=Path,
@@ -348,6 +406,8 @@ def main() -> None:
     bodies = bomb_payloads(args.cache) if bombs else payloads(args.distinct)
     extra = [flag for name in ("workers", "queue") if getattr(args, name) is not None
              for flag in (f"--{name}", str(getattr(args, name)))]
+    if args.no_processes:
+        extra.append("--no-processes")
     raw = args.client == "raw" and not bombs
     with recorded() as prov:
         if args.reference_src and not bombs:

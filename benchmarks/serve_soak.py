@@ -209,19 +209,23 @@ def is_error(status: str) -> bool:
     return not status.isdigit() or (int(status) >= 500 and status != "503")
 
 
-def plot_memory(samples: list[tuple[float, float]], idle: float, path: Path, title: str) -> None:
+def plot_memory(samples: list[tuple[float, float, float]], idle: tuple[float, float], path: Path,
+                title: str) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 3.6), dpi=120)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.plot([t for t, _ in samples], [mb for _, mb in samples], lw=1, color="tab:blue", label="server RSS")
+    times = [t for t, _, _ in samples]
+    ax.plot(times, [rss for _, rss, _ in samples], lw=1, color="tab:blue",
+            label="RSS summed over server + workers (shared pages counted per process)")
+    ax.plot(times, [pss for _, _, pss in samples], lw=1, color="tab:green", label="PSS summed (shared pages once)")
     ax.axhline(1500, color="tab:red", ls="--", lw=1, label="1.5 GB target")
-    ax.axhline(idle, color="gray", ls=":", lw=1, label=f"idle ({idle:.0f} MB)")
+    ax.axhline(idle[0], color="gray", ls=":", lw=1, label=f"idle RSS sum ({idle[0]:.0f} MB)")
     ax.set_xlabel("seconds")
-    ax.set_ylabel("resident memory (MB)")
-    ax.set_ylim(0, max(1600, max(mb for _, mb in samples) * 1.1))
+    ax.set_ylabel("memory (MB)")
+    ax.set_ylim(0, max(1600, max(rss for _, rss, _ in samples) * 1.1))
     ax.set_title(title, fontsize=10)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
@@ -249,14 +253,12 @@ def main() -> None:
         try:
             soak = Soak(server, args)
             sampler = MemorySampler(server.process.pid, every=0.5)
-            idle = sampler.read("VmRSS")
+            idle = sampler.now()
             with sampler:
                 seconds = asyncio.run(soak.run())
                 time.sleep(1)
             result = {"seconds": round(seconds, 1), "clients": args.clients, **soak.report(),
-                      "server_alive_after": server.healthy(),
-                      "server_rss_mb_idle": round(idle, 1), "server_rss_mb_peak": round(sampler.read("VmHWM"), 1),
-                      "server_rss_mb_after": round(sampler.read("VmRSS"), 1)}
+                      "server_alive_after": server.healthy(), **sampler.figures(idle)}
             post = httpx.post(server.base + "/api/predict", content=soak.normal[0][0], timeout=60)
             result["predicts_after"] = post.status_code == 200
         finally:

@@ -17,7 +17,9 @@ full. A bad request never takes the server down.
 
 Bounded by design: at most `workers` predictions run at once, each on its own
 share of the cores (torch's threads are divided among the workers once, at
-start); at most `queue` more requests wait; every other request is answered
+start), in forked worker processes when `processes` is set (`serve_workers`:
+a request's work mostly holds the GIL, so threads would share one core; the
+CLI's default where fork exists); at most `queue` more requests wait; every other request is answered
 503 at once, before its body is read. Each decode is bounded by the
 decoder's own limits (`image.decode`), so memory stays within
 workers x one decode + (workers + queue) x one body.
@@ -32,6 +34,7 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from importlib.resources import files
 from typing import Any
 
@@ -43,6 +46,7 @@ from pydantic import BaseModel
 from tinyvision.classifier import Model
 from tinyvision.errors import TinyVisionError
 from tinyvision.image.decode import ImageError, to_png
+from tinyvision.serve_workers import WorkerDied, WorkerPool, can_fork
 
 WEB = files("tinyvision") / "web"
 STATUS = {"not_image": 415, "too_large": 413, "corrupt": 400, "too_small": 400, "no_ink": 400, "bad_form": 400}
@@ -57,15 +61,20 @@ class ServeOptions:
     workers: int = 2  # predictions computed at once
     queue: int = 16  # requests allowed to wait for a worker
     body_seconds: float = 30.0  # the longest an upload may take to arrive
+    processes: bool = False  # predictions in forked worker processes (every core) rather than threads
 
     @classmethod
     def with_defaults(cls, max_bytes: int | None = None, workers: int | None = None,
-                      queue: int | None = None) -> ServeOptions:
+                      queue: int | None = None, processes: bool | None = None) -> ServeOptions:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         # At most 8 workers by default: each holds up to one bounded decode, so memory stays bounded
         # on a many-core machine too (8 x ~100 MB + 24 waiting bodies of at most 10 MB).
         workers = workers or min(cores, MAX_DEFAULT_WORKERS)
-        options = cls(max_bytes or cls.max_bytes, workers, cls.queue if queue is None else queue)
+        processes = can_fork() if processes is None else processes
+        if processes and not can_fork():
+            raise TinyVisionError("worker processes need fork(), which this platform lacks: use --no-processes")
+        options = cls(max_bytes or cls.max_bytes, workers, cls.queue if queue is None else queue,
+                      processes=processes)
         if options.workers < 1 or options.queue < 0 or options.max_bytes < 1:
             raise TinyVisionError("--workers and --max-bytes must be at least 1, --queue at least 0")
         return options
@@ -188,6 +197,7 @@ ERRORS = {
     408: {"model": ErrorReply, "description": "the body took too long to arrive"},
     413: {"model": ErrorReply, "description": "body over the size limit, or an image too large to decode"},
     415: {"model": ErrorReply, "description": "the bytes are not an image"},
+    500: {"model": ErrorReply, "description": "the worker process answering stopped (it is replaced)"},
     503: {"model": ErrorReply, "description": "every worker busy and the queue full: retry after Retry-After s"},
 }
 
@@ -199,22 +209,33 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
 
     def executor() -> ThreadPoolExecutor:
         """The prediction threads; made again when an app that was shut down is started or used again
-        (a second `with TestClient(app)`), since a shut-down pool refuses work."""
+        (a second `with TestClient(app)`), since a shut-down pool refuses work. With worker processes,
+        each thread only waits on its worker's pipe."""
         if app.state.pool is None:
             app.state.pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="tinyvision-predict")
         return app.state.pool
 
+    def work():
+        return app.state.workers if app.state.workers is not None else partial(answer, model)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        if options.processes:  # forked before the first request, so the workers share the loaded model
+            app.state.workers = WorkerPool(partial(answer, model), options.workers)
         executor()
-        yield
-        pool, app.state.pool = app.state.pool, None
-        pool.shutdown(wait=False, cancel_futures=True)
+        try:
+            yield
+        finally:
+            pool, app.state.pool = app.state.pool, None
+            pool.shutdown(wait=False, cancel_futures=True)
+            workers, app.state.workers = app.state.workers, None
+            if workers is not None:
+                workers.close()
 
     app = FastAPI(title="tinyvision", version=card.code_version, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json", lifespan=lifespan,
                   description=f"{card.model} trained on {card.dataset}: predict the class of an image.")
-    app.state.pool, app.state.admission = None, admission
+    app.state.pool, app.state.workers, app.state.admission = None, None, admission
     page = (WEB / "index.html").read_text(encoding="utf-8")
     static = {name: (WEB / name).read_bytes() for name in STATIC}
 
@@ -249,7 +270,7 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
         try:
             body = await asyncio.wait_for(read_body(request, options.max_bytes), options.body_seconds)
             data = await image_bytes(request, body)
-            reply = await asyncio.get_running_loop().run_in_executor(executor(), answer, model, data, bool(input),
+            reply = await asyncio.get_running_loop().run_in_executor(executor(), work(), data, bool(input),
                                                                      bool(explain))
         except BodyTooLarge:
             return error(413, f"request body over the limit of {options.max_bytes:,} bytes")
@@ -259,6 +280,8 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
             return error(STATUS.get(exc.kind, 400), str(exc))
         except TinyVisionError as exc:
             return error(400, str(exc))
+        except WorkerDied as exc:  # that worker is replaced; the server stays up
+            return error(500, str(exc))
         finally:
             admission.leave()
         return JSONResponse(reply)
@@ -288,6 +311,9 @@ def run_server(model: Model, host: str = "127.0.0.1", port: int = 8000, options:
         except OSError as exc:
             raise TinyVisionError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
     threads = share_threads(options.workers)
+    if options.processes:
+        threads = 1  # each worker process computes on one torch thread (`serve_workers`)
+    kind = "worker processes" if options.processes else "worker threads"
     print(f"tinyvision: serving {model.card.model} ({model.card.dataset}) on http://{host}:{port}/ "
-          f"({options.workers} workers x {threads} thread(s), queue {options.queue})", flush=True)
+          f"({options.workers} {kind} x {threads} torch thread(s), queue {options.queue})", flush=True)
     uvicorn.run(create_app(model, options), host=host, port=port, log_level="warning")

@@ -15,6 +15,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-bytes", type=int, default=10_000_000, help="largest accepted upload in bytes (10 MB)")
     p.add_argument("--workers", type=int, help="predictions computed at once (default: the number of cores, at most 8)")
+    p.add_argument("--processes", action=argparse.BooleanOptionalAction, default=None,
+                   help="compute predictions in forked worker processes, which use every core "
+                        "(default where fork exists); --no-processes: threads in one process")
     p.add_argument("--queue", type=int, help="requests allowed to wait for a worker before 503 (default: 16)")
 
 
@@ -23,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from tinyvision.serve import ServeOptions, run_server
 
     model = tinyvision.load(args.checkpoint)
-    options = ServeOptions.with_defaults(max_bytes=args.max_bytes, workers=args.workers, queue=args.queue)
+    options = ServeOptions.with_defaults(max_bytes=args.max_bytes, workers=args.workers, queue=args.queue,
+                                         processes=args.processes)
     run_server(model, args.host, args.port, options)
     return 0
