@@ -141,3 +141,25 @@ def test_the_command_serves_from_worker_processes_that_stop_on_a_signal_and_end_
             server.wait(10)
     assert "2 worker processes" in server.stdout.read()
 
+
+
+def test_a_prediction_past_its_deadline_is_stopped_with_503_and_its_worker_replaced(model_path):
+    model = tinyvision.load(model_path)
+    real_predict = model.predict
+
+    def predict(data):
+        if data == b"slow":  # a pathological input: the worker would be held for minutes
+            time.sleep(120)
+        return real_predict(data)
+
+    model.predict = predict
+    app = create_app(model, ServeOptions(workers=1, queue=4, processes=True, predict_seconds=1.0))
+    with LiveServer(app) as base:
+        before = app.state.workers.pids()
+        started = time.monotonic()
+        slow = httpx.post(base + "/api/predict", content=b"slow", timeout=60)
+        assert slow.status_code == 503 and "took over 1 s" in slow.json()["error"]
+        assert time.monotonic() - started < 10
+        assert httpx.post(base + "/api/predict", content=photo(2, 0), timeout=60).status_code == 200
+        after = app.state.workers.pids()
+        assert len(after) == 1 and after != before and not alive(before[0])

@@ -13,16 +13,18 @@ image too large to decode, 415 for bytes that are not an image, 400 for a
 corrupt, tiny or blank image or a malformed form, 408 for a body that takes
 longer than `body_seconds` to arrive (a slow client holds a place in the
 queue), 503 (with Retry-After) when every worker is busy and the queue is
-full. A bad request never takes the server down.
+full. With worker processes, also 503 for a prediction past `predict_seconds`
+and 500 for one whose worker died: either worker is replaced. A bad request
+never takes the server down.
 
-Bounded by design: at most `workers` predictions run at once, each on its own
-share of the cores (torch's threads are divided among the workers once, at
-start), in forked worker processes when `processes` is set (`serve_workers`:
-a request's work mostly holds the GIL, so threads would share one core; the
-CLI's default where fork exists); at most `queue` more requests wait; every other request is answered
-503 at once, before its body is read. Each decode is bounded by the
-decoder's own limits (`image.decode`), so memory stays within
-workers x one decode + (workers + queue) x one body.
+Bounded by design: at most `workers` predictions run at once; at most `queue`
+more requests wait; every other request is answered 503 at once, before its
+body is read. The predictions run in forked worker processes when `processes`
+is set (`serve_workers`: a request's work mostly holds the GIL, so threads
+would share one core; the CLI's default where fork exists), else in threads,
+each with its share of torch's threads (divided once, at start). Each decode
+is bounded by the decoder's own limits (`image.decode`), so memory stays
+within workers x one decode + (workers + queue) x one body.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from pydantic import BaseModel
 from tinyvision.classifier import Model
 from tinyvision.errors import TinyVisionError
 from tinyvision.image.decode import ImageError, to_png
-from tinyvision.serve_workers import WorkerDied, WorkerPool, can_fork
+from tinyvision.serve_workers import WorkerDied, WorkerPool, WorkerTimedOut, can_fork
 
 WEB = files("tinyvision") / "web"
 STATUS = {"not_image": 415, "too_large": 413, "corrupt": 400, "too_small": 400, "no_ink": 400, "bad_form": 400}
@@ -62,6 +64,7 @@ class ServeOptions:
     queue: int = 16  # requests allowed to wait for a worker
     body_seconds: float = 30.0  # the longest an upload may take to arrive
     processes: bool = False  # predictions in forked worker processes (every core) rather than threads
+    predict_seconds: float = 30.0  # with processes: a prediction's deadline, past which its worker is replaced
 
     @classmethod
     def with_defaults(cls, max_bytes: int | None = None, workers: int | None = None,
@@ -198,7 +201,8 @@ ERRORS = {
     413: {"model": ErrorReply, "description": "body over the size limit, or an image too large to decode"},
     415: {"model": ErrorReply, "description": "the bytes are not an image"},
     500: {"model": ErrorReply, "description": "the worker process answering stopped (it is replaced)"},
-    503: {"model": ErrorReply, "description": "every worker busy and the queue full: retry after Retry-After s"},
+    503: {"model": ErrorReply, "description": "every worker busy and the queue full: retry after Retry-After s; "
+                                              "or the prediction passed its deadline and its worker was replaced"},
 }
 
 
@@ -221,7 +225,7 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         if options.processes:  # forked before the first request, so the workers share the loaded model
-            app.state.workers = WorkerPool(partial(answer, model), options.workers)
+            app.state.workers = WorkerPool(partial(answer, model), options.workers, options.predict_seconds)
         executor()
         try:
             yield
@@ -280,7 +284,9 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
             return error(STATUS.get(exc.kind, 400), str(exc))
         except TinyVisionError as exc:
             return error(400, str(exc))
-        except WorkerDied as exc:  # that worker is replaced; the server stays up
+        except WorkerTimedOut as exc:  # that worker is replaced; the server stays up
+            return error(503, str(exc))
+        except WorkerDied as exc:  # likewise
             return error(500, str(exc))
         finally:
             admission.leave()

@@ -37,6 +37,10 @@ class WorkerDied(Exception):
     """The worker answering a request stopped before it replied."""
 
 
+class WorkerTimedOut(WorkerDied):
+    """The worker answering a request took longer than the pool's deadline, and was stopped."""
+
+
 def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
@@ -89,10 +93,15 @@ def _close_sockets(keep: int) -> None:
 
 
 class WorkerPool:
-    """`size` forked workers, each computing `work(*args)` for one request at a time."""
+    """`size` forked workers, each computing `work(*args)` for one request at a time.
 
-    def __init__(self, work: Callable[..., dict], size: int) -> None:
-        self.work, self.size = work, size
+    `deadline`: seconds a request may take in its worker; past it the worker is
+    killed and replaced (threads cannot be stopped; processes can), so a
+    pathological input holds a worker for a bounded time.
+    """
+
+    def __init__(self, work: Callable[..., dict], size: int, deadline: float | None = None) -> None:
+        self.work, self.size, self.deadline = work, size, deadline
         self.context = multiprocessing.get_context("fork")
         self.lock = threading.Lock()
         self.processes: dict[Connection, multiprocessing.process.BaseProcess] = {}  # by the parent's pipe end
@@ -110,11 +119,11 @@ class WorkerPool:
             self.processes[mine] = process
             return process, mine
 
-    def _retire(self, process: multiprocessing.process.BaseProcess, conn: Connection) -> None:
+    def _retire(self, process: multiprocessing.process.BaseProcess, conn: Connection, wait: float = 1.0) -> None:
         with self.lock:
             self.processes.pop(conn, None)
         conn.close()
-        process.join(timeout=1)  # one that broke its pipe is exiting: let it, for its exit code
+        process.join(timeout=wait)  # one that broke its pipe is exiting: let it, for its exit code
         if process.is_alive():
             process.kill()
             process.join(timeout=5)
@@ -124,6 +133,10 @@ class WorkerPool:
         process, conn = self.idle.get()
         try:
             conn.send(args)
+            if self.deadline is not None and not conn.poll(self.deadline):
+                self._retire(process, conn, wait=0.0)
+                self.idle.put(self._start())
+                raise WorkerTimedOut(f"the prediction took over {self.deadline:g} s and was stopped")
             status, payload = conn.recv()
         except (EOFError, OSError, BrokenPipeError):
             self._retire(process, conn)  # reaped first: its exit code is known only then

@@ -18,15 +18,24 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--processes", action=argparse.BooleanOptionalAction, default=None,
                    help="compute predictions in forked worker processes, which use every core "
                         "(default where fork exists); --no-processes: threads in one process")
+    p.add_argument("--predict-seconds", type=float, default=30.0,
+                   help="with worker processes: a prediction's deadline; past it the request is answered 503 "
+                        "and its worker replaced (default: 30)")
     p.add_argument("--queue", type=int, help="requests allowed to wait for a worker before 503 (default: 16)")
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
+
     import tinyvision
+    from tinyvision.errors import TinyVisionError
     from tinyvision.serve import ServeOptions, run_server
 
     model = tinyvision.load(args.checkpoint)
     options = ServeOptions.with_defaults(max_bytes=args.max_bytes, workers=args.workers, queue=args.queue,
                                          processes=args.processes)
+    if args.predict_seconds <= 0:
+        raise TinyVisionError("--predict-seconds must be positive")
+    options = dataclasses.replace(options, predict_seconds=args.predict_seconds)
     run_server(model, args.host, args.port, options)
     return 0
