@@ -124,6 +124,16 @@ def register_widths(widths: str) -> str:
     return name
 
 
+RECIPE_FIELDS = ("model", "augment", "outlier_exposure", "outlier_share", "merged_pairs", "font_digits", "epochs")
+
+
+def resolved_recipe(run: Path) -> dict:
+    """The recipe the run trained with, from its config.json: the options given on top of the
+    default recipe of the day, and what that default was."""
+    config = json.loads((run / "config.json").read_text())
+    return {k: config[k] for k in RECIPE_FIELDS if k in config}
+
+
 def run_trial(name: str, seed: int, options: dict, policy: dict | None = None, fonts: str | None = None,
               extra_negatives: str | None = None) -> dict:
     """Train and evaluate one recipe; `policy` changes fields of the handwriting policy for this trial,
@@ -149,7 +159,7 @@ def run_trial(name: str, seed: int, options: dict, policy: dict | None = None, f
         run = tinyvision.train(dataset="mnist", out=out, progress=False, plots=False, seed=seed, **options)
     m = run.metrics
     record = {
-        "name": name, "seed": seed, "options": options, "run": str(out),
+        "name": name, "seed": seed, "options": options, "run": str(out), "recipe": resolved_recipe(out),
         "policy": POLICIES[options.get("augment", "shift")] if "augment" in options else None,
         "font_digits_source": fonts or ("bundled" if options.get("font_digits") else None),
         "extra_negatives": extra_negatives,

@@ -1,6 +1,7 @@
 """Reading whole numbers: user-style photos of 2-4 digit numbers made from MNIST test digits.
 
-`build` writes the set: random MNIST *test* digits (never training digits)
+`build` writes the set: random MNIST *test* digits (never training digits;
+`--source val`: the validation split of the training digits, for choices)
 placed left to right the way people write numbers (uneven gaps, sizes and
 baselines, a slant shared by the line, some pairs touching or overlapping),
 rendered in the photo styles of benchmarks/user_photos.py, plus manifest.json
@@ -150,12 +151,20 @@ def render(alpha: np.ndarray, style: str, rng: np.random.Generator) -> bytes:
     return photos.encode(rgb, "PNG" if style.endswith("png") else "JPEG", rng)
 
 
-def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH_RATE) -> list[dict]:
-    """Write `count` number photos and manifest.json into `out`; return the manifest."""
+def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH_RATE,
+          source: str = "test") -> list[dict]:
+    """Write `count` number photos and manifest.json into `out`; return the manifest.
+    `source`: "test", MNIST's test digits (the reported figure), or "val", the validation split
+    (val_fraction 0.1, seed 0) of MNIST's training digits, for choices among seed-0 runs."""
     from tinyvision.datasets import load_dataset
+    from tinyvision.datasets.image_data import split_indices
 
     data = load_dataset("mnist")
-    images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
+    if source == "val":
+        _, val = split_indices(len(data.train_images), 0.1, 0)
+        images, labels = data.train_images[val, 0].numpy(), data.train_labels[val].numpy()
+    else:
+        images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
     rng = np.random.default_rng(seed)
     styles = user_photos().STYLES
     lengths = rng.choice(LENGTHS, count)
@@ -254,6 +263,9 @@ def main() -> None:
     b.add_argument("--count", type=int, default=1000)
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--touch-rate", type=float, default=TOUCH_RATE, help="chance a neighbouring pair touches")
+    b.add_argument("--source", choices=("test", "val"), default="test",
+                   help="MNIST's test digits (the reported figure), or the validation split of its training "
+                        "digits (val_fraction 0.1, seed 0), for choosing among seed-0 runs")
     s = commands.add_parser("segment", help="score the segmenter alone (count and IoU >= 0.5 of every box)")
     r = commands.add_parser("read", help="read every photo as a user does: tinyvision.load(RUN).predict(file)")
     r.add_argument("checkpoint", type=Path, help="run folder or model.safetensors of an MNIST model")
@@ -264,7 +276,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.command == "build":
-        manifest = build(args.out, args.count, args.seed, args.touch_rate)
+        manifest = build(args.out, args.count, args.seed, args.touch_rate, args.source)
         print(json.dumps({"out": str(args.out), "images": len(manifest),
                           "touching": sum(e["touching"] for e in manifest)}, indent=2))
         return

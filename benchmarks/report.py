@@ -473,6 +473,23 @@ def numbers_table(data: dict) -> str:
     return markdown(["", "images", "share"], "lrr", rows)
 
 
+@table("segment-gate", "segment_gate.json", "segment_gate_pairs2000.json")
+def segment_gate_table(default: dict, pairs: dict) -> str:
+    """The whole-group gate on validation: numbers from MNIST's validation digits and single validation
+    digits as photos, read through `Model.predict`, per gate value, for the default recipe's seed-0 run
+    and the merged-pairs trial's."""
+    rows = []
+    for label, data in (("default recipe", default), ("`--merged-pairs 2000` trial", pairs)):
+        for g in data["gates"]:
+            rows.append([label, "off" if g["gate"] is None else f"{g['gate']:g}", pct(g["numbers_read_exactly"], 1),
+                         pct(g["numbers_by_touching"]["touching"], 1), pct(g["numbers_not_answered"], 1),
+                         f"{1000 * g['numbers_seconds_per_image']:.0f} ms", pct(g["singles_right"], 1),
+                         pct(g["singles_refused"], 1)])
+    return markdown(["seed-0 run", "gate", "numbers read exactly", "… some digits touching", "numbers unanswered",
+                     "time per number", f"single digits right ({count(default['singles'])})", "… refused"],
+                    "llrrrrrr", rows)
+
+
 @value("numbers-read-rate", "numbers.json")
 def numbers_read_rate(data: dict) -> str:
     return pct(data["read"]["rate"], 1)
@@ -514,7 +531,11 @@ def digit_recipe_trials_table(data: dict) -> str:
                 f"extra non-digits: {t['extra_negatives']}" if t.get("extra_negatives") else ""]
         seed = str(t["seed"]) + ("†" if t["seed"] != 0 else "")
         load = t.get("load_before") or [float("nan")]
-        rows.append([f"`{t['name']}`", seed, f"`{t['options'].get('model', TRIAL_DEFAULT_MODEL)}`",
+        model = t.get("recipe", {}).get("model") or t["options"].get("model", TRIAL_DEFAULT_MODEL)
+        if t.get("recipe") and t["options"].keys() != t["recipe"].keys():  # options on top of the default of the day
+            options = {k: v for k, v in t["recipe"].items() if k not in ("model", "epochs")}
+            what[0] = options_text(options)
+        rows.append([f"`{t['name']}`", seed, f"`{model}`",
                      "; ".join(x for x in what if x), pct(t["val_acc"]), pct(t["robust_acc"]),
                      pct(t["font-check_acc"]) if "font-check_acc" in t else "—",
                      pct(t["mnist-val-photo_refused"], 1), pct(t["neg-train_refused"], 1),

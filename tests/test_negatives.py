@@ -135,3 +135,33 @@ def test_outlier_exposure_needs_a_digit_dataset(tiny_dataset, tmp_path):
     cfg = RunConfig(dataset=tiny_dataset, model="tutorial-b", epochs=1, batch_size=32, outlier_exposure=0.5)
     with pytest.raises(TinyVisionError, match="not a digit dataset"):
         fit_run(cfg, tmp_path / "run")
+
+
+def test_merged_pairs_are_two_digits_side_by_side_prepared_as_one_and_seeded():
+    from digit_photos import one_of_each_digit
+    from tinyvision.merged_pairs import merged_pairs
+
+    digits = torch.stack(one_of_each_digit())  # uint8 (10, 1, 28, 28)
+    pairs = merged_pairs(digits, 40, seed=5)
+    assert pairs.shape == (40, 1, 28, 28) and pairs.dtype == torch.uint8
+    assert torch.equal(pairs, merged_pairs(digits, 40, seed=5)) and not torch.equal(pairs, merged_pairs(digits, 40, 6))
+    widths, heights = [], []
+    for image in pairs[:, 0].numpy():
+        rows, cols = np.nonzero(image > 25)
+        heights.append(rows.max() - rows.min() + 1)
+        widths.append(cols.max() - cols.min() + 1)
+    # Two digits in one 20x20 box: wider than tall (a single MNIST digit is about 20 tall, 15 wide) ...
+    assert np.median(np.array(widths) / np.array(heights)) > 1.2 and max(widths) <= 21
+    # ... whose strokes meet: one connected stroke region in most of them.
+    from tinyvision.image.segment import label_components
+
+    joined = sum(label_components(image > 60)[1] == 1 for image in pairs[:, 0].numpy())
+    assert joined >= 20
+
+
+def test_merged_pairs_need_outlier_exposure():
+    from tinyvision.config import RunConfig
+    from tinyvision.errors import TinyVisionError
+
+    with pytest.raises(TinyVisionError, match="needs --outlier-exposure"):
+        RunConfig(merged_pairs=100).validate()

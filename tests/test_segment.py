@@ -269,3 +269,25 @@ def test_large_thick_writing_is_read_as_at_small_size(mnist):
     assert_found(found_big, [tuple(3 * v for v in box) for box in small_boxes])
     for a, b in zip(found_small, found_big):
         assert np.abs(a.image - b.image).mean() < 0.03
+
+
+def test_a_wide_group_the_model_is_sure_of_is_not_cut(monkeypatch):
+    """The whole-group gate: touching zeros the stand-in model reads as one digit with near certainty stay
+    one (and no cut is searched for); below the gate, or with the gate off, they are cut as before."""
+    import tinyvision.image.segment as seg
+
+    def zeros(d):
+        d.ellipse([(30, 30), (95, 110)], outline=255, width=8)
+        d.ellipse([(93, 30), (158, 110)], outline=255, width=8)
+
+    ink = strokes((140, 190), zeros)
+    monkeypatch.setattr(seg, "WHOLE_CONFIDENCE", 0.999)
+    searched = []
+    real_cuts = seg.candidate_cuts
+    monkeypatch.setattr(seg, "candidate_cuts", lambda *a: searched.append(1) or real_cuts(*a))
+    sure = segment(ink, score=lambda images: [0.9995] * len(images))
+    assert len(sure) == 1 and sure[0].confidence == 0.9995 and not searched
+    unsure = segment(ink, score=lambda images: [0.99] * len(images))
+    assert len(unsure) == 2 and searched
+    monkeypatch.setattr(seg, "WHOLE_CONFIDENCE", None)
+    assert len(segment(ink, score=lambda images: [0.9995] * len(images))) == 2

@@ -36,6 +36,7 @@ class RunConfig:
     augment: str = "shift"  # shift | handwriting: also slant, rotation, pen width, wobble, blur, low-res scans
     outlier_exposure: float = 0.0  # weight of a loss pushing non-digits (negatives.py) to a uniform answer (0: off)
     outlier_share: float = 0.25  # non-digits added to each batch, as a share of the batch size
+    merged_pairs: int = 0  # two touching training digits as one image, added to the non-digits (merged_pairs.py)
     font_digits: float = 0.0  # digits in fonts (font_digits.py) added to each batch, as a share of it (0: off)
     reject_quantile: float = 0.01  # the "not a digit"/"unsure" threshold: this share of validation images is below
     hflip: bool = False  # random horizontal flips (photos only: a flipped digit is another glyph)
@@ -72,6 +73,9 @@ class RunConfig:
             (self.augment in POLICIES, f"--augment must be one of {', '.join(POLICIES)}"),
             (self.outlier_exposure >= 0, "--outlier-exposure must be >= 0 (0 turns it off)"),
             (0 < self.outlier_share <= 1, "outlier share must be in (0, 1]"),
+            (self.merged_pairs >= 0, "--merged-pairs must be >= 0 (0 turns it off)"),
+            (self.merged_pairs == 0 or self.outlier_exposure > 0,
+             "--merged-pairs adds to outlier exposure's non-digits: it needs --outlier-exposure > 0"),
             (0 <= self.font_digits <= 1, "--font-digits must be in [0, 1]"),
             (0 <= self.reject_quantile < 0.5, "--reject-quantile must be in [0, 0.5)"),
             (0 <= self.ema < 1, "--ema must be in [0, 1) (e.g. 0.999; 0 turns it off)"),

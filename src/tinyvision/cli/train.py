@@ -17,7 +17,7 @@ CONFIG_FLAGS = (
     "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing", "translate",
     "ema", "tta", "val_fraction", "seed", "limit_batches", "sync_bn", "image_size", "hflip", "tta_flip",
     "data_dir", "device", "test_fraction", "balance", "init_from", "tensorboard",
-    "augment", "outlier_exposure", "font_digits", "reject_quantile",
+    "augment", "outlier_exposure", "merged_pairs", "font_digits", "reject_quantile",
 )
 
 
@@ -44,6 +44,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--outlier-exposure", type=float, metavar="WEIGHT",
                    help="digit models: learn to refuse non-digits (letters, marks, photos) with this loss "
                    "weight (0: off)")
+    p.add_argument("--merged-pairs", type=int, metavar="COUNT",
+                   help="digit models with outlier exposure: also teach this many pairs of touching training "
+                   "digits, squeezed into one image, as non-digits, so that a number's touching digits are cut")
     p.add_argument("--font-digits", type=float, metavar="SHARE",
                    help="digit models: add digits drawn in fonts, this share of each batch (0: off)")
     p.add_argument("--reject-quantile", type=float, metavar="Q",

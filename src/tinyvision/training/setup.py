@@ -114,8 +114,10 @@ def on_device(images: torch.Tensor | MappedImages, device: torch.device) -> torc
     return images if isinstance(images, MappedImages) else images.to(device)
 
 
-def load_outliers(cfg: RunConfig, spec: DatasetSpec, device: torch.device) -> torch.Tensor | None:
-    """The non-digits of outlier exposure, when the run asks for it (digit datasets only)."""
+def load_outliers(cfg: RunConfig, spec: DatasetSpec, device: torch.device,
+                  train_x: torch.Tensor | MappedImages | None = None) -> torch.Tensor | None:
+    """The non-digits of outlier exposure, when the run asks for it (digit datasets only); with
+    `merged_pairs`, also pairs of touching digits made from the training split (never validation's)."""
     if cfg.outlier_exposure <= 0:
         return None
     if spec.preparation != "digit":
@@ -123,7 +125,12 @@ def load_outliers(cfg: RunConfig, spec: DatasetSpec, device: torch.device) -> to
                               f"not a digit dataset (use --outlier-exposure 0)")
     from tinyvision.negatives import load_negatives
 
-    return load_negatives().to(device)
+    negatives = load_negatives()
+    if cfg.merged_pairs > 0 and train_x is not None and not isinstance(train_x, MappedImages):
+        from tinyvision.merged_pairs import merged_pairs
+
+        negatives = torch.cat([negatives, merged_pairs(train_x.cpu(), cfg.merged_pairs, cfg.seed)])
+    return negatives.to(device)
 
 
 def load_font_digits(cfg: RunConfig, spec: DatasetSpec, device: torch.device) -> tuple | None:
@@ -170,7 +177,7 @@ def build_setup(cfg: RunConfig, dist: Distributed, data: ImageData | None = None
         average=WeightAverage(model, cfg.ema) if cfg.ema > 0 else None, dist=dist, ddp=ddp,
         loss_weights=loss_weights(train_y, len(data.classes)).to(device) if cfg.balance == "weights" else None,
         sample_weights=sample_weights(train_y, len(data.classes)) if cfg.balance == "sampler" else None,
-        negatives=load_outliers(cfg, spec_for(cfg.dataset), device),
+        negatives=load_outliers(cfg, spec_for(cfg.dataset), device, train_x),
         font_digits=load_font_digits(cfg, spec_for(cfg.dataset), device),
         notes=notes,
     )
