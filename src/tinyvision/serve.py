@@ -68,7 +68,8 @@ class ServeOptions:
 
     @classmethod
     def with_defaults(cls, max_bytes: int | None = None, workers: int | None = None,
-                      queue: int | None = None, processes: bool | None = None) -> ServeOptions:
+                      queue: int | None = None, processes: bool | None = None,
+                      predict_seconds: float | None = None) -> ServeOptions:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         # At most 8 workers by default: each holds up to one bounded decode, so memory stays bounded
         # on a many-core machine too (8 x ~100 MB + 24 waiting bodies of at most 10 MB).
@@ -77,9 +78,12 @@ class ServeOptions:
         if processes and not can_fork():
             raise TinyVisionError("worker processes need fork(), which this platform lacks: use --no-processes")
         options = cls(max_bytes or cls.max_bytes, workers, cls.queue if queue is None else queue,
-                      processes=processes)
+                      processes=processes,
+                      predict_seconds=cls.predict_seconds if predict_seconds is None else predict_seconds)
         if options.workers < 1 or options.queue < 0 or options.max_bytes < 1:
             raise TinyVisionError("--workers and --max-bytes must be at least 1, --queue at least 0")
+        if options.predict_seconds <= 0:
+            raise TinyVisionError("--predict-seconds must be positive")
         return options
 
 

@@ -101,7 +101,7 @@ class WorkerPool:
     """
 
     def __init__(self, work: Callable[..., dict], size: int, deadline: float | None = None) -> None:
-        self.work, self.size, self.deadline = work, size, deadline
+        self.work, self.deadline = work, deadline
         self.context = multiprocessing.get_context("fork")
         self.lock = threading.Lock()
         self.processes: dict[Connection, multiprocessing.process.BaseProcess] = {}  # by the parent's pipe end
@@ -138,7 +138,7 @@ class WorkerPool:
                 self.idle.put(self._start())
                 raise WorkerTimedOut(f"the prediction took over {self.deadline:g} s and was stopped")
             status, payload = conn.recv()
-        except (EOFError, OSError, BrokenPipeError):
+        except (EOFError, OSError):  # BrokenPipeError is an OSError
             self._retire(process, conn)  # reaped first: its exit code is known only then
             code = process.exitcode
             self.idle.put(self._start())
@@ -163,9 +163,3 @@ class WorkerPool:
             workers = list(self.processes.items())
         for conn, process in workers:
             self._retire(process, conn)
-
-    def __enter__(self) -> WorkerPool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

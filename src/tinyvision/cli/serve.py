@@ -25,17 +25,11 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import dataclasses
-
     import tinyvision
-    from tinyvision.errors import TinyVisionError
     from tinyvision.serve import ServeOptions, run_server
 
     model = tinyvision.load(args.checkpoint)
     options = ServeOptions.with_defaults(max_bytes=args.max_bytes, workers=args.workers, queue=args.queue,
-                                         processes=args.processes)
-    if args.predict_seconds <= 0:
-        raise TinyVisionError("--predict-seconds must be positive")
-    options = dataclasses.replace(options, predict_seconds=args.predict_seconds)
+                                         processes=args.processes, predict_seconds=args.predict_seconds)
     run_server(model, args.host, args.port, options)
     return 0

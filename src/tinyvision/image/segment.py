@@ -443,6 +443,12 @@ def _own_ink(ink: np.ndarray, index: np.ndarray, span: np.ndarray, i: int,
     return own[top:bottom, first:last], (t + top, left + first, t + bottom, left + last)
 
 
+def _group_ink(ink: np.ndarray, in_group: np.ndarray, group: np.ndarray, box: np.ndarray,
+               g: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Group g's own ink, uncut, as `_own_ink` crops a part's; `in_group`: each pixel's group."""
+    return _own_ink(ink, np.where(in_group == g, 0, -1), _span_box(box[group == g]), 0, 1)
+
+
 def _prepare(own: np.ndarray) -> np.ndarray:
     return place_by_centre_of_mass(fit_box(own))
 
@@ -511,22 +517,20 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
         group, height, box = group_pieces(labels, count)
     keys = np.unique(group[group >= 0])
     wide = [int(g) for g in keys if _wide(box[group == g], height)]
+    in_group = np.where(labels >= 0, group[np.maximum(labels, 0)], -1)  # each pixel's group, -1 for none
     whole: dict[int, float] = {}
     if score is not None and wide and WHOLE_CONFIDENCE is not None:
         # A wide group the model reads as one digit with near certainty is not cut: a wide 0 or 7
         # (most wide groups are single digits), and the candidate cuts and their scoring are skipped.
-        in_group = np.where(labels >= 0, group[np.maximum(labels, 0)], -1)
-        found = score([_prepare(_own_ink(ink, np.where(in_group == g, 0, -1), _span_box(box[group == g]), 0, 1)[0])
-                       for g in wide])
+        found = score([_prepare(_group_ink(ink, in_group, group, box, g)[0]) for g in wide])
         whole = {g: float(c) for g, c in zip(wide, found)}
     uncut = frozenset(g for g, c in whole.items() if c >= WHOLE_CONFIDENCE)
     if keys.size == 1 and (not wide or int(keys[0]) in uncut):
         # One group read as one digit, as most uploads are: the reading below would find the same
         # one segment after costing it alone; skip to it.
-        members = group == keys[0]
-        index = np.where(members[np.maximum(labels, 0)] & (labels >= 0), 0, -1).astype(np.int32)
-        own, found_box = _own_ink(ink, index, _span_box(box[members]), 0, 1)
-        return [_segment(own, found_box, int(members.sum()), False, whole.get(int(keys[0])), factor, full_shape,
+        g = int(keys[0])
+        own, found_box = _group_ink(ink, in_group, group, box, g)
+        return [_segment(own, found_box, int((group == g).sum()), False, whole.get(g), factor, full_shape,
                          ink.shape)]
     parts = over_segment(ink, labels, group, height, box, uncut)
     costs = _digit_costs(parts, height)
