@@ -151,19 +151,27 @@ def render(alpha: np.ndarray, style: str, rng: np.random.Generator) -> bytes:
     return photos.encode(rgb, "PNG" if style.endswith("png") else "JPEG", rng)
 
 
+def validation_digits() -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's validation digits of a seed-0 run (val_fraction 0.1): uint8 (N, 28, 28) and labels."""
+    from tinyvision.datasets import load_dataset
+    from tinyvision.datasets.image_data import split_indices
+
+    data = load_dataset("mnist")
+    _, val = split_indices(len(data.train_images), 0.1, 0)
+    return data.train_images[val, 0].numpy(), data.train_labels[val].numpy()
+
+
 def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH_RATE,
           source: str = "test") -> list[dict]:
     """Write `count` number photos and manifest.json into `out`; return the manifest.
     `source`: "test", MNIST's test digits (the reported figure), or "val", the validation split
     (val_fraction 0.1, seed 0) of MNIST's training digits, for choices among seed-0 runs."""
     from tinyvision.datasets import load_dataset
-    from tinyvision.datasets.image_data import split_indices
 
-    data = load_dataset("mnist")
     if source == "val":
-        _, val = split_indices(len(data.train_images), 0.1, 0)
-        images, labels = data.train_images[val, 0].numpy(), data.train_labels[val].numpy()
+        images, labels = validation_digits()
     else:
+        data = load_dataset("mnist")
         images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
     rng = np.random.default_rng(seed)
     styles = user_photos().STYLES

@@ -33,17 +33,14 @@ from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
 
 def single_digits(count: int, seed: int) -> list[tuple[bytes, str]]:
     """`count` validation digits (training seed 0's split) as user-style photos: (bytes, label)."""
+    import number_photos
     import user_photos
 
-    from tinyvision.datasets import load_dataset
-    from tinyvision.datasets.image_data import split_indices
-
-    data = load_dataset("mnist")
-    _, val = split_indices(len(data.train_images), 0.1, 0)
+    images, labels = number_photos.validation_digits()
     rng = np.random.default_rng(seed)
-    pick = rng.choice(val.numpy(), count, replace=False)
-    return [(user_photos.user_photo(data.train_images[j, 0].numpy(), user_photos.STYLES[i % len(user_photos.STYLES)],
-                                    rng), str(int(data.train_labels[j]))) for i, j in enumerate(pick)]
+    pick = rng.choice(len(labels), count, replace=False)
+    return [(user_photos.user_photo(images[j], user_photos.STYLES[i % len(user_photos.STYLES)], rng),
+             str(int(labels[j]))) for i, j in enumerate(pick)]
 
 
 def read_numbers(model, folder: Path) -> dict:
