@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from tinyvision import font_digits, negatives
-from tinyvision.calibration import choose_rejection, reject_reason, rejection_threshold
+from tinyvision.calibration import choose_rejection, number_thresholds, reject_reason, rejection_threshold
 from tinyvision.training.loop import train_step, uniform_cross_entropy
 
 
@@ -109,11 +109,35 @@ def test_threshold_refuses_at_most_the_chosen_share_of_validation():
     assert choose_rejection(probs, 0.02, "clothes")["reason"] == "unsure"
 
 
+def test_a_number_of_k_real_digits_is_refused_as_rarely_as_one_digit():
+    """With one bar for all, a 4-digit number of validation-like digits is refused ~4x as often as a
+    digit; each k's bar keeps it at the chosen share (checked on numbers drawn from the same digits)."""
+    g = torch.Generator().manual_seed(0)
+    confidence = 1 - torch.rand(20000, generator=g) ** 3 * 0.5  # most near 1, a tail of doubtful digits
+    bars = number_thresholds(confidence, 0.01, 6)
+    assert list(bars) == ["2", "3", "4", "5", "6"]
+    assert all(bars[str(k)] > bars[str(k + 1)] for k in range(2, 6))  # more digits, a lower bar
+    single = rejection_threshold(confidence, 0.01)
+    for k in (2, 4, 6):
+        numbers = confidence[torch.randint(len(confidence), (40000, k), generator=g)].min(1).values
+        assert abs(float((numbers < bars[str(k)]).float().mean()) - 0.01) < 0.003
+        assert float((numbers < single).float().mean()) > 0.8 * k * 0.01  # the single bar refuses ~k x as many
+    report = choose_rejection(torch.stack([confidence, 1 - confidence], 1), 0.01, "digits")
+    assert report["number_thresholds"]["2"] == pytest.approx(bars["2"])
+    assert "number_thresholds" not in choose_rejection(torch.stack([confidence, 1 - confidence], 1), 0.01, "clothes")
+
+
 def test_reject_reason_reads_the_card():
-    card = SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit"})
+    card = SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit", "number_thresholds": {"3": 0.4}})
     assert reject_reason({"0": 0.5, "1": 0.5}, card) == "not a digit"
     assert reject_reason(torch.tensor([0.9, 0.1]), card) is None
     assert reject_reason(torch.tensor([0.5, 0.5]), SimpleNamespace(reject={})) is None
+    # The least confident digit of a number written as 3 separate marks meets the 3-digit bar; a card
+    # without a bar for that count (or an older card) uses the single-digit one.
+    assert reject_reason(torch.tensor([0.5, 0.5]), card, digits=3) is None
+    assert reject_reason(torch.tensor([0.3, 0.7]), card, digits=3) is None
+    assert reject_reason(torch.tensor([0.35, 0.35, 0.3]), card, digits=3) == "not a digit"
+    assert reject_reason(torch.tensor([0.5, 0.5]), card, digits=2) == "not a digit"
 
 
 def test_fit_stores_an_unsure_threshold_for_other_datasets(tiny_dataset, tmp_path):
@@ -165,3 +189,19 @@ def test_merged_pairs_need_outlier_exposure():
 
     with pytest.raises(TinyVisionError, match="needs --outlier-exposure"):
         RunConfig(merged_pairs=100).validate()
+
+
+def test_a_number_of_separate_marks_is_judged_by_its_digit_counts_bar(monkeypatch):
+    """read_number's rule: two digits written apart meet the 2-digit bar; the same two digits cut out of
+    one mark (as likely a letter: u read as 11) must each meet the single-digit bar."""
+    import tinyvision.read_number as rn
+
+    model = SimpleNamespace(card=SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit",
+                                                         "number_thresholds": {"2": 0.45}}))
+    probs = torch.tensor([[0.95, 0.05], [0.5, 0.5]])
+    assert rn.rejection(model, probs, separate=True) is None
+    assert rn.rejection(model, probs, separate=False) == "not a digit"
+    monkeypatch.setattr(rn, "NUMBER_RULE", "never")
+    assert rn.rejection(model, probs, separate=True) == "not a digit"
+    monkeypatch.setattr(rn, "NUMBER_RULE", "always")
+    assert rn.rejection(model, probs, separate=False) is None

@@ -193,22 +193,53 @@ def test_score_callback_sees_candidate_digits(mnist):
 
 
 def test_the_model_chooses_the_cut():
-    """Classifier-guided: where geometry alone keeps a touching "10" whole, the model's trust splits it."""
+    """Classifier-guided: where geometry alone keeps a touching "10" (of the number "107") whole, the
+    model's trust splits it."""
     def one(d):
         d.line([(40, 30), (40, 110)], fill=255, width=8)
 
     def zero(d):
         d.ellipse([(42, 30), (102, 110)], outline=255, width=8)
 
-    ink = strokes((140, 140), lambda d: (one(d), zero(d)))
-    assert label_components(ink > 0.25)[1] == 1 and len(segment(ink)) == 1
-    alone = [segment(strokes((140, 140), draw))[0].image for draw in (one, zero)]
+    def seven(d):
+        d.line([(125, 32), (175, 32), (140, 110)], fill=255, width=8)
 
-    def score(images):  # a stand-in model, sure only of images like the two digits written alone
+    ink = strokes((140, 200), lambda d: (one(d), zero(d), seven(d)))
+    assert label_components(ink > 0.25)[1] == 2 and len(segment(ink)) == 2
+    alone = [segment(strokes((140, 200), draw))[0].image for draw in (one, zero, seven)]
+
+    def score(images):  # a stand-in model, sure only of images like the three digits written alone
         return [0.99 if max(np.corrcoef(image.ravel(), a.ravel())[0, 1] for a in alone) > 0.9 else 0.5
                 for image in images]
 
-    assert_found(segment(ink, score=score), [(30, 36, 111, 45), (30, 42, 111, 103)])
+    found = segment(ink, score=score)
+    assert_found(found, [(30, 36, 111, 45), (30, 42, 111, 103), (28, 121, 114, 180)])
+    assert [s.group for s in found][:2] == [found[0].group] * 2 != [found[2].group] * 2  # the cut pair: one mark
+
+
+def test_a_lone_mark_is_cut_only_when_wide_enough_for_two_digits():
+    """The image's only mark is cut into digits only when wider than LONE_SPLIT_ASPECT x its height: alone,
+    a u is not "11" however sure the model is of each half; two touching zeros, wider, are still cut."""
+    import tinyvision.image.segment as seg
+
+    def u(d):  # a u as many hands write it: two stems joined by a round bottom, about as wide as tall
+        d.line([(40, 30), (40, 85)], fill=255, width=8)
+        d.line([(110, 30), (110, 110)], fill=255, width=8)
+        d.arc([(40, 50), (110, 110)], 0, 180, fill=255, width=8)
+
+    def zeros(d):
+        d.ellipse([(30, 30), (95, 110)], outline=255, width=8)
+        d.ellipse([(93, 30), (158, 110)], outline=255, width=8)
+
+    def sure(images):  # a stand-in model, doubtful only of a candidate wider than tall (the whole mark)
+        return [0.3 if np.ptp(np.nonzero(image.max(0) > 0.3)[0]) >= 18 else 0.99 for image in images]
+
+    letter = strokes((140, 150), u)
+    assert len(segment(letter, score=sure)) == 1
+    assert len(segment(strokes((140, 190), zeros), score=sure)) == 2
+    with pytest.MonkeyPatch.context() as m:  # the same u beside another mark is read with the usual bar
+        m.setattr(seg, "LONE_SPLIT_ASPECT", seg.SPLIT_ASPECT)
+        assert len(segment(letter, score=sure)) == 2
 
 
 def test_statistics_tell_a_blob_from_a_digit(mnist):

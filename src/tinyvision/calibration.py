@@ -76,6 +76,18 @@ def rejection_threshold(confidence: torch.Tensor, quantile: float) -> float:
     return float(ordered[int(quantile * (len(ordered) - 1))])
 
 
+def number_thresholds(confidence: torch.Tensor, quantile: float, max_digits: int) -> dict[str, float]:
+    """Per digit count k >= 2, the confidence below which the least confident of k validation digits
+    falls for `quantile` of k-digit numbers.
+
+    A number is refused when any digit is under the bar; with one bar for all, a four-digit number of
+    real digits would be refused about four times as often as a single digit. The least of k
+    independent confidences is under t with probability 1 - (1 - F(t))^k, so the bar that keeps it at
+    `quantile` is the single-digit quantile 1 - (1 - quantile)^(1/k): exact, no sampling.
+    """
+    return {str(k): rejection_threshold(confidence, 1 - (1 - quantile) ** (1 / k)) for k in range(2, max_digits + 1)}
+
+
 def choose_rejection(val_probs: torch.Tensor, quantile: float, kind: str,
                      negative_probs: torch.Tensor | None = None) -> dict:
     """The model card's `reject` entry from validation probabilities (N, classes).
@@ -92,16 +104,25 @@ def choose_rejection(val_probs: torch.Tensor, quantile: float, kind: str,
     if kind != "digits":
         return {**report, "val_rejected": refused}
     report["val_digits_rejected"] = refused
+    from tinyvision.image.segment import MAX_DIGITS
+
+    report["number_thresholds"] = number_thresholds(confidence, quantile, MAX_DIGITS)
     if negative_probs is not None and len(negative_probs):
         report["val_negatives_rejected"] = float((negative_probs.amax(1) < threshold).float().mean())
         report["val_negatives"] = len(negative_probs)
     return report
 
 
-def reject_reason(probs, card) -> str | None:
+def reject_reason(probs, card, digits: int = 1) -> str | None:
     """Why a model with this card gives no answer for these calibrated probabilities (a tensor of one
-    image's class probabilities, or a {class: probability} dict); None when it answers."""
+    image's class probabilities, or a {class: probability} dict); None when it answers.
+
+    `digits` > 1: the probabilities are the least confident digit of a number written as that many
+    separate marks, judged by the card's bar for that many digits (cards written before those bars
+    existed use the single-digit one)."""
     threshold = (card.reject or {}).get("threshold")
+    if digits > 1:
+        threshold = (card.reject.get("number_thresholds") or {}).get(str(digits), threshold)
     if threshold is None:
         return None
     top = max(probs.values()) if isinstance(probs, dict) else float(torch.as_tensor(probs).max())

@@ -25,6 +25,12 @@ if TYPE_CHECKING:
     from tinyvision.classifier import Model, Prediction
 
 NOT_A_DIGIT = "not a digit"
+# Which readings of several digits are judged by the card's bar for that many digits (the rest by the
+# single-digit bar): "separate" (the digits come from two or more separate marks: a number's layout),
+# "always", or "never". Chosen on validation (benchmarks/number_rules.py, results/number_rules.json):
+# "always" read more validation numbers but refused fewer letters, which a cut often turns into "11";
+# "separate" read as many numbers and refused nearly as many letters as "never".
+NUMBER_RULE = "separate"
 
 
 def to_uint8(images: list[np.ndarray]) -> torch.Tensor:
@@ -69,7 +75,7 @@ def read_number(model: Model, source) -> Prediction:
         top, left, bottom, right = s.original_box(scale)
         digits.append({"class": model.classes[k], "probability": round(float(p[k]), 6),
                        "box": [left, top, right - left, bottom - top]})
-    reason = rejection(model, probs)
+    reason = rejection(model, probs, len({s.group for s in segments}) > 1)
     if reason is not None:
         return Prediction(None, single_probabilities(model, probs), strip, reason=reason, digits=tuple(digits))
     label = "".join(d["class"] for d in digits)
@@ -83,11 +89,15 @@ def single_probabilities(model: Model, probs: torch.Tensor) -> dict[str, float]:
     return {c: float(v) for c, v in zip(model.classes, probs[0])}
 
 
-def rejection(model: Model, probs: torch.Tensor) -> str | None:
+def rejection(model: Model, probs: torch.Tensor, separate: bool = False) -> str | None:
     """The card's reason to abstain when any input's top probability is under its threshold: the
-    calibration rule (`calibration.reject_reason`) applied to the least confident input."""
+    calibration rule (`calibration.reject_reason`) applied to the least confident input. A number
+    written as `separate` marks is judged by the bar for its digit count (see NUMBER_RULE); one piece
+    of ink cut into digits, as likely a letter as a number, by the single-digit bar."""
     from tinyvision.calibration import reject_reason
 
     if len(probs) == 0:
         return None
-    return reject_reason(probs[int(probs.max(1).values.argmin())], model.card)
+    as_number = NUMBER_RULE == "always" or (NUMBER_RULE == "separate" and separate)
+    digits = len(probs) if as_number else 1
+    return reject_reason(probs[int(probs.max(1).values.argmin())], model.card, digits)

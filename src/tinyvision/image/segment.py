@@ -42,7 +42,12 @@ SPECK_SIDE = 0.1  # a piece smaller than this fraction of the digit height both 
 MAJOR_HEIGHT = 0.45  # pieces shorter than this fraction of the digit height are parts (a 5's hat)
 CRUMB_SIDE = 0.2  # parts smaller than this both ways are crumbs: they join the nearest digit, or are noise
 STACK_OVERLAP = 0.3  # digit-sized pieces overlapping this share of the narrower's width, one above the other
-SPLIT_ASPECT = 0.75  # pieces wider than this x their height get candidate cuts
+SPLIT_ASPECT = 0.75  # pieces wider than this x their height get candidate cuts ...
+# ... but the image's only piece of ink only when wider than this: alone on the page, a u, n, H or M is as
+# wide as two touching digits narrower than it, and no neighbour says the writing is a number. Chosen on
+# validation (benchmarks/number_rules.py, results/number_rules.json): 1.1 refused more letters drawn in fonts
+# for 0.4 points fewer validation numbers read (two-digit numbers written as one narrow touching piece).
+LONE_SPLIT_ASPECT = 1.1
 MAX_CUTS = 6  # candidate cuts per piece
 SEAM_BAND = 2.0  # stroke widths a seam may wander from where it starts
 LENGTHWISE = 0.2  # a seam running inside a stroke costs this per stroke width travelled
@@ -84,6 +89,7 @@ class Segment:
     ink_fraction: float  # share of the box that is ink: a solid blob is near 1, a stroke far less
     box_fraction: float  # box area over the analysed image's area: a digit seldom fills the photo
     confidence: float | None = None  # the score callback's confidence, when it was asked (a choice to make)
+    group: int = 0  # the piece of ink (after stacking) it came from: digits cut apart share one
 
     @cached_property
     def image(self) -> np.ndarray:
@@ -337,14 +343,14 @@ class _Parts:
     cut: np.ndarray  # (n + 1,) bool: a boundary before part k cuts through ink
 
 
-def _wide(members: np.ndarray, height: float) -> bool:
+def _wide(members: np.ndarray, height: float, aspect: float = SPLIT_ASPECT) -> bool:
     """Whether a group (its components' boxes) is wide enough to be several digits touching."""
     t, left, b, r = members[:, 0].min(), members[:, 1].min(), members[:, 2].max(), members[:, 3].max()
-    return bool(r - left > SPLIT_ASPECT * (b - t) and b - t >= MAJOR_HEIGHT * height)
+    return bool(r - left > aspect * (b - t) and b - t >= MAJOR_HEIGHT * height)
 
 
 def over_segment(ink: np.ndarray, labels: np.ndarray, group: np.ndarray, height: float,
-                 box: np.ndarray, uncut: frozenset[int] = frozenset()) -> _Parts:
+                 box: np.ndarray, uncut: frozenset[int] = frozenset(), aspect: float = SPLIT_ASPECT) -> _Parts:
     """Groups, with wide ones cut at their candidate seams, as parts ordered left to right.
     `box`: each component's box (`group_pieces`); `uncut`: groups never to cut (read as one digit)."""
     keys = np.unique(group[group >= 0])
@@ -356,7 +362,7 @@ def over_segment(ink: np.ndarray, labels: np.ndarray, group: np.ndarray, height:
         t, left, b, r = members[:, 0].min(), members[:, 1].min(), members[:, 2].max(), members[:, 3].max()
         crop = in_group[t:b, left:r] == g
         stroke = stroke_width(crop)
-        wide = g not in uncut and _wide(members, height)
+        wide = g not in uncut and _wide(members, height, aspect)
         cuts = candidate_cuts(np.where(crop, ink[t:b, left:r], 0.0), stroke) if wide else []
         # A pixel's part is the number of cuts at or left of it, so even crossing seams partition the ink.
         sub = np.zeros(crop.shape, np.int32)
@@ -516,7 +522,8 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
         labels, count = label_components(ink > INK_LEVEL)
         group, height, box = group_pieces(labels, count)
     keys = np.unique(group[group >= 0])
-    wide = [int(g) for g in keys if _wide(box[group == g], height)]
+    aspect = LONE_SPLIT_ASPECT if keys.size == 1 else SPLIT_ASPECT
+    wide = [int(g) for g in keys if _wide(box[group == g], height, aspect)]
     in_group = np.where(labels >= 0, group[np.maximum(labels, 0)], -1)  # each pixel's group, -1 for none
     whole: dict[int, float] = {}
     if score is not None and wide and WHOLE_CONFIDENCE is not None:
@@ -530,9 +537,9 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
         # one segment after costing it alone; skip to it.
         g = int(keys[0])
         own, found_box = _group_ink(ink, in_group, group, box, g)
-        return [_segment(own, found_box, int((group == g).sum()), False, whole.get(g), factor, full_shape,
+        return [_segment(own, found_box, int((group == g).sum()), False, whole.get(g), g, factor, full_shape,
                          ink.shape)]
-    parts = over_segment(ink, labels, group, height, box, uncut)
+    parts = over_segment(ink, labels, group, height, box, uncut, aspect)
     costs = _digit_costs(parts, height)
     confidence: dict[tuple[int, int], float] = {}
     if score is not None and len(costs) > 1:  # one candidate digit: nothing for the model to choose
@@ -549,16 +556,16 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
         own, found_box = _own_ink(ink, parts.index, _span_box(parts.box[i:j]), i, j)
         pieces = len(np.unique(labels[(parts.index >= i) & (parts.index < j)]))
         segments.append(_segment(own, found_box, pieces, bool(parts.cut[i] or parts.cut[j]),
-                                 confidence.get((i, j)), factor, full_shape, ink.shape))
+                                 confidence.get((i, j)), int(parts.group[i]), factor, full_shape, ink.shape))
     return segments
 
 
 def _segment(own: np.ndarray, box: tuple[int, int, int, int], pieces: int, cut: bool, confidence: float | None,
-             factor: int, full_shape: tuple[int, ...], analysed_shape: tuple[int, ...]) -> Segment:
+             group: int, factor: int, full_shape: tuple[int, ...], analysed_shape: tuple[int, ...]) -> Segment:
     """A found digit; its box in the ink map the caller gave, when it was analysed `factor` times coarser."""
     box_fraction = (box[2] - box[0]) * (box[3] - box[1]) / (analysed_shape[0] * analysed_shape[1])
     if factor > 1:
         box = (box[0] * factor, box[1] * factor, min(full_shape[0], box[2] * factor),
                min(full_shape[1], box[3] * factor))
     return Segment(box=box, ink=own, pieces=pieces, cut=cut, ink_fraction=float((own > 0).mean()),
-                   box_fraction=box_fraction, confidence=confidence)
+                   box_fraction=box_fraction, confidence=confidence, group=group)

@@ -1,0 +1,100 @@
+"""Choosing two rules of the number reader on validation: when the image's only mark may be cut into
+digits (`image.segment.LONE_SPLIT_ASPECT`), and which readings of several digits are judged by the
+card's bar for that many digits (`read_number.NUMBER_RULE`).
+
+Both trade numbers read against non-digits refused: a u, n, H or M alone on the page is as wide as two
+touching digits, and cut, its halves pass for a confident "11"; a number of k real digits, each judged
+by the single-digit bar, is refused about k times as often as one digit. So each variant is read,
+through `Model.predict` (the user's path), by one seed-0 run on:
+- whole numbers composed from MNIST's *validation* digits (`number_photos.py build --source val`);
+- single validation digits as user-style photos (benchmarks/user_photos.py);
+- letters that cannot pass for digits, in the odd half of the TRAIN-group fonts (benchmarks/digit_val.py;
+  the default recipe trains on letters of all TRAIN fonts, so the level flatters it: compare variants);
+- non-digits of the training side (benchmarks/digit_val.py's neg-train: pen marks, shapes, photo crops).
+Never the evaluation sets: the chosen rules are measured there by number_photos.py and handwriting.py.
+
+    python benchmarks/number_photos.py build --count 1000 --seed 1 --source val --out /tmp/numbers-val
+    OMP_NUM_THREADS=1 python benchmarks/number_rules.py /tmp/tta/default-seed0 --numbers /tmp/numbers-val
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    _here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _here] + [_here]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
+
+DEFAULT_VARIANTS = "0.75:never,0.75:always,0.75:separate,1.0:separate,1.1:never,1.1:always,1.1:separate,1.2:separate"
+
+
+def refused(model, files: list[bytes]) -> float:
+    """Share of images answered with no digit (an unreadable image counts as refused)."""
+    from tinyvision.errors import TinyVisionError
+
+    count = 0
+    for data in files:
+        try:
+            count += model.predict(data).label is None
+        except TinyVisionError:
+            count += 1
+    return count / len(files)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="a run trained with seed 0 (its validation split is the sets')")
+    parser.add_argument("--numbers", type=Path, required=True, help="number_photos.py build --source val's folder")
+    parser.add_argument("--variants", default=DEFAULT_VARIANTS,
+                        help="comma-separated LONE_SPLIT_ASPECT:NUMBER_RULE pairs (the first is the reference)")
+    parser.add_argument("--singles", type=int, default=1500)
+    parser.add_argument("--letters", type=int, default=600)
+    parser.add_argument("--negatives", type=int, default=600)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "number_rules.json")
+    args = parser.parse_args()
+
+    import digit_val
+    from segment_gate import read_numbers, single_digits
+
+    import tinyvision
+    import tinyvision.image.segment as segment
+    import tinyvision.read_number as read_number
+
+    torch.set_num_threads(1)
+    model = tinyvision.load(args.run)
+    singles = single_digits(args.singles, seed=5)
+    letters = [digit_val.png(i) for i in digit_val.font_letters(args.letters, seed=34, half=1)]
+    negatives = digit_val.build_negatives(args.negatives, lookalikes=False)[0]
+    rows = []
+    with recorded() as prov:
+        for variant in args.variants.split(","):
+            aspect, rule = variant.split(":")
+            segment.LONE_SPLIT_ASPECT, read_number.NUMBER_RULE = float(aspect), rule
+            start = time.perf_counter()
+            numbers = read_numbers(model, args.numbers)
+            answers = [model.predict(data).label for data, _ in singles]
+            rows.append({
+                "lone_split_aspect": float(aspect), "number_rule": rule,
+                **{f"numbers_{k}": v for k, v in numbers.items()},
+                "singles_right": round(sum(a == label for a, (_, label) in zip(answers, singles)) / len(singles), 4),
+                "singles_refused": round(sum(a is None for a in answers) / len(singles), 4),
+                "letters_refused": round(refused(model, letters), 4),
+                "negatives_refused": round(refused(model, negatives), 4),
+                "seconds": round(time.perf_counter() - start, 1),
+            })
+            print(json.dumps(rows[-1]), flush=True)
+    write_results(args.out, {"run": str(args.run), "numbers_set": str(args.numbers), "singles": len(singles),
+                             "letters": len(letters), "negatives": len(negatives),
+                             "split_aspect": segment.SPLIT_ASPECT, "variants": rows, "provenance": prov})
+
+
+if __name__ == "__main__":
+    main()
