@@ -64,11 +64,11 @@ def git_state() -> dict:
 
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10,
-                              check=True).stdout.strip()
+                              check=True).stdout
 
     try:
-        changed = git("status", "--porcelain").splitlines()
-        return {"git_commit": git("rev-parse", "HEAD"), "git_dirty": bool(changed),
+        changed = git("status", "--porcelain").splitlines()  # "XY path": not stripped, X may be a space
+        return {"git_commit": git("rev-parse", "HEAD").strip(), "git_dirty": bool(changed),
                 "git_changed_files": [line[3:] for line in changed[:20]] + (["..."] if len(changed) > 20 else [])}
     except (OSError, subprocess.SubprocessError):
         return {"git_commit": None, "git_dirty": None, "git_changed_files": []}

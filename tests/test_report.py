@@ -259,3 +259,22 @@ def test_peer_helpers_parse_idx_and_collect_points():
     assert points["test"] == {"train_seconds": 5.0, "wall_seconds": 9.5, "test_acc": 0.96}
     with pytest.raises(KeyError):
         peers.peer_command("no-such-peer")
+
+
+def test_provenance_names_changed_files_whole(tmp_path, monkeypatch):
+    """A results file names the files that differed from its commit: a file modified in the work tree
+    (porcelain "XY path" with X a space) keeps its first letter."""
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True,
+                       capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "benchmarks.json").write_text("{}")
+    git("add", "benchmarks.json")
+    git("commit", "-qm", "one")
+    (tmp_path / "benchmarks.json").write_text('{"changed": 1}')
+    (tmp_path / "new.txt").write_text("x")
+    monkeypatch.setattr(provenance, "REPO_ROOT", tmp_path)
+    state = provenance.git_state()
+    assert state["git_dirty"] and len(state["git_commit"]) == 40
+    assert sorted(state["git_changed_files"]) == ["benchmarks.json", "new.txt"]
