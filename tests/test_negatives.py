@@ -183,6 +183,25 @@ def test_merged_pairs_are_two_digits_side_by_side_prepared_as_one_and_seeded():
     assert joined >= 20
 
 
+def test_merged_pairs_are_made_from_a_memory_mapped_split_too(tmp_path):
+    """A folder dataset too large for memory stays in its mapped file: the pairs are gathered from it,
+    the same pairs as from the split in memory (they were once skipped there without a word)."""
+    from digit_photos import one_of_each_digit
+    from tinyvision.config import RunConfig
+    from tinyvision.datasets.folder_cache import ImageStore, MappedImages
+    from tinyvision.datasets.registry import spec_for
+    from tinyvision.training.setup import load_outliers
+
+    digits = torch.stack(one_of_each_digit())
+    path = tmp_path / "images.u8"
+    path.write_bytes(digits.numpy().tobytes())
+    mapped = MappedImages(ImageStore(path, (1, 28, 28), len(digits)), np.arange(len(digits)))
+    cfg = RunConfig(outlier_exposure=0.5, merged_pairs=30, seed=3)
+    with_map = load_outliers(cfg, spec_for("mnist"), torch.device("cpu"), mapped)
+    in_memory = load_outliers(cfg, spec_for("mnist"), torch.device("cpu"), digits)
+    assert len(with_map) == len(negatives.load_negatives()) + 30 and torch.equal(with_map, in_memory)
+
+
 def test_merged_pairs_need_outlier_exposure():
     from tinyvision.config import RunConfig
     from tinyvision.errors import TinyVisionError

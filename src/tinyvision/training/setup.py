@@ -126,10 +126,12 @@ def load_outliers(cfg: RunConfig, spec: DatasetSpec, device: torch.device,
     from tinyvision.negatives import load_negatives
 
     negatives = load_negatives()
-    if cfg.merged_pairs > 0 and train_x is not None and not isinstance(train_x, MappedImages):
+    if cfg.merged_pairs > 0 and train_x is not None:
         from tinyvision.merged_pairs import merged_pairs
 
-        negatives = torch.cat([negatives, merged_pairs(train_x.cpu(), cfg.merged_pairs, cfg.seed)])
+        # A memory-mapped split gives just the 2 x COUNT digits the pairs are made of.
+        source = train_x if isinstance(train_x, MappedImages) else train_x.cpu()
+        negatives = torch.cat([negatives, merged_pairs(source, cfg.merged_pairs, cfg.seed)])
     return negatives.to(device)
 
 
