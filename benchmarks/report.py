@@ -490,6 +490,32 @@ def segment_gate_table(default: dict, pairs: dict) -> str:
                     "llrrrrrr", rows)
 
 
+NUMBER_RULES = {"never": "single-digit bar", "always": "bar per digit count",
+                "separate": "bar per digit count, separate marks"}
+
+
+@table("number-rules", "number_rules.json")
+def number_rules_table(data: dict) -> str:
+    """Each lone-mark width and number rule on validation, read through `Model.predict` by one seed-0 run;
+    the values the code now uses are marked."""
+    import tinyvision.image.segment as segment
+    import tinyvision.read_number as read_number
+
+    rows = []
+    for v in data["variants"]:
+        chosen = v["lone_split_aspect"] == segment.LONE_SPLIT_ASPECT and v["number_rule"] == read_number.NUMBER_RULE
+        mark = (lambda text: f"**{text}**") if chosen else (lambda text: text)
+        rows.append([mark(f"{v['lone_split_aspect']:.2f}"), mark(NUMBER_RULES[v["number_rule"]]),
+                     pct(v["numbers_read_exactly"], 1), pct(v["numbers_by_touching"]["touching"], 1),
+                     pct(v["numbers_not_answered"], 1), pct(v["singles_right"], 1),
+                     pct(v["letters_refused"], 1), pct(v["negatives_refused"], 1)])
+    return markdown(["lone mark cut when wider than", "a number's digits judged by", "numbers read exactly",
+                     "… some digits touching", "numbers unanswered",
+                     f"single digits right ({count(data['singles'])})", f"letters refused ({count(data['letters'])})",
+                     f"other non-digits refused ({count(data['negatives'])})"],
+                    "llrrrrrr", rows)
+
+
 @value("numbers-read-rate", "numbers.json")
 def numbers_read_rate(data: dict) -> str:
     return pct(data["read"]["rate"], 1)
