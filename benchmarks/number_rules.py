@@ -1,6 +1,6 @@
-"""Choosing two rules of the number reader on validation: when the image's only mark may be cut into
-digits (`image.segment.LONE_SPLIT_ASPECT`), and which readings of several digits are judged by the
-card's bar for that many digits (`read_number.NUMBER_RULE`).
+"""Choosing rules of the number reader on validation: when the image's only mark may be cut into
+digits (`image.segment.LONE_SPLIT_ASPECT`) and into how many (`LONE_DIGIT_CAP`), and which readings of
+several digits are judged by the card's bar for that many digits (`read_number.NUMBER_RULE`).
 
 Both trade numbers read against non-digits refused: a u, n, H or M alone on the page is as wide as two
 touching digits, and cut, its halves pass for a confident "11"; a number of k real digits, each judged
@@ -33,7 +33,8 @@ import time  # noqa: E402
 import torch  # noqa: E402
 from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
 
-DEFAULT_VARIANTS = "0.75:never,0.75:always,0.75:separate,1.0:separate,1.1:never,1.1:always,1.1:separate,1.2:separate"
+DEFAULT_VARIANTS = ("0.75:never,0.75:always,0.75:separate,1.0:separate,1.1:never,1.1:always,1.1:separate,"
+                    "1.2:separate,1.1:separate:cap")
 
 
 def refused(model, files: list[bytes]) -> float:
@@ -54,7 +55,8 @@ def main() -> None:
     parser.add_argument("run", type=Path, help="a run trained with seed 0 (its validation split is the sets')")
     parser.add_argument("--numbers", type=Path, required=True, help="number_photos.py build --source val's folder")
     parser.add_argument("--variants", default=DEFAULT_VARIANTS,
-                        help="comma-separated LONE_SPLIT_ASPECT:NUMBER_RULE pairs (the first is the reference)")
+                        help="comma-separated LONE_SPLIT_ASPECT:NUMBER_RULE[:cap] (cap: LONE_DIGIT_CAP on); "
+                             "the first is the reference")
     parser.add_argument("--singles", type=int, default=1500)
     parser.add_argument("--letters", type=int, default=600)
     parser.add_argument("--negatives", type=int, default=600)
@@ -76,13 +78,14 @@ def main() -> None:
     rows = []
     with recorded() as prov:
         for variant in args.variants.split(","):
-            aspect, rule = variant.split(":")
+            aspect, rule, *cap = variant.split(":")
             segment.LONE_SPLIT_ASPECT, read_number.NUMBER_RULE = float(aspect), rule
+            segment.LONE_DIGIT_CAP = cap == ["cap"]
             start = time.perf_counter()
             numbers = read_numbers(model, args.numbers)
             answers = [model.predict(data).label for data, _ in singles]
             rows.append({
-                "lone_split_aspect": float(aspect), "number_rule": rule,
+                "lone_split_aspect": float(aspect), "lone_digit_cap": segment.LONE_DIGIT_CAP, "number_rule": rule,
                 **{f"numbers_{k}": v for k, v in numbers.items()},
                 "singles_right": round(sum(a == label for a, (_, label) in zip(answers, singles)) / len(singles), 4),
                 "singles_refused": round(sum(a is None for a in answers) / len(singles), 4),

@@ -503,17 +503,21 @@ def number_rules_table(data: dict) -> str:
 
     rows = []
     for v in data["variants"]:
-        chosen = v["lone_split_aspect"] == segment.LONE_SPLIT_ASPECT and v["number_rule"] == read_number.NUMBER_RULE
+        cap = v.get("lone_digit_cap", False)
+        chosen = (v["lone_split_aspect"] == segment.LONE_SPLIT_ASPECT and cap == segment.LONE_DIGIT_CAP
+                  and v["number_rule"] == read_number.NUMBER_RULE)
         mark = (lambda text: f"**{text}**") if chosen else (lambda text: text)
-        rows.append([mark(f"{v['lone_split_aspect']:.2f}"), mark(NUMBER_RULES[v["number_rule"]]),
+        rows.append([mark(f"{v['lone_split_aspect']:.2f}"), mark("k / 2 x that wide" if cap else "no limit"),
+                     mark(NUMBER_RULES[v["number_rule"]]),
                      pct(v["numbers_read_exactly"], 1), pct(v["numbers_by_touching"]["touching"], 1),
                      pct(v["numbers_not_answered"], 1), pct(v["singles_right"], 1),
                      pct(v["letters_refused"], 1), pct(v["negatives_refused"], 1)])
-    return markdown(["lone mark cut when wider than", "a number's digits judged by", "numbers read exactly",
+    return markdown(["lone mark cut when wider than", "… into k digits when", "a number's digits judged by",
+                     "numbers read exactly",
                      "… some digits touching", "numbers unanswered",
                      f"single digits right ({count(data['singles'])})", f"letters refused ({count(data['letters'])})",
                      f"other non-digits refused ({count(data['negatives'])})"],
-                    "llrrrrrr", rows)
+                    "lllrrrrrr", rows)
 
 
 @value("numbers-read-rate", "numbers.json")

@@ -322,3 +322,26 @@ def test_a_wide_group_the_model_is_sure_of_is_not_cut(monkeypatch):
     assert len(unsure) == 2 and searched
     monkeypatch.setattr(seg, "WHOLE_CONFIDENCE", None)
     assert len(segment(ink, score=lambda images: [0.9995] * len(images))) == 2
+
+
+def test_a_lone_mark_is_read_as_k_digits_only_when_k_halves_of_the_bar_wide(monkeypatch):
+    """An m alone (1.3 x as wide as tall) is not three digits ("111": three would need 1.65); the cap
+    leaves the best reading of at most two. Without the cap the stand-in model's reading is three."""
+    import tinyvision.image.segment as seg
+
+    def m(d):  # three stems joined by two arches, as an m is written
+        for x in (30, 90, 150):
+            d.line([(x, 40), (x, 110)], fill=255, width=8)
+        d.arc([(30, 20), (90, 80)], 180, 360, fill=255, width=8)
+        d.arc([(90, 20), (150, 80)], 180, 360, fill=255, width=8)
+
+    ink = strokes((150, 190), m)
+
+    def narrow_is_sure(images):  # a stand-in model, sure only of narrow candidates (a stem: "1")
+        return [0.99 if np.ptp(np.nonzero(image.max(0) > 0.3)[0]) <= 12 else 0.3 for image in images]
+
+    rows, cols = np.nonzero(ink > 0.25)
+    assert 1.2 < np.ptp(cols) / np.ptp(rows) < 1.5 and label_components(ink > 0.25)[1] == 1
+    assert len(segment(ink, score=narrow_is_sure)) <= 2
+    monkeypatch.setattr(seg, "LONE_DIGIT_CAP", False)
+    assert len(segment(ink, score=narrow_is_sure)) == 3

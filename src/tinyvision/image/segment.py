@@ -48,6 +48,9 @@ SPLIT_ASPECT = 0.75  # pieces wider than this x their height get candidate cuts 
 # validation (benchmarks/number_rules.py, results/number_rules.json): 1.1 refused more letters drawn in fonts
 # for 0.4 points fewer validation numbers read (two-digit numbers written as one narrow touching piece).
 LONE_SPLIT_ASPECT = 1.1
+# ... and into k digits only when k / 2 x LONE_SPLIT_ASPECT wide (three digits: 1.65), or an m is "111".
+# Chosen on validation (same benchmark): on, as many validation numbers and more letters refused.
+LONE_DIGIT_CAP = True
 MAX_CUTS = 6  # candidate cuts per piece
 SEAM_BAND = 2.0  # stroke widths a seam may wander from where it starts
 LENGTHWISE = 0.2  # a seam running inside a stroke costs this per stroke width travelled
@@ -459,28 +462,40 @@ def _prepare(own: np.ndarray) -> np.ndarray:
     return place_by_centre_of_mass(fit_box(own))
 
 
-def _best_reading(parts: _Parts, costs: dict[tuple[int, int], float], height: float) -> list[tuple[int, int]]:
-    """The cheapest way to cover the parts, left to right, by digits and dropped marks."""
+def _best_reading(parts: _Parts, costs: dict[tuple[int, int], float], height: float,
+                  max_digits: int | None = None) -> list[tuple[int, int]]:
+    """The cheapest way to cover the parts, left to right, by digits and dropped marks; with
+    `max_digits`, the cheapest of those with at most that many digits (none: an empty reading)."""
     n = len(parts.area)
+    limit = n if max_digits is None else min(n, max_digits)
     droppable = parts.whole & ((parts.box[:, 2] - parts.box[:, 0]) < MAJOR_HEIGHT * height)
     size = np.maximum(parts.box[:, 2] - parts.box[:, 0], parts.box[:, 3] - parts.box[:, 1])
     drop = DROP_COST * (size / (MAJOR_HEIGHT * height)) ** 2
-    best = np.full(n + 1, np.inf)
-    back: list[tuple[int, bool]] = [(0, False)] * (n + 1)
-    best[0] = 0.0
+    # best[j, d]: the cheapest cover of parts 0..j-1 with d digits; back: where it came from.
+    best = np.full((n + 1, limit + 1), np.inf)
+    back = np.zeros((n + 1, limit + 1, 2), np.int64)  # (previous j, 1 if parts i..j-1 are a digit)
+    best[0, 0] = 0.0
     for j in range(1, n + 1):
         edge = parts.boundary[j] if j < n else 0.0
-        if droppable[j - 1] and best[j - 1] + drop[j - 1] + edge < best[j]:
-            best[j], back[j] = best[j - 1] + drop[j - 1] + edge, (j - 1, False)
+        if droppable[j - 1]:
+            step = best[j - 1] + drop[j - 1] + edge
+            better = step < best[j]
+            best[j][better], back[j][better] = step[better], (j - 1, 0)
         for i in range(max(0, j - MAX_PARTS), j):
-            if (i, j) in costs and best[i] + costs[(i, j)] + edge < best[j]:
-                best[j], back[j] = best[i] + costs[(i, j)] + edge, (i, True)
+            if (i, j) in costs:
+                step = best[i, :-1] + costs[(i, j)] + edge  # one more digit
+                better = step < best[j, 1:]
+                best[j, 1:][better] = step[better]
+                back[j, 1:][better] = (i, 1)
+    digits = int(best[n].argmin())
+    if not np.isfinite(best[n, digits]):
+        return []
     reading, j = [], n
     while j > 0:
-        i, is_digit = back[j]
+        i, is_digit = back[j, digits]
         if is_digit:
-            reading.append((i, j))
-        j = i
+            reading.append((int(i), j))
+        j, digits = int(i), digits - int(is_digit)
     return reading[::-1]
 
 
@@ -548,7 +563,11 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
         for span, c in zip(spans, found):
             confidence[span] = float(c)
             costs[span] += CONFIDENCE_WEIGHT * -np.log(max(float(c), 1e-6))
-    reading = _best_reading(parts, costs, height)
+    most = None
+    if keys.size == 1 and LONE_DIGIT_CAP:  # the only mark: k digits need k / 2 x LONE_SPLIT_ASPECT its height
+        t, left, b, r = _span_box(box[group == keys[0]])
+        most = max(1, int(2 * (r - left) / (LONE_SPLIT_ASPECT * (b - t))))
+    reading = _best_reading(parts, costs, height, most)
     if len(reading) > max_digits:
         raise ImageError(f"found {len(reading)} digits; at most {max_digits} are read", "too_many_digits")
     segments = []
