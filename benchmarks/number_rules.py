@@ -32,6 +32,7 @@ import time  # noqa: E402
 
 import torch  # noqa: E402
 from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
+from segment_gate import read_numbers, read_singles, single_digits, validation_arguments  # noqa: E402
 
 DEFAULT_VARIANTS = ("0.75:never,0.75:always,0.75:separate,1.0:separate,1.1:never,1.1:always,1.1:separate,"
                     "1.2:separate,1.1:separate:cap")
@@ -52,19 +53,16 @@ def refused(model, files: list[bytes]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a run trained with seed 0 (its validation split is the sets')")
-    parser.add_argument("--numbers", type=Path, required=True, help="number_photos.py build --source val's folder")
+    validation_arguments(parser)
     parser.add_argument("--variants", default=DEFAULT_VARIANTS,
                         help="comma-separated LONE_SPLIT_ASPECT:NUMBER_RULE[:cap] (cap: LONE_DIGIT_CAP on); "
                              "the first is the reference")
-    parser.add_argument("--singles", type=int, default=1500)
     parser.add_argument("--letters", type=int, default=600)
     parser.add_argument("--negatives", type=int, default=600)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "number_rules.json")
     args = parser.parse_args()
 
     import digit_val
-    from segment_gate import read_numbers, single_digits
 
     import tinyvision
     import tinyvision.image.segment as segment
@@ -83,12 +81,10 @@ def main() -> None:
             segment.LONE_DIGIT_CAP = cap == ["cap"]
             start = time.perf_counter()
             numbers = read_numbers(model, args.numbers)
-            answers = [model.predict(data).label for data, _ in singles]
             rows.append({
                 "lone_split_aspect": float(aspect), "lone_digit_cap": segment.LONE_DIGIT_CAP, "number_rule": rule,
                 **{f"numbers_{k}": v for k, v in numbers.items()},
-                "singles_right": round(sum(a == label for a, (_, label) in zip(answers, singles)) / len(singles), 4),
-                "singles_refused": round(sum(a is None for a in answers) / len(singles), 4),
+                **read_singles(model, singles, digits=4),
                 "letters_refused": round(refused(model, letters), 4),
                 "negatives_refused": round(refused(model, negatives), 4),
                 "seconds": round(time.perf_counter() - start, 1),

@@ -43,6 +43,22 @@ def single_digits(count: int, seed: int) -> list[tuple[bytes, str]]:
              str(int(labels[j]))) for i, j in enumerate(pick)]
 
 
+def read_singles(model, singles: list[tuple[bytes, str]], digits: int | None = None) -> dict:
+    """Share of the single digits read right, and refused; `digits`: rounded to that many places."""
+    answers = [model.predict(data).label for data, _ in singles]
+    right = sum(a == label for a, (_, label) in zip(answers, singles)) / len(singles)
+    refused = sum(a is None for a in answers) / len(singles)
+    return {"singles_right": right if digits is None else round(right, digits),
+            "singles_refused": refused if digits is None else round(refused, digits)}
+
+
+def validation_arguments(parser: argparse.ArgumentParser) -> None:
+    """The seed-0 run and the validation sets it is read on (shared with number_rules.py)."""
+    parser.add_argument("run", type=Path, help="a run trained with seed 0 (its validation split is the sets')")
+    parser.add_argument("--numbers", type=Path, required=True, help="number_photos.py build --source val's folder")
+    parser.add_argument("--singles", type=int, default=1500)
+
+
 def read_numbers(model, folder: Path) -> dict:
     import number_photos
 
@@ -64,10 +80,8 @@ def read_numbers(model, folder: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a run trained with seed 0 (its validation split is the sets')")
-    parser.add_argument("--numbers", type=Path, required=True, help="number_photos.py build --source val's folder")
+    validation_arguments(parser)
     parser.add_argument("--gates", default="none,0.99,0.999,0.9999")
-    parser.add_argument("--singles", type=int, default=1500)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "segment_gate.json")
     args = parser.parse_args()
 
@@ -82,12 +96,8 @@ def main() -> None:
         for gate in args.gates.split(","):
             segment.WHOLE_CONFIDENCE = None if gate == "none" else float(gate)
             numbers = read_numbers(model, args.numbers)
-            answers = [model.predict(data).label for data, _ in singles]
-            rows.append({
-                "gate": segment.WHOLE_CONFIDENCE, **{f"numbers_{k}": v for k, v in numbers.items()},
-                "singles_right": sum(a == label for a, (_, label) in zip(answers, singles)) / len(singles),
-                "singles_refused": sum(a is None for a in answers) / len(singles),
-            })
+            rows.append({"gate": segment.WHOLE_CONFIDENCE, **{f"numbers_{k}": v for k, v in numbers.items()},
+                         **read_singles(model, singles)})
             print(json.dumps(rows[-1]), flush=True)
     write_results(args.out, {"run": str(args.run), "numbers_set": str(args.numbers), "singles": len(singles),
                              "gates": rows, "provenance": prov})
