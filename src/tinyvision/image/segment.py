@@ -567,7 +567,9 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
     if keys.size == 1 and LONE_DIGIT_CAP:  # the only mark: k digits need k / 2 x LONE_SPLIT_ASPECT its height
         t, left, b, r = _span_box(box[group == keys[0]])
         most = max(1, int(2 * (r - left) / (LONE_SPLIT_ASPECT * (b - t))))
-    reading = _best_reading(parts, costs, height, most)
+    # (A lone group's parts can always be read as one digit, so a capped reading exists; if none did,
+    # the uncapped one is read rather than nothing.)
+    reading = _best_reading(parts, costs, height, most) or _best_reading(parts, costs, height)
     if len(reading) > max_digits:
         raise ImageError(f"found {len(reading)} digits; at most {max_digits} are read", "too_many_digits")
     segments = []
