@@ -346,16 +346,16 @@ class _Parts:
     cut: np.ndarray  # (n + 1,) bool: a boundary before part k cuts through ink
 
 
-def _wide(members: np.ndarray, height: float, aspect: float = SPLIT_ASPECT) -> bool:
+def _wide(members: np.ndarray, height: float, aspect: float) -> bool:
     """Whether a group (its components' boxes) is wide enough to be several digits touching."""
     t, left, b, r = members[:, 0].min(), members[:, 1].min(), members[:, 2].max(), members[:, 3].max()
     return bool(r - left > aspect * (b - t) and b - t >= MAJOR_HEIGHT * height)
 
 
 def over_segment(ink: np.ndarray, labels: np.ndarray, group: np.ndarray, height: float,
-                 box: np.ndarray, uncut: frozenset[int] = frozenset(), aspect: float = SPLIT_ASPECT) -> _Parts:
-    """Groups, with wide ones cut at their candidate seams, as parts ordered left to right.
-    `box`: each component's box (`group_pieces`); `uncut`: groups never to cut (read as one digit)."""
+                 box: np.ndarray, to_cut: frozenset[int]) -> _Parts:
+    """Groups, those in `to_cut` (wide, and not read surely as one digit) cut at their candidate seams,
+    as parts ordered left to right. `box`: each component's box (`group_pieces`)."""
     keys = np.unique(group[group >= 0])
     index = np.full(labels.shape, -1, np.int32)
     part_group, part_whole, part_stroke, seams = [], [], [], []
@@ -365,8 +365,7 @@ def over_segment(ink: np.ndarray, labels: np.ndarray, group: np.ndarray, height:
         t, left, b, r = members[:, 0].min(), members[:, 1].min(), members[:, 2].max(), members[:, 3].max()
         crop = in_group[t:b, left:r] == g
         stroke = stroke_width(crop)
-        wide = g not in uncut and _wide(members, height, aspect)
-        cuts = candidate_cuts(np.where(crop, ink[t:b, left:r], 0.0), stroke) if wide else []
+        cuts = candidate_cuts(np.where(crop, ink[t:b, left:r], 0.0), stroke) if int(g) in to_cut else []
         # A pixel's part is the number of cuts at or left of it, so even crossing seams partition the ink.
         sub = np.zeros(crop.shape, np.int32)
         for path, _ in cuts:
@@ -554,7 +553,7 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
         own, found_box = _group_ink(ink, in_group, group, box, g)
         return [_segment(own, found_box, int((group == g).sum()), False, whole.get(g), g, factor, full_shape,
                          ink.shape)]
-    parts = over_segment(ink, labels, group, height, box, uncut, aspect)
+    parts = over_segment(ink, labels, group, height, box, frozenset(wide) - uncut)
     costs = _digit_costs(parts, height)
     confidence: dict[tuple[int, int], float] = {}
     if score is not None and len(costs) > 1:  # one candidate digit: nothing for the model to choose
