@@ -76,6 +76,16 @@ def evaluate_trial(run_path: Path) -> dict:
             if name in DIGIT_SETS:
                 accs.append(acc)
     out["robust_acc"] = round(statistics.mean(accs), 4)
+    # Other writers' held-out rows (scripts/make_hand_digits.py): the training writers of UCI optdigits and
+    # pendigits, rows no recipe trains on; never the evaluation sets' test writers.
+    from tinyvision.hand_digits import BUNDLE, load_hand_digits
+
+    if BUNDLE.is_file():
+        images, labels = load_hand_digits("check")
+        with torch.no_grad():
+            probs = model.log_probs(images).exp()
+        out["hand-check_acc"] = round(float((probs.argmax(1) == labels).float().mean()), 4)
+        out["hand-check_refused"] = round(float((probs.amax(1) < threshold).float().mean()), 4)
     return out
 
 
@@ -88,6 +98,15 @@ def use_font_digits(source: str) -> None:
 
     s = load_set(source)
     tinyvision.font_digits.load_font_digits = lambda path=None: (s["images"], s["labels"])
+
+
+def use_hand_variants(variants: str) -> None:
+    """Train on only these renderings of the other writers' digits (comma-separated: native, user, pen)."""
+    import tinyvision.hand_digits as hand
+
+    load, kept = hand.load_hand_digits, tuple(variants.split(","))
+    hand.load_hand_digits = lambda part="fit", path=None, variants=None: load(  # validation rows: all of them
+        part, path, kept if part == "fit" else variants)
 
 
 def add_negatives(source: str) -> None:
@@ -124,7 +143,8 @@ def register_widths(widths: str) -> str:
     return name
 
 
-RECIPE_FIELDS = ("model", "augment", "outlier_exposure", "outlier_share", "merged_pairs", "font_digits", "epochs")
+RECIPE_FIELDS = ("model", "augment", "outlier_exposure", "outlier_share", "merged_pairs", "font_digits", "hand_digits",
+                 "epochs")
 
 
 def resolved_recipe(run: Path) -> dict:
@@ -246,6 +266,7 @@ def main() -> None:
                    help="change a field of the handwriting policy for this trial (a range as LOW,HIGH)")
     p.add_argument("--negatives", help="add this digit_val set of non-digits (letters-fit) to outlier exposure")
     p.add_argument("--fonts", help="train on this digit_val set of font digits (font-fit) instead of the bundle")
+    p.add_argument("--hand-variants", help="train on only these renderings of the other writers' digits (pen,user)")
     p.add_argument("--speed", metavar="NAME=FIELD:VALUE,...;...",
                    help="time recipes against the first, in alternation: 'base=;hw=augment:handwriting,...'")
     p.add_argument("--rounds", type=int, default=3, help="--speed: measurements per recipe")
@@ -297,7 +318,10 @@ def main() -> None:
     for item in args.policy:
         key, value = item.split("=", 1)
         policy[key] = tuple(parse_value(v) for v in value.split(",")) if "," in value else parse_value(value)
+    if args.hand_variants:
+        use_hand_variants(args.hand_variants)
     record = run_trial(args.name, args.seed, options, policy, args.fonts, args.negatives)
+    record["hand_variants"] = args.hand_variants
     append(record)
     print(json.dumps({k: v for k, v in record.items() if k not in ("provenance", "test_acc_not_used")}, indent=1))
 

@@ -2,8 +2,9 @@
 
 Every image of the evaluation sets (benchmarks/build_sets.py; other people's
 handwriting, EVAL-group fonts, printed digits, letters, CIFAR-10 photos,
-Fashion-MNIST clothes, other marks) and user-style photos of MNIST *test*
-digits (benchmarks/user_photos.py) is read from its file by
+Fashion-MNIST clothes, other marks; of the UCI sets only the test writers,
+since the default recipe trains on the training writers) and user-style
+photos of MNIST *test* digits (benchmarks/user_photos.py) is read from its file by
 `tinyvision.load(run).predict(path)`, the user path (decode, find the digits,
 prepare each as MNIST did, classify, abstain under the card's threshold).
 The same files are also read as one digit each (`model.prepare(path)` then
@@ -42,6 +43,9 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "handwriting.json"
 HANDWRITING = ("hand-optdigits", "hand-pendigits", "hand-pyclustering", "font-digits")  # not MNIST's writers
 USER_PHOTOS = "user-photos-mnist-test"
+# The UCI training writers of optdigits and pendigits are training data (src/tinyvision/hand_digits.py,
+# scripts/make_hand_digits.py): only their test writers are measured here.
+TRAINING_WRITERS = frozenset({"uci-train-30-writers"})
 
 
 def sets_root(root: Path | None) -> Path:
@@ -54,7 +58,7 @@ def sets_root(root: Path | None) -> Path:
 
 def read_manifest(folder: Path, limit: int | None) -> tuple[dict, list[dict]]:
     manifest = json.loads((folder / "manifest.json").read_text())
-    items = manifest["items"]
+    items = [i for i in manifest["items"] if i.get("writer_group") not in TRAINING_WRITERS]
     if limit is not None and len(items) > limit:  # spread over the set: every variant and class
         items = items[:: max(1, len(items) // limit)][:limit]
     return manifest, items

@@ -69,8 +69,9 @@ def test_the_default_digit_recipe_reads_handwriting_and_the_speed_presets_stay_p
     digits = build_config(None, {"dataset": "mnist"})
     assert (digits.model, digits.augment) == ("tvnet-digits", "handwriting")
     assert digits.outlier_exposure > 0 and digits.font_digits > 0  # it learns to say "not a digit"
+    assert digits.hand_digits > 0  # and from other writers than MNIST's
     for preset in ("plain", "fast", "best", "tutorial-a", "mlp"):
         cfg = build_config(preset, {"dataset": "mnist"})
-        assert (cfg.augment, cfg.outlier_exposure, cfg.font_digits) == ("shift", 0.0, 0.0), preset
+        assert (cfg.augment, cfg.outlier_exposure, cfg.font_digits, cfg.hand_digits) == ("shift", 0.0, 0.0, 0.0), preset
     assert build_config("plain", {"dataset": "mnist"}).model == "tvnet"
     assert build_config(None, {"dataset": "mnist", "augment": "shift"}).augment == "shift"  # flags win

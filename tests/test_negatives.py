@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from tinyvision import font_digits, negatives
+from tinyvision import font_digits, hand_digits, negatives
 from tinyvision.calibration import choose_rejection, number_thresholds, reject_reason, rejection_threshold
 from tinyvision.training.loop import train_step, uniform_cross_entropy
 
@@ -224,3 +224,37 @@ def test_a_number_of_separate_marks_is_judged_by_its_digit_counts_bar(monkeypatc
     assert rn.rejection(model, probs, separate=True) == "not a digit"
     monkeypatch.setattr(rn, "NUMBER_RULE", "always")
     assert rn.rejection(model, probs, separate=False) is None
+
+
+@pytest.mark.skipif(not hand_digits.BUNDLE.is_file(), reason="no bundled hand digits")
+def test_bundled_hand_digits_are_other_writers_with_validation_rows_held_out():
+    fit_x, fit_y = hand_digits.load_hand_digits("fit")
+    check_x, check_y = hand_digits.load_hand_digits("check")
+    assert fit_x.shape[1:] == (1, 28, 28) and fit_x.dtype == torch.uint8 and len(fit_x) == len(fit_y)
+    assert len(check_x) * 8 < len(fit_x) < len(check_x) * 10  # a tenth held out for validation
+    assert (torch.bincount(fit_y, minlength=10) > len(fit_y) // 20).all()  # every digit, none rare
+    assert bool((fit_x.flatten(1) > 0).any(1).all())  # every image has ink
+    with np.load(hand_digits.BUNDLE) as z:  # no UCI row on both sides, and only the training writers' rows
+        rows = {(s, int(r)) for s, r, c in zip(z["source"], z["uci_row"], z["check"]) if c}
+        assert not rows & {(s, int(r)) for s, r, c in zip(z["source"], z["uci_row"], z["check"]) if not c}
+        limits = {"uci-optdigits": 3823, "uci-pendigits": 7494}  # UCI's training-writer rows come first
+        assert all(int(r) < limits[s] for s, r in zip(z["source"], z["uci_row"]))
+    pen_x, _ = hand_digits.load_hand_digits("fit", variants=("pen",))
+    assert 0 < len(pen_x) < len(fit_x)
+
+
+def test_missing_hand_digits_say_how_to_make_them(tmp_path):
+    from tinyvision.errors import TinyVisionError
+
+    with pytest.raises(TinyVisionError, match="make_hand_digits"):
+        hand_digits.load_hand_digits(path=tmp_path / "nope.npz")
+
+
+def test_hand_digits_need_a_digit_dataset(tiny_dataset, tmp_path):
+    from conftest import fit_run
+    from tinyvision.config import RunConfig
+    from tinyvision.errors import TinyVisionError
+
+    cfg = RunConfig(dataset=tiny_dataset, model="tutorial-b", epochs=1, batch_size=32, hand_digits=0.25)
+    with pytest.raises(TinyVisionError, match="--hand-digits adds digits to a digit dataset"):
+        fit_run(cfg, tmp_path / "run")

@@ -99,12 +99,29 @@ def build_optdigits(writer: SetWriter, rng: np.random.Generator) -> None:
     images, labels, src, group, rows = optdigits()
     for i in range(len(labels)):
         label, extra = int(labels[i]), {"writer_group": group[i], "uci_row": rows[i]}
-        # native: the 8x8 grid itself, ink count 0-16 as brightness (light ink on black, as the data encodes it)
-        native = np.round(images[i].astype(np.float32) * 255 / 16).astype(np.uint8)
-        writer.add(paper.png_bytes(native), "png", variant="native", label=label, source=src[i], **extra)
-        # user: the grid upscaled with a bicubic filter (soft, like a low-resolution scan blown up) onto paper
-        data, ext, style = paper.present(images[i] / 16.0, rng, resample=Image.Resampling.BICUBIC)
-        writer.add(data, ext, variant="user", label=label, source=src[i], style=style, **extra)
+        for variant, (data, ext, style) in optdigit_files(images[i], rng).items():
+            writer.add(data, ext, variant=variant, label=label, source=src[i], **({"style": style} if style else {}),
+                       **extra)
+
+
+def optdigit_files(counts: np.ndarray, rng: np.random.Generator) -> dict[str, tuple[bytes, str, dict | None]]:
+    """One 8x8 grid of ink counts as image files: {variant: (bytes, extension, presentation or None)}."""
+    # native: the 8x8 grid itself, ink count 0-16 as brightness (light ink on black, as the data encodes it)
+    native = np.round(counts.astype(np.float32) * 255 / 16).astype(np.uint8)
+    # user: the grid upscaled with a bicubic filter (soft, like a low-resolution scan blown up) onto paper
+    return {"native": (paper.png_bytes(native), "png", None),
+            "user": paper.present(counts / 16.0, rng, resample=Image.Resampling.BICUBIC)}
+
+
+def pen_file(points: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str, dict]:
+    """One pendigits path (16 numbers: 8 tablet (x, y) points) drawn with a pen, as a user's image file."""
+    xy = points.reshape(8, 2).astype(np.float32)
+    xy[:, 1] = 100 - xy[:, 1]  # the tablet's y points up, an image's down
+    path = strokes.catmull_rom(xy, per_segment=10)
+    path = strokes.affine([path], rng.uniform(-0.1, 0.1), rng.uniform(-4, 4), 1.0)
+    path = strokes.wobble(path, rng, amount=rng.uniform(0, 1.5), scale=rng.uniform(20, 40))
+    coverage = strokes.draw(path, height=96, width_frac=rng.uniform(0.04, 0.12))
+    return paper.present(coverage, rng)
 
 
 def build_pendigits(writer: SetWriter, rng: np.random.Generator, per_digit: int = 400) -> None:
@@ -112,13 +129,7 @@ def build_pendigits(writer: SetWriter, rng: np.random.Generator, per_digit: int 
     labels = table[:, 16]
     for digit in range(10):
         for row in np.sort(rng.choice(np.flatnonzero(labels == digit), per_digit, replace=False)):
-            xy = table[row, :16].reshape(8, 2).astype(np.float32)
-            xy[:, 1] = 100 - xy[:, 1]  # the tablet's y points up, an image's down
-            path = strokes.catmull_rom(xy, per_segment=10)
-            path = strokes.affine([path], rng.uniform(-0.1, 0.1), rng.uniform(-4, 4), 1.0)
-            path = strokes.wobble(path, rng, amount=rng.uniform(0, 1.5), scale=rng.uniform(20, 40))
-            coverage = strokes.draw(path, height=96, width_frac=rng.uniform(0.04, 0.12))
-            data, ext, style = paper.present(coverage, rng)
+            data, ext, style = pen_file(table[row, :16], rng)
             group = "uci-train-30-writers" if row < PENDIGITS_TRAIN_ROWS else "uci-test-14-writers"
             writer.add(data, ext, variant="pen", label=digit, source="uci-pendigits-keel", style=style,
                        writer_group=group, uci_row=int(row), points=table[row, :16].tolist(),

@@ -38,6 +38,7 @@ class RunConfig:
     outlier_share: float = 0.25  # non-digits added to each batch, as a share of the batch size
     merged_pairs: int = 0  # two touching training digits as one image, added to the non-digits (merged_pairs.py)
     font_digits: float = 0.0  # digits in fonts (font_digits.py) added to each batch, as a share of it (0: off)
+    hand_digits: float = 0.0  # digits by other writers (hand_digits.py) added to each batch, as a share of it
     reject_quantile: float = 0.01  # the "not a digit"/"unsure" threshold: this share of validation images is below
     hflip: bool = False  # random horizontal flips (photos only: a flipped digit is another glyph)
     ema: float = 0.995  # decay of an exponential moving average of the weights, evaluated and saved (0: off)
@@ -77,6 +78,7 @@ class RunConfig:
             (self.merged_pairs == 0 or self.outlier_exposure > 0,
              "--merged-pairs adds to outlier exposure's non-digits: it needs --outlier-exposure > 0"),
             (0 <= self.font_digits <= 1, "--font-digits must be in [0, 1]"),
+            (0 <= self.hand_digits <= 1, "--hand-digits must be in [0, 1]"),
             (0 <= self.reject_quantile < 0.5, "--reject-quantile must be in [0, 0.5)"),
             (0 <= self.ema < 1, "--ema must be in [0, 1) (e.g. 0.999; 0 turns it off)"),
             (0 <= self.tta <= 3, "--tta must be 0 (off) to 3 pixels"),
@@ -116,7 +118,7 @@ def dataset_defaults(dataset: str) -> dict:
 
 # The speed and MNIST-test presets train on MNIST alone: the default digit recipe's handwriting
 # augmentation, non-digits and font digits buy robustness to other writers at 2-3x the time.
-PLAIN = dict(augment="shift", outlier_exposure=0.0, font_digits=0.0)
+PLAIN = dict(augment="shift", outlier_exposure=0.0, font_digits=0.0, hand_digits=0.0)
 
 # The tutorials' recipes, kept faithful so their figures can be reproduced.
 PRESETS: dict[str, dict] = {

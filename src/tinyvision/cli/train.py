@@ -17,7 +17,7 @@ CONFIG_FLAGS = (
     "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing", "translate",
     "ema", "tta", "val_fraction", "seed", "limit_batches", "sync_bn", "image_size", "hflip", "tta_flip",
     "data_dir", "device", "test_fraction", "balance", "init_from", "tensorboard",
-    "augment", "outlier_exposure", "merged_pairs", "font_digits", "reject_quantile",
+    "augment", "outlier_exposure", "merged_pairs", "font_digits", "hand_digits", "reject_quantile",
 )
 
 
@@ -49,6 +49,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                    "digits, squeezed into one image, as non-digits, so that a number's touching digits are cut")
     p.add_argument("--font-digits", type=float, metavar="SHARE",
                    help="digit models: add digits drawn in fonts, this share of each batch (0: off)")
+    p.add_argument("--hand-digits", type=float, metavar="SHARE",
+                   help="digit models: add digits by writers other than MNIST's, this share of each batch (0: off)")
     p.add_argument("--reject-quantile", type=float, metavar="Q",
                    help="the 'not a digit'/'unsure' threshold leaves this share of validation images "
                    "unanswered (0.01)")

@@ -74,9 +74,10 @@ register(DatasetSpec(
     "mnist", "digits", "digit", _mnist, "28x28 gray handwritten digits (bundled with tinyvision)",
     # Digits: never flipped (a flipped 2 or 7 is not a 2 or 7). The recipe that reads other people's
     # handwriting, chosen on validation (benchmarks/digit_recipes.py): the handwriting augmentation,
-    # non-digits pushed to a uniform answer (so "not a digit" can be said), digits in fonts mixed in.
+    # non-digits pushed to a uniform answer (so "not a digit" can be said), digits in fonts and digits by
+    # other writers (hand_digits.py) mixed in.
     defaults=dict(model="tvnet-digits", translate=1, hflip=False, augment="handwriting",
-                  outlier_exposure=0.5, outlier_share=0.25, font_digits=0.125),
+                  outlier_exposure=0.5, outlier_share=0.25, font_digits=0.125, hand_digits=0.125),
 ))
 register(DatasetSpec(
     "fashion-mnist", "clothes", "resize", _fashion, "28x28 gray photos of clothes, 10 classes",

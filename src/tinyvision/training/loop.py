@@ -129,12 +129,15 @@ def run_epoch(s: Setup, pos: Position, callbacks: Callbacks, stop: threading.Eve
     n_steps = steps_per_epoch(len(s.train_x), cfg.batch_size, cfg.limit_batches)
     total_steps = n_steps * cfg.epochs
     order = epoch_order(len(s.train_x), cfg.seed, pos.epoch, s.sample_weights).to(s.device)
-    # Extra rows per step: font digits (labelled) and non-digits (outlier exposure), each drawn from its
-    # pool in an order that is a pure function of (seed, epoch, step), so resume stays exact.
-    fonts = s.font_digits
-    n_font = rows_per_step(fonts[0] if fonts else None, cfg.font_digits, s)
+    # Extra rows per step: font digits and other writers' digits (labelled), and non-digits (outlier
+    # exposure), each drawn from its pool in an order that is a pure function of (seed, epoch, step), so
+    # resume stays exact.
+    extra = []  # (images, labels, rows per step, order) of each labelled pool in use
+    for pool, share, offset in ((s.font_digits, cfg.font_digits, 104_729), (s.hand_digits, cfg.hand_digits, 130_363)):
+        n = rows_per_step(pool[0] if pool else None, share, s)
+        if n:
+            extra.append((*pool, n, epoch_order(len(pool[0]), cfg.seed + offset, pos.epoch).to(s.device)))
     n_out = rows_per_step(s.negatives, cfg.outlier_share if cfg.outlier_exposure > 0 else 0.0, s)
-    font_order = epoch_order(len(fonts[0]), cfg.seed + 104_729, pos.epoch).to(s.device) if n_font else None
     out_order = epoch_order(len(s.negatives), cfg.seed + 7919, pos.epoch).to(s.device) if n_out else None
     model.train()
     callbacks.epoch_start(s, pos, n_steps)
@@ -155,10 +158,10 @@ def run_epoch(s: Setup, pos: Position, callbacks: Callbacks, stop: threading.Eve
         strength = options.strength((pos.epoch * n_steps + pos.step) / total_steps)
         xb = s.dist.shard(augment_batch(images, options, s.aug_generator, strength))
         y = s.train_y[s.dist.shard(idx)]
-        if n_font:  # digits in fonts MNIST's writers never used, augmented alike
-            pick = pool_rows(font_order, n_font, pos.step)
-            xb = torch.cat([xb, s.dist.shard(augment_batch(fonts[0][pick], options, s.aug_generator, strength))])
-            y = torch.cat([y, s.dist.shard(fonts[1][pick])])
+        for pool_x, pool_y, n, pool_order in extra:  # digits MNIST's writers never wrote, augmented alike
+            pick = pool_rows(pool_order, n, pos.step)
+            xb = torch.cat([xb, s.dist.shard(augment_batch(pool_x[pick], options, s.aug_generator, strength))])
+            y = torch.cat([y, s.dist.shard(pool_y[pick])])
         if n_out:  # outlier exposure: non-digits, augmented alike, after all the digits
             pick = pool_rows(out_order, n_out, pos.step)
             xb = torch.cat([xb, s.dist.shard(augment_batch(s.negatives[pick], options, s.aug_generator, strength))])
@@ -172,7 +175,7 @@ def run_epoch(s: Setup, pos: Position, callbacks: Callbacks, stop: threading.Eve
             s.average.update(model)
         loss_sum += step_loss
         correct += step_correct
-        pos.seen += len(idx) + n_font  # the rows train_step sums its loss over, all ranks
+        pos.seen += len(idx) + sum(n for *_, n, _ in extra)  # the rows train_step sums its loss over, all ranks
         pos.step += 1
         synchronize(s.device)
         elapsed = time.perf_counter() - started

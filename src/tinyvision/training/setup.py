@@ -48,6 +48,7 @@ class Setup:
     sample_weights: torch.Tensor | None = None  # --balance sampler: each training image's chance per draw
     negatives: torch.Tensor | None = None  # outlier exposure: uint8 non-digits (negatives.py), on the device
     font_digits: tuple[torch.Tensor, torch.Tensor] | None = None  # (uint8 images, labels) in fonts, on the device
+    hand_digits: tuple[torch.Tensor, torch.Tensor] | None = None  # ... by other writers than MNIST's
     notes: list[str] = field(default_factory=list)  # what setup did that the user should hear (--init-from)
     dist: Distributed = field(default_factory=Distributed)  # this process's rank; one rank without torchrun
     ddp: nn.Module | None = None  # under torchrun: the DistributedDataParallel wrapper of `model`
@@ -135,15 +136,21 @@ def load_outliers(cfg: RunConfig, spec: DatasetSpec, device: torch.device,
     return negatives.to(device)
 
 
-def load_font_digits(cfg: RunConfig, spec: DatasetSpec, device: torch.device) -> tuple | None:
-    """Digits in fonts, mixed into a digit model's batches when the run asks for them."""
-    if cfg.font_digits <= 0:
+def load_extra_digits(kind: str, share: float, spec: DatasetSpec, device: torch.device) -> tuple | None:
+    """Digits in fonts (`font`) or by other writers (`hand`), mixed into a digit model's batches
+    when the run asks for them (`share` > 0)."""
+    if share <= 0:
         return None
     if spec.preparation != "digit":
-        raise TinyVisionError(f"--font-digits adds digits to a digit dataset; {spec.name} is not one")
-    from tinyvision.font_digits import load_font_digits as load
+        raise TinyVisionError(f"--{kind}-digits adds digits to a digit dataset; {spec.name} is not one")
+    if kind == "font":
+        from tinyvision.font_digits import load_font_digits
 
-    images, labels = load()
+        images, labels = load_font_digits()
+    else:
+        from tinyvision import hand_digits
+
+        images, labels = hand_digits.load_hand_digits("fit", variants=hand_digits.TRAIN_VARIANTS)
     return images.to(device), labels.to(device)
 
 
@@ -180,6 +187,7 @@ def build_setup(cfg: RunConfig, dist: Distributed, data: ImageData | None = None
         loss_weights=loss_weights(train_y, len(data.classes)).to(device) if cfg.balance == "weights" else None,
         sample_weights=sample_weights(train_y, len(data.classes)) if cfg.balance == "sampler" else None,
         negatives=load_outliers(cfg, spec_for(cfg.dataset), device, train_x),
-        font_digits=load_font_digits(cfg, spec_for(cfg.dataset), device),
+        font_digits=load_extra_digits("font", cfg.font_digits, spec_for(cfg.dataset), device),
+        hand_digits=load_extra_digits("hand", cfg.hand_digits, spec_for(cfg.dataset), device),
         notes=notes,
     )
