@@ -117,7 +117,8 @@ def dataset_defaults(dataset: str) -> dict:
 
 
 # The speed and MNIST-test presets train on MNIST alone: the default digit recipe's handwriting
-# augmentation, non-digits and font digits buy robustness to other writers at 2-3x the time.
+# augmentation, non-digits, font digits and other writers' digits buy robustness to other writers at
+# about 3x the time.
 PLAIN = dict(augment="shift", outlier_exposure=0.0, font_digits=0.0, hand_digits=0.0)
 
 # The tutorials' recipes, kept faithful so their figures can be reproduced.
@@ -125,8 +126,9 @@ PRESETS: dict[str, dict] = {
     # Our default: 5 epochs of tvnet, SGD+Nesterov, one-cycle LR, label smoothing,
     # 1-pixel shifts, an EMA of the weights.
     "default": {},
-    # The default of earlier releases: MNIST alone, the small tvnet, 1-pixel shifts. Twice as fast to
-    # train as the default, as accurate on MNIST's test set, weaker on other people's handwriting.
+    # The default of earlier releases: MNIST alone, the small tvnet, 1-pixel shifts. About three times as
+    # fast to train as the default, a little more accurate on MNIST's test set, far weaker on other
+    # people's handwriting.
     "plain": dict(model="tvnet", **PLAIN),
     # The shortest schedule that reaches 99.2% on MNIST: one epoch of the small tvnet, no
     # augmentation and no non-digits (an average of weights lags a schedule this short, so it is off).
