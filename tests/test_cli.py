@@ -128,3 +128,13 @@ def test_the_cli_and_the_package_import_without_torch_and_describe_themselves():
     assert version.returncode == 0 and version.stdout.startswith("tinyvision ")
     helped = subprocess.run([sys.executable, "-m", "tinyvision", "--help"], capture_output=True, text=True)
     assert helped.returncode == 0 and "tinyvision train" in helped.stdout and "examples:" in helped.stdout
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
+    """`tinyvision models | head -1`: the reader closes the pipe; the command stops without a traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "tinyvision", "models"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    proc.stdout.close()  # before the command has started: every write it makes meets a closed pipe
+    _, err = proc.communicate(timeout=120)
+    assert b"Traceback" not in err and b"Exception ignored" not in err, err.decode()
+    assert proc.returncode == 141

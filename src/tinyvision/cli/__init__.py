@@ -8,12 +8,15 @@ package loads no torch: each command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from tinyvision import __version__
 from tinyvision.cli import check_data, compare, evaluate, explain, export, models, plot, predict, runs, serve, train
 from tinyvision.cli.common import EXIT_INTERRUPTED, EXIT_USER_ERROR, Parser
 from tinyvision.errors import TinyVisionError
+
+EXIT_BROKEN_PIPE = 141  # what a shell reports for a command killed by SIGPIPE (128 + 13)
 
 COMMANDS = {
     m.NAME: m
@@ -50,13 +53,20 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command].run(args)
+        code = COMMANDS[args.command].run(args)
+        sys.stdout.flush()  # here, where a closed pipe is caught, not at the interpreter's exit
+        return code
     except TinyVisionError as exc:
         print(f"tinyvision: error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("tinyvision: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader of our output went away (`tinyvision predict ... | head`): nothing left to say to it.
+        # Point stdout at nothing so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Exception as exc:
         from tinyvision.cli.common import interrupted_message
 
