@@ -59,33 +59,34 @@ def evaluate_trial(run_path: Path) -> dict:
     from digit_val import DIGIT_SETS, NEGATIVE_SETS, load_set
 
     import tinyvision
+    from tinyvision.hand_digits import BUNDLE, load_hand_digits
 
     model = tinyvision.load(run_path)
     threshold = model.card.reject.get("threshold", 0.0)
     out: dict = {"threshold": threshold}
+
+    def score(name: str, images: torch.Tensor, labels: torch.Tensor | None) -> float | None:
+        """Record the share refused (and, for digits, the accuracy) of one set; return the accuracy."""
+        with torch.no_grad():
+            probs = model.log_probs(images).exp()
+        out[f"{name}_refused"] = round(float((probs.amax(1) < threshold).float().mean()), 4)
+        if labels is None:
+            return None
+        acc = float((probs.argmax(1) == labels).float().mean())
+        out[f"{name}_acc"] = round(acc, 4)
+        return acc
+
     accs = []
     for name in DIGIT_SETS + ("font-check",) + NEGATIVE_SETS:
         s = load_set(name)
-        with torch.no_grad():
-            probs = model.log_probs(s["images"]).exp()
-        confidence = probs.amax(1)
-        out[f"{name}_refused"] = round(float((confidence < threshold).float().mean()), 4)
-        if name in DIGIT_SETS or name == "font-check":
-            acc = float((probs.argmax(1) == s["labels"]).float().mean())
-            out[f"{name}_acc"] = round(acc, 4)
-            if name in DIGIT_SETS:
-                accs.append(acc)
+        acc = score(name, s["images"], s["labels"] if name in DIGIT_SETS or name == "font-check" else None)
+        if name in DIGIT_SETS:
+            accs.append(acc)
     out["robust_acc"] = round(statistics.mean(accs), 4)
     # Other writers' held-out rows (scripts/make_hand_digits.py): the training writers of UCI optdigits and
     # pendigits, rows no recipe trains on; never the evaluation sets' test writers.
-    from tinyvision.hand_digits import BUNDLE, load_hand_digits
-
     if BUNDLE.is_file():
-        images, labels = load_hand_digits("check")
-        with torch.no_grad():
-            probs = model.log_probs(images).exp()
-        out["hand-check_acc"] = round(float((probs.argmax(1) == labels).float().mean()), 4)
-        out["hand-check_refused"] = round(float((probs.amax(1) < threshold).float().mean()), 4)
+        score("hand-check", *load_hand_digits("check"))
     return out
 
 
