@@ -52,6 +52,12 @@ LONE_SPLIT_ASPECT = 1.1
 # Chosen on validation (same benchmark): on, as many validation numbers and more letters refused.
 LONE_DIGIT_CAP = True
 MAX_CUTS = 6  # candidate cuts per piece
+# A seam may not run along the edge of the ink it cuts: there the cheapest path through a thick pair
+# cuts nothing off and is thrown away, and the pair goes uncut. And a seam also starts at the middle,
+# where two digits of one size meet, when the column profile has no valley. Chosen on validation
+# (benchmarks/seam_rules.py, results/seam_rules.json).
+SEAM_INSET = True
+MIDDLE_START = True
 SEAM_BAND = 2.0  # stroke widths a seam may wander from where it starts
 LENGTHWISE = 0.2  # a seam running inside a stroke costs this per stroke width travelled
 DRIFT = 0.02  # a seam's price per sideways step, so seams run straight when nothing is in the way
@@ -77,6 +83,11 @@ ANALYSIS_STROKE = 4  # ... with strokes wider than this are read on a coarser co
 # Chosen on validation (benchmarks/segment_gate.py, results/segment_gate.json): among off, 0.99, 0.999 and
 # 0.9999, 0.999 read as many validation numbers as off and more single validation digits, ~15% faster.
 WHOLE_CONFIDENCE: float | None = 0.999
+# Among several marks, a group narrower than SPLIT_ASPECT but wider than this x its height also gets
+# candidate cuts when the model reads it whole with less than UNSURE_WHOLE confidence: a 1 touching its
+# neighbour makes a pair about as narrow as one digit (None: never). Chosen on validation (same benchmark).
+NARROW_SPLIT_ASPECT: float | None = 0.5
+UNSURE_WHOLE = 0.9
 
 Score = Callable[[list[np.ndarray]], Sequence[float]]
 
@@ -226,7 +237,7 @@ def group_pieces(labels: np.ndarray, count: int) -> tuple[np.ndarray, float, np.
 # --- candidate cuts through touching digits --------------------------------------------------
 
 def _seams(ink: np.ndarray, starts: list[int], band: int, stroke: float,
-           modes: tuple[tuple[float, float], ...]) -> list[np.ndarray]:
+           modes: tuple[tuple[float, float], ...], inset: int = 0) -> list[np.ndarray]:
     """For each start column and each (entry, along) mode, the cheapest top-to-bottom path within
     `band` columns of the start, one column per row, moving at most one column a row: entering a
     stroke costs `entry` x its ink, every stroke width travelled inside one `along`. (0, 1) finds
@@ -242,7 +253,7 @@ def _seams(ink: np.ndarray, starts: list[int], band: int, stroke: float,
     entry = np.array([m[0] for _ in starts for m in modes])[:, None, None]
     along = np.array([m[1] for _ in starts for m in modes])[:, None, None]
     columns = offsets[:, None] + np.arange(n)  # (B, n) image column of each band position
-    valid = (columns >= 0) & (columns < w)
+    valid = (columns >= inset) & (columns < w - inset)  # a seam along the group's edge cuts nothing off
     v = np.where(valid[:, None, :], ink[:, np.clip(columns, 0, w - 1)].transpose(1, 0, 2), 0.0)  # (B, h, n)
     inked = v > INK_LEVEL
     b = len(offsets)
@@ -316,8 +327,11 @@ def candidate_cuts(ink: np.ndarray, stroke: float) -> list[tuple[np.ndarray, flo
         starts += _minima(np.convolve(values, window, mode="same"), k, margin, w - margin)[:MAX_CUTS]
     band = max(3, int(round(SEAM_BAND * stroke)))
     seams = []
+    if MIDDLE_START:
+        starts.append(w // 2)
     starts = list(dict.fromkeys(starts))
-    found = _seams(ink, starts, band, stroke, ((0.0, 1.0), (1.0, LENGTHWISE))) if starts else []
+    inset = margin // 2 if SEAM_INSET else 0
+    found = _seams(ink, starts, band, stroke, ((0.0, 1.0), (1.0, LENGTHWISE)), inset) if starts else []
     for path in found:
         if margin // 2 <= path.min() and path.max() <= w - 1 - margin // 2:
             seams.append((path, _crossed(ink, path, stroke)))
@@ -538,14 +552,19 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
     keys = np.unique(group[group >= 0])
     aspect = LONE_SPLIT_ASPECT if keys.size == 1 else SPLIT_ASPECT
     wide = [int(g) for g in keys if _wide(box[group == g], height, aspect)]
+    narrow = []
+    if score is not None and keys.size > 1 and NARROW_SPLIT_ASPECT is not None:
+        narrow = [int(g) for g in keys if int(g) not in wide and _wide(box[group == g], height, NARROW_SPLIT_ASPECT)]
     in_group = np.where(labels >= 0, group[np.maximum(labels, 0)], -1)  # each pixel's group, -1 for none
     whole: dict[int, float] = {}
-    if score is not None and wide and WHOLE_CONFIDENCE is not None:
+    if score is not None and (narrow or (wide and WHOLE_CONFIDENCE is not None)):
         # A wide group the model reads as one digit with near certainty is not cut: a wide 0 or 7
         # (most wide groups are single digits), and the candidate cuts and their scoring are skipped.
-        found = score([_prepare(_group_ink(ink, in_group, group, box, g)[0]) for g in wide])
-        whole = {g: float(c) for g, c in zip(wide, found)}
-    uncut = frozenset(g for g, c in whole.items() if c >= WHOLE_CONFIDENCE)
+        asked = wide + narrow if WHOLE_CONFIDENCE is not None else narrow
+        found = score([_prepare(_group_ink(ink, in_group, group, box, g)[0]) for g in asked])
+        whole = {g: float(c) for g, c in zip(asked, found)}
+    uncut = frozenset(g for g in wide if g in whole and WHOLE_CONFIDENCE is not None and whole[g] >= WHOLE_CONFIDENCE)
+    unsure = frozenset(g for g in narrow if whole[g] < UNSURE_WHOLE)  # narrow ones are always asked
     if keys.size == 1 and (not wide or int(keys[0]) in uncut):
         # One group read as one digit, as most uploads are: the reading below would find the same
         # one segment after costing it alone; skip to it.
@@ -553,7 +572,7 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
         own, found_box = _group_ink(ink, in_group, group, box, g)
         return [_segment(own, found_box, int((group == g).sum()), False, whole.get(g), g, factor, full_shape,
                          ink.shape)]
-    parts = over_segment(ink, labels, group, height, box, frozenset(wide) - uncut)
+    parts = over_segment(ink, labels, group, height, box, (frozenset(wide) - uncut) | unsure)
     costs = _digit_costs(parts, height)
     confidence: dict[tuple[int, int], float] = {}
     if score is not None and len(costs) > 1:  # one candidate digit: nothing for the model to choose

@@ -1,0 +1,108 @@
+"""Choosing how the number reader looks for cuts through touching digits, on validation.
+
+Three settings of `tinyvision.image.segment`, each a way to find the cut between two digits that
+touch, are switched on one after another:
+- `SEAM_INSET`: a seam may not run along the edge of the ink it cuts. Without it the cheapest
+  "cut" through a thick pair often hugs the border, cuts nothing off and is thrown away, so
+  the pair is never cut at all;
+- `MIDDLE_START`: a seam also starts at the middle of the ink, where two digits of one size meet,
+  when the column profile has no valley to start from;
+- `NARROW_SPLIT_ASPECT` / `UNSURE_WHOLE`: among several marks, a group narrower than two digits
+  (a 1 touching its neighbour) gets candidate cuts too when the model reads it whole unsurely.
+
+Each variant is read, through `Model.predict` (the user's path), by one seed-0 run on the sets of
+benchmarks/number_rules.py: numbers composed from MNIST's *validation* digits, single validation
+digits as photos, letters in the odd half of the TRAIN fonts and the training side's other
+non-digits (a cut letter can pass as "11"). Never the evaluation sets: the chosen settings are
+measured there by number_photos.py and handwriting.py. The first variant is the reference.
+
+    python benchmarks/number_photos.py build --count 1000 --seed 1 --source val --out /tmp/numbers-val
+    OMP_NUM_THREADS=1 python benchmarks/seam_rules.py /tmp/tta/default-seed0 --numbers /tmp/numbers-val
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    _here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _here] + [_here]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+
+import torch  # noqa: E402
+from number_rules import refused  # noqa: E402
+from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
+from segment_gate import read_numbers, read_singles, single_digits, validation_arguments  # noqa: E402
+
+SETTINGS = ("SEAM_INSET", "MIDDLE_START", "NARROW_SPLIT_ASPECT", "UNSURE_WHOLE")
+OFF = "SEAM_INSET=False MIDDLE_START=False NARROW_SPLIT_ASPECT=None"
+DEFAULT_VARIANTS = ";".join([
+    OFF,
+    "SEAM_INSET=True MIDDLE_START=False NARROW_SPLIT_ASPECT=None",
+    "SEAM_INSET=True MIDDLE_START=True NARROW_SPLIT_ASPECT=None",
+    "SEAM_INSET=True MIDDLE_START=True NARROW_SPLIT_ASPECT=0.5 UNSURE_WHOLE=0.9",
+    "SEAM_INSET=True MIDDLE_START=True NARROW_SPLIT_ASPECT=0.5 UNSURE_WHOLE=0.99",
+    "SEAM_INSET=True MIDDLE_START=False NARROW_SPLIT_ASPECT=0.5 UNSURE_WHOLE=0.9",
+])
+
+
+def parse_variant(text: str) -> dict[str, object]:
+    """'NAME=VALUE NAME=VALUE' -> {NAME: value}; values are True, False, None or numbers."""
+    words = {"True": True, "False": False, "None": None}
+    settings = {}
+    for item in text.split():
+        name, _, value = item.partition("=")
+        if name not in SETTINGS:
+            raise SystemExit(f"seam_rules: unknown setting {name!r} (one of {', '.join(SETTINGS)})")
+        settings[name] = words[value] if value in words else float(value)
+    return settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    validation_arguments(parser)
+    parser.add_argument("--variants", default=DEFAULT_VARIANTS,
+                        help="';'-separated variants, each space-separated NAME=VALUE settings of image.segment")
+    parser.add_argument("--letters", type=int, default=600)
+    parser.add_argument("--negatives", type=int, default=600)
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "seam_rules.json")
+    args = parser.parse_args()
+
+    import digit_val
+
+    import tinyvision
+    import tinyvision.image.segment as segment
+
+    torch.set_num_threads(1)
+    variants = [parse_variant(v) for v in args.variants.split(";")]
+    model = tinyvision.load(args.run)
+    singles = single_digits(args.singles, seed=5)
+    letters = [digit_val.png(i) for i in digit_val.font_letters(args.letters, seed=34, half=1)]
+    negatives = digit_val.build_negatives(args.negatives, lookalikes=False)[0]
+    rows = []
+    with recorded() as prov:
+        for settings in variants:
+            for name, value in settings.items():
+                setattr(segment, name, value)
+            start = time.perf_counter()
+            numbers = read_numbers(model, args.numbers)
+            rows.append({
+                "settings": {name: getattr(segment, name) for name in SETTINGS},
+                **{f"numbers_{k}": v for k, v in numbers.items()},
+                **read_singles(model, singles, digits=4),
+                "letters_refused": round(refused(model, letters), 4),
+                "negatives_refused": round(refused(model, negatives), 4),
+                "seconds": round(time.perf_counter() - start, 1),
+            })
+            print(json.dumps(rows[-1]), flush=True)
+    write_results(args.out, {"run": str(args.run), "numbers_set": str(args.numbers), "singles": len(singles),
+                             "letters": len(letters), "negatives": len(negatives), "variants": rows,
+                             "provenance": prov})
+
+
+if __name__ == "__main__":
+    main()
