@@ -2,9 +2,9 @@
 
 Three settings of `tinyvision.image.segment`, each a way to find the cut between two digits that
 touch, are switched on one after another:
-- `SEAM_INSET`: a seam may not run along the edge of the ink it cuts. Without it the cheapest
-  "cut" through a thick pair often hugs the border, cuts nothing off and is thrown away, so
-  the pair is never cut at all;
+- `SEAM_INSET`: a seam may not run along the edge of the ink it cuts ("always", only in images
+  of "several" marks, or "never"). Without it the cheapest "cut" through a thick pair often hugs
+  the border, cuts nothing off and is thrown away, so the pair is never cut at all;
 - `MIDDLE_START`: a seam also starts at the middle of the ink, where two digits of one size meet,
   when the column profile has no valley to start from;
 - `NARROW_SPLIT_ASPECT` / `UNSURE_WHOLE`: among several marks, a group narrower than two digits
@@ -39,26 +39,31 @@ from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
 from segment_gate import read_numbers, read_singles, single_digits, validation_arguments  # noqa: E402
 
 SETTINGS = ("SEAM_INSET", "MIDDLE_START", "NARROW_SPLIT_ASPECT", "UNSURE_WHOLE")
-OFF = "SEAM_INSET=False MIDDLE_START=False NARROW_SPLIT_ASPECT=None"
+OFF = "SEAM_INSET=never MIDDLE_START=False NARROW_SPLIT_ASPECT=None"
 DEFAULT_VARIANTS = ";".join([
     OFF,
-    "SEAM_INSET=True MIDDLE_START=False NARROW_SPLIT_ASPECT=None",
-    "SEAM_INSET=True MIDDLE_START=True NARROW_SPLIT_ASPECT=None",
-    "SEAM_INSET=True MIDDLE_START=True NARROW_SPLIT_ASPECT=0.5 UNSURE_WHOLE=0.9",
-    "SEAM_INSET=True MIDDLE_START=True NARROW_SPLIT_ASPECT=0.5 UNSURE_WHOLE=0.99",
-    "SEAM_INSET=True MIDDLE_START=False NARROW_SPLIT_ASPECT=0.5 UNSURE_WHOLE=0.9",
+    "SEAM_INSET=always MIDDLE_START=False NARROW_SPLIT_ASPECT=None",
+    "SEAM_INSET=always MIDDLE_START=True NARROW_SPLIT_ASPECT=None",
+    "SEAM_INSET=always MIDDLE_START=True NARROW_SPLIT_ASPECT=0.5 UNSURE_WHOLE=0.9",
+    "SEAM_INSET=always MIDDLE_START=False NARROW_SPLIT_ASPECT=0.5 UNSURE_WHOLE=0.9",
+    "SEAM_INSET=several MIDDLE_START=False NARROW_SPLIT_ASPECT=None",
+    "SEAM_INSET=several MIDDLE_START=False NARROW_SPLIT_ASPECT=0.5 UNSURE_WHOLE=0.9",
+    "SEAM_INSET=several MIDDLE_START=False NARROW_SPLIT_ASPECT=0.5 UNSURE_WHOLE=0.99",
 ])
 
 
 def parse_variant(text: str) -> dict[str, object]:
-    """'NAME=VALUE NAME=VALUE' -> {NAME: value}; values are True, False, None or numbers."""
+    """'NAME=VALUE NAME=VALUE' -> {NAME: value}; values are True, False, None, numbers or words."""
     words = {"True": True, "False": False, "None": None}
     settings = {}
     for item in text.split():
         name, _, value = item.partition("=")
         if name not in SETTINGS:
             raise SystemExit(f"seam_rules: unknown setting {name!r} (one of {', '.join(SETTINGS)})")
-        settings[name] = words[value] if value in words else float(value)
+        try:
+            settings[name] = words[value] if value in words else float(value)
+        except ValueError:
+            settings[name] = value  # SEAM_INSET's "several", "always", "never"
     return settings
 
 

@@ -6,7 +6,7 @@ from collections import deque
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from tinyvision.datasets import load_dataset
 from tinyvision.image.decode import ImageError
@@ -215,6 +215,51 @@ def test_the_model_chooses_the_cut():
     found = segment(ink, score=score)
     assert_found(found, [(30, 36, 111, 45), (30, 42, 111, 103), (28, 121, 114, 180)])
     assert [s.group for s in found][:2] == [found[0].group] * 2 != [found[2].group] * 2  # the cut pair: one mark
+
+
+def test_a_narrow_pair_read_unsurely_whole_is_cut(monkeypatch):
+    """A 1 touching a narrow 0 makes one mark narrower than SPLIT_ASPECT: beside another mark, the model's
+    doubt about it whole is enough to look for a cut, and the cut is taken; with the gate off it is "0"."""
+    import tinyvision.image.segment as seg
+
+    def one(d):
+        d.line([(40, 30), (40, 110)], fill=255, width=8)
+
+    def zero(d):  # narrow: the pair together is about 0.6 x as wide as tall
+        d.ellipse([(42, 30), (84, 110)], outline=255, width=8)
+
+    def seven(d):
+        d.line([(115, 32), (165, 32), (130, 110)], fill=255, width=8)
+
+    ink = strokes((140, 190), lambda d: (one(d), zero(d), seven(d)))
+    assert label_components(ink > 0.25)[1] == 2
+    alone = [segment(strokes((140, 190), draw))[0].image for draw in (one, zero, seven)]
+
+    def score(images):  # a stand-in model, sure only of images like the three digits written alone
+        return [0.99 if max(np.corrcoef(image.ravel(), a.ravel())[0, 1] for a in alone) > 0.9 else 0.5
+                for image in images]
+
+    assert_found(segment(ink, score=score), [(30, 36, 111, 45), (30, 42, 111, 85), (28, 111, 114, 170)])
+    monkeypatch.setattr(seg, "NARROW_SPLIT_ASPECT", None)
+    assert len(segment(ink, score=score)) == 2
+
+
+def test_thick_touching_digits_are_cut_through_not_around(mnist, monkeypatch):
+    """Thick MNIST digits touching: the cheapest seam through the pair used to hug the mark's edge, cut
+    nothing off and be dropped, so the pair was read as one digit. Seams now stay inside the ink's box."""
+    import tinyvision.image.segment as seg
+
+    def thick(glyph):  # a broad marker: strokes ~3 px wider on each side
+        return np.asarray(Image.fromarray(glyph).filter(ImageFilter.MaxFilter(7)))
+
+    for a, b, nth, gap in ((1, 2, 0, -6), (0, 6, 1, -10)):
+        ink, boxes = write([digit(mnist, 3), thick(digit(mnist, a, nth)), thick(digit(mnist, b, nth))],
+                           gaps=[HEIGHT // 4, gap])
+        assert label_components(ink > 0.25)[1] == 2
+        assert_found(segment(ink), boxes)
+        monkeypatch.setattr(seg, "SEAM_INSET", "never")
+        assert len(segment(ink)) == 2  # the pair uncut
+        monkeypatch.setattr(seg, "SEAM_INSET", "several")
 
 
 def test_a_lone_mark_is_cut_only_when_wide_enough_for_two_digits():

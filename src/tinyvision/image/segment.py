@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Literal
 
 import numpy as np
 
@@ -52,12 +53,13 @@ LONE_SPLIT_ASPECT = 1.1
 # Chosen on validation (same benchmark): on, as many validation numbers and more letters refused.
 LONE_DIGIT_CAP = True
 MAX_CUTS = 6  # candidate cuts per piece
-# A seam may not run along the edge of the ink it cuts: there the cheapest path through a thick pair
-# cuts nothing off and is thrown away, and the pair goes uncut. And a seam also starts at the middle,
-# where two digits of one size meet, when the column profile has no valley. Chosen on validation
-# (benchmarks/seam_rules.py, results/seam_rules.json).
-SEAM_INSET = True
-MIDDLE_START = True
+# Where a seam may not run along the edge of the ink it cuts ("several": in images of several marks;
+# "always"; "never"): there the cheapest path through a thick pair cuts nothing off and is thrown away,
+# and the pair goes uncut. Not for a lone mark, mostly one wide digit or a letter, where real cuts
+# cost single digits and letters refused. Chosen on validation (benchmarks/seam_rules.py,
+# results/seam_rules.json), as was leaving MIDDLE_START (a seam also started at the middle of the ink) off.
+SEAM_INSET: Literal["several", "always", "never"] = "several"
+MIDDLE_START = False
 SEAM_BAND = 2.0  # stroke widths a seam may wander from where it starts
 LENGTHWISE = 0.2  # a seam running inside a stroke costs this per stroke width travelled
 DRIFT = 0.02  # a seam's price per sideways step, so seams run straight when nothing is in the way
@@ -308,10 +310,11 @@ def _minima(values: np.ndarray, k: int, lo: int, hi: int) -> list[int]:
     return sorted(found, key=lambda c: values[c])
 
 
-def candidate_cuts(ink: np.ndarray, stroke: float) -> list[tuple[np.ndarray, float]]:
+def candidate_cuts(ink: np.ndarray, stroke: float, inset: bool = False) -> list[tuple[np.ndarray, float]]:
     """Seams through one group's ink (its box crop, others' ink removed), left to right, with the
     strokes each cuts. They start where touching digits meet: valleys of the column profile, dips
-    of the top contour, notches of the bottom contour."""
+    of the top contour, notches of the bottom contour. With `inset`, a seam may not run within half
+    a margin of the crop's sides (where it would cut nothing off) rather than being dropped there."""
     h, w = ink.shape
     k = max(1, int(round(stroke)))
     margin = max(2, k)
@@ -330,8 +333,8 @@ def candidate_cuts(ink: np.ndarray, stroke: float) -> list[tuple[np.ndarray, flo
     if MIDDLE_START:
         starts.append(w // 2)
     starts = list(dict.fromkeys(starts))
-    inset = margin // 2 if SEAM_INSET else 0
-    found = _seams(ink, starts, band, stroke, ((0.0, 1.0), (1.0, LENGTHWISE)), inset) if starts else []
+    modes = ((0.0, 1.0), (1.0, LENGTHWISE))
+    found = _seams(ink, starts, band, stroke, modes, margin // 2 if inset else 0) if starts else []
     for path in found:
         if margin // 2 <= path.min() and path.max() <= w - 1 - margin // 2:
             seams.append((path, _crossed(ink, path, stroke)))
@@ -367,9 +370,10 @@ def _wide(members: np.ndarray, height: float, aspect: float) -> bool:
 
 
 def over_segment(ink: np.ndarray, labels: np.ndarray, group: np.ndarray, height: float,
-                 box: np.ndarray, to_cut: frozenset[int]) -> _Parts:
+                 box: np.ndarray, to_cut: frozenset[int], inset: bool = False) -> _Parts:
     """Groups, those in `to_cut` (wide, and not read surely as one digit) cut at their candidate seams,
-    as parts ordered left to right. `box`: each component's box (`group_pieces`)."""
+    as parts ordered left to right. `box`: each component's box (`group_pieces`); `inset`: seams keep
+    off the edges of the ink they cut (`candidate_cuts`)."""
     keys = np.unique(group[group >= 0])
     index = np.full(labels.shape, -1, np.int32)
     part_group, part_whole, part_stroke, seams = [], [], [], []
@@ -379,7 +383,7 @@ def over_segment(ink: np.ndarray, labels: np.ndarray, group: np.ndarray, height:
         t, left, b, r = members[:, 0].min(), members[:, 1].min(), members[:, 2].max(), members[:, 3].max()
         crop = in_group[t:b, left:r] == g
         stroke = stroke_width(crop)
-        cuts = candidate_cuts(np.where(crop, ink[t:b, left:r], 0.0), stroke) if int(g) in to_cut else []
+        cuts = candidate_cuts(np.where(crop, ink[t:b, left:r], 0.0), stroke, inset) if int(g) in to_cut else []
         # A pixel's part is the number of cuts at or left of it, so even crossing seams partition the ink.
         sub = np.zeros(crop.shape, np.int32)
         for path, _ in cuts:
@@ -572,7 +576,8 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
         own, found_box = _group_ink(ink, in_group, group, box, g)
         return [_segment(own, found_box, int((group == g).sum()), False, whole.get(g), g, factor, full_shape,
                          ink.shape)]
-    parts = over_segment(ink, labels, group, height, box, (frozenset(wide) - uncut) | unsure)
+    inset = SEAM_INSET == "always" or (SEAM_INSET == "several" and keys.size > 1)
+    parts = over_segment(ink, labels, group, height, box, (frozenset(wide) - uncut) | unsure, inset)
     costs = _digit_costs(parts, height)
     confidence: dict[tuple[int, int], float] = {}
     if score is not None and len(costs) > 1:  # one candidate digit: nothing for the model to choose
