@@ -35,7 +35,7 @@ from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
 from segment_gate import read_numbers, read_singles, single_digits, validation_arguments  # noqa: E402
 
 DEFAULT_VARIANTS = ("0.75:never,0.75:always,0.75:separate,1.0:separate,1.1:never,1.1:always,1.1:separate,"
-                    "1.2:separate,1.1:separate:cap")
+                    "1.2:separate,1.1:separate:cap,1.0:separate:cap,1.2:separate:cap,1.3:separate:cap")
 
 
 def refused(model, files: list[bytes]) -> float:

@@ -520,6 +520,37 @@ def number_rules_table(data: dict) -> str:
                     "lllrrrrrr", rows)
 
 
+INSET = {"never": "never", "always": "always", "several": "among several marks"}
+
+
+@table("seam-rules", "seam_rules.json")
+def seam_rules_table(data: dict) -> str:
+    """Each way of finding the cut between touching digits on validation, read through `Model.predict` by
+    one seed-0 run; the settings the code now uses are marked."""
+    import tinyvision.image.segment as segment
+
+    rows = []
+    for v in data["variants"]:
+        s = v["settings"]
+        narrow = "off" if s["NARROW_SPLIT_ASPECT"] is None else (
+            f"wider than {s['NARROW_SPLIT_ASPECT']:g}, read whole under {s['UNSURE_WHOLE']:g}")
+        chosen = (s["SEAM_INSET"] == segment.SEAM_INSET and s["MIDDLE_START"] == segment.MIDDLE_START
+                  and s["NARROW_SPLIT_ASPECT"] == segment.NARROW_SPLIT_ASPECT
+                  and (s["NARROW_SPLIT_ASPECT"] is None or s["UNSURE_WHOLE"] == segment.UNSURE_WHOLE))
+        mark = (lambda text: f"**{text}**") if chosen else (lambda text: text)
+        rows.append([mark(INSET[s["SEAM_INSET"]]), mark("yes" if s["MIDDLE_START"] else "no"), mark(narrow),
+                     pct(v["numbers_read_exactly"], 1), pct(v["numbers_by_touching"]["touching"], 1),
+                     pct(v["numbers_not_answered"], 1), f"{1000 * v['numbers_seconds_per_image']:.0f} ms",
+                     pct(v["singles_right"], 1), pct(v["singles_refused"], 1), pct(v["letters_refused"], 1),
+                     pct(v["negatives_refused"], 1)])
+    return markdown(["seams keep off the ink's edges", "a seam also starts mid-mark", "narrow pairs get cuts",
+                     "numbers read exactly", "… some digits touching", "numbers unanswered", "time per number",
+                     f"single digits right ({count(data['singles'])})", "… refused",
+                     f"letters refused ({count(data['letters'])})",
+                     f"other non-digits refused ({count(data['negatives'])})"],
+                    "lllrrrrrrrr", rows)
+
+
 @value("numbers-read-rate", "numbers.json")
 def numbers_read_rate(data: dict) -> str:
     return pct(data["read"]["rate"], 1)
