@@ -494,15 +494,19 @@ NUMBER_RULES = {"never": "single-digit bar", "always": "bar per digit count",
                 "separate": "bar per digit count, separate marks"}
 
 
-@table("number-rules", "number_rules.json")
-def number_rules_table(data: dict) -> str:
-    """Each lone-mark width and number rule on validation, read through `Model.predict` by one seed-0 run;
-    the values the code now uses are marked."""
+@table("number-rules", "number_rules.json", "number_rules_wider.json")
+def number_rules_table(data: dict, wider: dict) -> str:
+    """Each lone-mark width and number rule on validation, read through `Model.predict` by one seed-0 run
+    (then the wider capped widths, a second call on the same run); the values the code now uses are marked."""
     import tinyvision.image.segment as segment
     import tinyvision.read_number as read_number
 
+    assert wider["run"] == data["run"] and wider["numbers_set"] == data["numbers_set"]
+    seen = {(v["lone_split_aspect"], v.get("lone_digit_cap", False), v["number_rule"]) for v in data["variants"]}
+    extra = [v for v in wider["variants"]
+             if (v["lone_split_aspect"], v.get("lone_digit_cap", False), v["number_rule"]) not in seen]
     rows = []
-    for v in data["variants"]:
+    for v in data["variants"] + extra:
         cap = v.get("lone_digit_cap", False)
         chosen = (v["lone_split_aspect"] == segment.LONE_SPLIT_ASPECT and cap == segment.LONE_DIGIT_CAP
                   and v["number_rule"] == read_number.NUMBER_RULE)

@@ -370,9 +370,12 @@ def test_a_wide_group_the_model_is_sure_of_is_not_cut(monkeypatch):
 
 
 def test_a_lone_mark_is_read_as_k_digits_only_when_k_halves_of_the_bar_wide(monkeypatch):
-    """An m alone (1.3 x as wide as tall) is not three digits ("111": three would need 1.65); the cap
-    leaves the best reading of at most two. Without the cap the stand-in model's reading is three."""
+    """With a lone-mark width of 1.1, an m alone (1.3 x as wide as tall) is cut, but not into three digits
+    ("111": three would need 3 / 2 x 1.1 = 1.65); the cap leaves the best reading of at most two. Without
+    the cap the stand-in model's reading is three."""
     import tinyvision.image.segment as seg
+
+    monkeypatch.setattr(seg, "LONE_SPLIT_ASPECT", 1.1)
 
     def m(d):  # three stems joined by two arches, as an m is written
         for x in (30, 90, 150):
