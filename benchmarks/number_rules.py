@@ -51,6 +51,28 @@ def refused(model, files: list[bytes]) -> float:
     return count / len(files)
 
 
+def validation_sets(args) -> tuple[list, list, list]:
+    """The single digits, letters and other non-digits every variant is read on (shared with seam_rules.py)."""
+    import digit_val
+
+    singles = single_digits(args.singles, seed=5)
+    letters = [digit_val.png(i) for i in digit_val.font_letters(args.letters, seed=34, half=1)]
+    negatives = digit_val.build_negatives(args.negatives, lookalikes=False)[0]
+    return singles, letters, negatives
+
+
+def read_variant(model, numbers_folder: Path, sets: tuple[list, list, list]) -> dict:
+    """One variant's figures: validation numbers, single digits, letters and other non-digits, and its time."""
+    singles, letters, negatives = sets
+    start = time.perf_counter()
+    numbers = read_numbers(model, numbers_folder)
+    return {**{f"numbers_{k}": v for k, v in numbers.items()},
+            **read_singles(model, singles, digits=4),
+            "letters_refused": round(refused(model, letters), 4),
+            "negatives_refused": round(refused(model, negatives), 4),
+            "seconds": round(time.perf_counter() - start, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     validation_arguments(parser)
@@ -62,34 +84,23 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "number_rules.json")
     args = parser.parse_args()
 
-    import digit_val
-
     import tinyvision
     import tinyvision.image.segment as segment
     import tinyvision.read_number as read_number
 
     torch.set_num_threads(1)
     model = tinyvision.load(args.run)
-    singles = single_digits(args.singles, seed=5)
-    letters = [digit_val.png(i) for i in digit_val.font_letters(args.letters, seed=34, half=1)]
-    negatives = digit_val.build_negatives(args.negatives, lookalikes=False)[0]
+    sets = validation_sets(args)
     rows = []
     with recorded() as prov:
         for variant in args.variants.split(","):
             aspect, rule, *cap = variant.split(":")
             segment.LONE_SPLIT_ASPECT, read_number.NUMBER_RULE = float(aspect), rule
             segment.LONE_DIGIT_CAP = cap == ["cap"]
-            start = time.perf_counter()
-            numbers = read_numbers(model, args.numbers)
-            rows.append({
-                "lone_split_aspect": float(aspect), "lone_digit_cap": segment.LONE_DIGIT_CAP, "number_rule": rule,
-                **{f"numbers_{k}": v for k, v in numbers.items()},
-                **read_singles(model, singles, digits=4),
-                "letters_refused": round(refused(model, letters), 4),
-                "negatives_refused": round(refused(model, negatives), 4),
-                "seconds": round(time.perf_counter() - start, 1),
-            })
+            rows.append({"lone_split_aspect": float(aspect), "lone_digit_cap": segment.LONE_DIGIT_CAP,
+                         "number_rule": rule, **read_variant(model, args.numbers, sets)})
             print(json.dumps(rows[-1]), flush=True)
+    singles, letters, negatives = sets
     write_results(args.out, {"run": str(args.run), "numbers_set": str(args.numbers), "singles": len(singles),
                              "letters": len(letters), "negatives": len(negatives),
                              "split_aspect": segment.SPLIT_ASPECT, "variants": rows, "provenance": prov})

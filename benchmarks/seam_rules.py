@@ -31,12 +31,11 @@ if __name__ == "__main__":
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import time  # noqa: E402
 
 import torch  # noqa: E402
-from number_rules import refused  # noqa: E402
+from number_rules import read_variant, validation_sets  # noqa: E402
 from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
-from segment_gate import read_numbers, read_singles, single_digits, validation_arguments  # noqa: E402
+from segment_gate import validation_arguments  # noqa: E402
 
 SETTINGS = ("SEAM_INSET", "MIDDLE_START", "NARROW_SPLIT_ASPECT", "UNSURE_WHOLE")
 OFF = "SEAM_INSET=never MIDDLE_START=False NARROW_SPLIT_ASPECT=None"
@@ -77,33 +76,22 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "seam_rules.json")
     args = parser.parse_args()
 
-    import digit_val
-
     import tinyvision
     import tinyvision.image.segment as segment
 
     torch.set_num_threads(1)
     variants = [parse_variant(v) for v in args.variants.split(";")]
     model = tinyvision.load(args.run)
-    singles = single_digits(args.singles, seed=5)
-    letters = [digit_val.png(i) for i in digit_val.font_letters(args.letters, seed=34, half=1)]
-    negatives = digit_val.build_negatives(args.negatives, lookalikes=False)[0]
+    sets = validation_sets(args)
     rows = []
     with recorded() as prov:
         for settings in variants:
             for name, value in settings.items():
                 setattr(segment, name, value)
-            start = time.perf_counter()
-            numbers = read_numbers(model, args.numbers)
-            rows.append({
-                "settings": {name: getattr(segment, name) for name in SETTINGS},
-                **{f"numbers_{k}": v for k, v in numbers.items()},
-                **read_singles(model, singles, digits=4),
-                "letters_refused": round(refused(model, letters), 4),
-                "negatives_refused": round(refused(model, negatives), 4),
-                "seconds": round(time.perf_counter() - start, 1),
-            })
+            rows.append({"settings": {name: getattr(segment, name) for name in SETTINGS},
+                         **read_variant(model, args.numbers, sets)})
             print(json.dumps(rows[-1]), flush=True)
+    singles, letters, negatives = sets
     write_results(args.out, {"run": str(args.run), "numbers_set": str(args.numbers), "singles": len(singles),
                              "letters": len(letters), "negatives": len(negatives), "variants": rows,
                              "provenance": prov})
