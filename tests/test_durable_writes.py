@@ -10,6 +10,8 @@ import sys
 import threading
 from pathlib import Path
 
+import pytest
+
 from tinyvision import atomic
 from tinyvision.atomic import write_json
 
@@ -27,6 +29,30 @@ def test_an_atomic_write_flushes_the_file_then_renames_then_flushes_the_folder(t
     assert events[1][1] == target and events[2][1] == target.parent
     assert json.loads(target.read_text()) == {"test_acc": 0.99}
     assert [p.name for p in target.parent.iterdir()] == ["metrics.json"]  # no temporary file left
+
+
+def test_a_bundle_is_written_whole_or_not_at_all(tmp_path):
+    """write_npz (the make_*.py scripts' bundles): the arrays come back, no temporary file is left, and a
+    write that fails keeps the previous bundle."""
+    import numpy as np
+
+    from tinyvision.atomic import write_npz
+
+    target = tmp_path / "bundle-v1.npz"
+    write_npz(target, images=np.arange(6, dtype=np.uint8).reshape(2, 3), labels=np.array([3, 7]))
+    with np.load(target) as z:
+        assert z["images"].tolist() == [[0, 1, 2], [3, 4, 5]] and z["labels"].tolist() == [3, 7]
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle-v1.npz"]
+    before = target.read_bytes()
+
+    class Unsaveable:
+        def __reduce__(self):
+            raise RuntimeError("cannot be saved")
+
+    with pytest.raises(RuntimeError, match="cannot be saved"):  # fails halfway through writing the archive
+        write_npz(target, images=np.zeros((2, 3), np.uint8), bad=np.array([Unsaveable()], dtype=object))
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle-v1.npz"]
 
 
 def test_of_writers_racing_for_one_name_exactly_one_publishes(tmp_path):

@@ -85,3 +85,12 @@ def write_text(path: str | os.PathLike, text: str, exclusive: bool = False) -> N
 
 def write_json(path: str | os.PathLike, obj: object, exclusive: bool = False) -> None:
     write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n", exclusive)
+
+
+def write_npz(path: str | os.PathLike, **arrays) -> None:
+    """Named arrays as one compressed .npz file (`numpy.savez_compressed`), written atomically; through an open
+    file, since numpy would add ".npz" to the temporary file's name."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, **arrays)
