@@ -502,9 +502,12 @@ def number_rules_table(data: dict, wider: dict) -> str:
     import tinyvision.read_number as read_number
 
     assert wider["run"] == data["run"] and wider["numbers_set"] == data["numbers_set"]
-    seen = {(v["lone_split_aspect"], v.get("lone_digit_cap", False), v["number_rule"]) for v in data["variants"]}
-    extra = [v for v in wider["variants"]
-             if (v["lone_split_aspect"], v.get("lone_digit_cap", False), v["number_rule"]) not in seen]
+
+    def rule(v: dict) -> tuple:
+        return v["lone_split_aspect"], v.get("lone_digit_cap", False), v["number_rule"]
+
+    seen = {rule(v) for v in data["variants"]}
+    extra = [v for v in wider["variants"] if rule(v) not in seen]
     rows = []
     for v in data["variants"] + extra:
         cap = v.get("lone_digit_cap", False)

@@ -567,10 +567,11 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
     if score is not None and (narrow or (wide and WHOLE_CONFIDENCE is not None)):
         # A wide group the model reads as one digit with near certainty is not cut: a wide 0 or 7
         # (most wide groups are single digits), and the candidate cuts and their scoring are skipped.
+        # A narrow one is cut only when the model doubts it whole.
         asked = wide + narrow if WHOLE_CONFIDENCE is not None else narrow
         found = score([_prepare(_group_ink(ink, in_group, group, box, g)[0]) for g in asked])
         whole = {g: float(c) for g, c in zip(asked, found)}
-    uncut = frozenset(g for g in wide if g in whole and WHOLE_CONFIDENCE is not None and whole[g] >= WHOLE_CONFIDENCE)
+    uncut = frozenset(g for g in wide if g in whole and whole[g] >= WHOLE_CONFIDENCE)  # asked only with a gate
     unsure = frozenset(g for g in narrow if whole[g] < UNSURE_WHOLE)  # narrow ones are always asked
     if keys.size == 1 and (not wide or int(keys[0]) in uncut):
         # One group read as one digit, as most uploads are: the reading below would find the same

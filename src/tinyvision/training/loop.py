@@ -137,6 +137,7 @@ def run_epoch(s: Setup, pos: Position, callbacks: Callbacks, stop: threading.Eve
         n = rows_per_step(pool[0] if pool else None, share, s)
         if n:
             extra.append((*pool, n, epoch_order(len(pool[0]), cfg.seed + offset, pos.epoch).to(s.device)))
+    n_extra = sum(n for *_, n, _ in extra)
     n_out = rows_per_step(s.negatives, cfg.outlier_share if cfg.outlier_exposure > 0 else 0.0, s)
     out_order = epoch_order(len(s.negatives), cfg.seed + 7919, pos.epoch).to(s.device) if n_out else None
     model.train()
@@ -175,7 +176,7 @@ def run_epoch(s: Setup, pos: Position, callbacks: Callbacks, stop: threading.Eve
             s.average.update(model)
         loss_sum += step_loss
         correct += step_correct
-        pos.seen += len(idx) + sum(n for *_, n, _ in extra)  # the rows train_step sums its loss over, all ranks
+        pos.seen += len(idx) + n_extra  # the rows train_step sums its loss over, all ranks
         pos.step += 1
         synchronize(s.device)
         elapsed = time.perf_counter() - started
