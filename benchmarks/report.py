@@ -527,6 +527,32 @@ def number_rules_table(data: dict, wider: dict) -> str:
                     "lllrrrrrr", rows)
 
 
+@table("number-rules-4k", "number_rules_val4k_narrow.json", "number_rules_val4k_wide.json")
+def number_rules_4k_table(narrow: dict, wide: dict) -> str:
+    """The capped lone-mark widths again on a set of validation numbers four times larger: each step's
+    trade (letters refused gained, numbers read lost, in points) and the two summed, which the width
+    in use maximises (the narrower on a tie). That width is marked."""
+    import tinyvision.image.segment as segment
+
+    assert narrow["run"] == wide["run"] and narrow["numbers_set"] == wide["numbers_set"]
+    variants = sorted(narrow["variants"] + wide["variants"], key=lambda v: v["lone_split_aspect"])
+    rows, previous = [], None
+    for v in variants:
+        mark = (lambda text: f"**{text}**") if v["lone_split_aspect"] == segment.LONE_SPLIT_ASPECT else str
+        step = ["–", "–"] if previous is None else [
+            f"{100 * (v['letters_refused'] - previous['letters_refused']):+.2f}",
+            f"{100 * (v['numbers_read_exactly'] - previous['numbers_read_exactly']):+.2f}"]
+        rows.append([mark(f"{v['lone_split_aspect']:.2f}"), pct(v["numbers_read_exactly"]),
+                     pct(v["numbers_by_touching"]["touching"]), pct(v["letters_refused"]), *step,
+                     f"{100 * (v['numbers_read_exactly'] + v['letters_refused']):.2f}"])
+        previous = v
+    return markdown(["lone mark cut when wider than (k / 2 x that wide)", "numbers read exactly",
+                     "… some digits touching", f"letters refused ({count(narrow['letters'])})",
+                     "step: letters refused, points", "step: numbers read, points",
+                     "numbers read + letters refused, points"],
+                    "lrrrrrr", rows)
+
+
 INSET = {"never": "never", "always": "always", "several": "among several marks"}
 
 

@@ -46,11 +46,10 @@ STACK_OVERLAP = 0.3  # digit-sized pieces overlapping this share of the narrower
 SPLIT_ASPECT = 0.75  # pieces wider than this x their height get candidate cuts ...
 # ... but the image's only piece of ink only when wider than this: alone on the page, a u, n, H or M is as
 # wide as two touching digits narrower than it, and no neighbour says the writing is a number. Chosen on
-# validation (benchmarks/number_rules.py, results/number_rules.json and number_rules_wider.json): the widest
-# width at which one more step of 0.1 still refuses more letters (in points) than it loses numbers read.
-# 1.4 on this release's default model: 1.3 -> 1.4 refused 0.8 points more letters for 0.3 fewer numbers,
-# 1.4 -> 1.5 0.2 more for 0.2 fewer. The cost: a two-digit number written as one touching piece narrower than
-# this is read as one digit or refused; written as two marks, it is read.
+# validation (benchmarks/number_rules.py, results/number_rules*.json): the width that maximises numbers read
+# plus letters refused, in points, the narrower on a tie. 1.4 on this release's default model, on 1,000
+# validation numbers and again on 4,000 others (number_rules_val4k_*.json). The cost: a two-digit number
+# written as one touching piece narrower than this is read as one digit or refused; as two marks, it is read.
 LONE_SPLIT_ASPECT = 1.4
 # ... and into k digits only when k / 2 x LONE_SPLIT_ASPECT wide (three digits: 2.1), or an m is "111".
 # Chosen on validation (same benchmark): on, as many validation numbers and more letters refused.
