@@ -494,10 +494,20 @@ NUMBER_RULES = {"never": "single-digit bar", "always": "bar per digit count",
                 "separate": "bar per digit count, separate marks"}
 
 
+def width_chosen(variants: list[dict]) -> float:
+    """The capped lone-mark width, numbers judged by the separate-marks rule, that maximises numbers read
+    plus letters refused (the narrower on a tie): how LONE_SPLIT_ASPECT was chosen before the doubt rule
+    (table lone-doubt), which chose it again."""
+    capped = [v for v in variants if v.get("lone_digit_cap") and v["number_rule"] == "separate"]
+    total = {v["lone_split_aspect"]: round(v["numbers_read_exactly"] + v["letters_refused"], 6) for v in capped}
+    return min(w for w, t in total.items() if t == max(total.values()))
+
+
 @table("number-rules", "number_rules.json", "number_rules_wider.json")
 def number_rules_table(data: dict, wider: dict) -> str:
     """Each lone-mark width and number rule on validation, read through `Model.predict` by one seed-0 run
-    (then the wider capped widths, a second call on the same run); the values the code now uses are marked."""
+    (then the wider capped widths, a second call on the same run); the rules the code uses and the width
+    chosen here (before the doubt rule) are marked."""
     import tinyvision.image.segment as segment
     import tinyvision.read_number as read_number
 
@@ -508,10 +518,10 @@ def number_rules_table(data: dict, wider: dict) -> str:
 
     seen = {rule(v) for v in data["variants"]}
     extra = [v for v in wider["variants"] if rule(v) not in seen]
-    rows = []
+    rows, width = [], width_chosen(data["variants"] + extra)
     for v in data["variants"] + extra:
         cap = v.get("lone_digit_cap", False)
-        chosen = (v["lone_split_aspect"] == segment.LONE_SPLIT_ASPECT and cap == segment.LONE_DIGIT_CAP
+        chosen = (v["lone_split_aspect"] == width and cap == segment.LONE_DIGIT_CAP
                   and v["number_rule"] == read_number.NUMBER_RULE)
         mark = (lambda text: f"**{text}**") if chosen else (lambda text: text)
         rows.append([mark(f"{v['lone_split_aspect']:.2f}"), mark("k / 2 x that wide" if cap else "no limit"),
@@ -531,14 +541,12 @@ def number_rules_table(data: dict, wider: dict) -> str:
 def number_rules_4k_table(narrow: dict, wide: dict) -> str:
     """The capped lone-mark widths again on a set of validation numbers four times larger: each step's
     trade (letters refused gained, numbers read lost, in points) and the two summed, which the width
-    in use maximises (the narrower on a tie). That width is marked."""
-    import tinyvision.image.segment as segment
-
+    chosen maximises (the narrower on a tie). That width is marked."""
     assert narrow["run"] == wide["run"] and narrow["numbers_set"] == wide["numbers_set"]
     variants = sorted(narrow["variants"] + wide["variants"], key=lambda v: v["lone_split_aspect"])
-    rows, previous = [], None
+    rows, previous, width = [], None, width_chosen(variants)
     for v in variants:
-        mark = (lambda text: f"**{text}**") if v["lone_split_aspect"] == segment.LONE_SPLIT_ASPECT else str
+        mark = (lambda text: f"**{text}**") if v["lone_split_aspect"] == width else str
         step = ["–", "–"] if previous is None else [
             f"{100 * (v['letters_refused'] - previous['letters_refused']):+.2f}",
             f"{100 * (v['numbers_read_exactly'] - previous['numbers_read_exactly']):+.2f}"]
@@ -551,6 +559,34 @@ def number_rules_4k_table(narrow: dict, wide: dict) -> str:
                      "step: letters refused, points", "step: numbers read, points",
                      "numbers read + letters refused, points"],
                     "lrrrrrr", rows)
+
+
+@table("lone-doubt", "segment_costs_a.json", "segment_costs_b.json")
+def lone_doubt_table(first: dict, second: dict) -> str:
+    """The image's only mark cut when the model doubts it whole, and one mark cut into digits held to a bar,
+    on validation (benchmarks/segment_costs.py, two calls on one seed-0 run); the settings in use are marked."""
+    import tinyvision.image.segment as segment
+    import tinyvision.read_number as read_number
+
+    assert first["run"] == second["run"] and first["numbers_set"] == second["numbers_set"]
+    in_use = {"LONE_SPLIT_ASPECT": segment.LONE_SPLIT_ASPECT, "LONE_UNSURE_ASPECT": segment.LONE_UNSURE_ASPECT,
+              "LONE_CUT_BAR": read_number.LONE_CUT_BAR}
+    rows = []
+    for v in first["variants"] + second["variants"]:
+        s = v["settings"]
+        mark = (lambda text: f"**{text}**") if all(s[k] == in_use[k] for k in in_use) else str
+        rows.append([mark(f"{s['LONE_SPLIT_ASPECT']:.2f}"),
+                     mark("never" if s["LONE_UNSURE_ASPECT"] is None else f"{s['LONE_UNSURE_ASPECT']:.2f}"),
+                     mark("single-digit bar" if s["LONE_CUT_BAR"] is None else f"{s['LONE_CUT_BAR']:g}"),
+                     pct(v["numbers_read_exactly"]), pct(v["numbers_by_touching"]["touching"]),
+                     pct(v["singles_right"]), pct(v["singles_refused"]), pct(v["letters_refused"]),
+                     pct(v["negatives_refused"]), f"{100 * (v['numbers_read_exactly'] + v['letters_refused']):.2f}"])
+    return markdown(["lone mark cut when wider than", "… or, doubted whole, when wider than",
+                     "each digit cut from one mark at least", "numbers read exactly",
+                     "… some digits touching", f"single digits right ({count(first['singles'])})", "… refused",
+                     f"letters refused ({count(first['letters'])})",
+                     f"other non-digits refused ({count(first['negatives'])})",
+                     "numbers read + letters refused, points"], "lllrrrrrrr", rows)
 
 
 INSET = {"never": "never", "always": "always", "several": "among several marks"}

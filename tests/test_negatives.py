@@ -218,11 +218,30 @@ def test_a_number_of_separate_marks_is_judged_by_its_digit_counts_bar(monkeypatc
     model = SimpleNamespace(card=SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit",
                                                          "number_thresholds": {"2": 0.45}}))
     probs = torch.tensor([[0.95, 0.05], [0.5, 0.5]])
+    monkeypatch.setattr(rn, "LONE_CUT_BAR", None)  # the next test's rule
     assert rn.rejection(model, probs, separate=True) is None
     assert rn.rejection(model, probs, separate=False) == "not a digit"
     monkeypatch.setattr(rn, "NUMBER_RULE", "never")
     assert rn.rejection(model, probs, separate=True) == "not a digit"
     monkeypatch.setattr(rn, "NUMBER_RULE", "always")
+    assert rn.rejection(model, probs, separate=False) is None
+
+
+def test_one_mark_cut_into_digits_is_read_only_when_every_digit_clears_the_cut_bar(monkeypatch):
+    """A letter's halves pass the single-digit bar as "11" more easily than a touching number's digits
+    do: one mark cut into digits needs each digit at LONE_CUT_BAR; digits written apart, or one digit
+    alone, are held only to the card's bars."""
+    import tinyvision.read_number as rn
+
+    model = SimpleNamespace(card=SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit",
+                                                         "number_thresholds": {"2": 0.45}}))
+    probs = torch.tensor([[0.99, 0.01], [0.9, 0.1]])
+    monkeypatch.setattr(rn, "LONE_CUT_BAR", 0.95)
+    assert rn.rejection(model, probs, separate=False) == "not a digit"
+    assert rn.rejection(model, probs, separate=True) is None
+    assert rn.rejection(model, probs[1:], separate=False) is None  # one digit: the card's bar alone
+    assert rn.rejection(model, torch.tensor([[0.99, 0.01], [0.02, 0.98]]), separate=False) is None
+    monkeypatch.setattr(rn, "LONE_CUT_BAR", None)
     assert rn.rejection(model, probs, separate=False) is None
 
 

@@ -262,7 +262,7 @@ def test_thick_touching_digits_are_cut_through_not_around(mnist, monkeypatch):
         monkeypatch.setattr(seg, "SEAM_INSET", "several")
 
 
-def test_a_lone_mark_is_cut_only_when_wide_enough_for_two_digits():
+def test_a_lone_mark_is_cut_only_when_wide_enough_for_two_digits(monkeypatch):
     """The image's only mark is cut into digits only when wider than LONE_SPLIT_ASPECT x its height: alone,
     a u is not "11" however sure the model is of each half; two touching zeros, wider, are still cut."""
     import tinyvision.image.segment as seg
@@ -280,11 +280,39 @@ def test_a_lone_mark_is_cut_only_when_wide_enough_for_two_digits():
         return [0.3 if np.ptp(np.nonzero(image.max(0) > 0.3)[0]) >= 18 else 0.99 for image in images]
 
     letter = strokes((140, 150), u)
+    monkeypatch.setattr(seg, "LONE_UNSURE_ASPECT", None)  # the width rule alone (the next test: with doubt)
     assert len(segment(letter, score=sure)) == 1
     assert len(segment(strokes((140, 190), zeros), score=sure)) == 2
     with pytest.MonkeyPatch.context() as m:  # the same u beside another mark is read with the usual bar
         m.setattr(seg, "LONE_SPLIT_ASPECT", seg.SPLIT_ASPECT)
         assert len(segment(letter, score=sure)) == 2
+
+
+def test_a_lone_narrow_pair_doubted_whole_is_cut(monkeypatch):
+    """A 1 touching a round 0, alone on the page, is narrower than LONE_SPLIT_ASPECT: when the model
+    doubts the mark as one digit it is cut (read_number then holds each digit to LONE_CUT_BAR); when
+    the model is sure of it whole, or with the rule off, it stays one digit."""
+    import tinyvision.image.segment as seg
+
+    def one(d):
+        d.line([(40, 30), (40, 110)], fill=255, width=8)
+
+    def zero(d):  # the pair together is about 0.95 x as wide as tall
+        d.ellipse([(42, 30), (110, 110)], outline=255, width=8)
+
+    ink = strokes((140, 150), lambda d: (one(d), zero(d)))
+    assert label_components(ink > 0.25)[1] == 1
+    alone = [segment(strokes((140, 150), draw))[0].image for draw in (one, zero)]
+
+    def score(images):  # a stand-in model, sure only of images like the two digits written alone
+        return [0.99 if max(np.corrcoef(image.ravel(), a.ravel())[0, 1] for a in alone) > 0.9 else 0.5
+                for image in images]
+
+    assert seg.LONE_UNSURE_ASPECT is not None and seg.LONE_UNSURE_ASPECT < 0.95 < seg.LONE_SPLIT_ASPECT
+    assert_found(segment(ink, score=score), [(30, 36, 111, 45), (30, 42, 111, 111)])
+    assert len(segment(ink, score=lambda images: [0.99] * len(images))) == 1
+    monkeypatch.setattr(seg, "LONE_UNSURE_ASPECT", None)
+    assert len(segment(ink, score=score)) == 1
 
 
 def test_statistics_tell_a_blob_from_a_digit(mnist):

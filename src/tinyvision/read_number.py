@@ -31,6 +31,11 @@ NOT_A_DIGIT = "not a digit"
 # "always" read more validation numbers but refused fewer letters, which a cut often turns into "11";
 # "separate" read as many numbers and refused nearly as many letters as "never".
 NUMBER_RULE = "separate"
+# One piece of ink cut into several digits is refused unless every digit is at least this sure (None: the
+# single-digit bar alone): a letter's halves pass the single-digit bar as "11" more often than a touching
+# number's digits miss this one. Chosen on validation with the lone-mark rules (image/segment.py,
+# benchmarks/segment_costs.py): 0.995 refused fewer letters, 0.9999 read fewer numbers.
+LONE_CUT_BAR: float | None = 0.999
 
 
 def to_uint8(images: list[np.ndarray]) -> torch.Tensor:
@@ -93,11 +98,15 @@ def rejection(model: Model, probs: torch.Tensor, separate: bool = False) -> str 
     """The card's reason to abstain when any input's top probability is under its threshold: the
     calibration rule (`calibration.reject_reason`) applied to the least confident input. A number
     written as `separate` marks is judged by the bar for its digit count (see NUMBER_RULE); one piece
-    of ink cut into digits, as likely a letter as a number, by the single-digit bar."""
+    of ink cut into digits, as likely a letter as a number, by the single-digit bar and LONE_CUT_BAR."""
     from tinyvision.calibration import reject_reason
 
     if len(probs) == 0:
         return None
     as_number = NUMBER_RULE == "always" or (NUMBER_RULE == "separate" and separate)
-    digits = len(probs) if as_number else 1
-    return reject_reason(probs[int(probs.max(1).values.argmin())], model.card, digits)
+    weakest = probs[int(probs.max(1).values.argmin())]
+    reason = reject_reason(weakest, model.card, len(probs) if as_number else 1)
+    cut_alone = not separate and len(probs) > 1 and bool(model.card.reject)
+    if reason is None and cut_alone and LONE_CUT_BAR is not None and float(weakest.max()) < LONE_CUT_BAR:
+        reason = str(model.card.reject.get("reason", "unsure"))
+    return reason

@@ -45,12 +45,13 @@ CRUMB_SIDE = 0.2  # parts smaller than this both ways are crumbs: they join the 
 STACK_OVERLAP = 0.3  # digit-sized pieces overlapping this share of the narrower's width, one above the other
 SPLIT_ASPECT = 0.75  # pieces wider than this x their height get candidate cuts ...
 # ... but the image's only piece of ink only when wider than this: alone on the page, a u, n, H or M is as
-# wide as two touching digits narrower than it, and no neighbour says the writing is a number. Chosen on
-# validation (benchmarks/number_rules.py, results/number_rules*.json): the width that maximises numbers read
-# plus letters refused, in points, the narrower on a tie. 1.4 on this release's default model, on 1,000
-# validation numbers and again on 4,000 others (number_rules_val4k_*.json). The cost: a two-digit number
-# written as one touching piece narrower than this is read as one digit or refused; as two marks, it is read.
-LONE_SPLIT_ASPECT = 1.4
+# wide as two touching digits narrower than it, and no neighbour says the writing is a number (read_number
+# then holds each digit cut from it to LONE_CUT_BAR). Chosen on validation with LONE_UNSURE_ASPECT and that
+# bar (benchmarks/segment_costs.py, results/segment_costs_*.json): the setting that maximises numbers read
+# plus letters refused, in points, on 4,000 validation numbers; 1.0, 1.1 and 1.2 are within 0.1 point of
+# each other. Without the doubt rule and the bar, the same sum chose 1.4 (number_rules*.json), and a
+# two-digit number written as one touching piece narrower than that was read as one digit or refused.
+LONE_SPLIT_ASPECT = 1.0
 # ... and into k digits only when k / 2 x LONE_SPLIT_ASPECT wide (three digits: 2.1), or an m is "111".
 # Chosen on validation (same benchmark): on, as many validation numbers and more letters refused.
 LONE_DIGIT_CAP = True
@@ -78,6 +79,7 @@ JOIN_COST = 0.8  # joining two digit-sized pieces into one digit ...
 PART_JOIN_COST = 0.2  # ... or a part (a hat, a broken stroke) to a digit ...
 JOIN_GAP_COST = 0.5  # ... plus this per stroke width of gap between them
 MAX_JOIN_GAP = 0.3  # digit heights: pieces farther apart are never one digit
+DIGIT_COST = 0.0  # every digit read costs this: against reading a broken digit's pieces as more digits
 BAD_DIGIT_COST = 2.0  # a candidate digit that is a sliver or much shorter than the others
 DROP_COST = 1.0  # calling a part noise, for a part MAJOR_HEIGHT long; grows with the square of its size
 CONFIDENCE_WEIGHT = 3.0  # with a score callback: weight of each digit's -log confidence
@@ -92,6 +94,10 @@ WHOLE_CONFIDENCE: float | None = 0.999
 # neighbour makes a pair about as narrow as one digit (None: never). Chosen on validation (same benchmark).
 NARROW_SPLIT_ASPECT: float | None = 0.5
 UNSURE_WHOLE = 0.9
+# The image's only mark, narrower than LONE_SPLIT_ASPECT but wider than this x its height, also gets
+# candidate cuts when the model doubts it whole (less than UNSURE_WHOLE): two touching digits written
+# narrow, which the model cannot read as one digit (None: never). Chosen with LONE_SPLIT_ASPECT (above).
+LONE_UNSURE_ASPECT: float | None = 0.8
 
 Score = Callable[[list[np.ndarray]], Sequence[float]]
 
@@ -448,7 +454,7 @@ def _digit_costs(parts: _Parts, height: float) -> dict[tuple[int, int], float]:
             shape += BAD_DIGIT_COST * np.clip((SHORT_HEIGHT - (b - t) / height) / SHORT_SOFTNESS, 0, 1)
             if parts.area[i:j].sum() < 0.15 * typical_area:
                 shape += BAD_DIGIT_COST
-            costs[(i, j)] = cost + shape
+            costs[(i, j)] = cost + shape + DIGIT_COST
     return costs
 
 
@@ -561,6 +567,9 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
     narrow = []
     if score is not None and keys.size > 1 and NARROW_SPLIT_ASPECT is not None:
         narrow = [int(g) for g in keys if int(g) not in wide and _wide(box[group == g], height, NARROW_SPLIT_ASPECT)]
+    elif (score is not None and keys.size == 1 and not wide and LONE_UNSURE_ASPECT is not None
+          and _wide(box[group == keys[0]], height, LONE_UNSURE_ASPECT)):
+        narrow = [int(keys[0])]
     in_group = np.where(labels >= 0, group[np.maximum(labels, 0)], -1)  # each pixel's group, -1 for none
     whole: dict[int, float] = {}
     if score is not None and (narrow or (wide and WHOLE_CONFIDENCE is not None)):
@@ -572,7 +581,7 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
         whole = {g: float(c) for g, c in zip(asked, found)}
     uncut = frozenset(g for g in wide if g in whole and whole[g] >= WHOLE_CONFIDENCE)  # asked only with a gate
     unsure = frozenset(g for g in narrow if whole[g] < UNSURE_WHOLE)  # narrow ones are always asked
-    if keys.size == 1 and (not wide or int(keys[0]) in uncut):
+    if keys.size == 1 and not unsure and (not wide or int(keys[0]) in uncut):
         # One group read as one digit, as most uploads are: the reading below would find the same
         # one segment after costing it alone; skip to it.
         g = int(keys[0])
@@ -592,7 +601,7 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
     most = None
     if keys.size == 1 and LONE_DIGIT_CAP:  # the only mark: k digits need k / 2 x LONE_SPLIT_ASPECT its height
         t, left, b, r = _span_box(box[group == keys[0]])
-        most = max(1, int(2 * (r - left) / (LONE_SPLIT_ASPECT * (b - t))))
+        most = max(2 if unsure else 1, int(2 * (r - left) / (LONE_SPLIT_ASPECT * (b - t))))
     # (A lone group's parts can always be read as one digit, so a capped reading exists; if none did,
     # the uncapped one is read rather than nothing.)
     reading = _best_reading(parts, costs, height, most) or _best_reading(parts, costs, height)

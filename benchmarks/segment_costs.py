@@ -1,0 +1,88 @@
+"""Choosing the reading's rules and costs (constants of `image.segment` and `read_number`) on validation.
+
+A number's reading is the cheapest cover of its ink by digits, and the rules say which marks are searched
+for cuts and which readings are refused. Each variant sets some of those constants (NAME=VALUE, None for
+off) and is read, through `Model.predict` (the user's path), by one seed-0 run on the validation sets of
+benchmarks/number_rules.py: whole numbers from MNIST's validation digits, single validation digits,
+letters of the TRAIN-group fonts' odd half, and the training side's other non-digits. Never the
+evaluation sets: a chosen variant is measured there by number_photos.py and handwriting.py.
+results/segment_costs_{a,b}.json, two calls on one run, one per core (table lone-doubt):
+
+    python benchmarks/number_photos.py build --count 4000 --seed 1 --source val --out /tmp/numbers-val4k
+    OMP_NUM_THREADS=1 python benchmarks/segment_costs.py /tmp/tta/default-seed0 --numbers /tmp/numbers-val4k \\
+        --variant "LONE_UNSURE_ASPECT=None;LONE_CUT_BAR=None;LONE_SPLIT_ASPECT=1.4" ... --out ...segment_costs_a.json
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __name__ == "__main__":
+    _here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _here] + [_here]
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+
+import torch  # noqa: E402
+from number_rules import read_variant, validation_sets  # noqa: E402
+from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
+
+
+def settings(variant: str, modules: list) -> dict[str, tuple]:
+    """'K=V;K=V' (or 'default') as {constant: (module, value)}; a name neither module has is refused."""
+    found = {}
+    for item in filter(None, variant.split(";")):
+        name, _, value = item.partition("=")
+        if name == "default":
+            continue
+        module = next((m for m in modules if hasattr(m, name)), None)
+        current = getattr(module, name, "missing")
+        if not name.isupper() or isinstance(current, bool) or not isinstance(current, (int, float, type(None))):
+            raise SystemExit(f"segment_costs.py: {name!r} is not a numeric constant of image.segment or read_number")
+        found[name] = (module, None if value == "None" else float(value))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="a run trained with seed 0 (its validation split is the sets')")
+    parser.add_argument("--numbers", type=Path, required=True, help="number_photos.py build --source val's folder")
+    parser.add_argument("--singles", type=int, default=1500)
+    parser.add_argument("--letters", type=int, default=600)
+    parser.add_argument("--negatives", type=int, default=600)
+    parser.add_argument("--variant", action="append", default=None,
+                        help="'NAME=VALUE;NAME=VALUE' of segment constants, or 'default' (repeat; the first is "
+                             "the reference)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR / "segment_costs.json")
+    args = parser.parse_args()
+
+    import tinyvision
+    import tinyvision.image.segment as segment
+    import tinyvision.read_number as read_number
+
+    variants = args.variant or ["default"]
+    chosen = {v: settings(v, [segment, read_number]) for v in variants}
+    defaults = {name: (module, getattr(module, name))
+                for found in chosen.values() for name, (module, _) in found.items()}
+    torch.set_num_threads(1)
+    model = tinyvision.load(args.run)
+    sets = validation_sets(args)
+    rows = []
+    with recorded() as prov:
+        for variant, found in chosen.items():
+            setting = {**defaults, **found}
+            for name, (module, value) in setting.items():
+                setattr(module, name, value)
+            rows.append({"variant": variant, "settings": {name: value for name, (_, value) in setting.items()},
+                         **read_variant(model, args.numbers, sets)})
+            print(json.dumps(rows[-1]), flush=True)
+    singles, letters, negatives = sets
+    write_results(args.out, {"run": str(args.run), "numbers_set": str(args.numbers), "singles": len(singles),
+                             "letters": len(letters), "negatives": len(negatives), "variants": rows,
+                             "provenance": prov})
+
+
+if __name__ == "__main__":
+    main()
