@@ -79,7 +79,6 @@ JOIN_COST = 0.8  # joining two digit-sized pieces into one digit ...
 PART_JOIN_COST = 0.2  # ... or a part (a hat, a broken stroke) to a digit ...
 JOIN_GAP_COST = 0.5  # ... plus this per stroke width of gap between them
 MAX_JOIN_GAP = 0.3  # digit heights: pieces farther apart are never one digit
-DIGIT_COST = 0.0  # every digit read costs this: against reading a broken digit's pieces as more digits
 BAD_DIGIT_COST = 2.0  # a candidate digit that is a sliver or much shorter than the others
 DROP_COST = 1.0  # calling a part noise, for a part MAJOR_HEIGHT long; grows with the square of its size
 CONFIDENCE_WEIGHT = 3.0  # with a score callback: weight of each digit's -log confidence
@@ -454,7 +453,7 @@ def _digit_costs(parts: _Parts, height: float) -> dict[tuple[int, int], float]:
             shape += BAD_DIGIT_COST * np.clip((SHORT_HEIGHT - (b - t) / height) / SHORT_SOFTNESS, 0, 1)
             if parts.area[i:j].sum() < 0.15 * typical_area:
                 shape += BAD_DIGIT_COST
-            costs[(i, j)] = cost + shape + DIGIT_COST
+            costs[(i, j)] = cost + shape
     return costs
 
 
