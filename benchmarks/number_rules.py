@@ -29,6 +29,7 @@ if __name__ == "__main__":
 import argparse  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
 import torch  # noqa: E402
 from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
@@ -73,6 +74,26 @@ def read_variant(model, numbers_folder: Path, sets: tuple[list, list, list]) -> 
             "seconds": round(time.perf_counter() - start, 1)}
 
 
+def read_variants(args, variants: list[Callable[[], dict]], **extra) -> None:
+    """Read every variant on the validation sets with `args.run` and write `args.out`: each variant is a
+    function that sets its constants and returns what names it in its row (shared with seam_rules.py and
+    segment_costs.py)."""
+    import tinyvision
+
+    torch.set_num_threads(1)
+    model = tinyvision.load(args.run)
+    sets = validation_sets(args)
+    rows = []
+    with recorded() as prov:
+        for apply in variants:
+            rows.append({**apply(), **read_variant(model, args.numbers, sets)})
+            print(json.dumps(rows[-1]), flush=True)
+    singles, letters, negatives = sets
+    write_results(args.out, {"run": str(args.run), "numbers_set": str(args.numbers), "singles": len(singles),
+                             "letters": len(letters), "negatives": len(negatives), **extra, "variants": rows,
+                             "provenance": prov})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     validation_arguments(parser)
@@ -84,26 +105,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "number_rules.json")
     args = parser.parse_args()
 
-    import tinyvision
     import tinyvision.image.segment as segment
     import tinyvision.read_number as read_number
 
-    torch.set_num_threads(1)
-    model = tinyvision.load(args.run)
-    sets = validation_sets(args)
-    rows = []
-    with recorded() as prov:
-        for variant in args.variants.split(","):
-            aspect, rule, *cap = variant.split(":")
+    def variant(text: str) -> Callable[[], dict]:
+        def apply() -> dict:
+            aspect, rule, *cap = text.split(":")
             segment.LONE_SPLIT_ASPECT, read_number.NUMBER_RULE = float(aspect), rule
             segment.LONE_DIGIT_CAP = cap == ["cap"]
-            rows.append({"lone_split_aspect": float(aspect), "lone_digit_cap": segment.LONE_DIGIT_CAP,
-                         "number_rule": rule, **read_variant(model, args.numbers, sets)})
-            print(json.dumps(rows[-1]), flush=True)
-    singles, letters, negatives = sets
-    write_results(args.out, {"run": str(args.run), "numbers_set": str(args.numbers), "singles": len(singles),
-                             "letters": len(letters), "negatives": len(negatives),
-                             "split_aspect": segment.SPLIT_ASPECT, "variants": rows, "provenance": prov})
+            return {"lone_split_aspect": float(aspect), "lone_digit_cap": segment.LONE_DIGIT_CAP,
+                    "number_rule": rule}
+        return apply
+
+    read_variants(args, [variant(v) for v in args.variants.split(",")], split_aspect=segment.SPLIT_ASPECT)
 
 
 if __name__ == "__main__":

@@ -30,11 +30,10 @@ if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _here] + [_here]
 
 import argparse  # noqa: E402
-import json  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
-import torch  # noqa: E402
-from number_rules import read_variant, validation_sets  # noqa: E402
-from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
+from number_rules import read_variants  # noqa: E402
+from provenance import RESULTS_DIR  # noqa: E402
 from segment_gate import validation_arguments  # noqa: E402
 
 SETTINGS = ("SEAM_INSET", "MIDDLE_START", "NARROW_SPLIT_ASPECT", "UNSURE_WHOLE")
@@ -76,25 +75,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "seam_rules.json")
     args = parser.parse_args()
 
-    import tinyvision
     import tinyvision.image.segment as segment
 
-    torch.set_num_threads(1)
-    variants = [parse_variant(v) for v in args.variants.split(";")]
-    model = tinyvision.load(args.run)
-    sets = validation_sets(args)
-    rows = []
-    with recorded() as prov:
-        for settings in variants:
+    def variant(settings: dict[str, object]) -> Callable[[], dict]:
+        def apply() -> dict:
             for name, value in settings.items():
                 setattr(segment, name, value)
-            rows.append({"settings": {name: getattr(segment, name) for name in SETTINGS},
-                         **read_variant(model, args.numbers, sets)})
-            print(json.dumps(rows[-1]), flush=True)
-    singles, letters, negatives = sets
-    write_results(args.out, {"run": str(args.run), "numbers_set": str(args.numbers), "singles": len(singles),
-                             "letters": len(letters), "negatives": len(negatives), "variants": rows,
-                             "provenance": prov})
+            return {"settings": {name: getattr(segment, name) for name in SETTINGS}}
+        return apply
+
+    read_variants(args, [variant(parse_variant(v)) for v in args.variants.split(";")])
 
 
 if __name__ == "__main__":

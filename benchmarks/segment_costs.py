@@ -23,11 +23,11 @@ if __name__ == "__main__":
     sys.path[:] = [p for p in sys.path if str(Path(p or ".").resolve()) != _here] + [_here]
 
 import argparse  # noqa: E402
-import json  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 
-import torch  # noqa: E402
-from number_rules import read_variant, validation_sets  # noqa: E402
-from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
+from number_rules import read_variants  # noqa: E402
+from provenance import RESULTS_DIR  # noqa: E402
+from segment_gate import validation_arguments  # noqa: E402
 
 
 def settings(variant: str, modules: list) -> dict[str, tuple]:
@@ -47,41 +47,31 @@ def settings(variant: str, modules: list) -> dict[str, tuple]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a run trained with seed 0 (its validation split is the sets')")
-    parser.add_argument("--numbers", type=Path, required=True, help="number_photos.py build --source val's folder")
-    parser.add_argument("--singles", type=int, default=1500)
+    validation_arguments(parser)
     parser.add_argument("--letters", type=int, default=600)
     parser.add_argument("--negatives", type=int, default=600)
     parser.add_argument("--variant", action="append", default=None,
-                        help="'NAME=VALUE;NAME=VALUE' of segment constants, or 'default' (repeat; the first is "
-                             "the reference)")
+                        help="'NAME=VALUE;NAME=VALUE' of image.segment or read_number constants, or 'default' "
+                             "(repeat; the first is the reference)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "segment_costs.json")
     args = parser.parse_args()
 
-    import tinyvision
     import tinyvision.image.segment as segment
     import tinyvision.read_number as read_number
 
-    variants = args.variant or ["default"]
-    chosen = {v: settings(v, [segment, read_number]) for v in variants}
+    chosen = {v: settings(v, [segment, read_number]) for v in args.variant or ["default"]}
     defaults = {name: (module, getattr(module, name))
                 for found in chosen.values() for name, (module, _) in found.items()}
-    torch.set_num_threads(1)
-    model = tinyvision.load(args.run)
-    sets = validation_sets(args)
-    rows = []
-    with recorded() as prov:
-        for variant, found in chosen.items():
+
+    def variant(label: str, found: dict[str, tuple]) -> Callable[[], dict]:
+        def apply() -> dict:
             setting = {**defaults, **found}
             for name, (module, value) in setting.items():
                 setattr(module, name, value)
-            rows.append({"variant": variant, "settings": {name: value for name, (_, value) in setting.items()},
-                         **read_variant(model, args.numbers, sets)})
-            print(json.dumps(rows[-1]), flush=True)
-    singles, letters, negatives = sets
-    write_results(args.out, {"run": str(args.run), "numbers_set": str(args.numbers), "singles": len(singles),
-                             "letters": len(letters), "negatives": len(negatives), "variants": rows,
-                             "provenance": prov})
+            return {"variant": label, "settings": {name: value for name, (_, value) in setting.items()}}
+        return apply
+
+    read_variants(args, [variant(label, found) for label, found in chosen.items()])
 
 
 if __name__ == "__main__":
