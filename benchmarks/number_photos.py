@@ -217,15 +217,40 @@ def _breakdown(manifest: list[dict], right: list[bool]) -> dict:
             **{k: _rates(v) for k, v in by.items()}}
 
 
+LAYOUTS = ("apart", "several marks", "one mark")  # digits apart; some touching; every neighbour touching
+OUTCOMES = ("read", "refused", "too_many", "too_few", "misread")
+
+
+def outcome(truth: str, read: str | None) -> str:
+    """How one number was answered: read exactly, refused (or unreadable), or which way it went wrong."""
+    if read == truth:
+        return "read"
+    if read is None:
+        return "refused"
+    return "too_many" if len(read) > len(truth) else "too_few" if len(read) < len(truth) else "misread"
+
+
+def _outcomes(manifest: list[dict], reads: dict[str, str | None]) -> dict[str, dict[str, int]]:
+    """Each layout's numbers by outcome: where the reader loses numbers, and how."""
+    found = {layout: dict.fromkeys(("images", *OUTCOMES), 0) for layout in LAYOUTS}
+    for e in manifest:
+        layout = LAYOUTS[0 if not e["touching"] else 2 if e["touching_pairs"] == len(e["number"]) - 1 else 1]
+        found[layout]["images"] += 1
+        found[layout][outcome(e["number"], reads.get(e["file"]))] += 1
+    return found
+
+
 def score_reads(manifest: list[dict], reads: dict[str, str | None]) -> dict:
     """Exact-match rate of predicted digit strings (file -> string, None for a failed read).
 
     Overall and by number length, style, touching pairs and uneven writing; a
-    missing file counts as wrong.
+    missing file counts as wrong. `outcomes`: each layout's numbers read, refused,
+    or read with too many, too few or wrong digits.
     """
     right = [reads.get(e["file"]) == e["number"] for e in manifest]
     count = [reads.get(e["file"]) is not None and len(reads[e["file"]]) == len(e["number"]) for e in manifest]
-    return {**_breakdown(manifest, right), "digit_count_rate": round(sum(count) / max(1, len(count)), 4)}
+    return {**_breakdown(manifest, right), "digit_count_rate": round(sum(count) / max(1, len(count)), 4),
+            "outcomes": _outcomes(manifest, reads)}
 
 
 def box_iou(a: list[float], b: list[float]) -> float:

@@ -473,6 +473,18 @@ def numbers_table(data: dict) -> str:
     return markdown(["", "images", "share"], "lrr", rows)
 
 
+@table("number-outcomes", "numbers.json")
+def number_outcomes_table(data: dict) -> str:
+    """The same numbers by layout and outcome: where numbers are lost, and how."""
+    names = {"apart": "digits apart", "several marks": "several marks, some digits touching",
+             "one mark": "one mark: every digit touches the next"}
+    rows = [[names[layout], count(o["images"]), *(f"{o[k]} ({pct(o[k] / o['images'], 1)})" for k in
+                                                    ("read", "refused", "too_many", "too_few", "misread"))]
+            for layout, o in data["read"]["outcomes"].items()]
+    return markdown(["numbers", "images", "read exactly", "refused", "too many digits", "too few digits",
+                     "a digit misread"], "lrrrrrr", rows)
+
+
 @table("segment-gate", "segment_gate.json", "segment_gate_pairs2000.json")
 def segment_gate_table(default: dict, pairs: dict) -> str:
     """The whole-group gate on validation: numbers from MNIST's validation digits and single validation
