@@ -34,7 +34,7 @@ NUMBER_RULE = "separate"
 # One piece of ink cut into several digits is refused unless every digit is at least this sure (None: the
 # single-digit bar alone): a letter's halves pass the single-digit bar as "11" more often than a touching
 # number's digits miss this one. Chosen on validation with the lone-mark rules (image/segment.py,
-# benchmarks/segment_costs.py): 0.995 refused fewer letters, 0.9999 read fewer numbers.
+# benchmarks/segment_costs.py): 0.995 read more numbers but refused fewer letters, a smaller sum.
 LONE_CUT_BAR: float | None = 0.999
 
 

@@ -568,7 +568,7 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
         narrow = [int(g) for g in keys if int(g) not in wide and _wide(box[group == g], height, NARROW_SPLIT_ASPECT)]
     elif (score is not None and keys.size == 1 and not wide and LONE_UNSURE_ASPECT is not None
           and _wide(box[group == keys[0]], height, LONE_UNSURE_ASPECT)):
-        narrow = [int(keys[0])]
+        narrow = [int(keys[0])]  # the only mark, judged like a narrow pair: cut when doubted whole
     in_group = np.where(labels >= 0, group[np.maximum(labels, 0)], -1)  # each pixel's group, -1 for none
     whole: dict[int, float] = {}
     if score is not None and (narrow or (wide and WHOLE_CONFIDENCE is not None)):
