@@ -147,9 +147,9 @@ def older_format(path: str, why: str, command: str) -> ReportError:
 # --- time to accuracy on MNIST (benchmarks/time_to_accuracy.py) -------------------------------
 
 TTA_FILE = "benchmarks/results/time_to_accuracy.json"
-TTA_COMMAND = ("python benchmarks/time_to_accuracy.py --presets fast:10,plain:5,default:3 "
+TTA_COMMAND = ("python benchmarks/time_to_accuracy.py --presets fast:10,plain:5,default:3,default/fp32:3 "
                "--peers tutorial-recipe-a,keras-mnist-convnet")
-PRESET_ORDER = ("default", "plain", "fast", "best")
+PRESET_ORDER = ("default", "default/fp32", "plain", "fast", "best")
 PEER_NAMES = {
     "tutorial-recipe-a": "PyTorch tutorial, recipe A, in its own pipeline",
     "keras-mnist-convnet": "Keras \"Simple MNIST convnet\" example",
@@ -167,8 +167,11 @@ def recipe_runs(data: dict) -> dict[str, list[dict]]:
     return dict(sorted(recipes.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
 
-def recipe_label(preset: str) -> str:
-    return "`tinyvision train` (default)" if preset == "default" else f"`--preset {preset}`"
+def recipe_label(recipe: str) -> str:
+    """`default`, `plain`, ... or, with a training precision, `default/fp32`."""
+    preset, _, precision = recipe.partition("/")
+    flag = f" --precision {precision}" if precision else ""
+    return f"`tinyvision train{flag}` (default)" if preset == "default" else f"`--preset {preset}{flag}`"
 
 
 def epochs_text(n: int) -> str:
@@ -284,6 +287,17 @@ for _preset in ("default", "plain", "fast"):
     for _what in ("acc", "seeds", "train", "wall"):
         _name = f"{_preset}-mnist-{_what}" if _what in ("acc", "seeds") else f"{_preset}-{_what}-s"
         value(_name, "time_to_accuracy.json")(preset_value(_preset, _what))
+
+
+@value("default-bf16-speedup", "time_to_accuracy.json")
+def default_bf16_speedup(data: dict) -> str:
+    """The default recipe's median training time with fp32 steps over its time with `auto` (bf16), same run."""
+    recipes = recipe_runs(data)
+    if "default/fp32" not in recipes or "default" not in recipes:
+        raise ReportError(f"{TTA_FILE} needs both the default and the default/fp32 recipes; rerun `{TTA_COMMAND}`")
+    if {r.get("precision") for r in recipes["default"]} != {"bf16"}:
+        raise ReportError(f"{TTA_FILE}: the default recipe's runs did not train in bf16 on that machine")
+    return ratio(recipe_summary(recipes["default/fp32"])["train"], recipe_summary(recipes["default"])["train"])
 
 
 @value("speedup-vs-tutorial", "time_to_accuracy.json")

@@ -16,6 +16,7 @@ fastest fixed recipe whose MEAN accuracy reaches a peer's own final accuracy,
 against that peer's whole run.
 
     python benchmarks/time_to_accuracy.py --presets fast:10,default:5 --peers tutorial-recipe-a,keras-mnist-convnet
+    python benchmarks/time_to_accuracy.py --presets fast:10,plain:5,default:3,default/fp32:3
     python benchmarks/time_to_accuracy.py --presets best:3 --peers none \
         --out benchmarks/results/time_to_accuracy_best.json
 """
@@ -37,12 +38,19 @@ from peers import PeerFailed, run_peer
 from provenance import RESULTS_DIR, recorded, write_results
 
 
-def train_once(preset: str, seed: int, folder: Path, threads: int | None) -> dict:
-    """One `tinyvision train` command in its own process; its metrics and wall time."""
-    out = folder / f"{preset}-seed{seed}"
+def train_once(recipe: str, seed: int, folder: Path, threads: int | None) -> dict:
+    """One `tinyvision train` command in its own process; its metrics and wall time.
+
+    `recipe` is a preset name, optionally with a training precision: `default/fp32` is the
+    default recipe trained with `--precision fp32`, the reference for bf16's speed-up.
+    """
+    preset, _, precision = recipe.partition("/")
+    out = folder / f"{recipe.replace('/', '-')}-seed{seed}"
     argv = [sys.executable, "-m", "tinyvision", "train", "--seed", str(seed), "--out", str(out), "--progress", "lines"]
     if preset != "default":
         argv[4:4] = ["--preset", preset]
+    if precision:
+        argv[4:4] = ["--precision", precision]
     env = None
     if threads is not None:
         import os
@@ -55,7 +63,8 @@ def train_once(preset: str, seed: int, folder: Path, threads: int | None) -> dic
         raise RuntimeError(f"{shlex.join(argv)} failed:\n{done.stderr[-2000:]}")
     metrics = json.loads((out / "metrics.json").read_text())
     return {
-        "preset": preset, "seed": seed, "model": metrics["model"], "epochs": metrics["epochs"],
+        "preset": recipe, "seed": seed, "model": metrics["model"], "epochs": metrics["epochs"],
+        "precision": metrics.get("precision"),
         "test_acc": metrics["test_acc"], "train_seconds": round(metrics["train_seconds"], 2),
         "wall_seconds": round(wall, 2), "final_val_acc": metrics["final"]["val_acc"],
         "val_acc_by_epoch": [round(r["val_acc"], 5) for r in metrics["history"]],
@@ -131,7 +140,9 @@ def plot(result: dict, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", default="fast:10,default:5", help="PRESET:SEEDS, comma-separated")
+    parser.add_argument("--presets", default="fast:10,default:5",
+                        help="PRESET[/PRECISION]:SEEDS, comma-separated (default/fp32:3: the default recipe with "
+                        "--precision fp32)")
     parser.add_argument("--peers", default="tutorial-recipe-a,keras-mnist-convnet", help="peer names, or none")
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS for every process (default: torch's own)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "time_to_accuracy.json")

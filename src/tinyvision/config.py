@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from tinyvision.augment import POLICIES, AugmentOptions, policy_options
+from tinyvision.device import PRECISIONS
 from tinyvision.errors import TinyVisionError
 
 BALANCE = ("none", "weights", "sampler")
@@ -52,6 +53,7 @@ class RunConfig:
     tensorboard: bool = False  # write TensorBoard event files into the run folder
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
+    precision: str = "auto"  # training steps: auto (bf16 where the hardware has it) | fp32 | bf16
     limit_batches: int | None = None  # smoke runs: at most this many batches per loop
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (CUDA only)
     preset: str | None = None
@@ -87,6 +89,7 @@ class RunConfig:
              "or add --no-tta-flip"),
             (self.normalization in ("dataset", "half"), "normalization must be dataset or half"),
             (self.device in ("auto", "cpu", "cuda", "mps"), "--device must be auto|cpu|cuda|mps"),
+            (self.precision in PRECISIONS, f"--precision must be {'|'.join(PRECISIONS)}"),
             (self.limit_batches is None or self.limit_batches >= 1, "--limit-batches must be >= 1"),
         ]
         for ok, message in checks:

@@ -16,7 +16,7 @@ NAME = "train"
 CONFIG_FLAGS = (
     "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing", "translate",
     "ema", "tta", "val_fraction", "seed", "limit_batches", "sync_bn", "image_size", "hflip", "tta_flip",
-    "data_dir", "device", "test_fraction", "balance", "init_from", "tensorboard",
+    "data_dir", "device", "precision", "test_fraction", "balance", "init_from", "tensorboard",
     "augment", "outlier_exposure", "merged_pairs", "font_digits", "hand_digits", "reject_quantile",
 )
 
@@ -71,6 +71,9 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="write TensorBoard event files into the run folder (tensorboard --logdir RUN_DIR)")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=DEVICES)
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                   help="training steps: bf16 autocast, or fp32; auto (default) takes bf16 on CUDA and on "
+                   "CPUs with native bf16 (AVX512-BF16, AMX). Evaluation and inference stay fp32 on CPU")
     p.add_argument("--limit-batches", type=int, help="smoke runs: at most N batches per loop")
     p.add_argument("--sync-bn", action="store_true", default=None,
                    help="under torchrun on GPUs: BatchNorm statistics over the global batch")

@@ -89,6 +89,7 @@ def final_metrics(s: Setup, pos: Position, temperature: float, calibration: dict
         "dataset": s.data.name,
         "parameters": count_parameters(s.model),
         "device": str(s.device),
+        "precision": s.precision,
         "world_size": s.dist.world_size,
         "epochs": pos.epoch,
         "train_seconds": pos.train_seconds,

@@ -18,7 +18,7 @@ from torch import nn
 
 from tinyvision.augment import augment_batch
 from tinyvision.config import RunConfig
-from tinyvision.device import autocast
+from tinyvision.device import training_autocast
 from tinyvision.evaluate import evaluate
 from tinyvision.training.balance import balanced_order
 from tinyvision.training.callbacks import Callbacks
@@ -61,6 +61,7 @@ def train_step(
     label_smoothing: float,
     class_weights: torch.Tensor | None = None,
     outlier_weight: float = 0.0,
+    precision: str = "fp32",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One optimisation step; returns (summed cross-entropy, correct count) as device tensors.
 
@@ -68,8 +69,9 @@ def train_step(
     weights, so the train and validation curves measure the same thing. Rows
     of `x` after the first `len(y)` are non-digits (outlier exposure): they
     add `outlier_weight` times their cross-entropy to a uniform prediction.
+    `precision` bf16 runs the forward pass under autocast (`device.training_precision`).
     """
-    with autocast(x.device):
+    with training_autocast(x.device, precision):
         logits = model(x).float()
         others = logits[len(y) :]
         logits = logits[: len(y)]
@@ -171,7 +173,7 @@ def run_epoch(s: Setup, pos: Position, callbacks: Callbacks, stop: threading.Eve
         for group in s.optimizer.param_groups:
             group["lr"] = lr
         step_loss, step_correct = train_step(model, s.optimizer, x, y, cfg.label_smoothing, s.loss_weights,
-                                             cfg.outlier_exposure)
+                                             cfg.outlier_exposure, s.precision)
         if s.average is not None:
             s.average.update(model)
         loss_sum += step_loss

@@ -16,7 +16,7 @@ from tinyvision.datasets import ImageData, spec_for, split_indices
 from tinyvision.datasets.folder_cache import MappedImages
 from tinyvision.datasets.registry import DatasetSpec, load_dataset
 from tinyvision.datasets.split import SplitOptions
-from tinyvision.device import configure_backends
+from tinyvision.device import configure_backends, training_precision
 from tinyvision.distributed import Distributed, check_batch_size
 from tinyvision.ema import WeightAverage
 from tinyvision.errors import TinyVisionError
@@ -52,6 +52,7 @@ class Setup:
     notes: list[str] = field(default_factory=list)  # what setup did that the user should hear (--init-from)
     dist: Distributed = field(default_factory=Distributed)  # this process's rank; one rank without torchrun
     ddp: nn.Module | None = None  # under torchrun: the DistributedDataParallel wrapper of `model`
+    precision: str = "fp32"  # of the training steps, resolved from cfg.precision for this device
 
     @property
     def train_model(self) -> nn.Module:
@@ -189,5 +190,5 @@ def build_setup(cfg: RunConfig, dist: Distributed, data: ImageData | None = None
         negatives=load_outliers(cfg, spec_for(cfg.dataset), device, train_x),
         font_digits=load_extra_digits("font", cfg.font_digits, spec_for(cfg.dataset), device),
         hand_digits=load_extra_digits("hand", cfg.hand_digits, spec_for(cfg.dataset), device),
-        notes=notes,
+        notes=notes, precision=training_precision(device, cfg.precision),
     )
