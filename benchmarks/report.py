@@ -714,6 +714,34 @@ def digit_recipe_trials_table(data: dict) -> str:
               "it.")
 
 
+@table("precision-choice", "digit_recipes.json")
+def precision_choice_table(data: dict) -> str:
+    """The training precision of the default digit recipe, chosen on validation: the `precision-*` trials,
+    means over their seeds, trained in pairs at the same time (one thread each) so that their times compare."""
+    groups: dict[str, list[dict]] = {}
+    for t in data["trials"]:
+        if t["name"].startswith("precision-"):
+            groups.setdefault(t["options"]["precision"], []).append(t)
+    if "fp32" not in groups:
+        raise ReportError("digit_recipes.json has no precision-fp32 trials: rerun `OMP_NUM_THREADS=1 python "
+                          "benchmarks/digit_recipes.py --name precision-fp32 --seed S --set precision=fp32`")
+    base = statistics.median(t["train_seconds"] for t in groups["fp32"])
+    rows = []
+    for precision, trials in sorted(groups.items(), key=lambda kv: kv[0] != "fp32"):
+        def mean(key: str, digits: int = 2, trials: list[dict] = trials) -> str:
+            return pct(statistics.mean(t[key] for t in trials), digits)
+
+        seconds = statistics.median(t["train_seconds"] for t in trials)
+        rows.append([f"`--precision {precision}`", ", ".join(str(t["seed"]) for t in trials), mean("val_acc"),
+                     mean("robust_acc"), mean("hand-check_acc"), mean("hand-check_refused", 1),
+                     mean("neg-train_refused", 1), mean("neg-letters-check_refused", 1), secs(seconds, 0),
+                     f"{seconds / base:.2f}x"])
+    header = ["training steps", "seeds", "MNIST validation", "stand-ins (mean)", "other writers held out",
+              "other writers unanswered", "non-digits refused", "held-out letters refused", "training (median)",
+              "time vs fp32"]
+    return markdown(header, "ll" + "r" * 8, rows)
+
+
 def training_trials(data: dict) -> list[dict]:
     return [t for t in data["trials"] if t.get("kind") is None]
 

@@ -55,8 +55,8 @@ def native_bf16(device: torch.device) -> bool:
 
 def training_precision(device: torch.device, requested: str = "auto") -> str:
     """The precision of training steps: `fp32`, or `bf16` (autocast; weights, optimizer and the
-    loss stay fp32). `auto` takes bf16 where the hardware has it: on this project's CPU it made
-    the default recipe's step 0.6x as long (docs/performance.md)."""
+    loss stay fp32). `auto` takes bf16 where the hardware has it: chosen on validation, where it
+    matched fp32's accuracy in less time (docs/performance.md, table precision-choice)."""
     if requested not in PRECISIONS:
         raise TinyVisionError(f"unknown precision {requested!r}; choose {', '.join(PRECISIONS)}")
     if requested == "auto":

@@ -154,20 +154,23 @@ def run_epoch(s: Setup, pos: Position, callbacks: Callbacks, stop: threading.Eve
         idx = order[pos.step * cfg.batch_size : (pos.step + 1) * cfg.batch_size]
         # A slice of the split on the device, or (a folder too large for memory) rows gathered
         # from its memory-mapped file and moved to the device.
-        images = s.train_x[idx].to(s.device, non_blocking=True)
-        # Every rank augments the whole global batch, then keeps its slice: the augmentation
-        # RNG then runs as in one process, and stays the same on all ranks (for resume).
+        parts = [s.train_x[idx].to(s.device, non_blocking=True)]
+        labels = [s.train_y[s.dist.shard(idx)]]
+        for pool_x, pool_y, n, pool_order in extra:  # digits MNIST's writers never wrote
+            pick = pool_rows(pool_order, n, pos.step)
+            parts.append(pool_x[pick])
+            labels.append(s.dist.shard(pool_y[pick]))
+        if n_out:  # outlier exposure: non-digits, after all the digits
+            parts.append(s.negatives[pool_rows(out_order, n_out, pos.step)])
+        # One augmentation call for every row: each row draws its own parameters, so this is the same
+        # distribution as a call per pool, for one pass of each op. Every rank augments the whole global
+        # batch, then keeps its slice of each part: the augmentation RNG then runs as in one process, and
+        # stays the same on all ranks (for resume).
         options = cfg.augment_options()
         strength = options.strength((pos.epoch * n_steps + pos.step) / total_steps)
-        xb = s.dist.shard(augment_batch(images, options, s.aug_generator, strength))
-        y = s.train_y[s.dist.shard(idx)]
-        for pool_x, pool_y, n, pool_order in extra:  # digits MNIST's writers never wrote, augmented alike
-            pick = pool_rows(pool_order, n, pos.step)
-            xb = torch.cat([xb, s.dist.shard(augment_batch(pool_x[pick], options, s.aug_generator, strength))])
-            y = torch.cat([y, s.dist.shard(pool_y[pick])])
-        if n_out:  # outlier exposure: non-digits, augmented alike, after all the digits
-            pick = pool_rows(out_order, n_out, pos.step)
-            xb = torch.cat([xb, s.dist.shard(augment_batch(s.negatives[pick], options, s.aug_generator, strength))])
+        augmented = augment_batch(torch.cat(parts), options, s.aug_generator, strength)
+        xb = torch.cat([s.dist.shard(part) for part in augmented.split([len(p) for p in parts])])
+        y = torch.cat(labels)
         x = s.norm.apply(xb).contiguous(memory_format=torch.channels_last)
         lr = learning_rate(pos.epoch * n_steps + pos.step, total_steps, cfg)
         for group in s.optimizer.param_groups:
