@@ -452,7 +452,9 @@ for _name, _set, _key in (("handwriting-acc", "handwriting", "accuracy"),
                           ("user-photos-acc", "user-photos-mnist-test", "accuracy"),
                           ("letters-refused", "letters:plain", "refused"),
                           ("photos-refused", "photos-cifar10", "refused"),
-                          ("clothes-refused", "clothes-fashion", "refused")):
+                          ("clothes-refused", "clothes-fashion", "refused"),
+                          ("optdigits-acc", "hand-optdigits", "accuracy"),
+                          ("pendigits-acc", "hand-pendigits", "accuracy")):
     value(_name, "handwriting.json")(handwriting_value(_set, _key))
 
 
