@@ -744,6 +744,37 @@ def precision_choice_table(data: dict) -> str:
     return markdown(header, "ll" + "r" * 8, rows)
 
 
+@table("merged-pairs-check", "digit_recipes.json", "merged_pairs_numbers_base.json", "merged_pairs_numbers_pairs.json")
+def merged_pairs_check_table(trials: dict, base: dict, pairs: dict) -> str:
+    """`--merged-pairs 2000` against the default recipe, both in bf16, on validation: the stand-ins as means over
+    three seeds (digit_recipes.py trials `precision-bf16` and `v11-pairs2000`), and the validation numbers,
+    single digits, letters and other non-digits read by each seed-0 run (segment_costs.py, rules as shipped)."""
+    groups: dict[str, list[dict]] = {"precision-bf16": [], "v11-pairs2000": []}
+    for t in trials["trials"]:
+        if t["name"] in groups:
+            groups[t["name"]].append(t)
+    rows = []
+    for (name, runs), numbers in zip(groups.items(), (base, pairs)):
+        if not runs:
+            raise ReportError(f"digit_recipes.json has no {name} trials")
+        v = numbers["variants"][0]
+
+        def mean(key: str, runs: list[dict] = runs) -> str:
+            return pct(statistics.mean(t[key] for t in runs), 1)
+
+        label = "default recipe" if name == "precision-bf16" else "`--merged-pairs 2000`"
+        rows.append([label, str(len(runs)), mean("val_acc"), mean("robust_acc"), mean("hand-check_refused"),
+                     mean("neg-train_refused"), mean("neg-letters-check_refused"),
+                     pct(v["numbers_read_exactly"]), pct(v["numbers_by_touching"]["touching"]),
+                     pct(v["singles_refused"]), pct(v["letters_refused"]), pct(v["negatives_refused"]),
+                     f"{100 * (v['numbers_read_exactly'] + v['letters_refused']):.2f}"])
+    header = ["recipe", "seeds", "MNIST validation", "stand-ins", "other writers unanswered",
+              "non-digits refused", "held-out letters refused", "numbers read exactly (seed 0)",
+              "… some digits touching", "single digits refused", "letters refused", "other non-digits refused",
+              "numbers read + letters refused, points"]
+    return markdown(header, "l" + "r" * 12, rows)
+
+
 def training_trials(data: dict) -> list[dict]:
     return [t for t in data["trials"] if t.get("kind") is None]
 
