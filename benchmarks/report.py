@@ -617,13 +617,49 @@ def lone_doubt_table(first: dict, second: dict) -> str:
                      "numbers read + letters refused, points"], "lllrrrrrrr", rows)
 
 
+UNSURE_WHOLE_FILES = ("merged_pairs_numbers_base.json", "unsure_whole_0.99.json", "unsure_whole_0.999.json",
+                      "unsure_whole_0.9999.json", "unsure_whole_0.999_narrow0.4.json")
+
+
+@table("unsure-whole", *UNSURE_WHOLE_FILES)
+def unsure_whole_table(*files: dict) -> str:
+    """How sure the model must be of a narrow group read whole for it to go uncut, on validation
+    (benchmarks/segment_costs.py, one call per setting on one seed-0 bf16 run); the setting in use is marked."""
+    import tinyvision.image.segment as segment
+
+    if len({f["run"] for f in files}) != 1 or len({f["numbers_set"] for f in files}) != 1:
+        raise ReportError("the unsure-whole files must come from one run and one set of numbers")
+    rows = []
+    for f in files:
+        v = f["variants"][0]
+        unsure = v["settings"].get("UNSURE_WHOLE", 0.9)
+        narrow = v["settings"].get("NARROW_SPLIT_ASPECT", 0.5)
+        in_use = unsure == segment.UNSURE_WHOLE and narrow == segment.NARROW_SPLIT_ASPECT
+        mark = (lambda text: f"**{text}**") if in_use else str
+        rows.append([mark(f"{unsure:g}"), mark(f"{narrow:g}"), pct(v["numbers_read_exactly"]),
+                     pct(v["numbers_by_touching"]["touching"]), pct(v["singles_right"]), pct(v["singles_refused"]),
+                     pct(v["letters_refused"]), pct(v["negatives_refused"]),
+                     f"{1000 * v['numbers_seconds_per_image']:.0f} ms",
+                     f"{100 * (v['numbers_read_exactly'] + v['letters_refused']):.2f}"])
+    first = files[0]
+    return markdown(["narrow group cut when read whole under", "… and wider than (x height)", "numbers read exactly",
+                     "… some digits touching", f"single digits right ({count(first['singles'])})", "… refused",
+                     f"letters refused ({count(first['letters'])})",
+                     f"other non-digits refused ({count(first['negatives'])})", "time per number",
+                     "numbers read + letters refused, points"], "llrrrrrrrr", rows)
+
+
 INSET = {"never": "never", "always": "always", "several": "among several marks"}
+
+
+SEAM_RULES_UNSURE_WHOLE = 0.9  # segment.UNSURE_WHOLE when seam_rules.json chose the seam settings
 
 
 @table("seam-rules", "seam_rules.json")
 def seam_rules_table(data: dict) -> str:
     """Each way of finding the cut between touching digits on validation, read through `Model.predict` by
-    one seed-0 run; the settings the code now uses are marked."""
+    one seed-0 run; the settings the code now uses are marked, with the `UNSURE_WHOLE` bar chosen then
+    (chosen again later: table unsure-whole)."""
     import tinyvision.image.segment as segment
 
     rows = []
@@ -633,7 +669,7 @@ def seam_rules_table(data: dict) -> str:
             f"wider than {s['NARROW_SPLIT_ASPECT']:g}, read whole under {s['UNSURE_WHOLE']:g}")
         chosen = (s["SEAM_INSET"] == segment.SEAM_INSET and s["MIDDLE_START"] == segment.MIDDLE_START
                   and s["NARROW_SPLIT_ASPECT"] == segment.NARROW_SPLIT_ASPECT
-                  and (s["NARROW_SPLIT_ASPECT"] is None or s["UNSURE_WHOLE"] == segment.UNSURE_WHOLE))
+                  and (s["NARROW_SPLIT_ASPECT"] is None or s["UNSURE_WHOLE"] == SEAM_RULES_UNSURE_WHOLE))
         mark = (lambda text: f"**{text}**") if chosen else (lambda text: text)
         rows.append([mark(INSET[s["SEAM_INSET"]]), mark("yes" if s["MIDDLE_START"] else "no"), mark(narrow),
                      pct(v["numbers_read_exactly"], 1), pct(v["numbers_by_touching"]["touching"], 1),

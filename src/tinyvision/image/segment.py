@@ -92,7 +92,12 @@ WHOLE_CONFIDENCE: float | None = 0.999
 # candidate cuts when the model reads it whole with less than UNSURE_WHOLE confidence: a 1 touching its
 # neighbour makes a pair about as narrow as one digit (None: never). Chosen on validation (same benchmark).
 NARROW_SPLIT_ASPECT: float | None = 0.5
-UNSURE_WHOLE = 0.9
+# A 1 touching an 8 is read whole as a confident 8 ("81" -> "8" at 0.996), so a narrow group is doubted below
+# the same bar as the gate's. Chosen on validation (benchmarks/segment_costs.py, results/unsure_whole_*.json,
+# table unsure-whole) with the bf16 default: 0.9, 0.99, 0.999 and 0.9999 refused the same letters, and 0.999
+# read the most numbers (tied with 0.9999, which cuts more); NARROW_SPLIT_ASPECT 0.4 with it refused fewer
+# letters. Small: 4 more of 4,000 numbers than 0.9.
+UNSURE_WHOLE = 0.999
 # The image's only mark, narrower than LONE_SPLIT_ASPECT but wider than this x its height, also gets
 # candidate cuts when the model doubts it whole (less than UNSURE_WHOLE): two touching digits written
 # narrow, which the model cannot read as one digit (None: never). Chosen with LONE_SPLIT_ASPECT (above).
