@@ -522,12 +522,25 @@ NUMBER_RULES = {"never": "single-digit bar", "always": "bar per digit count",
                 "separate": "bar per digit count, separate marks"}
 
 
+def selection_points(v: dict) -> float:
+    """What the reading's rules are chosen by, for one validation row: numbers read exactly plus letters
+    refused, in points."""
+    return 100 * (v["numbers_read_exactly"] + v["letters_refused"])
+
+
+def reading_cells(v: dict) -> list[str]:
+    """A validation row's numbers read (all, touching), single digits (right, refused), letters and other
+    non-digits refused: the columns of the lone-doubt and unsure-whole tables."""
+    return [pct(v["numbers_read_exactly"]), pct(v["numbers_by_touching"]["touching"]), pct(v["singles_right"]),
+            pct(v["singles_refused"]), pct(v["letters_refused"]), pct(v["negatives_refused"])]
+
+
 def width_chosen(variants: list[dict]) -> float:
     """The capped lone-mark width, numbers judged by the separate-marks rule, that maximises numbers read
     plus letters refused (the narrower on a tie): how LONE_SPLIT_ASPECT was chosen before the doubt rule
     (table lone-doubt), which chose it again."""
     capped = [v for v in variants if v.get("lone_digit_cap") and v["number_rule"] == "separate"]
-    total = {v["lone_split_aspect"]: round(v["numbers_read_exactly"] + v["letters_refused"], 6) for v in capped}
+    total = {v["lone_split_aspect"]: round(selection_points(v), 4) for v in capped}
     return min(w for w, t in total.items() if t == max(total.values()))
 
 
@@ -580,7 +593,7 @@ def number_rules_4k_table(narrow: dict, wide: dict) -> str:
             f"{100 * (v['numbers_read_exactly'] - previous['numbers_read_exactly']):+.2f}"]
         rows.append([mark(f"{v['lone_split_aspect']:.2f}"), pct(v["numbers_read_exactly"]),
                      pct(v["numbers_by_touching"]["touching"]), pct(v["letters_refused"]), *step,
-                     f"{100 * (v['numbers_read_exactly'] + v['letters_refused']):.2f}"])
+                     f"{selection_points(v):.2f}"])
         previous = v
     return markdown(["lone mark cut when wider than (k / 2 x that wide)", "numbers read exactly",
                      "… some digits touching", f"letters refused ({count(narrow['letters'])})",
@@ -606,9 +619,7 @@ def lone_doubt_table(first: dict, second: dict) -> str:
         rows.append([mark(f"{s['LONE_SPLIT_ASPECT']:.2f}"),
                      mark("never" if s["LONE_UNSURE_ASPECT"] is None else f"{s['LONE_UNSURE_ASPECT']:.2f}"),
                      mark("single-digit bar" if s["LONE_CUT_BAR"] is None else f"{s['LONE_CUT_BAR']:g}"),
-                     pct(v["numbers_read_exactly"]), pct(v["numbers_by_touching"]["touching"]),
-                     pct(v["singles_right"]), pct(v["singles_refused"]), pct(v["letters_refused"]),
-                     pct(v["negatives_refused"]), f"{100 * (v['numbers_read_exactly'] + v['letters_refused']):.2f}"])
+                     *reading_cells(v), f"{selection_points(v):.2f}"])
     return markdown(["lone mark cut when wider than", "… or, doubted whole, when wider than",
                      "each digit cut from one mark at least", "numbers read exactly",
                      "… some digits touching", f"single digits right ({count(first['singles'])})", "… refused",
@@ -636,11 +647,8 @@ def unsure_whole_table(*files: dict) -> str:
         narrow = v["settings"].get("NARROW_SPLIT_ASPECT", 0.5)
         in_use = unsure == segment.UNSURE_WHOLE and narrow == segment.NARROW_SPLIT_ASPECT
         mark = (lambda text: f"**{text}**") if in_use else str
-        rows.append([mark(f"{unsure:g}"), mark(f"{narrow:g}"), pct(v["numbers_read_exactly"]),
-                     pct(v["numbers_by_touching"]["touching"]), pct(v["singles_right"]), pct(v["singles_refused"]),
-                     pct(v["letters_refused"]), pct(v["negatives_refused"]),
-                     f"{1000 * v['numbers_seconds_per_image']:.0f} ms",
-                     f"{100 * (v['numbers_read_exactly'] + v['letters_refused']):.2f}"])
+        rows.append([mark(f"{unsure:g}"), mark(f"{narrow:g}"), *reading_cells(v),
+                     f"{1000 * v['numbers_seconds_per_image']:.0f} ms", f"{selection_points(v):.2f}"])
     first = files[0]
     return markdown(["narrow group cut when read whole under", "… and wider than (x height)", "numbers read exactly",
                      "… some digits touching", f"single digits right ({count(first['singles'])})", "… refused",
@@ -803,7 +811,7 @@ def merged_pairs_check_table(trials: dict, base: dict, pairs: dict) -> str:
                      mean("neg-train_refused"), mean("neg-letters-check_refused"),
                      pct(v["numbers_read_exactly"]), pct(v["numbers_by_touching"]["touching"]),
                      pct(v["singles_refused"]), pct(v["letters_refused"]), pct(v["negatives_refused"]),
-                     f"{100 * (v['numbers_read_exactly'] + v['letters_refused']):.2f}"])
+                     f"{selection_points(v):.2f}"])
     header = ["recipe", "seeds", "MNIST validation", "stand-ins", "other writers unanswered",
               "non-digits refused", "held-out letters refused", "numbers read exactly (seed 0)",
               "… some digits touching", "single digits refused", "letters refused", "other non-digits refused",

@@ -310,7 +310,8 @@ def test_a_lone_narrow_pair_doubted_whole_is_cut(monkeypatch):
 
     assert seg.LONE_UNSURE_ASPECT is not None and seg.LONE_UNSURE_ASPECT < 0.95 < seg.LONE_SPLIT_ASPECT
     assert_found(segment(ink, score=score), [(30, 36, 111, 45), (30, 42, 111, 111)])
-    assert len(segment(ink, score=lambda images: [0.99] * len(images))) == 1
+    sure = 1 - (1 - seg.UNSURE_WHOLE) / 2  # above the doubt bar: the mark is not even searched for cuts
+    assert len(segment(ink, score=lambda images: [sure] * len(images))) == 1
     monkeypatch.setattr(seg, "LONE_UNSURE_ASPECT", None)
     assert len(segment(ink, score=score)) == 1
 
