@@ -792,7 +792,8 @@ def precision_choice_table(data: dict) -> str:
 def merged_pairs_check_table(trials: dict, base: dict, pairs: dict) -> str:
     """`--merged-pairs 2000` against the default recipe, both in bf16, on validation: the stand-ins as means over
     three seeds (digit_recipes.py trials `precision-bf16` and `v11-pairs2000`), and the validation numbers,
-    single digits, letters and other non-digits read by each seed-0 run (segment_costs.py, rules as shipped)."""
+    single digits, letters and other non-digits read by each seed-0 run (segment_costs.py, the reading rules of
+    that commit: UNSURE_WHOLE 0.9, before table unsure-whole)."""
     groups: dict[str, list[dict]] = {"precision-bf16": [], "v11-pairs2000": []}
     for t in trials["trials"]:
         if t["name"] in groups:
