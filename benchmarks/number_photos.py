@@ -4,12 +4,14 @@
 `--source val`: the validation split of the training digits, for choices)
 placed left to right the way people write numbers (uneven gaps, sizes and
 baselines, a slant shared by the line, some pairs touching or overlapping),
-rendered in the photo styles of benchmarks/user_photos.py, plus manifest.json
-(file, number, style, touching, each digit's true box). `segment` scores the
+rendered in the photo styles of benchmarks/user_photos.py (`--paper hard`: on ruled or
+squared paper, under a shadow, beside the desk the sheet lies on, in pencil), plus
+manifest.json (file, number, style, touching, each digit's true box). `segment` scores the
 segmenter alone; `read` segments and classifies with a trained model. Both
 print JSON; `score_reads` is what a benchmark calls to score its predictions.
 
     python benchmarks/number_photos.py build --count 1000
+    python benchmarks/number_photos.py build --count 1000 --paper hard --out /tmp/numbers-paper
     python benchmarks/number_photos.py segment
     python benchmarks/number_photos.py read RUN_DIR --results benchmarks/results/numbers.json
 """
@@ -151,6 +153,84 @@ def render(alpha: np.ndarray, style: str, rng: np.random.Generator) -> bytes:
     return photos.encode(rgb, "PNG" if style.endswith("png") else "JPEG", rng)
 
 
+# Paper that is not a clean sheet, as phones photograph it: printed rules (one under the digits, as people
+# write on them), squares, a hand's or a phone's shadow, the desk beside the sheet, and pencil. Each is
+# drawn in the line's slant, as a photo taken at that angle shows it.
+HARD_STYLES = ("ruled", "squared", "shadow", "desk-edge", "pencil")
+
+
+def _rules(h: int, w: int, spacing: float, offset: float, slant: float, width: float,
+           vertical: bool = False) -> np.ndarray:
+    """Coverage (0..1) of straight printed lines `spacing` px apart, tilted by `slant` degrees."""
+    gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+    t = np.tan(np.radians(slant))
+    across = (gx - t * gy) if vertical else (gy + t * gx)  # as PIL turns the digits: counter-clockwise
+    distance = np.abs((across - offset + spacing / 2) % spacing - spacing / 2)
+    return np.clip(width / 2 + 0.5 - distance, 0, 1)  # anti-aliased: 1 inside, a 1-px ramp at the edge
+
+
+def render_hard(alpha: np.ndarray, boxes: list[list[int]], facts: dict, style: str,
+                rng: np.random.Generator) -> tuple[bytes, np.ndarray, list[list[int]]]:
+    """Ink coverage -> a photo on hard paper (JPEG); also the canvas's size and the boxes in it, which
+    move when the desk is added beside the sheet."""
+    photos = user_photos()
+    height, slant = facts["digit_height"], facts["slant"]
+    if style == "desk-edge":  # the sheet ends short of one or two sides of the frame
+        sides = rng.choice(4, size=int(rng.integers(1, 3)), replace=False)
+        pads = [0, 0, 0, 0]  # top, bottom, left, right
+        for side in sides:
+            pads[side] = int(rng.uniform(0.08, 0.25) * (alpha.shape[0] if side < 2 else alpha.shape[1]))
+        sheet_mask = np.pad(np.ones_like(alpha), ((pads[0], pads[1]), (pads[2], pads[3])))
+        alpha = np.pad(alpha, ((pads[0], pads[1]), (pads[2], pads[3])))
+        boxes = [[t + pads[0], lf + pads[2], b + pads[0], r + pads[2]] for t, lf, b, r in boxes]
+    h, w = alpha.shape
+    sheet = photos.paper(h, w, rng, rng.uniform(0.75, 0.95))
+    rgb = np.repeat(sheet[..., None], 3, axis=2)
+    if style == "ruled":
+        spacing = height / rng.uniform(0.65, 0.9)
+        # The digits sit on a rule: through the bottoms of the boxes, along the slant.
+        t = np.tan(np.radians(slant))
+        base = float(np.median([b + t * (lf + r) / 2 for _, lf, b, r in boxes])) + rng.uniform(-0.1, 0.05) * height
+        lines = _rules(h, w, spacing, base, slant, rng.uniform(1.0, 3.0)) * rng.uniform(0.5, 0.9)
+        colour = np.array([0.55, 0.7, 0.9], np.float32) * rng.uniform(0.85, 1.05)
+        rgb = rgb * (1 - lines[..., None]) + colour * lines[..., None]
+        if rng.random() < 0.5:  # the red margin, left of the first digit
+            left = min(lf for _, lf, _, _ in boxes)
+            if left > 6:
+                margin = _rules(h, w, 10 * w, rng.uniform(2, left - 3), slant, rng.uniform(1.0, 2.5), vertical=True)
+                red = np.array([0.85, 0.4, 0.4], np.float32)
+                rgb = rgb * (1 - margin[..., None]) + red * margin[..., None]
+    elif style == "squared":
+        spacing = height * rng.uniform(0.3, 0.55)
+        width = rng.uniform(0.8, 2.0)
+        grid = np.maximum(_rules(h, w, spacing, rng.uniform(0, spacing), slant, width),
+                          _rules(h, w, spacing, rng.uniform(0, spacing), slant, width, vertical=True))
+        grid *= rng.uniform(0.4, 0.8)
+        colour = np.array([0.6, 0.68, 0.8], np.float32)
+        rgb = rgb * (1 - grid[..., None]) + colour * grid[..., None]
+    if style == "pencil":
+        ink, alpha = np.full(3, rng.uniform(0.3, 0.5), np.float32), alpha * rng.uniform(0.7, 1.0)
+    else:
+        ink = np.full(3, rng.uniform(0.02, 0.25), np.float32)
+        if rng.random() < 0.4:
+            ink = np.array([0.1, 0.15, rng.uniform(0.45, 0.7)], np.float32)  # blue pen
+    rgb = rgb * (1 - alpha[..., None]) + ink * alpha[..., None]
+    if style == "desk-edge":
+        desk = np.array([0.45, 0.3, 0.18], np.float32) * rng.uniform(0.3, 1.1) if rng.random() < 0.6 \
+            else np.full(3, rng.uniform(0.05, 0.45), np.float32)
+        desk_light = photos.paper(h, w, rng, 1.0)[..., None]  # its own grain and light
+        rgb = np.where(sheet_mask[..., None] > 0, rgb, np.clip(desk * desk_light, 0, 1))
+    elif style == "shadow":  # a soft-edged shadow over part of the sheet
+        gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
+        angle = rng.uniform(0, 2 * np.pi)
+        along = np.cos(angle) * (gx - w / 2) + np.sin(angle) * (gy - h / 2)
+        edge = rng.uniform(-0.3, 0.3) * np.hypot(h, w) / 2
+        softness = rng.uniform(0.03, 0.12) * np.hypot(h, w)
+        shade = 1 - rng.uniform(0.3, 0.55) / (1 + np.exp(-(along - edge) / softness))
+        rgb = rgb * shade[..., None]
+    return photos.encode(rgb, "JPEG", rng), np.array([h, w]), boxes
+
+
 def validation_digits() -> tuple[np.ndarray, np.ndarray]:
     """MNIST's validation digits of a seed-0 run (val_fraction 0.1): uint8 (N, 28, 28) and labels."""
     from tinyvision.datasets import load_dataset
@@ -162,10 +242,11 @@ def validation_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH_RATE,
-          source: str = "test") -> list[dict]:
+          source: str = "test", paper: str = "user") -> list[dict]:
     """Write `count` number photos and manifest.json into `out`; return the manifest.
     `source`: "test", MNIST's test digits (the reported figure), or "val", the validation split
-    (val_fraction 0.1, seed 0) of MNIST's training digits, for choices among seed-0 runs."""
+    (val_fraction 0.1, seed 0) of MNIST's training digits, for choices among seed-0 runs.
+    `paper`: "user", user_photos' styles, or "hard", HARD_STYLES."""
     from tinyvision.datasets import load_dataset
 
     if source == "val":
@@ -174,7 +255,7 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         data = load_dataset("mnist")
         images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
     rng = np.random.default_rng(seed)
-    styles = user_photos().STYLES
+    styles = HARD_STYLES if paper == "hard" else user_photos().STYLES
     lengths = rng.choice(LENGTHS, count)
     # Each test digit at most once while they last.
     order = rng.permutation(len(labels))
@@ -187,11 +268,18 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         style = styles[i % len(styles)]
         alpha, boxes, facts = compose([images[j] for j in index], rng, touch_rate)
         name = f"{i:04d}-{style}.{'png' if style.endswith('png') else 'jpg'}"
-        (out / name).write_bytes(render(alpha, style, rng))
+        size = list(alpha.shape)
+        if paper == "hard":
+            data, shape, boxes = render_hard(alpha, boxes, facts, style, rng)
+            size = [int(v) for v in shape]
+        else:
+            data = render(alpha, style, rng)
+        (out / name).write_bytes(data)
         number = "".join(str(int(labels[j])) for j in index)
         manifest.append({"file": name, "number": number, "style": style, **facts,
-                         "size": list(alpha.shape), "boxes": boxes, "mnist_test_index": index.tolist()})
+                         "size": size, "boxes": boxes, "mnist_test_index": index.tolist()})
     (out / "manifest.json").write_text(json.dumps({"seed": seed, "count": count, "touch_rate": touch_rate,
+                                                   "paper": paper, "source": source,
                                                    "images": manifest}, indent=1))
     return manifest
 
@@ -299,6 +387,9 @@ def main() -> None:
     b.add_argument("--source", choices=("test", "val"), default="test",
                    help="MNIST's test digits (the reported figure), or the validation split of its training "
                         "digits (val_fraction 0.1, seed 0), for choosing among seed-0 runs")
+    b.add_argument("--paper", choices=("user", "hard"), default="user",
+                   help="user: user_photos' styles; hard: ruled and squared paper, a shadow, the desk beside "
+                        "the sheet, pencil")
     s = commands.add_parser("segment", help="score the segmenter alone (count and IoU >= 0.5 of every box)")
     r = commands.add_parser("read", help="read every photo as a user does: tinyvision.load(RUN).predict(file)")
     r.add_argument("checkpoint", type=Path, help="run folder or model.safetensors of an MNIST model")
@@ -309,7 +400,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.command == "build":
-        manifest = build(args.out, args.count, args.seed, args.touch_rate, args.source)
+        manifest = build(args.out, args.count, args.seed, args.touch_rate, args.source, args.paper)
         print(json.dumps({"out": str(args.out), "images": len(manifest),
                           "touching": sum(e["touching"] for e in manifest)}, indent=2))
         return

@@ -77,3 +77,12 @@ def mnist_copy(tmp_path: Path) -> Path:
     for raw in FILES.values():
         shutil.copy(BUNDLED_MNIST / f"{raw}.gz", folder / f"{raw}.gz")
     return folder
+
+
+@pytest.fixture(scope="module")
+def mnist() -> tuple[np.ndarray, np.ndarray]:
+    """MNIST test digits (never training digits) as float images in [0, 1], and their labels."""
+    from tinyvision.datasets import load_dataset
+
+    data = load_dataset("mnist")
+    return data.test_images[:, 0].numpy().astype(np.float32) / 255.0, data.test_labels.numpy()

@@ -177,7 +177,7 @@ def test_merged_pairs_are_two_digits_side_by_side_prepared_as_one_and_seeded():
     # Two digits in one 20x20 box: wider than tall (a single MNIST digit is about 20 tall, 15 wide) ...
     assert np.median(np.array(widths) / np.array(heights)) > 1.2 and max(widths) <= 21
     # ... whose strokes meet: one connected stroke region in most of them.
-    from tinyvision.image.segment import label_components
+    from tinyvision.image.components import label_components
 
     joined = sum(label_components(image > 60)[1] == 1 for image in pairs[:, 0].numpy())
     assert joined >= 20

@@ -8,18 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
-from tinyvision.datasets import load_dataset
+from tinyvision.image.components import label_components
 from tinyvision.image.decode import ImageError
-from tinyvision.image.segment import MAX_DIGITS, label_components, segment
+from tinyvision.image.segment import MAX_DIGITS, segment
 
 HEIGHT = 80  # px: a digit's height in the generated ink maps
-
-
-@pytest.fixture(scope="module")
-def mnist() -> tuple[np.ndarray, np.ndarray]:
-    """MNIST test digits (never training digits) as float images in [0, 1], and their labels."""
-    data = load_dataset("mnist")
-    return data.test_images[:, 0].numpy().astype(np.float32) / 255.0, data.test_labels.numpy()
 
 
 def digit(mnist, label: int, nth: int = 0, height: int = HEIGHT) -> np.ndarray:

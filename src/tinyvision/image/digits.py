@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from tinyvision.image.decode import ImageError
+from tinyvision.image.paper import clear_paper, filter2d, paper_level
 
 WORK_SIDE = 512  # the longest side analysed: plenty for a 20x20 result, bounded cost
 DIGIT_BOX = 20  # MNIST: the digit's bounding box fits 20x20 ...
@@ -45,33 +46,46 @@ def shrink(gray: np.ndarray, longest: int = WORK_SIDE) -> np.ndarray:
     return np.asarray(Image.fromarray(gray).resize(size, Image.Resampling.BOX), dtype=np.float32)
 
 
+MAX_GAIN = 3.0  # ink in a shadow is brought up to at most this many times its contrast
+POLARITY_MARGIN = 0.2  # the levels' tails settle which way round the ink is when this far apart; else ...
+POLARITY_SIDE = 128  # ... it is judged on a copy this many px on its longest side ...
+POLARITY_WIDTHS = (3, 5, 9)  # ... by what is narrower than these widths (px of that copy) ...
+POLARITY_CONTRAST = 0.2  # ... and stands out of its surroundings by at least this much
+
+
+def _narrow(values: np.ndarray, width: int) -> float:
+    """The total brightness of what is narrower than `width` and clearly brighter than its surroundings
+    (the white top-hat, values minus their grayscale opening, above POLARITY_CONTRAST: not the faint
+    squares of squared paper between their lines)."""
+    tophat = values - filter2d(filter2d(values, width, np.min), width, np.max)
+    return float(tophat[tophat > POLARITY_CONTRAST].sum())
+
+
 def ink_polarity(gray: np.ndarray) -> np.ndarray:
-    """Ink bright on dark paper, as in MNIST: the paper is what the border mostly shows."""
-    h, w = gray.shape
-    m = max(1, min(h, w) // 20)
-    border = np.concatenate([gray[:m].ravel(), gray[-m:].ravel(), gray[:, :m].ravel(), gray[:, -m:].ravel()])
-    return 1.0 - gray if np.median(border) > 0.5 else gray
+    """Ink bright on dark paper, as in MNIST.
+
+    Ink is the minority of an image's levels: the paper is the median, the ink the tail further from
+    it (not the border's level, which the desk beside the sheet can fill). When a shadow or the desk
+    puts as much dark as light around the median, narrowness decides: read the right way round,
+    strokes stand out of the paper as narrow bright lines; read the wrong way, only the gaps between
+    strokes do, and fewer of them. Each width votes."""
+    low, paper, high = np.percentile(gray, (1, 50, 99))
+    margin = (paper - low) - (high - paper)  # > 0: dark ink on light paper
+    if abs(margin) < POLARITY_MARGIN:
+        small = shrink(gray, POLARITY_SIDE)
+        votes = sum(np.sign(_narrow(1.0 - small, w) - _narrow(small, w)) for w in POLARITY_WIDTHS)
+        margin = votes if votes != 0 else margin
+    return 1.0 - gray if margin > 0 else gray
 
 
-def _min_filter3(grid: np.ndarray) -> np.ndarray:
-    padded = np.pad(grid, 1, mode="edge")
-    h, w = grid.shape
-    return np.min([padded[i : i + h, j : j + w] for i in range(3) for j in range(3)], axis=0)
+def remove_background(ink: np.ndarray) -> np.ndarray:
+    """How much brighter than the paper under it each pixel of an ink-bright map is (`paper_level`):
+    uneven light and shadows become flat black, and only what is narrower than a stroke stays bright.
 
-
-def remove_background(ink: np.ndarray, blocks: int = 6) -> np.ndarray:
-    """Subtract the paper's level, estimated per block, so uneven light becomes flat black.
-
-    A block's 10th percentile is its paper (ink is the minority); the minimum
-    over neighbouring blocks covers blocks a thick stroke fills entirely.
-    """
-    h, w = ink.shape
-    bh, bw = -(-h // blocks), -(-w // blocks)
-    padded = np.pad(ink, ((0, bh * blocks - h), (0, bw * blocks - w)), mode="edge")
-    cells = padded.reshape(blocks, bh, blocks, bw).transpose(0, 2, 1, 3).reshape(blocks, blocks, -1)
-    grid = _min_filter3(np.percentile(cells, 10, axis=-1).astype(np.float32))
-    level = np.asarray(Image.fromarray(grid).resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32)
-    return np.clip(ink - level, 0.0, 1.0)
+    Light multiplies: in a shadow that halves the light, ink differs from the paper by half as much,
+    so the difference is divided by the paper's own brightness (1 - level, ink being bright here)."""
+    level = paper_level(ink)
+    return np.clip((ink - level) / np.maximum(1.0 - level, 1.0 / MAX_GAIN), 0.0, 1.0)
 
 
 def otsu_threshold(values: np.ndarray, bins: int = 256) -> float:
@@ -147,8 +161,9 @@ def place_by_centre_of_mass(digit: np.ndarray, field: int = DIGIT_FIELD) -> np.n
 
 
 def ink_map(pixels: np.ndarray) -> np.ndarray:
-    """Decoded pixels -> the ink as bright on black, paper removed, at most WORK_SIDE px long."""
-    return isolate_ink(remove_background(ink_polarity(shrink(to_gray(pixels)))))
+    """Decoded pixels -> the ink as bright on black, paper removed (its light, its printed lines, the
+    desk beside it), at most WORK_SIDE px long."""
+    return clear_paper(isolate_ink(remove_background(ink_polarity(shrink(to_gray(pixels))))))
 
 
 def prepare_digit(pixels: np.ndarray) -> np.ndarray:
