@@ -91,6 +91,23 @@ def test_duplicates_leakage_conflicts_corrupt_files_and_tiny_classes_are_found(t
     assert "test/cat/copy.png" in markdown and "broken.jpg" in markdown
 
 
+def test_an_image_in_train_and_in_test_under_another_label_is_leakage_and_a_conflict(tmp_path, capsys):
+    root = clean_folder(tmp_path / "pics")
+    shutil.copy(root / "train" / "cat" / "0.png", root / "test" / "dog" / "leak.png")
+    out = tmp_path / "check"
+    assert main(["check-data", f"folder:{root}", "--out", str(out)]) == 1
+    report = json.loads((out / "report.json").read_text())
+    assert report["identical_files"]["across_splits"] == 1 and report["identical_files"]["across_classes"] == 1
+
+
+def test_a_class_with_no_readable_image_is_named(tmp_path, capsys):
+    root = clean_folder(tmp_path / "pics")
+    (root / "train" / "bird").mkdir()
+    (root / "train" / "bird" / "broken.png").write_bytes(b"\x89PNG garbage")
+    assert main(["check-data", f"folder:{root}", "--out", str(tmp_path / "check")]) == 1
+    assert "class(es) with no readable training images: bird" in capsys.readouterr().out
+
+
 def test_a_bad_request_exits_2(tmp_path, capsys):
     assert main(["check-data", f"folder:{tmp_path / 'nope'}", "--out", str(tmp_path / "o")]) == 2
     assert "is not a folder" in capsys.readouterr().err

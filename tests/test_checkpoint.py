@@ -71,6 +71,44 @@ def test_training_state_never_runs_code_from_the_file(tmp_path):
     buffer = io.BytesIO()
     torch.save({"position": Exploit(str(marker))}, buffer)
     (tmp_path / "train_state.pt").write_bytes(buffer.getvalue())
-    with pytest.raises(TinyVisionError, match="unreadable training state"):
+    with pytest.raises(TinyVisionError, match="refused: it holds objects other than tensors") as refused:
         load_train_state(tmp_path / "train_state.pt")
     assert not marker.exists()
+    assert "\n" not in str(refused.value) and "weights_only" not in str(refused.value)  # no unsafe advice
+
+
+def test_a_damaged_weight_is_refused_not_answered_with(tmp_path):
+    path = tmp_path / "m.safetensors"
+    save_model(path, create_model("tutorial-b", (1, 28, 28), 10), card())
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF  # one byte of the last weights: still a valid file, with a wrong weight
+    path.write_bytes(bytes(data))
+    with pytest.raises(TinyVisionError, match="do not match their checksum"):
+        load_model(path)
+
+
+def test_weights_that_are_not_numbers_are_refused(tmp_path):
+    model = create_model("tutorial-b", (1, 28, 28), 10)
+    with torch.no_grad():
+        next(model.parameters())[0] = float("nan")
+    save_model(tmp_path / "m.safetensors", model, card())
+    with pytest.raises(TinyVisionError, match="NaN or infinite"):
+        load_model(tmp_path / "m.safetensors")
+
+
+@pytest.mark.parametrize("change", [
+    {"tta": {"shift": 50, "flip": False}},  # 10,201 views of every image
+    {"input_shape": [1, 4000, 4000]},
+    {"input_shape": [2, 28, 28]},
+    {"normalization": {"mean": [0.5], "std": [0.0]}},
+    {"reject": {"threshold": "abc"}},
+    {"preparation": "exec"},
+])
+def test_a_card_out_of_range_is_refused_before_anything_is_built(tmp_path, change):
+    model = create_model("tutorial-b", (1, 28, 28), 10)
+    save_model(tmp_path / "m.safetensors", model, card())
+    weights = safetensors.torch.load_file(tmp_path / "m.safetensors")
+    bad = {**json.loads(card().to_json()), **change}
+    safetensors.torch.save_file(weights, tmp_path / "bad.safetensors", metadata={"tinyvision": json.dumps(bad)})
+    with pytest.raises(TinyVisionError, match="invalid tinyvision metadata .*out of range"):
+        load_model(tmp_path / "bad.safetensors")

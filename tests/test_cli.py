@@ -86,6 +86,11 @@ def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(tmp_path):
         (["train", "--resume", "DOES-NOT-EXIST"], "not a run folder"),
         (["evaluate", "DOES-NOT-EXIST"], "no checkpoint"),
         (["frobnicate"], "invalid choice"),
+        (["train", "--weight-decay", "-1"], "--weight-decay must be >= 0"),
+        (["train", "--lr", "nan"], "--lr must be a positive number"),
+        (["serve", "DOES-NOT-EXIST", "--workers", "100000"], "--workers must be from 1 to 64"),
+        (["serve", "DOES-NOT-EXIST", "--predict-seconds", "inf"], "--predict-seconds must be a positive"),
+        (["serve", "DOES-NOT-EXIST", "--port", "99999"], "--port must be from 0 to 65535"),
     ],
 )
 def test_user_errors_are_one_line_exit_2_and_write_nothing(tmp_path, monkeypatch, capsys, args, message):

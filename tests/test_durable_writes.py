@@ -96,3 +96,14 @@ def test_two_cli_runs_racing_for_one_folder_one_wins_the_other_exits_2_with_one_
     status = out / "status.json"
     if status.exists():  # the loser never marks the winner's folder
         assert json.loads(status.read_text())["status"] == "finished"
+
+
+def test_a_path_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path):
+    from tinyvision.errors import TinyVisionError
+
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "a-folder").mkdir()
+    for target, why in ((tmp_path / "a-file" / "out.png", "cannot write"), (tmp_path / "a-folder", "is a folder")):
+        with pytest.raises(TinyVisionError, match=why):
+            atomic.write_bytes(target, b"data")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder"]  # nothing half-written

@@ -38,11 +38,12 @@ def photo(digit: int, seed: int) -> bytes:
 class LiveServer:
     """The app under a real uvicorn on a free loopback port, in a thread."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, http="auto") -> None:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    http=http))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> str:
@@ -160,3 +161,44 @@ def test_image_bytes_read_from_a_form_name_the_field_when_it_is_wrong(model_path
                    {"image": ("a.png", buffer.getvalue(), "image/png"), "extra": ("b.png", b"x", "image/png")}):
         reply = client.post("/api/predict", files=fields)
         assert reply.status_code == 400 and "'image'" in reply.json()["error"], reply.text
+
+
+@pytest.mark.parametrize("bad", [dict(workers=0), dict(workers=100_000), dict(queue=-1), dict(queue=10**6),
+                                 dict(max_bytes=0), dict(predict_seconds=float("inf")),
+                                 dict(predict_seconds=float("nan")), dict(predict_seconds=0.0)])
+def test_bounds_out_of_range_are_refused_at_start(bad):
+    with pytest.raises(tinyvision.TinyVisionError):
+        ServeOptions.with_defaults(**bad)
+
+
+def closed_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server closes this connection (recv returns b"") within `seconds`."""
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(1024) == b""
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_a_connection_that_never_finishes_its_headers_is_closed_and_connections_are_capped(model_path,
+                                                                                          monkeypatch):
+    from tinyvision import serve_connections
+
+    monkeypatch.setattr(serve_connections, "HEADER_SECONDS", 0.5)
+    monkeypatch.setattr(serve_connections, "MAX_CONNECTIONS", 4)
+    app = create_app(tinyvision.load(model_path), ServeOptions(workers=1, queue=1))
+    with LiveServer(app, http=serve_connections.BoundedH11Protocol) as base:
+        port = int(base.rsplit(":", 1)[1])
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\n")  # and never the rest (slowloris)
+        assert closed_within(slow, 5)
+        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+        extra = socket.create_connection(("127.0.0.1", port))
+        assert closed_within(extra, 2)  # past the cap: closed as it opens
+        for sock in (slow, extra, *held):
+            sock.close()
+        time.sleep(0.2)
+        reply = httpx.post(base + "/api/predict", content=photo(3, 0), timeout=30)
+        assert reply.status_code == 200, reply.text  # the server still answers everyone else

@@ -14,6 +14,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from tinyvision.errors import TinyVisionError
+
 
 def _current_umask() -> int:
     mask = os.umask(0)
@@ -56,8 +58,13 @@ def atomic_path(path: str | os.PathLike, exclusive: bool = False) -> Iterator[Pa
     of two writers racing for one name, exactly one wins (FileExistsError).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    if target.is_dir():
+        raise TinyVisionError(f"cannot write {target}: it is a folder")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:  # the folder is a file, read-only, or cannot be made
+        raise TinyVisionError(f"cannot write {target}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -65,9 +72,12 @@ def atomic_path(path: str | os.PathLike, exclusive: bool = False) -> Iterator[Pa
         os.chmod(tmp_path, _FILE_MODE)
         fsync_path(tmp_path)
         if exclusive:
-            publish_exclusive(tmp_path, target)
+            publish_exclusive(tmp_path, target)  # FileExistsError: the caller's race to handle
         else:
-            os.replace(tmp_path, target)
+            try:
+                os.replace(tmp_path, target)
+            except OSError as exc:
+                raise TinyVisionError(f"cannot write {target}: {exc.strerror or exc}") from None
         fsync_path(target.parent)
     finally:
         if tmp_path.exists():

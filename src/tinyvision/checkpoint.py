@@ -9,7 +9,11 @@ needs (optimizer, RNG states, position in the epoch); it is read with
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import pickle
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +30,7 @@ from tinyvision.normalization import Normalization
 
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "train_state.pt"
+DIGEST_KEY = "tinyvision-weights-sha256"  # safetensors metadata: the weights' checksum (weights_digest)
 FORMAT_VERSION = 2  # 2: kind, preparation, tta and temperature are the card's own fields
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
 
@@ -90,9 +95,35 @@ class ModelCard:
                 tta=TTA.from_dict(d.get("tta")),
                 temperature=temperature,
                 reject=dict(d.get("reject") or {}),
-            )
+            ).checked()
         except (ValueError, KeyError, TypeError) as exc:
             raise TinyVisionError(f"{source}: invalid tinyvision metadata ({exc})") from None
+
+    def checked(self) -> ModelCard:
+        """This card, if every value the inference path uses is in range (ValueError otherwise): a card
+        is read from a file, and a damaged or hostile one must not become a huge allocation or a NaN."""
+        from tinyvision.datasets.folder import MAX_SIZE, MIN_SIZE
+
+        channels, height, width = self.input_shape
+        norm = self.normalization
+        numbers = [*norm.mean, *norm.std, self.temperature]
+        reject = self.reject or {}
+        bars = [reject["threshold"]] if "threshold" in reject else []
+        bars += list((reject.get("number_thresholds") or {}).values())
+        checks = [
+            (channels in (1, 3) and MIN_SIZE <= min(height, width) and max(height, width) <= MAX_SIZE,
+             f"input shape {list(self.input_shape)}"),
+            (len(self.classes) >= 1 and len(set(self.classes)) == len(self.classes), "classes"),
+            (len(norm.mean) == len(norm.std) == channels and all(math.isfinite(v) for v in numbers)
+             and min(norm.std) > 0, "normalization"),
+            (0 <= self.tta.shift <= 3, f"test-time shift {self.tta.shift}"),
+            (self.preparation in ("digit", "resize"), f"preparation {self.preparation!r}"),
+            (all(isinstance(b, (int, float)) and 0 <= b <= 1 for b in bars), "rejection thresholds"),
+        ]
+        bad = [what for ok, what in checks if not ok]
+        if bad:
+            raise ValueError(f"out of range: {', '.join(bad)}")
+        return self
 
 
 def upgrade_v1(d: dict) -> dict:
@@ -110,10 +141,22 @@ def weights_for_saving(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
 
 
+def weights_digest(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the weights (names, dtypes, shapes and bytes, in name order): safetensors has no
+    checksum of its own, and a flipped byte in a weight gives confident wrong answers, not an error."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().to("cpu").contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
 def save_model(path: Path, model: nn.Module, card: ModelCard) -> None:
+    weights = weights_for_saving(model)
     with atomic_path(path) as tmp:
         safetensors.torch.save_file(
-            weights_for_saving(model), str(tmp), metadata={"tinyvision": card.to_json()}
+            weights, str(tmp), metadata={"tinyvision": card.to_json(), DIGEST_KEY: weights_digest(weights)}
         )
 
 
@@ -156,8 +199,14 @@ def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Modul
     card = read_card(path)
     try:
         state = safetensors.torch.load_file(str(path), device="cpu")
+        with safetensors.safe_open(str(path), framework="pt") as f:
+            expected = (f.metadata() or {}).get(DIGEST_KEY)
     except Exception as exc:
         raise TinyVisionError(f"{path}: corrupt checkpoint ({exc})") from None
+    if expected is not None and weights_digest(state) != expected:  # checkpoints before 0.2 have none
+        raise TinyVisionError(f"{path}: corrupt checkpoint (its weights do not match their checksum)")
+    if not all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point()):
+        raise TinyVisionError(f"{path}: corrupt checkpoint (weights that are NaN or infinite)")
     model = create_model(card.model, card.input_shape, len(card.classes))
     load_weights(model, state, path, card.model)
     return model.to(device).eval(), card
@@ -172,6 +221,12 @@ def load_train_state(path: Path) -> dict:
     if not path.is_file():
         raise TinyVisionError(f"cannot resume: {path} does not exist")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about old pickle protocols: the error says enough
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # torch's message suggests weights_only=False: never for a file like this
+        raise TinyVisionError(f"{path}: refused: it holds objects other than tensors and plain data "
+                              f"(a damaged or untrusted training state; nothing in it was run)") from None
     except Exception as exc:
-        raise TinyVisionError(f"{path}: unreadable training state ({exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise TinyVisionError(f"{path}: unreadable training state ({first})") from None

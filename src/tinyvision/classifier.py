@@ -248,6 +248,8 @@ class Model:
         """Test-split metrics of this model's inference path: loss, accuracy, per class, confusion."""
         from tinyvision.evaluation_report import evaluate_model
 
+        if limit_batches is not None and limit_batches < 1:
+            raise TinyVisionError("--limit-batches must be at least 1")
         return evaluate_model(self, dataset, Path(data_dir) if data_dir else None, limit_batches)
 
     def export(self, format: str = "onnx", path: str | Path | None = None) -> Path:  # noqa: A002

@@ -9,6 +9,7 @@ every checkpoint, so a run can always be repeated or resumed.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from tinyvision.augment import POLICIES, AugmentOptions, policy_options
@@ -63,7 +64,9 @@ class RunConfig:
         checks = [
             (self.epochs >= 1, "--epochs must be at least 1"),
             (self.batch_size >= 1, "--batch-size must be at least 1"),
-            (self.lr > 0, "--lr must be positive"),
+            (self.lr > 0 and math.isfinite(self.lr), "--lr must be a positive number"),
+            (self.weight_decay >= 0 and math.isfinite(self.weight_decay), "--weight-decay must be >= 0"),
+            (0 <= self.momentum < 1, "--momentum must be in [0, 1)"),
             (self.optimizer in ("sgd", "adam"), "--optimizer must be sgd or adam"),
             (self.schedule in ("onecycle", "constant"), "--schedule must be onecycle or constant"),
             (0 <= self.warmup_fraction < 1, "warm-up fraction must be in [0, 1)"),

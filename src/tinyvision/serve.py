@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -44,6 +45,7 @@ import torch
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
+from starlette.requests import ClientDisconnect
 
 from tinyvision.classifier import Model
 from tinyvision.errors import TinyVisionError
@@ -55,6 +57,9 @@ STATUS = {"not_image": 415, "too_large": 413, "corrupt": 400, "too_small": 400, 
 STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
 FIELD = "image"  # the multipart field that carries the image
 MAX_DEFAULT_WORKERS = 8
+MAX_WORKERS = 64  # each worker may hold one bounded decode (~100 MB): 64 is already 6 GB
+MAX_QUEUE = 1024  # each waiting request may hold one body of up to max_bytes
+MAX_BODY = 100_000_000
 
 
 @dataclass(frozen=True)
@@ -73,17 +78,22 @@ class ServeOptions:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         # At most 8 workers by default: each holds up to one bounded decode, so memory stays bounded
         # on a many-core machine too (8 x ~100 MB + 24 waiting bodies of at most 10 MB).
-        workers = workers or min(cores, MAX_DEFAULT_WORKERS)
+        workers = min(cores, MAX_DEFAULT_WORKERS) if workers is None else workers
         processes = can_fork() if processes is None else processes
         if processes and not can_fork():
             raise TinyVisionError("worker processes need fork(), which this platform lacks: use --no-processes")
-        options = cls(max_bytes or cls.max_bytes, workers, cls.queue if queue is None else queue,
-                      processes=processes,
+        options = cls(cls.max_bytes if max_bytes is None else max_bytes, workers,
+                      cls.queue if queue is None else queue, processes=processes,
                       predict_seconds=cls.predict_seconds if predict_seconds is None else predict_seconds)
-        if options.workers < 1 or options.queue < 0 or options.max_bytes < 1:
-            raise TinyVisionError("--workers and --max-bytes must be at least 1, --queue at least 0")
-        if options.predict_seconds <= 0:
-            raise TinyVisionError("--predict-seconds must be positive")
+        # Every bound is the server's memory bound (module docstring), so each has a ceiling too.
+        if not 1 <= options.workers <= MAX_WORKERS:
+            raise TinyVisionError(f"--workers must be from 1 to {MAX_WORKERS}")
+        if not 0 <= options.queue <= MAX_QUEUE:
+            raise TinyVisionError(f"--queue must be from 0 to {MAX_QUEUE}")
+        if not 1 <= options.max_bytes <= MAX_BODY:
+            raise TinyVisionError(f"--max-bytes must be from 1 to {MAX_BODY:,}")
+        if not (math.isfinite(options.predict_seconds) and options.predict_seconds > 0):
+            raise TinyVisionError("--predict-seconds must be a positive number of seconds")
         return options
 
 
@@ -284,6 +294,8 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
             return error(413, f"request body over the limit of {options.max_bytes:,} bytes")
         except asyncio.TimeoutError:
             return error(408, f"the request body took over {options.body_seconds:g} s to arrive")
+        except ClientDisconnect:  # the client left mid-upload: nobody to answer, nothing to log
+            return error(400, "the client closed the connection before its body arrived")
         except ImageError as exc:
             return error(STATUS.get(exc.kind, 400), str(exc))
         except TinyVisionError as exc:
@@ -309,12 +321,20 @@ def share_threads(workers: int) -> int:
     return threads
 
 
+def check_port(port: int) -> None:
+    if not 0 <= port <= 65535:
+        raise TinyVisionError(f"--port must be from 0 to 65535, not {port}")
+
+
 def run_server(model: Model, host: str = "127.0.0.1", port: int = 8000, options: ServeOptions | None = None) -> None:
     import socket
 
     import uvicorn
 
+    from tinyvision.serve_connections import BoundedH11Protocol
+
     options = options or ServeOptions.with_defaults()
+    check_port(port)
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         try:  # a clear one-line error instead of uvicorn's log when the port is taken
             probe.bind((host, port))
@@ -326,4 +346,4 @@ def run_server(model: Model, host: str = "127.0.0.1", port: int = 8000, options:
     kind = "worker processes" if options.processes else "worker threads"
     print(f"tinyvision: serving {model.card.model} ({model.card.dataset}) on http://{host}:{port}/ "
           f"({options.workers} {kind} x {threads} torch thread(s), queue {options.queue})", flush=True)
-    uvicorn.run(create_app(model, options), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(model, options), host=host, port=port, log_level="warning", http=BoundedH11Protocol)

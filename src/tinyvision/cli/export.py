@@ -25,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
     import tinyvision
     from tinyvision.export import check_parity
 
+    if args.check_images is not None and args.check_images < 0:
+        raise TinyVisionError("--check-images must be at least 0 (0: skip the check)")
     model = tinyvision.load(args.checkpoint)
     out = model.export(args.format, args.out)
     card = model.card

@@ -26,10 +26,12 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import tinyvision
-    from tinyvision.serve import ServeOptions, run_server
+    from tinyvision.serve import ServeOptions, check_port, run_server
 
-    model = tinyvision.load(args.checkpoint)
+    # The flags first: a mistake in them is reported before the model is loaded.
     options = ServeOptions.with_defaults(max_bytes=args.max_bytes, workers=args.workers, queue=args.queue,
                                          processes=args.processes, predict_seconds=args.predict_seconds)
+    check_port(args.port)
+    model = tinyvision.load(args.checkpoint)
     run_server(model, args.host, args.port, options)
     return 0

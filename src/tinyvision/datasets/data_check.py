@@ -155,6 +155,8 @@ def exact_duplicates(keys: np.ndarray, inp: CheckInput) -> dict:
         out["groups"] += 1
         out["extra_copies"] += len(members) - 1
         out[where] += 1
+        if where == "across_splits" and len(set(inp.labels[members].tolist())) > 1:
+            out["across_classes"] += 1  # leakage and a label conflict both: counted as each
         if len(out["examples"]) < EXAMPLES or where != "within_class" and len(out["examples"]) < 3 * EXAMPLES:
             out["examples"].append({"where": where, "items": describe(members[:6], inp), "count": len(members)})
     return out
@@ -200,7 +202,9 @@ def near_duplicates(phash: np.ndarray, thumbs: torch.Tensor, pixel: np.ndarray, 
     train, test = SPLITS.index("train"), SPLITS.index("test")
     leaks = np.concatenate([j[(inp.splits[i] == train) & (inp.splits[j] == test)],
                             i[(inp.splits[j] == train) & (inp.splits[i] == test)]])
-    out: dict = {"pairs": int(len(i)), **{w: int((where == k).sum()) for k, w in enumerate(WHERE)},
+    counts = {w: int((where == k).sum()) for k, w in enumerate(WHERE)}
+    counts["across_classes"] += int(((where == 2) & (inp.labels[i] != inp.labels[j])).sum())  # both, as above
+    out: dict = {"pairs": int(len(i)), **counts,
                  "test_images_with_a_train_near_duplicate": int(len(np.unique(leaks))), "examples": []}
     # Examples: the closest pairs, those across splits and classes first.
     order = np.lexsort((-corr, -where))
@@ -239,6 +243,7 @@ def imbalance(counts: dict, classes: tuple[str, ...]) -> dict:
         "largest": largest, "smallest": smallest,
         "ratio": round(largest / smallest, 2) if smallest else None,
         "tiny_classes": [c for c, v in zip(classes, values) if v < TINY_CLASS],
+        "empty_classes": [c for c, v in zip(classes, values) if v == 0],
     }
 
 
@@ -259,7 +264,9 @@ def problems_of(report: dict) -> list[str]:
     bal = report["imbalance"]
     if bal["tiny_classes"]:
         problems.append(f"tiny class(es) (< {TINY_CLASS} training images): {', '.join(bal['tiny_classes'])}")
-    if bal["ratio"] is None or bal["ratio"] >= IMBALANCE_RATIO:
+    if bal["ratio"] is None:
+        problems.append(f"class(es) with no readable training images: {', '.join(bal.get('empty_classes', []))}")
+    elif bal["ratio"] >= IMBALANCE_RATIO:
         problems.append(f"class imbalance: largest/smallest = {bal['ratio']} (try --balance weights or sampler)")
     return problems
 

@@ -269,6 +269,8 @@ def to_8bit(image: Image.Image, scale: float | None = None) -> Image.Image:
     if mode.startswith("I;16") or mode in ("I", "F"):
         scale = scale or value_scale(image)
         values = np.asarray(image, dtype=np.float32)
+        if not np.isfinite(values).all():  # a float image with NaN or infinite pixels: not a picture
+            raise ImageError("corrupt image (pixels that are not numbers)", "corrupt")
         return Image.fromarray(np.clip(np.rint(values * (255.0 / scale)), 0, 255).astype(np.uint8), "L")
     if mode == "1":
         return image.convert("L")
