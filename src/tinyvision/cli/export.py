@@ -48,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"check on {parity.count} {card.dataset} test images: same prediction for "
           f"{parity.same_prediction}/{parity.count}, max |log-probability difference| {parity.max_abs_diff:.2e}")
     if parity.max_abs_diff > 1e-3:  # float32 reorderings give ~1e-6; more is an exporter bug
-        print(f"tinyvision: exported model disagrees with PyTorch; do not use {out}", file=sys.stderr)
+        for rejected in (out, out.with_name(out.name + ".json")):  # never left where it looks usable
+            rejected.unlink(missing_ok=True)
+        print(f"tinyvision: exported model disagrees with PyTorch; {out} removed", file=sys.stderr)
         return 1
     return 0

@@ -13,13 +13,17 @@ def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help="list run folders: model, dataset, test accuracy, time, status",
                        description="List the run folders under DIR (default runs/), oldest first. Status: "
                        "finished, interrupted (resume it), failed (an error, or the process died), running.")
-    p.add_argument("dir", nargs="?", type=Path, default=Path("runs"), metavar="DIR")
+    p.add_argument("dir", nargs="?", type=Path, default=None, metavar="DIR")
     p.add_argument("--json", action="store_true", help="one JSON list instead of the table")
 
 
 def run(args: argparse.Namespace) -> int:
+    from tinyvision.errors import TinyVisionError
     from tinyvision.runs_index import list_runs
 
+    if args.dir is not None and not args.dir.is_dir():  # a folder named by the user must exist
+        raise TinyVisionError(f"{args.dir} is not a folder")
+    args.dir = args.dir or Path("runs")  # the default: none yet is no mistake
     runs = list_runs(args.dir)
     if args.json:
         print(json.dumps([r.to_dict() for r in runs], indent=2))
