@@ -32,7 +32,10 @@ from tinyvision.image.components import label_components, stroke_width
 
 INK_LEVEL = 0.25  # as image.segment: a pixel is ink above this
 LEVEL_CELLS = 128  # the paper's level is estimated on a grid this many cells along the longest side ...
-OPENING_REACH = 0.2  # ... and ink is what is narrower than this share of the longest side
+# ... and ink is what is narrower than this share of the longest side. Chosen on validation (benchmarks/
+# paper_choices.py, results/paper_reach_*.json): 0.2 faded the thick strokes of blown-up low-resolution
+# scans into the light; 0.3 to 0.5 read within a point of each other, 0.35 the most.
+OPENING_REACH = 0.35
 RULE_LEVEL = 0.1  # printed lines are looked for in ink fainter than the writing's (INK_LEVEL) ...
 RULE_SPAN = 0.6  # ... a printed line runs across at least this share of the image ...
 RULE_THINNER = 0.6  # ... and is thinner than this share of the writing's strokes
@@ -63,7 +66,12 @@ def paper_level(ink: np.ndarray) -> np.ndarray:
     cells = padded.reshape(gh, cell, gw, cell).transpose(0, 2, 1, 3).reshape(gh, gw, -1)
     grid = np.percentile(cells, 10, axis=-1).astype(np.float32)
     size = 2 * max(1, round(OPENING_REACH * max(gh, gw) / 2)) + 1
-    opened = filter2d(filter2d(grid, size, np.min), size, np.max)
+    # An opening cannot reach a maximum at the border (light brightest at an edge of the frame), and would
+    # leave the rise up to it as ink: the grid is first extended past its edges along its own slope.
+    margin = size - 1
+    extended = np.pad(grid, margin, mode="reflect", reflect_type="odd") if min(gh, gw) > margin else \
+        np.pad(grid, margin, mode="edge")
+    opened = filter2d(filter2d(extended, size, np.min), size, np.max)[margin:-margin, margin:-margin]
     smooth = filter2d(opened, 3, np.mean) if min(gh, gw) >= 3 else opened
     return np.asarray(Image.fromarray(smooth.astype(np.float32)).resize((w, h), Image.Resampling.BILINEAR),
                       dtype=np.float32)
