@@ -33,8 +33,8 @@ from tinyvision.image.components import label_components, stroke_width
 INK_LEVEL = 0.25  # as image.segment: a pixel is ink above this
 LEVEL_CELLS = 128  # the paper's level is estimated on a grid this many cells along the longest side ...
 # ... and ink is what is narrower than this share of the longest side. Chosen on validation (benchmarks/
-# paper_choices.py, results/paper_reach_*.json): 0.2 faded the thick strokes of blown-up low-resolution
-# scans into the light; 0.3 to 0.5 read within a point of each other, 0.35 the most.
+# paper_choices.py, results/paper_reach_*.json, table paper-reach): 0.2 faded the thick strokes of blown-up
+# low-resolution scans into the light; 0.3 to 0.5 read within a point of each other, 0.35 the most.
 OPENING_REACH = 0.35
 RULE_LEVEL = 0.1  # printed lines are looked for in ink fainter than the writing's (INK_LEVEL) ...
 RULE_SPAN = 0.6  # ... a printed line runs across at least this share of the image ...
@@ -72,7 +72,9 @@ def paper_level(ink: np.ndarray) -> np.ndarray:
     extended = np.pad(grid, margin, mode="reflect", reflect_type="odd") if min(gh, gw) > margin else \
         np.pad(grid, margin, mode="edge")
     opened = filter2d(filter2d(extended, size, np.min), size, np.max)[margin:-margin, margin:-margin]
-    smooth = filter2d(opened, 3, np.mean) if min(gh, gw) >= 3 else opened
+    # One cell wider, then smoothed: where broad light meets bright paper (the desk beside the sheet), the
+    # cell on the edge would otherwise keep a strip of the desk, a long thin line the width of a cell.
+    smooth = filter2d(filter2d(opened, 3, np.max), 3, np.mean) if min(gh, gw) >= 3 else opened
     return np.asarray(Image.fromarray(smooth.astype(np.float32)).resize((w, h), Image.Resampling.BILINEAR),
                       dtype=np.float32)
 
