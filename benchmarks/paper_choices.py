@@ -33,7 +33,6 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 
 import torch  # noqa: E402
-
 from provenance import recorded, write_results  # noqa: E402
 
 STAND_INS = ("photo", "pen", "scan")

@@ -501,6 +501,72 @@ def number_outcomes_table(data: dict) -> str:
                      "a digit misread"], "lrrrrrr", rows)
 
 
+HARD_STYLE_NAMES = {"ruled": "ruled paper (a rule under the digits; half with a margin)",
+                    "squared": "squared paper", "shadow": "a soft-edged shadow over part of the sheet",
+                    "desk-edge": "the desk beside the sheet, on one or two sides", "pencil": "pencil"}
+PAPER_FILES = ("numbers_paper_val_before.json", "numbers_paper_val.json", "numbers_paper_before.json",
+               "numbers_paper.json")
+
+
+@table("paper", *PAPER_FILES)
+def paper_table(val_before: dict, val_after: dict, test_before: dict, test_after: dict) -> str:
+    """Numbers photographed on hard paper (number_photos.py build --paper hard), read before and after the
+    paper module: validation (the choice, on the seed-0 trial run) and test (the report, on the default
+    recipe's seed-0 run), each pair by one model."""
+    if val_before["model"] != val_after["model"] or test_before["model"] != test_after["model"]:
+        raise ReportError("each before/after pair of paper files must come from one model")
+    rows = [["**all**", count(val_after["images"]), pct(val_before["read"]["rate"], 1),
+             f"**{pct(val_after['read']['rate'], 1)}**", count(test_after["images"]),
+             pct(test_before["read"]["rate"], 1), f"**{pct(test_after['read']['rate'], 1)}**"]]
+    for style, name in HARD_STYLE_NAMES.items():
+        v0, v1 = val_before["read"]["by_style"][style], val_after["read"]["by_style"][style]
+        t0, t1 = test_before["read"]["by_style"][style], test_after["read"]["by_style"][style]
+        rows.append([name, count(v1["images"]), pct(v0["rate"], 1), pct(v1["rate"], 1), count(t1["images"]),
+                     pct(t0["rate"], 1), pct(t1["rate"], 1)])
+    rows.append(["no answer (abstained or unreadable)", "", pct(val_before["abstained"] / val_before["images"], 1),
+                 pct(val_after["abstained"] / val_after["images"], 1), "",
+                 pct(test_before["abstained"] / test_before["images"], 1),
+                 pct(test_after["abstained"] / test_after["images"], 1)])
+    return markdown(["numbers read exactly", "validation images", "before", "after", "test images", "before",
+                     "after"], "lrrrrrr", rows)
+
+
+PAPER_REACHES = ("0.2", "0.3", "0.35", "0.4")
+
+
+@table("paper-reach", *(f"paper_reach_{r}.json" for r in PAPER_REACHES))
+def paper_reach_table(*files: dict) -> str:
+    """How far the paper's level reaches, on validation (benchmarks/paper_choices.py, one call per reach on
+    one seed-0 run); the reach in use is marked, and must be the one with the most points."""
+    import tinyvision.image.paper as paper
+
+    if len({f["run"] for f in files}) != 1:
+        raise ReportError("the paper-reach files must come from one run")
+    best = max(files, key=lambda f: f["points"])
+    if best["reach"] != paper.OPENING_REACH:
+        raise ReportError(f"image.paper.OPENING_REACH is {paper.OPENING_REACH}, validation chose {best['reach']}")
+    rows = [[f"**{f['reach']:g}** (in use)" if f["reach"] == paper.OPENING_REACH else f"{f['reach']:g}",
+             pct(f["numbers_read"], 1), pct(f["hard_read"], 1),
+             *(f"{pct(f[n]['right'], 1)} / {pct(f[n]['refused'], 1)}" for n in ("photo", "pen", "scan")),
+             f"{f['points']:.1f}"] for f in files]
+    return markdown(["reach (share of the longest side)", "numbers, clean paper", "numbers, hard paper",
+                     "digits as photos: right / refused", "redrawn with pens", "scanned at low resolution",
+                     "sum of the five rights (points)"], "lrrrrrr", rows)
+
+
+@table("paper-choice", "unsure_whole_0.999.json", "paper_val_default.json")
+def paper_choice_table(before: dict, after: dict) -> str:
+    """The paper module's cost on clean paper, on validation: the 4,000 numbers of the reading rules'
+    choices, single digits, letters and other non-digits, read by one seed-0 run before and after."""
+    if before["run"] != after["run"] or before["numbers_set"] != after["numbers_set"]:
+        raise ReportError("the paper-choice files must come from one run and one set of numbers")
+    rows = [[label, *reading_cells(f["variants"][0]), f"{selection_points(f['variants'][0]):.2f}"]
+            for label, f in (("before (unsure-whole 0.999 row)", before), ("after: `image/paper.py`", after))]
+    return markdown(["preparation", "numbers read exactly", "… some digits touching", "single digits right",
+                     "… refused", "letters refused", "other non-digits refused", "numbers + letters (points)"],
+                    "lrrrrrrr", rows)
+
+
 @table("segment-gate", "segment_gate.json", "segment_gate_pairs2000.json")
 def segment_gate_table(default: dict, pairs: dict) -> str:
     """The whole-group gate on validation: numbers from MNIST's validation digits and single validation
@@ -694,6 +760,16 @@ def seam_rules_table(data: dict) -> str:
 
 @value("numbers-read-rate", "numbers.json")
 def numbers_read_rate(data: dict) -> str:
+    return pct(data["read"]["rate"], 1)
+
+
+@value("paper-read-rate", "numbers_paper.json")
+def paper_read_rate(data: dict) -> str:
+    return pct(data["read"]["rate"], 1)
+
+
+@value("paper-read-rate-before", "numbers_paper_before.json")
+def paper_read_rate_before(data: dict) -> str:
     return pct(data["read"]["rate"], 1)
 
 
