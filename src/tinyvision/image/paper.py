@@ -36,11 +36,13 @@ LEVEL_CELLS = 128  # the paper's level is estimated on a grid this many cells al
 # paper_choices.py, results/paper_reach_*.json, table paper-reach): 0.2 faded the thick strokes of blown-up
 # low-resolution scans into the light; 0.3 to 0.4 read within a point of each other, 0.35 the most.
 OPENING_REACH = 0.35
+MIN_REACH_PX = 24  # ... and never less than this many pixels
 RULE_LEVEL = 0.1  # printed lines are looked for in ink fainter than the writing's (INK_LEVEL) ...
 RULE_SPAN = 0.6  # ... a printed line runs across at least this share of the image ...
 RULE_THINNER = 0.6  # ... and is thinner than this share of the writing's strokes
 RULE_EDGE = 0.5  # a line's width: the offsets along it holding this share of its peak's ink
 MAX_TILT = 12.0  # degrees: the steepest a photo's lines are searched for
+MIN_SHEET_PX = 64  # images smaller than this are a digit, not a photo of a sheet: no lines or desk looked for
 BORDER_CONTACT = 0.5  # a piece along at least this share of an edge of the frame ...
 BORDER_COVER = 0.9  # ... with this share of its ink near such edges is the desk, not writing
 
@@ -65,7 +67,9 @@ def paper_level(ink: np.ndarray) -> np.ndarray:
     padded = np.pad(ink, ((0, gh * cell - h), (0, gw * cell - w)), mode="edge")
     cells = padded.reshape(gh, cell, gw, cell).transpose(0, 2, 1, 3).reshape(gh, gw, -1)
     grid = np.percentile(cells, 10, axis=-1).astype(np.float32)
-    size = 2 * max(1, round(OPENING_REACH * max(gh, gw) / 2)) + 1
+    # At least MIN_REACH_PX: in a small image (an 8x8 scan, a 28x28 digit) the strokes are a large share
+    # of the frame, and a share of it would count them as light.
+    size = 2 * max(1, round(max(OPENING_REACH * max(gh, gw), MIN_REACH_PX / cell) / 2)) + 1
     # An opening cannot reach a maximum at the border (light brightest at an edge of the frame), and would
     # leave the rise up to it as ink: the grid is first extended past its edges along its own slope.
     margin = size - 1
@@ -212,5 +216,8 @@ def drop_border_objects(ink: np.ndarray) -> np.ndarray:
 
 
 def clear_paper(ink: np.ndarray) -> np.ndarray:
-    """The ink map with printed lines and objects along the frame removed."""
+    """The ink map with printed lines and objects along the frame removed; unchanged when it is smaller
+    than MIN_SHEET_PX, where strokes are a few pixels wide and look like printed lines (a 16x16 digit)."""
+    if max(ink.shape) < MIN_SHEET_PX:
+        return ink
     return drop_border_objects(remove_rules(ink))
