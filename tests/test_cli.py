@@ -92,6 +92,8 @@ def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(tmp_path):
         (["serve", "DOES-NOT-EXIST", "--predict-seconds", "inf"], "--predict-seconds must be a positive"),
         (["serve", "DOES-NOT-EXIST", "--port", "99999"], "--port must be from 0 to 65535"),
         (["runs", "DOES-NOT-EXIST"], "is not a folder"),
+        (["check-data", "folder:"], "folder: needs a folder after it"),  # not the working directory
+        (["train", "--dataset", "digits: "], "digits: needs a folder after it"),
     ],
 )
 def test_user_errors_are_one_line_exit_2_and_write_nothing(tmp_path, monkeypatch, capsys, args, message):

@@ -102,6 +102,19 @@ def test_multipart_takes_the_documented_field_and_names_it_when_wrong(client):
     assert no_file.status_code == 400 and "'image'" in no_file.json()["error"]
 
 
+def test_every_refusal_has_the_same_error_shape_even_frameworks_own(client):
+    """No such path, a wrong method, a query parameter that is not a number: FastAPI answers these
+    itself, and a client should not need a second parser for {"detail": [...]}."""
+    for response, status in ((client.get("/api/nothing-here"), 404), (client.get("/api/predict"), 405),
+                             (client.post("/api/predict?input=yes", content=photo_of(3)), 422)):
+        assert response.status_code == status, response.text
+        assert set(response.json()) == {"error"} and response.json()["error"], response.text
+    assert "input" in client.post("/api/predict?explain=1&input=x", content=photo_of(3)).json()["error"]
+    assert client.get("/api/predict").headers.get("allow") == "POST"  # 405 still says what is allowed
+    spec = client.get("/openapi.json").json()["paths"]["/api/predict"]["post"]["responses"]
+    assert spec["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorReply")
+
+
 def test_openapi_describes_the_endpoints_bodies_and_errors(client):
     spec = client.get("/openapi.json").json()
     predict = spec["paths"]["/api/predict"]["post"]

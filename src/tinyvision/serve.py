@@ -43,8 +43,10 @@ from typing import Any
 
 import torch
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
 from tinyvision.classifier import Model
@@ -214,6 +216,7 @@ ERRORS = {
     408: {"model": ErrorReply, "description": "the body took too long to arrive"},
     413: {"model": ErrorReply, "description": "body over the size limit, or an image too large to decode"},
     415: {"model": ErrorReply, "description": "the bytes are not an image"},
+    422: {"model": ErrorReply, "description": "a query parameter that is not an integer (input, explain)"},
     500: {"model": ErrorReply, "description": "the worker process answering stopped (it is replaced)"},
     503: {"model": ErrorReply, "description": "every worker busy and the queue full: retry after Retry-After s; "
                                               "or the prediction passed its deadline and its worker was replaced"},
@@ -256,6 +259,18 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
     app.state.pool, app.state.workers, app.state.admission = None, None, admission
     page = (WEB / "index.html").read_text(encoding="utf-8")
     static = {name: (WEB / name).read_bytes() for name in STATIC}
+
+    # FastAPI's own refusals (no such path, wrong method, a bad query parameter) answer
+    # {"detail": ...}; a client of this API reads one shape of error, so they answer {"error": "..."} too.
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = " ".join(str(part) for part in first.get("loc", ()))
+        return error(422, f"{where}: {first.get('msg', 'invalid request')}".strip(": "))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
