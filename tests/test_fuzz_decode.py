@@ -295,3 +295,31 @@ def test_valid_images_of_every_format_round_trip_to_sane_shapes(peak_memory):
 def test_mutated_files_only_ever_raise_image_error(peak_memory):
     MUTATED_BUDGET.start()
     mutated_files_only_raise_image_error()
+
+
+def test_a_corrupt_tiff_is_one_image_error_and_nothing_on_stderr(tmp_path):
+    """libtiff prints its own complaints to stderr, and Pillow warns per bad tag: beside the CLI's
+    one-line error these would be extra lines. In a fresh process (libtiff's handlers are C state),
+    corrupt LZW strips and corrupt tags give ImageError and leave stderr empty."""
+    import subprocess
+    import sys
+
+    noise = (np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(noise).save(buffer, format="TIFF", compression="tiff_lzw")
+    good = buffer.getvalue()
+    for name, span in (("strip", range(20, 400, 13)), ("tags", range(len(good) - 120, len(good) - 20, 7))):
+        bad = bytearray(good)
+        for i in span:
+            bad[i] ^= 0xFF
+        (tmp_path / f"{name}.tif").write_bytes(bytes(bad))
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from tinyvision.image.decode import ImageError, decode\n"
+        "for path in sorted(Path(sys.argv[1]).glob('*.tif')):\n"
+        "    try: decode(path.read_bytes()); print(path.stem, 'decoded')\n"
+        "    except ImageError as exc: print(path.stem, 'refused', exc.kind)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert "strip refused corrupt" in done.stdout, done.stdout

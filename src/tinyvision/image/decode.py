@@ -26,9 +26,11 @@ Pillow limits), so concurrent requests can decode in parallel threads.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +56,31 @@ MIN_SIDE = 8
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "ICO", "PPM")
 FORMAT_NAMES = "PNG, JPEG, GIF, BMP, TIFF, WebP, ICO or PNM"
 ICON_SIDE = 256  # the largest icon an ICO directory can describe
+
+
+def quiet_tiff_diagnostics() -> None:
+    """A corrupt TIFF makes Pillow warn about each bad tag, and libtiff print its own complaints
+    ("Using code not yet in table.") straight to stderr. The decoder already answers either with
+    one ImageError, so these lines only break the CLI's one-line error and fill a server's log.
+    libtiff's handlers are process-wide C state, set once (no per-call redirection, which threads
+    would race on); where the library cannot be found (no /proc, a system Pillow), nothing changes."""
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+    try:
+        from PIL import _imaging  # noqa: F401  (loads the libtiff Pillow decodes with)
+
+        with open("/proc/self/maps", encoding="ascii", errors="replace") as maps:
+            names = {line.split()[-1] for line in maps if "libtiff" in line.rsplit("/", 1)[-1]}
+        for name in names:
+            libtiff = ctypes.CDLL(name)
+            for setter in (libtiff.TIFFSetWarningHandler, libtiff.TIFFSetErrorHandler):
+                setter.restype = ctypes.c_void_p
+                setter.argtypes = [ctypes.c_void_p]
+                setter(None)  # NULL: libtiff reports nothing; the failed read still fails
+    except (OSError, AttributeError, ImportError):
+        pass
+
+
+quiet_tiff_diagnostics()
 # Full-size copies of the pixels a decoder holds at once, measured with
 # benchmarks/decode_memory.py: libwebp decodes into its own canvas and hands
 # Pillow a copy; Pillow's run-length BMP decoder builds the pixels in Python.
