@@ -150,9 +150,11 @@ def by(items: list[dict], rows: list[dict], key: str, figures) -> dict:
 
 def measure(runs: list[Path], root: Path, names: list[str], limit: int | None, photos: int) -> list[dict]:
     import tinyvision
+    from tinyvision.checkpoint import stored_digest
 
     models = [tinyvision.load(run) for run in runs]
-    results = [{"run": str(run), "model": m.card.model, "config": m.card.config, "reject": m.card.reject,
+    results = [{"run": str(run), "weights_sha256": stored_digest(run), "model": m.card.model,
+                "config": m.card.config, "reject": m.card.reject,
                 "temperature": m.card.temperature, "mnist_test_acc": m.card.metrics.get("test_acc"), "sets": {}}
                for run, m in zip(runs, models)]
     for name in names:

@@ -427,6 +427,7 @@ def read(args, manifest: list[dict]) -> None:
     from provenance import recorded, write_results
 
     import tinyvision
+    from tinyvision.checkpoint import stored_digest
     from tinyvision.errors import TinyVisionError
 
     model = tinyvision.load(args.checkpoint)
@@ -443,7 +444,8 @@ def read(args, manifest: list[dict]) -> None:
             boxes[e["file"]] = [[d["box"][1], d["box"][0], d["box"][1] + d["box"][3], d["box"][0] + d["box"][2]]
                                 for d in prediction.digits]
     result = {
-        "images": len(manifest), "model": str(args.checkpoint), "model_test_acc": model.card.metrics.get("test_acc"),
+        "images": len(manifest), "model": str(args.checkpoint),
+        "weights_sha256": stored_digest(args.checkpoint), "model_test_acc": model.card.metrics.get("test_acc"),
         "read": score_reads(manifest, reads), "segmentation": score_segmentation(manifest, boxes),
         "abstained": sum(v is None for v in reads.values()),
         "seconds_per_image": round((time.perf_counter() - start) / max(1, len(manifest)), 4),

@@ -79,6 +79,7 @@ def read_variants(args, variants: list[Callable[[], dict]], **extra) -> None:
     function that sets its constants and returns what names it in its row (shared with seam_rules.py and
     segment_costs.py)."""
     import tinyvision
+    from tinyvision.checkpoint import stored_digest
 
     torch.set_num_threads(1)
     model = tinyvision.load(args.run)
@@ -89,7 +90,8 @@ def read_variants(args, variants: list[Callable[[], dict]], **extra) -> None:
             rows.append({**apply(), **read_variant(model, args.numbers, sets)})
             print(json.dumps(rows[-1]), flush=True)
     singles, letters, negatives = sets
-    write_results(args.out, {"run": str(args.run), "numbers_set": str(args.numbers), "singles": len(singles),
+    write_results(args.out, {"run": str(args.run), "weights_sha256": stored_digest(args.run),
+                             "numbers_set": str(args.numbers), "singles": len(singles),
                              "letters": len(letters), "negatives": len(negatives), **extra, "variants": rows,
                              "provenance": prov})
 

@@ -82,11 +82,13 @@ def main() -> None:
 
     import tinyvision
     import tinyvision.image.paper as paper
+    from tinyvision.checkpoint import stored_digest
 
     paper.OPENING_REACH = args.reach
     model = tinyvision.load(args.run)
     with recorded() as prov:
-        result = {"run": str(args.run), "reach": args.reach, "numbers_set": str(args.numbers),
+        result = {"run": str(args.run), "weights_sha256": stored_digest(args.run), "reach": args.reach,
+                  "numbers_set": str(args.numbers),
                   "hard_set": str(args.hard), "numbers_read": round(numbers_read(model, args.numbers), 4),
                   "hard_read": round(numbers_read(model, args.hard), 4),
                   **{name: stand_in(model, name, args.count) for name in STAND_INS}}

@@ -436,8 +436,10 @@ def paper_evaluation_table(before: dict, after: dict) -> str:
     """The paper module on the evaluation sets: the same default runs read with the code before it (commit
     c73d90c) and after. It chose nothing: its choices were made on validation."""
     runs_before, runs_after = default_runs(before), default_runs(after)
-    if [r["run"] for r in runs_before] != [r["run"] for r in runs_after]:
+    if len(runs_before) != len(runs_after):
         raise ReportError("the paper-evaluation files must read the same runs")
+    for old_run, new_run in zip(runs_before, runs_after):
+        same_model("the paper-evaluation files", "run", old_run, new_run)
     rows = []
     for name, label in SET_NAMES.items():
         old, new = set_figures(runs_before[0], name), set_figures(runs_after[0], name)
@@ -520,6 +522,16 @@ def number_outcomes_table(data: dict) -> str:
                      "a digit misread"], "lrrrrrr", rows)
 
 
+def same_model(what: str, key: str, *files: dict) -> None:
+    """Figures compared as one model's must be: the same run path and, where the results recorded it, the
+    same weights (`weights_sha256`). A path can be reused by a model retrained in its place, and a file
+    with the digest beside one without cannot be checked, so that is refused too."""
+    if len({f[key] for f in files}) != 1:
+        raise ReportError(f"{what} must come from one model")
+    if len({f.get("weights_sha256") for f in files}) != 1:
+        raise ReportError(f"{what}: one path, but not the same recorded weights; rerun both sides")
+
+
 HARD_STYLE_NAMES = {"ruled": "ruled paper (a rule under the digits; half with a margin)",
                     "squared": "squared paper", "shadow": "a soft-edged shadow over part of the sheet",
                     "desk-edge": "the desk beside the sheet, on one or two sides", "pencil": "pencil"}
@@ -532,8 +544,8 @@ def paper_table(val_before: dict, val_after: dict, test_before: dict, test_after
     """Numbers photographed on hard paper (number_photos.py build --paper hard), read before and after the
     paper module: validation (the choice, on the seed-0 trial run) and test (the report, on the default
     recipe's seed-0 run), each pair by one model."""
-    if val_before["model"] != val_after["model"] or test_before["model"] != test_after["model"]:
-        raise ReportError("each before/after pair of paper files must come from one model")
+    same_model("the paper files' validation pair", "model", val_before, val_after)
+    same_model("the paper files' test pair", "model", test_before, test_after)
     rows = [["**all**", count(val_after["images"]), pct(val_before["read"]["rate"], 1),
              f"**{pct(val_after['read']['rate'], 1)}**", count(test_after["images"]),
              pct(test_before["read"]["rate"], 1), f"**{pct(test_after['read']['rate'], 1)}**"]]
@@ -559,8 +571,7 @@ def paper_reach_table(*files: dict) -> str:
     one seed-0 run); the reach in use is marked, and must have the most points (ties keep it)."""
     import tinyvision.image.paper as paper
 
-    if len({f["run"] for f in files}) != 1:
-        raise ReportError("the paper-reach files must come from one run")
+    same_model("the paper-reach files", "run", *files)
     # The reach in use must score the most; a tie keeps it (a change needs validation to prefer another).
     best = max(files, key=lambda f: f["points"])
     in_use = [f for f in files if f["reach"] == paper.OPENING_REACH]
@@ -580,8 +591,9 @@ def paper_choice_table(before: dict, after: dict) -> str:
     """The paper module's cost on clean paper, on validation: the 4,000 numbers of the reading rules'
     choices, single digits, letters and other non-digits, read by one seed-0 run with the code before the
     paper module (commit c73d90c) and after."""
-    if before["run"] != after["run"] or before["numbers_set"] != after["numbers_set"]:
-        raise ReportError("the paper-choice files must come from one run and one set of numbers")
+    same_model("the paper-choice files", "run", before, after)
+    if before["numbers_set"] != after["numbers_set"]:
+        raise ReportError("the paper-choice files must read one set of numbers")
     rows = [[label, *reading_cells(f["variants"][0]), f"{selection_points(f['variants'][0]):.2f}"]
             for label, f in (("before (commit c73d90c)", before), ("after: `image/paper.py`", after))]
     return markdown(["preparation", "numbers read exactly", "… some digits touching", "single digits right",

@@ -6,7 +6,7 @@ import safetensors
 import safetensors.torch
 import torch
 
-from tinyvision.checkpoint import ModelCard, load_model, load_train_state, save_model
+from tinyvision.checkpoint import ModelCard, load_model, load_train_state, save_model, stored_digest
 from tinyvision.errors import TinyVisionError
 from tinyvision.models import create_model
 from tinyvision.normalization import Normalization
@@ -85,6 +85,20 @@ def test_a_damaged_weight_is_refused_not_answered_with(tmp_path):
     path.write_bytes(bytes(data))
     with pytest.raises(TinyVisionError, match="do not match their checksum"):
         load_model(path)
+
+
+def test_the_stored_digest_names_the_weights_without_loading_them(tmp_path):
+    """Benchmarks record it to tell a retrained model from the one a run folder held before."""
+    first, second = tmp_path / "a", tmp_path / "b"
+    for folder, seed in ((first, 0), (second, 1)):
+        folder.mkdir()
+        torch.manual_seed(seed)
+        save_model(folder / "model.safetensors", create_model("tutorial-b", (1, 28, 28), 10), card())
+    assert len(stored_digest(first)) == 64 and stored_digest(first) == stored_digest(first / "model.safetensors")
+    assert stored_digest(first) != stored_digest(second)
+    (tmp_path / "junk.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(TinyVisionError, match="not a readable"):
+        stored_digest(tmp_path / "junk.safetensors")
 
 
 def test_weights_that_are_not_numbers_are_refused(tmp_path):

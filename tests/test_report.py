@@ -228,6 +228,16 @@ def test_repository_docs_match_their_results():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def test_figures_compared_as_one_model_must_have_the_same_recorded_weights():
+    same = {"run": "/tmp/r", "weights_sha256": "aa"}
+    report.same_model("pair", "run", same, dict(same))
+    report.same_model("pair", "run", {"run": "/tmp/r"}, {"run": "/tmp/r"})  # results from before digests
+    retrained = {"run": "/tmp/r", "weights_sha256": "bb"}
+    for other in (retrained, {"run": "/tmp/r"}, {"run": "/tmp/s", "weights_sha256": "aa"}):
+        with pytest.raises(report.ReportError):
+            report.same_model("pair", "run", same, other)
+
+
 def test_results_file_is_written_whole_with_nothing_left_beside_it(tmp_path):
     path = tmp_path / "results" / "x.json"
     provenance.write_results(path, {"a": 1})

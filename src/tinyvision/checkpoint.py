@@ -182,6 +182,18 @@ def read_card(path: Path) -> ModelCard:
     return ModelCard.from_json(metadata["tinyvision"], path)
 
 
+def stored_digest(path: Path | str) -> str | None:
+    """The SHA-256 of the weights a checkpoint (or run folder) says it holds, read from its header without
+    loading them; None for a checkpoint saved before digests. Benchmarks record it, so that figures compared
+    as "the same model" are checked to be: a run folder's path can be reused by a retrained model."""
+    path = resolve_model_path(path)
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as f:
+            return (f.metadata() or {}).get(DIGEST_KEY)
+    except Exception as exc:  # safetensors raises its own error types for a bad header
+        raise TinyVisionError(f"{path}: not a readable safetensors checkpoint ({exc})") from None
+
+
 def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: Path, name: str) -> None:
     try:
         model.load_state_dict(state, strict=True)
