@@ -14,8 +14,8 @@ corrupt, tiny or blank image or a malformed form, 408 for a body that takes
 longer than `body_seconds` to arrive (a slow client holds a place in the
 queue), 503 (with Retry-After) when every worker is busy and the queue is
 full. With worker processes, also 503 for a prediction past `predict_seconds`
-and 500 for one whose worker died: either worker is replaced. A bad request
-never takes the server down.
+and 500 for one whose worker died: either worker is replaced. FastAPI's own
+404, 405 and 422 have the same shape. A bad request never takes the server down.
 
 Bounded by design: at most `workers` predictions run at once; at most `queue`
 more requests wait; every other request is answered 503 at once, before its
