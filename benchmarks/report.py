@@ -431,6 +431,22 @@ def handwriting_table(*files: dict) -> str:
     return markdown(header, "l" * (len(header) - 6) + "rrrrrr", rows)
 
 
+@table("paper-cost-test", "numbers_before.json", "numbers.json")
+def paper_cost_test_table(before: dict, after: dict) -> str:
+    """The paper module's cost on clean paper, on the test numbers: one run read before it (commit c73d90c)
+    and after. Reported, never chosen on."""
+    same_model("the paper-cost-test files", "model", before, after)
+    rows = []
+    for label, get in (("read exactly: all numbers", lambda f: pct(f["read"]["rate"], 1)),
+                       ("… digits apart", lambda f: pct(f["read"]["by_touching"]["separate"]["rate"], 1)),
+                       ("… some digits touching", lambda f: pct(f["read"]["by_touching"]["touching"]["rate"], 1)),
+                       ("no answer", lambda f: pct(f["abstained"] / f["images"], 1)),
+                       ("time per number (one thread)", lambda f: f"{1000 * f['seconds_per_image']:.0f} ms")):
+        rows.append([label, get(before), get(after)])
+    return markdown([f"test numbers, clean paper ({count(after['images'])})", "before (commit c73d90c)",
+                     "after: `image/paper.py`"], "lrr", rows)
+
+
 @table("paper-evaluation", "handwriting_before.json", "handwriting.json")
 def paper_evaluation_table(before: dict, after: dict) -> str:
     """The paper module on the evaluation sets: the same default runs read with the code before it (commit
