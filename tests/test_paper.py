@@ -97,3 +97,20 @@ def test_a_thick_close_up_digit_survives_the_paper_level(mnist):
     ink = ink_map(photo(canvas))
     assert (ink > 0.25).sum() > 0.7 * (canvas > 0.25).sum()
     assert len(segment(ink)) == 1
+
+
+def test_the_fast_min_and_max_filters_equal_the_plain_window_ones():
+    """filter2d's min and max take log2(size) passes (paper._extreme); they must give exactly what a
+    window over every size x size neighbourhood (edges repeated) gives. Sizes are odd, as the paper's are."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from tinyvision.image.paper import filter2d
+
+    rng = np.random.default_rng(0)
+    for shape, size in (((40, 23), 1), ((40, 23), 3), ((40, 23), 9), ((17, 60), 45), ((64, 64), 33)):
+        grid = rng.random(shape, dtype=np.float32)
+        for op in (np.min, np.max):
+            r = size // 2
+            padded = np.pad(grid, r, mode="edge")
+            want = op(sliding_window_view(padded, (size, size)), axis=(-2, -1))
+            assert np.array_equal(filter2d(grid, size, op), want), (shape, size, op.__name__)
