@@ -323,3 +323,18 @@ def test_a_corrupt_tiff_is_one_image_error_and_nothing_on_stderr(tmp_path):
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert "strip refused corrupt" in done.stdout, done.stdout
+
+
+def test_a_float_image_of_huge_negative_values_decodes_without_a_warning():
+    """A warning is a second line on the CLI's stderr. A float image whose largest value is at most 1 is
+    scaled by 255; pixels near float32's lowest then overflow, which is black, not a RuntimeWarning."""
+    import warnings
+
+    values = np.full((40, 40), 1.0, np.float32)
+    values[10:30, 18:22] = -3e38
+    buffer = io.BytesIO()
+    Image.fromarray(values, "F").save(buffer, format="TIFF")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = decode(buffer.getvalue())
+    assert image.shape == (40, 40, 1) and int(image.max()) == 255 and int(image.min()) == 0
