@@ -298,7 +298,7 @@ def to_8bit(image: Image.Image, scale: float | None = None) -> Image.Image:
         values = np.asarray(image, dtype=np.float32)
         if not np.isfinite(values).all():  # a float image with NaN or infinite pixels: not a picture
             raise ImageError("corrupt image (pixels that are not numbers)", "corrupt")
-        with np.errstate(over="ignore"):  # a pixel far out of range overflows to +-inf: the clip makes it white or black
+        with np.errstate(over="ignore"):  # far out of range overflows to +-inf: clipped, white or black
             return Image.fromarray(np.clip(np.rint(values * (255.0 / scale)), 0, 255).astype(np.uint8), "L")
     if mode == "1":
         return image.convert("L")
