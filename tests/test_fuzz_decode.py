@@ -297,10 +297,11 @@ def test_mutated_files_only_ever_raise_image_error(peak_memory):
     mutated_files_only_raise_image_error()
 
 
-def test_a_corrupt_tiff_is_one_image_error_and_nothing_on_stderr(tmp_path):
-    """libtiff prints its own complaints to stderr, and Pillow warns per bad tag: beside the CLI's
-    one-line error these would be extra lines. In a fresh process (libtiff's handlers are C state),
-    corrupt LZW strips and corrupt tags give ImageError and leave stderr empty."""
+def test_a_corrupt_tiff_or_a_bomb_header_is_one_image_error_and_nothing_on_stderr(tmp_path):
+    """libtiff prints its own complaints to stderr, Pillow warns per bad TIFF tag and of a header
+    claiming a huge image: beside the CLI's one-line error these would be extra lines. In a fresh
+    process (libtiff's handlers are C state), corrupt LZW strips, corrupt tags and a TIFF header of
+    13,000 x 13,000 pixels give ImageError and leave stderr empty."""
     import subprocess
     import sys
 
@@ -313,6 +314,15 @@ def test_a_corrupt_tiff_is_one_image_error_and_nothing_on_stderr(tmp_path):
         for i in span:
             bad[i] ^= 0xFF
         (tmp_path / f"{name}.tif").write_bytes(bytes(bad))
+    small = io.BytesIO()
+    Image.new("L", (10, 10), 255).save(small, format="TIFF")
+    bomb = bytearray(small.getvalue())  # its width and height tags (256, 257) say 13,000 each
+    ifd = int.from_bytes(bomb[4:8], "little")
+    for k in range(int.from_bytes(bomb[ifd : ifd + 2], "little")):
+        entry = ifd + 2 + 12 * k
+        if int.from_bytes(bomb[entry : entry + 2], "little") in (256, 257):
+            bomb[entry + 8 : entry + 12] = (13000).to_bytes(4, "little")
+    (tmp_path / "bomb.tif").write_bytes(bytes(bomb))
     script = (
         "import sys; from pathlib import Path\n"
         "from tinyvision.image.decode import ImageError, decode\n"
@@ -322,7 +332,7 @@ def test_a_corrupt_tiff_is_one_image_error_and_nothing_on_stderr(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stderr == "", done.stderr
-    assert "strip refused corrupt" in done.stdout, done.stdout
+    assert "strip refused corrupt" in done.stdout and "bomb refused" in done.stdout, done.stdout
 
 
 def test_a_float_image_of_huge_negative_values_decodes_without_a_warning():

@@ -58,13 +58,16 @@ FORMAT_NAMES = "PNG, JPEG, GIF, BMP, TIFF, WebP, ICO or PNM"
 ICON_SIDE = 256  # the largest icon an ICO directory can describe
 
 
-def quiet_tiff_diagnostics() -> None:
+def quiet_decoder_diagnostics() -> None:
     """A corrupt TIFF makes Pillow warn about each bad tag, and libtiff print its own complaints
-    ("Using code not yet in table.") straight to stderr. The decoder already answers either with
-    one ImageError, so these lines only break the CLI's one-line error and fill a server's log.
-    libtiff's handlers are process-wide C state, set once (no per-call redirection, which threads
-    would race on); where the library cannot be found (no /proc, a system Pillow), nothing changes."""
+    ("Using code not yet in table.") straight to stderr; a header claiming a huge image makes Pillow
+    warn of a decompression bomb, which this decoder refuses itself (MAX_PIXELS). The decoder answers
+    each with one ImageError or a picture, so these lines only break the CLI's one-line error and fill
+    a server's log. libtiff's handlers are process-wide C state, set once (no per-call redirection,
+    which threads would race on); where the library cannot be found (no /proc, a system Pillow),
+    libtiff stays as it was."""
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:
         from PIL import _imaging  # noqa: F401  (loads the libtiff Pillow decodes with)
 
@@ -80,7 +83,7 @@ def quiet_tiff_diagnostics() -> None:
         pass
 
 
-quiet_tiff_diagnostics()
+quiet_decoder_diagnostics()
 # Full-size copies of the pixels a decoder holds at once, measured with
 # benchmarks/decode_memory.py: libwebp decodes into its own canvas and hands
 # Pillow a copy; Pillow's run-length BMP decoder builds the pixels in Python.
