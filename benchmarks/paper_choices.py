@@ -34,22 +34,9 @@ import json  # noqa: E402
 
 import torch  # noqa: E402
 from provenance import recorded, write_results  # noqa: E402
+from segment_gate import read_numbers  # noqa: E402
 
 STAND_INS = ("photo", "pen", "scan")
-
-
-def numbers_read(model, folder: Path) -> float:
-    """The share of a number_photos.py set read exactly through `Model.predict`."""
-    from tinyvision.errors import TinyVisionError
-
-    manifest = json.loads((folder / "manifest.json").read_text())["images"]
-    right = 0
-    for e in manifest:
-        try:
-            right += model.predict(folder / e["file"]).label == e["number"]
-        except TinyVisionError:
-            pass
-    return right / len(manifest)
 
 
 def stand_in(model, name: str, count: int) -> dict:
@@ -89,8 +76,8 @@ def main() -> None:
     with recorded() as prov:
         result = {"run": str(args.run), "weights_sha256": stored_digest(args.run), "reach": args.reach,
                   "numbers_set": str(args.numbers),
-                  "hard_set": str(args.hard), "numbers_read": round(numbers_read(model, args.numbers), 4),
-                  "hard_read": round(numbers_read(model, args.hard), 4),
+                  "hard_set": str(args.hard), "numbers_read": read_numbers(model, args.numbers)["read_exactly"],
+                  "hard_read": read_numbers(model, args.hard)["read_exactly"],
                   **{name: stand_in(model, name, args.count) for name in STAND_INS}}
     result["points"] = round(100 * (result["numbers_read"] + result["hard_read"]
                                     + sum(result[n]["right"] for n in STAND_INS)), 2)

@@ -808,18 +808,10 @@ def seam_rules_table(data: dict) -> str:
                     "lllrrrrrrrr", rows)
 
 
-@value("numbers-read-rate", "numbers.json")
-def numbers_read_rate(data: dict) -> str:
-    return pct(data["read"]["rate"], 1)
-
-
 @value("paper-read-rate", "numbers_paper.json")
-def paper_read_rate(data: dict) -> str:
-    return pct(data["read"]["rate"], 1)
-
-
 @value("paper-read-rate-before", "numbers_paper_before.json")
-def paper_read_rate_before(data: dict) -> str:
+@value("numbers-read-rate", "numbers.json")
+def read_rate(data: dict) -> str:  # numbers read exactly, in any number_photos.py results file
     return pct(data["read"]["rate"], 1)
 
 

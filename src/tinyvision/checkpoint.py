@@ -170,28 +170,32 @@ def resolve_model_path(path: Path | str) -> Path:
     return path
 
 
-def read_card(path: Path) -> ModelCard:
+def read_metadata(path: Path | str) -> dict[str, str]:
+    """A checkpoint's (or run folder's) safetensors header metadata, read without loading the weights."""
     path = resolve_model_path(path)
     try:
         with safetensors.safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
+            return f.metadata() or {}
     except Exception as exc:  # safetensors raises its own error types for a bad header
         raise TinyVisionError(f"{path}: not a readable safetensors checkpoint ({exc})") from None
+
+
+def card_of(metadata: dict[str, str], path: Path) -> ModelCard:
     if "tinyvision" not in metadata:
         raise TinyVisionError(f"{path}: not a tinyvision checkpoint (no metadata)")
     return ModelCard.from_json(metadata["tinyvision"], path)
+
+
+def read_card(path: Path) -> ModelCard:
+    path = resolve_model_path(path)
+    return card_of(read_metadata(path), path)
 
 
 def stored_digest(path: Path | str) -> str | None:
     """The SHA-256 of the weights a checkpoint (or run folder) says it holds, read from its header without
     loading them; None for a checkpoint saved before digests. Benchmarks record it, so that figures compared
     as "the same model" are checked to be: a run folder's path can be reused by a retrained model."""
-    path = resolve_model_path(path)
-    try:
-        with safetensors.safe_open(str(path), framework="pt") as f:
-            return (f.metadata() or {}).get(DIGEST_KEY)
-    except Exception as exc:  # safetensors raises its own error types for a bad header
-        raise TinyVisionError(f"{path}: not a readable safetensors checkpoint ({exc})") from None
+    return read_metadata(path).get(DIGEST_KEY)
 
 
 def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: Path, name: str) -> None:
@@ -208,11 +212,11 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: Path,
 def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, ModelCard]:
     """Rebuild the model a checkpoint describes and load its weights, in eval mode."""
     path = resolve_model_path(path)
-    card = read_card(path)
+    metadata = read_metadata(path)
+    card = card_of(metadata, path)
+    expected = metadata.get(DIGEST_KEY)
     try:
         state = safetensors.torch.load_file(str(path), device="cpu")
-        with safetensors.safe_open(str(path), framework="pt") as f:
-            expected = (f.metadata() or {}).get(DIGEST_KEY)
     except Exception as exc:
         raise TinyVisionError(f"{path}: corrupt checkpoint ({exc})") from None
     if expected is not None and weights_digest(state) != expected:  # checkpoints before 0.2 have none

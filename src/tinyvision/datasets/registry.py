@@ -124,9 +124,9 @@ def is_folder(name: str) -> bool:
 
 def spec_for(name: str) -> DatasetSpec:
     """The registry entry for `name`, or a folder entry for `folder:PATH` / `digits:PATH`."""
-    if is_folder(name) and not name.split(":", 1)[1].strip():
+    prefix, _, where = name.partition(":")
+    if is_folder(name) and not where.strip():
         # An empty path would be the working directory: its sub-folders (docs/, src/) taken as classes.
-        prefix = name.split(":", 1)[0]
         raise TinyVisionError(f"{prefix}: needs a folder after it, e.g. {prefix}:~/pictures (one sub-folder per class)")
     if name.startswith(FOLDER_PREFIX):
         return folder_spec(name)

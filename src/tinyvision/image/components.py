@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+INK_LEVEL = 0.25  # a pixel of an ink map is ink above this; the soft edge below it goes with the stroke it borders
+
 
 def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     """8-connected components of a boolean mask: (labels with -1 for background, count).

@@ -28,9 +28,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from tinyvision.image.components import label_components, stroke_width
+from tinyvision.image.components import INK_LEVEL, label_components, stroke_width
 
-INK_LEVEL = 0.25  # as image.segment: a pixel is ink above this
 LEVEL_CELLS = 128  # the paper's level is estimated on a grid this many cells along the longest side ...
 # ... and ink is what is narrower than this share of the longest side. Chosen on validation (benchmarks/
 # paper_choices.py, results/paper_reach_*.json, table paper-reach): 0.2 faded the thick strokes of blown-up
@@ -143,9 +142,9 @@ def _find_rules(mask: np.ndarray) -> list[tuple[float, int, int]]:
     return bands
 
 
-def _clear_band(ink: np.ndarray, mask: np.ndarray, tilt: float, first: int, last: int) -> None:
-    """Zero a line's band of offsets [first, last] at this tilt, except in columns where a stroke
-    crosses it."""
+def _band(mask: np.ndarray, tilt: float, first: int, last: int) -> np.ndarray:
+    """The pixels of a line's band of offsets [first, last] at this tilt, except in columns where a
+    stroke of `mask` crosses it."""
     h, w = mask.shape
     xs = np.arange(w)
     base = np.round(np.tan(np.radians(tilt)) * xs).astype(np.int64)
@@ -164,8 +163,7 @@ def _clear_band(ink: np.ndarray, mask: np.ndarray, tilt: float, first: int, last
         below |= inked(bottom + d)
     beyond = above & below
     rows = np.arange(h)[:, None]
-    band = (rows >= top[None] - soft) & (rows <= bottom[None] + soft) & ~beyond[None]
-    ink[band] = 0.0
+    return (rows >= top[None] - soft) & (rows <= bottom[None] + soft) & ~beyond[None]
 
 
 def remove_rules(ink: np.ndarray) -> np.ndarray:
@@ -177,18 +175,16 @@ def remove_rules(ink: np.ndarray) -> np.ndarray:
         bands = _find_rules(view > RULE_LEVEL)  # printed lines are often fainter than the writing
         if not bands:
             continue
-        tilt_rows = [(t, a, b) for t, a, b in bands]
         others = mask.copy()
-        for tilt, first, last in tilt_rows:
-            scratch = np.ones(mask.shape, np.float32)
-            _clear_band(scratch, np.zeros_like(mask), tilt, first, last)  # the whole band, crossings too
-            others &= scratch > 0
-        if others.sum() == 0:
+        nothing = np.zeros_like(mask)
+        for band in bands:
+            others &= ~_band(nothing, *band)  # the whole band, crossings too
+        if not others.any():
             continue  # nothing but the lines: nothing to compare their thickness with
         writing = stroke_width(others)
-        for tilt, first, last in tilt_rows:
+        for tilt, first, last in bands:
             if last - first + 1 <= max(1.0, RULE_THINNER * writing):
-                _clear_band(view, mask, tilt, first, last)
+                view[_band(mask, tilt, first, last)] = 0.0
     return out
 
 

@@ -34,12 +34,11 @@ from typing import Literal
 
 import numpy as np
 
-from tinyvision.image.components import label_components, stroke_width
+from tinyvision.image.components import INK_LEVEL, label_components, stroke_width
 from tinyvision.image.decode import ImageError
 from tinyvision.image.digits import fit_box, ink_extent, place_by_centre_of_mass
 
 MAX_DIGITS = 12  # the most digits read from one image: bounds the work on a page of text or noise
-INK_LEVEL = 0.25  # a pixel is ink above this; the soft edge below it goes with the digit it borders
 SPECK_SIDE = 0.1  # a piece smaller than this fraction of the digit height both ways is a speck
 MAJOR_HEIGHT = 0.45  # pieces shorter than this fraction of the digit height are parts (a 5's hat)
 CRUMB_SIDE = 0.2  # parts smaller than this both ways are crumbs: they join the nearest digit, or are noise
