@@ -187,3 +187,36 @@ def test_colour_models_are_resized_not_digit_prepared():
     assert choose_preparation("digit", (1, 28, 28), "resize").mode == "resize"  # the user's choice wins
     with pytest.raises(TinyVisionError):
         choose_preparation("resize", (3, 32, 32), "digit")
+
+
+def test_an_8x8_scan_of_a_digit_is_read_better_enlarged_first(tmp_path, monkeypatch):
+    """An 8x8 grid (a low-resolution scan, as UCI's optdigits) is enlarged before its ink is found: at its own
+    size a stroke is a pixel or two. A briefly trained model reads MNIST test digits saved at 8x8 better so."""
+    import tinyvision
+    import tinyvision.image.digits as digits
+    from tinyvision.datasets import load_dataset
+
+    run = tinyvision.train(out=tmp_path / "run", epochs=1, limit_batches=120, device="cpu", progress=False,
+                           plots=False)
+    model = tinyvision.load(run.path)
+    data = load_dataset("mnist")
+    scans = [encode(Image.fromarray(d[0].numpy()).resize((8, 8), Image.Resampling.BOX), "PNG")
+             for d in data.test_images[:300]]
+    truth = [str(int(v)) for v in data.test_labels[:300]]
+
+    def read() -> float:
+        answers = []
+        for scan in scans:
+            try:
+                answers.append(model.predict(scan).label)
+            except ImageError:
+                answers.append(None)
+        return float(np.mean([a == t for a, t in zip(answers, truth)]))
+
+    enlarged = read()
+    stroke = np.eye(8, dtype=np.uint8)[..., None] * 255
+    assert digits.ink_map(stroke).shape == (digits.ENLARGE_TO, digits.ENLARGE_TO)
+    monkeypatch.setattr(digits, "ENLARGE_BELOW", 0)  # as before: the ink looked for at 8x8
+    as_it_is = read()
+    assert enlarged >= 0.8
+    assert enlarged >= as_it_is + 0.05
