@@ -447,7 +447,7 @@ def paper_cost_test_table(before: dict, after: dict) -> str:
                      "after: `image/paper.py`"], "lrr", rows)
 
 
-@table("paper-evaluation", "handwriting_before.json", "handwriting.json")
+@table("paper-evaluation", "handwriting_before.json", "handwriting_paper.json")
 def paper_evaluation_table(before: dict, after: dict) -> str:
     """The paper module on the evaluation sets: the same default runs read with the code before it (commit
     c73d90c) and after. It chose nothing: its choices were made on validation."""
@@ -600,6 +600,37 @@ def paper_reach_table(*files: dict) -> str:
     return markdown(["reach (share of the longest side)", "numbers, clean paper", "numbers, hard paper",
                      "digits as photos: right / refused", "redrawn with pens", "scanned at low resolution",
                      "sum of the five rights (points)"], "lrrrrrr", rows)
+
+
+SMALL_GROUPS = {
+    "digits-8": ("MNIST validation digits at 8 px", "read"),
+    "writers-8x8": ("other writers' held-out 8x8 grids", "read"),
+    "non-digits-8": ("non-digits at 8 px", "refused"),
+    "letters-8": ("held-out letters at 8 px", "refused"),
+    "digits-12": ("MNIST validation digits at 12 px", "read"),
+    "non-digits-12": ("non-digits at 12 px", "refused"),
+    "letters-12": ("held-out letters at 12 px", "refused"),
+}
+
+
+@table("small-images", "small_images.json")
+def small_images_table(data: dict) -> str:
+    """Tiny images enlarged before their ink is found, or not, on validation stand-ins
+    (benchmarks/small_images.py, one seed-0 run); the setting in use must have the most points."""
+    import tinyvision.image.digits as digits
+
+    in_use = f"{digits.ENLARGE_BELOW}:{digits.ENLARGE_TO}"
+    if data["best"] != in_use:
+        raise ReportError(f"image.digits enlarges {in_use}, validation chose {data['best']}")
+
+    def label(setting: str) -> str:
+        text = "not enlarged" if setting == "off" else "under {} px to {} px".format(*setting.split(":"))
+        return f"**{text}** (in use)" if setting == in_use else text
+
+    rows = [[label(r["setting"]), *(pct(r["groups"][g][key], 1) for g, (_, key) in SMALL_GROUPS.items()),
+             f"{r['points']:.1f}"] for r in data["settings"]]
+    header = ["enlarged", *(f"{name}: {key}" for name, key in SMALL_GROUPS.values()), "sum (points)"]
+    return markdown(header, "l" + "r" * (len(SMALL_GROUPS) + 1), rows)
 
 
 @table("paper-choice", "paper_val_before.json", "paper_val_default.json")
