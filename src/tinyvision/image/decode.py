@@ -391,8 +391,8 @@ def decode_bytes_sized(data: bytes, longest: int | None = None,
     exif = image.getexif() if hasattr(image, "getexif") else None
     image = shrink(image, longest)
     if exif:
-        image.info["exif"] = exif.tobytes()
-        try:
+        try:  # tobytes too: a damaged tag (a fraction where an integer belongs) fails to pack
+            image.info["exif"] = exif.tobytes()
             image = ImageOps.exif_transpose(image)
             if exif.get(0x0112, 1) in (5, 6, 7, 8):  # turned a quarter: the shown width is the stored height
                 w, h = h, w
