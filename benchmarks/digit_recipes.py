@@ -59,6 +59,7 @@ def evaluate_trial(run_path: Path) -> dict:
     from digit_val import DIGIT_SETS, NEGATIVE_SETS, load_set
 
     import tinyvision
+    from tinyvision.calibration import refused_mask
     from tinyvision.hand_digits import BUNDLE, load_hand_digits
 
     model = tinyvision.load(run_path)
@@ -68,8 +69,9 @@ def evaluate_trial(run_path: Path) -> dict:
     def score(name: str, images: torch.Tensor, labels: torch.Tensor | None) -> float | None:
         """Record the share refused (and, for digits, the accuracy) of one set; return the accuracy."""
         with torch.no_grad():
-            probs = model.log_probs(images).exp()
-        out[f"{name}_refused"] = round(float((probs.amax(1) < threshold).float().mean()), 4)
+            logits = model.logits(images)
+        probs = logits.softmax(1)
+        out[f"{name}_refused"] = round(float(refused_mask(logits, model.card.reject).float().mean()), 4)
         if labels is None:
             return None
         acc = float((probs.argmax(1) == labels).float().mean())

@@ -87,6 +87,7 @@ def user_photo_files(folder: Path, count: int, seed: int = 0) -> list[dict]:
 def read_all(models: list, folder: Path, items: list[dict]) -> list[list[dict]]:
     """Each file through each model's user path, and through the one-digit path (prepared once: the
     digit preparation does not depend on the model). One list of rows per model."""
+    from tinyvision.calibration import refused_mask
     from tinyvision.errors import TinyVisionError
 
     out: list[list[dict]] = [[] for _ in models]
@@ -106,10 +107,10 @@ def read_all(models: list, folder: Path, items: list[dict]) -> list[list[dict]]:
             if prepared is None:
                 row.update(one=None, confidence=0.0, one_refused=True)
             else:
-                probs = model.log_probs(prepared).exp()[0]
-                threshold = model.card.reject.get("threshold", 0.0)
+                logits = model.logits(prepared)
+                probs = logits.softmax(1)[0]
                 row.update(one=int(probs.argmax()), confidence=float(probs.max()),
-                           one_refused=float(probs.max()) < threshold)
+                           one_refused=bool(refused_mask(logits, model.card.reject)[0]))
             rows.append(row)
     return out
 

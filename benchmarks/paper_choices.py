@@ -50,9 +50,12 @@ def stand_in(model, name: str, count: int) -> dict:
     }[name]()
     images, kept = digit_val.prepare_all(files)
     truth = torch.tensor(labels)[kept]
+    from tinyvision.calibration import refused_mask
+
     with torch.no_grad():
-        confidence, predicted = model.log_probs(images).exp().max(1)
-    answered = confidence >= model.card.reject["threshold"]
+        logits = model.logits(images)
+    predicted = logits.argmax(1)
+    answered = ~refused_mask(logits, model.card.reject)
     return {"right": round(float(((predicted == truth) & answered).sum()) / len(files), 4),
             "refused": round(float((~answered).sum()) / len(files), 4), "no_ink": len(files) - len(kept)}
 

@@ -633,6 +633,37 @@ def small_images_table(data: dict) -> str:
     return markdown(header, "l" + "r" * (len(SMALL_GROUPS) + 1), rows)
 
 
+REJECTION_SETS = {
+    "mnist-val": "MNIST validation", "mnist-val-photo": "as photos", "mnist-val-pen": "other pens",
+    "mnist-val-scan": "low-resolution scans", "font-train": "TRAIN fonts", "writers-held-out": "other writers",
+    "held-out-non-digits": "held-out non-digits", "neg-letters-check": "held-out letters",
+    "neg-train": "training-side non-digits",
+}
+
+
+@table("rejection-scores", "rejection_scores.json")
+def rejection_scores_table(data: dict) -> str:
+    """The refusal score on validation (benchmarks/rejection_scores.py, one seed-0 run): share refused per
+    set, by operating point; a digit model's default (energy, calibration.DIGIT_QUANTILE) is marked, and
+    must have the most points among the shares of MNIST validation tried."""
+    from tinyvision.calibration import DIGIT_QUANTILE, ENERGY
+
+    in_use = f"{100 * DIGIT_QUANTILE:g}% of MNIST validation"
+    rules = {name: by_score for name, by_score in data["operating_points"].items() if "MNIST" in name}
+    best = max(rules, key=lambda name: rules[name][ENERGY]["points"])
+    if best != in_use:
+        raise ReportError(f"calibration.DIGIT_QUANTILE is {DIGIT_QUANTILE}, validation chose {best}")
+    rows = []
+    for name, by_score in data["operating_points"].items():
+        for score, v in by_score.items():
+            refused = {**v["digits refused"], **v["non-digits refused"]}
+            label = f"{name}, {score}"
+            rows.append([f"**{label}** (in use)" if (name, score) == (in_use, ENERGY) else label,
+                         *(pct(refused[k], 1) for k in REJECTION_SETS), f"{v['points']:.1f}"])
+    return markdown(["threshold set by, score", *(f"{n}: refused" for n in REJECTION_SETS.values()), "points"],
+                    "l" + "r" * (len(REJECTION_SETS) + 1), rows)
+
+
 @table("paper-choice", "paper_val_before.json", "paper_val_default.json")
 def paper_choice_table(before: dict, after: dict) -> str:
     """The paper module's cost on clean paper, on validation: the 4,000 numbers of the reading rules'

@@ -175,4 +175,5 @@ def test_handwriting_training_still_learns(tmp_path):
     m = run.metrics
     assert m["final"]["val_acc"] > 0.85
     assert m["history"][0]["train_loss"] < 2.0
-    assert m["rejection"]["reason"] == "not a digit" and 0 < m["rejection"]["threshold"] < 1
+    assert m["rejection"]["reason"] == "not a digit" and m["rejection"]["score"] == "energy"
+    assert m["rejection"]["val_digits_rejected"] <= 0.003 + 1e-9

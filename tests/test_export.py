@@ -52,7 +52,7 @@ def test_export_gives_pytorch_predictions_on_the_test_set(tiny_run, fmt, capsys)
     # Checked here independently of the CLI: the file alone, fed pixels/255 as documented.
     model = tinyvision.load(tiny_run)
     data = load_dataset("tiny")
-    expected = model.log_probs(data.test_images)
+    expected = model.logits(data.test_images)  # calibrated logits: the graph's output, exported as `logits`
     got = exported_logits(path, fmt, data.test_images.float() / 255.0)
     assert torch.equal(got.argmax(1), expected.argmax(1))
     assert (got - expected).abs().max() < 1e-4

@@ -10,7 +10,14 @@ import pytest
 import torch
 
 from tinyvision import font_digits, hand_digits, negatives
-from tinyvision.calibration import choose_rejection, number_thresholds, reject_reason, rejection_threshold
+from tinyvision.calibration import (
+    ENERGY,
+    choose_rejection,
+    number_thresholds,
+    refusal_scores,
+    reject_reason,
+    rejection_threshold,
+)
 from tinyvision.training.loop import train_step, uniform_cross_entropy
 
 
@@ -101,12 +108,15 @@ def test_threshold_refuses_at_most_the_chosen_share_of_validation():
     confidence = torch.linspace(0.05, 1.0, 1000)
     threshold = rejection_threshold(confidence, 0.01)
     assert float((confidence < threshold).float().mean()) <= 0.01
-    probs = torch.stack([confidence, 1 - confidence], 1)
-    negatives_ = torch.full((50, 2), 0.5)
-    report = choose_rejection(probs, 0.01, "digits", negatives_)
-    assert report["reason"] == "not a digit" and report["val_digits_rejected"] <= 0.01
+    logits = torch.stack([10 * confidence, torch.zeros_like(confidence)], 1)  # calibrated logits
+    negatives_ = torch.full((50, 2), -5.0)  # the network hardly responds: a low energy
+    report = choose_rejection(logits, 0.01, "digits", negatives_)
+    assert report["reason"] == "not a digit" and report["score"] == ENERGY and report["val_digits_rejected"] <= 0.01
     assert report["val_negatives_rejected"] == 1.0
-    assert choose_rejection(probs, 0.02, "clothes")["reason"] == "unsure"
+    report = choose_rejection(logits, 0.02, "clothes")
+    assert report["reason"] == "unsure" and report["score"] == "top probability" and report["val_rejected"] <= 0.02
+    assert choose_rejection(logits, None, "digits")["quantile"] == 0.003  # each kind's own default
+    assert choose_rejection(logits, None, "clothes")["quantile"] == 0.01
 
 
 def test_a_number_of_k_real_digits_is_refused_as_rarely_as_one_digit():
@@ -122,22 +132,36 @@ def test_a_number_of_k_real_digits_is_refused_as_rarely_as_one_digit():
         numbers = confidence[torch.randint(len(confidence), (40000, k), generator=g)].min(1).values
         assert abs(float((numbers < bars[str(k)]).float().mean()) - 0.01) < 0.003
         assert float((numbers < single).float().mean()) > 0.8 * k * 0.01  # the single bar refuses ~k x as many
-    report = choose_rejection(torch.stack([confidence, 1 - confidence], 1), 0.01, "digits")
-    assert report["number_thresholds"]["2"] == pytest.approx(bars["2"])
-    assert "number_thresholds" not in choose_rejection(torch.stack([confidence, 1 - confidence], 1), 0.01, "clothes")
+    logits = torch.stack([8 * confidence, torch.zeros_like(confidence)], 1)
+    report = choose_rejection(logits, 0.01, "digits")
+    assert report["number_thresholds"]["2"] == pytest.approx(number_thresholds(refusal_scores(logits, ENERGY), 0.01,
+                                                                               6)["2"])
+    assert "number_thresholds" not in choose_rejection(logits, 0.01, "clothes")
 
 
 def test_reject_reason_reads_the_card():
-    card = SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit", "number_thresholds": {"3": 0.4}})
-    assert reject_reason({"0": 0.5, "1": 0.5}, card) == "not a digit"
-    assert reject_reason(torch.tensor([0.9, 0.1]), card) is None
-    assert reject_reason(torch.tensor([0.5, 0.5]), SimpleNamespace(reject={})) is None
+    reject = {"threshold": 0.6, "reason": "not a digit", "number_thresholds": {"3": 0.4}}  # an older card's
+    p = lambda *probs: torch.tensor(probs).log()  # noqa: E731 - calibrated logits with these probabilities
+    assert reject_reason(p(0.5, 0.5), reject) == "not a digit"
+    assert reject_reason(p(0.9, 0.1), reject) is None
+    assert reject_reason(p(0.5, 0.5), {}) is None
     # The least confident digit of a number written as 3 separate marks meets the 3-digit bar; a card
     # without a bar for that count (or an older card) uses the single-digit one.
-    assert reject_reason(torch.tensor([0.5, 0.5]), card, digits=3) is None
-    assert reject_reason(torch.tensor([0.3, 0.7]), card, digits=3) is None
-    assert reject_reason(torch.tensor([0.35, 0.35, 0.3]), card, digits=3) == "not a digit"
-    assert reject_reason(torch.tensor([0.5, 0.5]), card, digits=2) == "not a digit"
+    assert reject_reason(p(0.5, 0.5), reject, digits=3) is None
+    assert reject_reason(p(0.3, 0.7), reject, digits=3) is None
+    assert reject_reason(p(0.35, 0.35, 0.3), reject, digits=3) == "not a digit"
+    assert reject_reason(p(0.5, 0.5), reject, digits=2) == "not a digit"
+
+
+def test_an_energy_card_refuses_what_the_network_hardly_responds_to_however_peaked():
+    """A digit card judges the energy (log-sum-exp of the calibrated logits), not the top probability:
+    a weak response that happens to favour one class is refused; a strong one between two classes is not."""
+    reject = {"threshold": 2.0, "score": ENERGY, "reason": "not a digit"}
+    weak_but_peaked = torch.tensor([-3.0, -10.0])  # top probability 0.999, energy about -3
+    strong_but_split = torch.tensor([6.0, 6.0])  # top probability 0.5, energy about 6.7
+    assert weak_but_peaked.softmax(0).max() > 0.99 and reject_reason(weak_but_peaked, reject) == "not a digit"
+    assert reject_reason(strong_but_split, reject) is None
+    assert reject_reason(weak_but_peaked, {**reject, "score": "top probability", "threshold": 0.6}) is None
 
 
 def test_fit_stores_an_unsure_threshold_for_other_datasets(tiny_dataset, tmp_path):
@@ -147,7 +171,7 @@ def test_fit_stores_an_unsure_threshold_for_other_datasets(tiny_dataset, tmp_pat
     cfg = RunConfig(dataset=tiny_dataset, model="tutorial-b", epochs=1, batch_size=32, translate=0, ema=0.0)
     result = fit_run(cfg, tmp_path / "run")
     reject = result.card.reject
-    assert reject["reason"] == "unsure" and reject["val_rejected"] <= cfg.reject_quantile + 1e-9
+    assert reject["reason"] == "unsure" and reject["val_rejected"] <= 0.01 + 1e-9  # the default for such models
     assert result.metrics["rejection"] == reject
 
 
@@ -217,7 +241,7 @@ def test_a_number_of_separate_marks_is_judged_by_its_digit_counts_bar(monkeypatc
 
     model = SimpleNamespace(card=SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit",
                                                          "number_thresholds": {"2": 0.45}}))
-    probs = torch.tensor([[0.95, 0.05], [0.5, 0.5]])
+    probs = torch.tensor([[0.95, 0.05], [0.5, 0.5]]).log()  # calibrated logits with these probabilities
     monkeypatch.setattr(rn, "LONE_CUT_BAR", None)  # the next test's rule
     assert rn.rejection(model, probs, separate=True) is None
     assert rn.rejection(model, probs, separate=False) == "not a digit"
@@ -235,12 +259,12 @@ def test_one_mark_cut_into_digits_is_read_only_when_every_digit_clears_the_cut_b
 
     model = SimpleNamespace(card=SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit",
                                                          "number_thresholds": {"2": 0.45}}))
-    probs = torch.tensor([[0.99, 0.01], [0.9, 0.1]])
+    probs = torch.tensor([[0.99, 0.01], [0.9, 0.1]]).log()  # calibrated logits with these probabilities
     monkeypatch.setattr(rn, "LONE_CUT_BAR", 0.95)
     assert rn.rejection(model, probs, separate=False) == "not a digit"
     assert rn.rejection(model, probs, separate=True) is None
     assert rn.rejection(model, probs[1:], separate=False) is None  # one digit: the card's bar alone
-    assert rn.rejection(model, torch.tensor([[0.99, 0.01], [0.02, 0.98]]), separate=False) is None
+    assert rn.rejection(model, torch.tensor([[0.99, 0.01], [0.02, 0.98]]).log(), separate=False) is None
     monkeypatch.setattr(rn, "LONE_CUT_BAR", None)
     assert rn.rejection(model, probs, separate=False) is None
 

@@ -45,9 +45,12 @@ def served_predictions(model, paths: list[Path]) -> list[str]:
 def assert_same_answers(model, images, labels, paths, cli, served=None):
     """Per image: the files' answers equal the evaluation path's (its argmax, or an abstention under the
     card's threshold, which evaluate reports as `test_abstained`); and so does the confusion matrix."""
-    probs = model.log_probs(images).exp()
-    threshold = model.card.reject.get("threshold", 0.0)
-    expected = [model.classes[int(p.argmax())] if p.max() >= threshold else None for p in probs]
+    from tinyvision.calibration import refused_mask
+
+    logits = model.logits(images)
+    probs = logits.softmax(1)
+    refused = refused_mask(logits, model.card.reject)
+    expected = [None if r else model.classes[int(p.argmax())] for p, r in zip(probs, refused)]
     assert [p.label for p in model.predict(paths)] == expected
     assert cli == expected
     if served is not None:

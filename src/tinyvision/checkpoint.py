@@ -118,7 +118,10 @@ class ModelCard:
              and min(norm.std) > 0, "normalization"),
             (0 <= self.tta.shift <= 3, f"test-time shift {self.tta.shift}"),
             (self.preparation in ("digit", "resize"), f"preparation {self.preparation!r}"),
-            (all(isinstance(b, (int, float)) and 0 <= b <= 1 for b in bars), "rejection thresholds"),
+            (reject.get("score", "top probability") in ("top probability", "energy"), "rejection score"),
+            # A probability's bar lies in [0, 1]; an energy's (a log-sum-exp of logits) is any finite number.
+            (all(isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b)
+                 and (reject.get("score") == "energy" or 0 <= b <= 1) for b in bars), "rejection thresholds"),
         ]
         bad = [what for ok, what in checks if not ok]
         if bad:

@@ -24,7 +24,7 @@ from tinyvision.device import select_device
 from tinyvision.errors import TinyVisionError
 from tinyvision.image.decode import DEFAULT_LIMITS, Limits
 from tinyvision.image.prepare import Preparation, choose_preparation, prepare
-from tinyvision.inference import InferenceGraph, log_probabilities
+from tinyvision.inference import InferenceGraph, as_log_probs, calibrated_logits
 
 Runner = Callable[[torch.Tensor], torch.Tensor]  # uint8 (N, C, H, W) -> log-probabilities (N, classes)
 
@@ -98,7 +98,7 @@ class Model:
             if self._graph is None:
                 raise ValueError("a Model needs a network or a runner")
             graph = self._graph
-            runner = lambda pixels: log_probabilities(graph, pixels, self.device)  # noqa: E731
+            runner = lambda pixels: calibrated_logits(graph, pixels, self.device)  # noqa: E731
         self._runner = runner
 
     # -- loading -------------------------------------------------------------------------------
@@ -147,11 +147,16 @@ class Model:
 
     # -- inference -----------------------------------------------------------------------------
 
-    def log_probs(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Prepared uint8 inputs (N, C, H, W) -> log-probabilities (N, classes): the one inference path."""
+    def logits(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Prepared uint8 inputs (N, C, H, W) -> calibrated logits (N, classes): the one inference path.
+        Their softmax is the probabilities; the card's rejection rule judges them (`calibration`)."""
         if pixels.ndim != 4 or tuple(pixels.shape[1:]) != tuple(self.input_shape):
             raise TinyVisionError(f"inputs of shape {tuple(pixels.shape)}; this model takes (N, {self.input_shape})")
         return self._runner(pixels.to(torch.uint8))
+
+    def log_probs(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Prepared uint8 inputs (N, C, H, W) -> log-probabilities (N, classes)."""
+        return as_log_probs(self.logits(pixels))
 
     def is_prepared(self, source) -> bool:
         """A uint8 tensor shaped like the model's input (a dataset image) is used as it is."""
@@ -173,11 +178,11 @@ class Model:
         """Predictions for prepared uint8 inputs (N, C, H, W); under the card's threshold, an abstention."""
         from tinyvision.read_number import rejection
 
-        probs = self.log_probs(pixels).exp()
+        logits = self.logits(pixels)
         answers = []
-        for p, x in zip(probs, pixels):
+        for z, p, x in zip(logits, logits.softmax(1), pixels):
             probabilities = {c: float(v) for c, v in zip(self.classes, p)}
-            reason = rejection(self, p[None])
+            reason = rejection(self, z[None])
             label = None if reason else self.classes[int(p.argmax())]
             answers.append(Prediction(label, probabilities, x, reason=reason))
         return answers

@@ -41,7 +41,9 @@ class RunConfig:
     merged_pairs: int = 0  # two touching training digits as one image, added to the non-digits (merged_pairs.py)
     font_digits: float = 0.0  # digits in fonts (font_digits.py) added to each batch, as a share of it (0: off)
     hand_digits: float = 0.0  # digits by other writers (hand_digits.py) added to each batch, as a share of it
-    reject_quantile: float = 0.01  # the "not a digit"/"unsure" threshold: this share of validation images is below
+    # The "not a digit"/"unsure" threshold: this share of validation images is below (None: a digit model's
+    # 0.3%, by its energy score; 1% for others: calibration.default_quantile).
+    reject_quantile: float | None = None
     hflip: bool = False  # random horizontal flips (photos only: a flipped digit is another glyph)
     ema: float = 0.995  # decay of an exponential moving average of the weights, evaluated and saved (0: off)
     tta: int = 0  # test-time augmentation: average predictions over shifts of up to N pixels
@@ -84,7 +86,7 @@ class RunConfig:
              "--merged-pairs adds to outlier exposure's non-digits: it needs --outlier-exposure > 0"),
             (0 <= self.font_digits <= 1, "--font-digits must be in [0, 1]"),
             (0 <= self.hand_digits <= 1, "--hand-digits must be in [0, 1]"),
-            (0 <= self.reject_quantile < 0.5, "--reject-quantile must be in [0, 0.5)"),
+            (self.reject_quantile is None or 0 <= self.reject_quantile < 0.5, "--reject-quantile must be in [0, 0.5)"),
             (0 <= self.ema < 1, "--ema must be in [0, 1) (e.g. 0.999; 0 turns it off)"),
             (0 <= self.tta <= 3, "--tta must be 0 (off) to 3 pixels"),
             (self.hflip or not self.tta_flip,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from tinyvision.inference import InferenceGraph, eval_mode, log_probabilities
+from tinyvision.inference import InferenceGraph, as_log_probs, calibrated_logits, eval_mode
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,7 @@ class Evaluation:
     accuracy: float  # fraction in [0, 1]
     log_probs: torch.Tensor  # (N, classes), float32 on the CPU: what users are answered
     labels: torch.Tensor  # (N,)
+    logits: torch.Tensor | None = None  # (N, classes) the calibrated logits: what a refusal is judged by
 
     @property
     def predictions(self) -> torch.Tensor:
@@ -26,13 +27,15 @@ class Evaluation:
         return len(self.labels)
 
 
-def score(log_probs: torch.Tensor, labels: torch.Tensor) -> Evaluation:
+def score(logits: torch.Tensor, labels: torch.Tensor) -> Evaluation:
+    """Calibrated logits (N, classes) of the inference path, scored against the labels."""
+    log_probs = as_log_probs(logits)
     labels = labels[: len(log_probs)].cpu()
     if len(labels) == 0:
-        return Evaluation(float("nan"), float("nan"), log_probs, labels)
+        return Evaluation(float("nan"), float("nan"), log_probs, labels, logits)
     loss = F.nll_loss(log_probs, labels).item()
     accuracy = (log_probs.argmax(1) == labels).float().mean().item()
-    return Evaluation(loss, accuracy, log_probs, labels)
+    return Evaluation(loss, accuracy, log_probs, labels, logits)
 
 
 def eval_batch_size(images: torch.Tensor, largest: int = 1000) -> int:
@@ -51,7 +54,7 @@ def evaluate(
 ) -> Evaluation:
     """Run the inference graph (in eval mode, restored after) over uint8 images and score it."""
     with eval_mode(graph):
-        return score(log_probabilities(graph, images, device, batch_size=eval_batch_size(images),
+        return score(calibrated_logits(graph, images, device, batch_size=eval_batch_size(images),
                                        limit_batches=limit_batches), labels)
 
 
@@ -126,20 +129,24 @@ def worst_mistakes(evaluation: Evaluation, count: int = 36) -> list[dict]:
     ]
 
 
-def abstention_report(evaluation: Evaluation, threshold: float | None) -> dict:
-    """With a rejection threshold: the share of test images the model abstains on, and its accuracy
-    on the ones it answers (what a user of predict or serve sees); the confusion counts every image."""
-    if threshold is None or evaluation.count == 0:
+def abstention_report(evaluation: Evaluation, reject: dict | None) -> dict:
+    """With the card's rejection rule (its `reject` entry): the share of test images the model abstains
+    on, and its accuracy on the ones it answers (what a user of predict or serve sees, one image at a
+    time); the confusion counts every image."""
+    from tinyvision.calibration import refused_mask
+
+    if not reject or reject.get("threshold") is None or evaluation.count == 0 or evaluation.logits is None:
         return {}
-    confidence, predicted = evaluation.log_probs.exp().max(1)
-    answered = confidence >= threshold
+    answered = ~refused_mask(evaluation.logits, reject)
+    predicted = evaluation.log_probs.argmax(1)
     right = (predicted == evaluation.labels) & answered
     return {"test_abstained": int((~answered).sum()) / evaluation.count,
             "test_acc_answered": right.sum().item() / max(1, int(answered.sum()))}
 
 
-def split_report(evaluation: Evaluation, classes: tuple[str, ...], reject_threshold: float | None = None) -> dict:
-    """Everything the test split says about a model, as saved in metrics.json and printed by `evaluate`."""
+def split_report(evaluation: Evaluation, classes: tuple[str, ...], reject: dict | None = None) -> dict:
+    """Everything the test split says about a model, as saved in metrics.json and printed by `evaluate`;
+    with the card's rejection rule (`reject`), what it abstains on."""
     cm = confusion_matrix(evaluation.predictions, evaluation.labels, len(classes))
     per_class = per_class_metrics(cm, classes)
     report = {
@@ -152,7 +159,7 @@ def split_report(evaluation: Evaluation, classes: tuple[str, ...], reject_thresh
         "per_class": per_class,
         "confusion": cm.tolist(),
         "worst_mistakes": worst_mistakes(evaluation),
-        **abstention_report(evaluation, reject_threshold),
+        **abstention_report(evaluation, reject),
     }
     if len(classes) > 5:  # top-k only says something when k is well below the number of classes
         report["test_top5_acc"] = top_k_accuracy(evaluation.log_probs, evaluation.labels, 5)

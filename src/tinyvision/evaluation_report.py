@@ -35,14 +35,14 @@ def evaluate_model(model: Model, dataset: str | None = None, data_dir: Path | No
     images = data.test_images
     if limit_batches is not None:
         images = images[: limit_batches * batch_size]
-    result = score(model.log_probs(images), data.test_labels)
+    result = score(model.logits(images), data.test_labels)
     return {
         "checkpoint": str(model.source),
         "model": card.model,
         "dataset": data.name,
         "tta": card.tta.to_dict(),
         "temperature": card.temperature,
-        **split_report(result, card.classes, card.reject.get("threshold")),
+        **split_report(result, card.classes, card.reject),
     }
 
 

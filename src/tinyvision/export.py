@@ -44,8 +44,9 @@ def sidecar(card: ModelCard, fmt: str) -> dict:
             "preparation": card.preparation,
         },
         "output": {
-            "name": "log_probs", "shape": ["N", len(card.classes)],
-            "meaning": "log of the calibrated class probabilities, averaged over the test-time views",
+            "name": "logits", "shape": ["N", len(card.classes)],
+            "meaning": "calibrated logits: their softmax is the class probabilities (averaged over the "
+                       "test-time views), their log-sum-exp the energy score a digit model refuses by",
         },
         "tta": card.tta.to_dict(),
         "temperature": card.temperature,
@@ -76,7 +77,7 @@ def export_graph(graph: InferenceGraph, card: ModelCard, fmt: str, path: Path) -
             except ImportError:
                 raise TinyVisionError("ONNX export needs the onnx extra: pip install 'tinyvision[onnx]'") from None
             program = torch.onnx.export(
-                graph, (example,), input_names=["pixels"], output_names=["log_probs"], dynamo=True,
+                graph, (example,), input_names=["pixels"], output_names=["logits"], dynamo=True,
                 dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
             )
             program.save(str(tmp), external_data=False)

@@ -4,15 +4,19 @@
 into an answer, in this order:
 
     pixels / 255 -> normalise -> [views: the image, its shifts, its mirror] -> network
-                 -> logits / temperature -> softmax, averaged over the views -> log
+                 -> logits / temperature -> calibrated logits (one per class)
 
 Evaluation (during training, `evaluate`, `Model.evaluate`), prediction
 (`Model.predict`, `tinyvision predict`, the server) and export (ONNX and
 TorchScript files are this module, traced) all run it, so the accuracy a
 checkpoint reports is the accuracy of what answers users.
 
-It returns log-probabilities: their argmax is the prediction, their exp the
-probabilities, and cross-entropy on them is the (ensemble's) loss.
+It returns calibrated logits: their softmax is the probabilities (averaged
+over the views), their argmax the prediction, cross-entropy on them the
+(ensemble's) loss, and their log-sum-exp the energy score, how strongly the
+network responds to the image at all, which digit models refuse non-digits by
+(`calibration.refusal_scores`). With one view they are the logits divided by
+the temperature.
 """
 
 from __future__ import annotations
@@ -64,7 +68,7 @@ def shifted_views(images: torch.Tensor, radius: int) -> list[torch.Tensor]:
 
 
 class InferenceGraph(nn.Module):
-    """Pixels in [0, 1], (N, C, H, W) float32 -> log-probabilities (N, classes)."""
+    """Pixels in [0, 1], (N, C, H, W) float32 -> calibrated logits (N, classes) (see the module's notes)."""
 
     def __init__(self, network: nn.Module, normalization: Normalization, tta: TTA = TTA(),
                  temperature: float = 1.0) -> None:
@@ -95,11 +99,18 @@ class InferenceGraph(nn.Module):
 
 
 def combine_views(view_logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """(views, N, classes) logits -> (N, classes) log of the views' mean calibrated probabilities."""
+    """(views, N, classes) logits -> (N, classes) calibrated logits: their softmax is the views' mean
+    calibrated probabilities, their log-sum-exp the views' mean energy (log-sum-exp of logits / T)."""
+    calibrated = view_logits / temperature
     if view_logits.shape[0] == 1:
-        return F.log_softmax(view_logits[0] / temperature, dim=1)
-    probs = (view_logits / temperature).softmax(2).mean(0)
-    return probs.clamp_min(1e-12).log()
+        return calibrated[0]
+    mean_probs = calibrated.softmax(2).mean(0).clamp_min(1e-12).log()  # its log-sum-exp is 0 ...
+    return mean_probs + torch.logsumexp(calibrated, 2).mean(0, keepdim=True).T  # ... so this is the energy
+
+
+def as_log_probs(logits: torch.Tensor) -> torch.Tensor:
+    """Calibrated logits -> log-probabilities."""
+    return F.log_softmax(logits, dim=1)
 
 
 @contextlib.contextmanager
@@ -113,15 +124,21 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
         module.train(was_training)
 
 
+def log_probabilities(graph: InferenceGraph, images: torch.Tensor, device: torch.device | str = "cpu",
+                      batch_size: int = 1000, limit_batches: int | None = None) -> torch.Tensor:
+    """uint8 (N, C, H, W) images -> float32 log-probabilities (N, classes) on the CPU (`calibrated_logits`)."""
+    return as_log_probs(calibrated_logits(graph, images, device, batch_size, limit_batches))
+
+
 @torch.inference_mode()
-def log_probabilities(
+def calibrated_logits(
     graph: InferenceGraph,
     images: torch.Tensor,
     device: torch.device | str = "cpu",
     batch_size: int = 1000,
     limit_batches: int | None = None,
 ) -> torch.Tensor:
-    """uint8 (N, C, H, W) images -> float32 log-probabilities (N, classes) on the CPU, in batches.
+    """uint8 (N, C, H, W) images -> float32 calibrated logits (N, classes) on the CPU, in batches.
 
     The graph must be in eval mode (`eval_mode`): nothing here changes module
     state, so threads serving requests can share one graph.

@@ -72,7 +72,8 @@ def read_number(model: Model, source) -> Prediction:
     # the segmenter's own-ink crop drops faint strokes a lone digit may need.
     images = [place_by_centre_of_mass(fit_box(ink))] if len(segments) == 1 else [s.image for s in segments]
     inputs = to_uint8(images)
-    probs = model.log_probs(inputs).exp()
+    logits = model.logits(inputs)
+    probs = logits.softmax(1)
     strip = torch.cat(list(inputs), dim=2)  # (1, 28, 28 * digits): what the model saw, left to right
     digits = []
     for s, p in zip(segments, probs):
@@ -80,7 +81,7 @@ def read_number(model: Model, source) -> Prediction:
         top, left, bottom, right = s.original_box(scale)
         digits.append({"class": model.classes[k], "probability": round(float(p[k]), 6),
                        "box": [left, top, right - left, bottom - top]})
-    reason = rejection(model, probs, len({s.group for s in segments}) > 1)
+    reason = rejection(model, logits, len({s.group for s in segments}) > 1)
     if reason is not None:
         return Prediction(None, single_probabilities(model, probs), strip, reason=reason, digits=tuple(digits))
     label = "".join(d["class"] for d in digits)
@@ -94,19 +95,22 @@ def single_probabilities(model: Model, probs: torch.Tensor) -> dict[str, float]:
     return {c: float(v) for c, v in zip(model.classes, probs[0])}
 
 
-def rejection(model: Model, probs: torch.Tensor, separate: bool = False) -> str | None:
-    """The card's reason to abstain when any input's top probability is under its threshold: the
-    calibration rule (`calibration.reject_reason`) applied to the least confident input. A number
+def rejection(model: Model, logits: torch.Tensor, separate: bool = False) -> str | None:
+    """The card's reason to abstain when any input (calibrated logits, (N, classes)) is refused by its
+    rule: the calibration rule (`calibration.reject_reason`) applied to the weakest input. A number
     written as `separate` marks is judged by the bar for its digit count (see NUMBER_RULE); one piece
     of ink cut into digits, as likely a letter as a number, by the single-digit bar and LONE_CUT_BAR."""
-    from tinyvision.calibration import reject_reason
+    from tinyvision.calibration import TOP_PROBABILITY, refusal_scores, reject_reason
 
-    if len(probs) == 0:
+    if len(logits) == 0:
         return None
+    reject = model.card.reject or {}
     as_number = NUMBER_RULE == "always" or (NUMBER_RULE == "separate" and separate)
-    weakest = probs[int(probs.max(1).values.argmin())]
-    reason = reject_reason(weakest, model.card, len(probs) if as_number else 1)
-    cut_alone = not separate and len(probs) > 1 and bool(model.card.reject)
-    if reason is None and cut_alone and LONE_CUT_BAR is not None and float(weakest.max()) < LONE_CUT_BAR:
-        reason = str(model.card.reject.get("reason", "unsure"))
+    weakest = logits[int(refusal_scores(logits, str(reject.get("score", TOP_PROBABILITY))).argmin())]
+    reason = reject_reason(weakest, reject, len(logits) if as_number else 1)
+    cut_alone = not separate and len(logits) > 1 and bool(reject)
+    # The cut-alone bar is on the top probability, whatever the card's score: how sure each digit is.
+    least_sure = float(logits.softmax(1).amax(1).min())
+    if reason is None and cut_alone and LONE_CUT_BAR is not None and least_sure < LONE_CUT_BAR:
+        reason = str(reject.get("reason", "unsure"))
     return reason

@@ -21,7 +21,7 @@ from tinyvision.datasets.split import split_beside
 from tinyvision.distributed import Distributed
 from tinyvision.errors import TinyVisionError
 from tinyvision.evaluate import eval_batch_size, evaluate, split_report
-from tinyvision.inference import all_view_logits, eval_mode, log_probabilities
+from tinyvision.inference import all_view_logits, calibrated_logits, eval_mode
 from tinyvision.models import count_parameters
 from tinyvision.run_folder import RunFolder
 from tinyvision.training.callbacks import Callback, Callbacks, model_card
@@ -71,13 +71,13 @@ def rejection(s: Setup, temperature: float) -> dict:
         return {}
     limit = s.cfg.limit_batches
     with eval_mode(s.graph(temperature)) as graph:
-        val = log_probabilities(graph, s.val_x, s.device, batch_size=eval_batch_size(s.val_x),
-                                limit_batches=limit).exp()
+        val = calibrated_logits(graph, s.val_x, s.device, batch_size=eval_batch_size(s.val_x),
+                                limit_batches=limit)
         negatives = None
         if s.negatives is not None:  # never trained on: another seed's drawings
             from tinyvision.negatives import held_out_negatives
 
-            negatives = log_probabilities(graph, held_out_negatives(), s.device, limit_batches=limit).exp()
+            negatives = calibrated_logits(graph, held_out_negatives(), s.device, limit_batches=limit)
     return choose_rejection(val, s.cfg.reject_quantile, s.spec.kind, negatives)
 
 
@@ -97,7 +97,7 @@ def final_metrics(s: Setup, pos: Position, temperature: float, calibration: dict
         "best_val": max(pos.history, key=lambda r: -math.inf if math.isnan(r["val_acc"]) else r["val_acc"]),
         "tta": s.tta.to_dict(),
         "calibration": calibration,
-        **split_report(test, s.data.classes, reject.get("threshold")),
+        **split_report(test, s.data.classes, reject),
         "history": pos.history,
         "code_version": code_version(),
     }
