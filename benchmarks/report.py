@@ -451,11 +451,30 @@ def paper_cost_test_table(before: dict, after: dict) -> str:
 def paper_evaluation_table(before: dict, after: dict) -> str:
     """The paper module on the evaluation sets: the same default runs read with the code before it (commit
     c73d90c) and after. It chose nothing: its choices were made on validation."""
+    return same_runs_table("paper-evaluation", before, after)
+
+
+@table("rejection-evaluation", "handwriting_top_probability.json", "handwriting.json")
+def rejection_evaluation_table(before: dict, after: dict) -> str:
+    """The refusal score on the evaluation sets: the same weights (retrained, checked by their digest) with
+    cards judging the top probability (1% of validation digits) and the energy (0.3%). They chose nothing:
+    the score and share were chosen on validation (rejection-scores)."""
+    return same_runs_table("rejection-evaluation", before, after, same_path=False)
+
+
+def same_runs_table(what: str, before: dict, after: dict, same_path: bool = True) -> str:
+    """Every evaluation set read by the same runs' weights before and after a change: share right or
+    refused, mean +- std over the runs. `same_path` False: the runs were retrained elsewhere, and only
+    their weights' digests (which must be recorded) say they are the same."""
     runs_before, runs_after = default_runs(before), default_runs(after)
     if len(runs_before) != len(runs_after):
-        raise ReportError("the paper-evaluation files must read the same runs")
+        raise ReportError(f"the {what} files must read the same runs")
     for old_run, new_run in zip(runs_before, runs_after):
-        same_model("the paper-evaluation files", "run", old_run, new_run)
+        if same_path:
+            same_model(f"the {what} files", "run", old_run, new_run)
+        elif not old_run.get("weights_sha256") or old_run.get("weights_sha256") != new_run.get("weights_sha256"):
+            raise ReportError(f"the {what} files: {old_run['run']} and {new_run['run']} are not recorded as the "
+                              "same weights")
     rows = []
     for name, label in SET_NAMES.items():
         old, new = set_figures(runs_before[0], name), set_figures(runs_after[0], name)
