@@ -431,7 +431,7 @@ def handwriting_table(*files: dict) -> str:
     return markdown(header, "l" * (len(header) - 6) + "rrrrrr", rows)
 
 
-@table("paper-cost-test", "numbers_before.json", "numbers.json")
+@table("paper-cost-test", "numbers_before.json", "numbers_top_probability.json")
 def paper_cost_test_table(before: dict, after: dict) -> str:
     """The paper module's cost on clean paper, on the test numbers: one run read before it (commit c73d90c)
     and after. Reported, never chosen on."""
