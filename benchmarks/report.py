@@ -660,27 +660,29 @@ REJECTION_SETS = {
 }
 
 
-@table("rejection-scores", "rejection_scores.json")
-def rejection_scores_table(data: dict) -> str:
-    """The refusal score on validation (benchmarks/rejection_scores.py, one seed-0 run): share refused per
-    set, by operating point; a digit model's default (energy, calibration.DIGIT_QUANTILE) is marked, and
-    must have the most points among the shares of MNIST validation tried."""
-    from tinyvision.calibration import DIGIT_QUANTILE, ENERGY
+@table("rejection-scores", "rejection_scores.json", "rejection_scores_plain.json")
+def rejection_scores_table(default: dict, plain: dict) -> str:
+    """The refusal score on validation (benchmarks/rejection_scores.py, the default and plain recipes'
+    seed-0 runs): share refused per set, by operating point; each recipe's default (energy, at
+    calibration.default_quantile) is marked, and must have the most points among the shares tried."""
+    from tinyvision.calibration import ENERGY, default_quantile
 
-    in_use = f"{100 * DIGIT_QUANTILE:g}% of MNIST validation"
-    rules = {name: by_score for name, by_score in data["operating_points"].items() if "MNIST" in name}
-    best = max(rules, key=lambda name: rules[name][ENERGY]["points"])
-    if best != in_use:
-        raise ReportError(f"calibration.DIGIT_QUANTILE is {DIGIT_QUANTILE}, validation chose {best}")
     rows = []
-    for name, by_score in data["operating_points"].items():
-        for score, v in by_score.items():
-            refused = {**v["digits refused"], **v["non-digits refused"]}
-            label = f"{name}, {score}"
-            rows.append([f"**{label}** (in use)" if (name, score) == (in_use, ENERGY) else label,
-                         *(pct(refused[k], 1) for k in REJECTION_SETS), f"{v['points']:.1f}"])
-    return markdown(["threshold set by, score", *(f"{n}: refused" for n in REJECTION_SETS.values()), "points"],
-                    "l" + "r" * (len(REJECTION_SETS) + 1), rows)
+    for recipe, data, exposed in (("default", default, True), ("`plain`", plain, False)):
+        in_use = f"{100 * default_quantile('digits', exposed):g}% of MNIST validation"
+        rules = {name: by_score for name, by_score in data["operating_points"].items() if "MNIST" in name}
+        best = max(rules, key=lambda name: rules[name][ENERGY]["points"])
+        if best != in_use:
+            raise ReportError(f"calibration.default_quantile gives the {recipe} recipe {in_use}; validation chose "
+                              f"{best}")
+        for name, by_score in data["operating_points"].items():
+            for score, v in by_score.items():
+                refused = {**v["digits refused"], **v["non-digits refused"]}
+                label = f"{name}, {score}"
+                rows.append([recipe, f"**{label}** (in use)" if (name, score) == (in_use, ENERGY) else label,
+                             *(pct(refused[k], 1) for k in REJECTION_SETS), f"{v['points']:.1f}"])
+    return markdown(["recipe", "threshold set by, score", *(f"{n}: refused" for n in REJECTION_SETS.values()),
+                     "points"], "ll" + "r" * (len(REJECTION_SETS) + 1), rows)
 
 
 @table("paper-choice", "paper_val_before.json", "paper_val_default.json")

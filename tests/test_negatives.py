@@ -13,6 +13,7 @@ from tinyvision import font_digits, hand_digits, negatives
 from tinyvision.calibration import (
     ENERGY,
     choose_rejection,
+    default_quantile,
     number_thresholds,
     refusal_scores,
     reject_reason,
@@ -115,8 +116,9 @@ def test_threshold_refuses_at_most_the_chosen_share_of_validation():
     assert report["val_negatives_rejected"] == 1.0
     report = choose_rejection(logits, 0.02, "clothes")
     assert report["reason"] == "unsure" and report["score"] == "top probability" and report["val_rejected"] <= 0.02
-    assert choose_rejection(logits, None, "digits")["quantile"] == 0.003  # each kind's own default
-    assert choose_rejection(logits, None, "clothes")["quantile"] == 0.01
+    # --reject-quantile's default: lower for a digit model taught non-digits, which refuses them anyway
+    assert default_quantile("digits", True) == 0.003
+    assert default_quantile("digits", False) == default_quantile("clothes", True) == 0.01
 
 
 def test_a_number_of_k_real_digits_is_refused_as_rarely_as_one_digit():

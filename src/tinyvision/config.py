@@ -41,8 +41,8 @@ class RunConfig:
     merged_pairs: int = 0  # two touching training digits as one image, added to the non-digits (merged_pairs.py)
     font_digits: float = 0.0  # digits in fonts (font_digits.py) added to each batch, as a share of it (0: off)
     hand_digits: float = 0.0  # digits by other writers (hand_digits.py) added to each batch, as a share of it
-    # The "not a digit"/"unsure" threshold: this share of validation images is below (None: a digit model's
-    # 0.3%, by its energy score; 1% for others: calibration.default_quantile).
+    # The "not a digit"/"unsure" threshold: this share of validation images is below (None: 0.3% for a digit
+    # model trained with non-digits, by its energy score; 1% for others: calibration.default_quantile).
     reject_quantile: float | None = None
     hflip: bool = False  # random horizontal flips (photos only: a flipped digit is another glyph)
     ema: float = 0.995  # decay of an exponential moving average of the weights, evaluated and saved (0: off)

@@ -53,7 +53,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="digit models: add digits by writers other than MNIST's, this share of each batch (0: off)")
     p.add_argument("--reject-quantile", type=float, metavar="Q",
                    help="the 'not a digit'/'unsure' threshold leaves this share of validation images "
-                   "unanswered (digit models: 0.003; others: 0.01)")
+                   "unanswered (digit models trained with non-digits: 0.003; others: 0.01)")
     p.add_argument("--ema", type=float, help="evaluate an EMA of the weights with this decay (e.g. 0.999)")
     p.add_argument("--tta", type=int, help="test-time augmentation: average over shifts of up to N pixels (0: off)")
     p.add_argument("--tta-flip", action=argparse.BooleanOptionalAction,

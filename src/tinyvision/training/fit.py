@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tinyvision.calibration import calibration_report, choose_rejection, fit_temperature
+from tinyvision.calibration import calibration_report, choose_rejection, default_quantile, fit_temperature
 from tinyvision.checkpoint import ModelCard, load_train_state, load_weights
 from tinyvision.config import RunConfig
 from tinyvision.datasets import ImageData
@@ -78,7 +78,10 @@ def rejection(s: Setup, temperature: float) -> dict:
             from tinyvision.negatives import held_out_negatives
 
             negatives = calibrated_logits(graph, held_out_negatives(), s.device, limit_batches=limit)
-    return choose_rejection(val, s.cfg.reject_quantile, s.spec.kind, negatives)
+    quantile = s.cfg.reject_quantile
+    if quantile is None:
+        quantile = default_quantile(s.spec.kind, s.cfg.outlier_exposure > 0)
+    return choose_rejection(val, quantile, s.spec.kind, negatives)
 
 
 def final_metrics(s: Setup, pos: Position, temperature: float, calibration: dict, reject: dict) -> dict:
