@@ -59,12 +59,12 @@ def validation_sets() -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]
 
 
 def scores(model, images: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Per image: top calibrated probability, energy (log-sum-exp of the calibrated logits), top logit."""
-    graph = model.graph
-    with torch.no_grad():
-        logits = torch.cat([graph.view_logits(images[i : i + 512].float() / 255).mean(0)
-                            for i in range(0, len(images), 512)]) / graph.temperature
-    return {"top probability": logits.softmax(1).amax(1), "energy": torch.logsumexp(logits, 1),
+    """Per image, from the model's own inference path (`Model.logits`): the top calibrated probability and
+    the energy as a card judges them (`calibration.refusal_scores`), and the top logit."""
+    from tinyvision.calibration import ENERGY, TOP_PROBABILITY, refusal_scores
+
+    logits = model.logits(images)
+    return {TOP_PROBABILITY: refusal_scores(logits, TOP_PROBABILITY), ENERGY: refusal_scores(logits, ENERGY),
             "top logit": logits.amax(1)}
 
 

@@ -90,6 +90,11 @@ def default_quantile(kind: str, outlier_exposure: bool) -> float:
     return DIGIT_QUANTILE if kind == "digits" and outlier_exposure else QUANTILE
 
 
+def score_of(reject: dict | None) -> str:
+    """The score a card's rejection rule (its `reject` entry) judges; cards written before: the top probability."""
+    return str((reject or {}).get("score", TOP_PROBABILITY))
+
+
 def refusal_scores(logits: torch.Tensor, score: str) -> torch.Tensor:
     """Calibrated logits (N, classes) -> (N,) scores; an image is refused when its score is low."""
     logits = logits.float()
@@ -154,7 +159,7 @@ def refused_mask(logits: torch.Tensor, reject: dict | None, digits: int = 1) -> 
         threshold = (reject.get("number_thresholds") or {}).get(str(digits), threshold)
     if threshold is None:
         return torch.zeros(len(logits), dtype=torch.bool)
-    return refusal_scores(logits, str(reject.get("score", TOP_PROBABILITY))) < threshold
+    return refusal_scores(logits, score_of(reject)) < threshold
 
 
 def reject_reason(logits: torch.Tensor, reject: dict | None, digits: int = 1) -> str | None:

@@ -102,6 +102,7 @@ class ModelCard:
     def checked(self) -> ModelCard:
         """This card, if every value the inference path uses is in range (ValueError otherwise): a card
         is read from a file, and a damaged or hostile one must not become a huge allocation or a NaN."""
+        from tinyvision.calibration import ENERGY, TOP_PROBABILITY, score_of
         from tinyvision.datasets.folder import MAX_SIZE, MIN_SIZE
 
         channels, height, width = self.input_shape
@@ -118,10 +119,10 @@ class ModelCard:
              and min(norm.std) > 0, "normalization"),
             (0 <= self.tta.shift <= 3, f"test-time shift {self.tta.shift}"),
             (self.preparation in ("digit", "resize"), f"preparation {self.preparation!r}"),
-            (reject.get("score", "top probability") in ("top probability", "energy"), "rejection score"),
+            (score_of(reject) in (TOP_PROBABILITY, ENERGY), "rejection score"),
             # A probability's bar lies in [0, 1]; an energy's (a log-sum-exp of logits) is any finite number.
             (all(isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b)
-                 and (reject.get("score") == "energy" or 0 <= b <= 1) for b in bars), "rejection thresholds"),
+                 and (score_of(reject) == ENERGY or 0 <= b <= 1) for b in bars), "rejection thresholds"),
         ]
         bad = [what for ok, what in checks if not ok]
         if bad:

@@ -26,7 +26,7 @@ from tinyvision.image.decode import DEFAULT_LIMITS, Limits
 from tinyvision.image.prepare import Preparation, choose_preparation, prepare
 from tinyvision.inference import InferenceGraph, as_log_probs, calibrated_logits
 
-Runner = Callable[[torch.Tensor], torch.Tensor]  # uint8 (N, C, H, W) -> log-probabilities (N, classes)
+Runner = Callable[[torch.Tensor], torch.Tensor]  # uint8 (N, C, H, W) -> calibrated logits (N, classes)
 
 
 @dataclass(frozen=True)

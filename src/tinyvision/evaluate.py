@@ -16,7 +16,7 @@ class Evaluation:
     accuracy: float  # fraction in [0, 1]
     log_probs: torch.Tensor  # (N, classes), float32 on the CPU: what users are answered
     labels: torch.Tensor  # (N,)
-    logits: torch.Tensor | None = None  # (N, classes) the calibrated logits: what a refusal is judged by
+    logits: torch.Tensor  # (N, classes) the calibrated logits: what a refusal is judged by
 
     @property
     def predictions(self) -> torch.Tensor:
@@ -135,7 +135,7 @@ def abstention_report(evaluation: Evaluation, reject: dict | None) -> dict:
     time); the confusion counts every image."""
     from tinyvision.calibration import refused_mask
 
-    if not reject or reject.get("threshold") is None or evaluation.count == 0 or evaluation.logits is None:
+    if not reject or reject.get("threshold") is None or evaluation.count == 0:
         return {}
     answered = ~refused_mask(evaluation.logits, reject)
     predicted = evaluation.log_probs.argmax(1)

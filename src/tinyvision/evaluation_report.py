@@ -19,7 +19,7 @@ def evaluate_model(model: Model, dataset: str | None = None, data_dir: Path | No
                    limit_batches: int | None = None, batch_size: int = 1000) -> dict:
     """Loss, accuracy, per-class scores and confusion of `model` on the test split.
 
-    The predictions are the model's `log_probs`, the function `predict` and the
+    The predictions and abstentions come from the model's calibrated `logits`, which `predict` and the
     server call, so this accuracy is the accuracy of what answers users.
     """
     card = model.card

@@ -5,8 +5,9 @@ prediction run: normalisation, the test-time augmentation views and the
 calibrated temperature are inside the file, so it answers exactly as
 `tinyvision predict` does. It takes float32 pixels (N, C, H, W) scaled to
 [0, 1] (uint8 divided by 255), prepared as `tinyvision.image.prepare`
-prepares them, and returns log-probabilities (softmax of them: the
-probabilities; argmax: the prediction). A JSON sidecar (`<file>.json`) holds
+prepares them, and returns calibrated logits (softmax of them: the
+probabilities; argmax: the prediction; log-sum-exp: the energy a digit
+model's card refuses by). A JSON sidecar (`<file>.json`) holds
 the model card, so `tinyvision.load("model.onnx")` knows the classes and the
 preparation.
 """
@@ -101,7 +102,7 @@ def onnx_session(path: Path):
 
 
 def load_runner(path: Path, fmt: str):
-    """A function float pixels (N, C, H, W) in [0, 1] -> log-probabilities, running the exported file.
+    """A function float pixels (N, C, H, W) in [0, 1] -> calibrated logits, running the exported file.
 
     TorchScript files are programs: only load ones you wrote (here: to check an export).
     """
@@ -127,7 +128,7 @@ class Parity:
 
 def check_parity(graph: InferenceGraph, path: Path, fmt: str, images: torch.Tensor,
                  batch_size: int = 500) -> Parity:
-    """Run PyTorch and the exported file on uint8 images; compare predictions and log-probabilities."""
+    """Run PyTorch and the exported file on uint8 images; compare predictions and calibrated logits."""
     run = load_runner(path, fmt)
     graph = graph.cpu().eval()
     same, worst = 0, 0.0

@@ -100,13 +100,13 @@ def rejection(model: Model, logits: torch.Tensor, separate: bool = False) -> str
     rule: the calibration rule (`calibration.reject_reason`) applied to the weakest input. A number
     written as `separate` marks is judged by the bar for its digit count (see NUMBER_RULE); one piece
     of ink cut into digits, as likely a letter as a number, by the single-digit bar and LONE_CUT_BAR."""
-    from tinyvision.calibration import TOP_PROBABILITY, refusal_scores, reject_reason
+    from tinyvision.calibration import refusal_scores, reject_reason, score_of
 
     if len(logits) == 0:
         return None
     reject = model.card.reject or {}
     as_number = NUMBER_RULE == "always" or (NUMBER_RULE == "separate" and separate)
-    weakest = logits[int(refusal_scores(logits, str(reject.get("score", TOP_PROBABILITY))).argmin())]
+    weakest = logits[int(refusal_scores(logits, score_of(reject)).argmin())]
     reason = reject_reason(weakest, reject, len(logits) if as_number else 1)
     cut_alone = not separate and len(logits) > 1 and bool(reject)
     # The cut-alone bar is on the top probability, whatever the card's score: how sure each digit is.

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     out = model.export(args.format, args.out)
     card = model.card
     print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB) and {out.name}.json; "
-          f"input: float32 pixels/255 (N, {', '.join(map(str, card.input_shape))}), output: log-probabilities "
+          f"input: float32 pixels/255 (N, {', '.join(map(str, card.input_shape))}), output: calibrated logits "
           f"(temperature {card.temperature:g}, test-time views {card.tta.views})")
     if args.check_images == 0:
         return 0
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     images = data.test_images[: args.check_images] if args.check_images else data.test_images
     parity = check_parity(model.graph, out, args.format, images)
     print(f"check on {parity.count} {card.dataset} test images: same prediction for "
-          f"{parity.same_prediction}/{parity.count}, max |log-probability difference| {parity.max_abs_diff:.2e}")
+          f"{parity.same_prediction}/{parity.count}, max |logit difference| {parity.max_abs_diff:.2e}")
     if parity.max_abs_diff > 1e-3:  # float32 reorderings give ~1e-6; more is an exporter bug
         for rejected in (out, out.with_name(out.name + ".json")):  # never left where it looks usable
             rejected.unlink(missing_ok=True)
