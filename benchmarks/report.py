@@ -827,6 +827,30 @@ def lone_doubt_table(first: dict, second: dict) -> str:
                      "numbers read + letters refused, points"], "lllrrrrrrr", rows)
 
 
+@table("lone-cut-bar-energy", "lone_cut_bar_energy_a.json", "lone_cut_bar_energy_b.json")
+def lone_cut_bar_energy_table(first: dict, second: dict) -> str:
+    """LONE_CUT_BAR chosen again with a card that refuses by energy (benchmarks/segment_costs.py, two calls on
+    one seed-0 default run); the bar in use is marked, and it has the most points."""
+    import tinyvision.read_number as read_number
+
+    if first["run"] != second["run"] or first["numbers_set"] != second["numbers_set"]:
+        raise ReportError("lone_cut_bar_energy_a.json and _b.json must come from one run and one set of numbers")
+    variants = first["variants"] + second["variants"]
+    bar = {id(v): v["settings"].get("LONE_CUT_BAR", read_number.LONE_CUT_BAR) for v in variants}  # "default": in use
+    if max(variants, key=selection_points) is not next(v for v in variants if bar[id(v)] == read_number.LONE_CUT_BAR):
+        raise ReportError("the LONE_CUT_BAR in use is not the one with the most validation points")
+    rows = []
+    for v in sorted(variants, key=lambda v: -1.0 if bar[id(v)] is None else bar[id(v)]):
+        mark = (lambda text: f"**{text}**") if bar[id(v)] == read_number.LONE_CUT_BAR else str
+        rows.append([mark("single-digit bar alone" if bar[id(v)] is None else f"{bar[id(v)]:g}"), *reading_cells(v),
+                     f"{selection_points(v):.2f}"])
+    return markdown(["each digit cut from one mark at least", "numbers read exactly", "… some digits touching",
+                     f"single digits right ({count(first['singles'])})", "… refused",
+                     f"letters refused ({count(first['letters'])})",
+                     f"other non-digits refused ({count(first['negatives'])})",
+                     "numbers read + letters refused, points"], "lrrrrrrr", rows)
+
+
 UNSURE_WHOLE_FILES = ("merged_pairs_numbers_base.json", "unsure_whole_0.99.json", "unsure_whole_0.999.json",
                       "unsure_whole_0.9999.json", "unsure_whole_0.999_narrow0.4.json")
 
@@ -854,6 +878,42 @@ def unsure_whole_table(*files: dict) -> str:
                      f"letters refused ({count(first['letters'])})",
                      f"other non-digits refused ({count(first['negatives'])})", "time per number",
                      "numbers read + letters refused, points"], "llrrrrrrrr", rows)
+
+
+WHOLE_DIGIT_SETS = {"photos": "photos", "mnist-val-pen": "other pens", "mnist-val-scan": "low-res scans",
+                    "font-check": "held-out fonts", "writers-pen": "writers' pen paths",
+                    "writers-grid": "writers' 8x8 grids"}
+
+
+@table("whole-reading", "whole_reading_a.json", "whole_reading_b.json")
+def whole_reading_table(first: dict, second: dict) -> str:
+    """Several marks shaped like one digit also read whole, on validation (benchmarks/whole_reading.py, two
+    calls on one seed-0 run); the setting in use is marked, and it has the most points."""
+    import tinyvision.read_number as read_number
+
+    if first["run"] != second["run"] or first["weights_sha256"] != second["weights_sha256"] \
+            or first["numbers_set"] != second["numbers_set"]:
+        raise ReportError("whole_reading_a.json and _b.json must come from one run and one set of numbers")
+    variants = first["variants"] + second["variants"]
+    in_use = (read_number.WHOLE_ASPECT, read_number.WHOLE_PREFER)
+    best = max(v["points"] for v in variants)
+    if not any((v["whole_aspect"], v["whole_prefer"]) == in_use and v["points"] == best for v in variants):
+        raise ReportError("the whole-reading setting in use is not the one with the most validation points")
+    rows = []
+    for v in variants:
+        aspect, prefer = v["whole_aspect"], v["whole_prefer"]
+        mark = (lambda text: f"**{text}**") if (aspect, prefer) == in_use else str
+        when = "off" if aspect is None else f"no wider than {aspect:.1f}"
+        instead = "—" if aspect is None else ("a refusal" if prefer is None else f"a refusal, or when {prefer:g} sure")
+        rows.append([mark(when), mark(instead), pct(v["numbers_read_exactly"]), pct(v["numbers_not_answered"]),
+                     *[pct(v[f"{k}_right"]) for k in WHOLE_DIGIT_SETS], pct(v["letters_refused"]),
+                     pct(v["negatives_refused"]), f"{v['points']:.2f}"])
+    sets = first["digit_sets"]
+    return markdown(["read whole when (x height)", "… in place of", "validation numbers read exactly",
+                     "… unanswered", *[f"{name} right ({count(sets[k])})" for k, name in WHOLE_DIGIT_SETS.items()],
+                     f"letters refused ({count(first['non_digit_sets']['letters'])})",
+                     f"other non-digits refused ({count(first['non_digit_sets']['negatives'])})", "points"],
+                    "ll" + "r" * (5 + len(WHOLE_DIGIT_SETS)), rows)
 
 
 INSET = {"never": "never", "always": "always", "several": "among several marks"}

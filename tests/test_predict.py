@@ -220,3 +220,46 @@ def test_an_8x8_scan_of_a_digit_is_read_better_enlarged_first(tmp_path, monkeypa
     as_it_is = read()
     assert enlarged >= 0.8
     assert enlarged >= as_it_is + 0.05
+
+
+def _broken(digit: np.ndarray, gap: int = 3) -> np.ndarray:
+    """The digit with a vertical band of `gap` columns wiped out at its ink's middle: a 0 becomes two arcs, as
+    a calligraphic font's 0 does when its hairlines vanish, or a low-resolution scan breaks a stroke."""
+    cols = np.flatnonzero(digit.max(0) > 64)
+    middle = (cols[0] + cols[-1] + 1) // 2
+    out = digit.copy()
+    out[:, middle - gap // 2 : middle - gap // 2 + gap] = 0
+    return out
+
+
+def test_a_digit_in_pieces_is_read_whole_and_a_number_still_as_digits(tmp_path, monkeypatch):
+    """Several marks no wider than one digit are also read whole (read_number.WHOLE_ASPECT): a briefly trained
+    model reads MNIST test 0s broken into two arcs as 0 more often so; two digits written apart are still
+    read as a number."""
+    import tinyvision
+    import tinyvision.read_number as read_number
+    from tinyvision.datasets import load_dataset
+
+    run = tinyvision.train(out=tmp_path / "run", epochs=1, limit_batches=120, device="cpu", progress=False,
+                           plots=False)
+    model = tinyvision.load(run.path)
+    data = load_dataset("mnist")
+    images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
+    zeros = [images[i] for i in np.flatnonzero(labels == 0)[:80]]
+    broken = [encode(paper_photo(torch.from_numpy(_broken(z))[None]), "PNG") for z in zeros]
+    pairs = [(i, j) for i, j in zip(range(0, 80, 2), range(1, 80, 2))]
+    numbers = [encode(Image.fromarray(255 - np.concatenate([images[i], np.zeros((28, 8), np.uint8), images[j]], 1))
+                      .resize((256, 112), Image.Resampling.BICUBIC), "PNG") for i, j in pairs]
+    truth = [f"{labels[i]}{labels[j]}" for i, j in pairs]
+
+    def read() -> tuple[float, list]:
+        zeros_read = float(np.mean([model.predict(b).label == "0" for b in broken]))
+        return zeros_read, [model.predict(n).label for n in numbers]
+
+    assert read_number.WHOLE_ASPECT is not None  # on by default
+    whole, numbers_whole = read()
+    monkeypatch.setattr(read_number, "WHOLE_ASPECT", None)  # as before: only the pieces are read
+    pieces, numbers_pieces = read()
+    assert whole >= pieces + 0.1, (whole, pieces)
+    assert numbers_whole == numbers_pieces  # a number is wider than one digit: never read whole
+    assert np.mean([a == t for a, t in zip(numbers_whole, truth)]) >= 0.8

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from tinyvision.image.components import INK_LEVEL
 from tinyvision.image.decode import ImageError, decode_sized
-from tinyvision.image.digits import WORK_SIDE, fit_box, ink_map, place_by_centre_of_mass
+from tinyvision.image.digits import WORK_SIDE, fit_box, ink_extent, ink_map, place_by_centre_of_mass
 from tinyvision.image.segment import segment
 
 if TYPE_CHECKING:
@@ -36,6 +37,15 @@ NUMBER_RULE = "separate"
 # number's digits miss this one. Chosen on validation with the lone-mark rules (image/segment.py,
 # benchmarks/segment_costs.py): 0.995 read more numbers but refused fewer letters, a smaller sum.
 LONE_CUT_BAR: float | None = 0.999
+# Several marks whose ink, taken whole, is no wider than this x its height may be one digit in pieces: a
+# low-resolution scan's 3 broken in two, a calligraphic 0 whose hairlines vanished, leaving two strokes
+# read as "11". Such an image is also read whole, as one digit, prepared as `Model.prepare` prepares it,
+# and the whole reading is answered when the card does not refuse it and either the reading in pieces is
+# refused or the whole is at least WHOLE_PREFER sure (None: the whole only replaces a refusal). A number
+# is wider than one digit, and read whole, squeezed into one box, it is seldom a confident digit.
+# None: never read whole. Chosen on validation (benchmarks/whole_reading.py, results/whole_reading.json).
+WHOLE_ASPECT: float | None = 0.8
+WHOLE_PREFER: float | None = 0.99
 
 
 def to_uint8(images: list[np.ndarray]) -> torch.Tensor:
@@ -82,10 +92,37 @@ def read_number(model: Model, source) -> Prediction:
         digits.append({"class": model.classes[k], "probability": round(float(p[k]), 6),
                        "box": [left, top, right - left, bottom - top]})
     reason = rejection(model, logits, len({s.group for s in segments}) > 1)
+    if len(segments) > 1 and (reason is not None or WHOLE_PREFER is not None):
+        whole = read_whole(model, ink, scale, WHOLE_PREFER if reason is None else None)
+        if whole is not None:
+            return whole
     if reason is not None:
         return Prediction(None, single_probabilities(model, probs), strip, reason=reason, digits=tuple(digits))
     label = "".join(d["class"] for d in digits)
     return Prediction(label, single_probabilities(model, probs), strip, digits=tuple(digits))
+
+
+def read_whole(model: Model, ink: np.ndarray, scale: float, at_least: float | None) -> Prediction | None:
+    """The image's ink read as one digit, when it is shaped like one (WHOLE_ASPECT), the card answers it
+    and it is `at_least` sure (None: any); else None."""
+    from tinyvision.classifier import Prediction
+
+    if WHOLE_ASPECT is None:
+        return None
+    top, left, bottom, right = ink_extent(ink > INK_LEVEL)
+    if right - left > WHOLE_ASPECT * (bottom - top):
+        return None
+    inputs = to_uint8([place_by_centre_of_mass(fit_box(ink))])
+    logits = model.logits(inputs)
+    probs = logits.softmax(1)
+    k = int(probs[0].argmax())
+    if rejection(model, logits) is not None or (at_least is not None and float(probs[0, k]) < at_least):
+        return None
+    top, left = int(top / scale), int(left / scale)  # in the user's pixels, as `Segment.original_box` gives them
+    bottom, right = int(np.ceil(bottom / scale)), int(np.ceil(right / scale))
+    box = [left, top, right - left, bottom - top]
+    digit = {"class": model.classes[k], "probability": round(float(probs[0, k]), 6), "box": box}
+    return Prediction(model.classes[k], single_probabilities(model, probs), inputs[0], digits=(digit,))
 
 
 def single_probabilities(model: Model, probs: torch.Tensor) -> dict[str, float]:
