@@ -70,3 +70,18 @@ def test_digits_folders_refuse_another_size(tmp_path):
     assert main(["train", "--dataset", f"digits:{root}", "--image-size", "32", "--epochs", "1",
                  "--out", str(tmp_path / "run")]) == 2
     assert not (tmp_path / "run").exists()
+
+
+def test_a_digit_folder_prepared_by_an_older_preparation_is_prepared_again(tmp_path, monkeypatch):
+    """The cache of a folder of digit photos is keyed by the digit preparation's version: when the
+    preparation changes, training and evaluation prepare the files again rather than read stale inputs."""
+    import tinyvision.image.digits as digits
+    from tinyvision.datasets.folder_cache import cache_key
+
+    (tmp_path / "7").mkdir()
+    Image.new("L", (40, 40), 255).save(tmp_path / "7" / "a.png")
+    key = cache_key(tmp_path, ["7/a.png"], [0], 28, "digit")
+    resized = cache_key(tmp_path, ["7/a.png"], [0], 28)
+    monkeypatch.setattr(digits, "PREPARATION_VERSION", digits.PREPARATION_VERSION + 1)
+    assert cache_key(tmp_path, ["7/a.png"], [0], 28, "digit") != key
+    assert cache_key(tmp_path, ["7/a.png"], [0], 28) == resized  # other folders' caches stay valid

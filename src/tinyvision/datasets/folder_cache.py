@@ -172,6 +172,10 @@ class FolderIndex:
 def cache_key(root: Path, files: list[str], labels: list[int], image_size: int | None,
               preparation: str = "resize") -> str:
     extra = "" if preparation == "resize" else f" prep={preparation}"  # resize keys unchanged: caches stay valid
+    if preparation == "digit":  # a folder prepared by an older digit preparation is prepared again
+        from tinyvision.image.digits import PREPARATION_VERSION
+
+        extra += f" v{PREPARATION_VERSION}"
     digest = hashlib.sha256(f"v{CACHE_VERSION} size={image_size}{extra}\n".encode())
     for name, label in zip(files, labels):
         st = (root / name).stat()

@@ -26,6 +26,10 @@ DIGIT_FIELD = 28  # ... inside a 28x28 field
 # its training split as 14.00 +- 0.29 both ways (the geometric centre is 13.5).
 MNIST_CENTRE = (14.0, 14.0)
 MIN_CONTRAST = 0.2  # ink must differ from paper by 20% of the full range, else "no ink"
+# Raised whenever the digit preparation changes what it gives, so that folders of digits cached as an older
+# one prepared them are prepared again (datasets/folder_cache.py). 2: tiny images enlarged first; caches
+# written before the version was counted have none in their key.
+PREPARATION_VERSION = 2
 
 
 GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma, as Pillow's "L"
