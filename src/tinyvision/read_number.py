@@ -4,10 +4,11 @@
           -> each digit a 28x28 input -> the model's inference path -> digits left to right
 
 The answer is the digits in order ("2026"; one digit: "7"), each with its
-probability and its box in the original image. The model abstains (label
-None) when a digit falls below the rejection threshold chosen on validation
-(a non-digit gets spread-out probabilities), or when the image holds more
-marks than a number has: reason "not a digit".
+probability and its box in the original image. Several marks no wider than
+one digit are also read whole, as one digit in pieces (WHOLE_ASPECT). The
+model abstains (label None) when a digit falls below the rejection threshold
+chosen on validation (a non-digit gets spread-out probabilities), or when the
+image holds more marks than a number has: reason "not a digit".
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ LONE_CUT_BAR: float | None = 0.999
 # and the whole reading is answered when the card does not refuse it and either the reading in pieces is
 # refused or the whole is at least WHOLE_PREFER sure (None: the whole only replaces a refusal). A number
 # is wider than one digit, and read whole, squeezed into one box, it is seldom a confident digit.
-# None: never read whole. Chosen on validation (benchmarks/whole_reading.py, results/whole_reading.json).
+# None: never read whole. Chosen on validation (benchmarks/whole_reading.py, results/whole_reading_{a,b}.json,
+# table whole-reading in docs/predict-serve-export.md).
 WHOLE_ASPECT: float | None = 0.8
 WHOLE_PREFER: float | None = 0.99
 
