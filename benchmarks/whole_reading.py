@@ -39,6 +39,7 @@ import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from number_rules import refused  # noqa: E402
 from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
 from segment_gate import read_numbers, single_digits, validation_arguments  # noqa: E402
 
@@ -97,7 +98,7 @@ def read_variant(model, numbers: Path, digits: dict, non_digits: dict) -> dict:
         row[f"{name}_right"] = round(sum(a == t for a, t in zip(said, labels)) / len(files), 4)
         row[f"{name}_refused"] = round(sum(a is None for a in said) / len(files), 4)
     for name, files in non_digits.items():
-        row[f"{name}_refused"] = round(sum(a is None for a in answers(model, files)) / len(files), 4)
+        row[f"{name}_refused"] = round(refused(model, files), 4)
     row["seconds"] = round(time.perf_counter() - start, 1)
     return row
 

@@ -6,7 +6,7 @@ from torch import nn
 
 from tinyvision.calibration import fit_temperature
 from tinyvision.evaluate import evaluate, expected_calibration_error, per_class_metrics, summary_metrics
-from tinyvision.inference import TTA, InferenceGraph, log_probabilities, shifted_views
+from tinyvision.inference import TTA, InferenceGraph, as_log_probs, calibrated_logits, shifted_views
 from tinyvision.normalization import Normalization
 
 PLAIN = Normalization((0.0,), (1.0,))
@@ -14,7 +14,7 @@ PLAIN = Normalization((0.0,), (1.0,))
 
 def predict_logits(network, images, tta=0, flip=False, temperature=1.0):
     graph = InferenceGraph(network, PLAIN, TTA(tta, flip), temperature).eval()
-    return log_probabilities(graph, images)
+    return as_log_probs(calibrated_logits(graph, images))
 
 
 def test_shifted_views_cover_every_offset_once():

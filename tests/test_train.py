@@ -7,7 +7,7 @@ from conftest import fit_run
 from tinyvision.checkpoint import load_model
 from tinyvision.config import RunConfig, build_config
 from tinyvision.errors import TinyVisionError
-from tinyvision.inference import InferenceGraph, log_probabilities
+from tinyvision.inference import InferenceGraph, as_log_probs, calibrated_logits
 from tinyvision.models import create_model
 from tinyvision.run_folder import RunFolder
 from tinyvision.training import Callback, Interrupted, learning_rate
@@ -105,7 +105,7 @@ def test_checkpoint_reloads_to_the_same_predictions(tiny_dataset, tmp_path, ema)
 
     def outputs(network):
         graph = InferenceGraph(network, card.normalization, card.tta, card.temperature).eval()
-        return log_probabilities(graph, images)
+        return as_log_probs(calibrated_logits(graph, images))
 
     if ema:  # the checkpoint holds the average, which is not the last iterate
         assert setup.eval_model is not setup.model

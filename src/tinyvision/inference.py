@@ -124,12 +124,6 @@ def eval_mode(module: nn.Module) -> Iterator[nn.Module]:
         module.train(was_training)
 
 
-def log_probabilities(graph: InferenceGraph, images: torch.Tensor, device: torch.device | str = "cpu",
-                      batch_size: int = 1000, limit_batches: int | None = None) -> torch.Tensor:
-    """uint8 (N, C, H, W) images -> float32 log-probabilities (N, classes) on the CPU (`calibrated_logits`)."""
-    return as_log_probs(calibrated_logits(graph, images, device, batch_size, limit_batches))
-
-
 @torch.inference_mode()
 def calibrated_logits(
     graph: InferenceGraph,

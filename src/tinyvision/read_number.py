@@ -21,7 +21,7 @@ import torch
 from tinyvision.image.components import INK_LEVEL
 from tinyvision.image.decode import ImageError, decode_sized
 from tinyvision.image.digits import WORK_SIDE, fit_box, ink_extent, ink_map, place_by_centre_of_mass
-from tinyvision.image.segment import segment
+from tinyvision.image.segment import original_box, segment
 
 if TYPE_CHECKING:
     from tinyvision.classifier import Model, Prediction
@@ -90,9 +90,8 @@ def read_number(model: Model, source) -> Prediction:
     digits = []
     for s, p in zip(segments, probs):
         k = int(p.argmax())
-        top, left, bottom, right = s.original_box(scale)
         digits.append({"class": model.classes[k], "probability": round(float(p[k]), 6),
-                       "box": [left, top, right - left, bottom - top]})
+                       "box": user_box(s.box, scale)})
     reason = rejection(model, logits, len({s.group for s in segments}) > 1)
     if len(segments) > 1 and (reason is not None or WHOLE_PREFER is not None):
         whole = read_whole(model, ink, scale, WHOLE_PREFER if reason is None else None)
@@ -120,11 +119,16 @@ def read_whole(model: Model, ink: np.ndarray, scale: float, at_least: float | No
     k = int(probs[0].argmax())
     if rejection(model, logits) is not None or (at_least is not None and float(probs[0, k]) < at_least):
         return None
-    top, left = int(top / scale), int(left / scale)  # in the user's pixels, as `Segment.original_box` gives them
-    bottom, right = int(np.ceil(bottom / scale)), int(np.ceil(right / scale))
-    box = [left, top, right - left, bottom - top]
+    box = user_box((top, left, bottom, right), scale)
     digit = {"class": model.classes[k], "probability": round(float(probs[0, k]), 6), "box": box}
     return Prediction(model.classes[k], single_probabilities(model, probs), inputs[0], digits=(digit,))
+
+
+def user_box(box: tuple[int, int, int, int], scale: float) -> list[int]:
+    """An analysed (top, left, bottom, right) box as the answer gives it: [x, y, width, height] in the
+    user's image's pixels."""
+    top, left, bottom, right = original_box(box, scale)
+    return [left, top, right - left, bottom - top]
 
 
 def single_probabilities(model: Model, probs: torch.Tensor) -> dict[str, float]:

@@ -127,8 +127,14 @@ class Segment:
 
     def original_box(self, scale: float) -> tuple[int, int, int, int]:
         """The box in the original image's pixels, given `scale` = analysed size / original size."""
-        top, left, bottom, right = self.box
-        return (int(top / scale), int(left / scale), int(np.ceil(bottom / scale)), int(np.ceil(right / scale)))
+        return original_box(self.box, scale)
+
+
+def original_box(box: tuple[int, int, int, int], scale: float) -> tuple[int, int, int, int]:
+    """A (top, left, bottom, right) box of the analysed image in the original image's pixels, given
+    `scale` = analysed size / original size: it covers every original pixel the analysed box touches."""
+    top, left, bottom, right = box
+    return (int(top / scale), int(left / scale), int(np.ceil(bottom / scale)), int(np.ceil(right / scale)))
 
 
 # --- connected components ----------------------------------------------------------------------
