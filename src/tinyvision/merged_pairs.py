@@ -10,7 +10,7 @@ uncut pair a low confidence, so the cut wins.
 The pairs are made from the run's own training digits (never its validation
 or test digits), side by side with their boxes touching or overlapping a
 little, at slightly different sizes and heights, then prepared as every
-digit is (`fit_box`, `place_by_centre_of_mass`).
+digit is (`image.digits.prepare_ink`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tinyvision.image.digits import fit_box, ink_extent, place_by_centre_of_mass
+from tinyvision.image.digits import ink_extent, prepare_ink
 
 
 def _crop(digit: np.ndarray) -> np.ndarray:
@@ -42,7 +42,7 @@ def merged_pair(first: np.ndarray, second: np.ndarray, rng: np.random.Generator)
     start = a.shape[1] - overlap
     region = canvas[top_b : top_b + b.shape[0], start : start + b.shape[1]]
     np.maximum(region, b, out=region)
-    return place_by_centre_of_mass(fit_box(canvas))
+    return prepare_ink(canvas)
 
 
 def merged_pairs(images: torch.Tensor, count: int, seed: int) -> torch.Tensor:

@@ -20,7 +20,7 @@ import torch
 
 from tinyvision.image.components import INK_LEVEL
 from tinyvision.image.decode import ImageError, decode_sized
-from tinyvision.image.digits import WORK_SIDE, fit_box, ink_extent, ink_map, place_by_centre_of_mass
+from tinyvision.image.digits import WORK_SIDE, ink_extent, ink_map, prepare_ink
 from tinyvision.image.segment import original_box, segment
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def read_number(model: Model, source) -> Prediction:
         raise
     # One digit: prepared from all of the image's ink, exactly as `Model.prepare` (and MNIST) does;
     # the segmenter's own-ink crop drops faint strokes a lone digit may need.
-    images = [place_by_centre_of_mass(fit_box(ink))] if len(segments) == 1 else [s.image for s in segments]
+    images = [prepare_ink(ink)] if len(segments) == 1 else [s.image for s in segments]
     inputs = to_uint8(images)
     logits = model.logits(inputs)
     probs = logits.softmax(1)
@@ -113,7 +113,7 @@ def read_whole(model: Model, ink: np.ndarray, scale: float, at_least: float | No
     top, left, bottom, right = ink_extent(ink > INK_LEVEL)
     if right - left > WHOLE_ASPECT * (bottom - top):
         return None
-    inputs = to_uint8([place_by_centre_of_mass(fit_box(ink))])
+    inputs = to_uint8([prepare_ink(ink)])
     logits = model.logits(inputs)
     probs = logits.softmax(1)
     k = int(probs[0].argmax())

@@ -192,8 +192,14 @@ def ink_map(pixels: np.ndarray) -> np.ndarray:
     return clear_paper(isolate_ink(remove_background(ink_polarity(shrink(enlarge_small(to_gray(pixels)))))))
 
 
+def prepare_ink(ink: np.ndarray) -> np.ndarray:
+    """An ink map (bright on black, in [0, 1]) -> a 28x28 float image, as MNIST prepared its digits:
+    fitted into 20x20 keeping its aspect, centre of mass at MNIST's centre."""
+    return place_by_centre_of_mass(fit_box(ink))
+
+
 def prepare_digit(pixels: np.ndarray) -> np.ndarray:
     """(H, W, C) uint8 of one digit -> a 28x28 float image in [0, 1], as MNIST prepared its digits."""
-    return place_by_centre_of_mass(fit_box(ink_map(pixels)))
+    return prepare_ink(ink_map(pixels))
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from tinyvision.image.components import INK_LEVEL, label_components, stroke_width
 from tinyvision.image.decode import ImageError
-from tinyvision.image.digits import fit_box, ink_extent, place_by_centre_of_mass
+from tinyvision.image.digits import ink_extent, prepare_ink
 
 MAX_DIGITS = 12  # the most digits read from one image: bounds the work on a page of text or noise
 SPECK_SIDE = 0.1  # a piece smaller than this fraction of the digit height both ways is a speck
@@ -123,7 +123,7 @@ class Segment:
     def image(self) -> np.ndarray:
         """28x28 float32 in [0, 1], prepared as MNIST prepared its digits (made when first asked for:
         a lone digit is prepared by the reader from all of the image's ink instead)."""
-        return _prepare(self.ink)
+        return prepare_ink(self.ink)
 
     def original_box(self, scale: float) -> tuple[int, int, int, int]:
         """The box in the original image's pixels, given `scale` = analysed size / original size."""
@@ -444,10 +444,6 @@ def _group_ink(ink: np.ndarray, in_group: np.ndarray, group: np.ndarray, box: np
     return _own_ink(ink, np.where(in_group == g, 0, -1), _span_box(box[group == g]), 0, 1)
 
 
-def _prepare(own: np.ndarray) -> np.ndarray:
-    return place_by_centre_of_mass(fit_box(own))
-
-
 def _best_reading(parts: _Parts, costs: dict[tuple[int, int], float], height: float,
                   max_digits: int | None = None) -> list[tuple[int, int]]:
     """The cheapest way to cover the parts, left to right, by digits and dropped marks; with
@@ -538,7 +534,7 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
         # (most wide groups are single digits), and the candidate cuts and their scoring are skipped.
         # A narrow one is cut only when the model doubts it whole.
         asked = wide + narrow if WHOLE_CONFIDENCE is not None else narrow
-        found = score([_prepare(_group_ink(ink, in_group, group, box, g)[0]) for g in asked])
+        found = score([prepare_ink(_group_ink(ink, in_group, group, box, g)[0]) for g in asked])
         whole = {g: float(c) for g, c in zip(asked, found)}
     uncut = frozenset(g for g in wide if g in whole and whole[g] >= WHOLE_CONFIDENCE)  # asked only with a gate
     unsure = frozenset(g for g in narrow if whole[g] < UNSURE_WHOLE)  # narrow ones are always asked
@@ -555,7 +551,7 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
     confidence: dict[tuple[int, int], float] = {}
     if score is not None and len(costs) > 1:  # one candidate digit: nothing for the model to choose
         spans = list(costs)
-        found = score([_prepare(_own_ink(ink, parts.index, _span_box(parts.box[i:j]), i, j)[0]) for i, j in spans])
+        found = score([prepare_ink(_own_ink(ink, parts.index, _span_box(parts.box[i:j]), i, j)[0]) for i, j in spans])
         for span, c in zip(spans, found):
             confidence[span] = float(c)
             costs[span] += CONFIDENCE_WEIGHT * -np.log(max(float(c), 1e-6))
