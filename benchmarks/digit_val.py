@@ -206,6 +206,15 @@ def build_font_half(count: int, seed: int, half: int) -> tuple[list[bytes], list
     return [png(i) for i in images], labels
 
 
+def build_words(count: int, seed: int) -> tuple[list[bytes], list[int]]:
+    """Whole words in TRAIN-group fonts (benchmarks/sets/words.py; the evaluation set uses EVAL fonts)."""
+    _sets_module()
+    from sets import fonts, words
+
+    rng = np.random.default_rng([seed, 17])
+    return [data for data, _, _ in words.render_words(rng, fonts.TRAIN, count)], [-1] * count
+
+
 def build_negatives(count: int, lookalikes: bool) -> tuple[list[bytes], list[int]]:
     sets = _sets_module()
     if lookalikes:
@@ -232,6 +241,7 @@ BUILDERS = {
     "letters-fit": lambda: ([png(i) for i in font_letters(3000, seed=33, half=0)], [-1] * 3000),  # candidate
     "neg-letters-check": lambda: ([png(i) for i in font_letters(1000, seed=34, half=1)], [-1] * 1000),
     "neg-train": lambda: build_negatives(3000, lookalikes=False),
+    "neg-words-check": lambda: build_words(600, seed=35),
     "neg-lookalike": lambda: build_negatives(500, lookalikes=True),
 }
 DIGIT_SETS = ("mnist-val-photo", "mnist-val-pen", "mnist-val-scan", "font-train")

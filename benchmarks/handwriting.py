@@ -19,6 +19,8 @@ on validation (benchmarks/digit_recipes.py); this is the final measurement.
 
     python benchmarks/handwriting.py RUN_DIR [RUN_DIR ...]      # writes benchmarks/results/handwriting.json
     python benchmarks/handwriting.py RUN_DIR --limit 200 --out /tmp/hw.json   # a quick look
+    python benchmarks/handwriting.py RUN_DIR --sets words --reader SEVERAL_CUT_BAR=None --out ...
+        # the same runs read with a rule of the number reader changed: a rule's before and after
 """
 
 from __future__ import annotations
@@ -191,7 +193,7 @@ def measure(runs: list[Path], root: Path, names: list[str], limit: int | None, p
 def set_figures(name: str, kind: str, items: list[dict], rows: list[dict]) -> dict:
     figures = digit_figures if kind == "digits" else negative_figures
     entry = {"kind": kind, **figures(items, rows), "by_variant": by(items, rows, "variant", figures)}
-    if name == "letters":
+    if name in ("letters", "words"):
         plain = [(i, r) for i, r in zip(items, rows) if i.get("lookalike") is None]
         entry["without_lookalikes"] = negative_figures([i for i, _ in plain], [r for _, r in plain])
         look = [(i, r) for i, r in zip(items, rows) if i.get("lookalike") is not None]
@@ -230,7 +232,7 @@ def summary(results: list[dict]) -> dict:
         if key == "accuracy":
             refused = [r["sets"][name]["refused"] for r in results]
             entry["refused"] = round(statistics.mean(refused), 4)
-        if name == "letters":
+        if name in ("letters", "words"):
             entry["refused_without_lookalikes"] = round(statistics.mean(
                 r["sets"][name]["without_lookalikes"]["refused"] for r in results), 4)
         out[name] = entry
@@ -242,6 +244,19 @@ def summary(results: list[dict]) -> dict:
     return out
 
 
+def reader_settings(text: str) -> dict:
+    """Apply 'NAME=VALUE;...' to the number reader's modules; returns what was set (empty: as shipped)."""
+    from segment_costs import settings
+
+    import tinyvision.image.segment as segment
+    import tinyvision.read_number as read_number
+
+    found = settings(text, [segment, read_number])
+    for name, (module, value) in found.items():
+        setattr(module, name, value)
+    return {name: value for name, (_, value) in found.items()}
+
+
 def main() -> None:
     from provenance import recorded, write_results
 
@@ -251,16 +266,20 @@ def main() -> None:
     p.add_argument("--sets", default="all", help="comma-separated set names, or all")
     p.add_argument("--limit", type=int, help="at most N images per set (a quick look; not for figures)")
     p.add_argument("--photos", type=int, default=1000, help="user-style photos of MNIST test digits")
+    p.add_argument("--reader", default="", metavar="NAME=VALUE;...",
+                   help="read with these constants of image.segment or read_number changed (None: off), to "
+                        "measure a rule's before and after on the same runs (benchmarks/segment_costs.py's form)")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args()
     torch.set_num_threads(1)
+    reader = reader_settings(args.reader)
     root = sets_root(args.root)
     available = sorted(d.name for d in root.iterdir() if (d / "manifest.json").is_file())
     names = (available if args.sets == "all" else args.sets.split(",")) + [USER_PHOTOS]
     with recorded() as prov:
         results = measure(args.runs, root, names, args.limit, args.photos)
-    report = {"about": __doc__.split("\n")[0], "limit_per_set": args.limit, "summary": summaries(results),
-              "runs": results, "provenance": prov}
+    report = {"about": __doc__.split("\n")[0], "limit_per_set": args.limit, "reader_settings": reader,
+              "summary": summaries(results), "runs": results, "provenance": prov}
     write_results(args.out, report)
     print(json.dumps(report["summary"], indent=1))
 

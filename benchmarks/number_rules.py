@@ -10,7 +10,8 @@ through `Model.predict` (the user's path), by one seed-0 run on:
 - single validation digits as user-style photos (benchmarks/user_photos.py);
 - letters that cannot pass for digits, in the odd half of the TRAIN-group fonts (benchmarks/digit_val.py;
   the default recipe trains on letters of all TRAIN fonts, so the level flatters it: compare variants);
-- non-digits of the training side (benchmarks/digit_val.py's neg-train: pen marks, shapes, photo crops).
+- non-digits of the training side (benchmarks/digit_val.py's neg-train: pen marks, shapes, photo crops);
+- whole words in TRAIN-group fonts (benchmarks/sets/words.py; a word's letters, cut, pass for digits).
 Never the evaluation sets: the chosen rules are measured there by number_photos.py and handwriting.py.
 
     python benchmarks/number_photos.py build --count 1000 --seed 1 --source val --out /tmp/numbers-val
@@ -52,25 +53,29 @@ def refused(model, files: list[bytes]) -> float:
     return count / len(files)
 
 
-def validation_sets(args) -> tuple[list, list, list]:
-    """The single digits, letters and other non-digits every variant is read on (shared with seam_rules.py)."""
+def validation_sets(args) -> tuple[list, list, list, list]:
+    """The single digits, letters, other non-digits and words every variant is read on (shared with
+    seam_rules.py and segment_costs.py)."""
     import digit_val
 
     singles = single_digits(args.singles, seed=5)
     letters = [digit_val.png(i) for i in digit_val.font_letters(args.letters, seed=34, half=1)]
     negatives = digit_val.build_negatives(args.negatives, lookalikes=False)[0]
-    return singles, letters, negatives
+    words = digit_val.build_words(args.words, seed=35)[0]
+    return singles, letters, negatives, words
 
 
-def read_variant(model, numbers_folder: Path, sets: tuple[list, list, list]) -> dict:
-    """One variant's figures: validation numbers, single digits, letters and other non-digits, and its time."""
-    singles, letters, negatives = sets
+def read_variant(model, numbers_folder: Path, sets: tuple[list, list, list, list]) -> dict:
+    """One variant's figures: validation numbers, single digits, letters, other non-digits and words, and
+    its time."""
+    singles, letters, negatives, words = sets
     start = time.perf_counter()
     numbers = read_numbers(model, numbers_folder)
     return {**{f"numbers_{k}": v for k, v in numbers.items()},
             **read_singles(model, singles, digits=4),
             "letters_refused": round(refused(model, letters), 4),
             "negatives_refused": round(refused(model, negatives), 4),
+            "words_refused": round(refused(model, words), 4),
             "seconds": round(time.perf_counter() - start, 1)}
 
 
@@ -89,10 +94,11 @@ def read_variants(args, variants: list[Callable[[], dict]], **extra) -> None:
         for apply in variants:
             rows.append({**apply(), **read_variant(model, args.numbers, sets)})
             print(json.dumps(rows[-1]), flush=True)
-    singles, letters, negatives = sets
+    singles, letters, negatives, words = sets
     write_results(args.out, {"run": str(args.run), "weights_sha256": stored_digest(args.run),
                              "numbers_set": str(args.numbers), "singles": len(singles),
-                             "letters": len(letters), "negatives": len(negatives), **extra, "variants": rows,
+                             "letters": len(letters), "negatives": len(negatives), "words": len(words),
+                             **extra, "variants": rows,
                              "provenance": prov})
 
 

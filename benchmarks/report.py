@@ -333,6 +333,9 @@ SET_NAMES = {
     "photos-cifar10": "photos: CIFAR-10 test images",
     "clothes-fashion": "clothes: Fashion-MNIST test images",
     "other-marks": "blank paper, emoji, symbols, scribbles, doodles",
+    "words": "whole words and names in EVAL fonts",
+    "words:plain": "words that cannot pass for a number",
+    "words:lookalikes": "words that can (so, OIL, ...)",
 }
 
 
@@ -374,7 +377,7 @@ def over_runs(runs: list[dict], name: str, key: str) -> list[float]:
 
 
 HEADLINE = ("handwriting", "printed-digits", "user-photos-mnist-test", "letters:plain", "letters:lookalikes",
-            "photos-cifar10", "clothes-fashion", "other-marks")
+            "words:plain", "photos-cifar10", "clothes-fashion", "other-marks")
 
 
 def headline_cell(runs: list[dict], name: str) -> str:
@@ -462,7 +465,7 @@ def rejection_evaluation_table(before: dict, after: dict) -> str:
     return same_runs_table("rejection-evaluation", before, after, same_path=False)
 
 
-@table("whole-reading-evaluation", "handwriting_energy.json", "handwriting.json")
+@table("whole-reading-evaluation", "handwriting_energy.json", "handwriting_whole.json")
 def whole_reading_evaluation_table(before: dict, after: dict) -> str:
     """A digit in pieces also read whole, on the evaluation sets: the same default runs before and after. It
     chose nothing: the rule was chosen on validation (whole-reading)."""
@@ -516,6 +519,7 @@ for _name, _set, _key in (("handwriting-acc", "handwriting", "accuracy"),
                           ("letters-refused", "letters:plain", "refused"),
                           ("photos-refused", "photos-cifar10", "refused"),
                           ("clothes-refused", "clothes-fashion", "refused"),
+                          ("words-refused", "words:plain", "refused"),
                           ("optdigits-acc", "hand-optdigits", "accuracy"),
                           ("pendigits-acc", "hand-pendigits", "accuracy")):
     value(_name, "handwriting.json")(handwriting_value(_set, _key))
@@ -834,28 +838,99 @@ def lone_doubt_table(first: dict, second: dict) -> str:
                      "numbers read + letters refused, points"], "lllrrrrrrr", rows)
 
 
+def bar_sweep(variants: list[dict], name: str, points: Callable[[dict], float], off: str,
+              extra: Callable[[dict], list[str]] = lambda v: []) -> list[list[str]]:
+    """The rows of a sweep of one bar of read_number on validation (a variant without the setting is the bar
+    in use), lowest bar first, `off` naming None; the bar in use is marked and must have the most points."""
+    import tinyvision.read_number as read_number
+
+    in_use = getattr(read_number, name)
+    bar = {id(v): v["settings"].get(name, in_use) for v in variants}
+    if max(variants, key=points) is not next(v for v in variants if bar[id(v)] == in_use):
+        raise ReportError(f"the {name} in use is not the one with the most validation points")
+    rows = []
+    for v in sorted(variants, key=lambda v: -1.0 if bar[id(v)] is None else bar[id(v)]):
+        mark = (lambda text: f"**{text}**") if bar[id(v)] == in_use else str
+        rows.append([mark(off if bar[id(v)] is None else f"{bar[id(v)]:g}"), *reading_cells(v), *extra(v),
+                     f"{points(v):.2f}"])
+    return rows
+
+
 @table("lone-cut-bar-energy", "lone_cut_bar_energy_a.json", "lone_cut_bar_energy_b.json")
 def lone_cut_bar_energy_table(first: dict, second: dict) -> str:
     """LONE_CUT_BAR chosen again with a card that refuses by energy (benchmarks/segment_costs.py, two calls on
     one seed-0 default run); the bar in use is marked, and it has the most points."""
-    import tinyvision.read_number as read_number
-
     if first["run"] != second["run"] or first["numbers_set"] != second["numbers_set"]:
         raise ReportError("lone_cut_bar_energy_a.json and _b.json must come from one run and one set of numbers")
-    variants = first["variants"] + second["variants"]
-    bar = {id(v): v["settings"].get("LONE_CUT_BAR", read_number.LONE_CUT_BAR) for v in variants}  # "default": in use
-    if max(variants, key=selection_points) is not next(v for v in variants if bar[id(v)] == read_number.LONE_CUT_BAR):
-        raise ReportError("the LONE_CUT_BAR in use is not the one with the most validation points")
-    rows = []
-    for v in sorted(variants, key=lambda v: -1.0 if bar[id(v)] is None else bar[id(v)]):
-        mark = (lambda text: f"**{text}**") if bar[id(v)] == read_number.LONE_CUT_BAR else str
-        rows.append([mark("single-digit bar alone" if bar[id(v)] is None else f"{bar[id(v)]:g}"), *reading_cells(v),
-                     f"{selection_points(v):.2f}"])
+    rows = bar_sweep(first["variants"] + second["variants"], "LONE_CUT_BAR", selection_points,
+                     "single-digit bar alone")
     return markdown(["each digit cut from one mark at least", "numbers read exactly", "… some digits touching",
                      f"single digits right ({count(first['singles'])})", "… refused",
                      f"letters refused ({count(first['letters'])})",
                      f"other non-digits refused ({count(first['negatives'])})",
                      "numbers read + letters refused, points"], "lrrrrrrr", rows)
+
+
+SEVERAL_CUT_BAR_FILES = ("several_cut_bar_a.json", "several_cut_bar_b.json", "several_cut_bar_c.json",
+                         "several_cut_bar_d.json")
+
+
+def word_points(v: dict) -> float:
+    """What SEVERAL_CUT_BAR is chosen by, for one validation row: numbers read exactly plus words refused,
+    in points (the trade it makes: a word's letters cut into digits against a number's touching digits)."""
+    return 100 * (v["numbers_read_exactly"] + v["words_refused"])
+
+
+@table("several-cut-bar", *SEVERAL_CUT_BAR_FILES)
+def several_cut_bar_table(*files: dict) -> str:
+    """The bar a reading of several marks, one of them cut, must clear as a whole (the product of its digits'
+    probabilities), on validation (benchmarks/segment_costs.py, calls on one seed-0 default run); the bar in
+    use is marked, and it has the most points."""
+    if len({f["run"] for f in files}) != 1 or len({f["numbers_set"] for f in files}) != 1:
+        raise ReportError("the several-cut-bar files must come from one run and one set of numbers")
+    rows = bar_sweep([v for f in files for v in f["variants"]], "SEVERAL_CUT_BAR", word_points, "none",
+                     lambda v: [pct(v["words_refused"])])
+    return markdown(["a reading with a cut mark among several, as a whole, at least", "numbers read exactly",
+                     "… some digits touching", f"single digits right ({count(files[0]['singles'])})", "… refused",
+                     f"letters refused ({count(files[0]['letters'])})",
+                     f"other non-digits refused ({count(files[0]['negatives'])})",
+                     f"words refused ({count(files[0]['words'])})", "numbers read + words refused, points"],
+                    "lrrrrrrrr", rows)
+
+
+@table("several-cut-bar-evaluation", "handwriting_whole.json", "handwriting_words_before.json", "handwriting.json",
+       "numbers_whole.json", "numbers.json")
+def several_cut_bar_evaluation_table(before: dict, words_before: dict, after: dict, numbers_before: dict,
+                                     numbers_after: dict) -> str:
+    """SEVERAL_CUT_BAR on the evaluation sets and the test numbers: the same default runs before (words: read
+    with the rule off, `--reader SEVERAL_CUT_BAR=None`) and after. It chose nothing: the bar was chosen on
+    validation (several-cut-bar)."""
+    runs_before, runs_words, runs_after = default_runs(before), default_runs(words_before), default_runs(after)
+    if not len(runs_before) == len(runs_words) == len(runs_after):
+        raise ReportError("the several-cut-bar-evaluation files must read the same runs")
+    for old, words, new in zip(runs_before, runs_words, runs_after):
+        same_model("the several-cut-bar-evaluation files", "run", old, words, new)
+    if words_before.get("reader_settings") != {"SEVERAL_CUT_BAR": None}:
+        raise ReportError("handwriting_words_before.json must be read with --reader SEVERAL_CUT_BAR=None")
+    same_model("the several-cut-bar-evaluation numbers", "model", numbers_before, numbers_after)
+    rows = []
+    for name in ("words:plain", "words:lookalikes", *(n for n in SET_NAMES if not n.startswith("words"))):
+        old_runs = runs_words if name.startswith("words") else runs_before
+        old, new = set_figures(old_runs[0], name), set_figures(runs_after[0], name)
+        if old is None or new is None:
+            continue
+        key = "accuracy" if new["kind"] == "digits" else "refused"
+        rows.append([SET_NAMES[name], count(new["count"]), "right" if key == "accuracy" else "refused",
+                     mean_sd(over_runs(old_runs, name, key), 1), mean_sd(over_runs(runs_after, name, key), 1)])
+    touching = numbers_after["read"]["by_touching"]["touching"]["images"]
+    for label, images, share, get in (
+            ("test numbers (seed-0 run)", numbers_after["images"], "read exactly", lambda f: f["read"]["rate"]),
+            ("… some digits touching", touching, "read exactly",
+             lambda f: f["read"]["by_touching"]["touching"]["rate"]),
+            ("… all", numbers_after["images"], "no answer", lambda f: f["abstained"] / f["images"])):
+        rows.append([label, count(images), share, pct(get(numbers_before), 1), pct(get(numbers_after), 1)])
+    return markdown(["set", "images", "share", f"before ({len(runs_before)} runs)", "after (same runs)"],
+                    "lrlrr", rows)
 
 
 UNSURE_WHOLE_FILES = ("merged_pairs_numbers_base.json", "unsure_whole_0.99.json", "unsure_whole_0.999.json",

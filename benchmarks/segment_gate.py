@@ -57,6 +57,7 @@ def validation_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", type=Path, help="a run trained with seed 0 (its validation split is the sets')")
     parser.add_argument("--numbers", type=Path, required=True, help="number_photos.py build --source val's folder")
     parser.add_argument("--singles", type=int, default=1500)
+    parser.add_argument("--words", type=int, default=600, help="whole words in TRAIN-group fonts")
 
 
 def read_numbers(model, folder: Path) -> dict:

@@ -271,6 +271,29 @@ def test_one_mark_cut_into_digits_is_read_only_when_every_digit_clears_the_cut_b
     assert rn.rejection(model, probs, separate=False) is None
 
 
+def test_several_marks_with_one_cut_are_read_only_when_the_whole_reading_clears_the_several_cut_bar(monkeypatch):
+    """A word is several marks, and its letters, cut, pass for digits one by one: a reading of several marks
+    of which one was cut into digits needs the product of its digits' probabilities (the chance that every
+    digit is right) at SEVERAL_CUT_BAR. Marks read uncut are held only to the card's bars."""
+    import tinyvision.read_number as rn
+
+    model = SimpleNamespace(card=SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit",
+                                                         "number_thresholds": {"3": 0.45}}))
+    probs = torch.tensor([[0.99, 0.01], [0.98, 0.02], [0.75, 0.25]]).log()  # calibrated logits, these probabilities
+    monkeypatch.setattr(rn, "LONE_CUT_BAR", None)
+    monkeypatch.setattr(rn, "SEVERAL_CUT_BAR", 0.8)
+    assert rn.rejection(model, probs, separate=True, cut=True) == "not a digit"  # 0.99 x 0.98 x 0.75 = 0.73
+    assert rn.rejection(model, probs, separate=True, cut=False) is None  # written apart: the 3-digit bar
+    assert rn.rejection(model, probs[:2], separate=True, cut=True) is None  # 0.97: sure enough
+    two_doubts = torch.tensor([[0.99, 0.01], [0.88, 0.12], [0.88, 0.12]]).log()  # each digit above 0.8 ...
+    assert rn.rejection(model, two_doubts, separate=True, cut=True) == "not a digit"  # ... but 0.77 as a whole
+    monkeypatch.setattr(rn, "SEVERAL_CUT_BAR", None)
+    assert rn.rejection(model, probs, separate=True, cut=True) is None
+    monkeypatch.setattr(rn, "SEVERAL_CUT_BAR", 0.8)
+    no_rule = SimpleNamespace(card=SimpleNamespace(reject={}))  # a card without a refusal rule answers all
+    assert rn.rejection(no_rule, probs, separate=True, cut=True) is None
+
+
 @pytest.mark.skipif(not hand_digits.BUNDLE.is_file(), reason="no bundled hand digits")
 def test_bundled_hand_digits_are_other_writers_with_validation_rows_held_out():
     fit_x, fit_y = hand_digits.load_hand_digits("fit")

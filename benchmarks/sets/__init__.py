@@ -13,6 +13,7 @@ Evaluation sets, each written as image files plus manifest.json by
     photos-cifar10      CIFAR-10 test photos, as-is and upscaled           photos.py
     clothes-fashion     Fashion-MNIST test clothes, both polarities        clothes.py
     other-marks         blank paper, emoji, symbols, scribbles, doodles    other.py
+    words               whole words and names in EVAL fonts                words.py
 
 Training side, disjoint from every source above (training.py):
 `training_negatives(count, seed)` yields non-digit images and
@@ -34,12 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import clothes, handwritten, lettering, other, photos
+from . import clothes, handwritten, lettering, other, photos, words
 from .fonts import check_split as font_split
 from .store import SetSpec, SetWriter
 from .training import training_font_digits, training_negatives
 
-SETS: dict[str, SetSpec] = {s.name: s for m in (handwritten, lettering, photos, clothes, other) for s in m.SETS}
+SETS: dict[str, SetSpec] = {s.name: s for m in (handwritten, lettering, photos, clothes, other, words) for s in m.SETS}
 DEFAULT_ROOT = Path.home() / ".cache" / "tinyvision" / "bench-sets"
 
 

@@ -7,8 +7,10 @@ The answer is the digits in order ("2026"; one digit: "7"), each with its
 probability and its box in the original image. Several marks no wider than
 one digit are also read whole, as one digit in pieces (WHOLE_ASPECT). The
 model abstains (label None) when a digit falls below the rejection threshold
-chosen on validation (a non-digit gets spread-out probabilities), or when the
-image holds more marks than a number has: reason "not a digit".
+chosen on validation (a non-digit gets spread-out probabilities), when digits
+cut apart among several marks are not sure as a whole (a word's letters cut into
+pieces, SEVERAL_CUT_BAR), or when the image holds more marks than a number has:
+reason "not a digit".
 """
 
 from __future__ import annotations
@@ -48,6 +50,15 @@ LONE_CUT_BAR: float | None = 0.999
 # table whole-reading in docs/predict-serve-export.md).
 WHOLE_ASPECT: float | None = 0.8
 WHOLE_PREFER: float | None = 0.99
+# A reading of several marks, one or more of them cut into digits, is refused unless the reading as a whole
+# is at least this likely: the product of its digits' probabilities, which are calibrated, so the chance
+# that every digit is right (None: no such bar). A word is several marks too, and its letters, cut, pass
+# for digits one by one (h -> "17", m -> "111", l -> "1", o -> "0"), but seldom all of them surely; a
+# number's touching digits, cut apart, mostly are. The product weighs every doubtful digit, where the
+# least sure digit alone let more words through for each number lost. Chosen on validation
+# (benchmarks/segment_costs.py with the words of benchmarks/sets/words.py, results/several_cut_bar_*.json,
+# table several-cut-bar in docs/predict-serve-export.md).
+SEVERAL_CUT_BAR: float | None = 0.95
 
 
 def to_uint8(images: list[np.ndarray]) -> torch.Tensor:
@@ -92,7 +103,8 @@ def read_number(model: Model, source) -> Prediction:
         k = int(p.argmax())
         digits.append({"class": model.classes[k], "probability": round(float(p[k]), 6),
                        "box": user_box(s.box, scale)})
-    reason = rejection(model, logits, len({s.group for s in segments}) > 1)
+    marks = len({s.group for s in segments})
+    reason = rejection(model, logits, marks > 1, cut=marks < len(segments))
     if len(segments) > 1 and (reason is not None or WHOLE_PREFER is not None):
         whole = read_whole(model, ink, scale, WHOLE_PREFER if reason is None else None)
         if whole is not None:
@@ -138,11 +150,12 @@ def single_probabilities(model: Model, probs: torch.Tensor) -> dict[str, float]:
     return {c: float(v) for c, v in zip(model.classes, probs[0])}
 
 
-def rejection(model: Model, logits: torch.Tensor, separate: bool = False) -> str | None:
+def rejection(model: Model, logits: torch.Tensor, separate: bool = False, cut: bool = False) -> str | None:
     """The card's reason to abstain when any input (calibrated logits, (N, classes)) is refused by its
     rule: the calibration rule (`calibration.reject_reason`) applied to the weakest input. A number
-    written as `separate` marks is judged by the bar for its digit count (see NUMBER_RULE); one piece
-    of ink cut into digits, as likely a letter as a number, by the single-digit bar and LONE_CUT_BAR."""
+    written as `separate` marks is judged by the bar for its digit count (see NUMBER_RULE), and when a
+    mark was `cut` into digits, as a whole by SEVERAL_CUT_BAR too; one piece of ink cut into digits, as
+    likely a letter as a number, by the single-digit bar and LONE_CUT_BAR."""
     from tinyvision.calibration import refusal_scores, reject_reason, score_of
 
     if len(logits) == 0:
@@ -156,4 +169,9 @@ def rejection(model: Model, logits: torch.Tensor, separate: bool = False) -> str
     least_sure = float(logits.softmax(1).amax(1).min())
     if reason is None and cut_alone and LONE_CUT_BAR is not None and least_sure < LONE_CUT_BAR:
         reason = str(reject.get("reason", "unsure"))
+    cut_in_several = separate and cut and bool(reject)
+    if reason is None and cut_in_several and SEVERAL_CUT_BAR is not None:
+        all_right = float(logits.softmax(1).amax(1).prod())  # calibrated: the chance every digit is right
+        if all_right < SEVERAL_CUT_BAR:
+            reason = str(reject.get("reason", "unsure"))
     return reason
