@@ -297,7 +297,7 @@ def _touching_then_apart(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> bytes:
 
 
 def test_a_word_is_not_a_number_and_touching_digits_still_are(tmp_path, monkeypatch):
-    """A photo of a word is several marks, its letters cut into digit-like pieces (h -> 17, l -> 1, o -> 0):
+    """A photo of a word is several marks, its letters cut into digit-like pieces (h -> 17, e -> 13, o -> 0):
     read_number.SEVERAL_CUT_BAR refuses such a reading unless it is sure as a whole. A briefly trained model
     refuses words far more often with it, at a much smaller price in numbers with touching digits, and it
     never turns one number into another."""

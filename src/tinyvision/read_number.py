@@ -53,7 +53,7 @@ WHOLE_PREFER: float | None = 0.99
 # A reading of several marks, one or more of them cut into digits, is refused unless the reading as a whole
 # is at least this likely: the product of its digits' probabilities, which are calibrated, so the chance
 # that every digit is right (None: no such bar). A word is several marks too, and its letters, cut, pass
-# for digits one by one (h -> "17", m -> "111", l -> "1", o -> "0"), but seldom all of them surely; a
+# for digits one by one (h -> "17", e -> "13", m -> "177", o -> "0"), but seldom all of them surely; a
 # number's touching digits, cut apart, mostly are. The product weighs every doubtful digit, where the
 # least sure digit alone let more words through for each number lost. Chosen on validation
 # (benchmarks/segment_costs.py with the words of benchmarks/sets/words.py, results/several_cut_bar_*.json,
