@@ -164,14 +164,12 @@ def rejection(model: Model, logits: torch.Tensor, separate: bool = False, cut: b
     as_number = NUMBER_RULE == "always" or (NUMBER_RULE == "separate" and separate)
     weakest = logits[int(refusal_scores(logits, score_of(reject)).argmin())]
     reason = reject_reason(weakest, reject, len(logits) if as_number else 1)
-    cut_alone = not separate and len(logits) > 1 and bool(reject)
-    # The cut-alone bar is on the top probability, whatever the card's score: how sure each digit is.
-    least_sure = float(logits.softmax(1).amax(1).min())
-    if reason is None and cut_alone and LONE_CUT_BAR is not None and least_sure < LONE_CUT_BAR:
+    # The cut bars are on the top probabilities, whatever the card's score: how sure each digit is. One mark
+    # cut alone needs its least sure digit at LONE_CUT_BAR; a cut among several marks needs their product
+    # (calibrated: the chance that every digit is right) at SEVERAL_CUT_BAR.
+    sure = logits.softmax(1).amax(1)
+    doubted = (not separate and len(logits) > 1 and LONE_CUT_BAR is not None and float(sure.min()) < LONE_CUT_BAR) \
+        or (separate and cut and SEVERAL_CUT_BAR is not None and float(sure.prod()) < SEVERAL_CUT_BAR)
+    if reason is None and doubted and reject:
         reason = str(reject.get("reason", "unsure"))
-    cut_in_several = separate and cut and bool(reject)
-    if reason is None and cut_in_several and SEVERAL_CUT_BAR is not None:
-        all_right = float(logits.softmax(1).amax(1).prod())  # calibrated: the chance every digit is right
-        if all_right < SEVERAL_CUT_BAR:
-            reason = str(reject.get("reason", "unsure"))
     return reason
