@@ -245,18 +245,28 @@ def has_glyph(path: str, ch: str) -> bool:
 
 
 def outline_coverage(path: str, ch: str, rng: np.random.Generator, hand: bool) -> np.ndarray | None:
-    """A font's glyph as a coverage map, with the variation a hand (or a printer and a camera) adds.
-
-    Weight: thickened (max filter) or thinned (min filter, only when the
-    strokes survive it); then slant, rotation and aspect; for handwriting
-    fonts a mild elastic warp as well, so no two renderings are the same.
-    """
+    """A font's glyph as a coverage map, with the variation a hand (or a printer and a camera) adds
+    (`vary`: rotated up to 8 degrees by hand, 3 in print, squashed 0.8-1.15, warped by 1-3%)."""
     base = _outline_glyph(path, ch)
     if base is None:
         return None
+    return vary(base, rng, hand, turn=8 if hand else 3, aspect=(0.8, 1.15), warp=(0.01, 0.03))
+
+
+def vary(base: np.ndarray, rng: np.random.Generator, hand: bool, turn: float, aspect: tuple[float, float],
+         warp: tuple[float, float], keep_hairlines: bool = True) -> np.ndarray:
+    """A coverage map drawn by a font, varied as a hand (or a printer and a camera) would draw it.
+
+    Weight: thickened (max filter) or thinned (min filter, only when the
+    strokes survive it; `keep_hairlines`: strokes a min filter would mostly
+    erase are thickened instead, so they survive being drawn small); then
+    slant, rotation up to `turn` degrees and an `aspect` squash; for
+    handwriting fonts a mild elastic warp of `warp` x the size as well, so no
+    two renderings are the same.
+    """
     image = Image.fromarray(base, "F")
     thin = image.filter(ImageFilter.MinFilter(3))
-    hairline = np.asarray(thin).sum() < 0.3 * base.sum()  # strokes under ~3 px at 120 px: would vanish when small
+    hairline = keep_hairlines and np.asarray(thin).sum() < 0.3 * base.sum()  # strokes under ~3 px at 120 px
     weight = int(rng.choice([-1, 0, 0, 1, 2])) if hand else int(rng.choice([-1, 0, 0, 1]))
     if hairline:
         weight = max(weight, 1)
@@ -265,11 +275,9 @@ def outline_coverage(path: str, ch: str, rng: np.random.Generator, hand: bool) -
     elif weight < 0 and np.asarray(thin).sum() > 0.55 * base.sum():
         image = thin
     slant = rng.uniform(-0.2, 0.3) if hand else rng.uniform(-0.05, 0.15)
-    rotate = rng.uniform(-8, 8) if hand else rng.uniform(-3, 3)
-    aspect = rng.uniform(0.8, 1.15)
-    coverage = _affine_image(np.asarray(image), slant, rotate, aspect)
+    coverage = _affine_image(np.asarray(image), slant, rng.uniform(-turn, turn), rng.uniform(*aspect))
     if hand and rng.random() < 0.6:
-        coverage = elastic(coverage, rng, amount=rng.uniform(0.01, 0.03))
+        coverage = elastic(coverage, rng, amount=rng.uniform(*warp))
     return coverage
 
 

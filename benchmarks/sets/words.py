@@ -14,7 +14,7 @@ words   common English words and names, lower case, capitalised or upper case, i
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw
 
 from . import fonts, paper
 from .lettering import LOOKALIKES, font_sources_table
@@ -49,9 +49,9 @@ def passes_for(word: str) -> str | None:
 
 
 def word_coverage(path: str, word: str, rng: np.random.Generator, hand: bool) -> np.ndarray | None:
-    """A whole word drawn by an outline font as a coverage map, with the variation fonts.outline_coverage
-    gives one glyph (weight, slant, rotation, aspect, for handwriting a mild warp); None when the font
-    lacks a letter."""
+    """A whole word drawn by an outline font as a coverage map, varied as fonts.vary varies one glyph, less
+    for a line of writing than for a glyph (rotated up to 5 degrees by hand, 2 in print, squashed
+    0.85-1.15, warped by 0.4-1.2% of the word's length); None when the font lacks a letter."""
     points = fonts.codepoints(path)
     if any(ord(ch) not in points for ch in word):
         return None
@@ -61,21 +61,12 @@ def word_coverage(path: str, word: str, rng: np.random.Generator, hand: bool) ->
         return None
     image = Image.new("L", (right - left + 8, bottom - top + 8), 0)
     ImageDraw.Draw(image).text((4 - left, 4 - top), word, font=font, fill=255)
-    weight = int(rng.choice([-1, 0, 0, 1, 2])) if hand else int(rng.choice([-1, 0, 0, 1]))
-    thin = image.filter(ImageFilter.MinFilter(3))
-    if weight > 0:
-        image = image.filter(ImageFilter.MaxFilter(2 * weight + 1))
-    elif weight < 0 and np.asarray(thin, np.float32).sum() > 0.55 * np.asarray(image, np.float32).sum():
-        image = thin
-    coverage = np.asarray(image, np.float32) / 255
-    if coverage.sum() < 50:
+    base = np.asarray(image, np.float32) / 255
+    if base.sum() < 50:
         return None
-    slant = rng.uniform(-0.2, 0.3) if hand else rng.uniform(-0.05, 0.15)
-    rotate = rng.uniform(-5, 5) if hand else rng.uniform(-2, 2)  # a line of writing tilts less than a glyph
-    coverage = fonts._affine_image(coverage, slant, rotate, rng.uniform(0.85, 1.15))
-    if hand and rng.random() < 0.6:
-        coverage = fonts.elastic(coverage, rng, amount=rng.uniform(0.004, 0.012))  # per word, not per letter
-    return coverage
+    # A word's strokes are drawn at the glyphs' size, so hairlines are left as the font has them.
+    return fonts.vary(base, rng, hand, turn=5 if hand else 2, aspect=(0.85, 1.15), warp=(0.004, 0.012),
+                      keep_hairlines=False)
 
 
 def outline_designs(group: str) -> list[tuple[str, str, list[str]]]:
