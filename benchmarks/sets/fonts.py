@@ -226,18 +226,25 @@ def _font(path: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(path, size)
 
 
-@cache
-def _outline_glyph(path: str, ch: str, size: int = 120) -> np.ndarray | None:
-    if ord(ch) not in codepoints(path):
+def draw_text(path: str, text: str, size: int = 120) -> np.ndarray | None:
+    """`text` drawn by an outline font at `size` px as a coverage map in [0, 1], cropped to its box with a
+    4 px margin; None when the font lacks one of its characters or draws nothing."""
+    points = codepoints(path)
+    if any(ord(ch) not in points for ch in text):
         return None
     font = _font(path, size)
-    left, top, right, bottom = font.getbbox(ch)
+    left, top, right, bottom = font.getbbox(text)
     if right <= left or bottom <= top:
         return None
     image = Image.new("L", (right - left + 8, bottom - top + 8), 0)
-    ImageDraw.Draw(image).text((4 - left, 4 - top), ch, font=font, fill=255)
-    coverage = np.asarray(image, np.float32) / 255
-    return coverage if coverage.sum() > 20 else None
+    ImageDraw.Draw(image).text((4 - left, 4 - top), text, font=font, fill=255)
+    return np.asarray(image, np.float32) / 255
+
+
+@cache
+def _outline_glyph(path: str, ch: str, size: int = 120) -> np.ndarray | None:
+    coverage = draw_text(path, ch, size)
+    return coverage if coverage is not None and coverage.sum() > 20 else None
 
 
 def has_glyph(path: str, ch: str) -> bool:

@@ -14,7 +14,6 @@ words   common English words and names, lower case, capitalised or upper case, i
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 from . import fonts, paper
 from .lettering import LOOKALIKES, font_sources_table
@@ -52,17 +51,8 @@ def word_coverage(path: str, word: str, rng: np.random.Generator, hand: bool) ->
     """A whole word drawn by an outline font as a coverage map, varied as fonts.vary varies one glyph, less
     for a line of writing than for a glyph (rotated up to 5 degrees by hand, 2 in print, squashed
     0.85-1.15, warped by 0.4-1.2% of the word's length); None when the font lacks a letter."""
-    points = fonts.codepoints(path)
-    if any(ord(ch) not in points for ch in word):
-        return None
-    font = fonts._font(path, RENDER_SIZE)
-    left, top, right, bottom = font.getbbox(word)
-    if right <= left or bottom <= top:
-        return None
-    image = Image.new("L", (right - left + 8, bottom - top + 8), 0)
-    ImageDraw.Draw(image).text((4 - left, 4 - top), word, font=font, fill=255)
-    base = np.asarray(image, np.float32) / 255
-    if base.sum() < 50:
+    base = fonts.draw_text(path, word, RENDER_SIZE)
+    if base is None or base.sum() < 50:
         return None
     # A word's strokes are drawn at the glyphs' size, so hairlines are left as the font has them.
     return fonts.vary(base, rng, hand, turn=5 if hand else 2, aspect=(0.85, 1.15), warp=(0.004, 0.012),
