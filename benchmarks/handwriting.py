@@ -246,15 +246,12 @@ def summary(results: list[dict]) -> dict:
 
 def reader_settings(text: str) -> dict:
     """Apply 'NAME=VALUE;...' to the number reader's modules; returns what was set (empty: as shipped)."""
-    from segment_costs import settings
+    from segment_costs import apply, settings
 
     import tinyvision.image.segment as segment
     import tinyvision.read_number as read_number
 
-    found = settings(text, [segment, read_number])
-    for name, (module, value) in found.items():
-        setattr(module, name, value)
-    return {name: value for name, (_, value) in found.items()}
+    return apply(settings(text, [segment, read_number]))
 
 
 def main() -> None:

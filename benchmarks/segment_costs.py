@@ -45,6 +45,13 @@ def settings(variant: str, modules: list) -> dict[str, tuple]:
     return found
 
 
+def apply(found: dict[str, tuple]) -> dict:
+    """Set the constants `settings` found; returns {constant: value} as set."""
+    for name, (module, value) in found.items():
+        setattr(module, name, value)
+    return {name: value for name, (_, value) in found.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     validation_arguments(parser)
@@ -64,12 +71,9 @@ def main() -> None:
                 for found in chosen.values() for name, (module, _) in found.items()}
 
     def variant(label: str, found: dict[str, tuple]) -> Callable[[], dict]:
-        def apply() -> dict:
-            setting = {**defaults, **found}
-            for name, (module, value) in setting.items():
-                setattr(module, name, value)
-            return {"variant": label, "settings": {name: value for name, (_, value) in setting.items()}}
-        return apply
+        def set_variant() -> dict:
+            return {"variant": label, "settings": apply({**defaults, **found})}
+        return set_variant
 
     read_variants(args, [variant(label, found) for label, found in chosen.items()])
 
