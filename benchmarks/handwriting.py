@@ -244,16 +244,6 @@ def summary(results: list[dict]) -> dict:
     return out
 
 
-def reader_settings(text: str) -> dict:
-    """Apply 'NAME=VALUE;...' to the number reader's modules; returns what was set (empty: as shipped)."""
-    from segment_costs import apply, settings
-
-    import tinyvision.image.segment as segment
-    import tinyvision.read_number as read_number
-
-    return apply(settings(text, [segment, read_number]))
-
-
 def main() -> None:
     from provenance import recorded, write_results
 
@@ -269,6 +259,8 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args()
     torch.set_num_threads(1)
+    from segment_costs import reader_settings
+
     reader = reader_settings(args.reader)
     root = sets_root(args.root)
     available = sorted(d.name for d in root.iterdir() if (d / "manifest.json").is_file())

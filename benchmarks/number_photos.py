@@ -394,6 +394,9 @@ def main() -> None:
     r = commands.add_parser("read", help="read every photo as a user does: tinyvision.load(RUN).predict(file)")
     r.add_argument("checkpoint", type=Path, help="run folder or model.safetensors of an MNIST model")
     r.add_argument("--results", type=Path, help="write the figures (with provenance) to this JSON file")
+    r.add_argument("--reader", default="", metavar="NAME=VALUE;...",
+                   help="read with constants of image.segment or read_number changed (e.g. SLANT_MAX=None): a "
+                        "rule's before and after on the same photos")
     for p in (b, s, r):
         p.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the set's folder")
         p.add_argument("--limit", type=int, default=None, help="use only the first N images")
@@ -425,11 +428,13 @@ def read(args, manifest: list[dict]) -> None:
     """The official figure: each photo through the user's path, `Model.predict(file)`, scored exactly."""
     sys.path.append(str(Path(__file__).resolve().parent))
     from provenance import recorded, write_results
+    from segment_costs import reader_settings
 
     import tinyvision
     from tinyvision.checkpoint import stored_digest
     from tinyvision.errors import TinyVisionError
 
+    reader = reader_settings(args.reader)
     model = tinyvision.load(args.checkpoint)
     reads, boxes, start = {}, {}, time.perf_counter()
     with recorded() as prov:
@@ -449,7 +454,7 @@ def read(args, manifest: list[dict]) -> None:
         "read": score_reads(manifest, reads), "segmentation": score_segmentation(manifest, boxes),
         "abstained": sum(v is None for v in reads.values()),
         "seconds_per_image": round((time.perf_counter() - start) / max(1, len(manifest)), 4),
-        "set": {"folder": str(args.out), "count": len(manifest)},
+        "set": {"folder": str(args.out), "count": len(manifest)}, "reader_settings": reader,
         "provenance": prov,
     }
     if args.results:

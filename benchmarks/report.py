@@ -46,7 +46,7 @@ import json  # noqa: E402
 import re  # noqa: E402
 import shlex  # noqa: E402
 import statistics  # noqa: E402
-from collections.abc import Callable  # noqa: E402
+from collections.abc import Callable, Iterable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 
 from provenance import REPO_ROOT, write_text_atomic  # noqa: E402
@@ -582,7 +582,7 @@ HARD_STYLE_NAMES = {"ruled": "ruled paper (a rule under the digits; half with a 
                     "squared": "squared paper", "shadow": "a soft-edged shadow over part of the sheet",
                     "desk-edge": "the desk beside the sheet, on one or two sides", "pencil": "pencil"}
 PAPER_FILES = ("numbers_paper_val_before.json", "numbers_paper_val.json", "numbers_paper_before.json",
-               "numbers_paper.json")
+               "numbers_paper_module.json")
 
 
 @table("paper", *PAPER_FILES)
@@ -898,8 +898,8 @@ def several_cut_bar_table(*files: dict) -> str:
                     "lrrrrrrrr", rows)
 
 
-@table("several-cut-bar-evaluation", "handwriting_whole.json", "handwriting_words_before.json", "handwriting.json",
-       "numbers_whole.json", "numbers.json")
+@table("several-cut-bar-evaluation", "handwriting_whole.json", "handwriting_words_before.json",
+       "handwriting_slant_before.json", "numbers_whole.json", "numbers_slant_before.json")
 def several_cut_bar_evaluation_table(before: dict, words_before: dict, after: dict, numbers_before: dict,
                                      numbers_after: dict) -> str:
     """SEVERAL_CUT_BAR on the evaluation sets and the test numbers: the same default runs before (words: read
@@ -913,24 +913,104 @@ def several_cut_bar_evaluation_table(before: dict, words_before: dict, after: di
     if words_before.get("reader_settings") != {"SEVERAL_CUT_BAR": None}:
         raise ReportError("handwriting_words_before.json must be read with --reader SEVERAL_CUT_BAR=None")
     same_model("the several-cut-bar-evaluation numbers", "model", numbers_before, numbers_after)
+    names = ("words:plain", "words:lookalikes", *(n for n in SET_NAMES if not n.startswith("words")))
+    rows = set_rows(names, lambda name: runs_words if name.startswith("words") else runs_before, runs_after)
+    return markdown(["set", "images", "share", f"before ({len(runs_before)} runs)", "after (same runs)"],
+                    "lrlrr", rows + number_rows(numbers_before, numbers_after))
+
+
+def set_rows(names: Iterable[str], runs_before: Callable[[str], list], runs_after: list) -> list[list[str]]:
+    """Before-and-after rows of an evaluation table, one per set that both sides read: the set, its images,
+    the share shown (right or refused) and its mean ± std over the runs before (`runs_before(name)`) and after."""
     rows = []
-    for name in ("words:plain", "words:lookalikes", *(n for n in SET_NAMES if not n.startswith("words"))):
-        old_runs = runs_words if name.startswith("words") else runs_before
+    for name in names:
+        old_runs = runs_before(name)
         old, new = set_figures(old_runs[0], name), set_figures(runs_after[0], name)
         if old is None or new is None:
             continue
         key = "accuracy" if new["kind"] == "digits" else "refused"
         rows.append([SET_NAMES[name], count(new["count"]), "right" if key == "accuracy" else "refused",
                      mean_sd(over_runs(old_runs, name, key), 1), mean_sd(over_runs(runs_after, name, key), 1)])
-    touching = numbers_after["read"]["by_touching"]["touching"]["images"]
+    return rows
+
+
+def number_rows(before: dict, after: dict) -> list[list[str]]:
+    """Before-and-after rows of the test numbers (number_photos.py read by one run): read exactly, those with
+    touching digits, and unanswered."""
+    touching = after["read"]["by_touching"]["touching"]["images"]
+    rows = []
     for label, images, share, get in (
-            ("test numbers (seed-0 run)", numbers_after["images"], "read exactly", lambda f: f["read"]["rate"]),
+            ("test numbers (seed-0 run)", after["images"], "read exactly", lambda f: f["read"]["rate"]),
             ("… some digits touching", touching, "read exactly",
              lambda f: f["read"]["by_touching"]["touching"]["rate"]),
-            ("… all", numbers_after["images"], "no answer", lambda f: f["abstained"] / f["images"])):
-        rows.append([label, count(images), share, pct(get(numbers_before), 1), pct(get(numbers_after), 1)])
+            ("… all", after["images"], "no answer", lambda f: f["abstained"] / f["images"])):
+        rows.append([label, count(images), share, pct(get(before), 1), pct(get(after), 1)])
+    return rows
+
+
+@table("slant-second-opinion-evaluation", "handwriting_slant_before.json", "handwriting.json",
+       "numbers_slant_before.json", "numbers.json")
+def slant_second_opinion_evaluation_table(before: dict, after: dict, numbers_before: dict,
+                                          numbers_after: dict) -> str:
+    """The slant second opinion on the evaluation sets and the test numbers: the same default runs before and
+    after. It chose nothing: the settings were chosen on validation (slant-second-opinion)."""
+    runs_before, runs_after = default_runs(before), default_runs(after)
+    if len(runs_before) != len(runs_after):
+        raise ReportError("the slant-second-opinion-evaluation files must read the same runs")
+    for old, new in zip(runs_before, runs_after):
+        same_model("the slant-second-opinion-evaluation files", "run", old, new)
+    same_model("the slant-second-opinion-evaluation numbers", "model", numbers_before, numbers_after)
+    rows = set_rows(SET_NAMES, lambda name: runs_before, runs_after)
     return markdown(["set", "images", "share", f"before ({len(runs_before)} runs)", "after (same runs)"],
-                    "lrlrr", rows)
+                    "lrlrr", rows + number_rows(numbers_before, numbers_after))
+
+
+def refusal_points(v: dict) -> float:
+    """What the slant second opinion is chosen by, for one validation row: numbers read exactly plus letters,
+    other non-digits and words refused, in points (a second opinion may answer any image the first refused)."""
+    return 100 * (v["numbers_read_exactly"] + v["letters_refused"] + v["negatives_refused"] + v["words_refused"])
+
+
+@table("slant-second-opinion", "second_opinion_a.json", "second_opinion_b.json", "second_opinion_c.json",
+       "second_opinion_d.json")
+def slant_second_opinion_table(*files: dict) -> str:
+    """A second opinion with seams along slants (read_number.SLANT_MAX, SLANT_DOUBT, SLANT_RESCUE) on validation
+    (benchmarks/segment_costs.py, calls on one seed-0 default run); the settings in use are marked, and they
+    have the most points (on a tie, the most single digits right, then the least time)."""
+    import tinyvision.read_number as read_number
+
+    if len({f["run"] for f in files}) != 1 or len({f["numbers_set"] for f in files}) != 1:
+        raise ReportError("the slant-second-opinion files must come from one run and one set of numbers")
+    names = ("SLANT_MAX", "SLANT_DOUBT", "SLANT_RESCUE")
+    variants = [v for f in files for v in f["variants"]]
+    for v in variants:
+        if v["settings"].get("SLANT_MAX", "unset") is not None and set(v["settings"]) != set(names):
+            raise ReportError(f"slant-second-opinion rows must set {', '.join(names)}: {v['variant']}")
+    used = [all(v["settings"][n] == getattr(read_number, n) for n in names) if read_number.SLANT_MAX is not None
+            else v["settings"]["SLANT_MAX"] is None for v in variants]
+    def rank(k: int) -> tuple[float, float, float]:
+        v = variants[k]
+        return round(refusal_points(v), 6), v["singles_right"], -v["numbers_seconds_per_image"]
+
+    if sum(used) != 1 or max(range(len(variants)), key=rank) != used.index(True):
+        raise ReportError("the slant settings in use must be measured once and have the most validation points")
+    rows = []
+    for v, in_use in zip(variants, used):
+        mark = (lambda text: f"**{text}**") if in_use else str
+        c = v["settings"]
+        off = c["SLANT_MAX"] is None
+        rows.append([mark("none" if off else f"{c['SLANT_MAX']:g}"), "" if off else mark(f"{c['SLANT_DOUBT']:g}"),
+                     "" if off else mark("never" if c["SLANT_RESCUE"] is None else f"{c['SLANT_RESCUE']:g}"),
+                     *reading_cells(v), pct(v["words_refused"]), f"{1000 * v['numbers_seconds_per_image']:.0f} ms",
+                     f"{refusal_points(v):.2f}"])
+    first = files[0]
+    return markdown(["second opinion along slants up to (columns per row)", "… asked when a digit is less sure than",
+                     "… answering a refused image when at least", "numbers read exactly", "… some digits touching",
+                     f"single digits right ({count(first['singles'])})", "… refused",
+                     f"letters refused ({count(first['letters'])})",
+                     f"other non-digits refused ({count(first['negatives'])})",
+                     f"words refused ({count(first['words'])})", "time per number",
+                     "numbers read + letters, other non-digits and words refused, points"], "lllrrrrrrrrr", rows)
 
 
 UNSURE_WHOLE_FILES = ("merged_pairs_numbers_base.json", "unsure_whole_0.99.json", "unsure_whole_0.999.json",

@@ -52,6 +52,14 @@ def apply(found: dict[str, tuple]) -> dict:
     return {name: value for name, (_, value) in found.items()}
 
 
+def reader_settings(text: str) -> dict:
+    """Apply 'NAME=VALUE;...' to the number reader's modules; returns what was set (empty: as shipped)."""
+    import tinyvision.image.segment as segment
+    import tinyvision.read_number as read_number
+
+    return apply(settings(text, [segment, read_number]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     validation_arguments(parser)

@@ -280,20 +280,75 @@ def _word_photo(word: str) -> bytes:
     return encode(image, "PNG")
 
 
-def _touching_then_apart(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> bytes:
-    """Three MNIST digits as a number: the first two overlapping by 2 columns (their strokes meet, so the
-    reader must cut them apart), the third written apart."""
+def _touching_then_apart(a: np.ndarray, b: np.ndarray, c: np.ndarray, overlap: int = 2) -> bytes:
+    """Three MNIST digits (28 rows each) as a number: the first two overlapping by `overlap` columns (their
+    strokes meet, so the reader must cut them apart), the third written apart."""
     def ink(d: np.ndarray) -> np.ndarray:
         cols = np.flatnonzero(d.max(0) > 60)
         return d[:, cols[0] : cols[-1] + 1]
 
     first, second = ink(a), ink(b)
-    pair = np.zeros((28, first.shape[1] + second.shape[1] - 2), np.uint8)
+    pair = np.zeros((28, first.shape[1] + second.shape[1] - overlap), np.uint8)
     pair[:, : first.shape[1]] = first
-    np.maximum(pair[:, first.shape[1] - 2 :], second, out=pair[:, first.shape[1] - 2 :])
+    np.maximum(pair[:, first.shape[1] - overlap :], second, out=pair[:, first.shape[1] - overlap :])
     gap, margin = np.zeros((28, 8), np.uint8), np.zeros((28, 10), np.uint8)
     line = np.concatenate([margin, pair, gap, c, margin], 1)
     return encode(Image.fromarray(255 - line).resize((line.shape[1] * 4, 112), Image.Resampling.BICUBIC), "PNG")
+
+
+def _leaning_one_number(a: np.ndarray, one: np.ndarray, c: np.ndarray) -> bytes:
+    """Three MNIST digits as a number: a 1 leaning right (sheared 0.35 columns per row) written against the
+    first digit, overlapping it by 3 columns, then the third apart."""
+    wide = np.zeros((28, 48), np.uint8)
+    wide[:, 10:38] = one
+    shear = (1, 0.35, -0.35 * 14, 0, 1, 0)  # the top to the right, the foot to the left
+    leaning = np.asarray(Image.fromarray(wide).transform((48, 28), Image.Transform.AFFINE, shear,
+                                                         Image.Resampling.BILINEAR))
+    return _touching_then_apart(a, leaning, c, overlap=3)
+
+
+def _drawn_117() -> bytes:
+    """"117" drawn with a thick pen, both 1s leaning right, the second's foot against the first."""
+    from PIL import ImageDraw
+
+    image = Image.new("L", (200, 140), 255)
+    draw = ImageDraw.Draw(image)
+    for stroke in ([(70, 30), (46, 110)], [(94, 30), (55, 110)], [(125, 32), (175, 32), (140, 110)]):
+        draw.line(stroke, fill=0, width=10)
+    return encode(image, "PNG")
+
+
+def test_a_leaning_one_against_its_neighbour_is_read_by_the_second_opinion(tmp_path, monkeypatch):
+    """A 1 leaning against the digit before it lies along it, where no upright seam gets between them: the
+    pair is read as one digit. read_number's second opinion cuts a doubtful answer again along slants too,
+    and answers the reading more likely right as a whole. A briefly trained model reads "117" drawn with
+    leaning 1s, and more numbers with a leaning 1, with it; it never answers an image the first reading
+    refused."""
+    import tinyvision
+    import tinyvision.read_number as read_number
+    from tinyvision.datasets import load_dataset
+
+    run = tinyvision.train(out=tmp_path / "run", epochs=1, limit_batches=120, device="cpu", progress=False,
+                           plots=False)
+    model = tinyvision.load(run.path)
+    data = load_dataset("mnist")
+    images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
+    ones, others = np.flatnonzero(labels == 1), np.flatnonzero(labels != 1)
+    numbers = [_leaning_one_number(images[others[2 * k]], images[ones[k]], images[others[2 * k + 1]])
+               for k in range(40)]
+    truth = [f"{labels[others[2 * k]]}1{labels[others[2 * k + 1]]}" for k in range(40)]
+
+    assert read_number.SLANT_MAX is not None  # on by default
+    drawn, read = model.predict(_drawn_117()).label, [model.predict(n).label for n in numbers]
+    monkeypatch.setattr(read_number, "SLANT_MAX", None)
+    drawn_before, read_before = model.predict(_drawn_117()).label, [model.predict(n).label for n in numbers]
+    assert (drawn, drawn_before) == ("117", "17")
+    gained = sum(a == t != b for a, b, t in zip(read, read_before, truth))
+    lost = sum(b == t != a for a, b, t in zip(read, read_before, truth))
+    # Seen when this test was written: 2 of these 40 numbers gained, none lost (21 -> 23 read).
+    assert gained >= 1 and gained > lost, (gained, lost)
+    # Only answers are read again (SLANT_RESCUE is None): a refusal stays a refusal.
+    assert all(a is None for a, b in zip(read, read_before) if b is None)
 
 
 def test_a_word_is_not_a_number_and_touching_digits_still_are(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -199,15 +200,21 @@ def test_the_model_chooses_the_cut():
 
     ink = strokes((140, 200), lambda d: (one(d), zero(d), seven(d)))
     assert label_components(ink > 0.25)[1] == 2 and len(segment(ink)) == 2
-    alone = [segment(strokes((140, 200), draw))[0].image for draw in (one, zero, seven)]
+    found = segment(ink, score=sure_of((140, 200), (one, zero, seven)))
+    assert_found(found, [(30, 36, 111, 45), (30, 42, 111, 103), (28, 121, 114, 180)])
+    assert [s.group for s in found][:2] == [found[0].group] * 2 != [found[2].group] * 2  # the cut pair: one mark
 
-    def score(images):  # a stand-in model, sure only of images like the three digits written alone
+
+def sure_of(shape: tuple[int, int], draws) -> Callable[[list[np.ndarray]], list[float]]:
+    """A stand-in model's confidence: sure (0.99) only of images like the digits `draws` draw, each written
+    alone on a canvas of `shape`, and unsure (0.5) of anything else."""
+    alone = [segment(strokes(shape, draw))[0].image for draw in draws]
+
+    def score(images: list[np.ndarray]) -> list[float]:
         return [0.99 if max(np.corrcoef(image.ravel(), a.ravel())[0, 1] for a in alone) > 0.9 else 0.5
                 for image in images]
 
-    found = segment(ink, score=score)
-    assert_found(found, [(30, 36, 111, 45), (30, 42, 111, 103), (28, 121, 114, 180)])
-    assert [s.group for s in found][:2] == [found[0].group] * 2 != [found[2].group] * 2  # the cut pair: one mark
+    return score
 
 
 def test_a_narrow_pair_read_unsurely_whole_is_cut(monkeypatch):
@@ -226,15 +233,35 @@ def test_a_narrow_pair_read_unsurely_whole_is_cut(monkeypatch):
 
     ink = strokes((140, 190), lambda d: (one(d), zero(d), seven(d)))
     assert label_components(ink > 0.25)[1] == 2
-    alone = [segment(strokes((140, 190), draw))[0].image for draw in (one, zero, seven)]
-
-    def score(images):  # a stand-in model, sure only of images like the three digits written alone
-        return [0.99 if max(np.corrcoef(image.ravel(), a.ravel())[0, 1] for a in alone) > 0.9 else 0.5
-                for image in images]
-
+    score = sure_of((140, 190), (one, zero, seven))
     assert_found(segment(ink, score=score), [(30, 36, 111, 45), (30, 42, 111, 85), (28, 111, 114, 170)])
     monkeypatch.setattr(seg, "NARROW_SPLIT_ASPECT", None)
     assert len(segment(ink, score=score)) == 2
+
+
+def test_leaning_ones_that_touch_are_cut_along_their_slant():
+    """Two 1s leaning right, the second's foot against the first's ("11" written fast): no seam near an
+    upright line gets between them, so upright seams alone read them as one digit; a seam along their
+    slant parts them, and the number is read as three digits where they were written."""
+    from tinyvision.image.segment import slant_shears
+    from tinyvision.read_number import SLANT_MAX
+
+    def first(d):
+        d.line([(70, 30), (46, 110)], fill=255, width=8)
+
+    def second(d):
+        d.line([(94, 30), (55, 110)], fill=255, width=8)
+
+    def seven(d):
+        d.line([(125, 32), (175, 32), (140, 110)], fill=255, width=8)
+
+    ink = strokes((140, 200), lambda d: (first(d), second(d), seven(d)))
+    assert label_components(ink > 0.25)[1] == 2
+    score = sure_of((140, 200), (first, second, seven))
+    assert SLANT_MAX is not None  # the reader's second opinion cuts along slants up to this
+    slanted = segment(ink, score=score, slants=slant_shears(SLANT_MAX))
+    assert_found(slanted, [(29, 43, 112, 75), (28, 51, 112, 99), (29, 125, 112, 180)])
+    assert len(segment(ink, score=score)) == 2  # upright seams only
 
 
 def test_thick_touching_digits_are_cut_through_not_around(mnist, monkeypatch):

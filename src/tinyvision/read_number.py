@@ -4,9 +4,11 @@
           -> each digit a 28x28 input -> the model's inference path -> digits left to right
 
 The answer is the digits in order ("2026"; one digit: "7"), each with its
-probability and its box in the original image. Several marks no wider than
-one digit are also read whole, as one digit in pieces (WHOLE_ASPECT). The
-model abstains (label None) when a digit falls below the rejection threshold
+probability and its box in the original image. An answer with a doubtful
+digit gets a second opinion, the image cut again with seams along slants too
+(SLANT_MAX), and the reading more likely right as a whole is answered.
+Several marks no wider than one digit are also read whole, as one digit in
+pieces (WHOLE_ASPECT). The model abstains (label None) when a digit falls below the rejection threshold
 chosen on validation (a non-digit gets spread-out probabilities), when digits
 cut apart among several marks are not sure as a whole (a word's letters cut into
 pieces, SEVERAL_CUT_BAR), or when the image holds more marks than a number has:
@@ -15,6 +17,7 @@ reason "not a digit".
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,7 +26,7 @@ import torch
 from tinyvision.image.components import INK_LEVEL
 from tinyvision.image.decode import ImageError, decode_sized
 from tinyvision.image.digits import WORK_SIDE, ink_extent, ink_map, prepare_ink
-from tinyvision.image.segment import original_box, segment
+from tinyvision.image.segment import original_box, segment, slant_shears
 
 if TYPE_CHECKING:
     from tinyvision.classifier import Model, Prediction
@@ -59,6 +62,22 @@ WHOLE_PREFER: float | None = 0.99
 # (benchmarks/segment_costs.py with the words of benchmarks/sets/words.py, results/several_cut_bar_*.json,
 # table several-cut-bar in docs/predict-serve-export.md).
 SEVERAL_CUT_BAR: float | None = 0.95
+# An answer with a digit less sure than SLANT_DOUBT gets a second opinion: the image cut again with seams also
+# along slants of up to SLANT_MAX columns per row (`image.segment.candidate_cuts`), and that reading is
+# answered instead when the card answers it and it is, as a whole, more likely right (the product of its
+# digits' calibrated probabilities). A leaning 1 touching the digit before it lies against it along its whole
+# height, where no upright seam gets between them: "1491" was read "149". Only a second opinion: cutting
+# along slants from the start cut single digits and numbers written apart into more pieces and read them
+# worse. None: no second opinion. Chosen on validation (benchmarks/segment_costs.py,
+# results/second_opinion_*.json, table slant-second-opinion in docs/predict-serve-export.md) by numbers read
+# plus letters, other non-digits and words refused: 0.2 read as many numbers as 0.3 and more single digits,
+# 0.999 more numbers than 0.99 (as many as 0.9999, faster).
+SLANT_MAX: float | None = 0.2
+SLANT_DOUBT = 0.999
+# ... and an image the first reading refused is answered by the second only when it is at least this likely
+# right as a whole (None: never, so a refusal stays a refusal). Chosen with them: every bar tried (any, 0.99)
+# read more numbers but let words, letters and other non-digits through, a smaller sum.
+SLANT_RESCUE: float | None = None
 
 
 def to_uint8(images: list[np.ndarray]) -> torch.Tensor:
@@ -91,13 +110,53 @@ def read_number(model: Model, source) -> Prediction:
         if exc.kind == "too_many_digits":  # a page of marks or a textured photo: not a number
             return abstain(model, NOT_A_DIGIT)
         raise
+    reading = read_segments(model, ink, segments, scale)
+    doubted = min(reading.sure) < SLANT_DOUBT if reading.reason is None else SLANT_RESCUE is not None
+    if SLANT_MAX is not None and doubted:
+        # A second opinion, cut along slants too: answered, and more likely right as a whole, it wins.
+        try:
+            again = read_segments(model, ink, segment(ink, confidence, slants=slant_shears(SLANT_MAX)), scale)
+        except ImageError:
+            again = None
+        sure = float(np.prod(again.sure)) if again is not None and again.reason is None else None
+        if sure is not None and (sure > float(np.prod(reading.sure)) if reading.reason is None
+                                 else SLANT_RESCUE is not None and sure >= SLANT_RESCUE):
+            reading = again
+    if len(reading.digits) > 1 and (reading.reason is not None or WHOLE_PREFER is not None):
+        whole = read_whole(model, ink, scale, WHOLE_PREFER if reading.reason is None else None)
+        if whole is not None:
+            return whole
+    probabilities = single_probabilities(model, reading.probs)
+    if reading.reason is not None:
+        return Prediction(None, probabilities, reading.strip, reason=reading.reason, digits=reading.digits)
+    label = "".join(d["class"] for d in reading.digits)
+    return Prediction(label, probabilities, reading.strip, digits=reading.digits)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The model's reading of one segmentation: each digit, left to right, and the card's reason to
+    abstain (None: answered)."""
+
+    digits: tuple[dict, ...]  # {"class", "probability", "box"} of each digit
+    probs: torch.Tensor  # (digits, classes), calibrated
+    strip: torch.Tensor  # uint8 (1, 28, 28 x digits): what the model saw, left to right
+    reason: str | None
+
+    @property
+    def sure(self) -> list[float]:
+        """Each digit's probability: their product is the chance that the whole reading is right."""
+        return [d["probability"] for d in self.digits]
+
+
+def read_segments(model: Model, ink: np.ndarray, segments: list, scale: float) -> Reading:
+    """The model's reading of found digits, judged by the card's rules (`rejection`)."""
     # One digit: prepared from all of the image's ink, exactly as `Model.prepare` (and MNIST) does;
     # the segmenter's own-ink crop drops faint strokes a lone digit may need.
     images = [prepare_ink(ink)] if len(segments) == 1 else [s.image for s in segments]
     inputs = to_uint8(images)
     logits = model.logits(inputs)
     probs = logits.softmax(1)
-    strip = torch.cat(list(inputs), dim=2)  # (1, 28, 28 * digits): what the model saw, left to right
     digits = []
     for s, p in zip(segments, probs):
         k = int(p.argmax())
@@ -105,14 +164,7 @@ def read_number(model: Model, source) -> Prediction:
                        "box": user_box(s.box, scale)})
     marks = len({s.group for s in segments})
     reason = rejection(model, logits, marks > 1, cut=marks < len(segments))
-    if len(segments) > 1 and (reason is not None or WHOLE_PREFER is not None):
-        whole = read_whole(model, ink, scale, WHOLE_PREFER if reason is None else None)
-        if whole is not None:
-            return whole
-    if reason is not None:
-        return Prediction(None, single_probabilities(model, probs), strip, reason=reason, digits=tuple(digits))
-    label = "".join(d["class"] for d in digits)
-    return Prediction(label, single_probabilities(model, probs), strip, digits=tuple(digits))
+    return Reading(tuple(digits), probs, torch.cat(list(inputs), dim=2), reason)
 
 
 def read_whole(model: Model, ink: np.ndarray, scale: float, at_least: float | None) -> Prediction | None:

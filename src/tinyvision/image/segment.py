@@ -12,7 +12,8 @@ bright on black in [0, 1], at most WORK_SIDE px on the longest side):
 3. Over-segment: a piece wide for its height may be touching digits, so
    candidate cuts through it are the cheapest top-to-bottom paths through its
    ink (seams, as in seam carving), started where touching digits meet: valleys
-   of its column profile, dips of its top contour, notches of its bottom one.
+   of its column profile, dips of its top contour, notches of its bottom one;
+   on request (`slants`), also along slanted lines, for writing that leans.
 4. The pieces and the parts between cuts, ordered left to right, are read by
    dynamic programming: a reading groups consecutive parts into digits (or
    drops a small mark as noise) and costs the strokes its cuts cross, the gaps
@@ -279,11 +280,63 @@ def _minima(values: np.ndarray, k: int, lo: int, hi: int) -> list[int]:
     return sorted(found, key=lambda c: values[c])
 
 
-def candidate_cuts(ink: np.ndarray, stroke: float, inset: bool = False) -> list[tuple[np.ndarray, float]]:
+def candidate_cuts(ink: np.ndarray, stroke: float, inset: bool = False,
+                   slants: Sequence[float] = ()) -> list[tuple[np.ndarray, float]]:
     """Seams through one group's ink (its box crop, others' ink removed), left to right, with the
     strokes each cuts. They start where touching digits meet: valleys of the column profile, dips
     of the top contour, notches of the bottom contour. With `inset`, a seam may not run within half
-    a margin of the crop's sides (where it would cut nothing off) rather than being dropped there."""
+    a margin of the crop's sides (where it would cut nothing off) rather than being dropped there.
+
+    With `slants` (columns per row), seams are also searched in the ink sheared upright by each, and
+    sheared back: a leaning 1 against its neighbour is parted along its slant. Where seams of two slants
+    cross, only the one that cuts fewer strokes is kept: the parts between seams stay in order."""
+    w = ink.shape[1]
+    seams = [(path, crossed, 0.0) for path, crossed in _upright_seams(ink, stroke, inset)]
+    for slant in slants:
+        upright, shifts = shear_rows(ink, slant)
+        # Back in the ink's columns a seam may pass beside the ink on some rows: clipped to its side, it
+        # leaves that row's ink on the same side of the cut.
+        found = _upright_seams(upright, stroke, inset)
+        seams += [(np.clip(path - shifts, 0, w), crossed, slant) for path, crossed in found]
+    cuts: list[tuple[np.ndarray, float, float]] = []
+    for path, crossed, slant in sorted(seams, key=lambda seam: seam[1]):
+        if all(np.abs(path - other).mean() >= stroke and (slant == along or not _crosses(path, other))
+               for other, _, along in cuts):
+            cuts.append((path, crossed, slant))
+        if len(cuts) == MAX_CUTS:
+            break
+    return sorted(((path, crossed) for path, crossed, _ in cuts), key=lambda cut: float(cut[0].mean()))
+
+
+def slant_shears(most: float) -> tuple[float, float, float, float]:
+    """The slants seams are also searched along, up to `most` columns per row either way."""
+    return (-most, -most / 2, most / 2, most)
+
+
+def _crosses(path: np.ndarray, other: np.ndarray) -> bool:
+    """Whether two seams cross (each runs left of the other on some row)."""
+    side = path - other
+    return bool(side.min() < 0 < side.max())
+
+
+def shear_rows(ink: np.ndarray, shear: float) -> tuple[np.ndarray, np.ndarray]:
+    """Ink sheared by `shear` columns per row about its middle row (writing leaning right by that much
+    stands upright), cropped to its inked columns, and each row's shift: ink column x is column
+    x + shift[row] of the result."""
+    h, w = ink.shape
+    shifts = np.round(shear * (np.arange(h) - (h - 1) / 2)).astype(np.int64)
+    shifts -= shifts.min()
+    sheared = np.zeros((h, w + int(shifts.max())), ink.dtype)
+    for r, shift in enumerate(shifts):
+        sheared[r, shift : shift + w] = ink[r]
+    inked = np.flatnonzero((sheared > INK_LEVEL).any(0))
+    lo, hi = (int(inked[0]), int(inked[-1]) + 1) if inked.size else (0, sheared.shape[1])
+    return sheared[:, lo:hi], shifts - lo
+
+
+def _upright_seams(ink: np.ndarray, stroke: float, inset: bool) -> list[tuple[np.ndarray, float]]:
+    """The seams of `candidate_cuts` searched in this ink as it stands, before any are dropped as
+    near another: each path (a column per row) with the strokes it cuts."""
     h, w = ink.shape
     k = max(1, int(round(stroke)))
     margin = max(2, k)
@@ -298,22 +351,13 @@ def candidate_cuts(ink: np.ndarray, stroke: float, inset: bool = False) -> list[
     for values in (ink.sum(0), -top, bottom):
         starts += _minima(np.convolve(values, window, mode="same"), k, margin, w - margin)[:MAX_CUTS]
     band = max(3, int(round(SEAM_BAND * stroke)))
-    seams = []
     if MIDDLE_START:
         starts.append(w // 2)
     starts = list(dict.fromkeys(starts))
     modes = ((0.0, 1.0), (1.0, LENGTHWISE))
     found = _seams(ink, starts, band, stroke, modes, margin // 2 if inset else 0) if starts else []
-    for path in found:
-        if margin // 2 <= path.min() and path.max() <= w - 1 - margin // 2:
-            seams.append((path, _crossed(ink, path, stroke)))
-    cuts: list[tuple[np.ndarray, float]] = []
-    for path, crossed in sorted(seams, key=lambda seam: seam[1]):
-        if all(np.abs(path - other).mean() >= stroke for other, _ in cuts):
-            cuts.append((path, crossed))
-        if len(cuts) == MAX_CUTS:
-            break
-    return sorted(cuts, key=lambda cut: float(cut[0].mean()))
+    return [(path, _crossed(ink, path, stroke)) for path in found
+            if margin // 2 <= path.min() and path.max() <= w - 1 - margin // 2]
 
 
 # --- reading: parts left to right, grouped into digits by dynamic programming --------------------
@@ -339,10 +383,10 @@ def _wide(members: np.ndarray, height: float, aspect: float) -> bool:
 
 
 def over_segment(ink: np.ndarray, labels: np.ndarray, group: np.ndarray, height: float,
-                 box: np.ndarray, to_cut: frozenset[int], inset: bool = False) -> _Parts:
+                 box: np.ndarray, to_cut: frozenset[int], inset: bool = False, slants: Sequence[float] = ()) -> _Parts:
     """Groups, those in `to_cut` (wide, and not read surely as one digit) cut at their candidate seams,
     as parts ordered left to right. `box`: each component's box (`group_pieces`); `inset`: seams keep
-    off the edges of the ink they cut (`candidate_cuts`)."""
+    off the edges of the ink they cut, and are also searched along `slants` (`candidate_cuts`)."""
     keys = np.unique(group[group >= 0])
     index = np.full(labels.shape, -1, np.int32)
     part_group, part_whole, part_stroke, seams = [], [], [], []
@@ -352,7 +396,7 @@ def over_segment(ink: np.ndarray, labels: np.ndarray, group: np.ndarray, height:
         t, left, b, r = members[:, 0].min(), members[:, 1].min(), members[:, 2].max(), members[:, 3].max()
         crop = in_group[t:b, left:r] == g
         stroke = stroke_width(crop)
-        cuts = candidate_cuts(np.where(crop, ink[t:b, left:r], 0.0), stroke, inset) if int(g) in to_cut else []
+        cuts = candidate_cuts(np.where(crop, ink[t:b, left:r], 0.0), stroke, inset, slants) if int(g) in to_cut else []
         # A pixel's part is the number of cuts at or left of it, so even crossing seams partition the ink.
         sub = np.zeros(crop.shape, np.int32)
         for path, _ in cuts:
@@ -500,13 +544,15 @@ def reduce_ink(ink: np.ndarray, factor: int) -> np.ndarray:
     return total / np.float32(factor * factor)
 
 
-def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_DIGITS) -> list[Segment]:
+def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_DIGITS,
+            slants: Sequence[float] = ()) -> list[Segment]:
     """The digits written in an ink map, left to right.
 
     `score`, given candidate digits as 28x28 images, returns a confidence in
     (0, 1] for each (a model's top softmax probability, ideally calibrated): the
     model then chooses how touching digits are cut and broken ones joined.
     Raises `ImageError` when there is no ink or more than `max_digits` digits.
+    `slants`: also cut along these slants (`candidate_cuts`).
     """
     labels, count = label_components(ink > INK_LEVEL)
     if count == 0:
@@ -546,7 +592,7 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
         return [_segment(own, found_box, int((group == g).sum()), False, whole.get(g), g, factor, full_shape,
                          ink.shape)]
     inset = SEAM_INSET == "always" or (SEAM_INSET == "several" and keys.size > 1)
-    parts = over_segment(ink, labels, group, height, box, (frozenset(wide) - uncut) | unsure, inset)
+    parts = over_segment(ink, labels, group, height, box, (frozenset(wide) - uncut) | unsure, inset, slants)
     costs = _digit_costs(parts, height)
     confidence: dict[tuple[int, int], float] = {}
     if score is not None and len(costs) > 1:  # one candidate digit: nothing for the model to choose
