@@ -307,23 +307,25 @@ def _leaning_one_number(a: np.ndarray, one: np.ndarray, c: np.ndarray) -> bytes:
     return _touching_then_apart(a, leaning, c, overlap=3)
 
 
-def _drawn_117() -> bytes:
-    """"117" drawn with a thick pen, both 1s leaning right, the second's foot against the first."""
+def _drawn_117(shift: int, pen: int, lean: float) -> bytes:
+    """"117" drawn, both 1s leaning right (`lean` columns per row, the second a little more), the second's
+    foot `shift` px from touching the first's."""
     from PIL import ImageDraw
 
     image = Image.new("L", (200, 140), 255)
     draw = ImageDraw.Draw(image)
-    for stroke in ([(70, 30), (46, 110)], [(94, 30), (55, 110)], [(125, 32), (175, 32), (140, 110)]):
-        draw.line(stroke, fill=0, width=10)
+    for stroke in ([(46 + 80 * lean, 30), (46, 110)], [(55 + shift + 104 * lean, 30), (55 + shift, 110)],
+                   [(125, 32), (175, 32), (140, 110)]):
+        draw.line(stroke, fill=0, width=pen)
     return encode(image, "PNG")
 
 
 def test_a_leaning_one_against_its_neighbour_is_read_by_the_second_opinion(tmp_path, monkeypatch):
     """A 1 leaning against the digit before it lies along it, where no upright seam gets between them: the
     pair is read as one digit. read_number's second opinion cuts a doubtful answer again along slants too,
-    and answers the reading more likely right as a whole. A briefly trained model reads "117" drawn with
-    leaning 1s, and more numbers with a leaning 1, with it; it never answers an image the first reading
-    refused."""
+    and answers the reading more likely right as a whole. A briefly trained model reads more numbers with a
+    leaning 1 with it (MNIST digits, and "117" drawn with pens of three widths), and it never answers an
+    image the first reading refused."""
     import tinyvision
     import tinyvision.read_number as read_number
     from tinyvision.datasets import load_dataset
@@ -335,18 +337,20 @@ def test_a_leaning_one_against_its_neighbour_is_read_by_the_second_opinion(tmp_p
     images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
     ones, others = np.flatnonzero(labels == 1), np.flatnonzero(labels != 1)
     numbers = [_leaning_one_number(images[others[2 * k]], images[ones[k]], images[others[2 * k + 1]])
-               for k in range(40)]
-    truth = [f"{labels[others[2 * k]]}1{labels[others[2 * k + 1]]}" for k in range(40)]
+               for k in range(80)]
+    truth = [f"{labels[others[2 * k]]}1{labels[others[2 * k + 1]]}" for k in range(80)]
+    numbers += [_drawn_117(shift, pen, lean) for shift in (-2, 0, 2) for pen in (8, 10, 12)
+                for lean in (0.25, 0.3, 0.35)]
+    truth += ["117"] * 27
 
     assert read_number.SLANT_MAX is not None  # on by default
-    drawn, read = model.predict(_drawn_117()).label, [model.predict(n).label for n in numbers]
+    read = [model.predict(n).label for n in numbers]
     monkeypatch.setattr(read_number, "SLANT_MAX", None)
-    drawn_before, read_before = model.predict(_drawn_117()).label, [model.predict(n).label for n in numbers]
-    assert (drawn, drawn_before) == ("117", "17")
+    read_before = [model.predict(n).label for n in numbers]
     gained = sum(a == t != b for a, b, t in zip(read, read_before, truth))
     lost = sum(b == t != a for a, b, t in zip(read, read_before, truth))
-    # Seen when this test was written: 2 of these 40 numbers gained, none lost (21 -> 23 read).
-    assert gained >= 1 and gained > lost, (gained, lost)
+    # Seen when this test was written: 8 gained, none lost (1 torch thread); 6 gained, none lost (2 threads).
+    assert gained >= 3 and gained >= 3 * lost, (gained, lost)
     # Only answers are read again (SLANT_RESCUE is None): a refusal stays a refusal.
     assert all(a is None for a, b in zip(read, read_before) if b is None)
 
