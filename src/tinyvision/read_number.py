@@ -8,11 +8,11 @@ probability and its box in the original image. An answer with a doubtful
 digit gets a second opinion, the image cut again with seams along slants too
 (SLANT_MAX), and the reading more likely right as a whole is answered.
 Several marks no wider than one digit are also read whole, as one digit in
-pieces (WHOLE_ASPECT). The model abstains (label None) when a digit falls below the rejection threshold
-chosen on validation (a non-digit gets spread-out probabilities), when digits
-cut apart among several marks are not sure as a whole (a word's letters cut into
-pieces, SEVERAL_CUT_BAR), or when the image holds more marks than a number has:
-reason "not a digit".
+pieces (WHOLE_ASPECT). The model abstains (label None) when a digit falls
+below the rejection threshold chosen on validation (a non-digit gets
+spread-out probabilities), when digits cut apart among several marks are not
+sure as a whole (a word's letters cut into pieces, SEVERAL_CUT_BAR), or when
+the image holds more marks than a number has: reason "not a digit".
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import torch
 from tinyvision.image.components import INK_LEVEL
 from tinyvision.image.decode import ImageError, decode_sized
 from tinyvision.image.digits import WORK_SIDE, ink_extent, ink_map, prepare_ink
-from tinyvision.image.segment import original_box, segment, slant_shears
+from tinyvision.image.segment import Score, original_box, segment, slant_shears
 
 if TYPE_CHECKING:
     from tinyvision.classifier import Model, Prediction
@@ -113,15 +113,7 @@ def read_number(model: Model, source) -> Prediction:
     reading = read_segments(model, ink, segments, scale)
     doubted = min(reading.sure) < SLANT_DOUBT if reading.reason is None else SLANT_RESCUE is not None
     if SLANT_MAX is not None and doubted:
-        # A second opinion, cut along slants too: answered, and more likely right as a whole, it wins.
-        try:
-            again = read_segments(model, ink, segment(ink, confidence, slants=slant_shears(SLANT_MAX)), scale)
-        except ImageError:
-            again = None
-        sure = float(np.prod(again.sure)) if again is not None and again.reason is None else None
-        if sure is not None and (sure > float(np.prod(reading.sure)) if reading.reason is None
-                                 else SLANT_RESCUE is not None and sure >= SLANT_RESCUE):
-            reading = again
+        reading = second_opinion(model, ink, scale, confidence, reading)
     if len(reading.digits) > 1 and (reading.reason is not None or WHOLE_PREFER is not None):
         whole = read_whole(model, ink, scale, WHOLE_PREFER if reading.reason is None else None)
         if whole is not None:
@@ -145,8 +137,13 @@ class Reading:
 
     @property
     def sure(self) -> list[float]:
-        """Each digit's probability: their product is the chance that the whole reading is right."""
+        """Each digit's probability."""
         return [d["probability"] for d in self.digits]
+
+    @property
+    def likely(self) -> float:
+        """The chance that the whole reading is right: the product of its digits' calibrated probabilities."""
+        return float(np.prod(self.sure))
 
 
 def read_segments(model: Model, ink: np.ndarray, segments: list, scale: float) -> Reading:
@@ -165,6 +162,22 @@ def read_segments(model: Model, ink: np.ndarray, segments: list, scale: float) -
     marks = len({s.group for s in segments})
     reason = rejection(model, logits, marks > 1, cut=marks < len(segments))
     return Reading(tuple(digits), probs, torch.cat(list(inputs), dim=2), reason)
+
+
+def second_opinion(model: Model, ink: np.ndarray, scale: float, confidence: Score, reading: Reading) -> Reading:
+    """`reading`, or the reading of the image cut again with seams along slants too
+    (SLANT_MAX), when the card answers that one and it is more likely right as a whole; a refused
+    `reading` is replaced only by one at least SLANT_RESCUE likely (None: never)."""
+    try:
+        found = segment(ink, confidence, slants=slant_shears(SLANT_MAX))
+    except ImageError:
+        return reading
+    again = read_segments(model, ink, found, scale)
+    if again.reason is not None:
+        return reading
+    if reading.reason is None:
+        return again if again.likely > reading.likely else reading
+    return again if SLANT_RESCUE is not None and again.likely >= SLANT_RESCUE else reading
 
 
 def read_whole(model: Model, ink: np.ndarray, scale: float, at_least: float | None) -> Prediction | None:
