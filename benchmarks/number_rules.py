@@ -34,7 +34,7 @@ from collections.abc import Callable  # noqa: E402
 
 import torch  # noqa: E402
 from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
-from segment_gate import read_numbers, read_singles, single_digits, validation_arguments  # noqa: E402
+from segment_gate import answer, read_numbers, read_singles, single_digits, validation_arguments  # noqa: E402
 
 DEFAULT_VARIANTS = ("0.75:never,0.75:always,0.75:separate,1.0:separate,1.1:never,1.1:always,1.1:separate,"
                     "1.2:separate,1.1:separate:cap,1.0:separate:cap,1.2:separate:cap,1.3:separate:cap")
@@ -42,15 +42,7 @@ DEFAULT_VARIANTS = ("0.75:never,0.75:always,0.75:separate,1.0:separate,1.1:never
 
 def refused(model, files: list[bytes]) -> float:
     """Share of images answered with no digit (an unreadable image counts as refused)."""
-    from tinyvision.errors import TinyVisionError
-
-    count = 0
-    for data in files:
-        try:
-            count += model.predict(data).label is None
-        except TinyVisionError:
-            count += 1
-    return count / len(files)
+    return sum(answer(model, data) is None for data in files) / len(files)
 
 
 def validation_sets(args) -> tuple[list, list, list, list]:

@@ -934,13 +934,13 @@ def set_rows(names: Iterable[str], runs_before: Callable[[str], list], runs_afte
     return rows
 
 
-def number_rows(before: dict, after: dict) -> list[list[str]]:
+def number_rows(before: dict, after: dict, title: str = "test numbers (seed-0 run)") -> list[list[str]]:
     """Before-and-after rows of the test numbers (number_photos.py read by one run): read exactly, those with
     touching digits, and unanswered."""
     touching = after["read"]["by_touching"]["touching"]["images"]
     rows = []
     for label, images, share, get in (
-            ("test numbers (seed-0 run)", after["images"], "read exactly", lambda f: f["read"]["rate"]),
+            (title, after["images"], "read exactly", lambda f: f["read"]["rate"]),
             ("… some digits touching", touching, "read exactly",
              lambda f: f["read"]["by_touching"]["touching"]["rate"]),
             ("… all", after["images"], "no answer", lambda f: f["abstained"] / f["images"])):
@@ -948,8 +948,8 @@ def number_rows(before: dict, after: dict) -> list[list[str]]:
     return rows
 
 
-@table("slant-second-opinion-evaluation", "handwriting_slant_before.json", "handwriting.json",
-       "numbers_slant_before.json", "numbers.json")
+@table("slant-second-opinion-evaluation", "handwriting_slant_before.json", "handwriting_slant.json",
+       "numbers_slant_before.json", "numbers_slant.json")
 def slant_second_opinion_evaluation_table(before: dict, after: dict, numbers_before: dict,
                                           numbers_after: dict) -> str:
     """The slant second opinion on the evaluation sets and the test numbers: the same default runs before and
@@ -1011,6 +1011,100 @@ def slant_second_opinion_table(*files: dict) -> str:
                      f"other non-digits refused ({count(first['negatives'])})",
                      f"words refused ({count(first['words'])})", "time per number",
                      "numbers read + letters, other non-digits and words refused, points"], "lllrrrrrrrrr", rows)
+
+
+CUT_READING_SETS = {"numbers": "validation numbers", "singles": "single validation digits",
+                    "letters": "letters (TRAIN fonts' odd half)", "negatives": "other non-digits",
+                    "words": "words (TRAIN fonts)"}
+
+
+@table("cut-readings", "cut_readings.json")
+def cut_readings_table(f: dict) -> str:
+    """What the validation sets' cut readings say with the cut bars off (benchmarks/cut_readings.py): per
+    set and bar, the images answered by a cut reading, those with a digit of STROKE_DIGITS, and how sure the
+    others were at most."""
+    rows = []
+    for name, label in CUT_READING_SETS.items():
+        entry = f["sets"][name]
+        cells = []
+        for bar in ("lone", "several"):
+            b = entry[bar]
+            most = "—" if b["without_most_sure"] is None else f"{b['without_most_sure']:.3f}"
+            cells += [count(b["answered"]), count(b["with_stroke_digit"]), most]
+        rows.append([label, count(entry["images"]), *cells])
+    digits = " or ".join(f["stroke_digits"])
+    return markdown(["set", "images", "one mark cut: answered", f"… with a {digits}",
+                     "… without: least sure digit, at most", "several marks, one cut: answered",
+                     f"… with a {digits}", "… without: the whole reading, at most"], "lrrrrrrr", rows)
+
+
+PLAIN_CUT_BAR_NAMES = ("LONE_CUT_BAR_PLAIN", "SEVERAL_CUT_BAR_PLAIN")
+
+
+@table("plain-cut-bar", "plain_cut_bar_a.json", "plain_cut_bar_b.json", "plain_cut_bar_c.json",
+       "plain_cut_bar_d.json")
+def plain_cut_bar_table(*files: dict) -> str:
+    """Lower cut bars for readings without a digit a letter's stroke passes for (read_number.STROKE_DIGITS) on
+    validation (benchmarks/segment_costs.py, calls on one seed-0 default run); a row without a setting has it
+    off (None). The settings in use are marked, and they have the most points (on a tie, the most single
+    digits right, then the least time)."""
+    import tinyvision.read_number as read_number
+
+    if len({f["run"] for f in files}) != 1 or len({f["numbers_set"] for f in files}) != 1:
+        raise ReportError("the plain-cut-bar files must come from one run and one set of numbers")
+    variants = [v for f in files for v in f["variants"]]
+    if any(set(v["settings"]) - set(PLAIN_CUT_BAR_NAMES) for v in variants):
+        raise ReportError("plain-cut-bar rows may set only " + ", ".join(PLAIN_CUT_BAR_NAMES))
+    bars = [tuple(v["settings"].get(n) for n in PLAIN_CUT_BAR_NAMES) for v in variants]
+    used = [b == tuple(getattr(read_number, n) for n in PLAIN_CUT_BAR_NAMES) for b in bars]
+
+    def rank(k: int) -> tuple[float, float, float]:
+        v = variants[k]
+        return round(refusal_points(v), 6), v["singles_right"], -v["numbers_seconds_per_image"]
+
+    if sum(used) != 1 or max(range(len(variants)), key=rank) != used.index(True):
+        raise ReportError("the plain cut bars in use must be measured once and have the most validation points")
+    rows = []
+    for k in sorted(range(len(variants)), key=lambda k: tuple(-1.0 if b is None else -b for b in bars[k])):
+        v, mark = variants[k], (lambda text: f"**{text}**") if used[k] else str
+        rows.append([*(mark(f"as the rest ({getattr(read_number, n.removesuffix('_PLAIN')):g})" if b is None
+                             else f"{b:g}") for n, b in zip(PLAIN_CUT_BAR_NAMES, bars[k])), *reading_cells(v),
+                     pct(v["words_refused"]), f"{1000 * v['numbers_seconds_per_image']:.0f} ms",
+                     f"{refusal_points(v):.2f}"])
+    first = files[0]
+    return markdown(["one mark cut: each digit at least", "several marks, one cut: all digits together at least",
+                     "numbers read exactly", "… some digits touching",
+                     f"single digits right ({count(first['singles'])})", "… refused",
+                     f"letters refused ({count(first['letters'])})",
+                     f"other non-digits refused ({count(first['negatives'])})",
+                     f"words refused ({count(first['words'])})", "time per number",
+                     "numbers read + letters, other non-digits and words refused, points"], "llrrrrrrrrr", rows)
+
+
+@table("plain-cut-bar-evaluation", "handwriting_slant.json", "handwriting.json", "handwriting_plain_slant.json",
+       "handwriting_plain.json", "numbers_slant.json", "numbers.json", "numbers_paper_slant.json", "numbers_paper.json")
+def plain_cut_bar_evaluation_table(before: dict, after: dict, plain_before: dict, plain_after: dict,
+                                   numbers_before: dict, numbers_after: dict, paper_before: dict,
+                                   paper_after: dict) -> str:
+    """The plain cut bars on the evaluation sets and the test numbers, on clean and on hard paper: the same
+    runs before and after (the default recipe's, and a `plain` run's, which the bars were not chosen
+    with). It chose nothing: the bars were chosen on validation (plain-cut-bar)."""
+    rows = []
+    for recipe, old_file, new_file in (("default", before, after), ("plain", plain_before, plain_after)):
+        runs_before, runs_after = handwriting_recipes(old_file).get(recipe), handwriting_recipes(new_file).get(recipe)
+        if not runs_before or not runs_after or len(runs_before) != len(runs_after):
+            raise ReportError(f"the plain-cut-bar-evaluation files must read the same {recipe} runs")
+        for old, new in zip(runs_before, runs_after):
+            same_model("the plain-cut-bar-evaluation files", "run", old, new)
+        label = "default" if recipe == "default" else f"`{recipe}`"
+        rows += [[f"{label}, {len(runs_after)} run{'s' * (len(runs_after) > 1)}", *row]
+                 for row in set_rows(SET_NAMES, lambda name, r=runs_before: r, runs_after)]
+    same_model("the plain-cut-bar-evaluation numbers", "model", numbers_before, numbers_after)
+    same_model("the plain-cut-bar-evaluation paper numbers", "model", paper_before, paper_after)
+    rows += [["default, 1 run", *row] for row in number_rows(numbers_before, numbers_after)]
+    rows += [["default, 1 run", *row]
+             for row in number_rows(paper_before, paper_after, "test numbers on hard paper (another seed-0 run)")]
+    return markdown(["recipe", "set", "images", "share", "before", "after (same runs)"], "llrlrr", rows)
 
 
 UNSURE_WHOLE_FILES = ("merged_pairs_numbers_base.json", "unsure_whole_0.99.json", "unsure_whole_0.999.json",

@@ -43,9 +43,19 @@ def single_digits(count: int, seed: int) -> list[tuple[bytes, str]]:
              str(int(labels[j]))) for i, j in enumerate(pick)]
 
 
+def answer(model, source) -> str | None:
+    """The user path's answer to one image (None: refused, or an image the reader cannot use)."""
+    from tinyvision.errors import TinyVisionError
+
+    try:
+        return model.predict(source).label
+    except TinyVisionError:
+        return None
+
+
 def read_singles(model, singles: list[tuple[bytes, str]], digits: int | None = None) -> dict:
     """Share of the single digits read right, and refused; `digits`: rounded to that many places."""
-    answers = [model.predict(data).label for data, _ in singles]
+    answers = [answer(model, data) for data, _ in singles]
     right = sum(a == label for a, (_, label) in zip(answers, singles)) / len(singles)
     refused = sum(a is None for a in answers) / len(singles)
     return {"singles_right": right if digits is None else round(right, digits),

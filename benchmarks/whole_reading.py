@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from number_rules import refused  # noqa: E402
 from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
-from segment_gate import read_numbers, single_digits, validation_arguments  # noqa: E402
+from segment_gate import answer, read_numbers, single_digits, validation_arguments  # noqa: E402
 
 STAND_IN_COUNT = 600  # per digit_val set: enough to see a rule's effect, few enough to read every variant
 
@@ -78,23 +78,11 @@ def digit_sets(photos: int) -> dict[str, tuple[list[bytes], list[str]]]:
     return sets
 
 
-def answers(model, files: list[bytes]) -> list[str | None]:
-    from tinyvision.errors import TinyVisionError
-
-    out = []
-    for data in files:
-        try:
-            out.append(model.predict(data).label)
-        except TinyVisionError:  # no ink found: no answer
-            out.append(None)
-    return out
-
-
 def read_variant(model, numbers: Path, digits: dict, non_digits: dict) -> dict:
     start = time.perf_counter()
     row = {f"numbers_{k}": v for k, v in read_numbers(model, numbers).items()}
     for name, (files, labels) in digits.items():
-        said = answers(model, files)
+        said = [answer(model, data) for data in files]
         row[f"{name}_right"] = round(sum(a == t for a, t in zip(said, labels)) / len(files), 4)
         row[f"{name}_refused"] = round(sum(a is None for a in said) / len(files), 4)
     for name, files in non_digits.items():

@@ -241,7 +241,7 @@ def test_a_number_of_separate_marks_is_judged_by_its_digit_counts_bar(monkeypatc
     one mark (as likely a letter: u read as 11) must each meet the single-digit bar."""
     import tinyvision.read_number as rn
 
-    model = SimpleNamespace(card=SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit",
+    model = SimpleNamespace(classes=("1", "7"), card=SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit",
                                                          "number_thresholds": {"2": 0.45}}))
     probs = torch.tensor([[0.95, 0.05], [0.5, 0.5]]).log()  # calibrated logits with these probabilities
     monkeypatch.setattr(rn, "LONE_CUT_BAR", None)  # the next test's rule
@@ -259,7 +259,7 @@ def test_one_mark_cut_into_digits_is_read_only_when_every_digit_clears_the_cut_b
     alone, are held only to the card's bars."""
     import tinyvision.read_number as rn
 
-    model = SimpleNamespace(card=SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit",
+    model = SimpleNamespace(classes=("1", "7"), card=SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit",
                                                          "number_thresholds": {"2": 0.45}}))
     probs = torch.tensor([[0.99, 0.01], [0.9, 0.1]]).log()  # calibrated logits with these probabilities
     monkeypatch.setattr(rn, "LONE_CUT_BAR", 0.95)
@@ -277,7 +277,7 @@ def test_several_marks_with_one_cut_are_read_only_when_the_whole_reading_clears_
     digit is right) at SEVERAL_CUT_BAR. Marks read uncut are held only to the card's bars."""
     import tinyvision.read_number as rn
 
-    model = SimpleNamespace(card=SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit",
+    model = SimpleNamespace(classes=("1", "7"), card=SimpleNamespace(reject={"threshold": 0.6, "reason": "not a digit",
                                                          "number_thresholds": {"3": 0.45}}))
     probs = torch.tensor([[0.99, 0.01], [0.98, 0.02], [0.75, 0.25]]).log()  # calibrated logits, these probabilities
     monkeypatch.setattr(rn, "LONE_CUT_BAR", None)
@@ -290,8 +290,47 @@ def test_several_marks_with_one_cut_are_read_only_when_the_whole_reading_clears_
     monkeypatch.setattr(rn, "SEVERAL_CUT_BAR", None)
     assert rn.rejection(model, probs, separate=True, cut=True) is None
     monkeypatch.setattr(rn, "SEVERAL_CUT_BAR", 0.8)
-    no_rule = SimpleNamespace(card=SimpleNamespace(reject={}))  # a card without a refusal rule answers all
+    no_rule = SimpleNamespace(classes=("1", "7"), card=SimpleNamespace(reject={}))  # no refusal rule: all answered
     assert rn.rejection(no_rule, probs, separate=True, cut=True) is None
+
+
+def cut_reading(*digits: tuple[int, float]) -> torch.Tensor:
+    """Calibrated logits of a reading: each (digit, probability), the rest spread over the other classes."""
+    probs = torch.empty(len(digits), 10)
+    for row, (digit, p) in enumerate(digits):
+        probs[row] = (1 - p) / 9
+        probs[row, digit] = p
+    return probs.log()
+
+
+def test_a_cut_reading_without_a_stroke_digit_is_held_to_the_plain_bars(monkeypatch):
+    """Cut apart, a letter's strokes pass for 1s and 7s (an n read "11", an h "17"): a cut reading with
+    neither digit needs each digit only at LONE_CUT_BAR_PLAIN (one mark) or their product at
+    SEVERAL_CUT_BAR_PLAIN (several marks); a reading with a 1 or a 7 is held to the full bars."""
+    import tinyvision.read_number as rn
+
+    model = SimpleNamespace(classes=tuple("0123456789"), card=SimpleNamespace(reject={
+        "threshold": 0.6, "reason": "not a digit", "number_thresholds": {"2": 0.45, "3": 0.45}}))
+    monkeypatch.setattr(rn, "LONE_CUT_BAR", 0.999)
+    monkeypatch.setattr(rn, "LONE_CUT_BAR_PLAIN", 0.98)
+    assert rn.rejection(model, cut_reading((2, 0.999), (3, 0.99))) is None  # a touching "23"
+    assert rn.rejection(model, cut_reading((1, 0.999), (1, 0.99))) == "not a digit"  # "11", an n's strokes
+    assert rn.rejection(model, cut_reading((2, 0.999), (7, 0.99))) == "not a digit"
+    assert rn.rejection(model, cut_reading((2, 0.999), (3, 0.97))) == "not a digit"  # under the plain bar too
+    monkeypatch.setattr(rn, "LONE_CUT_BAR_PLAIN", None)  # one bar for all
+    assert rn.rejection(model, cut_reading((2, 0.999), (3, 0.99))) == "not a digit"
+    monkeypatch.setattr(rn, "LONE_CUT_BAR", None)  # no bar at all: the plain bar does not make one
+    monkeypatch.setattr(rn, "LONE_CUT_BAR_PLAIN", 0.98)
+    assert rn.rejection(model, cut_reading((2, 0.999), (3, 0.9))) is None
+
+    monkeypatch.setattr(rn, "SEVERAL_CUT_BAR", 0.95)
+    monkeypatch.setattr(rn, "SEVERAL_CUT_BAR_PLAIN", 0.8)
+    number = cut_reading((8, 0.9999), (2, 0.85), (2, 0.9999))  # "822", its cut 2 at 0.85
+    assert rn.rejection(model, number, separate=True, cut=True) is None
+    word = cut_reading((8, 0.9999), (1, 0.85), (2, 0.9999))  # "812": a 1 among them
+    assert rn.rejection(model, word, separate=True, cut=True) == "not a digit"
+    assert rn.rejection(model, cut_reading((8, 0.9999), (2, 0.75), (2, 0.9999)), separate=True, cut=True) \
+        == "not a digit"  # under the plain bar too
 
 
 @pytest.mark.skipif(not hand_digits.BUNDLE.is_file(), reason="no bundled hand digits")

@@ -11,7 +11,8 @@ Several marks no wider than one digit are also read whole, as one digit in
 pieces (WHOLE_ASPECT). The model abstains (label None) when a digit falls
 below the rejection threshold chosen on validation (a non-digit gets
 spread-out probabilities), when digits cut apart among several marks are not
-sure as a whole (a word's letters cut into pieces, SEVERAL_CUT_BAR), or when
+sure as a whole (a word's letters cut into pieces, SEVERAL_CUT_BAR; lower for
+a reading without a 1 or a 7, the digits a letter's strokes pass for), or when
 the image holds more marks than a number has: reason "not a digit".
 """
 
@@ -62,6 +63,17 @@ WHOLE_PREFER: float | None = 0.99
 # (benchmarks/segment_costs.py with the words of benchmarks/sets/words.py, results/several_cut_bar_*.json,
 # table several-cut-bar in docs/predict-serve-export.md).
 SEVERAL_CUT_BAR: float | None = 0.95
+# Cut apart, a letter's strokes pass for the digits drawn with one stroke: a bar (1) or a bar with a hook (7),
+# as in "11" for an n or "17" for an h; a cut letter seldom reads as a digit with none of them, surely. A
+# reading cut from one mark without a digit of STROKE_DIGITS needs each digit only at LONE_CUT_BAR_PLAIN, one of
+# several marks with a cut only a product of SEVERAL_CUT_BAR_PLAIN (None: the same bars as the rest): a
+# touching "23" or "84" whose second digit is 0.99 sure was refused with the letters (what cut readings say
+# with the bars off: benchmarks/cut_readings.py, results/cut_readings.json). Chosen on validation
+# (benchmarks/segment_costs.py, results/plain_cut_bar_*.json, table plain-cut-bar in
+# docs/predict-serve-export.md) by numbers read plus letters, other non-digits and words refused.
+STROKE_DIGITS = "17"
+LONE_CUT_BAR_PLAIN: float | None = 0.98
+SEVERAL_CUT_BAR_PLAIN: float | None = 0.9
 # An answer with a digit less sure than SLANT_DOUBT gets a second opinion: the image cut again with seams also
 # along slants of up to SLANT_MAX columns per row (`image.segment.candidate_cuts`), and that reading is
 # answered instead when the card answers it and it is, as a whole, more likely right (the product of its
@@ -220,7 +232,8 @@ def rejection(model: Model, logits: torch.Tensor, separate: bool = False, cut: b
     rule: the calibration rule (`calibration.reject_reason`) applied to the weakest input. A number
     written as `separate` marks is judged by the bar for its digit count (see NUMBER_RULE), and when a
     mark was `cut` into digits, as a whole by SEVERAL_CUT_BAR too; one piece of ink cut into digits, as
-    likely a letter as a number, by the single-digit bar and LONE_CUT_BAR."""
+    likely a letter as a number, by the single-digit bar and LONE_CUT_BAR. A cut reading without a digit
+    of STROKE_DIGITS is held to the lower of each cut bar and its _PLAIN bar."""
     from tinyvision.calibration import refusal_scores, reject_reason, score_of
 
     if len(logits) == 0:
@@ -231,10 +244,22 @@ def rejection(model: Model, logits: torch.Tensor, separate: bool = False, cut: b
     reason = reject_reason(weakest, reject, len(logits) if as_number else 1)
     # The cut bars are on the top probabilities, whatever the card's score: how sure each digit is. One mark
     # cut alone needs its least sure digit at LONE_CUT_BAR; a cut among several marks needs their product
-    # (calibrated: the chance that every digit is right) at SEVERAL_CUT_BAR.
-    sure = logits.softmax(1).amax(1)
-    doubted = (not separate and len(logits) > 1 and LONE_CUT_BAR is not None and float(sure.min()) < LONE_CUT_BAR) \
-        or (separate and cut and SEVERAL_CUT_BAR is not None and float(sure.prod()) < SEVERAL_CUT_BAR)
+    # (calibrated: the chance that every digit is right) at SEVERAL_CUT_BAR; each lower for a reading
+    # without a digit a letter's stroke passes for (STROKE_DIGITS).
+    sure, read = logits.softmax(1).max(1)
+    plain = not any(model.classes[int(k)] in STROKE_DIGITS for k in read)
+    lone_bar = cut_bar(LONE_CUT_BAR, LONE_CUT_BAR_PLAIN, plain)
+    several_bar = cut_bar(SEVERAL_CUT_BAR, SEVERAL_CUT_BAR_PLAIN, plain)
+    doubted = (not separate and len(logits) > 1 and lone_bar is not None and float(sure.min()) < lone_bar) \
+        or (separate and cut and several_bar is not None and float(sure.prod()) < several_bar)
     if reason is None and doubted and reject:
         reason = str(reject.get("reason", "unsure"))
     return reason
+
+
+def cut_bar(bar: float | None, plain_bar: float | None, plain: bool) -> float | None:
+    """The bar a cut reading is held to: `bar` (None: none), or `plain_bar` when lower and the reading is
+    `plain` (no digit of STROKE_DIGITS)."""
+    if bar is None or not plain or plain_bar is None:
+        return bar
+    return min(bar, plain_bar)
