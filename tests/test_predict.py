@@ -355,6 +355,42 @@ def test_a_leaning_one_against_its_neighbour_is_read_by_the_second_opinion(tmp_p
     assert all(a is None for a, b in zip(read, read_before) if b is None)
 
 
+def test_the_second_opinion_scores_no_candidate_digit_twice(tmp_path, monkeypatch):
+    """Cut again along slants, a number meets mostly the candidate digits of its first reading, pixel for
+    pixel: the model scores each distinct one once per image, and the answers are the same as when every
+    request was scored afresh."""
+    import tinyvision
+    import tinyvision.read_number as read_number
+
+    model = tinyvision.load(untrained_digit_checkpoint(tmp_path / "model.safetensors"))
+    numbers = [_drawn_117(shift, 10, lean) for shift in (-2, 2) for lean in (0.25, 0.35)]
+    asked: list[bytes] = []
+    scored: list[bytes] = []
+    score, log_probs = read_number.Scorer.__call__, model.log_probs
+
+    def ask(self, images):
+        asked.extend(bytes(x.numpy().tobytes()) for x in read_number.to_uint8(images))
+        return score(self, images)
+
+    def count(inputs):
+        scored.extend(bytes(x.numpy().tobytes()) for x in inputs)
+        return log_probs(inputs)
+
+    monkeypatch.setattr(read_number.Scorer, "__call__", ask)
+    monkeypatch.setattr(model, "log_probs", count)
+    for number in numbers:
+        asked.clear()
+        scored.clear()
+        first = model.predict(number)
+        assert len(asked) > len(set(asked))  # the second opinion asked again for digits already scored
+        assert sorted(scored) == sorted(set(asked))  # ... and each was scored once
+        monkeypatch.setattr(read_number.Scorer, "__call__", lambda self, images: log_probs(
+            read_number.to_uint8(images)).exp().max(1).values.tolist())
+        again = model.predict(number)
+        monkeypatch.setattr(read_number.Scorer, "__call__", ask)
+        assert (again.label, again.digits) == (first.label, first.digits)
+
+
 def test_a_word_is_not_a_number_and_touching_digits_still_are(tmp_path, monkeypatch):
     """A photo of a word is several marks, its letters cut into digit-like pieces (h -> 17, e -> 13, o -> 0):
     read_number.SEVERAL_CUT_BAR refuses such a reading unless it is sure as a whole. A briefly trained model

@@ -113,9 +113,7 @@ def read_number(model: Model, source) -> Prediction:
     ink = ink_map(pixels)
     scale = ink.shape[0] / height  # boxes back in the user's image's pixels
 
-    def confidence(images: list[np.ndarray]) -> list[float]:
-        return model.log_probs(to_uint8(images)).exp().max(1).values.tolist()
-
+    confidence = Scorer(model)
     try:
         segments = segment(ink, confidence)
     except ImageError as exc:
@@ -135,6 +133,25 @@ def read_number(model: Model, source) -> Prediction:
         return Prediction(None, probabilities, reading.strip, reason=reading.reason, digits=reading.digits)
     label = "".join(d["class"] for d in reading.digits)
     return Prediction(label, probabilities, reading.strip, digits=reading.digits)
+
+
+class Scorer:
+    """How sure the model is of each candidate digit (its top calibrated probability), for `segment`. Each
+    distinct model input is scored once per image: the second opinion cuts the image again, and most of its
+    candidate digits are the first reading's, pixel for pixel."""
+
+    def __init__(self, model: Model) -> None:
+        self.model = model
+        self.known: dict[bytes, float] = {}
+
+    def __call__(self, images: list[np.ndarray]) -> list[float]:
+        inputs = to_uint8(images)
+        keys = [bytes(x.numpy().tobytes()) for x in inputs]
+        new = {k: i for i, k in enumerate(keys) if k not in self.known}
+        if new:
+            sure = self.model.log_probs(inputs[list(new.values())]).exp().max(1).values.tolist()
+            self.known.update(zip(new, sure))
+        return [self.known[k] for k in keys]
 
 
 @dataclass(frozen=True)
