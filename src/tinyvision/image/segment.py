@@ -208,25 +208,32 @@ def group_pieces(labels: np.ndarray, count: int) -> tuple[np.ndarray, float, np.
 
 # --- candidate cuts through touching digits --------------------------------------------------
 
-def _seams(ink: np.ndarray, starts: list[int], band: int, stroke: float,
-           modes: tuple[tuple[float, float], ...], inset: int = 0) -> list[np.ndarray]:
-    """For each start column and each (entry, along) mode, the cheapest top-to-bottom path within
-    `band` columns of the start, one column per row, moving at most one column a row: entering a
-    stroke costs `entry` x its ink, every stroke width travelled inside one `along`. (0, 1) finds
-    thin necks where digits touch; (1, LENGTHWISE) may run down the shared wall of two touching
-    digits rather than cross two strokes of one.
+def _seams(jobs: list[tuple[np.ndarray, list[int], int]], band: int, stroke: float,
+           modes: tuple[tuple[float, float], ...]) -> list[list[np.ndarray]]:
+    """For each job (an ink map, its start columns, its inset) and each start and (entry, along) mode,
+    the cheapest top-to-bottom path within `band` columns of the start, one column per row, moving at
+    most one column a row, never within `inset` columns of the ink's sides: entering a stroke costs
+    `entry` x its ink, every stroke width travelled inside one `along`. (0, 1) finds thin necks where
+    digits touch; (1, LENGTHWISE) may run down the shared wall of two touching digits rather than cross
+    two strokes of one. The jobs' inks have one height (a group's ink, and that ink sheared).
 
-    All seams are found in one dynamic programme, batched over (start, mode): the row loop runs
-    once per group, not once per seam (it is the reader's hottest loop).
+    All seams are found in one dynamic programme, batched over (job, start, mode): the row loop runs
+    once per group, not once per seam or slant (it is the reader's hottest loop).
     """
-    h, w = ink.shape
+    h = jobs[0][0].shape[0]
     n = 2 * band + 1
-    offsets = np.array([c - band for c in starts for _ in modes])  # (B,) first column of each band
-    entry = np.array([m[0] for _ in starts for m in modes])[:, None, None]
-    along = np.array([m[1] for _ in starts for m in modes])[:, None, None]
+    offsets = np.array([c - band for _, starts, _ in jobs for c in starts for _ in modes])  # (B,) band starts
+    entry = np.array([m[0] for _, starts, _ in jobs for _ in starts for m in modes])[:, None, None]
+    along = np.array([m[1] for _, starts, _ in jobs for _ in starts for m in modes])[:, None, None]
     columns = offsets[:, None] + np.arange(n)  # (B, n) image column of each band position
-    valid = (columns >= inset) & (columns < w - inset)  # a seam along the group's edge cuts nothing off
-    v = np.where(valid[:, None, :], ink[:, np.clip(columns, 0, w - 1)].transpose(1, 0, 2), 0.0)  # (B, h, n)
+    valid_parts, v_parts, start = [], [], 0
+    for ink, starts, inset in jobs:
+        w, mine = ink.shape[1], columns[start : start + len(starts) * len(modes)]
+        valid = (mine >= inset) & (mine < w - inset)  # a seam along the group's edge cuts nothing off
+        valid_parts.append(valid)
+        v_parts.append(np.where(valid[:, None, :], ink[:, np.clip(mine, 0, w - 1)].transpose(1, 0, 2), 0.0))
+        start += len(starts) * len(modes)
+    valid, v = np.concatenate(valid_parts), np.concatenate(v_parts)  # (B, n), (B, h, n)
     inked = v > INK_LEVEL
     b = len(offsets)
     # Per row, what arriving in each state adds (inf where the state is impossible), made once:
@@ -261,7 +268,12 @@ def _seams(ink: np.ndarray, starts: list[int], band: int, stroke: float,
         paths[:, r] = col
         code = came[r, np.arange(b), state, col].astype(np.int64)
         state, col = code // 3, col + code % 3 - 1
-    return list(paths + offsets[:, None])
+    paths += offsets[:, None]
+    found, start = [], 0
+    for _, starts, _ in jobs:
+        found.append(list(paths[start : start + len(starts) * len(modes)]))
+        start += len(starts) * len(modes)
+    return found
 
 
 def _crossed(ink: np.ndarray, path: np.ndarray, stroke: float) -> float:
@@ -291,13 +303,13 @@ def candidate_cuts(ink: np.ndarray, stroke: float, inset: bool = False,
     sheared back: a leaning 1 against its neighbour is parted along its slant. Where seams of two slants
     cross, only the one that cuts fewer strokes is kept: the parts between seams stay in order."""
     w = ink.shape[1]
-    seams = [(path, crossed, 0.0) for path, crossed in _upright_seams(ink, stroke, inset)]
-    for slant in slants:
-        upright, shifts = shear_rows(ink, slant)
+    sheared = [shear_rows(ink, slant) for slant in slants]
+    found = _upright_seams([ink, *(upright for upright, _ in sheared)], stroke, inset)
+    seams = [(path, crossed, 0.0) for path, crossed in found[0]]
+    for slant, (_, shifts), more in zip(slants, sheared, found[1:]):
         # Back in the ink's columns a seam may pass beside the ink on some rows: clipped to its side, it
         # leaves that row's ink on the same side of the cut.
-        found = _upright_seams(upright, stroke, inset)
-        seams += [(np.clip(path - shifts, 0, w), crossed, slant) for path, crossed in found]
+        seams += [(np.clip(path - shifts, 0, w), crossed, slant) for path, crossed in more]
     cuts: list[tuple[np.ndarray, float, float]] = []
     for path, crossed, slant in sorted(seams, key=lambda seam: seam[1]):
         if all(np.abs(path - other).mean() >= stroke and (slant == along or not _crosses(path, other))
@@ -334,12 +346,29 @@ def shear_rows(ink: np.ndarray, shear: float) -> tuple[np.ndarray, np.ndarray]:
     return sheared[:, lo:hi], shifts - lo
 
 
-def _upright_seams(ink: np.ndarray, stroke: float, inset: bool) -> list[tuple[np.ndarray, float]]:
-    """The seams of `candidate_cuts` searched in this ink as it stands, before any are dropped as
-    near another: each path (a column per row) with the strokes it cuts."""
-    h, w = ink.shape
+def _upright_seams(inks: list[np.ndarray], stroke: float, inset: bool) -> list[list[tuple[np.ndarray, float]]]:
+    """The seams of `candidate_cuts` searched in each of these inks (one height) as it stands, before any
+    are dropped as near another: each path (a column per row) with the strokes it cuts."""
     k = max(1, int(round(stroke)))
     margin = max(2, k)
+    band = max(3, int(round(SEAM_BAND * stroke)))
+    modes = ((0.0, 1.0), (1.0, LENGTHWISE))
+    jobs = [(ink, _seam_starts(ink, k, margin), margin // 2 if inset else 0) for ink in inks]
+    searched = [job for job in jobs if job[1]]
+    paths = iter(_seams(searched, band, stroke, modes) if searched else [])
+    found = []
+    for ink, starts, _ in jobs:
+        w = ink.shape[1]
+        found.append([(path, _crossed(ink, path, stroke)) for path in (next(paths) if starts else [])
+                      if margin // 2 <= path.min() and path.max() <= w - 1 - margin // 2])
+    return found
+
+
+def _seam_starts(ink: np.ndarray, k: int, margin: int) -> list[int]:
+    """Where seams through this ink start: valleys of the column profile, dips of the top contour,
+    notches of the bottom contour (and the middle, MIDDLE_START), `k` columns apart; none in ink no
+    wider than two margins."""
+    h, w = ink.shape
     if w <= 2 * margin:
         return []
     present = ink > INK_LEVEL
@@ -350,14 +379,9 @@ def _upright_seams(ink: np.ndarray, stroke: float, inset: bool) -> list[tuple[np
     starts: list[int] = []
     for values in (ink.sum(0), -top, bottom):
         starts += _minima(np.convolve(values, window, mode="same"), k, margin, w - margin)[:MAX_CUTS]
-    band = max(3, int(round(SEAM_BAND * stroke)))
     if MIDDLE_START:
         starts.append(w // 2)
-    starts = list(dict.fromkeys(starts))
-    modes = ((0.0, 1.0), (1.0, LENGTHWISE))
-    found = _seams(ink, starts, band, stroke, modes, margin // 2 if inset else 0) if starts else []
-    return [(path, _crossed(ink, path, stroke)) for path in found
-            if margin // 2 <= path.min() and path.max() <= w - 1 - margin // 2]
+    return list(dict.fromkeys(starts))
 
 
 # --- reading: parts left to right, grouped into digits by dynamic programming --------------------
