@@ -971,6 +971,17 @@ def refusal_points(v: dict) -> float:
     return 100 * (v["numbers_read_exactly"] + v["letters_refused"] + v["negatives_refused"] + v["words_refused"])
 
 
+def most_refusal_points(variants: list[dict], used: list[bool], what: str) -> None:
+    """Refuse a table unless the variant in use (`used`) was measured once and has the most refusal_points,
+    a tie going to the most single digits right, then to the least time per number."""
+    def rank(k: int) -> tuple[float, float, float]:
+        v = variants[k]
+        return round(refusal_points(v), 6), v["singles_right"], -v["numbers_seconds_per_image"]
+
+    if sum(used) != 1 or max(range(len(variants)), key=rank) != used.index(True):
+        raise ReportError(f"{what} in use must be measured once and have the most validation points")
+
+
 @table("slant-second-opinion", "second_opinion_a.json", "second_opinion_b.json", "second_opinion_c.json",
        "second_opinion_d.json")
 def slant_second_opinion_table(*files: dict) -> str:
@@ -988,12 +999,7 @@ def slant_second_opinion_table(*files: dict) -> str:
             raise ReportError(f"slant-second-opinion rows must set {', '.join(names)}: {v['variant']}")
     used = [all(v["settings"][n] == getattr(read_number, n) for n in names) if read_number.SLANT_MAX is not None
             else v["settings"]["SLANT_MAX"] is None for v in variants]
-    def rank(k: int) -> tuple[float, float, float]:
-        v = variants[k]
-        return round(refusal_points(v), 6), v["singles_right"], -v["numbers_seconds_per_image"]
-
-    if sum(used) != 1 or max(range(len(variants)), key=rank) != used.index(True):
-        raise ReportError("the slant settings in use must be measured once and have the most validation points")
+    most_refusal_points(variants, used, "the slant settings")
     rows = []
     for v, in_use in zip(variants, used):
         mark = (lambda text: f"**{text}**") if in_use else str
@@ -1057,13 +1063,7 @@ def plain_cut_bar_table(*files: dict) -> str:
         raise ReportError("plain-cut-bar rows may set only " + ", ".join(PLAIN_CUT_BAR_NAMES))
     bars = [tuple(v["settings"].get(n) for n in PLAIN_CUT_BAR_NAMES) for v in variants]
     used = [b == tuple(getattr(read_number, n) for n in PLAIN_CUT_BAR_NAMES) for b in bars]
-
-    def rank(k: int) -> tuple[float, float, float]:
-        v = variants[k]
-        return round(refusal_points(v), 6), v["singles_right"], -v["numbers_seconds_per_image"]
-
-    if sum(used) != 1 or max(range(len(variants)), key=rank) != used.index(True):
-        raise ReportError("the plain cut bars in use must be measured once and have the most validation points")
+    most_refusal_points(variants, used, "the plain cut bars")
     rows = []
     for k in sorted(range(len(variants)), key=lambda k: tuple(-1.0 if b is None else -b for b in bars[k])):
         v, mark = variants[k], (lambda text: f"**{text}**") if used[k] else str
