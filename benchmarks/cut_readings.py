@@ -28,7 +28,7 @@ import math  # noqa: E402
 import torch  # noqa: E402
 from number_rules import validation_sets  # noqa: E402
 from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
-from segment_gate import validation_arguments  # noqa: E402
+from segment_gate import answer, validation_arguments  # noqa: E402
 
 
 def watch_cuts(read_number) -> list[dict]:
@@ -52,13 +52,8 @@ def watch_cuts(read_number) -> list[dict]:
 
 def answered_by_cut(model, source, seen: list[dict]) -> tuple[str | None, dict | None]:
     """The answer to one image, and the cut reading it came from (None: not a cut reading)."""
-    from tinyvision.errors import TinyVisionError
-
     seen.clear()
-    try:
-        label = model.predict(source).label
-    except TinyVisionError:
-        return None, None
+    label = answer(model, source)
     cut = [s for s in seen if s["answered"] and s["read"] == label]
     return label, (cut[-1] if cut else None)
 

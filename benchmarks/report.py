@@ -497,6 +497,17 @@ def same_runs_table(what: str, before: dict, after: dict, same_path: bool = True
                     "lrlrr", rows)
 
 
+def same_runs(what: str, *files: dict, recipe: str = "default") -> list[list[dict]]:
+    """Each file's runs of `recipe`, refused unless they are the same runs (path and recorded weights) in the
+    same order: a before and after of one change."""
+    runs = [handwriting_recipes(f).get(recipe) or [] for f in files]
+    if not runs[0] or any(len(r) != len(runs[0]) for r in runs):
+        raise ReportError(f"the {what} files must read the same {recipe} runs")
+    for same in zip(*runs):
+        same_model(f"the {what} files", "run", *same)
+    return runs
+
+
 def default_runs(data: dict) -> list[dict]:
     runs = handwriting_recipes(data).get("default")
     if not runs:
@@ -905,11 +916,7 @@ def several_cut_bar_evaluation_table(before: dict, words_before: dict, after: di
     """SEVERAL_CUT_BAR on the evaluation sets and the test numbers: the same default runs before (words: read
     with the rule off, `--reader SEVERAL_CUT_BAR=None`) and after. It chose nothing: the bar was chosen on
     validation (several-cut-bar)."""
-    runs_before, runs_words, runs_after = default_runs(before), default_runs(words_before), default_runs(after)
-    if not len(runs_before) == len(runs_words) == len(runs_after):
-        raise ReportError("the several-cut-bar-evaluation files must read the same runs")
-    for old, words, new in zip(runs_before, runs_words, runs_after):
-        same_model("the several-cut-bar-evaluation files", "run", old, words, new)
+    runs_before, runs_words, runs_after = same_runs("several-cut-bar-evaluation", before, words_before, after)
     if words_before.get("reader_settings") != {"SEVERAL_CUT_BAR": None}:
         raise ReportError("handwriting_words_before.json must be read with --reader SEVERAL_CUT_BAR=None")
     same_model("the several-cut-bar-evaluation numbers", "model", numbers_before, numbers_after)
@@ -954,11 +961,7 @@ def slant_second_opinion_evaluation_table(before: dict, after: dict, numbers_bef
                                           numbers_after: dict) -> str:
     """The slant second opinion on the evaluation sets and the test numbers: the same default runs before and
     after. It chose nothing: the settings were chosen on validation (slant-second-opinion)."""
-    runs_before, runs_after = default_runs(before), default_runs(after)
-    if len(runs_before) != len(runs_after):
-        raise ReportError("the slant-second-opinion-evaluation files must read the same runs")
-    for old, new in zip(runs_before, runs_after):
-        same_model("the slant-second-opinion-evaluation files", "run", old, new)
+    runs_before, runs_after = same_runs("slant-second-opinion-evaluation", before, after)
     same_model("the slant-second-opinion-evaluation numbers", "model", numbers_before, numbers_after)
     rows = set_rows(SET_NAMES, lambda name: runs_before, runs_after)
     return markdown(["set", "images", "share", f"before ({len(runs_before)} runs)", "after (same runs)"],
@@ -1091,11 +1094,7 @@ def plain_cut_bar_evaluation_table(before: dict, after: dict, plain_before: dict
     with). It chose nothing: the bars were chosen on validation (plain-cut-bar)."""
     rows = []
     for recipe, old_file, new_file in (("default", before, after), ("plain", plain_before, plain_after)):
-        runs_before, runs_after = handwriting_recipes(old_file).get(recipe), handwriting_recipes(new_file).get(recipe)
-        if not runs_before or not runs_after or len(runs_before) != len(runs_after):
-            raise ReportError(f"the plain-cut-bar-evaluation files must read the same {recipe} runs")
-        for old, new in zip(runs_before, runs_after):
-            same_model("the plain-cut-bar-evaluation files", "run", old, new)
+        runs_before, runs_after = same_runs("plain-cut-bar-evaluation", old_file, new_file, recipe=recipe)
         label = "default" if recipe == "default" else f"`{recipe}`"
         rows += [[f"{label}, {len(runs_after)} run{'s' * (len(runs_after) > 1)}", *row]
                  for row in set_rows(SET_NAMES, lambda name, r=runs_before: r, runs_after)]

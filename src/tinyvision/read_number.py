@@ -263,13 +263,17 @@ def rejection(model: Model, logits: torch.Tensor, separate: bool = False, cut: b
     # cut alone needs its least sure digit at LONE_CUT_BAR; a cut among several marks needs their product
     # (calibrated: the chance that every digit is right) at SEVERAL_CUT_BAR; each lower for a reading
     # without a digit a letter's stroke passes for (STROKE_DIGITS).
-    sure, read = logits.softmax(1).max(1)
-    plain = not any(model.classes[int(k)] in STROKE_DIGITS for k in read)
-    lone_bar = cut_bar(LONE_CUT_BAR, LONE_CUT_BAR_PLAIN, plain)
-    several_bar = cut_bar(SEVERAL_CUT_BAR, SEVERAL_CUT_BAR_PLAIN, plain)
-    doubted = (not separate and len(logits) > 1 and lone_bar is not None and float(sure.min()) < lone_bar) \
-        or (separate and cut and several_bar is not None and float(sure.prod()) < several_bar)
-    if reason is None and doubted and reject:
+    doubted = False
+    if reason is None and reject and len(logits) > 1 and (cut or not separate):  # a cut reading
+        sure, read = logits.softmax(1).max(1)
+        plain = not any(model.classes[int(k)] in STROKE_DIGITS for k in read)
+        if separate:
+            bar = cut_bar(SEVERAL_CUT_BAR, SEVERAL_CUT_BAR_PLAIN, plain)
+            doubted = bar is not None and float(sure.prod()) < bar
+        else:
+            bar = cut_bar(LONE_CUT_BAR, LONE_CUT_BAR_PLAIN, plain)
+            doubted = bar is not None and float(sure.min()) < bar
+    if doubted:
         reason = str(reject.get("reason", "unsure"))
     return reason
 

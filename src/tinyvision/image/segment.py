@@ -210,7 +210,7 @@ def group_pieces(labels: np.ndarray, count: int) -> tuple[np.ndarray, float, np.
 
 def _seams(jobs: list[tuple[np.ndarray, list[int], int]], band: int, stroke: float,
            modes: tuple[tuple[float, float], ...]) -> list[list[np.ndarray]]:
-    """For each job (an ink map, its start columns, its inset) and each start and (entry, along) mode,
+    """For each job (an ink map, its start columns, possibly none, its inset) and each start and (entry, along) mode,
     the cheapest top-to-bottom path within `band` columns of the start, one column per row, moving at
     most one column a row, never within `inset` columns of the ink's sides: entering a stroke costs
     `entry` x its ink, every stroke width travelled inside one `along`. (0, 1) finds thin necks where
@@ -226,13 +226,13 @@ def _seams(jobs: list[tuple[np.ndarray, list[int], int]], band: int, stroke: flo
     entry = np.array([m[0] for _, starts, _ in jobs for _ in starts for m in modes])[:, None, None]
     along = np.array([m[1] for _, starts, _ in jobs for _ in starts for m in modes])[:, None, None]
     columns = offsets[:, None] + np.arange(n)  # (B, n) image column of each band position
-    valid_parts, v_parts, start = [], [], 0
-    for ink, starts, inset in jobs:
-        w, mine = ink.shape[1], columns[start : start + len(starts) * len(modes)]
+    ends = np.cumsum([len(starts) * len(modes) for _, starts, _ in jobs])[:-1]  # where each job's seams end
+    valid_parts, v_parts = [], []
+    for (ink, _, inset), mine in zip(jobs, np.split(columns, ends)):
+        w = ink.shape[1]
         valid = (mine >= inset) & (mine < w - inset)  # a seam along the group's edge cuts nothing off
         valid_parts.append(valid)
         v_parts.append(np.where(valid[:, None, :], ink[:, np.clip(mine, 0, w - 1)].transpose(1, 0, 2), 0.0))
-        start += len(starts) * len(modes)
     valid, v = np.concatenate(valid_parts), np.concatenate(v_parts)  # (B, n), (B, h, n)
     inked = v > INK_LEVEL
     b = len(offsets)
@@ -268,12 +268,7 @@ def _seams(jobs: list[tuple[np.ndarray, list[int], int]], band: int, stroke: flo
         paths[:, r] = col
         code = came[r, np.arange(b), state, col].astype(np.int64)
         state, col = code // 3, col + code % 3 - 1
-    paths += offsets[:, None]
-    found, start = [], 0
-    for _, starts, _ in jobs:
-        found.append(list(paths[start : start + len(starts) * len(modes)]))
-        start += len(starts) * len(modes)
-    return found
+    return [list(job_paths) for job_paths in np.split(paths + offsets[:, None], ends)]
 
 
 def _crossed(ink: np.ndarray, path: np.ndarray, stroke: float) -> float:
@@ -354,14 +349,10 @@ def _upright_seams(inks: list[np.ndarray], stroke: float, inset: bool) -> list[l
     band = max(3, int(round(SEAM_BAND * stroke)))
     modes = ((0.0, 1.0), (1.0, LENGTHWISE))
     jobs = [(ink, _seam_starts(ink, k, margin), margin // 2 if inset else 0) for ink in inks]
-    searched = [job for job in jobs if job[1]]
-    paths = iter(_seams(searched, band, stroke, modes) if searched else [])
-    found = []
-    for ink, starts, _ in jobs:
-        w = ink.shape[1]
-        found.append([(path, _crossed(ink, path, stroke)) for path in (next(paths) if starts else [])
-                      if margin // 2 <= path.min() and path.max() <= w - 1 - margin // 2])
-    return found
+    paths = _seams(jobs, band, stroke, modes) if any(starts for _, starts, _ in jobs) else [[] for _ in jobs]
+    return [[(path, _crossed(ink, path, stroke)) for path in found
+             if margin // 2 <= path.min() and path.max() <= ink.shape[1] - 1 - margin // 2]
+            for ink, found in zip(inks, paths)]
 
 
 def _seam_starts(ink: np.ndarray, k: int, margin: int) -> list[int]:
