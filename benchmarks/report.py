@@ -1336,6 +1336,39 @@ def merged_pairs_check_table(trials: dict, base: dict, pairs: dict) -> str:
     return markdown(header, "l" + "r" * 12, rows)
 
 
+CUT_DIGITS_TRIALS = ("v12-base", "v12-cut0.125")
+CUT_DIGITS_FILES = tuple(f"cut_digits_numbers_{kind}_seed{seed}.json" for seed in (0, 1) for kind in ("base", "cut"))
+
+
+@table("cut-digits-check", "digit_recipes.json", *CUT_DIGITS_FILES)
+def cut_digits_check_table(trials: dict, *numbers: dict) -> str:
+    """`--cut-digits 0.125` against the default recipe on validation, seed by seed: each run's stand-ins
+    (digit_recipes.py trials `v12-base` and `v12-cut0.125`) and the validation numbers, single digits, letters,
+    other non-digits and words it reads (segment_costs.py, the reading rules of this release), scored as the
+    reading rules are chosen (numbers read plus letters, other non-digits and words refused)."""
+    runs = {t["run"]: t for t in trials["trials"] if t["name"] in CUT_DIGITS_TRIALS}
+    rows = []
+    for f in numbers:
+        t = runs.get(f["run"])
+        if t is None:
+            raise ReportError(f"{f['run']} is no {' or '.join(CUT_DIGITS_TRIALS)} trial of digit_recipes.json")
+        v = f["variants"][0]
+        if v["settings"]:
+            raise ReportError("the cut-digits files must read with the shipped reading rules")
+        label = "default recipe" if t["name"] == CUT_DIGITS_TRIALS[0] else "`--cut-digits 0.125`"
+        rows.append([label, str(t["seed"]), pct(t["val_acc"]), pct(t["robust_acc"]), pct(t["hand-check_acc"]),
+                     pct(t["neg-letters-check_refused"], 1), *reading_cells(v), pct(v["words_refused"]),
+                     f"{refusal_points(v):.2f}"])
+    first = numbers[0]
+    header = ["recipe", "seed", "MNIST validation", "stand-ins (mean)", "other writers held out",
+              "held-out letters refused", "numbers read exactly", "… some digits touching",
+              f"single digits right ({count(first['singles'])})", "… refused",
+              f"letters refused ({count(first['letters'])})", f"other non-digits refused ({count(first['negatives'])})",
+              f"words refused ({count(first['words'])})",
+              "numbers read + letters, other non-digits and words refused, points"]
+    return markdown(header, "ll" + "r" * 12, rows)
+
+
 def training_trials(data: dict) -> list[dict]:
     return [t for t in data["trials"] if t.get("kind") is None]
 

@@ -41,6 +41,7 @@ class RunConfig:
     merged_pairs: int = 0  # two touching training digits as one image, added to the non-digits (merged_pairs.py)
     font_digits: float = 0.0  # digits in fonts (font_digits.py) added to each batch, as a share of it (0: off)
     hand_digits: float = 0.0  # digits by other writers (hand_digits.py) added to each batch, as a share of it
+    cut_digits: float = 0.0  # training digits cut from touching neighbours (cut_digits.py), a share of each batch
     # The "not a digit"/"unsure" threshold: this share of validation images is below (None: 0.3% for a digit
     # model trained with non-digits, by its energy score; 1% for others: calibration.default_quantile).
     reject_quantile: float | None = None
@@ -86,6 +87,7 @@ class RunConfig:
              "--merged-pairs adds to outlier exposure's non-digits: it needs --outlier-exposure > 0"),
             (0 <= self.font_digits <= 1, "--font-digits must be in [0, 1]"),
             (0 <= self.hand_digits <= 1, "--hand-digits must be in [0, 1]"),
+            (0 <= self.cut_digits <= 1, "--cut-digits must be in [0, 1]"),
             (self.reject_quantile is None or 0 <= self.reject_quantile < 0.5, "--reject-quantile must be in [0, 0.5)"),
             (0 <= self.ema < 1, "--ema must be in [0, 1) (e.g. 0.999; 0 turns it off)"),
             (0 <= self.tta <= 3, "--tta must be 0 (off) to 3 pixels"),
@@ -127,7 +129,7 @@ def dataset_defaults(dataset: str) -> dict:
 # The speed and MNIST-test presets train on MNIST alone: the default digit recipe's handwriting
 # augmentation, non-digits, font digits and other writers' digits buy robustness to other writers at
 # about 3x the time.
-PLAIN = dict(augment="shift", outlier_exposure=0.0, font_digits=0.0, hand_digits=0.0)
+PLAIN = dict(augment="shift", outlier_exposure=0.0, font_digits=0.0, hand_digits=0.0, cut_digits=0.0)
 
 # The tutorials' recipes, kept faithful so their figures can be reproduced.
 PRESETS: dict[str, dict] = {

@@ -19,17 +19,12 @@ import numpy as np
 import torch
 from PIL import Image
 
-from tinyvision.image.digits import ink_extent, prepare_ink
-
-
-def _crop(digit: np.ndarray) -> np.ndarray:
-    top, left, bottom, right = ink_extent(digit > 0.1)
-    return digit[top:bottom, left:right]
+from tinyvision.image.digits import crop_to_ink, prepare_ink
 
 
 def merged_pair(first: np.ndarray, second: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Two 28x28 digits in [0, 1], side by side and touching, prepared as one 28x28 digit image."""
-    a, b = _crop(first), _crop(second)
+    a, b = crop_to_ink(first), crop_to_ink(second)
     height = max(1, round(a.shape[0] * rng.uniform(0.85, 1.15)))  # the second digit a little larger or smaller
     width = max(1, round(b.shape[1] * height / b.shape[0]))
     b = np.asarray(Image.fromarray(b).resize((width, height), Image.Resampling.BILINEAR), np.float32)

@@ -17,7 +17,8 @@ CONFIG_FLAGS = (
     "epochs", "batch_size", "lr", "optimizer", "schedule", "weight_decay", "label_smoothing", "translate",
     "ema", "tta", "val_fraction", "seed", "limit_batches", "sync_bn", "image_size", "hflip", "tta_flip",
     "data_dir", "device", "precision", "test_fraction", "balance", "init_from", "tensorboard",
-    "augment", "outlier_exposure", "merged_pairs", "font_digits", "hand_digits", "reject_quantile",
+    "augment", "outlier_exposure", "merged_pairs", "font_digits", "hand_digits", "cut_digits",
+    "reject_quantile",
 )
 
 
@@ -51,6 +52,9 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="digit models: add digits drawn in fonts, this share of each batch (0: off)")
     p.add_argument("--hand-digits", type=float, metavar="SHARE",
                    help="digit models: add digits by writers other than MNIST's, this share of each batch (0: off)")
+    p.add_argument("--cut-digits", type=float, metavar="SHARE",
+                   help="digit models: add training digits cut from touching neighbours, as a number's touching "
+                   "digits are cut, this share of each batch (0: off)")
     p.add_argument("--reject-quantile", type=float, metavar="Q",
                    help="the 'not a digit'/'unsure' threshold leaves this share of validation images "
                    "unanswered (digit models trained with non-digits: 0.003; others: 0.01)")

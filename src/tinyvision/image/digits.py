@@ -161,6 +161,12 @@ def ink_extent(ink: np.ndarray) -> tuple[int, int, int, int]:
     return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
 
 
+def crop_to_ink(digit: np.ndarray, level: float = 0.1) -> np.ndarray:
+    """A digit image (ink bright, in [0, 1]) cropped to the pixels brighter than `level`."""
+    top, left, bottom, right = ink_extent(digit > level)
+    return digit[top:bottom, left:right]
+
+
 def fit_box(ink: np.ndarray, box: int = DIGIT_BOX) -> np.ndarray:
     """Crop to the ink's bounding box and scale it to fit box x box, keeping the aspect ratio."""
     top, left, bottom, right = ink_extent(ink)

@@ -131,11 +131,13 @@ def run_epoch(s: Setup, pos: Position, callbacks: Callbacks, stop: threading.Eve
     n_steps = steps_per_epoch(len(s.train_x), cfg.batch_size, cfg.limit_batches)
     total_steps = n_steps * cfg.epochs
     order = epoch_order(len(s.train_x), cfg.seed, pos.epoch, s.sample_weights).to(s.device)
-    # Extra rows per step: font digits and other writers' digits (labelled), and non-digits (outlier
+    # Extra rows per step: font digits, other writers' digits and cut digits (labelled), and non-digits (outlier
     # exposure), each drawn from its pool in an order that is a pure function of (seed, epoch, step), so
     # resume stays exact.
     extra = []  # (images, labels, rows per step, order) of each labelled pool in use
-    for pool, share, offset in ((s.font_digits, cfg.font_digits, 104_729), (s.hand_digits, cfg.hand_digits, 130_363)):
+    pools = ((s.font_digits, cfg.font_digits, 104_729), (s.hand_digits, cfg.hand_digits, 130_363),
+             (s.cut_digits, cfg.cut_digits, 155_921))
+    for pool, share, offset in pools:
         n = rows_per_step(pool[0] if pool else None, share, s)
         if n:
             extra.append((*pool, n, epoch_order(len(pool[0]), cfg.seed + offset, pos.epoch).to(s.device)))

@@ -49,6 +49,7 @@ class Setup:
     negatives: torch.Tensor | None = None  # outlier exposure: uint8 non-digits (negatives.py), on the device
     font_digits: tuple[torch.Tensor, torch.Tensor] | None = None  # (uint8 images, labels) in fonts, on the device
     hand_digits: tuple[torch.Tensor, torch.Tensor] | None = None  # ... by other writers than MNIST's
+    cut_digits: tuple[torch.Tensor, torch.Tensor] | None = None  # ... cut from touching neighbours
     notes: list[str] = field(default_factory=list)  # what setup did that the user should hear (--init-from)
     dist: Distributed = field(default_factory=Distributed)  # this process's rank; one rank without torchrun
     ddp: nn.Module | None = None  # under torchrun: the DistributedDataParallel wrapper of `model`
@@ -137,8 +138,10 @@ def load_outliers(cfg: RunConfig, spec: DatasetSpec, device: torch.device,
     return negatives.to(device)
 
 
-def load_extra_digits(kind: str, share: float, spec: DatasetSpec, device: torch.device) -> tuple | None:
-    """Digits in fonts (`font`) or by other writers (`hand`), mixed into a digit model's batches
+def load_extra_digits(kind: str, share: float, spec: DatasetSpec, device: torch.device,
+                      train: tuple | None = None, seed: int = 0) -> tuple | None:
+    """Digits in fonts (`font`), by other writers (`hand`) or cut from touching neighbours (`cut`, made
+    from the `train` split, never validation's, seeded by `seed`), mixed into a digit model's batches
     when the run asks for them (`share` > 0)."""
     if share <= 0:
         return None
@@ -148,6 +151,13 @@ def load_extra_digits(kind: str, share: float, spec: DatasetSpec, device: torch.
         from tinyvision.font_digits import load_font_digits
 
         images, labels = load_font_digits()
+    elif kind == "cut":
+        from tinyvision.cut_digits import POOL, cut_digits
+
+        # A memory-mapped split gives just the 3 x POOL digits the cut digits are made of.
+        train_x, train_y = train
+        source = train_x if isinstance(train_x, MappedImages) else train_x.cpu()
+        images, labels = cut_digits(source, train_y.cpu(), POOL, seed)
     else:
         from tinyvision import hand_digits
 
@@ -190,5 +200,7 @@ def build_setup(cfg: RunConfig, dist: Distributed, data: ImageData | None = None
         negatives=load_outliers(cfg, spec_for(cfg.dataset), device, train_x),
         font_digits=load_extra_digits("font", cfg.font_digits, spec_for(cfg.dataset), device),
         hand_digits=load_extra_digits("hand", cfg.hand_digits, spec_for(cfg.dataset), device),
+        cut_digits=load_extra_digits("cut", cfg.cut_digits, spec_for(cfg.dataset), device, (train_x, train_y),
+                                     cfg.seed),
         notes=notes, precision=training_precision(device, cfg.precision),
     )
