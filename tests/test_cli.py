@@ -89,6 +89,9 @@ def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(tmp_path):
         (["train", "--weight-decay", "-1"], "--weight-decay must be >= 0"),
         (["train", "--lr", "nan"], "--lr must be a positive number"),
         (["train", "--cut-digits", "2"], "--cut-digits must be in [0, 1]"),
+        # Refused before the photos are loaded, or downloaded: none are here.
+        (["train", "--dataset", "cifar10", "--cut-digits", "0.1"], "cifar10 is not a digit dataset"),
+        (["train", "--dataset", "cifar10", "--outlier-exposure", "0.5"], "cifar10 is not a digit dataset"),
         (["serve", "DOES-NOT-EXIST", "--workers", "100000"], "--workers must be from 1 to 64"),
         (["serve", "DOES-NOT-EXIST", "--predict-seconds", "inf"], "--predict-seconds must be a positive"),
         (["serve", "DOES-NOT-EXIST", "--port", "99999"], "--port must be from 0 to 65535"),

@@ -363,5 +363,5 @@ def test_hand_digits_need_a_digit_dataset(tiny_dataset, tmp_path):
     from tinyvision.errors import TinyVisionError
 
     cfg = RunConfig(dataset=tiny_dataset, model="tutorial-b", epochs=1, batch_size=32, hand_digits=0.25)
-    with pytest.raises(TinyVisionError, match="--hand-digits adds digits to a digit dataset"):
+    with pytest.raises(TinyVisionError, match="--hand-digits adds other writers' digits; tiny is not a digit dataset"):
         fit_run(cfg, tmp_path / "run")

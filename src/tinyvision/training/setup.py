@@ -117,15 +117,38 @@ def on_device(images: torch.Tensor | MappedImages, device: torch.device) -> torc
     return images if isinstance(images, MappedImages) else images.to(device)
 
 
+# What each digit-only option does, for the error that refuses it on a dataset of other images.
+DIGIT_OPTIONS = {
+    "outlier-exposure": "teaches a digit model what is not a digit",
+    "font-digits": "adds digits in fonts", "hand-digits": "adds other writers' digits",
+    "cut-digits": "adds digits cut from touching neighbours",
+}
+
+
+def require_digits(spec: DatasetSpec, option: str) -> None:
+    """Refuse a digit-only option (DIGIT_OPTIONS) for a dataset that is not of digits."""
+    if spec.preparation != "digit":
+        raise TinyVisionError(f"--{option} {DIGIT_OPTIONS[option]}; {spec.name} is not a digit dataset "
+                              f"(use --{option} 0)")
+
+
+def check_digit_options(cfg: RunConfig, spec: DatasetSpec) -> None:
+    """Every digit-only option the run asks for, refused before any data is loaded (or downloaded) when the
+    dataset is not of digits."""
+    shares = {"outlier-exposure": cfg.outlier_exposure, "font-digits": cfg.font_digits,
+              "hand-digits": cfg.hand_digits, "cut-digits": cfg.cut_digits}
+    for option, share in shares.items():
+        if share > 0:
+            require_digits(spec, option)
+
+
 def load_outliers(cfg: RunConfig, spec: DatasetSpec, device: torch.device,
                   train_x: torch.Tensor | MappedImages | None = None) -> torch.Tensor | None:
     """The non-digits of outlier exposure, when the run asks for it (digit datasets only); with
     `merged_pairs`, also pairs of touching digits made from the training split (never validation's)."""
     if cfg.outlier_exposure <= 0:
         return None
-    if spec.preparation != "digit":
-        raise TinyVisionError(f"--outlier-exposure teaches a digit model what is not a digit; {spec.name} is "
-                              f"not a digit dataset (use --outlier-exposure 0)")
+    require_digits(spec, "outlier-exposure")
     from tinyvision.negatives import load_negatives
 
     negatives = load_negatives()
@@ -145,8 +168,7 @@ def load_extra_digits(kind: str, share: float, spec: DatasetSpec, device: torch.
     when the run asks for them (`share` > 0)."""
     if share <= 0:
         return None
-    if spec.preparation != "digit":
-        raise TinyVisionError(f"--{kind}-digits adds digits to a digit dataset; {spec.name} is not one")
+    require_digits(spec, f"{kind}-digits")
     if kind == "font":
         from tinyvision.font_digits import load_font_digits
 
@@ -169,6 +191,7 @@ def build_setup(cfg: RunConfig, dist: Distributed, data: ImageData | None = None
                 saved_split: dict[str, str] | None = None, init: bool = True) -> Setup:
     """`init`: apply --init-from (a resumed run has its own weights); `saved_split`: a run's split.json."""
     check_batch_size(cfg.batch_size, dist.world_size)
+    check_digit_options(cfg, spec_for(cfg.dataset))
     data = data if data is not None else load_data(cfg, dist, saved_split)
     device = dist.device
     configure_backends(device)
