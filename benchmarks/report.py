@@ -1252,7 +1252,7 @@ def numbers_other_writers_table(val: dict, *rest: dict) -> str:
             ["… some digits touching", *cells(lambda d: d["read"]["by_touching"]["touching"]["rate"])],
             ["digits apart: a digit misread", *cells(layout("apart", "misread"))],
             ["digits apart: refused", *cells(layout("apart", "refused"))],
-            ["digits apart: too many digits (a digit in pieces)", *cells(layout("apart", "too_many"))],
+            ["digits apart: too many digits (one read as two)", *cells(layout("apart", "too_many"))],
             ["no answer (abstained or unreadable)", *cells(lambda d: d["abstained"] / d["images"])]]
     header = ["numbers (1,000 each, 2-4 digits)", "other writers, validation: the training writers' held-out rows",
               "other writers, test: UCI test writers", "MNIST's test digits (seed-0 run)"]
