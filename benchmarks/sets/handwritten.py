@@ -114,15 +114,20 @@ def optdigit_files(counts: np.ndarray, rng: np.random.Generator) -> dict[str, tu
             "user": paper.present(counts / 16.0, rng, resample=Image.Resampling.BICUBIC)}
 
 
-def pen_file(points: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str, dict]:
-    """One pendigits path (16 numbers: 8 tablet (x, y) points) drawn with a pen, as a user's image file."""
+def pen_coverage(points: np.ndarray, rng: np.random.Generator, pen: tuple[float, float]) -> np.ndarray:
+    """One pendigits path (16 numbers: 8 tablet (x, y) points) drawn 96 px tall with a pen `pen` (a range, as
+    a share of the height) wide, slightly slanted, rotated and wobbled: a coverage map."""
     xy = points.reshape(8, 2).astype(np.float32)
     xy[:, 1] = 100 - xy[:, 1]  # the tablet's y points up, an image's down
     path = strokes.catmull_rom(xy, per_segment=10)
     path = strokes.affine([path], rng.uniform(-0.1, 0.1), rng.uniform(-4, 4), 1.0)
     path = strokes.wobble(path, rng, amount=rng.uniform(0, 1.5), scale=rng.uniform(20, 40))
-    coverage = strokes.draw(path, height=96, width_frac=rng.uniform(*PEN_WIDTH))
-    return paper.present(coverage, rng)
+    return strokes.draw(path, height=96, width_frac=rng.uniform(*pen))
+
+
+def pen_file(points: np.ndarray, rng: np.random.Generator) -> tuple[bytes, str, dict]:
+    """One pendigits path drawn with a pen (`pen_coverage`), as a user's image file."""
+    return paper.present(pen_coverage(points, rng, PEN_WIDTH), rng)
 
 
 def build_pendigits(writer: SetWriter, rng: np.random.Generator, per_digit: int = 400) -> None:
@@ -196,12 +201,7 @@ def number_digits(side: str, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"side must be val or test, not {side!r}")
     images, labels = [], []
     for row in pen_rows:
-        xy = pen_table[row, :16].reshape(8, 2).astype(np.float32)
-        xy[:, 1] = 100 - xy[:, 1]  # the tablet's y points up, an image's down
-        path = strokes.affine([strokes.catmull_rom(xy, per_segment=10)], rng.uniform(-0.1, 0.1), rng.uniform(-4, 4))
-        path = strokes.wobble(path, rng, amount=rng.uniform(0, 1.5), scale=rng.uniform(20, 40))
-        coverage = strokes.draw(path, height=96, width_frac=rng.uniform(*NUMBER_PEN))
-        images.append(prepare_ink(coverage.astype(np.float32)))
+        images.append(prepare_ink(pen_coverage(pen_table[row, :16], rng, NUMBER_PEN).astype(np.float32)))
         labels.append(int(pen_table[row, 16]))
     for i in grid_rows:
         grid = Image.fromarray(grids[i].astype(np.float32) / 16.0)

@@ -19,20 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image
 
-from tinyvision.image.digits import crop_to_ink, prepare_ink
+from tinyvision.image.digits import crop_to_ink, prepare_ink, resize_to_height
 
 POOL = 12_000  # cut digits made per run: a fifth of MNIST's training split, mixed into its batches
 BOTH_SIDES = 0.3  # share with a neighbour on each side (a middle digit of "748"), the rest one side
 MAX_OVERLAP = 3  # pixels two neighbours' boxes overlap at most, at MNIST's 20-pixel digit height
 MAX_DROP = 3  # pixels a neighbour's baseline sits higher or lower at most
 CUT_JITTER = 2  # pixels the cut falls either side of the middle of where the two digits meet
-
-
-def _resized(digit: np.ndarray, height: int) -> np.ndarray:
-    width = max(1, round(digit.shape[1] * height / digit.shape[0]))
-    return np.asarray(Image.fromarray(digit).resize((width, height), Image.Resampling.BILINEAR), np.float32)
 
 
 @dataclass(frozen=True)
@@ -59,7 +53,7 @@ def cut_digit(digit: np.ndarray, left: np.ndarray | None, right: np.ndarray | No
             continue
         ink = own
         if written is not digit:  # a neighbour, a little larger or smaller
-            ink = _resized(crop_to_ink(written), max(1, round(height * rng.uniform(0.85, 1.15))))
+            ink = resize_to_height(crop_to_ink(written), max(1, round(height * rng.uniform(0.85, 1.15))))
         overlap = 0  # boxes just touching ...
         if line:  # ... or overlapping, never by more than a quarter of the own digit (a 1 stays a 1)
             most = min(MAX_OVERLAP, own.shape[1] // 4, ink.shape[1] - 1, line[-1].ink.shape[1] - 1)

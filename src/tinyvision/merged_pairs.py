@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from PIL import Image
 
-from tinyvision.image.digits import crop_to_ink, prepare_ink
+from tinyvision.image.digits import crop_to_ink, prepare_ink, resize_to_height
 
 
 def merged_pair(first: np.ndarray, second: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Two 28x28 digits in [0, 1], side by side and touching, prepared as one 28x28 digit image."""
     a, b = crop_to_ink(first), crop_to_ink(second)
-    height = max(1, round(a.shape[0] * rng.uniform(0.85, 1.15)))  # the second digit a little larger or smaller
-    width = max(1, round(b.shape[1] * height / b.shape[0]))
-    b = np.asarray(Image.fromarray(b).resize((width, height), Image.Resampling.BILINEAR), np.float32)
+    b = resize_to_height(b, max(1, round(a.shape[0] * rng.uniform(0.85, 1.15))))  # a little larger or smaller
     overlap = int(rng.integers(0, 4))  # boxes touching (0) to overlapping by 3 px: strokes meet or nearly
     drop = int(rng.integers(-3, 4))  # the second digit's baseline a little higher or lower
     top_a, top_b = max(0, -drop), max(0, drop)

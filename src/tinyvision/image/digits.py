@@ -167,6 +167,12 @@ def crop_to_ink(digit: np.ndarray, level: float = 0.1) -> np.ndarray:
     return digit[top:bottom, left:right]
 
 
+def resize_to_height(digit: np.ndarray, height: int) -> np.ndarray:
+    """A float image scaled (bilinear) to `height` rows, keeping its aspect ratio."""
+    width = max(1, round(digit.shape[1] * height / digit.shape[0]))
+    return np.asarray(Image.fromarray(digit).resize((width, height), Image.Resampling.BILINEAR), np.float32)
+
+
 def fit_box(ink: np.ndarray, box: int = DIGIT_BOX) -> np.ndarray:
     """Crop to the ink's bounding box and scale it to fit box x box, keeping the aspect ratio."""
     top, left, bottom, right = ink_extent(ink)

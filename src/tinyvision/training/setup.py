@@ -191,7 +191,8 @@ def build_setup(cfg: RunConfig, dist: Distributed, data: ImageData | None = None
                 saved_split: dict[str, str] | None = None, init: bool = True) -> Setup:
     """`init`: apply --init-from (a resumed run has its own weights); `saved_split`: a run's split.json."""
     check_batch_size(cfg.batch_size, dist.world_size)
-    check_digit_options(cfg, spec_for(cfg.dataset))
+    spec = spec_for(cfg.dataset)
+    check_digit_options(cfg, spec)
     data = data if data is not None else load_data(cfg, dist, saved_split)
     device = dist.device
     configure_backends(device)
@@ -212,7 +213,7 @@ def build_setup(cfg: RunConfig, dist: Distributed, data: ImageData | None = None
     # From here on, random numbers (dropout) differ per rank: seed + rank.
     torch.manual_seed(cfg.seed + dist.rank)
     return Setup(
-        cfg=cfg, spec=spec_for(cfg.dataset), data=data, device=device, model=model,
+        cfg=cfg, spec=spec, data=data, device=device, model=model,
         optimizer=make_optimizer(model, cfg), norm=norm,
         train_x=on_device(train_x, device), train_y=train_y.to(device),
         val_x=on_device(val_x, device), val_y=val_y.to(device),
@@ -220,10 +221,10 @@ def build_setup(cfg: RunConfig, dist: Distributed, data: ImageData | None = None
         average=WeightAverage(model, cfg.ema) if cfg.ema > 0 else None, dist=dist, ddp=ddp,
         loss_weights=loss_weights(train_y, len(data.classes)).to(device) if cfg.balance == "weights" else None,
         sample_weights=sample_weights(train_y, len(data.classes)) if cfg.balance == "sampler" else None,
-        negatives=load_outliers(cfg, spec_for(cfg.dataset), device, train_x),
-        font_digits=load_extra_digits("font", cfg.font_digits, spec_for(cfg.dataset), device),
-        hand_digits=load_extra_digits("hand", cfg.hand_digits, spec_for(cfg.dataset), device),
-        cut_digits=load_extra_digits("cut", cfg.cut_digits, spec_for(cfg.dataset), device, (train_x, train_y),
+        negatives=load_outliers(cfg, spec, device, train_x),
+        font_digits=load_extra_digits("font", cfg.font_digits, spec, device),
+        hand_digits=load_extra_digits("hand", cfg.hand_digits, spec, device),
+        cut_digits=load_extra_digits("cut", cfg.cut_digits, spec, device, (train_x, train_y),
                                      cfg.seed),
         notes=notes, precision=training_precision(device, cfg.precision),
     )
