@@ -112,6 +112,8 @@ def bad_folder(tmp_path: Path, case: str) -> list[str]:
         shutil.rmtree(root / "test")
     if case == "image-size":
         return ["--dataset", f"folder:{root}", "--image-size", "0"]
+    if case == "too-small-for-the-model":  # tvnet's three poolings leave nothing of 4x4
+        return ["--dataset", f"folder:{root}", "--image-size", "4"]
     if case == "fractions":
         return ["--dataset", f"folder:{root}", "--val-fraction", "0.5", "--test-fraction", "0.5"]
     return ["--dataset", f"folder:{root}"]
@@ -126,6 +128,7 @@ def bad_folder(tmp_path: Path, case: str) -> list[str]:
         ("corrupt-class", "no readable training images in class(es) dog"),
         ("no-test", "has train/ but no test/ folder"),
         ("image-size", "--image-size must be between"),
+        ("too-small-for-the-model", "tvnet needs images of at least 8x8, got 4x4"),
         ("fractions", "leave no training images"),
     ],
 )
@@ -164,3 +167,33 @@ def test_train_on_a_folder_end_to_end(tmp_path, capsys):
     # The one-line data check: these generated images are flat, so the copies are found.
     assert "data check: 96 images (76 train / 4 val / 16 test), 2 classes:" in printed
     assert "warning: leakage:" in printed
+
+
+def test_the_size_is_chosen_as_photos_are_shown_and_from_files_the_decoder_takes(tmp_path):
+    root = tmp_path / "pics"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "turn a quarter to show"
+    for k, name in enumerate(("cat", "dog")):
+        (root / "train" / name).mkdir(parents=True)
+        for i in range(4):  # a phone's portrait photos: stored 24 wide, 12 tall, shown turned upright
+            image = Image.fromarray(np.full((12, 24, 3), 40 + 80 * k + i, dtype=np.uint8))
+            image.save(root / "train" / name / f"p{i}.jpg", "JPEG", exif=exif.tobytes())
+        for i in range(6):  # icons the decoder refuses (under 8x8): more of them, but no say in the size
+            save_image(root / "train" / name / f"icon{i}.png", 40 + 80 * k, (6, 6))
+        save_image(root / "test" / name / "t.png", 40 + 80 * k, (12, 24), mode="RGB")
+    data = load_dataset(f"folder:{root}")
+    assert data.input_shape == (3, 24, 12)  # 24 tall, 12 wide: as the decoder shows them
+    assert len(data.train_labels) + len(data.val_labels) == 8  # the icons are reported, not read
+
+
+def test_a_broken_link_is_reported_unreadable_and_a_class_named_train_is_a_class(tmp_path, capsys):
+    root = tmp_path / "pics"
+    for k, name in enumerate(("bus", "car", "train")):  # one folder whose classes include "train"
+        for i in range(5):
+            save_image(root / name / f"{i}.png", 30 + 70 * k)
+    (root / "car" / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    data = load_dataset(f"folder:{root}")
+    assert data.classes == ("bus", "car", "train")
+    assert len(data.train_labels) + len(data.val_labels) + len(data.test_labels) == 15
+    err = capsys.readouterr().err
+    assert "skipped 1 unreadable image(s): car/gone.png (broken link)" in err

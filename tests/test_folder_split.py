@@ -170,8 +170,51 @@ def test_resume_trains_on_the_files_of_its_split_json(tmp_path):
         tinyvision.train(dataset=f"folder:{root}", out=tmp_path / "run", progress=False, plots=False, stop=stop,
                          **options)
     before = json.loads((tmp_path / "run" / "split.json").read_text())
-    for i in range(6):  # new files appear before the resume: not part of this run
-        Image.fromarray(quadrant_image(0, 7000 + i)).save(root / "c0" / f"late{i}.png")
+    for i in range(30):  # new files, of another size, appear before the resume: not part of this run
+        Image.fromarray(quadrant_image(i % 2, 7000 + i, size=24)).save(root / f"c{i % 2}" / f"late{i}.png")
     run = tinyvision.train(resume=tmp_path / "run", progress=False, plots=False)
     assert json.loads((tmp_path / "run" / "split.json").read_text()) == before
     assert run.metrics["test_count"] == before["counts"]["test"]
+    assert run.model.input_shape == (3, 16, 16)  # the run's own size, not the folder's new most common one
+
+
+def test_a_run_keeps_its_image_shape_when_the_folder_grows_other_sizes(tmp_path, capsys):
+    import tinyvision
+
+    root = tmp_path / "pics"
+    for label in range(2):  # gray 16x16 photos
+        (root / f"c{label}").mkdir(parents=True)
+        for i in range(12):
+            gray = quadrant_image(label, 100 * label + i)[..., 0]
+            Image.fromarray(gray).save(root / f"c{label}" / f"{i:03d}.png")
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", f"folder:{root}", "--model", "tvnet", "--epochs", "1", "--batch-size", "8",
+                 "--out", str(out), "--no-plots", "--progress", "lines"]) == 0
+    assert json.loads((out / "split.json").read_text())["input_shape"] == [1, 16, 16]
+    metrics = json.loads((out / "metrics.json").read_text())
+    for label in range(2):  # then colour 24x24 photos outnumber them: the folder alone would say (3, 24, 24)
+        for i in range(30):
+            image = quadrant_image(label, 900 + 100 * label + i, size=24)
+            Image.fromarray(image).save(root / f"c{label}" / f"n{i}.png")
+    assert load_dataset(f"folder:{root}").input_shape == (3, 24, 24)
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--json"]) == 0  # the run's own files, as the run saw them
+    report = json.loads(capsys.readouterr().out)
+    assert report["test_count"] == metrics["test_count"]
+    assert report["test_acc"] == pytest.approx(metrics["test_acc"], abs=1e-6)
+    assert main(["plot", str(out)]) == 0 and (out / "misclassified.png").is_file()
+
+    other = tmp_path / "other"  # another folder of the same classes, other sizes: decoded to the model's input
+    for label in range(2):
+        (other / f"c{label}").mkdir(parents=True)
+        for i in range(10):
+            image = quadrant_image(label, 5000 + 100 * label + i, size=40)
+            Image.fromarray(image).save(other / f"c{label}" / f"{i}.jpg")
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--dataset", f"folder:{other}", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["test_count"] == 2
+    (other / "c1").rename(other / "zz")
+    assert main(["evaluate", str(out), "--dataset", f"folder:{other}"]) == 2
+    err = capsys.readouterr().err
+    assert "knows the classes c0, c1" in err and "has c0, zz" in err and len(err.strip().splitlines()) == 1
+    assert tinyvision.load(out).input_shape == (1, 16, 16)

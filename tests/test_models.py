@@ -41,3 +41,14 @@ def test_flip_tta_lives_in_the_inference_path_not_in_the_model():
         assert not torch.allclose(model(x), model(x.flip(3)), atol=1e-5)
         graph = InferenceGraph(model, Normalization.uniform(3, 0.5, 0.25), TTA(flip=True)).eval()
         assert torch.allclose(graph(x), graph(x.flip(3)), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", sorted(set(MODELS) - {"mlp", "tutorial-a"}))
+def test_images_too_small_for_a_model_are_refused_naming_the_smallest_size(name):
+    # A pooling that would shrink a 4x4 image to nothing is found before any weight exists.
+    with pytest.raises(TinyVisionError, match=rf"^{name} needs images of at least \d+x\d+, got 4x4") as refused:
+        create_model(name, (3, 4, 4), 2)
+    side = int(str(refused.value).split("at least ")[1].split("x")[0])
+    assert create_model(name, (3, side, side), 2).eval()(torch.zeros(2, 3, side, side)).shape == (2, 2)
+    with pytest.raises(TinyVisionError):
+        create_model(name, (3, side - 1, side - 1), 2)

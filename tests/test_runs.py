@@ -143,3 +143,40 @@ def test_balanced_training_on_an_imbalanced_set_runs_and_resumes_identically(tmp
     resumed = fit_run(cfg, tmp_path / "resumed", resume=True).metrics
     assert resumed["history"][-1]["train_loss"] == pytest.approx(whole["history"][-1]["train_loss"], rel=1e-6)
     assert whole["per_class"][3]["support"] > 0 and whole["test_balanced_acc"] > 0.25
+
+
+def test_init_from_fine_tunes_the_model_of_its_source_and_refuses_another(tiny_dataset, tmp_path, capsys):
+    from tinyvision.run import config_for
+
+    source = tmp_path / "mlp-source"
+    fit_run(build_config(None, dict(dataset=tiny_dataset, epochs=1, limit_batches=2, **{**FAST, "model": "mlp"})),
+            source)
+    assert config_for(tiny_dataset, None, None, {"init_from": str(source)}).model == "mlp"  # not the default tvnet
+    out = tmp_path / "other-model"
+    code = main(["train", "--dataset", tiny_dataset, "--model", "tvnet", "--init-from", str(source), "--epochs", "1",
+                 "--out", str(out), "--no-plots"])
+    err = capsys.readouterr().err
+    assert code == 2 and "holds a 'mlp', not a 'tvnet'" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert main(["train", "--dataset", tiny_dataset, "--init-from", str(tmp_path / "nothing"), "--out", str(out)]) == 2
+    assert "--init-from: no checkpoint at" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("image_size", "32", "image_size must be an integer or None, got '32'"),
+    ("epochs", 2.5, "epochs must be an integer, got 2.5"),
+    ("lr", "0.1", "lr must be a number, got '0.1'"),
+    ("hflip", 1, "hflip must be True or False, got 1"),
+])
+def test_api_options_of_the_wrong_type_are_refused_in_one_line(tiny_dataset, tmp_path, option, value, message):
+    with pytest.raises(tinyvision.TinyVisionError, match=f"^{message}$"):
+        tinyvision.train(dataset=tiny_dataset, out=tmp_path / "run", progress=False, **{option: value})
+    assert not (tmp_path / "run").exists()
+
+
+def test_numpy_numbers_pass_for_python_numbers_and_are_saved_as_them():
+    import numpy as np
+
+    cfg = build_config(None, dict(epochs=np.int64(3), lr=np.float32(0.5), hflip=np.bool_(False)))
+    assert (type(cfg.epochs), type(cfg.lr), type(cfg.hflip)) == (int, float, bool)
+    json.dumps(cfg.to_dict())  # config.json can hold them

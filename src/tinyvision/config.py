@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from tinyvision.augment import POLICIES, AugmentOptions, policy_options
 from tinyvision.device import PRECISIONS
@@ -63,7 +66,30 @@ class RunConfig:
     preset: str | None = None
     extra: dict = field(default_factory=dict)
 
+    def check_types(self) -> None:
+        """Each option of the type its field declares (an API caller can pass anything; the CLI's parser has
+        typed them already): `image_size="32"` is refused in one line, not deep inside the run. An integer
+        passes for a float, numpy's numbers for Python's (stored as Python's, so config.json can hold
+        them); a bool passes for nothing but a bool."""
+        kinds = {"int": (numbers.Integral,), "float": (numbers.Real,), "str": (str,), "bool": (bool, np.bool_),
+                 "dict": (dict,)}
+        cast = {"int": int, "float": float, "bool": bool}
+        words = {"int": "an integer", "float": "a number", "str": "a string", "bool": "True or False",
+                 "dict": "a dict"}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            kind, _, optional = str(f.type).partition(" | ")
+            if value is None and optional == "None":
+                continue
+            ok = isinstance(value, kinds[kind]) and (kind == "bool" or not isinstance(value, bool))
+            if not ok:
+                wanted = words[kind] + (" or None" if optional else "")
+                raise TinyVisionError(f"{f.name} must be {wanted}, got {value!r}")
+            if kind in cast:
+                setattr(self, f.name, cast[kind](value))
+
     def validate(self) -> RunConfig:
+        self.check_types()
         checks = [
             (self.epochs >= 1, "--epochs must be at least 1"),
             (self.batch_size >= 1, "--batch-size must be at least 1"),

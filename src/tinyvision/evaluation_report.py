@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from tinyvision.atomic import write_json
 from tinyvision.datasets import load_dataset
-from tinyvision.datasets.split import split_of_run
+from tinyvision.datasets.split import SplitOptions, split_of_run
 from tinyvision.errors import TinyVisionError
 from tinyvision.evaluate import score, split_report
 
@@ -24,13 +24,21 @@ def evaluate_model(model: Model, dataset: str | None = None, data_dir: Path | No
     """
     card = model.card
     name = dataset or card.dataset
-    # A folder the run split itself: its own test files, as its split.json (or its seed) says.
-    split = split_of_run(model.source, card.config) if name == card.dataset else None
+    # A folder the run split itself: its own test files, as its split.json (or its seed) says. Any folder
+    # is decoded to the model's input shape, as predict reads a file: the run's files give the tensors it
+    # was tested on even after the folder has grown, and another folder of other sizes can be evaluated.
+    shape = tuple(card.input_shape)
+    split = split_of_run(model.source, card.config, shape) if name == card.dataset else SplitOptions(shape=shape)
     data = load_dataset(name, data_dir, card.config.get("image_size") if name == card.dataset else None, split=split)
-    if data.input_shape != card.input_shape or tuple(data.classes) != card.classes:
+    if tuple(data.classes) != tuple(card.classes):
         raise TinyVisionError(
-            f"{model.source} expects {card.input_shape} images of {len(card.classes)} classes; "
-            f"{data.name} here has {data.input_shape} and {len(data.classes)}"
+            f"{model.source} knows the classes {listed(card.classes)}; {data.name} has "
+            f"{listed(data.classes)} (the same names, in the same order, are needed)"
+        )
+    if data.input_shape != card.input_shape:
+        raise TinyVisionError(
+            f"{model.source} takes {'x'.join(map(str, card.input_shape))} images; "
+            f"{data.name} has {'x'.join(map(str, data.input_shape))}"
         )
     images = data.test_images
     if limit_batches is not None:
@@ -44,6 +52,12 @@ def evaluate_model(model: Model, dataset: str | None = None, data_dir: Path | No
         "temperature": card.temperature,
         **split_report(result, card.classes, card.reject),
     }
+
+
+def listed(classes, shown: int = 8) -> str:
+    """Class names for a one-line message: the first few, then how many in all."""
+    names = ", ".join(classes[:shown])
+    return names if len(classes) <= shown else f"{names}, ... ({len(classes)} in all)"
 
 
 def write_evaluation(report: dict, out: Path) -> dict[str, Path]:

@@ -31,7 +31,30 @@ def register(name: str, description: str) -> Callable[[type[nn.Module]], type[nn
 def create_model(name: str, input_shape: InputShape, num_classes: int) -> nn.Module:
     if name not in MODELS:
         raise TinyVisionError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+    check_input_size(name, tuple(input_shape), num_classes)
     return MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes)
+
+
+def fits(name: str, input_shape: InputShape, num_classes: int) -> bool:
+    """Whether the model can take images of `input_shape`: a forward pass on the meta device, which
+    computes every shape and no value, so it costs milliseconds even for large images."""
+    try:
+        with torch.device("meta"):
+            MODELS[name](input_shape=input_shape, num_classes=num_classes).eval()(torch.zeros(1, *input_shape))
+    except RuntimeError:  # a pooling that shrinks the image to nothing
+        return False
+    return True
+
+
+def check_input_size(name: str, input_shape: InputShape, num_classes: int) -> None:
+    """Refuse, before any weight exists or a run folder is written, images too small for the model's
+    poolings (a 4x4 folder for tvnet), naming the smallest square size it takes."""
+    if fits(name, input_shape, num_classes):
+        return
+    c, h, w = input_shape
+    side = next((s for s in range(max(h, w) + 1, 65) if fits(name, (c, s, s), num_classes)), None)
+    least = f"at least {side}x{side}" if side else "larger images"
+    raise TinyVisionError(f"{name} needs images of {least}, got {h}x{w} (use a larger --image-size or another --model)")
 
 
 def count_parameters(model: nn.Module) -> int:

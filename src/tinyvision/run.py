@@ -89,8 +89,10 @@ class Run:
         from tinyvision.datasets.split import split_of_run
 
         cfg = self.config
+        # The run's test files at the run's input shape, whatever the folder holds now.
+        split = split_of_run(self.path, cfg.to_dict(), self.model.card.input_shape)
         return load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None, cfg.image_size,
-                            split=split_of_run(self.path, cfg.to_dict())).test_images
+                            split=split).test_images
 
     def mistakes_saliency(self, test_images):
         """Integrated-gradients saliency of each worst mistake, for the class the model wrongly gave."""
@@ -128,6 +130,13 @@ def config_for(dataset: str | None, model: str | None, preset: str | None, optio
         raise TinyVisionError(
             f"unknown training option(s) {', '.join(unknown)}; options are {', '.join(sorted(known))}"
         )
+    if model is None and options.get("init_from"):  # fine-tuning: the model of the run started from
+        from tinyvision.checkpoint import read_card
+
+        try:
+            model = read_card(Path(options["init_from"]).expanduser()).model
+        except TinyVisionError as exc:
+            raise TinyVisionError(f"--init-from: {exc}") from None
     return build_config(preset, {**options, "dataset": dataset, "model": model})
 
 

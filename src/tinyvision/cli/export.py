@@ -36,10 +36,12 @@ def run(args: argparse.Namespace) -> int:
     if args.check_images == 0:
         return 0
     from tinyvision.datasets import load_dataset
+    from tinyvision.datasets.split import split_of_run
 
     try:
         data = load_dataset(card.dataset, Path(args.data_dir) if args.data_dir else None,
-                            image_size=card.config.get("image_size"))
+                            image_size=card.config.get("image_size"),
+                            split=split_of_run(model.source, card.config, card.input_shape))
     except TinyVisionError as exc:  # the export itself is done; say why it is unchecked
         print(f"tinyvision: not checked against PyTorch: {exc} (try --data-dir)", file=sys.stderr)
         return 0

@@ -100,7 +100,7 @@ def from_image_data(data: ImageData) -> CheckInput:
 def from_folder(name: str, image_size: int | None, split: SplitOptions) -> CheckInput:
     from tinyvision.datasets.folder import open_folder, split_codes
 
-    folder = open_folder(name, image_size)
+    folder = open_folder(name, image_size, shape=split.shape)
     codes = split_codes(folder, split)
     rows = np.flatnonzero(folder.ok & (codes >= 0))
     index = folder.index
@@ -364,7 +364,7 @@ def check_image_data(data: ImageData, image_size: int | None = None) -> CheckRep
     """The checks of a dataset being trained on: its files' checks for a folder (the same split)."""
     if data.split_files is not None:
         saved = dict(data.split_files)
-        inp = from_folder(data.name, image_size, SplitOptions(saved=saved))
+        inp = from_folder(data.name, image_size, SplitOptions(saved=saved, shape=data.input_shape))
     else:
         inp = from_image_data(data)
     return run_checks(inp, near=len(inp.labels) <= NEAR_SEARCH_LIMIT)

@@ -94,11 +94,12 @@ def class_folders(folder: Path) -> list[str]:
 
 
 def images_in(folder: Path) -> list[Path]:
-    """Image files in `folder` and below, any letter case of the extension, hidden ones skipped."""
+    """Image files in `folder` and below, any letter case of the extension, hidden ones skipped. A broken
+    link is listed too: the decoder reports it as unreadable, as it reports a damaged file."""
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.rglob("*")
-                  if p.suffix.lower() in EXTENSIONS and visible(p, folder) and p.is_file())
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS and visible(p, folder)
+                  and (p.is_file() or (p.is_symlink() and not p.exists())))
 
 
 def list_classes(root: Path, base: Path, classes: tuple[str, ...], origin: str | None,
@@ -115,9 +116,20 @@ def list_classes(root: Path, base: Path, classes: tuple[str, ...], origin: str |
     return files, labels
 
 
+def split_layout(root: Path) -> bool:
+    """Whether `root` is laid out as train/ and test/ (and val/) of class folders. A train/ folder that
+    holds images itself, with no test/ beside it, is a class named "train" (bus, car, train)."""
+    train = root / "train"
+    if not train.is_dir():
+        return False
+    if (root / "test").is_dir():
+        return True
+    return not any(p.suffix.lower() in EXTENSIONS and p.is_file() for p in train.iterdir())
+
+
 def list_folder(root: Path) -> FolderListing:
     """Which layout the folder has, its classes and its image files."""
-    if (root / "train").is_dir():
+    if split_layout(root):
         if not (root / "test").is_dir():
             raise TinyVisionError(f"{root} has train/ but no test/ folder; {LAYOUT_HELP}")
         classes = tuple(class_folders(root / "train"))
@@ -145,19 +157,23 @@ def list_folder(root: Path) -> FolderListing:
 
 
 def check_image_size(image_size: int | None) -> None:
+    if image_size is not None and (not isinstance(image_size, int) or isinstance(image_size, bool)):
+        raise TinyVisionError(f"--image-size must be an integer, got {image_size!r}")
     if image_size is not None and not MIN_SIZE <= image_size <= MAX_SIZE:
         raise TinyVisionError(f"--image-size must be between {MIN_SIZE} and {MAX_SIZE}, got {image_size}")
 
 
-def open_folder(name: str, image_size: int | None = None, use_cache: bool = True) -> FolderImages:
-    """List `folder:PATH` and decode it (or find it decoded in the cache)."""
+def open_folder(name: str, image_size: int | None = None, use_cache: bool = True,
+                shape: tuple[int, int, int] | None = None) -> FolderImages:
+    """List `folder:PATH` and decode it (or find it decoded in the cache); to `shape` (C, H, W) when
+    given, a run's own (see `SplitOptions.shape`), else as `image_size` and the files say."""
     root = root_of(name)
     check_image_size(image_size)
     preparation = preparation_of(name)
     if preparation == "digit" and image_size not in (None, 28):
         raise TinyVisionError(f"{name}: digits are prepared at 28x28 (as MNIST's), not --image-size {image_size}")
     listing = list_folder(root)
-    index, store = open_cache(root, listing.files, listing.labels, image_size, use_cache, preparation)
+    index, store = open_cache(root, listing.files, listing.labels, image_size, use_cache, preparation, shape)
     return FolderImages(name, listing, index, store)
 
 
@@ -210,8 +226,9 @@ def to_image_data(folder: FolderImages, codes: np.ndarray) -> ImageData:
 def load_folder(name: str, image_size: int | None = None, split: SplitOptions | None = None,
                 use_cache: bool = True) -> ImageData:
     """Load `folder:PATH` as train / val / test splits (see the module's docstring)."""
-    folder = open_folder(name, image_size, use_cache)
-    data = to_image_data(folder, split_codes(folder, split or SplitOptions()))  # (an error: one line, no warning)
+    split = split or SplitOptions()
+    folder = open_folder(name, image_size, use_cache, split.shape)
+    data = to_image_data(folder, split_codes(folder, split))  # (an error: one line, no warning)
     message = skipped_message(folder)
     if message:
         print(f"tinyvision: warning: {message}", file=sys.stderr)
@@ -221,4 +238,4 @@ def load_folder(name: str, image_size: int | None = None, split: SplitOptions | 
 def one_folder(name: str) -> bool:
     """Whether `folder:PATH` is one folder of class folders (split by tinyvision), not train/ + test/."""
     root = path_of(name)
-    return root.is_dir() and not (root / "train").is_dir()
+    return root.is_dir() and not split_layout(root)

@@ -45,7 +45,8 @@ from tinyvision.atomic import atomic_path, write_json
 from tinyvision.datasets.cache import cache_root
 from tinyvision.errors import TinyVisionError
 
-CACHE_VERSION = "3"  # 3: memory-mapped rows for every listed file, byte hashes and headers in the index
+CACHE_VERSION = "4"  # 3: memory-mapped rows for every listed file, byte hashes and headers in the index;
+# 4: sizes as shown (EXIF rotation), the shape chosen from files the decoder takes
 MEMORY_ENV = "TINYVISION_IMAGE_MEMORY_MB"
 DEFAULT_MEMORY_MB = 1024  # decoded images held in memory up to this size; larger folders stay mapped
 DROP_EVERY = 64 << 20  # hand read pages back to the kernel after gathering about this many bytes
@@ -74,14 +75,19 @@ def workers() -> int:
 
 
 def read_headers(root: str, start: int, names: list[str]) -> list[tuple[tuple[int, int], str] | None]:  # noqa: ARG001
-    """(width, height) and mode of each file from its header, None where Pillow cannot open it."""
+    """(width, height) as shown and mode of each file from its header, None where Pillow cannot open it.
+    As shown: the decoder turns a phone's portrait photo (stored landscape, with an EXIF orientation)
+    upright, so the most common size must count it upright too."""
     from PIL import Image
+
+    from tinyvision.image.decode import quarter_turned
 
     out = []
     for name in names:
         try:
             with Image.open(os.path.join(root, name)) as img:
-                out.append((img.size, img.mode))
+                w, h = img.size
+                out.append(((h, w) if quarter_turned(img) else (w, h), img.mode))
         except Exception:  # noqa: BLE001 - the decoder says why, later
             out.append(None)
     return out
@@ -170,22 +176,34 @@ class FolderIndex:
 
 
 def cache_key(root: Path, files: list[str], labels: list[int], image_size: int | None,
-              preparation: str = "resize") -> str:
-    extra = "" if preparation == "resize" else f" prep={preparation}"  # resize keys unchanged: caches stay valid
+              preparation: str = "resize", shape: tuple[int, int, int] | None = None) -> str:
+    extra = "" if preparation == "resize" else f" prep={preparation}"
+    if shape is not None:
+        extra += f" shape={'x'.join(map(str, shape))}"
     if preparation == "digit":  # a folder prepared by an older digit preparation is prepared again
         from tinyvision.image.digits import PREPARATION_VERSION
 
         extra += f" v{PREPARATION_VERSION}"
     digest = hashlib.sha256(f"v{CACHE_VERSION} size={image_size}{extra}\n".encode())
     for name, label in zip(files, labels):
-        st = (root / name).stat()
+        st = (root / name).lstat() if not (root / name).exists() else (root / name).stat()  # a broken link too
         digest.update(f"{name}\t{label}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:24]
 
 
+def decodable(size: tuple[int, int]) -> bool:
+    """Whether the decoder takes an image of this (width, height): it refuses slivers and bombs."""
+    from tinyvision.image.decode import MAX_PIXELS, MIN_SIDE
+
+    return min(size) >= MIN_SIDE and size[0] * size[1] <= MAX_PIXELS
+
+
 def choose_shape(headers: list, image_size: int | None, gray_modes: frozenset[str]) -> tuple[int, int, int] | None:
-    """1 channel when every readable file is gray, else 3; NxN, or the most common size."""
-    known = [h for h in headers if h is not None]
+    """1 channel when every readable file is gray, else 3; NxN, or the most common size. Files the decoder
+    will refuse (too small, too large) have no say: a folder of 6x6 icons and 32x32 photos is 32x32. (When
+    the decoder takes none, any shape will do: each file is then reported with the decoder's reason.)"""
+    opened = [h for h in headers if h is not None]
+    known = [h for h in opened if decodable(h[0])] or opened
     if not known:
         return None
     channels = 1 if all(mode in gray_modes for _, mode in known) else 3
@@ -196,15 +214,17 @@ def choose_shape(headers: list, image_size: int | None, gray_modes: frozenset[st
 
 
 def build_cache(root: Path, files: list[str], labels: list[int], image_size: int | None,
-                images_path: Path, preparation: str = "resize") -> FolderIndex:
-    """Read every header, pick the shape, decode every file into `images_path`."""
+                images_path: Path, preparation: str = "resize",
+                shape: tuple[int, int, int] | None = None) -> FolderIndex:
+    """Read every header, pick the shape (unless `shape` is given), decode every file into `images_path`."""
     from tinyvision.image.decode import GRAY_MODES
     from tinyvision.image.digits import DIGIT_FIELD
 
     headers = run_chunks(read_headers, root, files, (), "reading headers")
-    shape = choose_shape(headers, image_size, GRAY_MODES)
-    if shape is None:
+    chosen = choose_shape(headers, image_size, GRAY_MODES)
+    if chosen is None:
         raise TinyVisionError(f"{root}: none of the {len(files)} images could be read")
+    shape = tuple(shape) if shape is not None else chosen
     if preparation == "digit":  # whatever the files, a digit is 28x28 gray ink on black
         shape = (1, DIGIT_FIELD, DIGIT_FIELD)
     with atomic_path(images_path) as tmp:
@@ -220,20 +240,35 @@ def build_cache(root: Path, files: list[str], labels: list[int], image_size: int
 
 
 def open_cache(root: Path, files: list[str], labels: list[int], image_size: int | None,
-               use_cache: bool = True, preparation: str = "resize") -> tuple[FolderIndex, ImageStore]:
-    """The folder's index and its decoded images, decoding only when the folder changed."""
-    key = cache_key(root, files, labels, image_size, preparation)
+               use_cache: bool = True, preparation: str = "resize",
+               shape: tuple[int, int, int] | None = None) -> tuple[FolderIndex, ImageStore]:
+    """The folder's index and its decoded images (to `shape` when given), decoding only when the folder
+    changed. A run's own shape is usually the one its files give: the folder's ordinary cache is used
+    then, and a copy at `shape` is made only when the folder now gives another."""
     folder = cache_root() / "folders"
-    images_path, index_path = folder / f"{key}.u8", folder / f"{key}.json"
-    if use_cache and index_path.is_file() and images_path.is_file():
-        try:
-            index = FolderIndex.from_dict(json.loads(index_path.read_text()))
-            return index, ImageStore(images_path, index.shape, len(index.files))
-        except (OSError, ValueError, KeyError, TypeError):  # a damaged cache is rebuilt, never trusted
-            pass
-    index = build_cache(root, files, labels, image_size, images_path, preparation)
+    keys = [cache_key(root, files, labels, image_size, preparation)]
+    if shape is not None:
+        keys.append(cache_key(root, files, labels, image_size, preparation, tuple(shape)))
+    if use_cache:
+        for key in keys:
+            found = cached(folder / f"{key}.json", folder / f"{key}.u8")
+            if found is not None and (shape is None or found[0].shape == tuple(shape)):
+                return found
+    images_path, index_path = folder / f"{keys[-1]}.u8", folder / f"{keys[-1]}.json"
+    index = build_cache(root, files, labels, image_size, images_path, preparation, shape)
     write_json(index_path, index.to_dict())
     return index, ImageStore(images_path, index.shape, len(index.files))
+
+
+def cached(index_path: Path, images_path: Path) -> tuple[FolderIndex, ImageStore] | None:
+    """A cache entry, or None when it is missing or damaged (a damaged cache is rebuilt, never trusted)."""
+    if not (index_path.is_file() and images_path.is_file()):
+        return None
+    try:
+        index = FolderIndex.from_dict(json.loads(index_path.read_text()))
+        return index, ImageStore(images_path, index.shape, len(index.files))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 # -- reading --------------------------------------------------------------------------------------

@@ -40,6 +40,9 @@ class SplitOptions:
     val_fraction: float = 0.1
     test_fraction: float = 0.1
     saved: dict[str, str] | None = None  # file -> split, from a run's split.json: wins over the fractions
+    # The (C, H, W) a run decoded its folder to (split.json, or its model card): the run's files become
+    # the same tensors after the folder has grown, whatever size is now the most common.
+    shape: tuple[int, int, int] | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.test_fraction < 1:
@@ -95,12 +98,15 @@ def saved_split(names: list[str], saved: dict[str, str], root: Path) -> np.ndarr
     return np.array([code.get(saved.get(name, ""), -1) for name in names], dtype=np.int8)
 
 
-def write_split(path: Path, dataset: str, files: dict[str, str], options: SplitOptions | None) -> None:
-    """split.json: which file went to which split (and how the split was made)."""
+def write_split(path: Path, dataset: str, files: dict[str, str], options: SplitOptions | None,
+                shape: tuple[int, int, int] | None = None) -> None:
+    """split.json: which file went to which split (and how the split was made), and the (C, H, W) the
+    files were decoded to."""
     counts = {s: sum(1 for v in files.values() if v == s) for s in SPLITS}
     how = None if options is None else {"seed": options.seed, "val_fraction": options.val_fraction,
                                         "test_fraction": options.test_fraction}
-    write_json(path, {"dataset": dataset, "made_by": how, "counts": counts, "files": files})
+    write_json(path, {"dataset": dataset, "made_by": how, "counts": counts,
+                      "input_shape": list(shape) if shape else None, "files": files})
 
 
 def read_split(path: Path) -> dict[str, str]:
@@ -114,16 +120,43 @@ def read_split(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in files.items()}
 
 
+def read_split_shape(path: Path) -> tuple[int, int, int] | None:
+    """The (C, H, W) a split.json says its files were decoded to (None: not recorded, an older run)."""
+    try:
+        shape = json.loads(Path(path).read_text()).get("input_shape")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise TinyVisionError(f"{path}: unreadable split file ({exc})") from None
+    if shape is None:
+        return None
+    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape)):
+        raise TinyVisionError(f"{path}: input_shape must be [channels, height, width], got {shape!r}")
+    return tuple(shape)
+
+
+def split_file_of(path: Path) -> Path:
+    """Where a run folder's split.json is (or would be): in the folder, or beside a checkpoint file."""
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    return folder / SPLIT_FILE
+
+
 def split_beside(path: Path) -> dict[str, str] | None:
     """The split.json of a run folder (or beside a checkpoint file), if there is one."""
-    folder = Path(path) if Path(path).is_dir() else Path(path).parent
-    return read_split(folder / SPLIT_FILE) if (folder / SPLIT_FILE).is_file() else None
+    file = split_file_of(path)
+    return read_split(file) if file.is_file() else None
 
 
-def split_of_run(path: Path, config: dict) -> SplitOptions:
+def shape_beside(path: Path) -> tuple[int, int, int] | None:
+    """The decoded shape the split.json of a run folder (or beside a checkpoint file) records, if any."""
+    file = split_file_of(path)
+    return read_split_shape(file) if file.is_file() else None
+
+
+def split_of_run(path: Path, config: dict, shape: tuple[int, int, int] | None = None) -> SplitOptions:
     """How a run's folder dataset was split: its split.json when it is there (beside the checkpoint),
-    else the seed and shares of its config (the same files give the same split)."""
+    else the seed and shares of its config (the same files give the same split); decoded to `shape`
+    (its model card's input shape), else to the shape its split.json records."""
     return SplitOptions(
         int(config.get("seed", 0)), float(config.get("val_fraction", 0.1)),
         float(config.get("test_fraction", 0.1)), split_beside(path),
+        tuple(shape) if shape is not None else shape_beside(path),
     )

@@ -60,13 +60,14 @@ ICON_SIDE = 256  # the largest icon an ICO directory can describe
 
 def quiet_decoder_diagnostics() -> None:
     """A corrupt TIFF makes Pillow warn about each bad tag, and libtiff print its own complaints
-    ("Using code not yet in table.") straight to stderr; a header claiming a huge image makes Pillow
-    warn of a decompression bomb, which this decoder refuses itself (MAX_PIXELS). The decoder answers
+    ("Using code not yet in table.") straight to stderr; other plugins warn of what they read around
+    (an APNG without frames, a malformed MPO, an icon not its stated size); a header claiming a huge
+    image makes Pillow warn of a decompression bomb, which this decoder refuses itself (MAX_PIXELS). The decoder answers
     each with one ImageError or a picture, so these lines only break the CLI's one-line error and fill
     a server's log. libtiff's handlers are process-wide C state, set once (no per-call redirection,
     which threads would race on); where the library cannot be found (no /proc, a system Pillow),
     libtiff stays as it was."""
-    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.TiffImagePlugin")
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.\w+ImagePlugin")
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:
         from PIL import _imaging  # noqa: F401  (loads the libtiff Pillow decodes with)
@@ -118,7 +119,8 @@ def read_file(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> bytes
     """A file's bytes, refusing what is not a regular file or is over the size limit."""
     path = Path(path)
     if not path.is_file():
-        raise ImageError("no such file" if not path.exists() else "not a file", "not_a_file")
+        missing = "broken link" if path.is_symlink() else "no such file"
+        raise ImageError(missing if not path.exists() else "not a file", "not_a_file")
     size = path.stat().st_size
     if size > limits.max_file_bytes:
         raise ImageError(f"file is {size:,} bytes, over the limit of {limits.max_file_bytes:,}", "too_large")
@@ -479,16 +481,28 @@ def displayed_size(source) -> tuple[int, int]:
     if isinstance(source, (bytes, bytearray, memoryview)):
         with Image.open(io.BytesIO(bytes(source))) as image:
             w, h = image.size
-            orientation = image.getexif().get(0x0112, 1) if hasattr(image, "getexif") else 1
-        return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+            turned = quarter_turned(image)
+        return (h, w) if turned else (w, h)
     if isinstance(source, Image.Image):
-        orientation = source.getexif().get(0x0112, 1)
         w, h = source.size
-        return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+        return (h, w) if quarter_turned(source) else (w, h)
     array = source.detach().cpu().numpy() if isinstance(source, torch.Tensor) else np.asarray(source)
     if array.ndim == 3 and array.shape[0] in (1, 2, 3, 4) and array.shape[-1] not in (1, 2, 3, 4):
         return array.shape[2], array.shape[1]
     return array.shape[1], array.shape[0]
+
+
+def quarter_turned(image: Image.Image) -> bool:
+    """Whether the decoder shows `image` turned a quarter (EXIF orientation 5 to 8): its shown width is
+    its stored height. Not when the EXIF block is damaged: the decoder then leaves the image as stored."""
+    try:
+        exif = image.getexif() if hasattr(image, "getexif") else None
+        if not exif:
+            return False
+        exif.tobytes()  # what the decoder packs before turning: a damaged tag fails here
+        return exif.get(0x0112, 1) in (5, 6, 7, 8)
+    except Exception:  # noqa: BLE001 - any damage: as stored
+        return False
 
 
 def is_gray(pixels: np.ndarray) -> bool:

@@ -107,7 +107,8 @@ class Saver(Callback):
             self.run.create(s.cfg)
             if s.data.split_files is not None:  # which file went where: evaluate and resume use the same
                 write_split(self.run.path / SPLIT_FILE, s.data.name, s.data.split_files,
-                            SplitOptions(s.cfg.seed, s.cfg.val_fraction, s.cfg.test_fraction))
+                            SplitOptions(s.cfg.seed, s.cfg.val_fraction, s.cfg.test_fraction),
+                            s.data.input_shape)
 
     def save_progress(self, s: Setup, pos: Position) -> None:
         save_train_state(self.run.state, training_state(s, pos))

@@ -50,10 +50,15 @@ def head_names(model: nn.Module) -> set[str]:
     return {f"{last}.{k}" for k, _ in model.get_submodule(last).named_parameters()}
 
 
-def init_from(model: nn.Module, path: str | Path, classes: tuple[str, ...]) -> InitReport:
-    """Copy the checkpoint's matching tensors into `model` (in place) and say what was copied."""
+def init_from(model: nn.Module, path: str | Path, classes: tuple[str, ...], name: str) -> InitReport:
+    """Copy the checkpoint's matching tensors into `model` (the registered model `name`, in place) and
+    say what was copied. A checkpoint of another model is refused: a layer that matches another
+    network's by name and shape alone is not the same layer."""
     source = resolve_model_path(Path(path).expanduser())
     card = read_card(source)
+    if card.model != name:
+        raise TinyVisionError(f"--init-from {source} holds a {card.model!r}, not a {name!r} "
+                              f"(fine-tune the same model: drop --model, or pass --model {card.model})")
     try:
         saved = safetensors.torch.load_file(str(source), device="cpu")
     except Exception as exc:  # safetensors raises its own error types

@@ -87,15 +87,17 @@ def make_optimizer(model: nn.Module, cfg: RunConfig) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0)
 
 
-def load_data(cfg: RunConfig, dist: Distributed, saved_split: dict[str, str] | None = None) -> ImageData:
+def load_data(cfg: RunConfig, dist: Distributed, saved_split: dict[str, str] | None = None,
+              saved_shape: tuple[int, int, int] | None = None) -> ImageData:
     """The dataset, with rank 0 first under torchrun: it downloads (or decodes) while the others wait.
 
-    A folder is split by the run's seed and shares, or as its saved split.json says (on resume).
+    A folder is split by the run's seed and shares, or as its saved split.json says (on resume), and
+    decoded to the shape split.json records (on resume: the files of the run, as the run saw them).
     """
     data_dir = Path(cfg.data_dir) if cfg.data_dir else None
     if not dist.is_main:
         dist.barrier()
-    split = SplitOptions(cfg.seed, cfg.val_fraction, cfg.test_fraction, saved_split)
+    split = SplitOptions(cfg.seed, cfg.val_fraction, cfg.test_fraction, saved_split, saved_shape)
     data = load_dataset(cfg.dataset, data_dir, cfg.image_size, split=split)
     if dist.is_main:
         dist.barrier()
@@ -188,12 +190,14 @@ def load_extra_digits(kind: str, share: float, spec: DatasetSpec, device: torch.
 
 
 def build_setup(cfg: RunConfig, dist: Distributed, data: ImageData | None = None,
-                saved_split: dict[str, str] | None = None, init: bool = True) -> Setup:
-    """`init`: apply --init-from (a resumed run has its own weights); `saved_split`: a run's split.json."""
+                saved_split: dict[str, str] | None = None, saved_shape: tuple[int, int, int] | None = None,
+                init: bool = True) -> Setup:
+    """`init`: apply --init-from (a resumed run has its own weights); `saved_split`, `saved_shape`: what a
+    run's split.json says."""
     check_batch_size(cfg.batch_size, dist.world_size)
     spec = spec_for(cfg.dataset)
     check_digit_options(cfg, spec)
-    data = data if data is not None else load_data(cfg, dist, saved_split)
+    data = data if data is not None else load_data(cfg, dist, saved_split, saved_shape)
     device = dist.device
     configure_backends(device)
     train_x, train_y, val_x, val_y = split(data, cfg)
@@ -207,7 +211,7 @@ def build_setup(cfg: RunConfig, dist: Distributed, data: ImageData | None = None
     model = create_model(cfg.model, data.input_shape, len(data.classes))
     notes = []
     if cfg.init_from and init:
-        notes.append(init_from(model, cfg.init_from, data.classes).line())
+        notes.append(init_from(model, cfg.init_from, data.classes, cfg.model).line())
     model = model.to(device, memory_format=torch.channels_last)
     model, ddp = dist.wrap(model, cfg.sync_bn)
     # From here on, random numbers (dropout) differ per rank: seed + rank.
