@@ -133,3 +133,23 @@ def test_hashes_find_exact_and_near_copies_but_not_other_photos():
     found = {(int(i), int(j)) for i, j, _ in pairs}
     assert sum((k, k + 200) in found for k in range(200)) >= 190  # the brightened copies
     assert sum(j - i != 200 for i, j in found) <= 2  # hardly any two different photos
+
+
+def test_class_names_in_any_script_and_a_folder_of_unreadable_files_keep_stderr_quiet(tmp_path, capsys, recwarn):
+    root = tmp_path / "pics"
+    for k, label in enumerate(("日本 語", "plain")):  # DejaVu Sans has no glyphs for the first
+        (root / label).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(photo(seed_of("script", k, i))).save(root / label / f"{i}.png")
+    assert main(["check-data", f"folder:{root}", "--out", str(tmp_path / "check")]) == 0
+    assert capsys.readouterr().err == ""
+    assert not [w for w in recwarn if "missing from" in str(w.message)]  # matplotlib's two lines per glyph
+    tiny = tmp_path / "tiny"  # every file under the decoder's 8x8: each reported, with its reason
+    for label in ("a", "b"):
+        (tiny / label).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(photo(seed_of("tiny", label, i), size=6)).save(tiny / label / f"{i}.png")
+    assert main(["check-data", f"folder:{tiny}", "--out", str(tmp_path / "tiny-check")]) == 1
+    report = json.loads((tmp_path / "tiny-check" / "report.json").read_text())
+    assert len(report["unreadable"]) == 6 and "need at least 8x8" in next(iter(report["unreadable"].values()))
+    assert "Warning" not in capsys.readouterr().err and not [str(w.message) for w in recwarn]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
 import tinyvision
 from conftest import fit_run
+from tinyvision.classifier import NothingToExplain
 from tinyvision.cli import main
 from tinyvision.config import RunConfig
 from tinyvision.datasets import load_dataset
@@ -62,3 +64,72 @@ def test_the_worst_mistakes_figure_shows_their_saliency(tiny_dataset, tmp_path):
     assert saliency is not None and saliency.shape == (len(run.metrics["worst_mistakes"]), 12, 12)
     run.draw()
     assert (tmp_path / "run" / "misclassified.png").stat().st_size > 0
+
+
+def test_a_refusal_is_explained_as_one_and_a_page_of_marks_is_an_answer_not_an_error(tiny_dataset, tmp_path,
+                                                                                    capsys):
+    cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.05, seed=3).validate()
+    fit_run(cfg, tmp_path / "run")
+    model = tinyvision.load(tmp_path / "run")
+    image = load_dataset(tiny_dataset).test_images[0]
+    model.card.reject.update(threshold=float("inf"), reason="unsure")  # a rule that refuses everything
+    prediction, explanation = model.predict(image), model.explain(image)
+    assert prediction.label is None and explanation.reason == "unsure"
+    assert explanation.label == prediction.top(1)[0][0]  # what the model came closest to, explained as such
+    assert explanation.summary().startswith(f"- (unsure; closest {explanation.label} at ")
+    explanation.figure()
+
+    from digit_photos import untrained_digit_checkpoint
+
+    digits = untrained_digit_checkpoint(tmp_path / "digits.safetensors")
+    page = np.full((200, 300), 255, np.uint8)  # 150 separate marks: more than a number has
+    for r in range(10):
+        for c in range(15):
+            page[10 + 18 * r : 22 + 18 * r, 10 + 19 * c : 18 + 19 * c] = 0
+    Image.fromarray(page).save(tmp_path / "page.png")
+    with pytest.raises(NothingToExplain):
+        tinyvision.load(digits).explain(tmp_path / "page.png")
+    capsys.readouterr()
+    assert main(["explain", str(digits), str(tmp_path / "page.png"), "--out", str(tmp_path / "why")]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == f"{tmp_path / 'page.png'}: - (not a digit): no mark was read, nothing to draw"
+    assert not (tmp_path / "why").exists()
+
+
+def test_output_names_too_long_for_the_file_system_are_one_line_errors(tiny_dataset, tmp_path, capsys):
+    cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.05, seed=3, limit_batches=2).validate()
+    fit_run(cfg, tmp_path / "run")
+    legal = tmp_path / ("a" * 251 + ".png")  # 255 bytes: a legal name, whose picture's name is not
+    Image.fromarray(np.repeat(load_dataset(tiny_dataset).test_images[0][0].numpy(), 8, 0).repeat(8, 1)).save(legal)
+    capsys.readouterr()
+    assert main(["explain", str(tmp_path / "run"), str(legal), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "too long" in err and len(err.strip().splitlines()) == 1
+    assert main(["predict", str(tmp_path / "run"), str(legal), "--show-input", str(tmp_path)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+    near = tmp_path / ("c" * 236 + ".png")  # its picture's name is 250 bytes: legal, if its temporary's is not
+    near.write_bytes(legal.read_bytes())
+    assert main(["explain", str(tmp_path / "run"), str(near), "--out", str(tmp_path / "why")]) == 0
+    assert [p.name for p in (tmp_path / "why").iterdir()] == ["c" * 236 + "-explained.png"]
+
+
+def test_a_file_name_that_is_not_utf8_prints_on_a_strict_utf8_stream(tiny_dataset, tmp_path, monkeypatch):
+    import io
+    import json
+    import os
+    import sys
+
+    cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.05, seed=3, limit_batches=2).validate()
+    fit_run(cfg, tmp_path / "run")
+    name = os.fsdecode(os.fsencode(str(tmp_path)) + b"/\xff\xfe-scan.png")  # bytes no UTF-8 decoder takes
+    Image.fromarray(np.repeat(load_dataset(tiny_dataset).test_images[0][0].numpy(), 8, 0).repeat(8, 1)).save(name)
+    for args in (["predict", str(tmp_path / "run"), name], ["predict", str(tmp_path / "run"), name, "--json"]):
+        raw = io.BytesIO()
+        monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(raw, encoding="utf-8", errors="strict"))
+        assert main(args) == 0
+        sys.stdout.flush()
+        printed = raw.getvalue()
+        if "--json" in args:  # JSON cannot hold the bytes: each is shown as \xNN
+            assert json.loads(printed)[0]["file"].endswith("\\xff\\xfe-scan.png")
+        else:  # the name's own bytes, as ls shows them
+            assert printed.startswith(os.fsencode(name) + b": ")

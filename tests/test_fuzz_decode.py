@@ -359,3 +359,34 @@ def test_a_tiff_tag_that_cannot_be_written_back_leaves_the_image_as_stored():
         assert_sane(decode(bytes(data), 512))
     except ImageError:
         pass
+
+
+def test_files_pillow_reads_around_leave_stderr_empty(tmp_path):
+    """Pillow warns of what it reads around, two lines each beside the CLI's answer: an APNG whose
+    animation control says zero frames (it shows the plain PNG) and an icon whose image is not the size
+    its directory says. Both decode, in a fresh process (warning filters are process state), silently."""
+    import struct
+    import subprocess
+    import sys
+    import zlib
+
+    digit = Image.fromarray((np.indices((40, 40)).sum(0) % 7 * 30).astype(np.uint8))
+    png = io.BytesIO()
+    digit.save(png, format="PNG")
+    data = png.getvalue()
+    body = b"acTL" + struct.pack(">II", 0, 0)  # zero frames, zero plays
+    chunk = struct.pack(">I", 8) + body + struct.pack(">I", zlib.crc32(body))
+    (tmp_path / "apng.png").write_bytes(data[:33] + chunk + data[33:])  # after the signature and IHDR
+    ico = io.BytesIO()
+    digit.convert("RGBA").resize((16, 16)).save(ico, format="ICO", sizes=[(16, 16)])
+    lying = bytearray(ico.getvalue())
+    lying[6:8] = bytes([32, 32])  # the directory now says 32x32
+    (tmp_path / "icon.ico").write_bytes(bytes(lying))
+    script = (
+        "import sys; from pathlib import Path\n"
+        "from tinyvision.image.decode import decode\n"
+        "for path in sorted(Path(sys.argv[1]).iterdir()): print(path.name, decode(path.read_bytes()).shape)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.count("(") == 2, done.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import io
+import json
 import socket
 import threading
 import time
@@ -202,3 +203,54 @@ def test_a_connection_that_never_finishes_its_headers_is_closed_and_connections_
         time.sleep(0.2)
         reply = httpx.post(base + "/api/predict", content=photo(3, 0), timeout=30)
         assert reply.status_code == 200, reply.text  # the server still answers everyone else
+
+
+def test_headers_trickled_after_a_kept_alive_request_are_cut_off_too(model_path, monkeypatch):
+    from tinyvision import serve_connections
+
+    monkeypatch.setattr(serve_connections, "HEADER_SECONDS", 1.0)
+    app = create_app(tinyvision.load(model_path), ServeOptions(workers=1, queue=1))
+    with LiveServer(app, http=serve_connections.BoundedH11Protocol) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+            slow.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")  # one good request, kept alive
+            assert b" 200 " in slow.recv(4096)
+            slow.sendall(b"GET /api/health HTTP/1.1\r\n")  # then the next one's headers, a byte now and then
+            started, closed = time.monotonic(), False
+            while time.monotonic() - started < 6 and not closed:
+                time.sleep(0.25)
+                try:
+                    slow.sendall(b"X")
+                    slow.settimeout(0.01)
+                    closed = slow.recv(1) == b""
+                except TimeoutError:
+                    pass
+                except OSError:  # reset or broken pipe: closed by the server
+                    closed = True
+            assert closed and time.monotonic() - started < 4  # the 1 s deadline, not uvicorn's 5 s keep-alive
+        with httpx.Client(base_url=base, timeout=30) as client:  # a client that keeps its connection alive
+            assert [client.get("/api/health").status_code for _ in range(2)] == [200, 200]
+            time.sleep(1.5)  # idle past the header deadline: closed, and the client opens another
+            assert client.post("/api/predict", content=photo(3, 0)).status_code == 200
+
+
+@pytest.mark.parametrize("request_bytes", [
+    b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\nhello",
+    b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 9\r\n\r\nhello",
+    b"POST /api/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n",
+    b"GARBAGE\r\n\r\n",
+])
+def test_a_request_http_cannot_parse_gets_a_json_400(model_path, request_bytes):
+    from tinyvision import serve_connections
+
+    app = create_app(tinyvision.load(model_path), ServeOptions(workers=1, queue=1))
+    with LiveServer(app, http=serve_connections.BoundedH11Protocol) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(request_bytes)
+            reply = b""
+            while chunk := sock.recv(4096):
+                reply += chunk
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 ") and b"content-type: application/json" in head.lower()
+        assert json.loads(body)["error"].startswith("malformed HTTP request")

@@ -58,12 +58,14 @@ def atomic_path(path: str | os.PathLike, exclusive: bool = False) -> Iterator[Pa
     of two writers racing for one name, exactly one wins (FileExistsError).
     """
     target = Path(path)
-    if target.is_dir():
-        raise TinyVisionError(f"cannot write {target}: it is a folder")
     try:
+        if target.is_dir():  # (is_dir itself fails on a name over the file system's limit)
+            raise TinyVisionError(f"cannot write {target}: it is a folder")
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:  # the folder is a file, read-only, or cannot be made
+        # The temporary name starts like the target's, cut short: a target name near the file system's
+        # 255-byte limit must not fail for its temporary's few extra bytes.
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:  # the folder is a file, read-only, or cannot be made; a name too long
         raise TinyVisionError(f"cannot write {target}: {exc.strerror or exc}") from None
     os.close(fd)
     tmp_path = Path(tmp)

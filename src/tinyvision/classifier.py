@@ -29,6 +29,15 @@ from tinyvision.inference import InferenceGraph, as_log_probs, calibrated_logits
 Runner = Callable[[torch.Tensor], torch.Tensor]  # uint8 (N, C, H, W) -> calibrated logits (N, classes)
 
 
+class NothingToExplain(TinyVisionError):
+    """The model refused an image before reading any mark in it (a page of noise, a textured photo): no
+    input it classified, so no saliency or feature maps to draw. The refusal itself is the answer."""
+
+    def __init__(self, reason: str | None) -> None:
+        self.reason = reason
+        super().__init__(f"nothing to explain: the model answered {reason!r} before reading any mark")
+
+
 @dataclass(frozen=True)
 class Prediction:
     """What a model answers for one image."""
@@ -216,7 +225,7 @@ class Model:
             inputs = list(prediction.input.split(self.input_shape[2], dim=2))  # the strip, one digit each
             return inputs, [d["class"] for d in prediction.digits]
         if not prediction.probabilities:
-            raise TinyVisionError(f"nothing to explain: the model answered {prediction.reason!r}")
+            raise NothingToExplain(prediction.reason)
         return [prediction.input], [prediction.top(1)[0][0]]
 
     def saliency(self, prediction: Prediction) -> torch.Tensor:
@@ -230,6 +239,8 @@ class Model:
 
     def explain(self, source):
         """Why the model answers what it does for an image: an `Explanation` (`.figure()` draws it).
+        A refusal is explained by the class it came closest to, with its `reason`; `NothingToExplain`
+        (a `TinyVisionError`) when the model read no mark at all (a page of noise: "not a digit").
 
         The saliency (integrated gradients) and the feature maps are computed on
         the PyTorch network for the prepared input (for a number: each digit,
@@ -241,9 +252,10 @@ class Model:
         inputs, labels = self.explained_inputs(prediction)
         maps = [feature_maps(self.graph.network, self.card.normalization, x) for x in inputs]
         stitched = [(name, torch.cat([m[k][1] for m in maps], dim=2)) for k, (name, _) in enumerate(maps[0])]
+        # A refusal is explained too, as one: the class the model came closest to, and that it was refused.
         return Explanation(
-            input=prediction.input, label=prediction.label or "".join(labels), probability=prediction.probability,
-            saliency=self.saliency(prediction), feature_maps=stitched,
+            input=prediction.input, label="".join(labels), probability=prediction.probability,
+            saliency=self.saliency(prediction), feature_maps=stitched, reason=prediction.reason,
         )
 
     # -- evaluation and export -------------------------------------------------------------------

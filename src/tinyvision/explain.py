@@ -24,10 +24,17 @@ IG_STEPS = 32  # integration steps: enough for a stable map on 28x28 inputs, ~30
 @dataclass(frozen=True)
 class Explanation:
     input: torch.Tensor  # uint8 (C, H, W): what the model saw
-    label: str  # the class explained (the prediction)
+    label: str  # the class explained: the answer, or for a refusal the class the model came closest to
     probability: float
     saliency: torch.Tensor  # (H, W) float in [0, 1]: where the evidence for `label` lies
     feature_maps: list[tuple[str, torch.Tensor]]  # (layer name, (channels, h, w)) per convolution
+    reason: str | None = None  # why the model refused ("not a digit", "unsure"); None: `label` is its answer
+
+    def summary(self) -> str:
+        """One line: `7 (99.1%)`, or `- (not a digit; closest 1 at 23.9%)` for a refusal."""
+        if self.reason is None:
+            return f"{self.label} ({100 * self.probability:.1f}%)"
+        return f"- ({self.reason}; closest {self.label} at {100 * self.probability:.1f}%)"
 
     def figure(self, max_channels: int = 8):
         """A matplotlib figure: the input, the saliency over it, then each convolution's feature maps."""

@@ -9,6 +9,7 @@ atomically.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,10 @@ from tinyvision.atomic import atomic_path
 
 
 def save_figure(fig: Figure, path: Path) -> Path:
-    with atomic_path(path) as tmp:
+    # A class named in a script the font lacks (日本語) draws as boxes; matplotlib's two-line warning
+    # for each missing glyph would bury the command's own one-line messages.
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     return path
 
@@ -193,9 +197,12 @@ def explanation_figure(explanation, max_channels: int = 8) -> Figure:
     axes[0, 0].set_title("model input", fontsize=8)
     axes[0, 1].imshow(gray, cmap="gray", vmin=0, vmax=255)
     axes[0, 1].imshow(explanation.saliency.numpy(), cmap="inferno", alpha=0.6, vmin=0, vmax=1)
-    axes[0, 1].set_title(f"why '{explanation.label}'\n(integrated gradients)", fontsize=8)
-    axes[0, 2].text(0, 0.5, f"prediction: {explanation.label}\nprobability: {100 * explanation.probability:.1f}%",
-                    fontsize=9, va="center")
+    refused = explanation.reason is not None
+    axes[0, 1].set_title(f"why {'closest to ' if refused else ''}'{explanation.label}'\n(integrated gradients)",
+                         fontsize=8)
+    said = (f"prediction: none ({explanation.reason})\nclosest: {explanation.label}" if refused
+            else f"prediction: {explanation.label}")
+    axes[0, 2].text(0, 0.5, f"{said}\nprobability: {100 * explanation.probability:.1f}%", fontsize=9, va="center")
     for row, (name, maps) in enumerate(layers, start=1):
         for col in range(min(columns, maps.shape[0])):
             axes[row, col].imshow(maps[col].numpy(), cmap="viridis")
@@ -239,7 +246,8 @@ def data_check_figure(report: dict, samples: dict[str, torch.Tensor | None]) -> 
         left += values
     ax.invert_yaxis()
     ax.set(xlabel="images", title=f"{report['dataset']}: images per class")
-    ax.legend()
+    if report["counts"]:  # no split: no bars to name (a folder none of whose images could be read)
+        ax.legend()
     ax.grid(alpha=0.3, axis="x")
     axes = bottom.subplots(len(classes), columns, squeeze=False)
     for row, name in zip(axes, classes):

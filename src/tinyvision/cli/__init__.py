@@ -13,7 +13,7 @@ import sys
 
 from tinyvision import __version__
 from tinyvision.cli import check_data, compare, evaluate, explain, export, models, plot, predict, runs, serve, train
-from tinyvision.cli.common import EXIT_INTERRUPTED, EXIT_USER_ERROR, Parser
+from tinyvision.cli.common import EXIT_INTERRUPTED, EXIT_USER_ERROR, Parser, guard_output
 from tinyvision.errors import TinyVisionError
 
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a command killed by SIGPIPE (128 + 13)
@@ -51,6 +51,7 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    guard_output()
     try:
         args = build_parser().parse_args(argv)
         code = COMMANDS[args.command].run(args)

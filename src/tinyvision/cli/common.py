@@ -26,5 +26,39 @@ def interrupted_message(exc: BaseException) -> str | None:
     return None
 
 
+def names_error(exc: UnicodeError) -> tuple[str, int]:
+    """The "names" codec error handler: a file name's undecodable bytes (held as lone surrogates, PEP 383)
+    go out as those bytes, as `ls` shows them; anything else the stream cannot encode, backslash-escaped."""
+    import codecs
+
+    if isinstance(exc, UnicodeEncodeError):
+        bad = exc.object[exc.start : exc.end]
+        if all(0xDC80 <= ord(c) <= 0xDCFF for c in bad):
+            return codecs.lookup_error("surrogateescape")(exc)
+    return codecs.backslashreplace_errors(exc)
+
+
+def guard_output() -> None:
+    """Make stdout and stderr unable to fail on a file name: a name that is not valid UTF-8 printed to a
+    strict UTF-8 stream (en_US.UTF-8, PYTHONIOENCODING=utf-8) raised UnicodeEncodeError mid-command."""
+    import codecs
+    import sys
+
+    try:
+        codecs.lookup_error("names")
+    except LookupError:
+        codecs.register_error("names", names_error)
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="names")
+
+
+def json_name(path) -> str:
+    """A file name for JSON, which cannot hold its undecodable bytes: each shown as \\xNN."""
+    import os
+
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 def progress_choice(value: str) -> bool | str:
     return {"auto": True, "bar": "bar", "lines": "lines"}[value]

@@ -19,6 +19,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import tinyvision
+    from tinyvision.classifier import NothingToExplain
     from tinyvision.errors import TinyVisionError
     from tinyvision.plots import save_figure
 
@@ -27,6 +28,9 @@ def run(args: argparse.Namespace) -> int:
     for i, path in enumerate(args.images):
         try:
             explanation = model.explain(path)
+        except NothingToExplain as refused:  # an answer, as predict gives it: nothing drawn, not an error
+            print(f"{path}: - ({refused.reason}): no mark was read, nothing to draw")
+            continue
         except TinyVisionError as exc:
             print(f"tinyvision: error: {path}: {exc}", file=sys.stderr)
             failed = True
@@ -34,5 +38,5 @@ def run(args: argparse.Namespace) -> int:
         name = f"{path.stem}-explained.png" if len({p.stem for p in args.images}) == len(args.images) \
             else f"{i:03d}-{path.stem}-explained.png"
         out = save_figure(explanation.figure(), args.out / name)
-        print(f"{path}: {explanation.label} ({100 * explanation.probability:.1f}%) -> {out}")
+        print(f"{path}: {explanation.summary()} -> {out}")
     return 2 if failed else 0

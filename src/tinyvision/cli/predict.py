@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from tinyvision.cli.common import json_name
 from tinyvision.errors import TinyVisionError
 
 NAME = "predict"
@@ -60,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
     k = min(args.top_k, len(model.classes))
     if args.json:
         print(json.dumps([
-            {"file": str(r.path), "error": r.error} if r.error else {"file": str(r.path), **r.prediction.to_dict(k)}
+            {"file": json_name(r.path), "error": r.error} if r.error
+            else {"file": json_name(r.path), **r.prediction.to_dict(k)}
             for r in results
         ], indent=2))
     for r in results:
