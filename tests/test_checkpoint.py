@@ -126,3 +126,58 @@ def test_a_card_out_of_range_is_refused_before_anything_is_built(tmp_path, chang
     safetensors.torch.save_file(weights, tmp_path / "bad.safetensors", metadata={"tinyvision": json.dumps(bad)})
     with pytest.raises(TinyVisionError, match="invalid tinyvision metadata .*out of range"):
         load_model(tmp_path / "bad.safetensors")
+
+
+@pytest.mark.parametrize(("change", "words"), [
+    ({"tta": {"shift": 0, "flip": "false"}}, "tta flip: bool expected"),  # "false" would turn mirrored views on
+    ({"classes": "0123456789"}, "classes: list expected"),  # a string would become ten classes, silently
+    ({"temperature": True}, "temperature True"),
+    ({"input_shape": [1, 28.7, 28]}, "input_shape: int expected"),
+    ({"tta": [0, False]}, "tta: dict expected"),
+    ({"reject": {"number_thresholds": [3.0]}}, "number_thresholds: dict expected"),
+    ({"kind": "weird"}, "out of range: kind 'weird'"),
+])
+def test_a_card_of_the_wrong_types_is_one_line_not_coerced(tmp_path, change, words):
+    save_model(tmp_path / "m.safetensors", create_model("tutorial-b", (1, 28, 28), 10), card())
+    weights = safetensors.torch.load_file(tmp_path / "m.safetensors")
+    bad = {**json.loads(card().to_json()), **change}
+    safetensors.torch.save_file(weights, tmp_path / "bad.safetensors", metadata={"tinyvision": json.dumps(bad)})
+    with pytest.raises(TinyVisionError, match=f"invalid tinyvision metadata \\({words}"):
+        load_model(tmp_path / "bad.safetensors")
+    safetensors.torch.save_file(weights, tmp_path / "list.safetensors", metadata={"tinyvision": "[1, 2]"})
+    with pytest.raises(TinyVisionError, match="the card: dict expected"):
+        load_model(tmp_path / "list.safetensors")
+
+
+def test_a_few_bytes_declaring_gigabytes_are_refused_before_anything_is_allocated(tmp_path):
+    import resource
+
+    # A card for an MLP on 3x1024x1024 images (a 12.9 GB first layer) beside one tiny tensor, and a header
+    # declaring a 3 GiB tensor in a file of a few bytes: both refused from the header alone.
+    huge = {**json.loads(card().to_json()), "model": "mlp", "input_shape": [3, 1024, 1024],
+            "normalization": {"mean": [0.5] * 3, "std": [0.5] * 3}}
+    safetensors.torch.save_file({"w": torch.zeros(2)}, tmp_path / "mlp.safetensors",
+                                metadata={"tinyvision": json.dumps(huge)})
+    header = json.dumps({"__metadata__": {"tinyvision": card().to_json()},
+                         "x": {"dtype": "F32", "shape": [1 << 28, 3], "data_offsets": [0, 3 << 30]}}).encode()
+    with open(tmp_path / "sparse.safetensors", "wb") as f:
+        f.write(len(header).to_bytes(8, "little") + header)
+        f.truncate(8 + len(header) + (3 << 30))  # sparse: no disk used
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(TinyVisionError, match="do not fit model 'mlp'.*missing"):
+        load_model(tmp_path / "mlp.safetensors")
+    with pytest.raises(TinyVisionError, match="do not fit model 'tutorial-b'.*unexpected x"):
+        load_model(tmp_path / "sparse.safetensors")
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KB: nothing of the sort
+
+
+@pytest.mark.parametrize("dtype", [torch.float8_e4m3fn, torch.int32, torch.uint8, torch.bool])
+def test_weights_of_a_kind_of_number_the_model_does_not_hold_are_refused(tmp_path, dtype):
+    model = create_model("tutorial-b", (1, 28, 28), 10)
+    state = {k: v.to(dtype) if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    safetensors.torch.save_file(state, tmp_path / "m.safetensors", metadata={"tinyvision": card().to_json()})
+    with pytest.raises(TinyVisionError, match="holds .* numbers, not F16 or BF16 or F32 or F64"):
+        load_model(tmp_path / "m.safetensors")
+    half = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    safetensors.torch.save_file(half, tmp_path / "half.safetensors", metadata={"tinyvision": card().to_json()})
+    assert load_model(tmp_path / "half.safetensors")[0](torch.zeros(1, 1, 28, 28)).dtype == torch.float32

@@ -150,3 +150,42 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly():
     _, err = proc.communicate(timeout=120)
     assert b"Traceback" not in err and b"Exception ignored" not in err, err.decode()
     assert proc.returncode == 141
+
+
+def test_runs_lists_every_folder_however_damaged_and_damaged_metrics_are_one_line(tmp_path, capsys):
+    def folder(name: str, config="{}", metrics=None, status=None, csv=None) -> Path:
+        path = tmp_path / "runs" / name
+        path.mkdir(parents=True)
+        (path / "config.json").write_text(config)
+        for file, text in (("metrics.json", metrics), ("status.json", status), ("metrics.csv", csv)):
+            if text is not None:
+                (path / file).write_bytes(text.encode() if isinstance(text, str) else text)
+        return path
+
+    good = json.dumps({"model": "tvnet", "dataset": "mnist", "epochs": 2})
+    folder("good", good, json.dumps({"test_acc": 0.99, "train_seconds": 12.0}), json.dumps({"status": "finished"}))
+    folder("config-list", "[]")
+    folder("config-binary", b"\xff\xfe".decode("latin-1"))
+    folder("metrics-list", good, "[1]")
+    folder("metrics-string-acc", good, json.dumps({"test_acc": "high"}))
+    folder("status-bad-pid", good, status=json.dumps({"status": "running", "pid": "?", "host": __import__(
+        "socket").gethostname(), "time": 0}))
+    folder("status-null", good, status="null")
+    folder("csv-not-utf8", good, csv=b"epoch,train_seconds\n1,\xff\xfe\n")
+    assert main(["runs", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    for name in ("good", "config-list", "config-binary", "metrics-list", "metrics-string-acc", "status-bad-pid",
+                 "status-null", "csv-not-utf8"):
+        assert f"runs/{name} " in out, name
+    assert "unreadable config.json" in out and "unreadable status.json" in out and "99.00%" in out
+    from tinyvision import Run, TinyVisionError
+
+    with pytest.raises(TinyVisionError, match="metrics.json: unreadable metrics \\(no history"):
+        _ = Run(tmp_path / "runs" / "metrics-list").metrics  # what plot and the notebook read
+
+
+def test_train_help_names_every_preset_and_dataset_form():
+    from tinyvision.config import PRESETS
+
+    helped = tinyvision("train", "--help").stdout
+    assert all(name in helped for name in PRESETS) and "digits:PATH" in helped and "folder:PATH" in helped

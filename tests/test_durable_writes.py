@@ -107,3 +107,28 @@ def test_a_path_that_cannot_be_written_is_one_line_not_a_traceback(tmp_path):
         with pytest.raises(TinyVisionError, match=why):
             atomic.write_bytes(target, b"data")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "a-folder"]  # nothing half-written
+
+
+@pytest.mark.parametrize("what", ["checkpoint", "training state"])
+def test_a_full_disk_is_one_line_and_leaves_no_temporary(tmp_path, monkeypatch, what):
+    import errno
+
+    import torch
+
+    from tinyvision.checkpoint import ModelCard, save_model, save_train_state
+    from tinyvision.errors import TinyVisionError
+    from tinyvision.models import create_model
+    from tinyvision.normalization import Normalization
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(TinyVisionError, match="cannot write .*: No space left on device"):
+        if what == "checkpoint":
+            card = ModelCard("tvnet", (1, 28, 28), tuple("0123456789"), Normalization((0.5,), (0.5,)), "mnist", {},
+                             "test", {})
+            save_model(tmp_path / "model.safetensors", create_model("tvnet", (1, 28, 28), 10), card)
+        else:
+            save_train_state(tmp_path / "train_state.pt", {"step": torch.tensor(3)})
+    assert list(tmp_path.iterdir()) == []

@@ -89,3 +89,53 @@ def test_predict_with_onnx_runtime_matches_pytorch(tiny_run, tmp_path, capsys):
 def test_export_refuses_a_missing_checkpoint(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nothing"), "--format", "torchscript"]) == 2
     assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_a_sidecar_that_cannot_be_written_leaves_no_model_and_one_of_another_export_is_refused(tiny_dataset,
+                                                                                                tmp_path, capsys):
+    cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.05, seed=3, limit_batches=2).validate()
+    fit_run(cfg, tmp_path / "run")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "m.onnx.json").mkdir()  # where the sidecar belongs, a folder
+    assert main(["export", str(tmp_path / "run"), "--format", "onnx", "--out", str(tmp_path / "out" / "m.onnx")]) == 2
+    assert "cannot write" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["m.onnx.json"]  # no model without its card
+
+    path = tinyvision.load(tmp_path / "run").export("onnx", tmp_path / "ok" / "m.onnx")
+    sidecar = path.with_name(path.name + ".json")
+    card = json.loads(sidecar.read_text())
+    card["card"]["classes"] = ["a", "b", "c", "d", "e"]  # five classes for a model of four outputs
+    sidecar.write_text(json.dumps(card))
+    with pytest.raises(tinyvision.TinyVisionError, match="a sidecar of another export"):
+        tinyvision.load(path)
+
+
+def test_an_exported_model_serves_without_the_saliency_and_says_so(tiny_run, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from tinyvision.serve import ServeOptions, create_app
+
+    image = load_dataset("tiny").test_images[0]
+    Image.fromarray(np.repeat(image[0].numpy(), 10, 0).repeat(10, 1)).save(tmp_path / "one.png")
+    path = tinyvision.load(tiny_run).export("onnx", tmp_path / "m.onnx")
+    for model, explains in ((tinyvision.load(tiny_run), True), (tinyvision.load(path), False)):
+        client = TestClient(create_app(model, ServeOptions(workers=1, queue=1, processes=False)))
+        assert client.get("/api/model").json()["explain"] is explains
+        reply = client.post("/api/predict?explain=1", content=(tmp_path / "one.png").read_bytes())
+        assert reply.status_code == 200 and ("saliency_png" in reply.json()) is explains
+
+
+def test_a_torchscript_export_is_not_loaded_and_a_prediction_prints_short(tiny_run, tmp_path):
+    import io
+
+    path = tinyvision.load(tiny_run).export("torchscript", tmp_path / "m.pt")
+    with pytest.raises(tinyvision.TinyVisionError, match="a TorchScript export is a program"):
+        tinyvision.load(path)
+    image = load_dataset("tiny").test_images[0]
+    buffer = io.BytesIO()
+    Image.fromarray(np.repeat(image[0].numpy(), 10, 0).repeat(10, 1)).save(buffer, format="PNG")
+    model = tinyvision.load(tiny_run)
+    buffer.seek(0)
+    prediction = model.predict(buffer)  # an open binary file, as an upload or io.BytesIO gives one
+    assert prediction.label == model.predict(buffer.getvalue()).label
+    assert len(repr(prediction)) < 200 and repr(prediction).startswith(f"Prediction(label={prediction.label!r}")

@@ -150,20 +150,22 @@ def test_predict_cli_reports_bad_files_and_still_predicts_the_rest(tmp_path, cap
     for name, (data, _) in bad_files().items():
         bad.append(tmp_path / name)
         bad[-1].write_bytes(data)
+    blank = bad.pop([p.name for p in bad].index("blank.jpg"))  # no digit in it: answered so, not an error
     missing = tmp_path / "missing.png"
-    files = [good[0], *bad, good[1], missing, good[2]]
+    files = [good[0], *bad, good[1], missing, blank, good[2]]
 
     code = main(["predict", str(checkpoint), *map(str, files), "--top-k", "2", "--show-input", str(tmp_path / "seen")])
     out, err = capsys.readouterr()
     assert code == 2
     lines = out.splitlines()
-    assert [line.split(":")[0] for line in lines] == [str(p) for p in (good[0], good[1], good[2])]
-    assert all(line.split(": ")[1].split()[0] in DIGITS for line in lines)
+    assert [line.split(":")[0] for line in lines] == [str(p) for p in (good[0], good[1], blank, good[2])]
+    assert lines[2] == f"{blank}: - (not a digit)"
+    assert all(line.split(": ")[1].split()[0] in DIGITS for line in lines if line != lines[2])
     assert len(err.splitlines()) == len(bad) + 1 and "Traceback" not in err
     for path in [*bad, missing]:
         assert f"tinyvision: error: {path}: " in err
     seen = sorted(p.name for p in (tmp_path / "seen").iterdir())
-    assert seen == ["000-digit0.png", "007-digit1.png", "009-digit2.png"]
+    assert seen == ["000-digit0.png", "006-digit1.png", "008-blank.png", "009-digit2.png"]
     with Image.open(tmp_path / "seen" / seen[0]) as shown:
         assert shown.size == (28, 28) and shown.mode == "L"
 

@@ -180,3 +180,56 @@ def test_numpy_numbers_pass_for_python_numbers_and_are_saved_as_them():
     cfg = build_config(None, dict(epochs=np.int64(3), lr=np.float32(0.5), hflip=np.bool_(False)))
     assert (type(cfg.epochs), type(cfg.lr), type(cfg.hflip)) == (int, float, bool)
     json.dumps(cfg.to_dict())  # config.json can hold them
+
+
+def test_the_package_functions_named_like_modules_stay_callable_and_load_takes_a_run(tiny_dataset, tmp_path):
+    import tinyvision.compare  # noqa: F401  (importing a submodule used to replace the function of its name)
+    import tinyvision.models  # noqa: F401
+
+    assert "tvnet" in tinyvision.models() and callable(tinyvision.compare)
+    run = tinyvision.train(dataset=tiny_dataset, out=tmp_path / "run", progress=False, plots=False, epochs=1,
+                           limit_batches=2, **FAST)
+    assert tinyvision.load(run).classes == tinyvision.load(run.path).classes
+    with pytest.raises(tinyvision.TinyVisionError, match="load\\(\\) takes a run folder"):
+        tinyvision.load(42)
+    with pytest.raises(tinyvision.TinyVisionError, match="progress must be True, False"):
+        tinyvision.train(dataset=tiny_dataset, out=tmp_path / "fancy", progress="fancy", **FAST)
+    assert not (tmp_path / "fancy").exists()
+    comparison = tinyvision.compare(tiny_dataset, models="mlp,tvnet", epochs=1, out=tmp_path / "cmp",
+                                    progress=False, plots=False, limit_batches=2, device="cpu")
+    assert sorted(comparison.runs) == ["mlp", "tvnet"]
+
+
+def test_a_batch_of_float_pixels_reads_as_its_uint8_twin_and_a_normalised_one_is_refused(tiny_dataset, tmp_path):
+    fit_run(build_config(None, dict(dataset=tiny_dataset, epochs=1, **FAST)), tmp_path / "run")
+    model = tinyvision.load(tmp_path / "run")
+    images = REGISTRY[tiny_dataset].load(None, None).test_images[:16]
+    as_uint8 = [p.label for p in model.predict(images)]
+    assert [p.label for p in model.predict(images.float() / 255)] == as_uint8  # a bare cast made them all 0
+    assert torch.equal(model.logits(images.float() / 255), model.logits(images))
+    with pytest.raises(tinyvision.TinyVisionError, match="below 0 \\(a normalised tensor\\?\\)"):
+        model.predict((images.float() / 255 - 0.5) / 0.25)
+
+
+@pytest.mark.parametrize(("damage", "words"), [
+    ("state-keys", "unreadable training state (KeyError: 'model')"),
+    ("state-list", "unreadable training state (TypeError: a list, not a dict)"),
+    ("split-shape", "input_shape must be [1 or 3, height, width]"),
+])
+def test_a_damaged_run_folder_resumes_into_one_line(tiny_dataset, tmp_path, damage, words):
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(tinyvision.Interrupted):
+        tinyvision.train(dataset=tiny_dataset, out=tmp_path / "run", progress=False, plots=False, stop=stop,
+                         epochs=2, **FAST)
+    if damage == "split-shape":  # a hand-edited split.json must not become a 3000x3000 decode
+        split = tmp_path / "run" / "split.json"
+        split.write_text(json.dumps({"files": {}, "input_shape": [1, 3000, 3000]}))
+        from tinyvision.datasets.split import read_split_shape
+
+        with pytest.raises(tinyvision.TinyVisionError, match=words.replace("[", "\\[")):
+            read_split_shape(split)
+        return
+    torch.save({"hello": 1} if damage == "state-keys" else [1, 2], tmp_path / "run" / "train_state.pt")
+    with pytest.raises(tinyvision.TinyVisionError, match=words.replace("(", "\\(").replace(")", "\\)")):
+        tinyvision.train(resume=tmp_path / "run", progress=False, plots=False)

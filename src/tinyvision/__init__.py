@@ -46,16 +46,9 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(module), attribute)
         globals()[name] = value
         return value
-    if name == "datasets":
-        return importlib.import_module("tinyvision.datasets")
+    if name in ("datasets", "models"):  # (tinyvision.models is the model registry, and callable: see there)
+        return importlib.import_module(f"tinyvision.{name}")
     raise AttributeError(f"module 'tinyvision' has no attribute {name!r}")
-
-
-def models() -> dict[str, str]:
-    """Registered model names and what each is."""
-    from tinyvision.models import DESCRIPTIONS
-
-    return dict(DESCRIPTIONS)
 
 
 def presets() -> dict[str, dict]:

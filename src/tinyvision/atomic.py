@@ -8,6 +8,7 @@ cut the target holds either its previous content or the complete new one.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -26,6 +27,9 @@ def _current_umask() -> int:
 # mkstemp creates files readable by the owner only; finished files get the
 # permissions any ordinary file written by this process would have.
 _FILE_MODE = 0o666 & ~_current_umask()
+
+
+OUT_OF_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
 def fsync_path(path: Path) -> None:
@@ -70,7 +74,12 @@ def atomic_path(path: str | os.PathLike, exclusive: bool = False) -> Iterator[Pa
     os.close(fd)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except OSError as exc:  # writing the temporary: a full disk or quota is the user's to fix, in one line
+            if exc.errno in OUT_OF_ROOM:
+                raise TinyVisionError(f"cannot write {target}: {exc.strerror}") from None
+            raise
         os.chmod(tmp_path, _FILE_MODE)
         fsync_path(tmp_path)
         if exclusive:

@@ -10,6 +10,7 @@ needs (optimizer, RNG states, position in the epoch); it is read with
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import pickle
@@ -73,30 +74,38 @@ class ModelCard:
 
     @classmethod
     def from_json(cls, text: str, source: Path) -> ModelCard:
+        """The card a checkpoint's metadata holds. Every value is taken as it is written, never coerced: a
+        card is read from a file, and `"flip": "false"` must not become mirrored views, nor a string of
+        class names a list of letters."""
         try:
-            d = json.loads(text)
-            if d.get("format") not in (1, FORMAT_VERSION):
-                raise ValueError(f"format {d.get('format')!r}, expected {FORMAT_VERSION}")
-            d = upgrade_v1(d) if d["format"] == 1 else d
-            temperature = float(d.get("temperature", 1.0))
-            if not 0.01 <= temperature <= 100:
-                raise ValueError(f"temperature {temperature} out of range")
+            d = typed(json.loads(text), dict, "the card")
+            fmt = d.get("format")
+            if not is_int(fmt) or fmt not in (1, FORMAT_VERSION):
+                raise ValueError(f"format {fmt!r}, expected {FORMAT_VERSION}")
+            d = upgrade_v1(d) if fmt == 1 else d
+            temperature = d.get("temperature", 1.0)
+            if not is_number(temperature) or not 0.01 <= temperature <= 100:
+                raise ValueError(f"temperature {temperature!r} out of range")
+            tta = typed(d.get("tta") or {}, dict, "tta")
+            norm = typed(d["normalization"], dict, "normalization")
             return cls(
-                model=str(d["model"]),
-                input_shape=tuple(int(v) for v in d["input_shape"]),
-                classes=tuple(str(c) for c in d["classes"]),
-                normalization=Normalization.from_dict(d["normalization"]),
-                dataset=str(d["dataset"]),
-                config=dict(d["config"]),
-                code_version=str(d["code_version"]),
-                metrics=dict(d.get("metrics", {})),
-                kind=str(d["kind"]),
-                preparation=str(d["preparation"]),
-                tta=TTA.from_dict(d.get("tta")),
-                temperature=temperature,
-                reject=dict(d.get("reject") or {}),
+                model=typed(d["model"], str, "model"),
+                input_shape=tuple(typed(v, int, "input_shape") for v in typed(d["input_shape"], list, "input_shape")),
+                classes=tuple(typed(c, str, "classes") for c in typed(d["classes"], list, "classes")),
+                normalization=Normalization(*(tuple(typed(v, float, f"normalization {k}")
+                                                    for v in typed(norm[k], list, f"normalization {k}"))
+                                              for k in ("mean", "std"))),
+                dataset=typed(d["dataset"], str, "dataset"),
+                config=typed(d["config"], dict, "config"),
+                code_version=typed(d["code_version"], str, "code_version"),
+                metrics=typed(d.get("metrics", {}), dict, "metrics"),
+                kind=typed(d["kind"], str, "kind"),
+                preparation=typed(d["preparation"], str, "preparation"),
+                tta=TTA(typed(tta.get("shift", 0), int, "tta shift"), typed(tta.get("flip", False), bool, "tta flip")),
+                temperature=float(temperature),
+                reject=typed(d.get("reject") or {}, dict, "reject"),
             ).checked()
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise TinyVisionError(f"{source}: invalid tinyvision metadata ({exc})") from None
 
     def checked(self) -> ModelCard:
@@ -104,16 +113,22 @@ class ModelCard:
         is read from a file, and a damaged or hostile one must not become a huge allocation or a NaN."""
         from tinyvision.calibration import ENERGY, TOP_PROBABILITY, score_of
         from tinyvision.datasets.folder import MAX_SIZE, MIN_SIZE
+        from tinyvision.datasets.registry import KINDS
 
+        if len(self.input_shape) != 3:
+            raise ValueError(f"input shape {list(self.input_shape)}: [channels, height, width] expected")
         channels, height, width = self.input_shape
         norm = self.normalization
         numbers = [*norm.mean, *norm.std, self.temperature]
         reject = self.reject or {}
         bars = [reject["threshold"]] if "threshold" in reject else []
-        bars += list((reject.get("number_thresholds") or {}).values())
+        per_count = typed(reject.get("number_thresholds") or {}, dict, "number_thresholds")
+        bars += list(per_count.values())
         checks = [
             (channels in (1, 3) and MIN_SIZE <= min(height, width) and max(height, width) <= MAX_SIZE,
              f"input shape {list(self.input_shape)}"),
+            (self.kind in KINDS, f"kind {self.kind!r}"),
+            (all(k.isdecimal() and k.isascii() for k in per_count), "number_thresholds' digit counts"),
             (len(self.classes) >= 1 and len(set(self.classes)) == len(self.classes), "classes"),
             (len(norm.mean) == len(norm.std) == channels and all(math.isfinite(v) for v in numbers)
              and min(norm.std) > 0, "normalization"),
@@ -128,6 +143,23 @@ class ModelCard:
         if bad:
             raise ValueError(f"out of range: {', '.join(bad)}")
         return self
+
+
+def is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def typed(value, kind: type, what: str):
+    """`value` if JSON gave it the type `kind` (an integer passes for a float, a bool for neither);
+    else ValueError naming `what`."""
+    ok = {int: is_int, float: is_number}.get(kind, lambda v: isinstance(v, kind))(value)
+    if not ok:
+        raise ValueError(f"{what}: {kind.__name__} expected, got {type(value).__name__}")
+    return float(value) if kind is float else value
 
 
 def upgrade_v1(d: dict) -> dict:
@@ -158,10 +190,11 @@ def weights_digest(state: dict[str, torch.Tensor]) -> str:
 
 def save_model(path: Path, model: nn.Module, card: ModelCard) -> None:
     weights = weights_for_saving(model)
+    # Serialised here, written by Python: a full disk is then an OSError the write reports in one line
+    # (the libraries' own writers raise their own errors, or abort).
+    data = safetensors.torch.save(weights, metadata={"tinyvision": card.to_json(), DIGEST_KEY: weights_digest(weights)})
     with atomic_path(path) as tmp:
-        safetensors.torch.save_file(
-            weights, str(tmp), metadata={"tinyvision": card.to_json(), DIGEST_KEY: weights_digest(weights)}
-        )
+        tmp.write_bytes(data)
 
 
 def resolve_model_path(path: Path | str) -> Path:
@@ -213,12 +246,51 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], source: Path,
         ) from None
 
 
+# The weight types a checkpoint may hold, by safetensors' names: floats are loaded as the model's float32
+# (a half-precision file is fine); integers only where the model keeps integers (BatchNorm's counter).
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
+INT_DTYPES = ("I64", "I32")
+
+
+def check_tensors(path: Path, card: ModelCard) -> None:
+    """The file's tensors, from its header alone, against the model its card describes, built on the meta
+    device (shapes, no memory): the same names, shapes and kinds of number, or one line saying which
+    differs. A card may describe a model of gigabytes (an MLP on 1024x1024 images) or the header a
+    tensor of gigabytes in a file of kilobytes; neither is allocated unless the file holds it."""
+    with torch.device("meta"):
+        wanted = create_model(card.model, card.input_shape, len(card.classes)).state_dict()
+    try:
+        with safetensors.safe_open(str(path), framework="pt") as f:
+            held = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
+    except Exception as exc:  # safetensors raises its own error types
+        raise TinyVisionError(f"{path}: corrupt checkpoint ({exc})") from None
+    problem = None
+    missing, extra = sorted(set(wanted) - set(held)), sorted(set(held) - set(wanted))
+    if missing or extra:
+        problem = "; ".join(part for part in (f"missing {', '.join(missing[:3])}" if missing else "",
+                                               f"unexpected {', '.join(extra[:3])}" if extra else "") if part)
+    else:
+        for name, tensor in wanted.items():
+            shape, dtype = held[name]
+            allowed = FLOAT_DTYPES if tensor.is_floating_point() else INT_DTYPES
+            if shape != tuple(tensor.shape):
+                problem = f"{name} is {list(shape)}, the model's is {list(tensor.shape)}"
+            elif dtype not in allowed:
+                problem = f"{name} holds {dtype} numbers, not {' or '.join(allowed)}"
+            if problem:
+                break
+    if problem:
+        raise TinyVisionError(f"{path}: weights do not fit model {card.model!r} (a checkpoint of another "
+                              f"model?): {problem}")
+
+
 def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, ModelCard]:
     """Rebuild the model a checkpoint describes and load its weights, in eval mode."""
     path = resolve_model_path(path)
     metadata = read_metadata(path)
     card = card_of(metadata, path)
     expected = metadata.get(DIGEST_KEY)
+    check_tensors(path, card)  # before anything is allocated: a few bytes may declare gigabytes
     try:
         state = safetensors.torch.load_file(str(path), device="cpu")
     except Exception as exc:
@@ -233,8 +305,10 @@ def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Modul
 
 
 def save_train_state(path: Path, state: dict) -> None:
+    buffer = io.BytesIO()  # (as save_model: written by Python, so a full disk is one line)
+    torch.save(state, buffer)
     with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+        tmp.write_bytes(buffer.getvalue())
 
 
 def load_train_state(path: Path) -> dict:

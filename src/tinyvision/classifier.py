@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +59,15 @@ class Prediction:
             return p
         return max(self.probabilities.values()) if self.probabilities else 0.0
 
+    def __repr__(self) -> str:
+        # Short, as a notebook shows it: the answer, not the input's pixels.
+        said = f"label={self.label!r}" + (f", reason={self.reason!r}" if self.reason else "")
+        if self.digits:
+            detail = ", digits=[" + ", ".join(f"{d['class']} {d['probability']:.3f}" for d in self.digits) + "]"
+        else:
+            detail = ", top=[" + ", ".join(f"{c} {p:.3f}" for c, p in self.top(3)) + "]" if self.probabilities else ""
+        return f"Prediction({said}, probability={self.probability:.3f}{detail}, input={tuple(self.input.shape)})"
+
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         """The k most probable classes with their probabilities."""
         return sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:k]
@@ -73,10 +83,18 @@ class Prediction:
         return reply
 
 
-def onnx_runner(path: Path) -> Runner:
+def onnx_runner(path: Path, card: ModelCard) -> Runner:
+    """The exported file as a runner, once its input and output fit its sidecar's card: a sidecar from
+    another export (other classes, another size) would otherwise index answers that do not exist."""
     from tinyvision.export import onnx_session
 
     session = onnx_session(path)
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    given = [inputs[0].shape[1:], outputs[0].shape[1:]] if len(inputs) == 1 and outputs else None
+    if given != [list(card.input_shape), [len(card.classes)]]:
+        shown = given or f"{len(inputs)} inputs"
+        raise TinyVisionError(f"{path}: the model takes and gives {shown}, its card says "
+                              f"{[list(card.input_shape), [len(card.classes)]]} (a sidecar of another export?)")
 
     def run(pixels: torch.Tensor) -> torch.Tensor:
         outputs = [session.run(None, {"pixels": (pixels[i : i + 500].float() / 255.0).numpy()})[0]
@@ -115,11 +133,20 @@ class Model:
     @classmethod
     def load(cls, path: str | Path, preparation: str = "auto", device: str = "cpu",
              runtime: str = "auto") -> Model:
-        """A run folder, a `model.safetensors`, or an exported `.onnx` (with its `.onnx.json` beside it).
+        """A run folder (or the `Run` that `train` returned), a `model.safetensors`, or an exported `.onnx`
+        (with its `.onnx.json` beside it).
 
         `runtime="onnx"` runs a run folder's exported `model.onnx` instead of PyTorch.
         """
+        if hasattr(path, "folder") and hasattr(path, "path"):  # a `Run`, as train() returns it
+            path = path.path
+        if not isinstance(path, (str, os.PathLike)):
+            raise TinyVisionError(f"load() takes a run folder, a model.safetensors or a .onnx path, "
+                                  f"not a {type(path).__name__}")
         path = Path(path).expanduser()
+        if path.suffix.lower() in (".pt", ".pth") and path.is_file():
+            raise TinyVisionError(f"{path}: a TorchScript export is a program, which loading could run; "
+                                  f"load its run folder, a model.safetensors or a .onnx export instead")
         if runtime not in ("auto", "torch", "onnx"):
             raise TinyVisionError(f"unknown runtime {runtime!r}; choose torch or onnx")
         if path.suffix.lower() == ".onnx" or runtime == "onnx":
@@ -128,7 +155,8 @@ class Model:
                 raise TinyVisionError(
                     f"no {onnx_path}; write it first with: tinyvision export {path} --format onnx"
                 )
-            return cls(onnx_card(onnx_path), onnx_path, runner=onnx_runner(onnx_path), preparation=preparation)
+            card = onnx_card(onnx_path)
+            return cls(card, onnx_path, runner=onnx_runner(onnx_path, card), preparation=preparation)
         dev = select_device(device)
         network, card = load_model(path, dev)
         return cls(card, resolve_model_path(path), network=network, preparation=preparation, device=dev)
@@ -157,11 +185,16 @@ class Model:
     # -- inference -----------------------------------------------------------------------------
 
     def logits(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Prepared uint8 inputs (N, C, H, W) -> calibrated logits (N, classes): the one inference path.
-        Their softmax is the probabilities; the card's rejection rule judges them (`calibration`)."""
+        """Prepared inputs (N, C, H, W) -> calibrated logits (N, classes): the one inference path. Their
+        softmax is the probabilities; the card's rejection rule judges them (`calibration`). Inputs are
+        pixels: uint8, or floats in [0, 1] (`x.float() / 255`), as a user's array is read."""
         if pixels.ndim != 4 or tuple(pixels.shape[1:]) != tuple(self.input_shape):
             raise TinyVisionError(f"inputs of shape {tuple(pixels.shape)}; this model takes (N, {self.input_shape})")
-        return self._runner(pixels.to(torch.uint8))
+        if pixels.dtype != torch.uint8:  # never a bare cast: 0.7 would become 0
+            from tinyvision.image.decode import pixel_values
+
+            pixels = torch.from_numpy(pixel_values(pixels.detach().cpu().numpy()))
+        return self._runner(pixels)
 
     def log_probs(self, pixels: torch.Tensor) -> torch.Tensor:
         """Prepared uint8 inputs (N, C, H, W) -> log-probabilities (N, classes)."""

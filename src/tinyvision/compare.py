@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyvision.atomic import write_json, write_text
+from tinyvision.callable_module import make_callable
 from tinyvision.config import PRESETS, RunConfig, build_config, dataset_defaults
 from tinyvision.datasets import load_dataset
 from tinyvision.datasets.split import SplitOptions
 from tinyvision.errors import TinyVisionError
 from tinyvision.models import MODELS
-from tinyvision.progress import Progress
+from tinyvision.progress import Progress, progress_bar
 from tinyvision.run import Run
 from tinyvision.run_folder import RunFolder
 
@@ -48,7 +49,7 @@ def parse_spec(spec: str) -> tuple[str, int | None]:
     name, _, epochs = spec.partition(":")
     if not epochs:
         return name, None
-    if not epochs.isdigit() or int(epochs) < 1:
+    if not (epochs.isascii() and epochs.isdigit()) or int(epochs) < 1:  # (isdigit alone takes "²")
         raise TinyVisionError(f"--models entry {spec!r}: expected NAME or NAME:EPOCHS (a positive number)")
     return name, int(epochs)
 
@@ -199,6 +200,8 @@ def compare(
     dataset's default CNN. Each model trains with its own recipe. `options`:
     data_dir, image_size, val_fraction, device, limit_batches.
     """
+    if isinstance(models, str):  # the CLI's form, "mlp,default"
+        models = models.split(",")
     allowed = {"data_dir", "image_size", "val_fraction", "device", "limit_batches"}
     unknown = sorted(set(options) - allowed)
     if unknown:
@@ -212,5 +215,8 @@ def compare(
         out=Path(out) if out else Path("runs") / f"compare-{safe_name}-{stamp}", epochs=epochs, seed=seed,
         **{k: v for k, v in options.items() if v is not None},
     )
-    bar = {True: None, "auto": None, "bar": True, "lines": False, False: False}.get(progress)
+    bar = progress_bar(progress)
     return run_comparison(spec, progress_bar=bar, draw=plots, quiet=progress is False)
+
+
+make_callable(__name__, compare)  # `tinyvision.compare(...)`, whether or not this module was imported first

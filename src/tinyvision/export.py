@@ -66,25 +66,34 @@ def quiet():
 
 
 def export_graph(graph: InferenceGraph, card: ModelCard, fmt: str, path: Path) -> Path:
-    """Write `path` (atomically) and its JSON sidecar; returns `path`."""
+    """Write `path` and its JSON sidecar, each atomically; returns `path`. The model is published last, once
+    its sidecar is written: a sidecar that cannot be written (a folder by that name, a full disk) leaves
+    no model without one. A full disk is one line, not a traceback (TorchScript writes through Python:
+    its own writer aborts the process when the disk fills)."""
     if fmt not in FORMATS:
         raise TinyVisionError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
     graph = graph.cpu().eval()
     example = torch.rand(2, *card.input_shape)
-    with atomic_path(path) as tmp, quiet(), torch.no_grad():
-        if fmt == "onnx":
-            try:
-                import onnxscript  # noqa: F401  (the exporter needs it)
-            except ImportError:
-                raise TinyVisionError("ONNX export needs the onnx extra: pip install 'tinyvision[onnx]'") from None
-            program = torch.onnx.export(
-                graph, (example,), input_names=["pixels"], output_names=["logits"], dynamo=True,
-                dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
-            )
-            program.save(str(tmp), external_data=False)
-        else:
-            torch.jit.save(torch.jit.trace(graph, example), str(tmp))
-    write_json(path.with_name(path.name + ".json"), sidecar(card, fmt))
+    beside = path.with_name(path.name + ".json")
+    try:
+        with atomic_path(path) as tmp, quiet(), torch.no_grad():
+            if fmt == "onnx":
+                try:
+                    import onnxscript  # noqa: F401  (the exporter needs it)
+                except ImportError:
+                    raise TinyVisionError("ONNX export needs the onnx extra: pip install 'tinyvision[onnx]'") from None
+                program = torch.onnx.export(
+                    graph, (example,), input_names=["pixels"], output_names=["logits"], dynamo=True,
+                    dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False,
+                )
+                program.save(str(tmp), external_data=False)
+            else:
+                buffer = io.BytesIO()
+                torch.jit.save(torch.jit.trace(graph, example), buffer)
+                tmp.write_bytes(buffer.getvalue())
+            write_json(beside, sidecar(card, fmt))
+    except OSError as exc:
+        raise TinyVisionError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
 
 

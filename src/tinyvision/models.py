@@ -12,6 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from tinyvision.callable_module import make_callable
 from tinyvision.errors import TinyVisionError
 
 InputShape = tuple[int, int, int]  # (channels, height, width)
@@ -270,3 +271,12 @@ class TVResNetWide(TVResNet):
 
     def __init__(self, input_shape: InputShape, num_classes: int) -> None:
         super().__init__(input_shape, num_classes, widths=(32, 64, 256), stem=16)
+
+
+
+def descriptions() -> dict[str, str]:
+    """Every registered model name and what the model is: `tinyvision.models()`."""
+    return dict(DESCRIPTIONS)
+
+
+make_callable(__name__, descriptions)  # `tinyvision.models()`, whether or not this module was imported first

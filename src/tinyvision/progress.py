@@ -9,6 +9,19 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+# What `train(progress=...)` and `compare(progress=...)` accept -> Progress's `bar` (None: a bar where
+# one can be drawn, else lines).
+PROGRESS_CHOICES = {True: None, "auto": None, "bar": True, "lines": False, False: False}
+
+
+def progress_bar(progress) -> bool | None:
+    """The `bar` of a `progress` option, or one line saying what it may be."""
+    from tinyvision.errors import TinyVisionError
+
+    if not isinstance(progress, (bool, str)) or progress not in PROGRESS_CHOICES:
+        raise TinyVisionError(f"progress must be True, False, 'auto', 'bar' or 'lines', got {progress!r}")
+    return PROGRESS_CHOICES[progress]
+
 
 def in_notebook() -> bool:
     """Whether we run inside a Jupyter kernel (where a terminal bar would print a line per update)."""

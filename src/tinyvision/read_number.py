@@ -13,7 +13,7 @@ below the rejection threshold chosen on validation (a non-digit gets
 spread-out probabilities), when digits cut apart among several marks are not
 sure as a whole (a word's letters cut into pieces, SEVERAL_CUT_BAR; lower for
 a reading without a 1 or a 7, the digits a letter's strokes pass for), or when
-the image holds more marks than a number has: reason "not a digit".
+the image holds more marks than a number has or no ink at all (a blank page): reason "not a digit".
 """
 
 from __future__ import annotations
@@ -110,16 +110,16 @@ def read_number(model: Model, source) -> Prediction:
     from tinyvision.classifier import Prediction
 
     pixels, (_, height) = decode_sized(source, WORK_SIDE, model.limits)
-    ink = ink_map(pixels)
-    scale = ink.shape[0] / height  # boxes back in the user's image's pixels
-
     confidence = Scorer(model)
     try:
+        ink = ink_map(pixels)
         segments = segment(ink, confidence)
     except ImageError as exc:
-        if exc.kind == "too_many_digits":  # a page of marks or a textured photo: not a number
+        # A blank page is no digit, and a page of marks or a textured photo no number: answers, not errors.
+        if exc.kind in ("no_ink", "too_many_digits"):
             return abstain(model, NOT_A_DIGIT)
         raise
+    scale = ink.shape[0] / height  # boxes back in the user's image's pixels
     reading = read_segments(model, ink, segments, scale)
     doubted = min(reading.sure) < SLANT_DOUBT if reading.reason is None else SLANT_RESCUE is not None
     if SLANT_MAX is not None and doubted:

@@ -165,13 +165,14 @@ def train(
     and `tinyvision.Interrupted` raised.
     """
     from tinyvision.distributed import lost_ranks_reported, start_ranks, stop_ranks
-    from tinyvision.progress import Progress
+    from tinyvision.progress import Progress, progress_bar
     from tinyvision.run_folder import RunFolder
     from tinyvision.training import Interrupted, Reporter, Saver, fit
     from tinyvision.training.data_check import DataCheck
     from tinyvision.training.status import StatusWriter
     from tinyvision.training.tensorboard import TensorBoardWriter
 
+    bar = progress_bar(progress)
     if resume is not None:
         given = {k for k, v in options.items() if v is not None and k != "device"}
         given |= {k for k, v in dict(dataset=dataset, model=model, preset=preset, out=out).items() if v is not None}
@@ -192,7 +193,6 @@ def train(
         if resume is None:
             # Under torchrun every rank must pick the same folder: rank 0's clock decides.
             run_folder = RunFolder(Path(out) if out else dist.from_main(default_run_path(cfg.model)))
-        bar = {True: None, "auto": None, "bar": True, "lines": False, False: False}.get(progress)
         reporter = Reporter(Progress(cfg.epochs, bar=bar, quiet=progress is False or not dist.is_main))
         status = StatusWriter(run_folder)  # status.json: running / finished / interrupted / failed
         callbacks = [reporter, Saver(run_folder), status, DataCheck(reporter.progress)] if dist.is_main else [reporter]

@@ -16,6 +16,8 @@ from tinyvision.errors import TinyVisionError
 EPOCH_COLUMNS = (
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_seconds", "train_seconds",
 )
+# What the figures and `Run` read from metrics.json: a file without them is damaged, said in one line.
+METRICS_KEYS = ("history", "classes", "confusion", "worst_mistakes")
 
 
 class RunFolder:
@@ -51,8 +53,11 @@ class RunFolder:
         if not self.config.is_file():
             raise TinyVisionError(f"{self.path} is not a run folder (no config.json)")
         try:
-            return RunConfig.from_dict(json.loads(self.config.read_text())).validate()
-        except (json.JSONDecodeError, TypeError) as exc:
+            d = json.loads(self.config.read_text())
+            if not isinstance(d, dict):
+                raise TypeError(f"a JSON {type(d).__name__}, not an object")
+            return RunConfig.from_dict(d).validate()
+        except (ValueError, TypeError) as exc:  # (ValueError: not JSON, or not UTF-8)
             raise TinyVisionError(f"{self.config}: unreadable config ({exc})") from None
 
     def write_history(self, history: list[dict]) -> None:
@@ -69,7 +74,14 @@ class RunFolder:
     def read_metrics(self) -> dict:
         if not self.metrics_json.is_file():
             raise TinyVisionError(f"{self.path} has no metrics.json (did the run finish?)")
-        return json.loads(self.metrics_json.read_text())
+        try:
+            metrics = json.loads(self.metrics_json.read_text())
+        except ValueError as exc:  # not JSON (cut short), or not UTF-8
+            raise TinyVisionError(f"{self.metrics_json}: unreadable metrics ({exc})") from None
+        missing = [k for k in METRICS_KEYS if not isinstance(metrics, dict) or k not in metrics]
+        if missing:
+            raise TinyVisionError(f"{self.metrics_json}: unreadable metrics (no {', '.join(missing)})")
+        return metrics
 
 
 def format_cell(value: float | int) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import socket
 import time
@@ -49,21 +50,42 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+def read_object(path: Path) -> dict | None:
+    """A JSON object from a regular file, or None: missing, unreadable, not UTF-8, not JSON, not an object.
+    (A run folder is anyone's files: one damaged file must not hide the other runs, and a FIFO where a
+    file belongs must not hang the listing.)"""
+    try:
+        if not path.is_file():
+            return None
+        d = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return d if isinstance(d, dict) else None
+
+
+def number(value) -> float | None:
+    """A finite JSON number as a float; None for anything else (a string, a bool, null, NaN)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
 def read_status(folder: Path) -> tuple[str, str]:
     """(status, detail) of a run folder, judged as the module's docstring says."""
     folder = Path(folder)
     path = folder / STATUS_FILE
-    if path.is_file():
-        try:
-            d = json.loads(path.read_text())
-            status = str(d["status"])
-        except (OSError, ValueError, KeyError, TypeError):
-            status, d = "unknown", {}
+    if path.exists():
+        d = read_object(path) or {}
+        status = d.get("status") if isinstance(d.get("status"), str) else "unknown"
         if status != "running":
-            return status, str(d.get("error", ""))
+            return status, str(d.get("error", "") if d else "unreadable status.json")
+        pid, beat = d.get("pid"), number(d.get("time"))
         if d.get("host") == socket.gethostname():
-            return ("running", "") if process_alive(int(d.get("pid", -1))) else ("failed", "died (process gone)")
-        stale = time.time() - float(d.get("time", 0)) > STALE_AFTER
+            if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31:
+                return "unknown", "unreadable status.json"
+            return ("running", "") if process_alive(pid) else ("failed", "died (process gone)")
+        if beat is None:
+            return "unknown", "unreadable status.json"
+        stale = time.time() - beat > STALE_AFTER
         return ("failed", "died (no heartbeat)") if stale else ("running", f"on {d.get('host')}")
     if (folder / "metrics.json").is_file():
         return "finished", ""
@@ -90,31 +112,36 @@ class RunSummary:
 
 def last_epoch_row(folder: Path) -> dict:
     try:
+        if not (folder / "metrics.csv").is_file():
+            return {}
         with open(folder / "metrics.csv", newline="") as f:
             rows = list(csv.DictReader(f))
         return rows[-1] if rows else {}
-    except OSError:
+    except (OSError, ValueError, csv.Error):  # (ValueError: not UTF-8)
         return {}
 
 
 def summarize(folder: Path) -> RunSummary | None:
-    """One run folder (a folder holding config.json), or None."""
-    try:
-        config = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
+    """One run folder (a folder holding config.json), or None when config.json is no file. A folder whose
+    files are damaged is still listed, with what could be read."""
+    if not (folder / "config.json").is_file():
         return None
+    config = read_object(folder / "config.json")
     status, detail = read_status(folder)
-    test_acc = seconds = None
-    try:
-        metrics = json.loads((folder / "metrics.json").read_text())
-        test_acc, seconds = metrics.get("test_acc"), metrics.get("train_seconds")
-    except (OSError, ValueError):
-        row = last_epoch_row(folder)
-        seconds = float(row["train_seconds"]) if row.get("train_seconds") else None
+    if config is None:
+        config, status, detail = {}, "unknown", "unreadable config.json"
+    metrics = read_object(folder / "metrics.json") or {}
     row = last_epoch_row(folder)
+    test_acc = number(metrics.get("test_acc"))
+    seconds = number(metrics.get("train_seconds"))
+    if seconds is None:
+        try:
+            seconds = float(row["train_seconds"]) if row.get("train_seconds") else None
+        except ValueError:
+            seconds = None
     epochs = f"{row.get('epoch', 0)}/{config.get('epochs', '?')}"
-    return RunSummary(folder, str(config.get("model")), str(config.get("dataset")), test_acc, seconds, epochs,
-                      status, detail, (folder / "config.json").stat().st_mtime)
+    return RunSummary(folder, str(config.get("model", "?")), str(config.get("dataset", "?")), test_acc, seconds,
+                      epochs, status, detail, (folder / "config.json").stat().st_mtime)
 
 
 def list_runs(root: str | Path = "runs") -> list[RunSummary]:

@@ -10,10 +10,10 @@
 
 Errors are JSON {"error": "..."}: 413 for a body over the size limit or an
 image too large to decode, 415 for bytes that are not an image, 400 for a
-corrupt, tiny or blank image or a malformed form, 408 for a body that takes
-longer than `body_seconds` to arrive (a slow client holds a place in the
-queue), 503 (with Retry-After) when every worker is busy and the queue is
-full. With worker processes, also 503 for a prediction past `predict_seconds`
+corrupt or tiny image or a malformed form (a blank page is answered "not a
+digit"), 408 for a body that takes longer than `body_seconds` to arrive (a
+slow client holds a place in the queue), 503 (with Retry-After) when every
+worker is busy and the queue is full. With worker processes, also 503 for a prediction past `predict_seconds`
 and 500 for one whose worker died: either worker is replaced. FastAPI's own
 404, 405 and 422 have the same shape. A bad request never takes the server down.
 
@@ -185,7 +185,9 @@ def answer(model: Model, data: bytes, with_input: bool, with_saliency: bool) -> 
     reply = result.to_dict()
     if with_input:
         reply["input_png"] = data_url(to_png(result.input))
-    if with_saliency and (result.digits or result.probabilities):
+    # An exported model (ONNX) has no PyTorch network to attribute through: its answers come without the
+    # saliency picture (GET /api/model says so, and the page hides its toggle), never with an error.
+    if with_saliency and model.network is not None and (result.digits or result.probabilities):
         from tinyvision.plots import saliency_overlay
 
         overlay = saliency_overlay(result.input, model.saliency(result), scale=1)
@@ -212,7 +214,7 @@ PREDICT_BODY = {
     }
 }
 ERRORS = {
-    400: {"model": ErrorReply, "description": "corrupt, tiny or blank image; malformed form or wrong field"},
+    400: {"model": ErrorReply, "description": "corrupt or tiny image; malformed form or wrong field"},
     408: {"model": ErrorReply, "description": "the body took too long to arrive"},
     413: {"model": ErrorReply, "description": "body over the size limit, or an image too large to decode"},
     415: {"model": ErrorReply, "description": "the bytes are not an image"},
@@ -292,7 +294,7 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
             "model": card.model, "dataset": card.dataset, "kind": card.kind, "classes": list(card.classes),
             "input_shape": list(card.input_shape), "test_acc": card.metrics.get("test_acc"),
             "preparation": model.preparation.mode, "tta": card.tta.to_dict(), "temperature": card.temperature,
-            "max_bytes": options.max_bytes,
+            "max_bytes": options.max_bytes, "explain": model.network is not None,
         }
 
     @app.post("/api/predict", response_model=PredictionReply, response_model_exclude_none=True,

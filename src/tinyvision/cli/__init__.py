@@ -31,7 +31,7 @@ Fashion-MNIST, CIFAR-10 or your own folders of images."""
 EXAMPLES = """\
 examples:
   tinyvision train --out runs/digits             the default digit recipe on the bundled MNIST: reads other
-                                                 people's handwriting, says "not a digit" (~2 minutes, 2 cores)
+                                                 people's handwriting, says "not a digit" (~1 minute, 2 cores)
   tinyvision train --preset fast --out runs/fast one epoch of the small CNN, for a quick 99.2%
   tinyvision compare --dataset fashion-mnist     the MLP against the CNN, with a report and plots
   tinyvision predict runs/digits my_number.jpg   read a photo or scan of a number

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -26,8 +27,10 @@ def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help="train a model and write a run folder",
                        description="Train a model; flags override the preset, which overrides the dataset's recipe.")
     p.add_argument("--model", help="registered model name (see `tinyvision models`)")
-    p.add_argument("--preset", help="named recipe: plain, fast, best, mlp, tutorial-a, tutorial-b, tutorial-mlp")
-    p.add_argument("--dataset", help="mnist (default, bundled), fashion-mnist, cifar10 or folder:PATH")
+    p.add_argument("--preset", help="named recipe: default, plain, fast, best, mlp, tutorial-a, tutorial-b, "
+                   "tutorial-mlp")
+    p.add_argument("--dataset", help="mnist (default, bundled), fashion-mnist, cifar10, folder:PATH (your images) "
+                   "or digits:PATH (your digits, prepared as MNIST's)")
     p.add_argument("--data-dir", help="folder holding the dataset files (torchvision layout or plain)")
     p.add_argument("--image-size", type=int, help="folder: datasets: resize to NxN (default: most common size)")
     p.add_argument("--hflip", action=argparse.BooleanOptionalAction, help="random horizontal flips (photos)")
@@ -128,7 +131,8 @@ def run(args: argparse.Namespace) -> int:
             progress=progress_choice(args.progress), plots=not args.no_plots, resume=args.resume,
             dry_run=args.dry_run, stop=stop, **options,
         )
-    if not result.folder.metrics_json.is_file():  # a rank other than 0 on another machine
+    # Under torchrun, rank 0 speaks for the run: the others see its metrics.json on a shared disk too.
+    if os.environ.get("RANK", "0") != "0" or not result.folder.metrics_json.is_file():
         return 0
     m = result.metrics
     print(

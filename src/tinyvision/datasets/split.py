@@ -128,8 +128,13 @@ def read_split_shape(path: Path) -> tuple[int, int, int] | None:
         raise TinyVisionError(f"{path}: unreadable split file ({exc})") from None
     if shape is None:
         return None
-    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape)):
-        raise TinyVisionError(f"{path}: input_shape must be [channels, height, width], got {shape!r}")
+    from tinyvision.datasets.folder import MAX_SIZE, MIN_SIZE
+
+    ok = (isinstance(shape, list) and len(shape) == 3 and all(type(v) is int for v in shape)
+          and shape[0] in (1, 3) and all(MIN_SIZE <= v <= MAX_SIZE for v in shape[1:]))
+    if not ok:  # a hand-edited file must not become a huge decode
+        raise TinyVisionError(f"{path}: input_shape must be [1 or 3, height, width] with sides from {MIN_SIZE} "
+                              f"to {MAX_SIZE}, got {shape!r}")
     return tuple(shape)
 
 

@@ -403,6 +403,27 @@ def decode_bytes_sized(data: bytes, longest: int | None = None,
     return image_to_array(image), (w, h)
 
 
+def pixel_values(array: np.ndarray) -> np.ndarray:
+    """Any array of pixel values -> uint8 0..255: bools as black and white; floats in [0, 1] scaled (values
+    above 1 taken as 0..255); wider integers scaled from their own maximum. A float below 0 is refused: a
+    normalised tensor ((x - mean) / std) is no image, and clipped it reads as a blank page."""
+    if array.dtype == np.bool_:
+        return array.astype(np.uint8) * 255
+    if np.issubdtype(array.dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ImageError("array holds NaN or infinite values", "corrupt")
+        if float(array.min(initial=0.0)) < 0:
+            raise ImageError("pixel values below 0 (a normalised tensor?); pass pixels: uint8, or floats in "
+                             "[0, 1]", "not_image")
+        top = 255.0 if float(array.max(initial=0.0)) > 1.0 else 1.0
+        return np.clip(np.rint(array * (255.0 / top)), 0, 255).astype(np.uint8)
+    if array.dtype != np.uint8:
+        top = float(array.max(initial=0))
+        scale = 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
+        return np.clip(np.rint(array.astype(np.float64) * (255.0 / scale)), 0, 255).astype(np.uint8)
+    return array
+
+
 def array_to_pixels(array: np.ndarray) -> np.ndarray:
     """A user's numpy array -> (H, W, 1 or 3) uint8.
 
@@ -420,28 +441,32 @@ def array_to_pixels(array: np.ndarray) -> np.ndarray:
                          "too_small")
     if array.shape[0] * array.shape[1] > MAX_PIXELS:
         raise ImageError(f"array of {array.shape[1]}x{array.shape[0]} is over {MAX_PIXELS:,} pixels", "too_large")
-    if array.dtype == np.bool_:
-        array = array.astype(np.uint8) * 255
-    elif np.issubdtype(array.dtype, np.floating):
-        if not np.isfinite(array).all():
-            raise ImageError("array holds NaN or infinite values", "corrupt")
-        top = 255.0 if float(array.max(initial=0.0)) > 1.0 else 1.0
-        array = np.clip(np.rint(array * (255.0 / top)), 0, 255).astype(np.uint8)
-    elif array.dtype != np.uint8:
-        top = float(array.max(initial=0))
-        scale = 255.0 if top <= 255 else 65535.0 if top <= 65535 else top
-        array = np.clip(np.rint(array.astype(np.float64) * (255.0 / scale)), 0, 255).astype(np.uint8)
+    array = pixel_values(array)
     if array.shape[-1] in (2, 4):
         array = composite_alpha(array)
     return np.ascontiguousarray(array)
 
 
+def read_stream(source, limits: Limits = DEFAULT_LIMITS):
+    """An open binary file's bytes (read up to the size limit, from where it stands); any other source as
+    it is."""
+    if isinstance(source, Image.Image) or not callable(getattr(source, "read", None)):
+        return source
+    data = source.read(limits.max_file_bytes + 1)
+    if not isinstance(data, (bytes, bytearray)):
+        raise ImageError("a file opened in text mode: open it with 'rb'", "not_image")
+    if len(data) > limits.max_file_bytes:
+        raise ImageError(f"file is over the limit of {limits.max_file_bytes:,} bytes", "too_large")
+    return bytes(data)
+
+
 def decode(source, longest: int | None = None, limits: Limits = DEFAULT_LIMITS) -> np.ndarray:
     """Any image source -> (H, W, 1 or 3) uint8.
 
-    Accepts a path, bytes, a PIL image, a numpy array ((H, W) or (H, W, C)) or a
-    torch tensor ((H, W), (C, H, W) or (H, W, C)).
+    Accepts a path, bytes, an open binary file (`io.BytesIO`, an upload), a PIL image, a numpy array
+    ((H, W) or (H, W, C)) or a torch tensor ((H, W), (C, H, W) or (H, W, C)).
     """
+    source = read_stream(source, limits)
     if isinstance(source, (str, os.PathLike)):
         return decode_bytes(read_file(source, limits), longest, limits)
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -465,6 +490,7 @@ def decode(source, longest: int | None = None, limits: Limits = DEFAULT_LIMITS) 
 def decode_sized(source, longest: int | None = None,
                  limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, tuple[int, int]]:
     """`decode`, and the source's (width, height) as shown (see `displayed_size`)."""
+    source = read_stream(source, limits)
     if isinstance(source, (str, os.PathLike)):
         source = read_file(source, limits)
     if isinstance(source, (bytes, bytearray, memoryview)):

@@ -38,6 +38,20 @@ class FitResult:
 
 
 def restore(s: Setup, state: dict, source) -> Position:
+    """The saved position, with the model, optimizer, weight average and random streams as they were. A
+    state of another shape (damaged, or written by hand) is one line: it is a file, read as data only."""
+    try:
+        return restore_parts(s, state, source)
+    except TinyVisionError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise TinyVisionError(f"{source}: unreadable training state ({type(exc).__name__}: {first})") from None
+
+
+def restore_parts(s: Setup, state: dict, source) -> Position:
+    if not isinstance(state, dict):
+        raise TypeError(f"a {type(state).__name__}, not a dict")
     load_weights(s.model, state["model"], source, s.cfg.model)
     s.optimizer.load_state_dict(state["optimizer"])
     torch.set_rng_state(state["torch_rng"])

@@ -182,6 +182,7 @@ async function loadModel() {
     pad.style.width = "280px";
     pad.style.aspectRatio = "1";
   }
+  if (info.explain === false) whyBox.closest("label").hidden = true;  // an exported model: no saliency
   clearPad();
   buildBars(info.classes);
 }
