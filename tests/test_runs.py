@@ -207,6 +207,7 @@ def test_a_batch_of_float_pixels_reads_as_its_uint8_twin_and_a_normalised_one_is
     as_uint8 = [p.label for p in model.predict(images)]
     assert [p.label for p in model.predict(images.float() / 255)] == as_uint8  # a bare cast made them all 0
     assert torch.equal(model.logits(images.float() / 255), model.logits(images))
+    assert [p.label for p in model.predict((images.float() / 255).bfloat16())] == as_uint8  # numpy has no bf16
     with pytest.raises(tinyvision.TinyVisionError, match="below 0 \\(a normalised tensor\\?\\)"):
         model.predict((images.float() / 255 - 0.5) / 0.25)
 

@@ -193,7 +193,9 @@ class Model:
         if pixels.dtype != torch.uint8:  # never a bare cast: 0.7 would become 0
             from tinyvision.image.decode import pixel_values
 
-            pixels = torch.from_numpy(pixel_values(pixels.detach().cpu().numpy()))
+            values = pixels.detach().cpu()
+            values = values.float() if values.is_floating_point() else values  # (numpy has no bfloat16)
+            pixels = torch.from_numpy(pixel_values(values.numpy()))
         return self._runner(pixels)
 
     def log_probs(self, pixels: torch.Tensor) -> torch.Tensor:
