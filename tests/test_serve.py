@@ -311,3 +311,58 @@ def test_drawing_numbers_in_a_real_browser_shows_their_predictions(live_server, 
         finally:
             browser.close()
     assert requested and all(url.startswith(live_server) for url in requested)  # nothing from the internet
+
+
+SLOW_PREDICT = """
+  const original = window.fetch;
+  window.fetch = (url, options) => String(url).includes("/api/predict")
+    ? new Promise((resolve) => setTimeout(resolve, 1200)).then(() => original(url, options))
+    : original(url, options);
+"""
+
+
+def test_the_page_keeps_its_answers_straight_fits_a_phone_and_is_reachable_by_keyboard(live_server, tmp_path):
+    sync_playwright = browser_or_skip()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 800})
+            page.add_init_script(SLOW_PREDICT)  # every answer takes 1.2 s: room to act while one is on its way
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(live_server + "/")
+            page.wait_for_selector("#bars .row[data-class='9']")
+            assert page.locator("#input-figure").is_hidden()  # no picture yet, so no broken-image icon
+
+            draw(page, STROKES["7"])
+            page.wait_for_timeout(300)  # its answer is on its way ...
+            page.click("#clear")  # ... for a drawing that is gone
+            page.wait_for_timeout(2500)
+            assert page.locator("#prediction").inner_text() == "–"
+
+            upload = tmp_path / "photo-of-a-4.jpg"
+            upload.write_bytes(photo_of(4, "dark-on-light-jpeg", seed=2))
+            page.set_input_files("#upload", str(upload))
+            assert shown_prediction(page) == "4"
+            page.check("#why")  # the photo's own saliency, not the (blank) canvas's answer
+            page.wait_for_function("!document.getElementById('why-figure').hidden", timeout=15_000)
+            assert shown_prediction(page) == "4"
+
+            page.focus("#clear")
+            page.keyboard.press("Tab")
+            assert page.evaluate("document.activeElement.id") == "upload"
+
+            phone = browser.new_page(viewport={"width": 320, "height": 640})
+            phone.goto(live_server + "/")
+            phone.wait_for_selector("#bars .row[data-class='9']")
+            draw(phone, STROKES["12"])
+            assert shown_prediction(phone) == "12"
+            assert phone.evaluate("document.documentElement.scrollWidth") <= 320  # no sideways scrolling
+
+            offline = browser.new_page()
+            offline.route("**/api/model", lambda route: route.abort())
+            offline.goto(live_server + "/")
+            offline.wait_for_function("document.getElementById('model-info').textContent.includes('cannot reach')")
+            assert errors == []
+        finally:
+            browser.close()

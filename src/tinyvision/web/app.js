@@ -12,11 +12,14 @@ const inputImg = document.getElementById("model-input");
 const whyBox = document.getElementById("why");
 const whyFigure = document.getElementById("why-figure");
 const saliencyImg = document.getElementById("saliency");
+const inputFigure = document.getElementById("input-figure");
 let bars = {};
-let drawing = false;
+let pen = null;  // the one pointer drawing (a second finger is ignored: one pen, one stroke)
 let last = null;
 let inFlight = false;
 let dirty = false;  // the canvas changed since the last request was sent
+let shown = 0;  // bumped by Clear and by an upload: an answer to an older request is not shown
+let uploaded = null;  // the file whose answer is shown, if the answer is an upload's (else the canvas's)
 
 function clearPad() {
   ctx.fillStyle = "#fff";
@@ -54,8 +57,11 @@ function showBars(probabilities, best) {
   }
 }
 
-function showDigits(digits) {
+function showDigits(digits, refused) {
   digitsEl.innerHTML = "";
+  // A refused number still shows what each piece was read as, greyed: why it was not sure enough.
+  digitsEl.classList.toggle("refused", refused);
+  digitsEl.title = refused ? "refused: not every digit was sure enough" : "";
   if (!digits || digits.length < 2) return;
   for (const d of digits) {
     const chip = document.createElement("span");
@@ -73,8 +79,9 @@ function showResult(result) {
   messageEl.textContent = "";
   const best = result.top && result.top.length ? result.top[0].class : null;
   showBars(result.probabilities, abstained ? null : best);
-  showDigits(result.digits);
+  showDigits(result.digits, abstained);
   if (result.input_png) inputImg.src = result.input_png;
+  inputFigure.hidden = !result.input_png;
   whyFigure.hidden = !(whyBox.checked && result.saliency_png);
   if (result.saliency_png) saliencyImg.src = result.saliency_png;
 }
@@ -88,6 +95,7 @@ function resetResult(message) {
   barsEl.hidden = false;
   digitsEl.innerHTML = "";
   inputImg.removeAttribute("src");
+  inputFigure.hidden = true;  // no picture yet: no broken-image icon
   saliencyImg.removeAttribute("src");
   whyFigure.hidden = true;
 }
@@ -97,8 +105,9 @@ async function send(blob) {
   const response = await fetch(`/api/predict${query}`, {
     method: "POST", body: blob, headers: { "Content-Type": blob.type || "application/octet-stream" },
   });
-  const body = await response.json();
-  if (!response.ok) throw new Error(body.error || `HTTP ${response.status}`);
+  let body = null;
+  try { body = await response.json(); } catch { /* not JSON: a proxy's error page */ }
+  if (!response.ok || body === null) throw new Error((body && body.error) || `HTTP ${response.status}`);
   return body;
 }
 
@@ -107,15 +116,30 @@ async function predictCanvas() {
   if (inFlight) { dirty = true; return; }
   inFlight = true;
   dirty = false;
+  const mine = shown;
   predictionEl.dataset.state = "busy";
   try {
     const blob = await new Promise((resolve) => pad.toBlob(resolve, "image/png"));
-    showResult(await send(blob));
+    const result = await send(blob);
+    if (mine === shown) { uploaded = null; showResult(result); }  // else cleared (or replaced) meanwhile
   } catch (err) {
-    resetResult(err.message);
+    if (mine === shown) resetResult(err.message);
   } finally {
     inFlight = false;
-    if (dirty) predictCanvas(); else predictionEl.dataset.state = "done";
+    if (dirty) predictCanvas(); else if (mine === shown) predictionEl.dataset.state = "done";
+  }
+}
+
+async function predictFile(file) {
+  const mine = ++shown;
+  predictionEl.dataset.state = "busy";
+  try {
+    const result = await send(file);
+    if (mine === shown) { uploaded = file; showResult(result); }
+  } catch (err) {
+    if (mine === shown) { uploaded = null; resetResult(`${file.name}: ${err.message}`); }
+  } finally {
+    if (mine === shown) predictionEl.dataset.state = "done";
   }
 }
 
@@ -125,7 +149,9 @@ function point(event) {
 }
 
 pad.addEventListener("pointerdown", (event) => {
-  drawing = true;
+  if (pen !== null) return;  // a second finger while the first draws
+  uploaded = null;  // from now on the answer is the drawing's
+  pen = event.pointerId;
   pad.setPointerCapture(event.pointerId);
   last = point(event);
   ctx.beginPath();
@@ -134,7 +160,7 @@ pad.addEventListener("pointerdown", (event) => {
   ctx.fill();
 });
 pad.addEventListener("pointermove", (event) => {
-  if (!drawing) return;
+  if (event.pointerId !== pen) return;
   const p = point(event);
   ctx.beginPath();
   ctx.moveTo(last.x, last.y);
@@ -144,10 +170,15 @@ pad.addEventListener("pointermove", (event) => {
   predictCanvas();  // live: while drawing
 });
 for (const type of ["pointerup", "pointercancel"]) {
-  pad.addEventListener(type, () => { if (drawing) { drawing = false; predictCanvas(); } });
+  pad.addEventListener(type, (event) => {
+    if (event.pointerId === pen) { pen = null; predictCanvas(); }
+  });
 }
 
 document.getElementById("clear").addEventListener("click", () => {
+  shown++;  // an answer still on its way is for a drawing that is gone
+  dirty = false;
+  uploaded = null;
   clearPad();
   resetResult("");
   predictionEl.dataset.state = "idle";
@@ -155,25 +186,29 @@ document.getElementById("clear").addEventListener("click", () => {
 
 whyBox.addEventListener("change", () => {
   whyFigure.hidden = !(whyBox.checked && saliencyImg.getAttribute("src"));
-  if (whyBox.checked && predictionEl.dataset.answer) predictCanvas();
+  if (!whyBox.checked || !predictionEl.dataset.answer) return;
+  if (uploaded !== null) predictFile(uploaded); else predictCanvas();  // the shown answer's own image, again
 });
 
 document.getElementById("upload").addEventListener("change", async (event) => {
   const file = event.target.files[0];
   if (!file) return;
-  predictionEl.dataset.state = "busy";
-  try {
-    showResult(await send(file));
-  } catch (err) {
-    resetResult(`${file.name}: ${err.message}`);
-  } finally {
-    predictionEl.dataset.state = "done";
-    event.target.value = "";
-  }
+  clearPad();  // the answer shown will be the photo's, not the drawing's
+  dirty = false;
+  await predictFile(file);
+  event.target.value = "";
 });
 
 async function loadModel() {
-  const info = await (await fetch("/api/model")).json();
+  let info;
+  try {
+    const response = await fetch("/api/model");
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    info = await response.json();
+  } catch (err) {
+    document.getElementById("model-info").textContent = `cannot reach the server (${err.message}): reload the page`;
+    return;
+  }
   const acc = info.test_acc == null ? "" : ` · test accuracy ${(100 * info.test_acc).toFixed(2)}%`;
   document.getElementById("model-info").textContent = `${info.model} trained on ${info.dataset}${acc}`;
   if (info.preparation !== "digit") {  // a model of other things: one image, one class
