@@ -254,3 +254,22 @@ def test_a_request_http_cannot_parse_gets_a_json_400(model_path, request_bytes):
         head, _, body = reply.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 400 ") and b"content-type: application/json" in head.lower()
         assert json.loads(body)["error"].startswith("malformed HTTP request")
+
+
+def test_a_server_restarts_on_its_port_at_once_and_a_taken_port_is_one_line():
+    from tinyvision.errors import TinyVisionError
+    from tinyvision.serve import check_listen
+
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    with pytest.raises(TinyVisionError, match=f"cannot listen on 127.0.0.1:{port}"):
+        check_listen("127.0.0.1", port)  # another server listens there
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    accepted.close()  # the server side closes first: its end lingers in TIME_WAIT, as after a stopped server
+    client.close()
+    listener.close()
+    check_listen("127.0.0.1", port)  # a bare bind said "Address already in use" for a minute

@@ -343,20 +343,29 @@ def check_port(port: int) -> None:
         raise TinyVisionError(f"--port must be from 0 to 65535, not {port}")
 
 
-def run_server(model: Model, host: str = "127.0.0.1", port: int = 8000, options: ServeOptions | None = None) -> None:
+def check_listen(host: str, port: int) -> None:
+    """A clear one-line error, instead of uvicorn's log, when the port is taken. Bound as uvicorn binds
+    (SO_REUSEADDR): the connections of a server just stopped linger a minute in TIME_WAIT, which stops
+    a bare bind but not a restarted server; another server listening there is still found."""
     import socket
 
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+            probe.listen(1)
+        except OSError as exc:
+            raise TinyVisionError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+
+
+def run_server(model: Model, host: str = "127.0.0.1", port: int = 8000, options: ServeOptions | None = None) -> None:
     import uvicorn
 
     from tinyvision.serve_connections import BoundedH11Protocol
 
     options = options or ServeOptions.with_defaults()
     check_port(port)
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
-        try:  # a clear one-line error instead of uvicorn's log when the port is taken
-            probe.bind((host, port))
-        except OSError as exc:
-            raise TinyVisionError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+    check_listen(host, port)
     threads = share_threads(options.workers)
     if options.processes:
         threads = 1  # each worker process computes on one torch thread (`serve_workers`)

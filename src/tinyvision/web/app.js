@@ -25,7 +25,11 @@ function clearPad() {
   ctx.fillStyle = "#fff";
   ctx.fillRect(0, 0, pad.width, pad.height);
   ctx.strokeStyle = "#000";
-  ctx.lineWidth = pad.height / 14;  // MNIST strokes are about a tenth of the digit's height
+  // 16 px on the 280 px pad. MNIST's strokes are about a tenth of a digit's height, a digit that fills
+  // the pad; with 20 px a number written small, a quarter of the pad high, had strokes a third of its
+  // height and its digits ran together into one mark. 16 px reads such numbers and still the digits
+  // that fill the pad (drawn in Chromium: a glyph set of our own, not a test set).
+  ctx.lineWidth = pad.height / 17.5;
   ctx.lineCap = "round";
   ctx.lineJoin = "round";
 }
