@@ -73,6 +73,7 @@ def two_ranks(tmp_path_factory) -> Path:
     assert result.returncode == 0, errors(result.stderr)
     assert "global batch 32 = 2 ranks x 16" in result.stdout
     assert result.stdout.count("epoch   2/2") == 1  # rank 0 alone reports
+    assert result.stdout.count("test_acc") == 1  # and prints the result: the ranks share the run folder
     return folder
 
 
