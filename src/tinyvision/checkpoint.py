@@ -28,6 +28,7 @@ from tinyvision.errors import TinyVisionError
 from tinyvision.inference import TTA
 from tinyvision.models import create_model
 from tinyvision.normalization import Normalization
+from tinyvision.typed_json import is_int, is_number, typed
 
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "train_state.pt"
@@ -86,22 +87,18 @@ class ModelCard:
             temperature = d.get("temperature", 1.0)
             if not is_number(temperature) or not 0.01 <= temperature <= 100:
                 raise ValueError(f"temperature {temperature!r} out of range")
-            tta = typed(d.get("tta") or {}, dict, "tta")
-            norm = typed(d["normalization"], dict, "normalization")
             return cls(
                 model=typed(d["model"], str, "model"),
                 input_shape=tuple(typed(v, int, "input_shape") for v in typed(d["input_shape"], list, "input_shape")),
                 classes=tuple(typed(c, str, "classes") for c in typed(d["classes"], list, "classes")),
-                normalization=Normalization(*(tuple(typed(v, float, f"normalization {k}")
-                                                    for v in typed(norm[k], list, f"normalization {k}"))
-                                              for k in ("mean", "std"))),
+                normalization=Normalization.from_dict(typed(d["normalization"], dict, "normalization")),
                 dataset=typed(d["dataset"], str, "dataset"),
                 config=typed(d["config"], dict, "config"),
                 code_version=typed(d["code_version"], str, "code_version"),
                 metrics=typed(d.get("metrics", {}), dict, "metrics"),
                 kind=typed(d["kind"], str, "kind"),
                 preparation=typed(d["preparation"], str, "preparation"),
-                tta=TTA(typed(tta.get("shift", 0), int, "tta shift"), typed(tta.get("flip", False), bool, "tta flip")),
+                tta=TTA.from_dict(typed(d.get("tta") or {}, dict, "tta")),
                 temperature=float(temperature),
                 reject=typed(d.get("reject") or {}, dict, "reject"),
             ).checked()
@@ -136,30 +133,13 @@ class ModelCard:
             (self.preparation in ("digit", "resize"), f"preparation {self.preparation!r}"),
             (score_of(reject) in (TOP_PROBABILITY, ENERGY), "rejection score"),
             # A probability's bar lies in [0, 1]; an energy's (a log-sum-exp of logits) is any finite number.
-            (all(isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b)
+            (all(is_number(b) and math.isfinite(b)
                  and (score_of(reject) == ENERGY or 0 <= b <= 1) for b in bars), "rejection thresholds"),
         ]
         bad = [what for ok, what in checks if not ok]
         if bad:
             raise ValueError(f"out of range: {', '.join(bad)}")
         return self
-
-
-def is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def typed(value, kind: type, what: str):
-    """`value` if JSON gave it the type `kind` (an integer passes for a float, a bool for neither);
-    else ValueError naming `what`."""
-    ok = {int: is_int, float: is_number}.get(kind, lambda v: isinstance(v, kind))(value)
-    if not ok:
-        raise ValueError(f"{what}: {kind.__name__} expected, got {type(value).__name__}")
-    return float(value) if kind is float else value
 
 
 def upgrade_v1(d: dict) -> dict:

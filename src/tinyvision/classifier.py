@@ -138,9 +138,7 @@ class Model:
 
         `runtime="onnx"` runs a run folder's exported `model.onnx` instead of PyTorch.
         """
-        if hasattr(path, "folder") and hasattr(path, "path"):  # a `Run`, as train() returns it
-            path = path.path
-        if not isinstance(path, (str, os.PathLike)):
+        if not isinstance(path, (str, os.PathLike)):  # (a `Run` is a PathLike: its folder)
             raise TinyVisionError(f"load() takes a run folder, a model.safetensors or a .onnx path, "
                                   f"not a {type(path).__name__}")
         path = Path(path).expanduser()

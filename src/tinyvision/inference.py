@@ -54,8 +54,11 @@ class TTA:
 
     @classmethod
     def from_dict(cls, d: dict | None) -> TTA:
+        """As `to_dict` wrote it (ValueError for another type: `"flip": "false"` must not mean True)."""
+        from tinyvision.typed_json import typed
+
         d = d or {}
-        return cls(int(d.get("shift", 0)), bool(d.get("flip", False)))
+        return cls(typed(d.get("shift", 0), int, "tta shift"), typed(d.get("flip", False), bool, "tta flip"))
 
 
 def shifted_views(images: torch.Tensor, radius: int) -> list[torch.Tensor]:

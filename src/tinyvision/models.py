@@ -273,7 +273,6 @@ class TVResNetWide(TVResNet):
         super().__init__(input_shape, num_classes, widths=(32, 64, 256), stem=16)
 
 
-
 def descriptions() -> dict[str, str]:
     """Every registered model name and what the model is: `tinyvision.models()`."""
     return dict(DESCRIPTIONS)

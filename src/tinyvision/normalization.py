@@ -50,4 +50,9 @@ class Normalization:
 
     @classmethod
     def from_dict(cls, d: dict) -> Normalization:
-        return cls(tuple(float(v) for v in d["mean"]), tuple(float(v) for v in d["std"]))
+        """As `to_dict` wrote it: lists of numbers (ValueError for anything else: it is read from a file)."""
+        from tinyvision.typed_json import typed
+
+        mean, std = (tuple(typed(v, float, f"normalization {k}") for v in typed(d[k], list, f"normalization {k}"))
+                     for k in ("mean", "std"))
+        return cls(mean, std)

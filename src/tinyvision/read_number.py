@@ -13,7 +13,8 @@ below the rejection threshold chosen on validation (a non-digit gets
 spread-out probabilities), when digits cut apart among several marks are not
 sure as a whole (a word's letters cut into pieces, SEVERAL_CUT_BAR; lower for
 a reading without a 1 or a 7, the digits a letter's strokes pass for), or when
-the image holds more marks than a number has or no ink at all (a blank page): reason "not a digit".
+the image holds more marks than a number has, or no ink at all (a blank
+page): reason "not a digit".
 """
 
 from __future__ import annotations

@@ -33,6 +33,10 @@ class Run:
 
         self.folder = RunFolder(self.path)
 
+    def __fspath__(self) -> str:
+        """A `Run` stands for its folder wherever a path is taken: `tinyvision.load(run)`, `Path(run)`."""
+        return str(self.path)
+
     def __repr__(self) -> str:
         try:
             m = self.metrics

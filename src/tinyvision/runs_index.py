@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tinyvision.atomic import write_json
+from tinyvision.typed_json import is_int, is_number
 
 STATUS_FILE = "status.json"
 STALE_AFTER = 6 * 3600  # seconds without a heartbeat after which another machine's run is taken for dead
@@ -65,8 +66,7 @@ def read_object(path: Path) -> dict | None:
 
 def number(value) -> float | None:
     """A finite JSON number as a float; None for anything else (a string, a bool, null, NaN)."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    return float(value) if ok else None
+    return float(value) if is_number(value) and math.isfinite(value) else None
 
 
 def read_status(folder: Path) -> tuple[str, str]:
@@ -80,7 +80,7 @@ def read_status(folder: Path) -> tuple[str, str]:
             return status, str(d.get("error", "") if d else "unreadable status.json")
         pid, beat = d.get("pid"), number(d.get("time"))
         if d.get("host") == socket.gethostname():
-            if not isinstance(pid, int) or isinstance(pid, bool) or not 0 < pid < 2**31:
+            if not is_int(pid) or not 0 < pid < 2**31:
                 return "unknown", "unreadable status.json"
             return ("running", "") if process_alive(pid) else ("failed", "died (process gone)")
         if beat is None:

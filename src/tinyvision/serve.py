@@ -13,9 +13,10 @@ image too large to decode, 415 for bytes that are not an image, 400 for a
 corrupt or tiny image or a malformed form (a blank page is answered "not a
 digit"), 408 for a body that takes longer than `body_seconds` to arrive (a
 slow client holds a place in the queue), 503 (with Retry-After) when every
-worker is busy and the queue is full. With worker processes, also 503 for a prediction past `predict_seconds`
-and 500 for one whose worker died: either worker is replaced. FastAPI's own
-404, 405 and 422 have the same shape. A bad request never takes the server down.
+worker is busy and the queue is full. With worker processes, also 503 for a
+prediction past `predict_seconds` and 500 for one whose worker died: either
+worker is replaced. FastAPI's own 404, 405 and 422 have the same shape. A bad
+request never takes the server down.
 
 Bounded by design: at most `workers` predictions run at once; at most `queue`
 more requests wait; every other request is answered 503 at once, before its

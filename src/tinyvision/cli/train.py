@@ -131,8 +131,11 @@ def run(args: argparse.Namespace) -> int:
             progress=progress_choice(args.progress), plots=not args.no_plots, resume=args.resume,
             dry_run=args.dry_run, stop=stop, **options,
         )
+    from tinyvision.distributed import launch_info
+
     # Under torchrun, rank 0 speaks for the run: the others see its metrics.json on a shared disk too.
-    if os.environ.get("RANK", "0") != "0" or not result.folder.metrics_json.is_file():
+    launched = launch_info(os.environ)
+    if (launched is not None and launched[0] != 0) or not result.folder.metrics_json.is_file():
         return 0
     m = result.metrics
     print(

@@ -32,6 +32,7 @@ from tinyvision.datasets.image_data import ImageData
 from tinyvision.datasets.registry import DIGITS_PREFIX, FOLDER_PREFIX
 from tinyvision.datasets.split import SPLITS, TRAIN, VAL, SplitOptions, saved_split, stratified_split
 from tinyvision.errors import TinyVisionError
+from tinyvision.typed_json import is_int
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 MIN_SIZE, MAX_SIZE = 4, 1024
@@ -157,7 +158,7 @@ def list_folder(root: Path) -> FolderListing:
 
 
 def check_image_size(image_size: int | None) -> None:
-    if image_size is not None and (not isinstance(image_size, int) or isinstance(image_size, bool)):
+    if image_size is not None and not is_int(image_size):
         raise TinyVisionError(f"--image-size must be an integer, got {image_size!r}")
     if image_size is not None and not MIN_SIZE <= image_size <= MAX_SIZE:
         raise TinyVisionError(f"--image-size must be between {MIN_SIZE} and {MAX_SIZE}, got {image_size}")

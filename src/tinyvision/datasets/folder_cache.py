@@ -186,7 +186,10 @@ def cache_key(root: Path, files: list[str], labels: list[int], image_size: int |
         extra += f" v{PREPARATION_VERSION}"
     digest = hashlib.sha256(f"v{CACHE_VERSION} size={image_size}{extra}\n".encode())
     for name, label in zip(files, labels):
-        st = (root / name).lstat() if not (root / name).exists() else (root / name).stat()  # a broken link too
+        try:
+            st = (root / name).stat()
+        except FileNotFoundError:  # a broken link: its own entry (the decoder reports it unreadable)
+            st = (root / name).lstat()
         digest.update(f"{name}\t{label}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:24]
 

@@ -109,59 +109,49 @@ def write_split(path: Path, dataset: str, files: dict[str, str], options: SplitO
                       "input_shape": list(shape) if shape else None, "files": files})
 
 
-def read_split(path: Path) -> dict[str, str]:
-    """The file -> split assignment of a split.json."""
+def read_split(path: Path) -> tuple[dict[str, str], tuple[int, int, int] | None]:
+    """A split.json, read once: its file -> split assignment, and the (C, H, W) its files were decoded to
+    (None: not recorded, an older run)."""
     try:
-        files = json.loads(Path(path).read_text())["files"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        d = json.loads(Path(path).read_text())
+        files, shape = d["files"], d.get("input_shape")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise TinyVisionError(f"{path}: unreadable split file ({exc})") from None
     if not isinstance(files, dict) or not all(v in SPLITS for v in files.values()):
         raise TinyVisionError(f"{path}: a split file maps file names to train, val or test")
-    return {str(k): str(v) for k, v in files.items()}
+    return {str(k): str(v) for k, v in files.items()}, split_shape(shape, path)
 
 
-def read_split_shape(path: Path) -> tuple[int, int, int] | None:
-    """The (C, H, W) a split.json says its files were decoded to (None: not recorded, an older run)."""
-    try:
-        shape = json.loads(Path(path).read_text()).get("input_shape")
-    except (OSError, ValueError, AttributeError) as exc:
-        raise TinyVisionError(f"{path}: unreadable split file ({exc})") from None
+def split_shape(shape, path: Path) -> tuple[int, int, int] | None:
+    """A split.json's `input_shape`, in the range a folder is decoded to: a hand-edited file must not
+    become a huge decode."""
     if shape is None:
         return None
     from tinyvision.datasets.folder import MAX_SIZE, MIN_SIZE
+    from tinyvision.typed_json import is_int
 
-    ok = (isinstance(shape, list) and len(shape) == 3 and all(type(v) is int for v in shape)
+    ok = (isinstance(shape, list) and len(shape) == 3 and all(is_int(v) for v in shape)
           and shape[0] in (1, 3) and all(MIN_SIZE <= v <= MAX_SIZE for v in shape[1:]))
-    if not ok:  # a hand-edited file must not become a huge decode
+    if not ok:
         raise TinyVisionError(f"{path}: input_shape must be [1 or 3, height, width] with sides from {MIN_SIZE} "
                               f"to {MAX_SIZE}, got {shape!r}")
     return tuple(shape)
 
 
-def split_file_of(path: Path) -> Path:
-    """Where a run folder's split.json is (or would be): in the folder, or beside a checkpoint file."""
+def split_beside(path: Path) -> tuple[dict[str, str] | None, tuple[int, int, int] | None]:
+    """What the split.json of a run folder (or beside a checkpoint file) says (see `read_split`), or
+    (None, None) when there is none."""
     folder = Path(path) if Path(path).is_dir() else Path(path).parent
-    return folder / SPLIT_FILE
-
-
-def split_beside(path: Path) -> dict[str, str] | None:
-    """The split.json of a run folder (or beside a checkpoint file), if there is one."""
-    file = split_file_of(path)
-    return read_split(file) if file.is_file() else None
-
-
-def shape_beside(path: Path) -> tuple[int, int, int] | None:
-    """The decoded shape the split.json of a run folder (or beside a checkpoint file) records, if any."""
-    file = split_file_of(path)
-    return read_split_shape(file) if file.is_file() else None
+    file = folder / SPLIT_FILE
+    return read_split(file) if file.is_file() else (None, None)
 
 
 def split_of_run(path: Path, config: dict, shape: tuple[int, int, int] | None = None) -> SplitOptions:
     """How a run's folder dataset was split: its split.json when it is there (beside the checkpoint),
     else the seed and shares of its config (the same files give the same split); decoded to `shape`
     (its model card's input shape), else to the shape its split.json records."""
+    files, saved_shape = split_beside(path)
     return SplitOptions(
         int(config.get("seed", 0)), float(config.get("val_fraction", 0.1)),
-        float(config.get("test_fraction", 0.1)), split_beside(path),
-        tuple(shape) if shape is not None else shape_beside(path),
+        float(config.get("test_fraction", 0.1)), files, tuple(shape) if shape is not None else saved_shape,
     )

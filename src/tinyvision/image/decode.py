@@ -62,11 +62,11 @@ def quiet_decoder_diagnostics() -> None:
     """A corrupt TIFF makes Pillow warn about each bad tag, and libtiff print its own complaints
     ("Using code not yet in table.") straight to stderr; other plugins warn of what they read around
     (an APNG without frames, a malformed MPO, an icon not its stated size); a header claiming a huge
-    image makes Pillow warn of a decompression bomb, which this decoder refuses itself (MAX_PIXELS). The decoder answers
-    each with one ImageError or a picture, so these lines only break the CLI's one-line error and fill
-    a server's log. libtiff's handlers are process-wide C state, set once (no per-call redirection,
-    which threads would race on); where the library cannot be found (no /proc, a system Pillow),
-    libtiff stays as it was."""
+    image makes Pillow warn of a decompression bomb, which this decoder refuses itself (MAX_PIXELS).
+    The decoder answers each with one ImageError or a picture, so these lines only break the CLI's
+    one-line error and fill a server's log. libtiff's handlers are process-wide C state, set once (no
+    per-call redirection, which threads would race on); where the library cannot be found (no /proc, a
+    system Pillow), libtiff stays as it was."""
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.\w+ImagePlugin")
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     try:

@@ -17,7 +17,7 @@ from tinyvision.calibration import calibration_report, choose_rejection, default
 from tinyvision.checkpoint import ModelCard, load_train_state, load_weights
 from tinyvision.config import RunConfig
 from tinyvision.datasets import ImageData
-from tinyvision.datasets.split import shape_beside, split_beside
+from tinyvision.datasets.split import split_beside
 from tinyvision.distributed import Distributed
 from tinyvision.errors import TinyVisionError
 from tinyvision.evaluate import eval_batch_size, evaluate, split_report
@@ -136,8 +136,8 @@ def fit(
     """
     stop = stop or threading.Event()
     # A resumed run reads its own files (split.json) and keeps its own weights (no --init-from).
-    s = build_setup(cfg, dist, data, saved_split=split_beside(run.path) if resume else None,
-                    saved_shape=shape_beside(run.path) if resume else None, init=not resume)
+    saved_split, saved_shape = split_beside(run.path) if resume else (None, None)
+    s = build_setup(cfg, dist, data, saved_split=saved_split, saved_shape=saved_shape, init=not resume)
     hooks = Callbacks(callbacks)
     pos = Position()
     if resume:
