@@ -153,3 +153,23 @@ def test_class_names_in_any_script_and_a_folder_of_unreadable_files_keep_stderr_
     report = json.loads((tmp_path / "tiny-check" / "report.json").read_text())
     assert len(report["unreadable"]) == 6 and "need at least 8x8" in next(iter(report["unreadable"].values()))
     assert "Warning" not in capsys.readouterr().err and not [str(w.message) for w in recwarn]
+
+
+def test_a_folder_of_many_classes_gets_a_short_summary_and_its_figure_quickly(tmp_path, capsys):
+    # 400 classes of 3 images: check.png drew a row of axes per class (over ten minutes of layout), and the
+    # summary printed every tiny class's name, twice.
+    import time
+
+    rng = np.random.default_rng(0)
+    for c in range(120):
+        (tmp_path / "data" / f"c{c:03d}").mkdir(parents=True)
+        for k in range(3):
+            pixels = rng.integers(0, 255, (16, 16), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "data" / f"c{c:03d}" / f"{k}.png")
+    start = time.perf_counter()
+    code = main(["check-data", f"folder:{tmp_path / 'data'}", "--out", str(tmp_path / "report"), "--no-near"])
+    assert code == 1 and time.perf_counter() - start < 60  # (1: problems found, the tiny classes)
+    out = capsys.readouterr().out
+    assert "and 108 more" in out and max(len(line) for line in out.splitlines()) < 400
+    assert (tmp_path / "report" / "check.png").read_bytes()[:4] == b"\x89PNG"
+    assert "c119" in (tmp_path / "report" / "report.md").read_text()  # the report still names every class

@@ -1,11 +1,14 @@
 import io
 import json
 
+import numpy as np
 import pytest
 import safetensors
 import safetensors.torch
 import torch
+from PIL import Image
 
+import tinyvision
 from tinyvision.checkpoint import ModelCard, load_model, load_train_state, save_model, stored_digest
 from tinyvision.errors import TinyVisionError
 from tinyvision.models import create_model
@@ -181,3 +184,35 @@ def test_weights_of_a_kind_of_number_the_model_does_not_hold_are_refused(tmp_pat
     half = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
     safetensors.torch.save_file(half, tmp_path / "half.safetensors", metadata={"tinyvision": card().to_json()})
     assert load_model(tmp_path / "half.safetensors")[0](torch.zeros(1, 1, 28, 28)).dtype == torch.float32
+
+
+def test_an_unfinished_runs_model_loads_with_a_one_line_warning(tiny_dataset, tmp_path, capsys):
+    # A run stopped before its end has a model.safetensors (to try, to resume) that is neither calibrated
+    # nor given refusal thresholds: it loaded silently and answered every photo with confidence.
+    import threading
+    import warnings
+
+    from conftest import fit_run
+    from tinyvision.cli import main
+    from tinyvision.config import RunConfig
+    from tinyvision.errors import UnfinishedRunWarning
+    from tinyvision.training import Interrupted
+
+    cfg = RunConfig(dataset=tiny_dataset, model="tvnet", epochs=2, batch_size=32, seed=0).validate()
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Interrupted):
+        fit_run(cfg, tmp_path / "stopped", stop=stop)
+    with pytest.warns(UnfinishedRunWarning, match="unfinished run .*never abstains.*--resume"):
+        tinyvision.load(tmp_path / "stopped")
+    image = tmp_path / "x.png"
+    Image.fromarray(np.full((12, 12), 200, np.uint8)).save(image)
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "stopped"), str(image)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("tinyvision: warning: ") and err.count("\n") == 1 and "Traceback" not in err
+
+    fit_run(cfg, tmp_path / "stopped", resume=True)  # finished: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnfinishedRunWarning)
+        tinyvision.load(tmp_path / "stopped")

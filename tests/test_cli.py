@@ -1,6 +1,7 @@
 """End-to-end: the real command line, in subprocesses, on the bundled MNIST."""
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -72,6 +73,36 @@ def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(tmp_path):
     b = json.loads((run / "metrics.json").read_text())
     assert without_times(a["history"]) == without_times(b["history"])
     assert a["test_loss"] == b["test_loss"] and a["confusion"] == b["confusion"]
+
+
+def test_sigterm_stops_and_saves_like_ctrl_c(tmp_path):
+    # docker stop, Slurm preemption, systemd and Kubernetes send SIGTERM: it killed the run mid-epoch,
+    # unsaved, its status left "running".
+    run = tmp_path / "run"
+    flags = ["--preset", "fast", "--epochs", "3", "--limit-batches", "60", "--progress", "lines", "--no-plots"]
+    proc = subprocess.Popen([sys.executable, "-m", "tinyvision", "train", *flags, "--out", str(run)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "metrics.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "training finished before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err, err
+    assert json.loads((run / "status.json").read_text())["status"] == "interrupted"
+    assert (run / "train_state.pt").exists()
+
+
+def test_names_too_long_and_run_folders_named_in_bytes_are_one_line_errors(tmp_path):
+    long = tmp_path / ("x" * 300)  # one component over the 255 bytes a file system allows
+    for args in (["predict", long, tmp_path / "x.png"], ["plot", long], ["runs", long]):
+        result = tinyvision(*args)
+        assert result.returncode == 2 and result.stderr.startswith("tinyvision: error: "), result.stderr
+        assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    bad = os.fsdecode(bytes(tmp_path) + b"/bad\xff")
+    result = tinyvision("train", "--preset", "fast", "--out", bad)
+    assert result.returncode == 2 and "UTF-8" in result.stderr, result.stderr
+    assert not os.path.exists(bad)
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,18 @@ def test_predict_with_onnx_runtime_matches_pytorch(tiny_run, tmp_path, capsys):
         assert [t["probability"] for t in a["top"]] == pytest.approx([t["probability"] for t in b["top"]], abs=1e-5)
 
 
+def test_export_never_writes_over_the_checkpoint_it_reads(tiny_dataset, tmp_path, capsys):
+    # `--out RUN/model.safetensors` replaced the run's model with a TorchScript file and reported success.
+    cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, seed=3).validate()
+    fit_run(cfg, tmp_path / "run")
+    model = tmp_path / "run" / "model.safetensors"
+    before = model.read_bytes()
+    for target in (model, tmp_path / "run" / "train_state.pt"):
+        assert main(["export", str(tmp_path / "run"), "--format", "torchscript", "--out", str(target)]) == 2
+        assert "the run's own" in capsys.readouterr().err
+    assert model.read_bytes() == before
+
+
 def test_export_refuses_a_missing_checkpoint(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nothing"), "--format", "torchscript"]) == 2
     assert "no checkpoint" in capsys.readouterr().err

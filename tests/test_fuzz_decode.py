@@ -390,3 +390,30 @@ def test_files_pillow_reads_around_leave_stderr_empty(tmp_path):
     done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert done.stdout.count("(") == 2, done.stdout
+
+
+def test_a_huge_exif_tag_is_never_unpacked_only_the_orientation_is_read():
+    """An upload of a few MB whose EXIF block holds one private tag of millions of numbers: repacking the
+    block (Pillow's exif_transpose) made each number a Python object, ~1 GB and seconds of work for a 10 MB
+    PNG, outside the decoder's pixel budget. Only the orientation is read, and still honoured."""
+    import struct
+    import tracemalloc
+
+    count = 2_000_000
+    entries = [(0x0112, 3, 1, struct.pack(">HH", 6, 0)),  # orientation 6: turn a quarter to show
+               (0xFDE8, 3, count, struct.pack(">I", 8 + 2 + 2 * 12 + 4))]  # a private tag: SHORTs after the IFD
+    ifd = struct.pack(">H", len(entries)) + b"".join(struct.pack(">HHI", t, k, n) + v for t, k, n, v in entries)
+    values = (np.arange(count) % 60000 + 300).astype(">u2").tobytes()  # numbers Python does not cache
+    exif = b"MM\x00\x2a" + struct.pack(">I", 8) + ifd + struct.pack(">I", 0) + values
+    stored = np.zeros((20, 40), np.uint8)
+    stored[:, :10] = 255  # a bright band on the left as stored: on top once turned
+    buffer = io.BytesIO()
+    Image.fromarray(stored).save(buffer, format="PNG", exif=exif)
+    tracemalloc.start()
+    try:
+        shown = decode(buffer.getvalue())
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert shown.shape == (40, 20, 1) and shown[:10].mean() > 200 and shown[30:].mean() < 50
+    assert peak < 40 * 2**20, f"{peak / 2**20:.0f} MB traced for a {len(buffer.getvalue()) / 2**20:.1f} MB file"

@@ -97,6 +97,50 @@ def test_finished_run_cannot_be_resumed_or_overwritten(tiny_dataset, tmp_path):
         fit_run(tiny_config(epochs=1), run.path)
 
 
+def test_a_run_stopped_after_its_last_epoch_or_before_its_first_is_finished_by_resume(tiny_dataset, tmp_path,
+                                                                                     monkeypatch):
+    # Stopped in calibration, the test or the final save (a second Ctrl-C, kill -9, a full disk), a run had
+    # every epoch saved but no metrics.json, and --resume refused it as "already finished"; one that died
+    # before its first epoch was saved held only config.json, and --resume said "train_state.pt does not
+    # exist" while a fresh --out said "already holds a run". Both now finish with --resume.
+    import importlib
+
+    fit_module = importlib.import_module("tinyvision.training.fit")  # (`training.fit` is also a function)
+    real = fit_module.calibrate
+
+    def interrupted(s):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fit_module, "calibrate", interrupted)
+    run = RunFolder(tmp_path / "late")
+    with pytest.raises(KeyboardInterrupt):
+        fit_run(tiny_config(epochs=1), run.path)
+    assert run.state.exists() and not run.metrics_json.exists()
+    monkeypatch.setattr(fit_module, "calibrate", real)
+    finished = fit_run(run.read_config(), run.path, resume=True)
+    assert run.metrics_json.exists() and len(finished.metrics["history"]) == 1
+    assert finished.metrics["test_acc"] > 0.5
+
+    early = RunFolder(tmp_path / "early")
+    early.create(tiny_config(epochs=1))  # all a run leaves when it dies loading its data
+    fit_run(early.read_config(), early.path, resume=True)
+    assert early.metrics_json.exists()
+
+
+def test_resume_is_refused_while_the_run_trains_in_another_process(tiny_dataset, tmp_path):
+    import tinyvision
+    from tinyvision.runs_index import write_status
+
+    run = RunFolder(tmp_path / "run")
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Interrupted):
+        fit_run(tiny_config(epochs=2), run.path, stop=stop)
+    write_status(run.path, "running", epoch=0)  # as a live process on this machine (this one) writes it
+    with pytest.raises(TinyVisionError, match="still training in another process"):
+        tinyvision.train(resume=run.path, progress=False, plots=False)
+
+
 @pytest.mark.parametrize("ema", [0.0, 0.9])
 def test_checkpoint_reloads_to_the_same_predictions(tiny_dataset, tmp_path, ema):
     setup = fit_run(tiny_config(epochs=1, ema=ema), tmp_path / "run").setup

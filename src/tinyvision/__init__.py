@@ -30,12 +30,16 @@ _LAZY = {
     "Comparison": ("tinyvision.compare", "Comparison"),
     "Interrupted": ("tinyvision.training.loop", "Interrupted"),
     "RunConfig": ("tinyvision.config", "RunConfig"),
+    "ImageError": ("tinyvision.image.decode", "ImageError"),
+    "UnfinishedRunWarning": ("tinyvision.errors", "UnfinishedRunWarning"),
 }
 
 if TYPE_CHECKING:
     from tinyvision.classifier import Model, Prediction, load
     from tinyvision.compare import Comparison, compare
     from tinyvision.config import RunConfig
+    from tinyvision.errors import UnfinishedRunWarning
+    from tinyvision.image.decode import ImageError
     from tinyvision.run import Run, train
     from tinyvision.training.loop import Interrupted
 
@@ -59,6 +63,6 @@ def presets() -> dict[str, dict]:
 
 
 __all__ = [
-    "Comparison", "Interrupted", "Model", "Prediction", "Run", "RunConfig", "TinyVisionError", "__version__",
-    "compare", "datasets", "load", "models", "presets", "train",
+    "Comparison", "ImageError", "Interrupted", "Model", "Prediction", "Run", "RunConfig", "TinyVisionError",
+    "UnfinishedRunWarning", "__version__", "compare", "datasets", "load", "models", "presets", "train",
 ]

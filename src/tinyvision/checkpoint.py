@@ -142,6 +142,17 @@ class ModelCard:
         return self
 
 
+def unfinished(card: ModelCard) -> str | None:
+    """Why a card's model is not what its run ends with, or None. A run writes its model after every
+    epoch so it can be tried and resumed; only the end calibrates it (temperature) and sets the card's
+    refusal thresholds, and only the end measures the test set (`test_acc` in its metrics)."""
+    if "test_acc" in card.metrics:
+        return None
+    epoch, epochs = card.metrics.get("epoch"), card.config.get("epochs")
+    return (f"the model of an unfinished run (after epoch {epoch} of {epochs}): its probabilities are not "
+            f"calibrated and it never abstains")
+
+
 def upgrade_v1(d: dict) -> dict:
     """Checkpoints of tinyvision 0.1 guessed their preparation from the class names, and tvresnet
     flipped inside forward(): the same behaviour, stated in the card."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from tinyvision.checkpoint import ModelCard, load_model, read_card, resolve_model_path
+from tinyvision.checkpoint import (
+    MODEL_FILE,
+    STATE_FILE,
+    ModelCard,
+    load_model,
+    read_card,
+    resolve_model_path,
+    unfinished,
+)
 from tinyvision.device import select_device
-from tinyvision.errors import TinyVisionError
+from tinyvision.errors import TinyVisionError, UnfinishedRunWarning
 from tinyvision.image.decode import DEFAULT_LIMITS, Limits
 from tinyvision.image.prepare import Preparation, choose_preparation, prepare
 from tinyvision.inference import InferenceGraph, as_log_probs, calibrated_logits
@@ -154,9 +163,11 @@ class Model:
                     f"no {onnx_path}; write it first with: tinyvision export {path} --format onnx"
                 )
             card = onnx_card(onnx_path)
+            warn_unfinished(card, onnx_path)
             return cls(card, onnx_path, runner=onnx_runner(onnx_path, card), preparation=preparation)
         dev = select_device(device)
         network, card = load_model(path, dev)
+        warn_unfinished(card, path)
         return cls(card, resolve_model_path(path), network=network, preparation=preparation, device=dev)
 
     # -- what it is --------------------------------------------------------------------------
@@ -309,6 +320,9 @@ class Model:
         if format not in FORMATS:
             raise TinyVisionError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
         out = Path(path) if path else self.source.with_name("model" + FORMATS[format])
+        own = {self.source.resolve()} | {self.source.resolve().with_name(n) for n in (MODEL_FILE, STATE_FILE)}
+        if out.resolve() in own:  # (it wrote over the checkpoint it read, and said so with success)
+            raise TinyVisionError(f"{out}: the run's own {out.name}; export to another file")
         return export_graph(copy.deepcopy(self.graph).cpu().eval(), self.card, format, out)
 
 
@@ -321,6 +335,16 @@ def onnx_card(path: Path) -> ModelCard:
     except (ValueError, KeyError, TypeError) as exc:
         raise TinyVisionError(f"{sidecar}: not a tinyvision export card ({exc})") from None
     return ModelCard.from_json(json.dumps(card_json), sidecar)
+
+
+def warn_unfinished(card: ModelCard, path: Path) -> None:
+    """An `UnfinishedRunWarning` when the model is not its run's end (an interrupted or running run):
+    it loads, to be tried, but its answers are not the finished model's."""
+    why = unfinished(card)
+    if why is not None:
+        folder = path if path.is_dir() else path.parent
+        warnings.warn(f"{path}: {why}; finish it with: tinyvision train --resume {folder}", UnfinishedRunWarning,
+                      stacklevel=4)
 
 
 def load(path: str | Path, preparation: str = "auto", device: str = "cpu", runtime: str = "auto") -> Model:

@@ -102,6 +102,13 @@ def summary_row(cfg: RunConfig, run: RunFolder, metrics: dict) -> dict:
     }
 
 
+class MarkdownText(str):
+    """Markdown text that a notebook renders when it is a cell's value."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
 def render_markdown(report: dict) -> str:
     lines = [
         f"# {report['dataset']}: {', '.join(r['model'] for r in report['results'])}",
@@ -132,8 +139,9 @@ class Comparison:
     def runs(self) -> dict[str, Run]:
         return {r["model"]: Run(r["run"]) for r in self.report["results"]}
 
-    def table(self) -> str:
-        return render_markdown(self.report)
+    def table(self) -> MarkdownText:
+        """The report's markdown table (a `str`; a notebook renders it as a table, not a quoted string)."""
+        return MarkdownText(render_markdown(self.report))
 
     def figure(self):
         """Validation accuracy against epochs and seconds, and the test accuracy bars (a matplotlib Figure)."""

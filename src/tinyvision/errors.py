@@ -7,3 +7,8 @@ keeps its traceback.
 
 class TinyVisionError(Exception):
     """A problem with the user's input, reported as one line with exit code 2."""
+
+
+class UnfinishedRunWarning(UserWarning):
+    """A model loaded from a run that stopped before its end: uncalibrated, and it never abstains.
+    The CLI prints it as one line (`tinyvision: warning: ...`)."""

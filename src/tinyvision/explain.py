@@ -30,6 +30,10 @@ class Explanation:
     feature_maps: list[tuple[str, torch.Tensor]]  # (layer name, (channels, h, w)) per convolution
     reason: str | None = None  # why the model refused ("not a digit", "unsure"); None: `label` is its answer
 
+    def __repr__(self) -> str:
+        # Short, as a notebook shows it: the answer, not every tensor's values.
+        return f"Explanation({self.summary()}, input={tuple(self.input.shape)}, layers={len(self.feature_maps)})"
+
     def summary(self) -> str:
         """One line: `7 (99.1%)`, or `- (not a digit; closest 1 at 23.9%)` for a refusal."""
         if self.reason is None:

@@ -3,12 +3,13 @@
 The only module that imports matplotlib. Figures are built with its
 object-oriented API (`matplotlib.figure.Figure`, never pyplot): no global
 backend or figure registry, so a server thread, a script and a notebook can
-all draw. A notebook shows a returned `Figure` inline; files are written
-atomically.
+all draw. A notebook shows a returned figure inline (`NotebookFigure`); files
+are written atomically.
 """
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -18,6 +19,19 @@ from matplotlib import rcParams
 from matplotlib.figure import Figure
 
 from tinyvision.atomic import atomic_path
+
+
+class NotebookFigure(Figure):
+    """A Figure a notebook shows inline as the cell's value. Jupyter draws a plain `Figure` only once
+    pyplot has set up its inline backend (`%matplotlib inline`, or any pyplot call); before that,
+    `run.plot()` showed the text `<Figure size 1100x400 with 2 Axes>`."""
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+            self.savefig(buffer, format="png", dpi=rcParams["figure.dpi"], bbox_inches="tight")
+        return buffer.getvalue()
 
 
 def save_figure(fig: Figure, path: Path) -> Path:
@@ -32,7 +46,7 @@ def save_figure(fig: Figure, path: Path) -> Path:
 def curves_figure(history: list[dict], title: str = "") -> Figure:
     """Loss vs epoch and accuracy vs epoch, train and validation (the tutorial's two plots)."""
     epochs = [r["epoch"] for r in history]
-    fig = Figure(figsize=(11, 4))
+    fig = NotebookFigure(figsize=(11, 4))
     ax_loss, ax_acc = fig.subplots(1, 2)
     for split, style in (("train", "-o"), ("val", "-s")):
         ax_loss.plot(epochs, [r[f"{split}_loss"] for r in history], style, label=split, ms=4)
@@ -55,7 +69,7 @@ def plot_curves(history: list[dict], path: Path, title: str = "") -> Path:
 def confusion_figure(confusion: list[list[int]], classes: list[str], title: str = "") -> Figure:
     cm = np.asarray(confusion)
     k = len(classes)
-    fig = Figure(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
+    fig = NotebookFigure(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
     ax = fig.subplots()
     # Log colour scale: the diagonal is 100x the errors, which would otherwise vanish.
     im = ax.imshow(np.log1p(cm), cmap="Blues")
@@ -87,7 +101,7 @@ def misclassified_figure(images: torch.Tensor, mistakes: list[dict], classes: li
     rows = (count + columns - 1) // columns
     # A fixed grid, not a constrained layout: solving the layout of 36 panels costs seconds.
     height = 2.0 * rows + 0.6
-    fig = Figure(figsize=(1.8 * columns, height))
+    fig = NotebookFigure(figsize=(1.8 * columns, height))
     axes = fig.subplots(rows, columns, squeeze=False)
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=1 - 0.95 / height, hspace=0.45, wspace=0.1)
     for ax in axes.flat:
@@ -126,7 +140,7 @@ def draw_run(metrics: dict, test_images: torch.Tensor, folder, saliency: torch.T
 
 def plot_time_to_accuracy(result: dict, path: Path) -> None:
     """Test accuracy against training seconds: one line per preset and seed, plus the reference."""
-    fig = Figure(figsize=(8, 5))
+    fig = NotebookFigure(figsize=(8, 5))
     ax = fig.subplots()
     colours = rcParams["axes.prop_cycle"].by_key()["color"]
     for colour, (preset, block) in zip(colours, result["tinyvision"].items()):
@@ -152,7 +166,7 @@ def plot_time_to_accuracy(result: dict, path: Path) -> None:
 
 def comparison_figure(report: dict) -> Figure:
     """`tinyvision compare`: validation accuracy vs epoch and vs training time; test accuracy bars."""
-    fig = Figure(figsize=(16, 4.5))
+    fig = NotebookFigure(figsize=(16, 4.5))
     ax_epoch, ax_time, ax_bar = fig.subplots(1, 3)
     colours = rcParams["axes.prop_cycle"].by_key()["color"]
     results = report["results"]
@@ -187,7 +201,7 @@ def explanation_figure(explanation, max_channels: int = 8) -> Figure:
     layers = explanation.feature_maps
     columns = max(3, min(max_channels, max((m.shape[0] for _, m in layers), default=1)))
     rows = 1 + len(layers)
-    fig = Figure(figsize=(1.6 * columns, 1.7 * rows), layout="constrained")
+    fig = NotebookFigure(figsize=(1.6 * columns, 1.7 * rows), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
@@ -232,12 +246,19 @@ def show_image(ax, image: torch.Tensor) -> None:
     ax.set_yticks([])
 
 
+SAMPLE_CLASSES = 40
+
+
 def data_check_figure(report: dict, samples: dict[str, torch.Tensor | None]) -> Figure:
     """`tinyvision check-data`: images per class and split (bars), and sample images of every class."""
     classes = report["classes"]
+    # Sample rows for the first SAMPLE_CLASSES classes only: a row of axes per class made a 400-class folder's
+    # figure take over ten minutes to lay out. The bars still count every class; report.md lists them all.
+    shown = classes[:SAMPLE_CLASSES]
     columns = max([len(s) for s in samples.values() if s is not None], default=1)
-    fig = Figure(figsize=(max(8.0, 0.9 * columns + 2), 3.2 + 0.75 * len(classes)), layout="constrained")
-    top, bottom = fig.subfigures(2, 1, height_ratios=[3.0, 0.75 * len(classes)])
+    fig = NotebookFigure(figsize=(max(8.0, 0.9 * columns + 2), 3.2 + 0.02 * len(classes) + 0.75 * len(shown)),
+                         layout="constrained")
+    top, bottom = fig.subfigures(2, 1, height_ratios=[3.0 + 0.02 * len(classes), 0.75 * len(shown)])
     ax = top.subplots()
     left = np.zeros(len(classes))
     for split, counts in report["counts"].items():
@@ -249,8 +270,10 @@ def data_check_figure(report: dict, samples: dict[str, torch.Tensor | None]) -> 
     if report["counts"]:  # no split: no bars to name (a folder none of whose images could be read)
         ax.legend()
     ax.grid(alpha=0.3, axis="x")
-    axes = bottom.subplots(len(classes), columns, squeeze=False)
-    for row, name in zip(axes, classes):
+    axes = bottom.subplots(len(shown), columns, squeeze=False)
+    if len(shown) < len(classes):
+        bottom.suptitle(f"samples of the first {len(shown)} of {len(classes)} classes", fontsize=9)
+    for row, name in zip(axes, shown):
         for ax in row:
             ax.axis("off")
         images = samples.get(name)
@@ -263,7 +286,7 @@ def data_check_figure(report: dict, samples: dict[str, torch.Tensor | None]) -> 
 def duplicate_pairs_figure(pairs: list[tuple[torch.Tensor, torch.Tensor, str]], columns: int = 4) -> Figure:
     """Example duplicate pairs, side by side, with where they sit (across splits, across classes, ...)."""
     rows = (len(pairs) + columns - 1) // columns
-    fig = Figure(figsize=(3.4 * columns, 2.4 * rows), layout="constrained")
+    fig = NotebookFigure(figsize=(3.4 * columns, 2.4 * rows), layout="constrained")
     cells = fig.subfigures(rows, columns, squeeze=False)
     for cell in cells.flat:
         cell.set_facecolor("white")

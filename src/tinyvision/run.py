@@ -7,6 +7,7 @@ evaluated, served or resumed from the command line, and the reverse.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from functools import cached_property
@@ -185,12 +186,17 @@ def train(
             raise TinyVisionError(f"--resume continues the run with its saved config; drop {names}")
         run_folder = RunFolder(Path(resume))
         cfg = run_folder.read_config()
+        if "RANK" not in os.environ:  # (under torchrun, rank 0 marks the folder running as the others look)
+            refuse_if_running(run_folder.path)
         if options.get("device"):
             cfg.device = options["device"]
     else:
         if dry_run:
             options = {**options, "epochs": 1, "limit_batches": 2}
         cfg = config_for(dataset, model, preset, options)
+    for where in (out, resume):
+        if where is not None:
+            check_path_text(where)
     joined = process_group_exists()
     dist = start_ranks(cfg.device)  # one rank without torchrun
     try:
@@ -218,6 +224,25 @@ def train(
     if dist.is_main and plots:
         run.draw(result.setup.data.test_images)
     return run
+
+
+def refuse_if_running(folder: Path) -> None:
+    """A run still training in another process on this machine is not resumed beside it: the two would
+    write one folder's state, model and metrics in turn."""
+    from tinyvision.runs_index import read_status
+
+    state, _ = read_status(folder)
+    if state == "running":
+        raise TinyVisionError(f"{folder} is still training in another process; wait for it, or stop it first")
+
+
+def check_path_text(path: str | Path) -> None:
+    """A run folder's name must be text (UTF-8): the checkpoint and TensorBoard writers take text paths,
+    and a run named otherwise trained to the end, then could not be saved or read."""
+    try:
+        os.fsencode(path).decode("utf-8")
+    except UnicodeDecodeError:
+        raise TinyVisionError(f"{os.fsdecode(path)!r}: a run folder's name must be UTF-8 text") from None
 
 
 def process_group_exists() -> bool:

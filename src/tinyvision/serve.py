@@ -306,6 +306,7 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
         try:
             body = await asyncio.wait_for(read_body(request, options.max_bytes), options.body_seconds)
             data = await image_bytes(request, body)
+            del body  # a form's image is a copy: only it waits in the queue, as the memory bound counts
             reply = await asyncio.get_running_loop().run_in_executor(executor(), work(), data, bool(input),
                                                                      bool(explain))
         except BodyTooLarge:

@@ -8,6 +8,7 @@ package loads no torch: each command imports what it needs when it runs.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 
@@ -50,8 +51,29 @@ def build_parser() -> Parser:
     return parser
 
 
+def one_line_warnings() -> None:
+    """Our own warnings (an unfinished run's model) as one line, like the errors; others as Python shows them."""
+    import warnings
+
+    from tinyvision.errors import UnfinishedRunWarning
+
+    shown = warnings.showwarning
+    if getattr(shown, "one_line", False):  # already installed (main called again in one process)
+        return
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, UnfinishedRunWarning):
+            print(f"tinyvision: warning: {message}", file=sys.stderr)
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    show.one_line = True
+    warnings.showwarning = show
+
+
 def main(argv: list[str] | None = None) -> int:
     guard_output()
+    one_line_warnings()
     try:
         args = build_parser().parse_args(argv)
         code = COMMANDS[args.command].run(args)
@@ -71,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         from tinyvision.cli.common import interrupted_message
 
+        if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+            # (pathlib's exists() and is_file() raise it on Python 3.11 for a name over 255 bytes)
+            name = os.fsdecode(exc.filename) if exc.filename is not None else "a path"
+            print(f"tinyvision: error: {name[:60]}{'...' if len(name) > 60 else ''}: file name too long",
+                  file=sys.stderr)
+            return EXIT_USER_ERROR
         message = interrupted_message(exc)
         if message is None:
             raise

@@ -91,9 +91,14 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--progress", choices=["auto", "bar", "lines"], default="auto")
 
 
+# What a second signal does: Ctrl-C raises KeyboardInterrupt (the last epoch is saved), SIGTERM ends the process.
+SECOND = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+
+
 @contextlib.contextmanager
 def stop_on_sigint(stop: threading.Event) -> Iterator[None]:
-    """First Ctrl-C asks training to stop after the current step (and save); a second one kills.
+    """First Ctrl-C, or SIGTERM (docker stop, Slurm preemption, systemd, Kubernetes), asks training to stop
+    after the current step (and save); a second one kills.
 
     Under torchrun each rank would see the signal at a different step, and
     stopping them together would cost a collective per step: there Ctrl-C ends
@@ -107,17 +112,18 @@ def stop_on_sigint(stop: threading.Event) -> Iterator[None]:
 
     def handler(signum, frame):  # noqa: ARG001
         stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signum, SECOND[signum])
 
     try:
-        previous = signal.signal(signal.SIGINT, handler)
+        previous = {sig: signal.signal(sig, handler) for sig in SECOND}
     except ValueError:  # not the main thread: no handler, plain KeyboardInterrupt
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, was in previous.items():
+            signal.signal(sig, was)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -247,6 +247,12 @@ def imbalance(counts: dict, classes: tuple[str, ...]) -> dict:
     }
 
 
+def some(names: list[str], most: int = 12) -> str:
+    """Class names for a one-line summary: the first `most`, then how many more (report.md lists all)."""
+    shown = ", ".join(names[:most])
+    return shown if len(names) <= most else f"{shown} and {len(names) - most} more"
+
+
 def problems_of(report: dict) -> list[str]:
     problems = []
     if report["unreadable"]:
@@ -263,9 +269,9 @@ def problems_of(report: dict) -> list[str]:
                         f"{near['across_classes']} across classes")
     bal = report["imbalance"]
     if bal["tiny_classes"]:
-        problems.append(f"tiny class(es) (< {TINY_CLASS} training images): {', '.join(bal['tiny_classes'])}")
+        problems.append(f"tiny class(es) (< {TINY_CLASS} training images): {some(bal['tiny_classes'])}")
     if bal["ratio"] is None:
-        problems.append(f"class(es) with no readable training images: {', '.join(bal.get('empty_classes', []))}")
+        problems.append(f"class(es) with no readable training images: {some(bal.get('empty_classes', []))}")
     elif bal["ratio"] >= IMBALANCE_RATIO:
         problems.append(f"class imbalance: largest/smallest = {bal['ratio']} (try --balance weights or sampler)")
     return problems

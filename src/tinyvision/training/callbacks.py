@@ -105,10 +105,11 @@ class Saver(Callback):
     def on_start(self, s: Setup, pos: Position, resumed: bool) -> None:
         if not resumed:
             self.run.create(s.cfg)
-            if s.data.split_files is not None:  # which file went where: evaluate and resume use the same
-                write_split(self.run.path / SPLIT_FILE, s.data.name, s.data.split_files,
-                            SplitOptions(s.cfg.seed, s.cfg.val_fraction, s.cfg.test_fraction),
-                            s.data.input_shape)
+        # Which file went where: evaluate and resume use the same (a run restarted before its first
+        # epoch was saved may not have written it).
+        if s.data.split_files is not None and not (self.run.path / SPLIT_FILE).exists():
+            write_split(self.run.path / SPLIT_FILE, s.data.name, s.data.split_files,
+                        SplitOptions(s.cfg.seed, s.cfg.val_fraction, s.cfg.test_fraction), s.data.input_shape)
 
     def save_progress(self, s: Setup, pos: Position) -> None:
         save_train_state(self.run.state, training_state(s, pos))

@@ -135,14 +135,18 @@ def fit(
     and `Interrupted` raised. `data` skips loading (a comparison shares one copy).
     """
     stop = stop or threading.Event()
-    # A resumed run reads its own files (split.json) and keeps its own weights (no --init-from).
+    # A resumed run reads its own files (split.json) and keeps its own weights (no --init-from). One that
+    # stopped before saving its first epoch has no weights to keep: it starts again, in its own folder.
+    saved = resume and run.state.exists()
     saved_split, saved_shape = split_beside(run.path) if resume else (None, None)
-    s = build_setup(cfg, dist, data, saved_split=saved_split, saved_shape=saved_shape, init=not resume)
+    s = build_setup(cfg, dist, data, saved_split=saved_split, saved_shape=saved_shape, init=not saved)
     hooks = Callbacks(callbacks)
     pos = Position()
-    if resume:
+    if saved:
         pos = restore(s, load_train_state(run.state), run.state)
-        if pos.epoch >= cfg.epochs:
+        # Past its last epoch but without metrics.json, a run stopped in calibration, the test or the
+        # final save: resuming does those again.
+        if pos.epoch >= cfg.epochs and run.metrics_json.is_file():
             raise TinyVisionError(f"{run.path} already finished its {cfg.epochs} epochs")
     hooks.start(s, pos, resume)
     while pos.epoch < cfg.epochs:
