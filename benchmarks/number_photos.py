@@ -5,13 +5,16 @@
 placed left to right the way people write numbers (uneven gaps, sizes and
 baselines, a slant shared by the line, some pairs touching or overlapping),
 rendered in the photo styles of benchmarks/user_photos.py (`--paper hard`: on ruled or
-squared paper, under a shadow, beside the desk the sheet lies on, in pencil), plus
+squared paper, under a shadow, beside the desk the sheet lies on, in pencil; `--paper
+marked`: underlined, boxed or circled by the writer), plus
 manifest.json (file, number, style, touching, each digit's true box). `segment` scores the
 segmenter alone; `read` segments and classifies with a trained model. Both
 print JSON; `score_reads` is what a benchmark calls to score its predictions.
 
     python benchmarks/number_photos.py build --count 1000
     python benchmarks/number_photos.py build --count 1000 --paper hard --out /tmp/numbers-paper
+    python benchmarks/number_photos.py build --count 400 --paper marked --source val --seed 3 \\
+        --out /tmp/numbers-marked-val
     python benchmarks/number_photos.py segment
     python benchmarks/number_photos.py read RUN_DIR --results benchmarks/results/numbers.json
 """
@@ -31,6 +34,7 @@ DEFAULT_OUT = Path.home() / ".cache" / "tinyvision" / "bench-sets" / "numbers"
 LENGTHS = (2, 3, 4)
 TOUCH_RATE = 0.12  # chance that a neighbouring pair is pushed into contact
 UNEVEN_RATE = 0.3  # chance that a number has uneven sizes and baselines
+PNG_SIGNATURE = b"\x89PNG"
 MAX_ANGLE = 8.0  # the line's slant, degrees; each digit adds up to +-4 of its own
 BOX_LEVEL = 0.3  # coverage above which a pixel is visible ink: a digit's true box, touching
 
@@ -231,6 +235,75 @@ def render_hard(alpha: np.ndarray, boxes: list[list[int]], facts: dict, style: s
     return photos.encode(rgb, "JPEG", rng), np.array([h, w]), boxes
 
 
+# How people mark a number they wrote: underlined (once or twice), boxed, circled. Drawn with the writer's
+# own pen into the ink, at the line's slant, with a hand's wobble, then photographed in a user style.
+MARKS = ("underlined", "double-underlined", "boxed", "circled")
+
+
+def _stroke(points: np.ndarray, width: float, shape: tuple[int, int]) -> np.ndarray:
+    """Ink coverage of a pen drawn through `points` ((n, 2) x, y), anti-aliased by 4x supersampling."""
+    from PIL import Image, ImageDraw
+
+    k = 4
+    canvas = Image.new("L", (shape[1] * k, shape[0] * k), 0)
+    draw = ImageDraw.Draw(canvas)
+    scaled = [(float(x) * k, float(y) * k) for x, y in points]
+    draw.line(scaled, fill=255, width=max(1, round(width * k)), joint="curve")
+    r = width * k / 2
+    for x, y in (scaled[0], scaled[-1]):  # round pen ends
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    return np.asarray(canvas.resize((shape[1], shape[0]), Image.BOX), np.float32) / 255.0
+
+
+def render_marked(alpha: np.ndarray, boxes: list[list[int]], facts: dict, style: str,
+                  rng: np.random.Generator) -> tuple[bytes, np.ndarray, list[list[int]]]:
+    """The number with a mark drawn around or under it (MARKS), photographed in a random user style; also
+    the canvas's size and the digits' boxes in it."""
+    height, slant = facts["digit_height"], facts["slant"]
+    pad = int(0.7 * height)  # room for the mark
+    alpha = np.pad(alpha, pad)
+    boxes = [[t + pad, lf + pad, b + pad, r + pad] for t, lf, b, r in boxes]
+    top, left = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    bottom, right = max(b[2] for b in boxes), max(b[3] for b in boxes)
+    width = height * rng.uniform(0.08, 0.15)  # about a digit's stroke
+    rise = -np.tan(np.radians(slant))  # the line's slant: y change per x
+
+    def wobbly(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        bend = rng.uniform(-0.04, 0.04) * height * np.sin(np.linspace(0, np.pi, len(xs)))
+        return np.stack([xs, ys + bend], 1)
+
+    marks = []
+    if style in ("underlined", "double-underlined"):
+        x0, x1 = left - rng.uniform(0.0, 0.3) * height, right + rng.uniform(0.0, 0.3) * height
+        xs = np.linspace(x0, x1, 24)
+        y0 = bottom + rng.uniform(0.06, 0.3) * height
+        marks.append(wobbly(xs, y0 + rise * (xs - x0)))
+        if style == "double-underlined":
+            y1 = y0 + rng.uniform(0.15, 0.3) * height
+            marks.append(wobbly(xs, y1 + rise * (xs - x0)))
+    elif style == "boxed":
+        m = [rng.uniform(0.1, 0.4) * height for _ in range(4)]
+        t, lf, b, r = top - m[0], left - m[1], bottom + m[2], right + m[3]
+        corners = np.array([[lf, t], [r, t + rise * (r - lf)], [r, b + rise * (r - lf)], [lf, b], [lf, t]])
+        corners += rng.uniform(-0.04, 0.04, corners.shape) * height
+        corners[-1] = corners[0] + rng.uniform(-0.05, 0.1, 2) * height  # the pen closes roughly
+        marks.append(corners)
+    else:  # circled: an ellipse round the number, its ends overlapping a little
+        # Through points near the number's corners, a little outside or (a tight circle) inside them.
+        cx, cy = (left + right) / 2, (top + bottom) / 2
+        rx = np.sqrt(2) * ((right - left) / 2 + rng.uniform(-0.1, 0.3) * height)
+        ry = np.sqrt(2) * ((bottom - top) / 2 + rng.uniform(-0.1, 0.3) * height)
+        start = rng.uniform(0, 2 * np.pi)
+        angles = start + np.linspace(0, 2 * np.pi + rng.uniform(0.1, 0.4), 72)
+        wobble = 1 + rng.uniform(-0.04, 0.04) * np.sin(3 * angles + rng.uniform(0, 6))
+        xs, ys = cx + rx * wobble * np.cos(angles), cy + ry * wobble * np.sin(angles)
+        marks.append(np.stack([xs, ys + rise * (xs - cx)], 1))
+    for points in marks:
+        np.maximum(alpha, _stroke(points, width, alpha.shape), out=alpha)
+    look = user_photos().STYLES[int(rng.integers(len(user_photos().STYLES)))]
+    return render(alpha, look, rng), np.array(alpha.shape), boxes
+
+
 def validation_digits() -> tuple[np.ndarray, np.ndarray]:
     """MNIST's validation digits of a seed-0 run (val_fraction 0.1): uint8 (N, 28, 28) and labels."""
     from tinyvision.datasets import load_dataset
@@ -261,7 +334,7 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         data = load_dataset("mnist")
         images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
     rng = np.random.default_rng(seed)
-    styles = HARD_STYLES if paper == "hard" else user_photos().STYLES
+    styles = HARD_STYLES if paper == "hard" else MARKS if paper == "marked" else user_photos().STYLES
     lengths = rng.choice(LENGTHS, count)
     # Each test digit at most once while they last.
     order = rng.permutation(len(labels))
@@ -273,13 +346,15 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         used += n
         style = styles[i % len(styles)]
         alpha, boxes, facts = compose([images[j] for j in index], rng, touch_rate)
-        name = f"{i:04d}-{style}.{'png' if style.endswith('png') else 'jpg'}"
         size = list(alpha.shape)
-        if paper == "hard":
-            data, shape, boxes = render_hard(alpha, boxes, facts, style, rng)
+        if paper in ("hard", "marked"):
+            render_on = render_hard if paper == "hard" else render_marked
+            data, shape, boxes = render_on(alpha, boxes, facts, style, rng)
             size = [int(v) for v in shape]
         else:
             data = render(alpha, style, rng)
+        kind = "png" if data.startswith(PNG_SIGNATURE) else "jpg"
+        name = f"{i:04d}-{style}.{kind}"
         (out / name).write_bytes(data)
         number = "".join(str(int(labels[j])) for j in index)
         manifest.append({"file": name, "number": number, "style": style, **facts,
@@ -401,9 +476,10 @@ def main() -> None:
                    help="MNIST's test digits (the reported figure), or the validation split of its training "
                         "digits (val_fraction 0.1, seed 0), for choosing among seed-0 runs; writers-test, "
                         "writers-val: other writers' digits (UCI test writers; training writers' held-out rows)")
-    b.add_argument("--paper", choices=("user", "hard"), default="user",
+    b.add_argument("--paper", choices=("user", "hard", "marked"), default="user",
                    help="user: user_photos' styles; hard: ruled and squared paper, a shadow, the desk beside "
-                        "the sheet, pencil")
+                        "the sheet, pencil; marked: the number underlined (once or twice), boxed or circled "
+                        "in the writer's pen")
     s = commands.add_parser("segment", help="score the segmenter alone (count and IoU >= 0.5 of every box)")
     r = commands.add_parser("read", help="read every photo as a user does: tinyvision.load(RUN).predict(file)")
     r.add_argument("checkpoint", type=Path, help="run folder or model.safetensors of an MNIST model")

@@ -619,6 +619,79 @@ def paper_table(val_before: dict, val_after: dict, test_before: dict, test_after
                      "after"], "lrrrrrr", rows)
 
 
+MARK_NAMES = {"underlined": "underlined", "double-underlined": "underlined twice", "boxed": "boxed",
+              "circled": "circled"}
+
+
+def marks_points(v: dict) -> float:
+    """What the marks' constants are chosen by: marked numbers read plus drawings refused, in points."""
+    return 100 * (v["numbers_read"] + v["doodles_refused"])
+
+
+def marks_variant_name(v: dict) -> str:
+    if v["variant"] == "off":
+        return "no marks cleared (before)"
+    if v["variant"] == "default":
+        return "**as shipped**"
+    return f"`{v['variant']}`"
+
+
+@table("marks-choices", "marks_choices.json")
+def marks_choices_table(data: dict) -> str:
+    """The writer's marks (image.marks) on validation: numbers from MNIST's validation digits underlined,
+    boxed or circled, and drawings whose outline holds other marks, read by one seed-0 run per variant. The
+    shipped constants must have the most points (ties keep them)."""
+    import tinyvision.image.marks as marks
+
+    rows, variants = [], data["variants"]
+    shipped = next(v for v in variants if v["variant"] == "default")
+    best = max(marks_points(v) for v in variants)
+    if marks_points(shipped) < best:
+        raise ReportError(f"marks_choices.json: the shipped constants ({marks_points(shipped):.2f} points) are "
+                          f"not the best variant ({best:.2f})")
+    for name, recorded in data["constants"].items():
+        value = getattr(marks, name)
+        if recorded != value:
+            raise ReportError(f"marks_choices.json: {name} was {recorded} there, is {value} now: run it again")
+    for v in variants:
+        rows.append([marks_variant_name(v), pct(v["numbers_read"], 1), pct(v["numbers_misread"], 1)]
+                    + [pct(v["numbers_by_mark"][m], 1) for m in MARK_NAMES]
+                    + [pct(v["doodles_refused"], 1), f"{marks_points(v):.2f}"])
+    return markdown(["variant", f"marked numbers read ({count(data['numbers_count'])})", "… misread",
+                     *[f"… {n}" for n in MARK_NAMES.values()], f"drawings refused ({count(data['doodles_count'])})",
+                     "numbers + drawings (points)"], "lrrrrrrrr", rows)
+
+
+@table("marks-validation", "marks_val4k.json")
+def marks_validation_table(data: dict) -> str:
+    """What clearing marks costs where there are none: the reading rules' validation sets (4,000 numbers,
+    single digits, letters, other non-digits, words), read by one seed-0 run without the rule and with it."""
+    rows = []
+    for label, v in zip(("without the marks rule", "with it"), data["variants"]):
+        rows.append([label, *reading_cells(v), pct(v["words_refused"])])
+    return markdown(["reader", "numbers read exactly", "… some digits touching", "single digits right",
+                     "… refused", "letters refused", "other non-digits refused", "words refused"],
+                    "lrrrrrrr", rows)
+
+
+@table("marks-test", "numbers_marked_before.json", "numbers_marked.json")
+def marks_test_table(before: dict, after: dict) -> str:
+    """Marked test numbers (MNIST test digits), read by the default recipe's seed-0 run before the marks were
+    cleared and after: the same model, photos and reader otherwise."""
+    same_model("the marked numbers' pair", "model", before, after)
+    rows = [["**all**", count(after["images"]), pct(before["read"]["rate"], 1),
+             f"**{pct(after['read']['rate'], 1)}**"]]
+    for mark, name in MARK_NAMES.items():
+        b, a = before["read"]["by_style"][mark], after["read"]["by_style"][mark]
+        rows.append([name, count(a["images"]), pct(b["rate"], 1), pct(a["rate"], 1)])
+    wrong = [sum(o["misread"] + o["too_many"] + o["too_few"] for o in d["read"]["outcomes"].values()) / d["images"]
+             for d in (before, after)]
+    rows.append(["answered wrong", "", pct(wrong[0], 1), pct(wrong[1], 1)])
+    rows.append(["no answer", "", pct(before["abstained"] / before["images"], 1),
+                 pct(after["abstained"] / after["images"], 1)])
+    return markdown(["test numbers, marked by their writer", "images", "before", "after"], "lrrr", rows)
+
+
 PAPER_REACHES = ("0.2", "0.3", "0.35", "0.4")
 
 
@@ -1206,6 +1279,10 @@ def seam_rules_table(data: dict) -> str:
                     "lllrrrrrrrr", rows)
 
 
+@value("paper-marks-before", "numbers_paper_marks_before.json")
+@value("paper-marks-after", "numbers_paper_marks.json")
+@value("marked-read-before", "numbers_marked_before.json")
+@value("marked-read-after", "numbers_marked.json")
 @value("paper-read-rate", "numbers_paper.json")
 @value("paper-read-rate-before", "numbers_paper_before.json")
 @value("numbers-read-rate", "numbers.json")

@@ -40,7 +40,8 @@ def settings(variant: str, modules: list) -> dict[str, tuple]:
         module = next((m for m in modules if hasattr(m, name)), None)
         current = getattr(module, name, "missing")
         if not name.isupper() or isinstance(current, bool) or not isinstance(current, (int, float, type(None))):
-            raise SystemExit(f"segment_costs.py: {name!r} is not a numeric constant of image.segment or read_number")
+            raise SystemExit(f"segment_costs.py: {name!r} is not a numeric constant of image.segment, read_number "
+                             f"or image.marks")
         found[name] = (module, None if value == "None" else float(value))
     return found
 
@@ -54,10 +55,11 @@ def apply(found: dict[str, tuple]) -> dict:
 
 def reader_settings(text: str) -> dict:
     """Apply 'NAME=VALUE;...' to the number reader's modules; returns what was set (empty: as shipped)."""
+    import tinyvision.image.marks as marks
     import tinyvision.image.segment as segment
     import tinyvision.read_number as read_number
 
-    return apply(settings(text, [segment, read_number]))
+    return apply(settings(text, [segment, read_number, marks]))
 
 
 def main() -> None:
@@ -66,15 +68,17 @@ def main() -> None:
     parser.add_argument("--letters", type=int, default=600)
     parser.add_argument("--negatives", type=int, default=600)
     parser.add_argument("--variant", action="append", default=None,
-                        help="'NAME=VALUE;NAME=VALUE' of image.segment or read_number constants, or 'default' "
+                        help="'NAME=VALUE;NAME=VALUE' of image.segment, read_number or image.marks constants, or "
+                             "'default' "
                              "(repeat; the first is the reference)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "segment_costs.json")
     args = parser.parse_args()
 
+    import tinyvision.image.marks as marks
     import tinyvision.image.segment as segment
     import tinyvision.read_number as read_number
 
-    chosen = {v: settings(v, [segment, read_number]) for v in args.variant or ["default"]}
+    chosen = {v: settings(v, [segment, read_number, marks]) for v in args.variant or ["default"]}
     defaults = {name: (module, getattr(module, name))
                 for found in chosen.values() for name, (module, _) in found.items()}
 

@@ -49,6 +49,20 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return labels, int(component.max()) + 1
 
 
+def component_boxes(labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per label: (top, left, bottom, right) exclusive, and pixel count."""
+    rows, cols = np.nonzero(labels >= 0)
+    ids = labels[rows, cols]
+    box = np.empty((count, 4), np.int64)
+    box[:, :2] = np.iinfo(np.int64).max
+    box[:, 2:] = -1
+    np.minimum.at(box[:, 0], ids, rows)
+    np.minimum.at(box[:, 1], ids, cols)
+    np.maximum.at(box[:, 2], ids, rows + 1)
+    np.maximum.at(box[:, 3], ids, cols + 1)
+    return box, np.bincount(ids, minlength=count)
+
+
 def stroke_width(mask: np.ndarray) -> float:
     """Typical stroke width in pixels: a stroke of width s and length L has area sL and 2L edge pixels."""
     padded = np.pad(mask, 1)

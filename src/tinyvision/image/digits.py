@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from tinyvision.image.decode import ImageError
+from tinyvision.image.marks import drop_marks
 from tinyvision.image.paper import clear_paper, filter2d, paper_level
 
 WORK_SIDE = 512  # the longest side analysed: plenty for a 20x20 result, bounded cost
@@ -200,8 +201,12 @@ def place_by_centre_of_mass(digit: np.ndarray, field: int = DIGIT_FIELD) -> np.n
 
 def ink_map(pixels: np.ndarray) -> np.ndarray:
     """Decoded pixels -> the ink as bright on black, paper removed (its light, its printed lines, the
-    desk beside it), at most WORK_SIDE px long (a tiny image: ENLARGE_TO px)."""
-    return clear_paper(isolate_ink(remove_background(ink_polarity(shrink(enlarge_small(to_gray(pixels)))))))
+    desk beside it) and the writer's marks round the number (`image.marks`), at most WORK_SIDE px long
+    (a tiny image: ENLARGE_TO px)."""
+    ink = isolate_ink(remove_background(ink_polarity(shrink(enlarge_small(to_gray(pixels))))))
+    # Marks before the paper's lines (a form's thin printed box: cleared as rules, its top and bottom would
+    # leave its sides to read as 1s) and after them (a circle drawn across a ruled line is one piece with it).
+    return drop_marks(clear_paper(drop_marks(ink)))
 
 
 def prepare_ink(ink: np.ndarray) -> np.ndarray:

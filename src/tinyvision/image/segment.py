@@ -35,7 +35,7 @@ from typing import Literal
 
 import numpy as np
 
-from tinyvision.image.components import INK_LEVEL, label_components, stroke_width
+from tinyvision.image.components import INK_LEVEL, component_boxes, label_components, stroke_width
 from tinyvision.image.decode import ImageError
 from tinyvision.image.digits import ink_extent, prepare_ink
 
@@ -140,20 +140,6 @@ def original_box(box: tuple[int, int, int, int], scale: float) -> tuple[int, int
 
 # --- connected components ----------------------------------------------------------------------
 
-def _boxes(labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per label: (top, left, bottom, right) exclusive, and pixel count."""
-    rows, cols = np.nonzero(labels >= 0)
-    ids = labels[rows, cols]
-    box = np.empty((count, 4), np.int64)
-    box[:, :2] = np.iinfo(np.int64).max
-    box[:, 2:] = -1
-    np.minimum.at(box[:, 0], ids, rows)
-    np.minimum.at(box[:, 1], ids, cols)
-    np.maximum.at(box[:, 2], ids, rows + 1)
-    np.maximum.at(box[:, 3], ids, cols + 1)
-    return box, np.bincount(ids, minlength=count)
-
-
 def _box_gap(a: np.ndarray, b: np.ndarray) -> tuple[int, int]:
     """Horizontal and vertical gaps between two boxes (negative: overlap)."""
     return max(a[1], b[1]) - min(a[3], b[3]), max(a[0], b[0]) - min(a[2], b[2])
@@ -181,7 +167,7 @@ def group_pieces(labels: np.ndarray, count: int) -> tuple[np.ndarray, float, np.
     Digit-sized pieces stacked one over the other (x ranges overlapping, y
     ranges mostly not, as the halves of an 8 drawn open) share a group.
     """
-    box, area = _boxes(labels, count)
+    box, area = component_boxes(labels, count)
     heights, widths = box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]
     height = weighted_median(heights, area)
     group = np.where(np.maximum(heights, widths) >= SPECK_SIDE * height, np.arange(count), -1)
@@ -436,7 +422,7 @@ def over_segment(ink: np.ndarray, labels: np.ndarray, group: np.ndarray, height:
     position = np.empty(n, np.int32)
     position[order] = np.arange(n)
     index[rows, cols] = position[ids]
-    box, area = _boxes(index, n)
+    box, area = component_boxes(index, n)
     boundary, cut = np.zeros(n + 1), np.zeros(n + 1, bool)
     for a, b, crossed in seams:
         lo, hi = sorted((position[a], position[b]))

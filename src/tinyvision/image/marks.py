@@ -1,0 +1,147 @@
+"""What a writer draws around a number besides its digits: a line under it, a box or a circle round it.
+
+People underline an answer, box a total, circle a number on a form. Left in the
+ink map, an underline joins the digit above it (a 7 over a line reads "2"), a
+box's sides read as 1s ("445" boxed: "14451") and a circle as a 0 or as nothing
+the model knows, so the number is misread or refused. This module finds such
+marks among the ink's connected pieces and clears them:
+
+- a frame: a piece whose holes hold digit-sized pieces (a circle, a box, each
+  box of a form); its outline is cleared, and a digit drawn into it keeps the
+  ink that lies inside;
+- an underline: a flat stroke (or two), at least about a digit wide and about
+  as long as the digits above it, lying below every digit it runs under and
+  inside no other piece's box (a face's mouth); one a digit touches is a piece
+  with it, and stays.
+
+Each needs other ink beside it: a lone 0 is a digit, not an empty frame, and a
+lone bar is whatever the model says it is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tinyvision.image.components import INK_LEVEL, component_boxes, label_components, stroke_width
+from tinyvision.image.paper import MIN_SHEET_PX, filter2d
+
+FRAME_CONTENT: float | None = 0.35  # a frame holds a piece at least this share of its own height (None: no
+# frames are cleared) ...
+FRAME_BAND = 1.25  # ... and its outline is its ink within this many strokes of its outer edge
+FRAME_SPILL: float | None = None  # a frame with more of its ink deeper than that (digits drawn into it) stays
+BAR_THIN = 0.2  # a bar's ink per column is at most this share of its length ...
+BAR_FLAT = 0.5  # ... and its box at most this share of its length high (a ring is not a bar)
+MAJOR_HEIGHT = 0.45  # pieces (not bars) at least this share of the tallest are the digits
+UNDERLINE_WIDTH: float | None = 0.9  # an underline is at least this many digit heights long (None: none is
+# cleared) ...
+UNDERLINE_DEPTH = 0.7  # ... no column of it deeper than this share of a digit height (two lines drawn
+# close together, one piece, are about 0.5) ...
+UNDERLINE_OVERHANG = 1.0  # ... and no longer than the digits above it and this many digit heights
+SOFT_EDGE = 2  # px around a cleared mark: its faint edge goes with it
+MAX_PIECES = 1000  # more pieces than this are a texture or noise, no marked number: left as they are (the
+# search compares every piece with every other, and the reader refuses such a page anyway)
+
+
+def interior(outline: np.ndarray) -> np.ndarray:
+    """The holes of a boolean piece: background its own box's edge cannot reach without crossing it."""
+    background, count = label_components(~outline)
+    if count == 0:
+        return np.zeros_like(outline)
+    edge = np.unique(np.concatenate((background[0], background[-1], background[:, 0], background[:, -1])))
+    return (background >= 0) & ~np.isin(background, edge)
+
+
+def _erode(mask: np.ndarray, reach: int) -> np.ndarray:
+    """Pixels whose whole (2 reach + 1) square lies in `mask` (nothing beyond its edges does)."""
+    padded = np.pad(mask.astype(np.float32), reach)
+    return filter2d(padded, 2 * reach + 1, np.min)[reach:-reach, reach:-reach] > 0.5
+
+
+def frames(labels: np.ndarray, box: np.ndarray) -> np.ndarray:
+    """The outlines of pieces that frame others, as a mask: a piece whose holes hold a piece FRAME_CONTENT
+    of its height or taller. Its outline is its ink within FRAME_BAND strokes of its filled shape's edge;
+    a digit drawn into the frame lies deeper, and stays."""
+    heights = box[:, 2] - box[:, 0]
+    found = np.zeros(labels.shape, bool)
+    if FRAME_CONTENT is None:
+        return found
+    for c in np.argsort(-(heights * (box[:, 3] - box[:, 1]))):
+        t, left, b, r = box[c]
+        held = np.flatnonzero((box[:, 0] > t) & (box[:, 1] > left) & (box[:, 2] < b) & (box[:, 3] < r)
+                              & (heights >= FRAME_CONTENT * heights[c]))
+        if held.size == 0:
+            continue
+        crop = labels[t:b, left:r]
+        solid = crop == c
+        holes = interior(solid)
+        if not any(holes[crop == k].all() for k in held):
+            continue
+        core = _erode(solid | holes, max(1, round(FRAME_BAND * stroke_width(solid))))
+        inside = solid & core  # ink deeper than an outline: digits drawn into the frame
+        if FRAME_SPILL is None or inside.sum() <= FRAME_SPILL * solid.sum():
+            found[t:b, left:r] |= solid & ~core
+    return found
+
+
+def underlines(labels: np.ndarray, box: np.ndarray, area: np.ndarray, skip: list[int]) -> list[int]:
+    """Flat strokes below the writing: UNDERLINE_WIDTH digit heights long or more, no deeper than
+    UNDERLINE_DEPTH in any column, and under the bottom of every digit-sized piece they run beneath."""
+    if UNDERLINE_WIDTH is None:
+        return []
+    heights, widths = box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]
+    rest = np.array([i for i in range(len(box)) if i not in skip], np.int64)
+    # A bar is flat and long for its thickness (ink per column); slanted, its box may be as tall as a digit's.
+    bars = rest[(area[rest] <= BAR_THIN * widths[rest] ** 2) & (heights[rest] <= BAR_FLAT * widths[rest])]
+    writing = np.setdiff1d(rest, bars)
+    if writing.size == 0 or bars.size == 0:
+        return []
+    major = writing[heights[writing] >= MAJOR_HEIGHT * heights[writing].max()]
+    digit = float(np.median(heights[major]))
+    found = []
+    for i in bars:
+        if widths[i] < UNDERLINE_WIDTH * digit:
+            continue
+        # Inside another piece's box (a face's mouth, under its eyes) it is part of a drawing.
+        t, left, b, r = box[i]
+        if ((box[rest, 0] <= t) & (box[rest, 1] <= left) & (box[rest, 2] >= b) & (box[rest, 3] >= r)
+                & (rest != i)).any():
+            continue
+        rows, cols = np.nonzero(labels[box[i, 0] : box[i, 2], box[i, 1] : box[i, 3]] == i)
+        top, bottom = np.full(widths[i], rows.max()), np.zeros(widths[i], np.int64)
+        np.minimum.at(top, cols, rows)
+        np.maximum.at(bottom, cols, rows)
+        if (bottom - top).max() + 1 > UNDERLINE_DEPTH * digit:  # a digit drawn into the line: not a line
+            continue
+        rows, cols = rows + box[i, 0], cols + box[i, 1]
+        above = [o for o in major if box[o, 1] < box[i, 3] and box[o, 3] > box[i, 1]]
+        if not above:
+            continue
+        # It runs about as far as the digits above it (an eye's lower lid runs far past its iris) ...
+        span = max(box[o, 3] for o in above) - min(box[o, 1] for o in above)
+        if widths[i] > span + UNDERLINE_OVERHANG * digit:
+            continue
+        # ... and below each of them, where it runs under it.
+        under = [(cols >= box[o, 1]) & (cols < box[o, 3]) for o in above]
+        if all(rows[u].mean() > box[o, 2] for o, u in zip(above, under) if u.any()):
+            found.append(int(i))
+    return found
+
+
+def drop_marks(ink: np.ndarray) -> np.ndarray:
+    """The ink map without frames round the writing and lines under it (unchanged when there are none,
+    when it is smaller than MIN_SHEET_PX: a digit, not a page, or when it holds over MAX_PIECES pieces)."""
+    if max(ink.shape) < MIN_SHEET_PX:
+        return ink
+    labels, count = label_components(ink > INK_LEVEL)
+    if not 2 <= count <= MAX_PIECES:
+        return ink
+    box, area = component_boxes(labels, count)
+    gone = frames(labels, box)
+    framed = np.unique(labels[gone])
+    gone |= np.isin(labels, underlines(labels, box, area, [int(k) for k in framed if k >= 0]))
+    if not gone.any():
+        return ink
+    # With the mark's own pixels goes its soft edge (anti-aliasing, JPEG blur): the faint pixels around it
+    # that no other stroke owns, which would otherwise leave a dotted trace under the digits.
+    edge = ~_erode(~gone, SOFT_EDGE) & (ink <= INK_LEVEL)
+    return np.where(gone | edge, 0.0, ink).astype(np.float32)

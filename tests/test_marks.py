@@ -1,0 +1,73 @@
+"""What a writer draws round a number: an underline, a box or a circle is cleared and the digits are found
+as without it; drawings whose outline holds other marks keep what makes them a drawing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from test_paper import photo
+from test_segment import HEIGHT, assert_found, digit, write
+from tinyvision.image.digits import ink_map
+from tinyvision.image.marks import drop_marks
+from tinyvision.image.segment import segment
+
+PEN = 5  # px: about a digit's stroke at HEIGHT
+
+
+def draw(ink: np.ndarray, shapes: list[tuple[str, list[float]]]) -> np.ndarray:
+    """The ink map with lines ('line', [x0, y0, x1, y1, ...]), boxes and ellipses ([left, top, right,
+    bottom]) drawn on it in the writer's pen."""
+    canvas = Image.new("L", (ink.shape[1], ink.shape[0]), 0)
+    pen = ImageDraw.Draw(canvas)
+    for kind, xy in shapes:
+        if kind == "line":
+            pen.line(xy, fill=255, width=PEN, joint="curve")
+        elif kind == "box":
+            pen.rectangle(xy, outline=255, width=PEN)
+        else:
+            pen.ellipse(xy, outline=255, width=PEN)
+    return np.maximum(ink, np.asarray(canvas, np.float32) / 255)
+
+
+def span(boxes) -> tuple[int, int, int, int]:
+    return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
+
+
+def marked_number(mnist, mark: str) -> tuple[np.ndarray, np.ndarray, list]:
+    """A number written with a mark: (the ink with the mark, the ink without it, the digits' true boxes)."""
+    ink, boxes = write([digit(mnist, 4), digit(mnist, 7), digit(mnist, 3)], margin=60)
+    top, left, bottom, right = span(boxes)
+    m = HEIGHT // 4
+    shapes = {
+        "underline": [("line", [left - 5, bottom + 10, right + 8, bottom + 14])],
+        "double underline": [("line", [left, bottom + 10, right, bottom + 12]),
+                             ("line", [left, bottom + 22, right, bottom + 24])],
+        "box": [("box", [left - m, top - m, right + m, bottom + m])],
+        "circle": [("ellipse", [left - 2.2 * m, top - 1.6 * m, right + 2.2 * m, bottom + 1.6 * m])],
+    }[mark]
+    return draw(ink, shapes), ink, boxes
+
+
+@pytest.mark.parametrize("mark", ["underline", "double underline", "box", "circle"])
+def test_a_marked_number_is_read_as_its_digits(mnist, mark):
+    # Before image.marks: the box's sides were two more digits and the circle a 0 or a piece too wide to
+    # read; an underline joined the digit above it when the two came close (a 7 over a line read "2").
+    marked, ink, boxes = marked_number(mnist, mark)
+    assert np.array_equal(drop_marks(marked) > 0.25, ink > 0.25)  # the mark goes, the digits stay
+    assert_found(segment(ink_map(photo(marked))), boxes)
+
+
+def test_drawings_keep_what_makes_them_drawings():
+    # A face: its eyes are too small to be framed digits, and its mouth, though flat and under them, lies
+    # inside the face (no underline). A lone ring is a 0. A digit written into its underline is one piece.
+    face = draw(np.zeros((300, 300), np.float32), [("ellipse", [40, 40, 260, 260]), ("ellipse", [100, 100, 125, 130]),
+                                                   ("ellipse", [175, 100, 200, 130]),
+                                                   ("line", [100, 200, 150, 212, 200, 200])])
+    assert np.array_equal(drop_marks(face), face)
+    ring = draw(np.zeros((200, 160), np.float32), [("ellipse", [30, 30, 130, 170])])
+    assert np.array_equal(drop_marks(ring), ring)
+    joined = draw(np.zeros((200, 300), np.float32), [("line", [60, 40, 60, 150]), ("line", [140, 40, 140, 150]),
+                                                     ("line", [40, 150, 260, 150])])  # 1 1 standing on a line
+    assert np.array_equal(drop_marks(joined), joined)
