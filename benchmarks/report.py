@@ -1157,8 +1157,9 @@ def plain_cut_bar_table(*files: dict) -> str:
                      "numbers read + letters, other non-digits and words refused, points"], "llrrrrrrrrr", rows)
 
 
-@table("plain-cut-bar-evaluation", "handwriting_slant.json", "handwriting.json", "handwriting_plain_slant.json",
-       "handwriting_plain.json", "numbers_slant.json", "numbers.json", "numbers_paper_slant.json", "numbers_paper.json")
+@table("plain-cut-bar-evaluation", "handwriting_slant.json", "handwriting_plain_bar.json",
+       "handwriting_plain_slant.json", "handwriting_plain.json", "numbers_slant.json", "numbers.json",
+       "numbers_paper_slant.json", "numbers_paper.json")
 def plain_cut_bar_evaluation_table(before: dict, after: dict, plain_before: dict, plain_after: dict,
                                    numbers_before: dict, numbers_after: dict, paper_before: dict,
                                    paper_after: dict) -> str:
