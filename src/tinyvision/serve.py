@@ -25,7 +25,8 @@ is set (`serve_workers`: a request's work mostly holds the GIL, so threads
 would share one core; the CLI's default where fork exists), else in threads,
 each with its share of torch's threads (divided once, at start). Each decode
 is bounded by the decoder's own limits (`image.decode`), so memory stays
-within workers x one decode + (workers + queue) x one body.
+within workers x one decode + (workers + queue) x one body (a multipart form's,
+while it is parsed, about three: the body, the form's spooled file, the image).
 """
 
 from __future__ import annotations
