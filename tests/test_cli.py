@@ -49,21 +49,27 @@ def test_train_evaluate_files_and_plots(tmp_path):
     assert result.returncode == 0 and "precision" in result.stdout
 
 
+def stopped_after_an_epoch(flags: list[str], run: Path, sig: int) -> str:
+    """Train in a child process, send it `sig` once its first epoch is saved; its stderr (exit 130 checked)."""
+    proc = subprocess.Popen([sys.executable, "-m", "tinyvision", "train", *flags, "--out", str(run)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run / "metrics.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "training finished before it could be stopped"
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    return err
+
+
 def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(tmp_path):
     flags = ["--epochs", "3", "--limit-batches", "100", "--translate", "1", "--progress", "lines", "--no-plots"]
     straight = tinyvision("train", *flags, "--out", tmp_path / "straight")
     assert straight.returncode == 0, straight.stderr
 
     run = tmp_path / "broken"
-    proc = subprocess.Popen([sys.executable, "-m", "tinyvision", "train", *flags, "--out", str(run)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (run / "metrics.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert proc.poll() is None, "training finished before it could be interrupted"
-    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    err = stopped_after_an_epoch(flags, run, signal.SIGINT)  # what Ctrl-C sends
     assert "--resume" in err and "Traceback" not in err
     assert not (run / "metrics.json").exists()  # the run is not finished
 
@@ -80,15 +86,8 @@ def test_sigterm_stops_and_saves_like_ctrl_c(tmp_path):
     # unsaved, its status left "running".
     run = tmp_path / "run"
     flags = ["--preset", "fast", "--epochs", "3", "--limit-batches", "60", "--progress", "lines", "--no-plots"]
-    proc = subprocess.Popen([sys.executable, "-m", "tinyvision", "train", *flags, "--out", str(run)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (run / "metrics.csv").exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert proc.poll() is None, "training finished before it could be stopped"
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err, err
+    err = stopped_after_an_epoch(flags, run, signal.SIGTERM)
+    assert "--resume" in err and "Traceback" not in err, err
     assert json.loads((run / "status.json").read_text())["status"] == "interrupted"
     assert (run / "train_state.pt").exists()
 
