@@ -427,3 +427,27 @@ def test_a_word_is_not_a_number_and_touching_digits_still_are(tmp_path, monkeypa
     assert right >= 0.5, right
     # The rule only ever withholds an answer: it never changes one number into another.
     assert all(a == b or a is None for a, b in zip(numbers_read, numbers_read_before))
+
+
+def test_a_folder_is_predicted_image_by_image_from_the_cli_and_from_python(tmp_path, capsys):
+    # `predict RUN photos/` said "not a file"; a user with a folder of photos (as Ultralytics takes one)
+    # had to list them. A folder now stands for its images, below it too, as a folder dataset lists them.
+    import tinyvision
+
+    checkpoint = untrained_digit_checkpoint(tmp_path / "model.safetensors")
+    photos = tmp_path / "photos"
+    (photos / "more").mkdir(parents=True)
+    digits = one_of_each_digit()
+    for name, digit in (("b.png", digits[3]), ("a.JPG", digits[5]), ("more/c.png", digits[7])):
+        Image.fromarray(digit[0].numpy()).convert("RGB").save(photos / name)
+    (photos / "notes.txt").write_text("not an image")
+    (photos / ".hidden.png").write_bytes(b"")
+    assert main(["predict", str(checkpoint), str(photos), "--json"]) == 0
+    answers = json.loads(capsys.readouterr().out)
+    assert [a["file"] for a in answers] == [str(photos / n) for n in ("a.JPG", "b.png", "more/c.png")]
+    predictions = tinyvision.load(checkpoint).predict(photos)
+    assert [p.label for p in predictions] == [a["prediction"] for a in answers]
+    (tmp_path / "empty").mkdir()
+    assert main(["predict", str(checkpoint), str(tmp_path / "empty"), str(photos / "b.png")]) == 2
+    out, err = capsys.readouterr()
+    assert "b.png" in out and err.count("\n") == 1 and "no images" in err

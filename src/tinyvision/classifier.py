@@ -252,11 +252,16 @@ class Model:
 
         `source`: a file path, bytes, a PIL image, a numpy array ((H, W) or
         (H, W, C), uint8 or float in [0, 1]), a torch tensor, or a list of these;
-        a uint8 tensor (N, C, H, W) of prepared inputs gives one prediction each.
+        a uint8 tensor (N, C, H, W) of prepared inputs gives one prediction each,
+        and a folder one per image in it and below (sorted).
         A digit model reads a whole number: `label` is every digit, left to right.
         """
         if isinstance(source, torch.Tensor) and source.ndim == 4:
             return self.predict_prepared(source)
+        if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
+            from tinyvision.predict import expand
+
+            source = expand(Path(source))  # the images in it and below, as a folder dataset lists them
         if isinstance(source, (list, tuple)):
             return [self.predict_one(s) for s in source]
         return self.predict_one(source)

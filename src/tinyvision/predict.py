@@ -1,6 +1,7 @@
 """Predicting image files: each file read and predicted on its own, a bad one getting its own error.
 
-`tinyvision predict a.png broken.png b.jpg` answers a and b, and exits 2.
+`tinyvision predict a.png broken.png b.jpg` answers a and b, and exits 2. A folder stands for the
+images in it and below, listed as a folder dataset lists them (sorted, hidden files skipped).
 """
 
 from __future__ import annotations
@@ -21,9 +22,27 @@ class FileResult:
 
 def predict_files(model: Model, paths: list[Path]) -> list[FileResult]:
     results = []
-    for path in paths:
+    for given in paths:
         try:
-            results.append(FileResult(path, model.predict(path), None))
+            files = expand(Path(given))
         except TinyVisionError as exc:
-            results.append(FileResult(path, None, str(exc)))
+            results.append(FileResult(Path(given), None, str(exc)))
+            continue
+        for path in files:
+            try:
+                results.append(FileResult(path, model.predict(path), None))
+            except TinyVisionError as exc:
+                results.append(FileResult(path, None, str(exc)))
     return results
+
+
+def expand(path: Path) -> list[Path]:
+    """A file as itself; a folder as the image files in it and below (a folder of none is an error)."""
+    if not path.is_dir():
+        return [path]
+    from tinyvision.datasets.folder import EXTENSIONS, images_in
+
+    found = images_in(path)
+    if not found:
+        raise TinyVisionError(f"a folder with no images ({', '.join(sorted(EXTENSIONS))}, any case)")
+    return found

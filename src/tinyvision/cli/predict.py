@@ -14,10 +14,11 @@ NAME = "predict"
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(NAME, help="predict image files (photos, scans and drawings of numbers too)")
+    p = sub.add_parser(NAME, help="predict image files or folders of them (photos, scans and drawings of numbers too)")
     p.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CHECKPOINT",
                    help="a run folder, a model.safetensors or an exported model.onnx")
-    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE",
+                   help="an image file, or a folder: every image in it and below")
     p.add_argument("--top-k", type=int, default=3, help="how many classes to list per image (3)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     p.add_argument("--show-input", type=Path, metavar="PATH",
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     model = tinyvision.load(args.checkpoint, preparation=args.prep, runtime=args.runtime)
     results = predict_files(model, args.images)
     if args.show_input is not None:
-        for result, target in zip(results, show_input_paths(args.show_input, args.images)):
+        for result, target in zip(results, show_input_paths(args.show_input, [r.path for r in results])):
             if result.prediction is not None:
                 write_bytes(target, to_png(result.prediction.input))
     k = min(args.top_k, len(model.classes))
