@@ -55,6 +55,12 @@ def test_explain_cli_writes_one_picture_per_image_and_reports_bad_files(tiny_dat
     assert written == ["img0-explained.png", "img1-explained.png"]
     assert (tmp_path / "why" / written[0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
+    (tmp_path / "folder").mkdir()  # a folder stands for its images, as for predict
+    for f in files:
+        f.rename(tmp_path / "folder" / f.name)
+    assert main(["explain", str(tmp_path / "run"), str(tmp_path / "folder"), "--out", str(tmp_path / "why2")]) == 0
+    assert sorted(p.name for p in (tmp_path / "why2").iterdir()) == ["img0-explained.png", "img1-explained.png"]
+
 
 def test_the_worst_mistakes_figure_shows_their_saliency(tiny_dataset, tmp_path):
     cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.01, seed=3, limit_batches=3).validate()

@@ -12,7 +12,8 @@ NAME = "explain"
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help="draw why the model answers what it does: saliency and feature maps, per image")
     p.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
-    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE")
+    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE",
+                   help="an image file, or a folder: every image in it and below")
     p.add_argument("--out", type=Path, default=Path("."), help="folder for IMAGE-explained.png files (default: here)")
     p.add_argument("--prep", choices=["auto", "digit", "resize"], default="auto")
 
@@ -22,10 +23,18 @@ def run(args: argparse.Namespace) -> int:
     from tinyvision.classifier import NothingToExplain
     from tinyvision.errors import TinyVisionError
     from tinyvision.plots import save_figure
+    from tinyvision.predict import expand
 
     model = tinyvision.load(args.checkpoint, preparation=args.prep)
     failed = False
-    for i, path in enumerate(args.images):
+    images = []  # a folder stands for its images, as for predict
+    for given in args.images:
+        try:
+            images += expand(given)
+        except TinyVisionError as exc:
+            print(f"tinyvision: error: {given}: {exc}", file=sys.stderr)
+            failed = True
+    for i, path in enumerate(images):
         try:
             explanation = model.explain(path)
         except NothingToExplain as refused:  # an answer, as predict gives it: nothing drawn, not an error
@@ -35,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"tinyvision: error: {path}: {exc}", file=sys.stderr)
             failed = True
             continue
-        name = f"{path.stem}-explained.png" if len({p.stem for p in args.images}) == len(args.images) \
+        name = f"{path.stem}-explained.png" if len({p.stem for p in images}) == len(images) \
             else f"{i:03d}-{path.stem}-explained.png"
         out = save_figure(explanation.figure(), args.out / name)
         print(f"{path}: {explanation.summary()} -> {out}")
