@@ -31,20 +31,11 @@ import time  # noqa: E402
 from collections import Counter  # noqa: E402
 
 import numpy as np  # noqa: E402
-from number_photos import PNG_SIGNATURE, _stroke, load_manifest, render, user_photos  # noqa: E402
+from number_photos import PNG_SIGNATURE, _stroke, hand_ellipse, load_manifest, render, user_photos  # noqa: E402
 from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
 
 OFF = "FRAME_CONTENT=None;UNDERLINE_WIDTH=None"  # the reader before image.marks
 DOODLES = ("face", "clock", "target", "house", "eye", "planet", "framed-scribble", "sun")
-
-
-def _ellipse(cx: float, cy: float, rx: float, ry: float, rng: np.random.Generator, turn: float = 2 * np.pi,
-             start: float | None = None, n: int = 60) -> np.ndarray:
-    """Points along a hand-drawn ellipse (or an arc of `turn` radians), its radius wobbling a little."""
-    start = rng.uniform(0, 2 * np.pi) if start is None else start
-    a = start + np.linspace(0, turn, n)
-    wobble = 1 + rng.uniform(-0.04, 0.04) * np.sin(3 * a + rng.uniform(0, 6))
-    return np.stack([cx + rx * wobble * np.cos(a), cy + ry * wobble * np.sin(a)], 1)
 
 
 def _closed(points: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -66,16 +57,16 @@ def doodle(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
     width = size * rng.uniform(0.02, 0.045)
     lines: list[np.ndarray] = []
     if kind == "face":
-        lines.append(_closed(_ellipse(c, c, r, r * rng.uniform(0.9, 1.15), rng), rng))
+        lines.append(_closed(hand_ellipse(c, c, r, r * rng.uniform(0.9, 1.15), rng), rng))
         for side in (-1, 1):
-            eye = _ellipse(c + side * r * 0.38, c - r * 0.3, r * rng.uniform(0.06, 0.14),
+            eye = hand_ellipse(c + side * r * 0.38, c - r * 0.3, r * rng.uniform(0.06, 0.14),
                            r * rng.uniform(0.08, 0.18), rng)
             lines.append(_closed(eye, rng))
         smile = rng.choice([-1, 1])
-        lines.append(_ellipse(c, c + r * 0.2 - smile * 0.15 * r, r * 0.45, r * 0.25, rng,
+        lines.append(hand_ellipse(c, c + r * 0.2 - smile * 0.15 * r, r * 0.45, r * 0.25, rng,
                               turn=np.pi * 0.8, start=np.pi * (0.1 if smile > 0 else 1.1)))
     elif kind == "clock":
-        lines.append(_closed(_ellipse(c, c, r, r, rng), rng))
+        lines.append(_closed(hand_ellipse(c, c, r, r, rng), rng))
         for angle in rng.uniform(0, 2 * np.pi, 2):
             length = r * rng.uniform(0.45, 0.8)
             lines.append(np.array([[c, c], [c + length * np.cos(angle), c + length * np.sin(angle)]]))
@@ -87,8 +78,8 @@ def doodle(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
     elif kind == "target":
         for k in range(int(rng.integers(2, 4))):
             scale = 1 - k * rng.uniform(0.28, 0.36)
-            lines.append(_closed(_ellipse(c, c, r * scale, r * scale, rng), rng))
-        lines.append(_ellipse(c, c, r * 0.05, r * 0.05, rng))
+            lines.append(_closed(hand_ellipse(c, c, r * scale, r * scale, rng), rng))
+        lines.append(hand_ellipse(c, c, r * 0.05, r * 0.05, rng))
     elif kind == "house":
         t, b = c - r * 0.3, c + r
         lines.append(_box(t, c - r, b, c + r, rng, size))
@@ -100,32 +91,32 @@ def doodle(kind: str, size: int, rng: np.random.Generator) -> np.ndarray:
             lines.append(np.array([[dx - r * 0.2, b], [dx - r * 0.2, b - r * 0.75], [dx + r * 0.2, b - r * 0.75],
                                    [dx + r * 0.2, b]]))
     elif kind == "eye":
-        lines.append(_ellipse(c, c + r * 0.5, r * 1.1, r * 0.9, rng, turn=np.pi * 0.7, start=np.pi * 1.15))
-        lines.append(_ellipse(c, c - r * 0.5, r * 1.1, r * 0.9, rng, turn=np.pi * 0.7, start=np.pi * 0.15))
-        lines.append(_closed(_ellipse(c, c, r * 0.32, r * 0.32, rng), rng))
-        lines.append(_ellipse(c, c, r * 0.1, r * 0.1, rng))
+        lines.append(hand_ellipse(c, c + r * 0.5, r * 1.1, r * 0.9, rng, turn=np.pi * 0.7, start=np.pi * 1.15))
+        lines.append(hand_ellipse(c, c - r * 0.5, r * 1.1, r * 0.9, rng, turn=np.pi * 0.7, start=np.pi * 0.15))
+        lines.append(_closed(hand_ellipse(c, c, r * 0.32, r * 0.32, rng), rng))
+        lines.append(hand_ellipse(c, c, r * 0.1, r * 0.1, rng))
     elif kind == "planet":
-        lines.append(_closed(_ellipse(c, c, r * 0.7, r * 0.7, rng), rng))
-        lines.append(_closed(_ellipse(c, c, r * 1.25, r * 0.3, rng), rng))
+        lines.append(_closed(hand_ellipse(c, c, r * 0.7, r * 0.7, rng), rng))
+        lines.append(_closed(hand_ellipse(c, c, r * 1.25, r * 0.3, rng), rng))
         if rng.random() < 0.5:
-            lines.append(_ellipse(c - r * 0.2, c - r * 0.2, r * 0.12, r * 0.12, rng))
+            lines.append(hand_ellipse(c - r * 0.2, c - r * 0.2, r * 0.12, r * 0.12, rng))
     elif kind == "framed-scribble":
         if rng.random() < 0.5:
             lines.append(_box(c - r, c - r, c + r, c + r, rng, size))
         else:
-            lines.append(_closed(_ellipse(c, c, r, r, rng), rng))
+            lines.append(_closed(hand_ellipse(c, c, r, r, rng), rng))
         points = rng.uniform(c - 0.55 * r, c + 0.55 * r, (int(rng.integers(4, 9)), 2))
         lines.append(points)
     else:  # sun: a disc's outline with rays, and sometimes a face
-        lines.append(_closed(_ellipse(c, c, r * 0.6, r * 0.6, rng), rng))
+        lines.append(_closed(hand_ellipse(c, c, r * 0.6, r * 0.6, rng), rng))
         rays = int(rng.integers(6, 12))
         for a in np.linspace(0, 2 * np.pi, rays, endpoint=False) + rng.uniform(0, 1):
             lines.append(np.array([[c + 0.75 * r * np.cos(a), c + 0.75 * r * np.sin(a)],
                                    [c + 1.1 * r * np.cos(a), c + 1.1 * r * np.sin(a)]]))
         if rng.random() < 0.5:
             for side in (-1, 1):
-                lines.append(_ellipse(c + side * r * 0.22, c - r * 0.15, r * 0.06, r * 0.08, rng))
-            lines.append(_ellipse(c, c + r * 0.05, r * 0.3, r * 0.2, rng, turn=np.pi * 0.8, start=np.pi * 0.1))
+                lines.append(hand_ellipse(c + side * r * 0.22, c - r * 0.15, r * 0.06, r * 0.08, rng))
+            lines.append(hand_ellipse(c, c + r * 0.05, r * 0.3, r * 0.2, rng, turn=np.pi * 0.8, start=np.pi * 0.1))
     alpha = np.zeros((size, size), np.float32)
     for points in lines:
         np.maximum(alpha, _stroke(points, width, alpha.shape), out=alpha)

@@ -255,6 +255,15 @@ def _stroke(points: np.ndarray, width: float, shape: tuple[int, int]) -> np.ndar
     return np.asarray(canvas.resize((shape[1], shape[0]), Image.BOX), np.float32) / 255.0
 
 
+def hand_ellipse(cx: float, cy: float, rx: float, ry: float, rng: np.random.Generator, turn: float = 2 * np.pi,
+                 start: float | None = None, n: int = 60) -> np.ndarray:
+    """Points ((n, 2) x, y) along a hand-drawn ellipse (or an arc of `turn` radians), its radius wobbling."""
+    start = rng.uniform(0, 2 * np.pi) if start is None else start
+    a = start + np.linspace(0, turn, n)
+    wobble = 1 + rng.uniform(-0.04, 0.04) * np.sin(3 * a + rng.uniform(0, 6))
+    return np.stack([cx + rx * wobble * np.cos(a), cy + ry * wobble * np.sin(a)], 1)
+
+
 def render_marked(alpha: np.ndarray, boxes: list[list[int]], facts: dict, style: str,
                   rng: np.random.Generator) -> tuple[bytes, np.ndarray, list[list[int]]]:
     """The number with a mark drawn around or under it (MARKS), photographed in a random user style; also
@@ -294,10 +303,9 @@ def render_marked(alpha: np.ndarray, boxes: list[list[int]], facts: dict, style:
         rx = np.sqrt(2) * ((right - left) / 2 + rng.uniform(-0.1, 0.3) * height)
         ry = np.sqrt(2) * ((bottom - top) / 2 + rng.uniform(-0.1, 0.3) * height)
         start = rng.uniform(0, 2 * np.pi)
-        angles = start + np.linspace(0, 2 * np.pi + rng.uniform(0.1, 0.4), 72)
-        wobble = 1 + rng.uniform(-0.04, 0.04) * np.sin(3 * angles + rng.uniform(0, 6))
-        xs, ys = cx + rx * wobble * np.cos(angles), cy + ry * wobble * np.sin(angles)
-        marks.append(np.stack([xs, ys + rise * (xs - cx)], 1))
+        points = hand_ellipse(cx, cy, rx, ry, rng, turn=2 * np.pi + rng.uniform(0.1, 0.4), start=start, n=72)
+        points[:, 1] += rise * (points[:, 0] - cx)
+        marks.append(points)
     for points in marks:
         np.maximum(alpha, _stroke(points, width, alpha.shape), out=alpha)
     look = user_photos().STYLES[int(rng.integers(len(user_photos().STYLES)))]

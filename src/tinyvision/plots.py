@@ -9,8 +9,10 @@ are written atomically.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,15 @@ from matplotlib.figure import Figure
 from tinyvision.atomic import atomic_path
 
 
+@contextlib.contextmanager
+def no_glyph_warnings() -> Iterator[None]:
+    """A class named in a script the font lacks (日本語) draws as boxes; matplotlib's two-line warning
+    for each missing glyph would bury the command's own one-line messages (and fill a notebook cell)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+        yield
+
+
 class NotebookFigure(Figure):
     """A Figure a notebook shows inline as the cell's value. Jupyter draws a plain `Figure` only once
     pyplot has set up its inline backend (`%matplotlib inline`, or any pyplot call); before that,
@@ -28,17 +39,13 @@ class NotebookFigure(Figure):
 
     def _repr_png_(self) -> bytes:
         buffer = io.BytesIO()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+        with no_glyph_warnings():
             self.savefig(buffer, format="png", dpi=rcParams["figure.dpi"], bbox_inches="tight")
         return buffer.getvalue()
 
 
 def save_figure(fig: Figure, path: Path) -> Path:
-    # A class named in a script the font lacks (日本語) draws as boxes; matplotlib's two-line warning
-    # for each missing glyph would bury the command's own one-line messages.
-    with atomic_path(path) as tmp, warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
+    with atomic_path(path) as tmp, no_glyph_warnings():
         fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     return path
 

@@ -22,18 +22,27 @@ class FileResult:
 
 def predict_files(model: Model, paths: list[Path]) -> list[FileResult]:
     results = []
-    for given in paths:
-        try:
-            files = expand(Path(given))
-        except TinyVisionError as exc:
-            results.append(FileResult(Path(given), None, str(exc)))
+    for path, error in files_of(paths):
+        if error is not None:
+            results.append(FileResult(path, None, error))
             continue
-        for path in files:
-            try:
-                results.append(FileResult(path, model.predict(path), None))
-            except TinyVisionError as exc:
-                results.append(FileResult(path, None, str(exc)))
+        try:
+            results.append(FileResult(path, model.predict(path), None))
+        except TinyVisionError as exc:
+            results.append(FileResult(path, None, str(exc)))
     return results
+
+
+def files_of(paths: list[Path]) -> list[tuple[Path, str | None]]:
+    """The files the command line names, folders expanded (`expand`), in order: (path, None), or
+    (the argument, why it names no file) for a folder without images."""
+    found = []
+    for given in map(Path, paths):
+        try:
+            found += [(path, None) for path in expand(given)]
+        except TinyVisionError as exc:
+            found.append((given, str(exc)))
+    return found
 
 
 def expand(path: Path) -> list[Path]:

@@ -23,16 +23,16 @@ def run(args: argparse.Namespace) -> int:
     from tinyvision.classifier import NothingToExplain
     from tinyvision.errors import TinyVisionError
     from tinyvision.plots import save_figure
-    from tinyvision.predict import expand
+    from tinyvision.predict import files_of
 
     model = tinyvision.load(args.checkpoint, preparation=args.prep)
     failed = False
     images = []  # a folder stands for its images, as for predict
-    for given in args.images:
-        try:
-            images += expand(given)
-        except TinyVisionError as exc:
-            print(f"tinyvision: error: {given}: {exc}", file=sys.stderr)
+    for path, error in files_of(args.images):
+        if error is None:
+            images.append(path)
+        else:
+            print(f"tinyvision: error: {path}: {error}", file=sys.stderr)
             failed = True
     for i, path in enumerate(images):
         try:

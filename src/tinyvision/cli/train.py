@@ -96,7 +96,7 @@ SECOND = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_
 
 
 @contextlib.contextmanager
-def stop_on_sigint(stop: threading.Event) -> Iterator[None]:
+def stop_on_signal(stop: threading.Event) -> Iterator[None]:
     """First Ctrl-C, or SIGTERM (docker stop, Slurm preemption, systemd, Kubernetes), asks training to stop
     after the current step (and save); a second one kills.
 
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = {k: getattr(args, k) for k in CONFIG_FLAGS}
     stop = threading.Event()
-    with stop_on_sigint(stop):
+    with stop_on_signal(stop):
         result = tinyvision.train(
             dataset=args.dataset, model=args.model, preset=args.preset, out=args.out,
             progress=progress_choice(args.progress), plots=not args.no_plots, resume=args.resume,

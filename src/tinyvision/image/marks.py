@@ -83,13 +83,13 @@ def frames(labels: np.ndarray, box: np.ndarray) -> np.ndarray:
     return found
 
 
-def underlines(labels: np.ndarray, box: np.ndarray, area: np.ndarray, skip: list[int]) -> list[int]:
+def underlines(labels: np.ndarray, box: np.ndarray, area: np.ndarray, skip: np.ndarray) -> list[int]:
     """Flat strokes below the writing: UNDERLINE_WIDTH digit heights long or more, no deeper than
     UNDERLINE_DEPTH in any column, and under the bottom of every digit-sized piece they run beneath."""
     if UNDERLINE_WIDTH is None:
         return []
     heights, widths = box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]
-    rest = np.array([i for i in range(len(box)) if i not in skip], np.int64)
+    rest = np.setdiff1d(np.arange(len(box)), skip)
     # A bar is flat and long for its thickness (ink per column); slanted, its box may be as tall as a digit's.
     bars = rest[(area[rest] <= BAR_THIN * widths[rest] ** 2) & (heights[rest] <= BAR_FLAT * widths[rest])]
     writing = np.setdiff1d(rest, bars)
@@ -136,9 +136,8 @@ def drop_marks(ink: np.ndarray) -> np.ndarray:
     if not 2 <= count <= MAX_PIECES:
         return ink
     box, area = component_boxes(labels, count)
-    gone = frames(labels, box)
-    framed = np.unique(labels[gone])
-    gone |= np.isin(labels, underlines(labels, box, area, [int(k) for k in framed if k >= 0]))
+    gone = frames(labels, box)  # (outline pixels: ink, so each has its piece's label)
+    gone |= np.isin(labels, underlines(labels, box, area, np.unique(labels[gone])))
     if not gone.any():
         return ink
     # With the mark's own pixels goes its soft edge (anti-aliasing, JPEG blur): the faint pixels around it
