@@ -212,6 +212,23 @@ def test_a_batch_of_float_pixels_reads_as_its_uint8_twin_and_a_normalised_one_is
         model.predict((images.float() / 255 - 0.5) / 0.25)
 
 
+def test_a_batch_held_as_keras_and_torchvision_hold_mnist_gives_one_prediction_per_image(tiny_dataset, tmp_path):
+    # A learner's x_test: numpy (N, H, W) uint8 from Keras (often / 255), torchvision's dataset.data a
+    # tensor (N, H, W). They were refused as "not an image".
+    fit_run(build_config(None, dict(dataset=tiny_dataset, epochs=1, **FAST)), tmp_path / "run")
+    model = tinyvision.load(tmp_path / "run")
+    images = REGISTRY[tiny_dataset].load(None, None).test_images[:16]  # uint8 (N, 1, H, W)
+    expected = [p.label for p in model.predict(images)]
+    keras = images[:, 0].numpy()
+    for batch in (keras, keras / 255.0, images[:, 0], keras[..., None], images.numpy()):
+        answers = model.predict(batch)
+        assert [p.label for p in answers] == expected
+        assert all(p.input.dtype == torch.uint8 and tuple(p.input.shape) == model.input_shape for p in answers)
+    # One image stays one answer: a tensor (1, H, W), or a colour image (3, H, W) as torch holds one.
+    assert not isinstance(model.predict(images[0]), list)
+    assert not isinstance(model.predict(images[0].expand(3, -1, -1)), list)
+
+
 @pytest.mark.parametrize(("damage", "words"), [
     ("state-keys", "unreadable training state (KeyError: 'model')"),
     ("state-list", "unreadable training state (TypeError: a list, not a dict)"),

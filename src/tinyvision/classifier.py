@@ -227,10 +227,36 @@ class Model:
             return source.cpu()
         return prepare(source, self.preparation, self.limits)
 
+    def prepared_batch(self, source) -> torch.Tensor | None:
+        """`source` as a batch of prepared inputs (N, C, H, W), when it is one; else None (one image, or a
+        list). A batch is a 4-D tensor (N, C, H, W), a 4-D numpy array (N, C, H, W) or (N, H, W, C), or, for a
+        one-channel model, a 3-D array or tensor (N, H, W) of N > 1 images of the model's size: MNIST as
+        Keras (`x_test`) and torchvision (`dataset.data`) hold it. A (1, H, W) or (3, H, W) tensor stays one
+        image (C, H, W), as torch holds one; a (3, H, W) numpy array is three images (numpy's images are
+        (H, W, C))."""
+        if not isinstance(source, (torch.Tensor, np.ndarray)) or source.ndim not in (3, 4):
+            return None
+        channels, height, width = self.input_shape
+        if source.ndim == 3:
+            if channels != 1 or tuple(source.shape[1:]) != (height, width) or source.shape[0] == 1:
+                return None
+            if isinstance(source, torch.Tensor) and source.shape[0] in (3, 4):
+                return None  # a colour (C, H, W) image, as torch holds one
+            source = source[:, None]
+        batch = torch.as_tensor(np.ascontiguousarray(source)) if isinstance(source, np.ndarray) else source
+        if isinstance(source, np.ndarray) and batch.shape[1] != channels and batch.shape[-1] == channels:
+            batch = batch.permute(0, 3, 1, 2)  # numpy's (N, H, W, C)
+        return batch
+
     def predict_prepared(self, pixels: torch.Tensor) -> list[Prediction]:
-        """Predictions for prepared uint8 inputs (N, C, H, W); under the card's threshold, an abstention."""
+        """Predictions for prepared inputs (N, C, H, W), uint8 or floats in [0, 1]; under the card's threshold,
+        an abstention. Each `Prediction.input` is the uint8 image the model saw."""
+        from tinyvision.image.decode import pixel_values
         from tinyvision.read_number import rejection
 
+        if pixels.dtype != torch.uint8:  # as `logits` reads them (never a bare cast: 0.7 would become 0)
+            values = pixels.detach().cpu()
+            pixels = torch.from_numpy(pixel_values((values.float() if values.is_floating_point() else values).numpy()))
         logits = self.logits(pixels)
         answers = []
         for z, p, x in zip(logits, logits.softmax(1), pixels):
@@ -252,12 +278,14 @@ class Model:
 
         `source`: a file path, bytes, a PIL image, a numpy array ((H, W) or
         (H, W, C), uint8 or float in [0, 1]), a torch tensor, or a list of these;
-        a uint8 tensor (N, C, H, W) of prepared inputs gives one prediction each,
+        a batch of prepared inputs (`prepared_batch`: a tensor or numpy array (N, C, H, W), or MNIST's
+        (N, H, W) as Keras and torchvision hold it; uint8, or floats in [0, 1]) gives one prediction each,
         and a folder one per image in it and below (sorted).
         A digit model reads a whole number: `label` is every digit, left to right.
         """
-        if isinstance(source, torch.Tensor) and source.ndim == 4:
-            return self.predict_prepared(source)
+        batch = self.prepared_batch(source)
+        if batch is not None:
+            return self.predict_prepared(batch)
         if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
             from tinyvision.predict import expand
 
