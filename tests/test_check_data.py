@@ -173,3 +173,34 @@ def test_a_folder_of_many_classes_gets_a_short_summary_and_its_figure_quickly(tm
     assert "and 108 more" in out and max(len(line) for line in out.splitlines()) < 400
     assert (tmp_path / "report" / "check.png").read_bytes()[:4] == b"\x89PNG"
     assert "c119" in (tmp_path / "report" / "report.md").read_text()  # the report still names every class
+
+
+def test_odd_names_a_link_to_itself_and_macos_metadata_neither_crash_nor_count(tmp_path, capsys):
+    # Each was a traceback from check-data and train: a file name that is not UTF-8 (UnicodeEncodeError), a
+    # link to itself (OSError: too many levels of symbolic links); and an unzipped macOS archive's __MACOSX
+    # folder was a class "holding no images", which stopped both.
+    import os
+
+    root = clean_folder(tmp_path / "pics")
+    Image.fromarray(photo(7)).save(root / "train" / "cat" / os.fsdecode(b"caf\xe9.png"))  # Latin-1 bytes
+    (root / "train" / "dog" / "loop.png").symlink_to("loop.png")
+    (root / "train" / "__MACOSX" / "cat").mkdir(parents=True)
+    (root / "train" / "__MACOSX" / "cat" / "._0.png").write_bytes(b"\x00\x05\x16\x07 Mac metadata")
+    out = tmp_path / "check"
+    assert main(["check-data", f"folder:{root}", "--out", str(out)]) == 1  # the link is a problem, named
+    printed = capsys.readouterr().out
+    assert "1 unreadable file(s)" in printed and "Traceback" not in printed
+    report = json.loads((out / "report.json").read_text())
+    readable = {c: report["counts"]["train"][c] + report["counts"]["val"][c] for c in ("cat", "dog")}
+    assert report["classes"] == ["cat", "dog"] and readable == {"cat": 13, "dog": 12}
+    assert (out / "check.png").is_file()
+    assert main(["train", "--dataset", f"folder:{root}", "--epochs", "1", "--out", str(tmp_path / "run"),
+                 "--progress", "lines", "--no-plots"]) == 0
+
+
+def test_a_class_missing_from_the_test_folder_is_a_problem(tmp_path, capsys):
+    # Its accuracy cannot be measured; check-data said "no problems found".
+    root = clean_folder(tmp_path / "pics")
+    shutil.rmtree(root / "test" / "dog")
+    assert main(["check-data", f"folder:{root}", "--out", str(tmp_path / "check")]) == 1
+    assert "class(es) with no test images: dog" in capsys.readouterr().out

@@ -198,3 +198,24 @@ def test_a_broken_link_is_reported_unreadable_and_a_class_named_train_is_a_class
     assert len(data.train_labels) + len(data.val_labels) + len(data.test_labels) == 15
     err = capsys.readouterr().err
     assert "skipped 1 unreadable image(s): car/gone.png (broken link)" in err
+
+
+def test_a_folder_named_relative_to_here_is_found_from_anywhere_and_photos_train_at_224(tmp_path, monkeypatch,
+                                                                                           capsys):
+    # config.json held "folder:pics" as typed, so evaluate or --resume from another directory said
+    # "pics is not a folder"; and 600x450 photos trained at full size (a 1600x1200 folder asked for GBs).
+    import json
+
+    root = tmp_path / "pics"
+    for k, name in enumerate(("cat", "dog")):
+        for i in range(8):
+            save_image(root / name / f"{i}.png", 40 + 80 * k, (600, 450), "RGB")
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--dataset", "folder:pics", "--epochs", "1", "--out", "run", "--no-plots",
+                 "--progress", "lines"]) == 0
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["dataset"] == f"folder:{root}"
+    assert load_dataset(f"folder:{root}").train_images.shape[1:] == (3, 168, 224)  # 600x450 kept its shape
+    monkeypatch.chdir(tmp_path.parent)
+    capsys.readouterr()
+    assert main(["evaluate", str(tmp_path / "run")]) == 0

@@ -101,7 +101,9 @@ def write_bytes(path: str | os.PathLike, data: bytes, exclusive: bool = False) -
 
 
 def write_text(path: str | os.PathLike, text: str, exclusive: bool = False) -> None:
-    write_bytes(path, text.encode("utf-8"), exclusive)
+    # A file name that is not UTF-8 (held as lone surrogates, PEP 383) goes out as its own bytes, as `ls`
+    # shows it; a report naming it could not be written at all.
+    write_bytes(path, text.encode("utf-8", "surrogateescape"), exclusive)
 
 
 def write_json(path: str | os.PathLike, obj: object, exclusive: bool = False) -> None:

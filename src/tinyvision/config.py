@@ -205,4 +205,18 @@ def build_config(preset: str | None, overrides: dict) -> RunConfig:
         values.update(PRESETS[preset])
         values["preset"] = preset
     values.update({k: v for k, v in overrides.items() if v is not None})
+    values["dataset"] = anchored(values.get("dataset", RunConfig.dataset))
     return RunConfig(**values).validate()
+
+
+def anchored(dataset: str) -> str:
+    """A folder dataset (`folder:PATH`, `digits:PATH`) with its PATH absolute: the run's config.json and
+    split.json name it, and `evaluate` or `--resume` from another directory must find the same folder."""
+    import os
+
+    from tinyvision.datasets.registry import DIGITS_PREFIX, FOLDER_PREFIX
+
+    for prefix in (FOLDER_PREFIX, DIGITS_PREFIX):
+        if isinstance(dataset, str) and dataset.startswith(prefix) and len(dataset) > len(prefix):
+            return prefix + os.path.abspath(os.path.expanduser(dataset[len(prefix):]))
+    return dataset

@@ -270,10 +270,10 @@ def data_check_figure(report: dict, samples: dict[str, torch.Tensor | None]) -> 
     left = np.zeros(len(classes))
     for split, counts in report["counts"].items():
         values = np.array([counts.get(c, 0) for c in classes])
-        ax.barh(classes, values, left=left, label=split)
+        ax.barh([printable(c) for c in classes], values, left=left, label=split)
         left += values
     ax.invert_yaxis()
-    ax.set(xlabel="images", title=f"{report['dataset']}: images per class")
+    ax.set(xlabel="images", title=printable(f"{report['dataset']}: images per class"))
     if report["counts"]:  # no split: no bars to name (a folder none of whose images could be read)
         ax.legend()
     ax.grid(alpha=0.3, axis="x")
@@ -286,8 +286,14 @@ def data_check_figure(report: dict, samples: dict[str, torch.Tensor | None]) -> 
         images = samples.get(name)
         for ax, image in zip(row, images if images is not None else []):
             show_image(ax, image)
-        row[0].text(-0.1, 0.5, name, transform=row[0].transAxes, ha="right", va="center", fontsize=8)
+        row[0].text(-0.1, 0.5, printable(name), transform=row[0].transAxes, ha="right", va="center", fontsize=8)
     return fig
+
+
+def printable(text: str) -> str:
+    """Text for a figure: a file or folder name's undecodable bytes (lone surrogates, PEP 383), which no
+    font can draw (matplotlib raised), shown as \\xNN."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def duplicate_pairs_figure(pairs: list[tuple[torch.Tensor, torch.Tensor, str]], columns: int = 4) -> Figure:
@@ -301,5 +307,5 @@ def duplicate_pairs_figure(pairs: list[tuple[torch.Tensor, torch.Tensor, str]], 
         ax_a, ax_b = cell.subplots(1, 2)
         show_image(ax_a, a)
         show_image(ax_b, b)
-        cell.suptitle(caption, fontsize=7)
+        cell.suptitle(printable(caption), fontsize=7)
     return fig

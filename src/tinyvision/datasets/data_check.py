@@ -244,6 +244,9 @@ def imbalance(counts: dict, classes: tuple[str, ...]) -> dict:
         "ratio": round(largest / smallest, 2) if smallest else None,
         "tiny_classes": [c for c, v in zip(classes, values) if v < TINY_CLASS],
         "empty_classes": [c for c, v in zip(classes, values) if v == 0],
+        # A class the test split lacks (a test/ folder without it) has no test accuracy to measure.
+        "untested_classes": [c for c, v in zip(classes, values) if v and "test" in counts
+                             and not counts["test"].get(c, 0)],
     }
 
 
@@ -270,6 +273,9 @@ def problems_of(report: dict) -> list[str]:
     bal = report["imbalance"]
     if bal["tiny_classes"]:
         problems.append(f"tiny class(es) (< {TINY_CLASS} training images): {some(bal['tiny_classes'])}")
+    if bal.get("untested_classes"):
+        problems.append(f"class(es) with no test images: {some(bal['untested_classes'])} (their accuracy "
+                        f"cannot be measured)")
     if bal["ratio"] is None:
         problems.append(f"class(es) with no readable training images: {some(bal.get('empty_classes', []))}")
     elif bal["ratio"] >= IMBALANCE_RATIO:

@@ -86,12 +86,21 @@ def root_of(name: str) -> Path:
     return root
 
 
+# Folders that are no one's images: macOS's zip archives unpack their files' metadata into __MACOSX/
+# (as ._name files of the same extensions).
+HIDDEN_FOLDERS = frozenset({"__MACOSX"})
+
+
+def hidden(name: str) -> bool:
+    return name.startswith(".") or name in HIDDEN_FOLDERS
+
+
 def visible(path: Path, base: Path) -> bool:
-    return not any(part.startswith(".") for part in path.relative_to(base).parts)
+    return not any(hidden(part) for part in path.relative_to(base).parts)
 
 
 def class_folders(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not hidden(p.name))
 
 
 def images_in(folder: Path) -> list[Path]:

@@ -188,9 +188,10 @@ def cache_key(root: Path, files: list[str], labels: list[int], image_size: int |
     for name, label in zip(files, labels):
         try:
             st = (root / name).stat()
-        except FileNotFoundError:  # a broken link: its own entry (the decoder reports it unreadable)
+        except OSError:  # a broken link, a link to itself: its own entry (the decoder reports it unreadable)
             st = (root / name).lstat()
-        digest.update(f"{name}\t{label}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+        # A name that is not UTF-8 (bytes from another system) has surrogates standing in for its bytes.
+        digest.update(f"{name}\t{label}\t{st.st_size}\t{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()[:24]
 
 
@@ -201,8 +202,17 @@ def decodable(size: tuple[int, int]) -> bool:
     return min(size) >= MIN_SIDE and size[0] * size[1] <= MAX_PIXELS
 
 
+# The most common size is used as it is up to this longer side, and scaled down to it beyond (keeping the
+# aspect ratio): a folder of 1600x1200 phone photos trained at full size asked for gigabytes per batch (and
+# a model no card takes: sides above folder.MAX_SIZE). 224 is what Keras, fastai, timm and Ultralytics
+# classify at by default; `--image-size N` chooses any other size.
+AUTO_MAX_SIDE = 224
+MIN_AUTO_SIDE = 4
+
+
 def choose_shape(headers: list, image_size: int | None, gray_modes: frozenset[str]) -> tuple[int, int, int] | None:
-    """1 channel when every readable file is gray, else 3; NxN, or the most common size. Files the decoder
+    """1 channel when every readable file is gray, else 3; NxN, or the most common size (at most
+    AUTO_MAX_SIDE on its longer side, scaled down keeping its shape beyond that). Files the decoder
     will refuse (too small, too large) have no say: a folder of 6x6 icons and 32x32 photos is 32x32. (When
     the decoder takes none, any shape will do: each file is then reported with the decoder's reason.)"""
     opened = [h for h in headers if h is not None]
@@ -213,6 +223,9 @@ def choose_shape(headers: list, image_size: int | None, gray_modes: frozenset[st
     if image_size:
         return channels, image_size, image_size
     (w, h), _ = Counter(size for size, _ in known).most_common(1)[0]
+    if max(w, h) > AUTO_MAX_SIDE:  # phone photos: scaled down, keeping their shape
+        scale = AUTO_MAX_SIDE / max(w, h)
+        w, h = max(MIN_AUTO_SIDE, round(w * scale)), max(MIN_AUTO_SIDE, round(h * scale))
     return channels, h, w
 
 

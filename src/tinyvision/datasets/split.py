@@ -6,8 +6,9 @@ split. Within a class, files are ordered by a keyed hash of (seed, file
 name), and the first ones go to test, the next to validation, the rest to
 train. This is:
 - seeded: another seed, another split; the same seed, the same split;
-- stable: adding or removing a few files moves only those files, not the others
-  (a shuffled list would reassign everything);
+- stable: a file keeps its place in the order when files are added or removed, so
+  only the files at the border of two splits move (a class's shares are counted
+  again), where a shuffled list would reassign everything;
 - copy-free: a split is a list of file names, nothing is copied or moved.
 
 The assignment is written into the run folder as `split.json` (file -> split),
@@ -55,7 +56,8 @@ class SplitOptions:
 
 def hash_order(names: list[str], seed: int) -> np.ndarray:
     """Positions of `names` sorted by a keyed hash of (seed, name): a seeded order that is stable per file."""
-    keys = [hashlib.blake2b(name.encode(), digest_size=8, key=str(seed).encode()).digest() for name in names]
+    keys = [hashlib.blake2b(name.encode("utf-8", "surrogateescape"), digest_size=8, key=str(seed).encode()).digest()
+            for name in names]  # (a name that is not UTF-8 has surrogates standing in for its bytes)
     return np.array(sorted(range(len(names)), key=keys.__getitem__), dtype=np.int64)
 
 
