@@ -1,5 +1,6 @@
 """The one inference path: test-time augmentation, temperature, and the metrics computed from it."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -95,6 +96,39 @@ def test_calibration_finds_the_temperature_that_made_the_labels():
     before = expected_calibration_error(logits.softmax(1), labels)
     after = expected_calibration_error((logits / t).softmax(1), labels)
     assert after < 0.02 < before
+
+
+def test_a_validation_split_too_small_or_never_wrong_leaves_the_model_uncalibrated(tmp_path, monkeypatch):
+    # A folder's 10 validation photos, all right, fitted T 0.12: every answer "100%", refusals included.
+    from tinyvision.calibration import too_few_to_calibrate
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(500, 10, generator=g) * 3
+    labels = logits.argmax(1)  # none misread
+    assert fit_temperature(logits[None], labels) < 0.1  # the fit runs to its bound
+    assert "not calibrated" in too_few_to_calibrate(logits[None], labels)
+    labels[:20] = (labels[:20] + 1) % 10
+    assert too_few_to_calibrate(logits[None], labels) is None
+    assert "10 images" in too_few_to_calibrate(logits[None, :10], labels[:10])
+    # And a run on such a folder says so, and keeps T = 1 in its card.
+    import json
+
+    from PIL import Image
+
+    import tinyvision
+
+    monkeypatch.setenv("TINYVISION_DATA", str(tmp_path / "cache"))
+    for k, name in enumerate(("cat", "dog")):
+        (tmp_path / "pics" / name).mkdir(parents=True)
+        for i in range(20):
+            value = np.full((16, 16), 40 + 160 * k, np.uint8)
+            value[i % 16, :] = 255 - value[0, 0]
+            Image.fromarray(value).save(tmp_path / "pics" / name / f"{i}.png")
+    run = tinyvision.train(dataset=f"folder:{tmp_path / 'pics'}", out=tmp_path / "run", epochs=1, progress=False,
+                           plots=False, device="cpu")
+    calibration = json.loads((run.path / "metrics.json").read_text())["calibration"]
+    assert calibration["temperature"] == 1.0 and "not calibrated" in calibration["note"]
+    assert tinyvision.load(run.path).card.temperature == 1.0
 
 
 def test_per_class_f1_macro_f1_and_balanced_accuracy():

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 import torch
 
-from tinyvision.calibration import calibration_report, choose_rejection, default_quantile, fit_temperature
+from tinyvision.calibration import (
+    calibration_report,
+    choose_rejection,
+    default_quantile,
+    fit_temperature,
+    too_few_to_calibrate,
+)
 from tinyvision.checkpoint import ModelCard, load_train_state, load_weights
 from tinyvision.config import RunConfig
 from tinyvision.datasets import ImageData
@@ -74,6 +80,9 @@ def calibrate(s: Setup) -> tuple[float, dict]:
         logits = all_view_logits(graph, s.val_x, s.device, batch_size=eval_batch_size(s.val_x),
                                  limit_batches=s.cfg.limit_batches)
     labels = s.val_y[: logits.shape[1]].cpu()
+    note = too_few_to_calibrate(logits, labels)
+    if note is not None:
+        return 1.0, {"split": "validation", "note": note, **calibration_report(logits, labels, 1.0)}
     temperature = fit_temperature(logits, labels)
     return temperature, {"split": "validation", **calibration_report(logits, labels, temperature)}
 
