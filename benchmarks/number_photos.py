@@ -6,7 +6,8 @@ placed left to right the way people write numbers (uneven gaps, sizes and
 baselines, a slant shared by the line, some pairs touching or overlapping),
 rendered in the photo styles of benchmarks/user_photos.py (`--paper hard`: on ruled or
 squared paper, under a shadow, beside the desk the sheet lies on, in pencil; `--paper
-marked`: underlined, boxed or circled by the writer), plus
+marked`: underlined, boxed or circled by the writer; `--paper signed`: with a minus sign, a
+decimal point or both, "-3.14"), plus
 manifest.json (file, number, style, touching, each digit's true box). `segment` scores the
 segmenter alone; `read` segments and classifies with a trained model. Both
 print JSON; `score_reads` is what a benchmark calls to score its predictions.
@@ -15,6 +16,8 @@ print JSON; `score_reads` is what a benchmark calls to score its predictions.
     python benchmarks/number_photos.py build --count 1000 --paper hard --out /tmp/numbers-paper
     python benchmarks/number_photos.py build --count 400 --paper marked --source val --seed 3 \\
         --out /tmp/numbers-marked-val
+    python benchmarks/number_photos.py build --count 400 --paper signed --source val --seed 4 \\
+        --out /tmp/numbers-signed-val
     python benchmarks/number_photos.py segment
     python benchmarks/number_photos.py read RUN_DIR --results benchmarks/results/numbers.json
 """
@@ -264,6 +267,56 @@ def hand_ellipse(cx: float, cy: float, rx: float, ry: float, rng: np.random.Gene
     return np.stack([cx + rx * wobble * np.cos(a), cy + ry * wobble * np.sin(a)], 1)
 
 
+SIGNS = ("minus", "point", "minus-point", "comma")
+
+
+def render_signed(alpha: np.ndarray, boxes: list[list[int]], facts: dict, style: str,
+                  rng: np.random.Generator) -> tuple[np.ndarray, list[list[int]], str]:
+    """The number with a minus before it, a decimal point in it, both, or a thousands comma (`style`, one of
+    SIGNS), drawn in the writer's pen; returns the ink, the digits' boxes and where the point went (the count
+    of digits before it; 0: none, and none for a comma, which the number is read without). The point or
+    comma goes in a gap between two digits that do not touch, widened for it as people leave room for one;
+    a number whose digits all touch gets neither."""
+    height, slant = facts["digit_height"], facts["slant"]
+    width = height * rng.uniform(0.08, 0.15)  # about a digit's stroke
+    pad = int(1.0 * height)  # room for the minus
+    alpha = np.pad(alpha, ((0, 0), (pad, 0)))
+    boxes = [[t, lf + pad, b, r + pad] for t, lf, b, r in boxes]
+    rise = -np.tan(np.radians(slant))  # the line's slant: y change per x
+    after = 0
+    if style.endswith("point") or style == "comma":
+        gaps = [k for k in range(1, len(boxes)) if boxes[k][1] - boxes[k - 1][3] > 0]
+        if gaps:
+            after = int(rng.choice(gaps))
+            size = width * rng.uniform(1.0, 1.8)  # a dot a little wider than the stroke
+            room = int(size + rng.uniform(0.05, 0.2) * height)
+            cut = (boxes[after - 1][3] + boxes[after][1]) // 2  # an empty column between the two digits
+            alpha = np.concatenate([alpha[:, :cut], np.zeros((alpha.shape[0], room), alpha.dtype), alpha[:, cut:]], 1)
+            boxes = [b if k < after else [b[0], b[1] + room, b[2], b[3] + room] for k, b in enumerate(boxes)]
+            x = (boxes[after - 1][3] + boxes[after][1]) / 2 + rng.uniform(-0.1, 0.1) * room
+            base = max(boxes[after - 1][2], boxes[after][2])
+            y = base - size / 2 - rng.uniform(-0.05, 0.1) * height
+            dot = np.array([[x, y], [x + rng.uniform(-0.1, 0.1) * size, y + rng.uniform(-0.1, 0.1) * size]])
+            if style == "comma":  # the dot's tail, down and to the left, below the line
+                tail = rng.uniform(0.15, 0.35) * height
+                dot = np.array([[x + 0.2 * size, y - 0.2 * size], [x + 0.1 * size, y + 0.3 * tail],
+                                [x - rng.uniform(0.1, 0.3) * tail, y + tail]])
+                np.maximum(alpha, _stroke(dot[:1], size, alpha.shape), out=alpha)  # its head
+                size = width * rng.uniform(0.8, 1.0)
+                after = 0
+            np.maximum(alpha, _stroke(dot, size, alpha.shape), out=alpha)
+    if style.startswith("minus"):
+        first = boxes[0]
+        length = rng.uniform(0.3, 0.6) * height
+        x1 = first[1] - rng.uniform(0.1, 0.35) * height
+        x0 = x1 - length
+        y = first[0] + rng.uniform(0.4, 0.6) * (first[2] - first[0])
+        xs = np.linspace(x0, x1, 8)
+        ys = y + (rise + rng.uniform(-0.08, 0.08)) * (xs - x1)
+        np.maximum(alpha, _stroke(np.stack([xs, ys], 1), width, alpha.shape), out=alpha)
+    return alpha, boxes, after
+
+
 def render_marked(alpha: np.ndarray, boxes: list[list[int]], facts: dict, style: str,
                   rng: np.random.Generator) -> tuple[bytes, np.ndarray, list[list[int]]]:
     """The number with a mark drawn around or under it (MARKS), photographed in a random user style; also
@@ -342,7 +395,8 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         data = load_dataset("mnist")
         images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
     rng = np.random.default_rng(seed)
-    styles = HARD_STYLES if paper == "hard" else MARKS if paper == "marked" else user_photos().STYLES
+    styles = HARD_STYLES if paper == "hard" else MARKS if paper == "marked" else SIGNS if paper == "signed" \
+        else user_photos().STYLES
     lengths = rng.choice(LENGTHS, count)
     # Each test digit at most once while they last.
     order = rng.permutation(len(labels))
@@ -355,16 +409,22 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         style = styles[i % len(styles)]
         alpha, boxes, facts = compose([images[j] for j in index], rng, touch_rate)
         size = list(alpha.shape)
+        number = "".join(str(int(labels[j])) for j in index)
         if paper in ("hard", "marked"):
             render_on = render_hard if paper == "hard" else render_marked
             data, shape, boxes = render_on(alpha, boxes, facts, style, rng)
             size = [int(v) for v in shape]
+        elif paper == "signed":
+            alpha, boxes, point = render_signed(alpha, boxes, facts, style, rng)
+            number = ("-" if style.startswith("minus") else "") + (
+                number[:point] + "." + number[point:] if point else number)
+            look = user_photos().STYLES[int(rng.integers(len(user_photos().STYLES)))]
+            data, size = render(alpha, look, rng), list(alpha.shape)
         else:
             data = render(alpha, style, rng)
         kind = "png" if data.startswith(PNG_SIGNATURE) else "jpg"
         name = f"{i:04d}-{style}.{kind}"
         (out / name).write_bytes(data)
-        number = "".join(str(int(labels[j])) for j in index)
         manifest.append({"file": name, "number": number, "style": style, **facts,
                          "size": size, "boxes": boxes, "digit_index": index.tolist()})  # into the source's digits
     (out / "manifest.json").write_text(json.dumps({"seed": seed, "count": count, "touch_rate": touch_rate,
@@ -390,10 +450,15 @@ def _rates(groups: dict[str, list[bool]]) -> dict[str, dict]:
     return {k: {"rate": round(sum(v) / len(v), 4), "images": len(v)} for k, v in sorted(groups.items())}
 
 
+def digit_count(number: str) -> int:
+    """The digits a number is written with (a signed set's "-3.14" has three)."""
+    return sum(c.isdigit() for c in number)
+
+
 def _breakdown(manifest: list[dict], right: list[bool]) -> dict:
     by: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
     for entry, ok in zip(manifest, right):
-        by["by_length"][str(len(entry["number"]))].append(ok)
+        by["by_length"][str(digit_count(entry["number"]))].append(ok)
         by["by_style"][entry["style"]].append(ok)
         by["by_touching"]["touching" if entry["touching"] else "separate"].append(ok)
         by["by_uneven"]["uneven" if entry["uneven"] else "even"].append(ok)
@@ -418,7 +483,7 @@ def _outcomes(manifest: list[dict], reads: dict[str, str | None]) -> dict[str, d
     """Each layout's numbers by outcome: where the reader loses numbers, and how."""
     found = {layout: dict.fromkeys(("images", *OUTCOMES), 0) for layout in LAYOUTS}
     for e in manifest:
-        layout = LAYOUTS[0 if not e["touching"] else 2 if e["touching_pairs"] == len(e["number"]) - 1 else 1]
+        layout = LAYOUTS[0 if not e["touching"] else 2 if e["touching_pairs"] == digit_count(e["number"]) - 1 else 1]
         found[layout]["images"] += 1
         found[layout][outcome(e["number"], reads.get(e["file"]))] += 1
     return found
@@ -484,10 +549,10 @@ def main() -> None:
                    help="MNIST's test digits (the reported figure), or the validation split of its training "
                         "digits (val_fraction 0.1, seed 0), for choosing among seed-0 runs; writers-test, "
                         "writers-val: other writers' digits (UCI test writers; training writers' held-out rows)")
-    b.add_argument("--paper", choices=("user", "hard", "marked"), default="user",
+    b.add_argument("--paper", choices=("user", "hard", "marked", "signed"), default="user",
                    help="user: user_photos' styles; hard: ruled and squared paper, a shadow, the desk beside "
                         "the sheet, pencil; marked: the number underlined (once or twice), boxed or circled "
-                        "in the writer's pen")
+                        "in the writer's pen; signed: a minus before it, a decimal point in it, or both")
     s = commands.add_parser("segment", help="score the segmenter alone (count and IoU >= 0.5 of every box)")
     r = commands.add_parser("read", help="read every photo as a user does: tinyvision.load(RUN).predict(file)")
     r.add_argument("checkpoint", type=Path, help="run folder or model.safetensors of an MNIST model")

@@ -692,6 +692,77 @@ def marks_test_table(before: dict, after: dict) -> str:
     return markdown(["test numbers, marked by their writer", "images", "before", "after"], "lrrr", rows)
 
 
+SIGN_STYLES = {"minus": "a minus", "point": "a decimal point", "minus-point": "both",
+               "comma": "a thousands comma (read without it)"}
+
+
+def signs_points(v: dict) -> float:
+    """What the signs' constants are chosen by: signed numbers read plus plain numbers read, in points (a
+    sign made up in a plain number costs it)."""
+    return 100 * (v["signed_read"] + v["plain_read"])
+
+
+@table("signs-choices", "signs_choices_a.json", "signs_choices_b.json")
+def signs_choices_table(*files: dict) -> str:
+    """A number's minus and decimal point (image.signs) on validation: numbers from MNIST's validation
+    digits written with them, and plain ones, read by one seed-0 run per variant. The shipped constants
+    must have the most points (ties keep them)."""
+    import tinyvision.image.signs as signs
+
+    same_model("the signs' variants", "run", *files)
+    variants = [v for f in files for v in f["variants"]]
+    shipped = next(v for v in variants if v["variant"] == "default")
+    best = max(signs_points(v) for v in variants)
+    if signs_points(shipped) < best:
+        raise ReportError(f"signs_choices: the shipped constants ({signs_points(shipped):.2f} points) are not the "
+                          f"best variant ({best:.2f})")
+    for f in files:
+        for name, recorded in f["constants"].items():
+            if recorded != json.loads(json.dumps(getattr(signs, name))):  # (a tuple is a list in JSON)
+                raise ReportError(f"signs_choices: {name} was {recorded} there, is {getattr(signs, name)} now: "
+                                  f"run it again")
+    rows = []
+    for v in variants:
+        name = {"off": "no sign read (before)", "default": "**as shipped**"}.get(v["variant"], f"`{v['variant']}`")
+        rows.append([name, pct(v["signed_read"], 1), *[pct(v["signed_by_style"][k], 1) for k in SIGN_STYLES],
+                     pct(v["plain_read"], 1), pct(v["plain_signed"], 1), f"{signs_points(v):.2f}"])
+    first = files[0]
+    return markdown(["variant", f"signed numbers read ({count(first['numbers_count'])})",
+                     *[f"… with {n}" for n in SIGN_STYLES.values()],
+                     f"plain numbers read ({count(first['plain_count'])})", "… given a sign",
+                     "signed + plain (points)"], "l" + "r" * 8, rows)
+
+
+@table("signs-plain-validation", "signs_val4k.json")
+def signs_plain_validation_table(data: dict) -> str:
+    """What reading signs costs where there are none: the reading rules' validation sets (4,000 numbers,
+    single digits, letters, other non-digits, words), read by one seed-0 run without the signs and with."""
+    rows = []
+    for label, v in zip(("without the signs", "with them"), data["variants"]):
+        rows.append([label, *reading_cells(v), pct(v["words_refused"])])
+    return markdown(["reader", "numbers read exactly", "… some digits touching", "single digits right",
+                     "… refused", "letters refused", "other non-digits refused", "words refused"],
+                    "lrrrrrrr", rows)
+
+
+@table("signs-test", "numbers_signed_before.json", "numbers_signed.json")
+def signs_test_table(before: dict, after: dict) -> str:
+    """Test numbers written with a minus, a point or both (MNIST test digits), read by the default recipe's
+    seed-0 run without the signs and with them: the same model, photos and reader otherwise."""
+    same_model("the signed numbers' pair", "model", before, after)
+    rows = [["**all**", count(after["images"]), pct(before["read"]["rate"], 1),
+             f"**{pct(after['read']['rate'], 1)}**"]]
+    for style, name in SIGN_STYLES.items():
+        b, a = before["read"]["by_style"][style], after["read"]["by_style"][style]
+        rows.append([f"with {name}", count(a["images"]), pct(b["rate"], 1), pct(a["rate"], 1)])
+    wrong = [sum(o["misread"] + o["too_many"] + o["too_few"] for o in d["read"]["outcomes"].values()) / d["images"]
+             for d in (before, after)]
+    rows.append(["answered wrong", "", pct(wrong[0], 1), pct(wrong[1], 1)])
+    rows.append(["no answer", "", pct(before["abstained"] / before["images"], 1),
+                 pct(after["abstained"] / after["images"], 1)])
+    return markdown(["test numbers with signs", "images", "before", "after"], "lrrr", rows)
+
+
 PAPER_REACHES = ("0.2", "0.3", "0.35", "0.4")
 
 
@@ -1282,6 +1353,8 @@ def seam_rules_table(data: dict) -> str:
 
 @value("paper-marks-before", "numbers_paper_marks_before.json")
 @value("paper-marks-after", "numbers_paper_marks.json")
+@value("signed-read-before", "numbers_signed_before.json")
+@value("signed-read-after", "numbers_signed.json")
 @value("marked-read-before", "numbers_marked_before.json")
 @value("marked-read-after", "numbers_marked.json")
 @value("paper-read-rate", "numbers_paper.json")

@@ -40,8 +40,8 @@ def settings(variant: str, modules: list) -> dict[str, tuple]:
         module = next((m for m in modules if hasattr(m, name)), None)
         current = getattr(module, name, "missing")
         if not name.isupper() or isinstance(current, bool) or not isinstance(current, (int, float, type(None))):
-            raise SystemExit(f"segment_costs.py: {name!r} is not a numeric constant of image.segment, read_number "
-                             f"or image.marks")
+            raise SystemExit(f"segment_costs.py: {name!r} is not a numeric constant of image.segment, read_number, "
+                             f"image.marks or image.signs")
         found[name] = (module, None if value == "None" else float(value))
     return found
 
@@ -53,13 +53,19 @@ def apply(found: dict[str, tuple]) -> dict:
     return {name: value for name, (_, value) in found.items()}
 
 
-def reader_settings(text: str) -> dict:
-    """Apply 'NAME=VALUE;...' to the number reader's modules; returns what was set (empty: as shipped)."""
+def reader_modules() -> list:
+    """The modules whose constants a variant may set."""
     import tinyvision.image.marks as marks
     import tinyvision.image.segment as segment
+    import tinyvision.image.signs as signs
     import tinyvision.read_number as read_number
 
-    return apply(settings(text, [segment, read_number, marks]))
+    return [segment, read_number, marks, signs]
+
+
+def reader_settings(text: str) -> dict:
+    """Apply 'NAME=VALUE;...' to the number reader's modules; returns what was set (empty: as shipped)."""
+    return apply(settings(text, reader_modules()))
 
 
 def main() -> None:
@@ -68,17 +74,14 @@ def main() -> None:
     parser.add_argument("--letters", type=int, default=600)
     parser.add_argument("--negatives", type=int, default=600)
     parser.add_argument("--variant", action="append", default=None,
-                        help="'NAME=VALUE;NAME=VALUE' of image.segment, read_number or image.marks constants, or "
+                        help="'NAME=VALUE;NAME=VALUE' of image.segment, read_number, image.marks or image.signs "
+                             "constants, or "
                              "'default' "
                              "(repeat; the first is the reference)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "segment_costs.json")
     args = parser.parse_args()
 
-    import tinyvision.image.marks as marks
-    import tinyvision.image.segment as segment
-    import tinyvision.read_number as read_number
-
-    chosen = {v: settings(v, [segment, read_number, marks]) for v in args.variant or ["default"]}
+    chosen = {v: settings(v, reader_modules()) for v in args.variant or ["default"]}
     defaults = {name: (module, getattr(module, name))
                 for found in chosen.values() for name, (module, _) in found.items()}
 

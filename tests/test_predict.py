@@ -451,3 +451,56 @@ def test_a_folder_is_predicted_image_by_image_from_the_cli_and_from_python(tmp_p
     assert main(["predict", str(checkpoint), str(tmp_path / "empty"), str(photos / "b.png")]) == 2
     out, err = capsys.readouterr()
     assert "b.png" in out and err.count("\n") == 1 and "no images" in err
+
+
+def _signed_photo(digits: list[np.ndarray], minus: bool, point_after: int | None) -> bytes:
+    """MNIST digits side by side (28 px each, 8 px apart) with a minus drawn before them and a point after
+    digit `point_after`, as dark ink on white, enlarged 4x."""
+    from PIL import ImageDraw
+
+    strip = np.concatenate([np.pad(d, ((0, 0), (4, 4))) for d in digits], 1)
+    canvas = Image.fromarray(np.pad(strip, ((0, 0), (24, 8))))
+    pen = ImageDraw.Draw(canvas)
+    if minus:
+        pen.line([(8, 14), (20, 14)], fill=255, width=3)
+    if point_after is not None:
+        x = 24 + 36 * point_after
+        pen.ellipse([x - 2, 19, x + 2, 23], fill=255)
+    return encode(Image.fromarray(255 - np.asarray(canvas)).resize((canvas.width * 4, 112),
+                                                                      Image.Resampling.BICUBIC), "PNG")
+
+
+def test_a_minus_and_a_decimal_point_are_read_with_the_digits(tmp_path, monkeypatch, capsys):
+    """'-3.14' was read '314': the minus and the point are read (image.signs), wherever the digits are; and
+    with one kind of sign off, the others are still read."""
+    import tinyvision
+    import tinyvision.image.signs as signs
+    from tinyvision.datasets import load_dataset
+
+    run = tinyvision.train(out=tmp_path / "run", epochs=1, limit_batches=120, device="cpu", progress=False,
+                           plots=False)
+    model = tinyvision.load(run.path)
+    data = load_dataset("mnist")
+    images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
+    photos, truth = [], []
+    for n, k in enumerate(range(0, 90, 3)):
+        minus, point = n % 3 != 1, (1 if n % 3 else None)  # "-123", "1.23", "-1.23", ...
+        photos.append(_signed_photo([images[k], images[k + 1], images[k + 2]], minus, point))
+        written = "".join(str(labels[k + i]) for i in range(3))
+        truth.append(("-" if minus else "") + (written[:1] + "." + written[1:] if point else written))
+    answers = [model.predict(p) for p in photos]
+    for a, t in zip(answers, truth):  # the signs are where they were drawn, round whatever digits were read
+        if a.label is not None:
+            shape = ("-" if t.startswith("-") else "") + "d" + ("." if "." in t else "") + "dd"
+            assert "".join("d" if c.isdigit() else c for c in a.label) == shape, (a.label, t)
+    assert np.mean([a.label == t for a, t in zip(answers, truth)]) >= 0.7
+    for name in ("POINT_SIZE", "MINUS_WIDTH", "COMMA_BELOW"):  # as before: no sign looked for
+        monkeypatch.setattr(signs, name, None)
+    assert not any(model.predict(p).label == t for p, t in zip(photos, truth))
+    monkeypatch.undo()
+    monkeypatch.setattr(signs, "POINT_SIZE", None)  # points off: minus signs still read, nothing breaks
+    assert [model.predict(p).label for p in photos[:6:3]] == [a.label for a in answers[:6:3]]  # "-123"s
+    monkeypatch.undo()
+    (tmp_path / "minus.png").write_bytes(photos[0])
+    assert main(["predict", str(run.path), str(tmp_path / "minus.png"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["prediction"] == answers[0].label

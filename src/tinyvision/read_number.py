@@ -19,7 +19,7 @@ page): reason "not a digit".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,6 +29,7 @@ from tinyvision.image.components import INK_LEVEL
 from tinyvision.image.decode import ImageError, decode_sized
 from tinyvision.image.digits import WORK_SIDE, ink_extent, ink_map, prepare_ink
 from tinyvision.image.segment import Score, original_box, segment, slant_shears
+from tinyvision.image.signs import Signs, find_signs
 
 if TYPE_CHECKING:
     from tinyvision.classifier import Model, Prediction
@@ -113,7 +114,7 @@ def read_number(model: Model, source) -> Prediction:
     pixels, (_, height) = decode_sized(source, WORK_SIDE, model.limits)
     confidence = Scorer(model)
     try:
-        ink = ink_map(pixels)
+        ink, signs = find_signs(ink_map(pixels))
         segments = segment(ink, confidence)
     except ImageError as exc:
         # A blank page is no digit, and a page of marks or a textured photo no number: answers, not errors.
@@ -128,12 +129,18 @@ def read_number(model: Model, source) -> Prediction:
     if len(reading.digits) > 1 and (reading.reason is not None or WHOLE_PREFER is not None):
         whole = read_whole(model, ink, scale, WHOLE_PREFER if reading.reason is None else None)
         if whole is not None:
-            return whole
+            return replace(whole, label=written(whole.digits, signs, scale))
     probabilities = single_probabilities(model, reading.probs)
     if reading.reason is not None:
         return Prediction(None, probabilities, reading.strip, reason=reading.reason, digits=reading.digits)
-    label = "".join(d["class"] for d in reading.digits)
-    return Prediction(label, probabilities, reading.strip, digits=reading.digits)
+    return Prediction(written(reading.digits, signs, scale), probabilities, reading.strip, digits=reading.digits)
+
+
+def written(digits: tuple[dict, ...], signs: Signs, scale: float) -> str:
+    """The number an answered reading's digits write, left to right, with its minus and point
+    (`image.signs`), placed by the digits' centres in the ink map's columns."""
+    centres = [(d["box"][0] + d["box"][2] / 2) * scale for d in digits]
+    return signs.write([d["class"] for d in digits], centres)
 
 
 class Scorer:
