@@ -666,9 +666,13 @@ def marks_choices_table(data: dict) -> str:
 def marks_validation_table(data: dict) -> str:
     """What clearing marks costs where there are none: the reading rules' validation sets (4,000 numbers,
     single digits, letters, other non-digits, words), read by one seed-0 run without the rule and with it."""
-    rows = []
-    for label, v in zip(("without the marks rule", "with it"), data["variants"]):
-        rows.append([label, *reading_cells(v), pct(v["words_refused"])])
+    return without_and_with(data, ("without the marks rule", "with it"))
+
+
+def without_and_with(data: dict, labels: tuple[str, str]) -> str:
+    """A rule's cost where it has nothing to do: a segment_costs.py file's two variants (the rule off, then
+    on), each row the reading rules' validation figures."""
+    rows = [[label, *reading_cells(v), pct(v["words_refused"])] for label, v in zip(labels, data["variants"])]
     return markdown(["reader", "numbers read exactly", "… some digits touching", "single digits right",
                      "… refused", "letters refused", "other non-digits refused", "words refused"],
                     "lrrrrrrr", rows)
@@ -679,17 +683,23 @@ def marks_test_table(before: dict, after: dict) -> str:
     """Marked test numbers (MNIST test digits), read by the default recipe's seed-0 run before the marks were
     cleared and after: the same model, photos and reader otherwise."""
     same_model("the marked numbers' pair", "model", before, after)
+    return before_and_after(before, after, MARK_NAMES, "test numbers, marked by their writer")
+
+
+def before_and_after(before: dict, after: dict, styles: dict[str, str], title: str) -> str:
+    """Test numbers read without a rule and with it (two number_photos.py files): all, each style (its
+    row's label), answered wrong and no answer."""
     rows = [["**all**", count(after["images"]), pct(before["read"]["rate"], 1),
              f"**{pct(after['read']['rate'], 1)}**"]]
-    for mark, name in MARK_NAMES.items():
-        b, a = before["read"]["by_style"][mark], after["read"]["by_style"][mark]
+    for style, name in styles.items():
+        b, a = before["read"]["by_style"][style], after["read"]["by_style"][style]
         rows.append([name, count(a["images"]), pct(b["rate"], 1), pct(a["rate"], 1)])
     wrong = [sum(o["misread"] + o["too_many"] + o["too_few"] for o in d["read"]["outcomes"].values()) / d["images"]
              for d in (before, after)]
     rows.append(["answered wrong", "", pct(wrong[0], 1), pct(wrong[1], 1)])
     rows.append(["no answer", "", pct(before["abstained"] / before["images"], 1),
                  pct(after["abstained"] / after["images"], 1)])
-    return markdown(["test numbers, marked by their writer", "images", "before", "after"], "lrrr", rows)
+    return markdown([title, "images", "before", "after"], "lrrr", rows)
 
 
 SIGN_STYLES = {"minus": "a minus", "point": "a decimal point", "minus-point": "both",
@@ -737,12 +747,7 @@ def signs_choices_table(*files: dict) -> str:
 def signs_plain_validation_table(data: dict) -> str:
     """What reading signs costs where there are none: the reading rules' validation sets (4,000 numbers,
     single digits, letters, other non-digits, words), read by one seed-0 run without the signs and with."""
-    rows = []
-    for label, v in zip(("without the signs", "with them"), data["variants"]):
-        rows.append([label, *reading_cells(v), pct(v["words_refused"])])
-    return markdown(["reader", "numbers read exactly", "… some digits touching", "single digits right",
-                     "… refused", "letters refused", "other non-digits refused", "words refused"],
-                    "lrrrrrrr", rows)
+    return without_and_with(data, ("without the signs", "with them"))
 
 
 @table("signs-test", "numbers_signed_before.json", "numbers_signed.json")
@@ -750,17 +755,8 @@ def signs_test_table(before: dict, after: dict) -> str:
     """Test numbers written with a minus, a point or both (MNIST test digits), read by the default recipe's
     seed-0 run without the signs and with them: the same model, photos and reader otherwise."""
     same_model("the signed numbers' pair", "model", before, after)
-    rows = [["**all**", count(after["images"]), pct(before["read"]["rate"], 1),
-             f"**{pct(after['read']['rate'], 1)}**"]]
-    for style, name in SIGN_STYLES.items():
-        b, a = before["read"]["by_style"][style], after["read"]["by_style"][style]
-        rows.append([f"with {name}", count(a["images"]), pct(b["rate"], 1), pct(a["rate"], 1)])
-    wrong = [sum(o["misread"] + o["too_many"] + o["too_few"] for o in d["read"]["outcomes"].values()) / d["images"]
-             for d in (before, after)]
-    rows.append(["answered wrong", "", pct(wrong[0], 1), pct(wrong[1], 1)])
-    rows.append(["no answer", "", pct(before["abstained"] / before["images"], 1),
-                 pct(after["abstained"] / after["images"], 1)])
-    return markdown(["test numbers with signs", "images", "before", "after"], "lrrr", rows)
+    return before_and_after(before, after, {k: f"with {n}" for k, n in SIGN_STYLES.items()},
+                            "test numbers with signs")
 
 
 PAPER_REACHES = ("0.2", "0.3", "0.35", "0.4")
