@@ -2,6 +2,7 @@
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -451,6 +452,27 @@ def test_a_folder_is_predicted_image_by_image_from_the_cli_and_from_python(tmp_p
     assert main(["predict", str(checkpoint), str(tmp_path / "empty"), str(photos / "b.png")]) == 2
     out, err = capsys.readouterr()
     assert "b.png" in out and err.count("\n") == 1 and "no images" in err
+
+
+def test_a_damaged_file_in_a_folder_is_answered_as_unreadable_and_the_others_still_are(tmp_path):
+    # Model.predict(folder) raised on the first file it could not read, and the others' answers were lost;
+    # the CLI reports such a file on its own line and goes on. Each answer says which file it is.
+    import tinyvision
+
+    model = tinyvision.load(untrained_digit_checkpoint(tmp_path / "model.safetensors"))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    digits = one_of_each_digit()
+    Image.fromarray(digits[3][0].numpy()).save(photos / "a.png")
+    (photos / "b.png").write_text("a text file named .png")
+    Image.fromarray(digits[5][0].numpy()).save(photos / "c.png")
+    answers = model.predict(photos)
+    assert [Path(a.path).name for a in answers] == ["a.png", "b.png", "c.png"]
+    assert answers[1].label is None and answers[1].reason.startswith("unreadable: ")
+    assert [a.label for a in answers[::2]] == [model.predict(photos / n).label for n in ("a.png", "c.png")]
+    assert model.predict(str(photos / "a.png")).path == str(photos / "a.png")
+    with pytest.raises(ImageError):  # a file named on its own is still an error, as before
+        model.predict(photos / "b.png")
 
 
 def _signed_photo(digits: list[np.ndarray], minus: bool, point_after: int | None) -> bytes:

@@ -14,7 +14,7 @@ import json
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,7 @@ class Prediction:
     input: torch.Tensor  # uint8 (C, H, W): what the model saw
     reason: str | None = None  # why it abstained: "not a digit", "unsure"
     digits: tuple[dict, ...] = field(default_factory=tuple)  # a number's digits, left to right
+    path: str | None = None  # the file it was read from, when it was given as a path (or found in a folder)
 
     @property
     def probability(self) -> float:
@@ -70,7 +71,8 @@ class Prediction:
 
     def __repr__(self) -> str:
         # Short, as a notebook shows it: the answer, not the input's pixels.
-        said = f"label={self.label!r}" + (f", reason={self.reason!r}" if self.reason else "")
+        said = (f"path={self.path!r}, " if self.path else "") + f"label={self.label!r}" \
+            + (f", reason={self.reason!r}" if self.reason else "")
         if self.digits:
             detail = ", digits=[" + ", ".join(f"{d['class']} {d['probability']:.3f}" for d in self.digits) + "]"
         else:
@@ -270,8 +272,19 @@ class Model:
         if self.preparation.mode == "digit" and not self.is_prepared(source):
             from tinyvision.read_number import read_number
 
-            return read_number(self, source)  # every digit on the image, left to right
-        return self.predict_prepared(self.prepare(source)[None])[0]
+            answer = read_number(self, source)  # every digit on the image, left to right
+        else:
+            answer = self.predict_prepared(self.prepare(source)[None])[0]
+        return replace(answer, path=os.fspath(source)) if isinstance(source, (str, os.PathLike)) else answer
+
+    def predict_found(self, path: Path) -> Prediction:
+        """A folder's image: its prediction, or, when it cannot be read, an answer saying so (label None,
+        reason "unreadable: ..."), so that one damaged file among many does not lose the others' answers."""
+        try:
+            return self.predict_one(path)
+        except TinyVisionError as exc:
+            return Prediction(None, {}, torch.zeros(self.input_shape, dtype=torch.uint8), reason=f"unreadable: {exc}",
+                              path=os.fspath(path))
 
     def predict(self, source) -> Prediction | list[Prediction]:
         """Predict one image or a list of them.
@@ -280,7 +293,8 @@ class Model:
         (H, W, C), uint8 or float in [0, 1]), a torch tensor, or a list of these;
         a batch of prepared inputs (`prepared_batch`: a tensor or numpy array (N, C, H, W), or MNIST's
         (N, H, W) as Keras and torchvision hold it; uint8, or floats in [0, 1]) gives one prediction each,
-        and a folder one per image in it and below (sorted).
+        and a folder one per image in it and below (sorted; one that cannot be read is answered with label
+        None and reason "unreadable: ..."). An answer for a file has its `path`.
         A digit model reads a whole number: `label` is every digit, left to right.
         """
         batch = self.prepared_batch(source)
@@ -289,7 +303,8 @@ class Model:
         if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
             from tinyvision.predict import expand
 
-            source = expand(Path(source))  # the images in it and below, as a folder dataset lists them
+            # The images in it and below, as a folder dataset lists them; a damaged one is answered as such.
+            return [self.predict_found(path) for path in expand(Path(source))]
         if isinstance(source, (list, tuple)):
             return [self.predict_one(s) for s in source]
         return self.predict_one(source)
