@@ -82,6 +82,12 @@ def test_second_load_comes_from_the_cache_and_changes_invalidate_it(tmp_path, mo
     save_image(root / "train" / "dog" / "new.png", 200)
     data = load_dataset(f"folder:{root}")
     assert len(data.train_labels) + len(data.val_labels) == 13  # a new file: decoded again
+    # A file's permissions changed (chmod leaves size and time alone): a file once unreadable for them and
+    # then fixed was still reported unreadable from the cache.
+    files = ["train/dog/new.png"]
+    before = cache_module.cache_key(root, files, [1], None)
+    (root / "train" / "dog" / "new.png").chmod(0o600)
+    assert cache_module.cache_key(root, files, [1], None) != before
 
 
 def test_unreadable_images_are_skipped_with_one_warning_giving_the_decoders_reason(tmp_path, capsys):

@@ -190,8 +190,11 @@ def cache_key(root: Path, files: list[str], labels: list[int], image_size: int |
             st = (root / name).stat()
         except OSError:  # a broken link, a link to itself: its own entry (the decoder reports it unreadable)
             st = (root / name).lstat()
-        # A name that is not UTF-8 (bytes from another system) has surrogates standing in for its bytes.
-        digest.update(f"{name}\t{label}\t{st.st_size}\t{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+        # A name that is not UTF-8 (bytes from another system) has surrogates standing in for its bytes. The
+        # mode is part of the key: a file unreadable for its permissions, then given them (chmod, which
+        # leaves the size and time as they were), is read again rather than reported from the cache.
+        line = f"{name}\t{label}\t{st.st_size}\t{st.st_mtime_ns}\t{st.st_mode:o}\n"
+        digest.update(line.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()[:24]
 
 
