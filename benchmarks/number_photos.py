@@ -7,7 +7,7 @@ baselines, a slant shared by the line, some pairs touching or overlapping),
 rendered in the photo styles of benchmarks/user_photos.py (`--paper hard`: on ruled or
 squared paper, under a shadow, beside the desk the sheet lies on, in pencil; `--paper
 marked`: underlined, boxed or circled by the writer; `--paper signed`: with a minus sign, a
-decimal point or both, "-3.14"), plus
+decimal point, both ("-3.14"), or a thousands comma), plus
 manifest.json (file, number, style, touching, each digit's true box). `segment` scores the
 segmenter alone; `read` segments and classifies with a trained model. Both
 print JSON; `score_reads` is what a benchmark calls to score its predictions.
@@ -271,7 +271,7 @@ SIGNS = ("minus", "point", "minus-point", "comma")
 
 
 def render_signed(alpha: np.ndarray, boxes: list[list[int]], facts: dict, style: str,
-                  rng: np.random.Generator) -> tuple[np.ndarray, list[list[int]], str]:
+                  rng: np.random.Generator) -> tuple[np.ndarray, list[list[int]], int]:
     """The number with a minus before it, a decimal point in it, both, or a thousands comma (`style`, one of
     SIGNS), drawn in the writer's pen; returns the ink, the digits' boxes and where the point went (the count
     of digits before it; 0: none, and none for a comma, which the number is read without). The point or
@@ -552,7 +552,8 @@ def main() -> None:
     b.add_argument("--paper", choices=("user", "hard", "marked", "signed"), default="user",
                    help="user: user_photos' styles; hard: ruled and squared paper, a shadow, the desk beside "
                         "the sheet, pencil; marked: the number underlined (once or twice), boxed or circled "
-                        "in the writer's pen; signed: a minus before it, a decimal point in it, or both")
+                        "in the writer's pen; signed: a minus before it, a decimal point in it, both, or a "
+                        "thousands comma")
     s = commands.add_parser("segment", help="score the segmenter alone (count and IoU >= 0.5 of every box)")
     r = commands.add_parser("read", help="read every photo as a user does: tinyvision.load(RUN).predict(file)")
     r.add_argument("checkpoint", type=Path, help="run folder or model.safetensors of an MNIST model")

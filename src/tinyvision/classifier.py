@@ -39,6 +39,18 @@ from tinyvision.inference import InferenceGraph, as_log_probs, calibrated_logits
 Runner = Callable[[torch.Tensor], torch.Tensor]  # uint8 (N, C, H, W) -> calibrated logits (N, classes)
 
 
+def as_pixels(inputs: torch.Tensor) -> torch.Tensor:
+    """Inputs as the uint8 pixels the runner takes: uint8 as they are, floats in [0, 1] scaled (never a bare
+    cast: 0.7 would become 0), as the decoder reads a user's array."""
+    if inputs.dtype == torch.uint8:
+        return inputs
+    from tinyvision.image.decode import pixel_values
+
+    values = inputs.detach().cpu()
+    values = values.float() if values.is_floating_point() else values  # (numpy has no bfloat16)
+    return torch.from_numpy(pixel_values(values.numpy()))
+
+
 class NothingToExplain(TinyVisionError):
     """The model refused an image before reading any mark in it (a page of noise, a textured photo): no
     input it classified, so no saliency or feature maps to draw. The refusal itself is the answer."""
@@ -201,13 +213,7 @@ class Model:
         pixels: uint8, or floats in [0, 1] (`x.float() / 255`), as a user's array is read."""
         if pixels.ndim != 4 or tuple(pixels.shape[1:]) != tuple(self.input_shape):
             raise TinyVisionError(f"inputs of shape {tuple(pixels.shape)}; this model takes (N, {self.input_shape})")
-        if pixels.dtype != torch.uint8:  # never a bare cast: 0.7 would become 0
-            from tinyvision.image.decode import pixel_values
-
-            values = pixels.detach().cpu()
-            values = values.float() if values.is_floating_point() else values  # (numpy has no bfloat16)
-            pixels = torch.from_numpy(pixel_values(values.numpy()))
-        return self._runner(pixels)
+        return self._runner(as_pixels(pixels))
 
     def log_probs(self, pixels: torch.Tensor) -> torch.Tensor:
         """Prepared uint8 inputs (N, C, H, W) -> log-probabilities (N, classes)."""
@@ -253,12 +259,9 @@ class Model:
     def predict_prepared(self, pixels: torch.Tensor) -> list[Prediction]:
         """Predictions for prepared inputs (N, C, H, W), uint8 or floats in [0, 1]; under the card's threshold,
         an abstention. Each `Prediction.input` is the uint8 image the model saw."""
-        from tinyvision.image.decode import pixel_values
         from tinyvision.read_number import rejection
 
-        if pixels.dtype != torch.uint8:  # as `logits` reads them (never a bare cast: 0.7 would become 0)
-            values = pixels.detach().cpu()
-            pixels = torch.from_numpy(pixel_values((values.float() if values.is_floating_point() else values).numpy()))
+        pixels = as_pixels(pixels)
         logits = self.logits(pixels)
         answers = []
         for z, p, x in zip(logits, logits.softmax(1), pixels):
