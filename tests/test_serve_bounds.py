@@ -4,6 +4,7 @@ body cut off with 408, threads that share one model without changing anything pr
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import io
 import json
 import socket
@@ -254,6 +255,68 @@ def test_a_request_http_cannot_parse_gets_a_json_400(model_path, request_bytes):
         head, _, body = reply.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 400 ") and b"content-type: application/json" in head.lower()
         assert json.loads(body)["error"].startswith("malformed HTTP request")
+
+
+def test_a_client_that_never_reads_its_responses_is_dropped(model_path, monkeypatch):
+    # Pipelined requests whose responses the client never reads: once the socket's buffers filled, the
+    # response waited to drain for good, the header deadline never started, and the connection was held.
+    from tinyvision import serve_connections
+
+    monkeypatch.setattr(serve_connections, "WRITE_SECONDS", 1.0)
+    app = create_app(tinyvision.load(model_path), ServeOptions(workers=1, queue=1))
+    with LiveServer(app, http=serve_connections.BoundedH11Protocol) as base:
+        port = int(base.rsplit(":", 1)[1])
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(b"GET /static/app.js HTTP/1.1\r\nHost: x\r\n\r\n" * 400)  # and reads nothing
+            time.sleep(4)  # the 1 s deadline, with room for a busy machine
+            sock.settimeout(10)
+            ended = False
+            try:  # what was sent before the drop is still in the buffers; then the end, not more responses
+                while sock.recv(1 << 16):
+                    pass
+                ended = True
+            except ConnectionResetError:
+                ended = True
+            except TimeoutError:
+                pass
+            assert ended
+        assert httpx.get(base + "/api/health", timeout=10).status_code == 200
+
+
+def test_a_chunked_body_in_tiny_chunks_is_refused_and_one_in_usual_chunks_is_read(model_path):
+    # A megabyte sent a byte a chunk kept the event loop busy for seconds, every other request waiting.
+    from tinyvision import serve_connections
+
+    app = create_app(tinyvision.load(model_path), ServeOptions(workers=1, queue=1))
+    with LiveServer(app, http=serve_connections.BoundedH11Protocol) as base:
+        port = int(base.rsplit(":", 1)[1])
+        tiny = b"1\r\nX\r\n" * 100_000 + b"0\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            started = time.monotonic()
+            with contextlib.suppress(OSError):  # the server answers and closes before it is all sent
+                sock.sendall(tiny)
+            reply = b""
+            with contextlib.suppress(OSError):
+                while chunk := sock.recv(4096):
+                    reply += chunk
+            assert time.monotonic() - started < 5
+        head, _, body = reply.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400 ") and "chunks" in json.loads(body)["error"]
+        image = photo(3, 0)
+        pieces = (image[i : i + 4096] for i in range(0, len(image), 4096))  # httpx sends each as a chunk
+        assert httpx.post(base + "/api/predict", content=pieces, timeout=30).status_code == 200
+
+
+def test_a_trailing_slash_is_a_json_404_and_health_answers_head(model_path):
+    # Starlette redirected "/api/predict/" with a 307, an empty body and a Location from the Host header.
+    client = TestClient(create_app(tinyvision.load(model_path), ServeOptions(workers=1, queue=1)))
+    for method, path in (("POST", "/api/predict/"), ("GET", "/api/model/"), ("GET", "/api/health/")):
+        reply = client.request(method, path, headers={"Host": "evil.example"}, follow_redirects=False)
+        assert reply.status_code == 404 and "error" in reply.json() and "location" not in reply.headers
+    assert client.head("/api/health").status_code == 200
 
 
 def test_a_server_restarts_on_its_port_at_once_and_a_taken_port_is_one_line():

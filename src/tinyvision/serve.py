@@ -257,8 +257,10 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
             if workers is not None:
                 workers.close()
 
+    # No redirect from "/api/predict/" to "/api/predict": Starlette's 307 had an empty body, and its Location
+    # was built from the client's Host header. A path with a trailing slash is a JSON 404 like any other.
     app = FastAPI(title="tinyvision", version=card.code_version, docs_url=None, redoc_url=None,
-                  openapi_url="/openapi.json", lifespan=lifespan,
+                  openapi_url="/openapi.json", lifespan=lifespan, redirect_slashes=False,
                   description=f"{card.model} trained on {card.dataset}: predict the class of an image.")
     app.state.pool, app.state.workers, app.state.admission = None, None, admission
     page = (WEB / "index.html").read_text(encoding="utf-8")
@@ -286,7 +288,7 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
             return error(404, f"no such file: {name}")
         return Response(static[name], media_type=STATIC[name])
 
-    @app.get("/api/health")
+    @app.api_route("/api/health", methods=["GET", "HEAD"])  # HEAD: what many uptime checks send
     def health() -> dict:
         return {"status": "ok"}
 
@@ -308,14 +310,16 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
             body = await asyncio.wait_for(read_body(request, options.max_bytes), options.body_seconds)
             data = await image_bytes(request, body)
             del body  # a form's image is a copy: only it waits in the queue, as the memory bound counts
+            if await request.is_disconnected():  # sent and gone: no work for a reply nobody reads
+                raise ClientDisconnect
             reply = await asyncio.get_running_loop().run_in_executor(executor(), work(), data, bool(input),
                                                                      bool(explain))
         except BodyTooLarge:
             return error(413, f"request body over the limit of {options.max_bytes:,} bytes")
         except asyncio.TimeoutError:
             return error(408, f"the request body took over {options.body_seconds:g} s to arrive")
-        except ClientDisconnect:  # the client left mid-upload: nobody to answer, nothing to log
-            return error(400, "the client closed the connection before its body arrived")
+        except ClientDisconnect:  # the client left mid-upload, or before its answer: nobody to answer
+            return error(400, "the client closed the connection before its answer")
         except ImageError as exc:
             return error(STATUS.get(exc.kind, 400), str(exc))
         except TinyVisionError as exc:

@@ -13,6 +13,19 @@ opens, and each later one's on a kept-alive connection, from the moment the
 response before it was sent (uvicorn's keep-alive timer stops at the next
 request's first byte, so headers trickled after a good request would
 otherwise hold the connection forever).
+
+Two more bounds for what happens after the headers:
+- a response the client does not read: once the socket's send buffer is
+  full, uvicorn waits for it to drain, with no deadline, and the header
+  deadline never starts (it waits for the response to be sent). A client
+  that pipelines requests and never reads held its connection for good, and
+  enough of them took every place. Writing paused for WRITE_SECONDS drops
+  the connection;
+- a chunked body in tiny chunks: h11 hands each chunk to the event loop as
+  an event of its own, so a megabyte sent a byte a chunk kept the loop busy
+  for seconds, and every other request (health too) waited. A body whose
+  chunks pass MAX_CHUNKS while averaging under MIN_CHUNK_BYTES is refused
+  with a 400 once they do.
 """
 
 from __future__ import annotations
@@ -21,9 +34,14 @@ import asyncio
 import json
 
 import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.h11_impl import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE, H11Protocol
 
 HEADER_SECONDS = 10.0  # the longest a connection may take to send a request's headers
+WRITE_SECONDS = 10.0  # the longest a response may wait for the client to read what was sent before it
+# A chunked body may have this many chunks, then must average at least MIN_CHUNK_BYTES a chunk: clients
+# send their buffers (kilobytes) as chunks; a thousand tiny ones cost the loop a few milliseconds.
+MAX_CHUNKS = 1024
+MIN_CHUNK_BYTES = 1024
 
 
 def max_connections() -> int:
@@ -39,8 +57,38 @@ def max_connections() -> int:
 MAX_CONNECTIONS = max_connections()
 
 
+class ChunkCountingConnection(h11.Connection):
+    """h11's server connection, refusing a request body sent in too many tiny chunks (as a protocol error,
+    which the protocol answers 400 with `refusal` as its reason)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.chunks = self.chunk_bytes = 0
+        self.refusal: str | None = None
+
+    def next_event(self):
+        event = super().next_event()
+        if isinstance(event, h11.Request):
+            self.chunks = self.chunk_bytes = 0
+        elif isinstance(event, h11.Data):
+            self.chunks += bool(event.chunk_start)
+            self.chunk_bytes += len(event.data)
+            if self.chunks > MAX_CHUNKS and self.chunk_bytes < MIN_CHUNK_BYTES * self.chunks:
+                self.refusal = (f"a chunked body of over {MAX_CHUNKS:,} chunks must average "
+                                f"{MIN_CHUNK_BYTES:,} bytes a chunk")
+                raise h11.RemoteProtocolError(self.refusal)
+        return event
+
+
 class BoundedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol with a cap on open connections and a deadline for every request's headers."""
+    """uvicorn's h11 protocol with a cap on open connections, a deadline for every request's headers and
+    for a response the client does not read, and a floor under a chunked body's chunk size."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        limit = self.config.h11_max_incomplete_event_size
+        self.conn = ChunkCountingConnection(h11.SERVER, DEFAULT_MAX_INCOMPLETE_EVENT_SIZE if limit is None else limit)
+        self.write_deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -66,7 +114,8 @@ class BoundedH11Protocol(H11Protocol):
     def send_400_response(self, msg: str) -> None:
         """A request h11 cannot parse (a bad Content-Length, two of them, a broken chunk, a TLS hello): 400
         with the JSON body every other refusal has, not uvicorn's plain text; then the connection closes."""
-        body = json.dumps({"error": f"malformed HTTP request ({msg.rstrip('.').lower()})"}).encode()
+        reason = self.conn.refusal or msg.rstrip(".").lower()
+        body = json.dumps({"error": f"malformed HTTP request ({reason})"}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
                    (b"connection", b"close")]
         try:
@@ -83,8 +132,21 @@ class BoundedH11Protocol(H11Protocol):
             self.start_header_deadline()
         super().on_response_complete()
 
+    def pause_writing(self) -> None:
+        """The client reads no more for now: it has WRITE_SECONDS to start again, or the connection is
+        dropped (aborted: closing would wait to send what it does not read)."""
+        super().pause_writing()
+        if self.write_deadline is None:
+            self.write_deadline = self.loop.call_later(WRITE_SECONDS, self.transport.abort)
+
+    def resume_writing(self) -> None:
+        if self.write_deadline is not None:
+            self.write_deadline.cancel()
+            self.write_deadline = None
+        super().resume_writing()
+
     def connection_lost(self, exc: Exception | None) -> None:
-        deadline = getattr(self, "header_deadline", None)
-        if deadline is not None:
-            deadline.cancel()
+        for deadline in (getattr(self, "header_deadline", None), self.write_deadline):
+            if deadline is not None:
+                deadline.cancel()
         super().connection_lost(exc)
