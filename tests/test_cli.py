@@ -210,8 +210,54 @@ def test_runs_lists_every_folder_however_damaged_and_damaged_metrics_are_one_lin
     assert "unreadable config.json" in out and "unreadable status.json" in out and "99.00%" in out
     from tinyvision import Run, TinyVisionError
 
-    with pytest.raises(TinyVisionError, match="metrics.json: unreadable metrics \\(no history"):
+    with pytest.raises(TinyVisionError, match="metrics.json: unreadable metrics \\(not a JSON object"):
         _ = Run(tmp_path / "runs" / "metrics-list").metrics  # what plot and the notebook read
+
+
+@pytest.mark.parametrize("damage", ["history a string", "an epoch without losses", "confusion a number",
+                                    "confusion ragged", "mistakes a mapping", "a mistake's class beyond the classes",
+                                    "no model name", "classes a string"])
+def test_metrics_of_the_wrong_types_are_one_line_for_plot_and_the_notebook(tmp_path, capsys, damage):
+    # Each was a traceback from plot (TypeError, KeyError, IndexError, matplotlib's), and repr(Run) raised.
+    from tinyvision import Run
+
+    from digit_photos import untrained_digit_checkpoint
+
+    classes = [str(d) for d in range(10)]
+    metrics = {"model": "tvnet", "dataset": "mnist", "test_acc": 0.9, "classes": classes,
+               "history": [{"epoch": 1, "train_loss": 0.5, "train_acc": 0.8, "val_loss": 0.6, "val_acc": 0.7}],
+               "confusion": [[5 if i == j else 0 for j in range(10)] for i in range(10)],
+               "worst_mistakes": [{"index": 4, "label": 1, "predicted": 2, "confidence": 0.9}]}
+    run = tmp_path / "run"
+    run.mkdir()
+    untrained_digit_checkpoint(run / "model.safetensors")
+    (run / "config.json").write_text(json.dumps({"model": "tvnet", "dataset": "mnist", "epochs": 1}))
+    (run / "metrics.json").write_text(json.dumps(metrics))
+    from tinyvision.run_folder import RunFolder
+
+    assert RunFolder(run).read_metrics() == metrics  # as training writes it: read
+    broken = json.loads(json.dumps(metrics))
+    if damage == "history a string":
+        broken["history"] = "abc"
+    elif damage == "an epoch without losses":
+        broken["history"] = [{"epoch": "x"}]
+    elif damage == "confusion a number":
+        broken["confusion"] = 5
+    elif damage == "confusion ragged":
+        broken["confusion"] = [[1, 2], [3]]
+    elif damage == "mistakes a mapping":
+        broken["worst_mistakes"] = {"a": 1}
+    elif damage == "a mistake's class beyond the classes":
+        broken["worst_mistakes"][0]["predicted"] = 12
+    elif damage == "no model name":
+        del broken["model"]
+    else:
+        broken["classes"] = "012"  # was read as three classes, one letter each
+    (run / "metrics.json").write_text(json.dumps(broken))
+    assert main(["plot", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "unreadable metrics" in err and len(err.strip().splitlines()) == 1
+    assert "unfinished" in repr(Run(run))
 
 
 def test_train_help_names_every_preset_and_dataset_form():

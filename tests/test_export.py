@@ -122,6 +122,20 @@ def test_a_sidecar_that_cannot_be_written_leaves_no_model_and_one_of_another_exp
         tinyvision.load(path)
 
 
+def test_a_card_beside_another_exports_model_is_refused(tiny_dataset, tmp_path):
+    # Exporting over an earlier export publishes the card, then the model: killed between the two, the new
+    # card sat beside the old model, same classes and shape, and their answers were read with no warning.
+    runs = []
+    for seed in (3, 4):
+        cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.05, seed=seed, limit_batches=2).validate()
+        fit_run(cfg, tmp_path / f"run{seed}")
+        runs.append(tinyvision.load(tmp_path / f"run{seed}").export("onnx", tmp_path / f"m{seed}.onnx"))
+    assert tinyvision.load(runs[0]).card.temperature is not None  # each export loads with its own card
+    runs[1].with_name(runs[1].name + ".json").replace(runs[0].with_name(runs[0].name + ".json"))
+    with pytest.raises(tinyvision.TinyVisionError, match="the card of another export"):
+        tinyvision.load(runs[0])
+
+
 def test_an_exported_model_serves_without_the_saliency_and_says_so(tiny_run, tmp_path):
     from fastapi.testclient import TestClient
 

@@ -95,6 +95,9 @@ def mode_variants(image: Image.Image) -> dict[str, bytes]:
         "png-gray": encode(image, "PNG"),
         "png-16bit": encode(gray16, "PNG"),
         "tiff-16bit": encode(gray16, "TIFF"),
+        # A big-endian ('MM') writer's 16-bit TIFF (Pillow's "I;16B"), which has no extrema: it was a 500.
+        "tiff-16bit-big-endian": encode(Image.frombytes("I;16B", image.size,
+                                                        np.asarray(gray16).astype(">u2").tobytes()), "TIFF"),
         "jpeg-rgb": encode(image.convert("RGB"), "JPEG", quality=85),
         "jpeg-cmyk": encode(image.convert("CMYK"), "JPEG", quality=90),
         "png-rgba-opaque": encode(rgba, "PNG"),
@@ -123,7 +126,14 @@ def bad_files() -> dict[str, tuple[bytes, str]]:
     good = encode(paper_photo(one_of_each_digit()[1]), "JPEG")
     bomb = encode(Image.new("1", (9000, 9000)), "PNG")  # 81 megapixels in a few kilobytes
     noisy_blank = Image.fromarray(np.random.default_rng(0).normal(200, 6, (200, 300)).clip(0, 255).astype(np.uint8))
+    # libjpeg passes over every block once per scan: a few megabytes of tiny scans decoded for minutes. Here
+    # 150 empty AC scans (1 component, coefficients 1-63), and a header padded with a megabyte of fill bytes,
+    # which Pillow reads one by one.
+    progressive = encode(paper_photo(one_of_each_digit()[1]), "JPEG", progressive=True)
+    scans = progressive[:-2] + b"\xff\xda\x00\x08\x01\x01\x00\x01\x3f\x00" * 150 + progressive[-2:]
     return {
+        "scans.jpg": (scans, "scans"),
+        "fill.jpg": (good[:2] + b"\xff" * 1_000_000 + good[2:], "fill bytes"),
         "empty.png": (b"", "empty file"),
         "notes.png": (b"shopping list: milk, eggs\n", "not an image"),
         "truncated.jpg": (good[: len(good) // 2], "truncated"),
@@ -166,7 +176,7 @@ def test_predict_cli_reports_bad_files_and_still_predicts_the_rest(tmp_path, cap
     for path in [*bad, missing]:
         assert f"tinyvision: error: {path}: " in err
     seen = sorted(p.name for p in (tmp_path / "seen").iterdir())
-    assert seen == ["000-digit0.png", "006-digit1.png", "008-blank.png", "009-digit2.png"]
+    assert seen == [f"{files.index(p):03d}-{p.stem}.png" for p in (good[0], good[1], blank, good[2])]
     with Image.open(tmp_path / "seen" / seen[0]) as shown:
         assert shown.size == (28, 28) and shown.mode == "L"
 
@@ -526,3 +536,38 @@ def test_a_minus_and_a_decimal_point_are_read_with_the_digits(tmp_path, monkeypa
     (tmp_path / "minus.png").write_bytes(photos[0])
     assert main(["predict", str(run.path), str(tmp_path / "minus.png"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["prediction"] == answers[0].label
+
+def test_what_holds_no_image_is_refused_in_one_line_and_odd_pixel_types_are_read(tmp_path, monkeypatch, capsys):
+    # Each of these raised from deep inside numpy, torch or Pillow (or, for "", read the current folder).
+    import tinyvision
+
+    model = tinyvision.load(untrained_digit_checkpoint(tmp_path / "model.safetensors"))
+    closed = io.BytesIO(encode(paper_photo(one_of_each_digit()[1]), "PNG"))
+    closed.close()
+    digit = one_of_each_digit()[7][0]  # uint8 (28, 28)
+    refused = {
+        "an empty path": "",
+        "a 0x0 picture": Image.new("L", (0, 0)),
+        "a closed file": closed,
+        "strings": np.full((28, 28), "x"),
+        "dates": np.zeros((28, 28), "datetime64[s]"),
+        "objects that are not numbers": np.full((28, 28), None, dtype=object),
+        "uint8 wrapped into int8": digit.numpy().astype(np.int8),
+        "a sparse tensor": digit.float().to_sparse(),
+        "a batch of objects": np.full((3, 28, 28), None, dtype=object),
+    }
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "seven.png").write_bytes(encode(Image.fromarray(255 - digit.numpy()), "PNG"))  # "" read it
+    for name, source in refused.items():
+        with pytest.raises(TinyVisionError) as caught:
+            model.predict(source)
+        assert "\n" not in str(caught.value), name
+    with pytest.raises(TinyVisionError):
+        model.predict(digit).top(-1)  # a slice's -1 dropped the last class
+    assert main(["predict", str(tmp_path / "model.safetensors"), ""]) == 2
+    assert "empty path" in capsys.readouterr().err
+    # Read as the same picture: bfloat16 (numpy has none), and numpy for logits().
+    assert model.predict(digit.bfloat16() / 255).probabilities == pytest.approx(
+        model.predict(digit.float() / 255).probabilities, abs=0.02)
+    batch = digit[None, None].numpy()
+    assert torch.equal(model.logits(batch), model.logits(torch.from_numpy(batch)))

@@ -93,6 +93,8 @@ class Prediction:
 
     def top(self, k: int = 3) -> list[tuple[str, float]]:
         """The k most probable classes with their probabilities."""
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:  # (a slice's -1 would drop the last class)
+            raise TinyVisionError(f"top(k) takes a whole number k >= 1, not {k!r}")
         return sorted(self.probabilities.items(), key=lambda kv: -kv[1])[:k]
 
     def to_dict(self, top_k: int = 3) -> dict:
@@ -210,7 +212,12 @@ class Model:
     def logits(self, pixels: torch.Tensor) -> torch.Tensor:
         """Prepared inputs (N, C, H, W) -> calibrated logits (N, classes): the one inference path. Their
         softmax is the probabilities; the card's rejection rule judges them (`calibration`). Inputs are
-        pixels: uint8, or floats in [0, 1] (`x.float() / 255`), as a user's array is read."""
+        pixels: uint8, or floats in [0, 1] (`x.float() / 255`), as a user's array is read; a numpy array too."""
+        if isinstance(pixels, np.ndarray):
+            pixels = torch.from_numpy(np.ascontiguousarray(pixels))
+        if not isinstance(pixels, torch.Tensor):
+            raise TinyVisionError(f"logits() takes a tensor or numpy array (N, {self.input_shape}), "
+                                  f"not a {type(pixels).__name__}: predict() reads images of any kind")
         if pixels.ndim != 4 or tuple(pixels.shape[1:]) != tuple(self.input_shape):
             raise TinyVisionError(f"inputs of shape {tuple(pixels.shape)}; this model takes (N, {self.input_shape})")
         return self._runner(as_pixels(pixels))
@@ -251,6 +258,10 @@ class Model:
             if isinstance(source, torch.Tensor) and source.shape[0] in (3, 4):
                 return None  # a colour (C, H, W) image, as torch holds one
             source = source[:, None]
+        if isinstance(source, np.ndarray) and source.dtype.kind not in "biuf":  # objects, strings, dates: refused
+            from tinyvision.image.decode import pixel_values
+
+            source = pixel_values(source)
         batch = torch.as_tensor(np.ascontiguousarray(source)) if isinstance(source, np.ndarray) else source
         if isinstance(source, np.ndarray) and batch.shape[1] != channels and batch.shape[-1] == channels:
             batch = batch.permute(0, 3, 1, 2)  # numpy's (N, H, W, C)
@@ -303,6 +314,8 @@ class Model:
         batch = self.prepared_batch(source)
         if batch is not None:
             return self.predict_prepared(batch)
+        if isinstance(source, (str, os.PathLike)) and not os.fspath(source):  # Path("") is the current folder
+            raise TinyVisionError("an empty path names no image or folder")
         if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
             from tinyvision.predict import expand
 
@@ -360,8 +373,9 @@ class Model:
         """Test-split metrics of this model's inference path: loss, accuracy, per class, confusion."""
         from tinyvision.evaluation_report import evaluate_model
 
-        if limit_batches is not None and limit_batches < 1:
-            raise TinyVisionError("--limit-batches must be at least 1")
+        if limit_batches is not None and (isinstance(limit_batches, bool) or not isinstance(limit_batches, int)
+                                          or limit_batches < 1):
+            raise TinyVisionError(f"limit_batches must be a whole number, at least 1, not {limit_batches!r}")
         return evaluate_model(self, dataset, Path(data_dir) if data_dir else None, limit_batches)
 
     def export(self, format: str = "onnx", path: str | Path | None = None) -> Path:  # noqa: A002
@@ -382,9 +396,20 @@ def onnx_card(path: Path) -> ModelCard:
     if not sidecar.is_file():
         raise TinyVisionError(f"{path}: no {sidecar.name} beside it (written by tinyvision export)")
     try:
-        card_json = json.loads(sidecar.read_text())["card"]
-    except (ValueError, KeyError, TypeError) as exc:
+        beside = json.loads(sidecar.read_text())
+        card_json, expected = beside["card"], beside.get("model_sha256")  # (older exports have no checksum)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise TinyVisionError(f"{sidecar}: not a tinyvision export card ({exc})") from None
+    if expected is not None:
+        from tinyvision.export import file_sha256
+
+        try:
+            found = file_sha256(path)
+        except OSError as exc:
+            raise TinyVisionError(f"{path}: cannot read ({exc.strerror or exc})") from None
+        if found != expected:
+            raise TinyVisionError(f"{path}: {sidecar.name} beside it is the card of another export (its checksum "
+                                  f"differs; an export stopped midway?): export again")
     return ModelCard.from_json(json.dumps(card_json), sidecar)
 
 

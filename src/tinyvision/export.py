@@ -15,6 +15,7 @@ preparation.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import warnings
@@ -31,9 +32,17 @@ from tinyvision.inference import InferenceGraph
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
 
 
-def sidecar(card: ModelCard, fmt: str) -> dict:
+def file_sha256(path: Path) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def sidecar(card: ModelCard, fmt: str, model_sha256: str) -> dict:
     return {
         "format": fmt,
+        # The file this card belongs to: written over by another export and stopped between the two files,
+        # the pair held one model's card beside another's graph, and was used so without a word.
+        "model_sha256": model_sha256,
         "model": card.model,
         "dataset": card.dataset,
         "classes": list(card.classes),
@@ -91,7 +100,7 @@ def export_graph(graph: InferenceGraph, card: ModelCard, fmt: str, path: Path) -
                 buffer = io.BytesIO()
                 torch.jit.save(torch.jit.trace(graph, example), buffer)
                 tmp.write_bytes(buffer.getvalue())
-            write_json(beside, sidecar(card, fmt))
+            write_json(beside, sidecar(card, fmt, file_sha256(tmp)))
     except OSError as exc:
         raise TinyVisionError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path

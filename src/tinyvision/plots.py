@@ -21,6 +21,7 @@ from matplotlib import rcParams
 from matplotlib.figure import Figure
 
 from tinyvision.atomic import atomic_path
+from tinyvision.errors import TinyVisionError
 
 
 @contextlib.contextmanager
@@ -97,6 +98,14 @@ def plot_confusion(confusion: list[list[int]], classes: list[str], path: Path, t
     return save_figure(confusion_figure(confusion, classes, title), path)
 
 
+def check_mistakes(images: torch.Tensor, mistakes: list[dict]) -> None:
+    """Each mistake names one of the test images: metrics.json and the test set belong to one run."""
+    beyond = [m["index"] for m in mistakes if not 0 <= m["index"] < len(images)]
+    if beyond:
+        raise TinyVisionError(f"metrics.json names test image {beyond[0]}, but the test set has {len(images)} "
+                              f"(metrics of another dataset?)")
+
+
 def misclassified_figure(images: torch.Tensor, mistakes: list[dict], classes: list[str], columns: int = 6,
                          saliency: torch.Tensor | None = None) -> Figure:
     """A grid of the most confident test mistakes: true label, prediction, confidence.
@@ -104,6 +113,7 @@ def misclassified_figure(images: torch.Tensor, mistakes: list[dict], classes: li
     With `saliency` ((N, H, W) in [0, 1], one per mistake), each image shows in
     warm colours where the evidence for the wrong answer lies.
     """
+    check_mistakes(images, mistakes)
     count = max(1, len(mistakes))
     rows = (count + columns - 1) // columns
     # A fixed grid, not a constrained layout: solving the layout of 36 panels costs seconds.

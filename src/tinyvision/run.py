@@ -108,6 +108,9 @@ class Run:
         mistakes = self.metrics["worst_mistakes"]
         if not mistakes:
             return None
+        from tinyvision import plots
+
+        plots.check_mistakes(test_images, mistakes)
         index = torch.tensor([m["index"] for m in mistakes])
         targets = torch.tensor([m["predicted"] for m in mistakes])
         model = self.model

@@ -12,12 +12,42 @@ from tinyvision.atomic import write_json, write_text
 from tinyvision.checkpoint import MODEL_FILE, STATE_FILE
 from tinyvision.config import RunConfig
 from tinyvision.errors import TinyVisionError
+from tinyvision.typed_json import is_int, is_number
 
 EPOCH_COLUMNS = (
     "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_seconds", "train_seconds",
 )
 # What the figures and `Run` read from metrics.json: a file without them is damaged, said in one line.
-METRICS_KEYS = ("history", "classes", "confusion", "worst_mistakes")
+METRICS_KEYS = ("model", "dataset", "history", "classes", "confusion", "worst_mistakes")
+CURVE_KEYS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")  # what each epoch's point is drawn from
+
+
+def metrics_problem(metrics) -> str | None:
+    """What makes metrics.json unreadable for the figures and `Run`, or None: a key missing, or a value of
+    another type or shape than training writes (an edited file drew nothing but a traceback)."""
+    if not isinstance(metrics, dict):
+        return "not a JSON object"
+    missing = [k for k in METRICS_KEYS if k not in metrics]
+    if missing:
+        return f"no {', '.join(missing)}"
+    classes, history = metrics["classes"], metrics["history"]
+    if not (isinstance(metrics["model"], str) and isinstance(metrics["dataset"], str)):
+        return "model and dataset must be names"
+    if not (isinstance(classes, list) and classes and all(isinstance(c, str) for c in classes)):
+        return "classes must be a list of names"
+    if not (isinstance(history, list) and all(isinstance(r, dict) and all(
+            is_number(r.get(k)) or (k.startswith("val_") and r.get(k) is None) for k in CURVE_KEYS) for r in history)):
+        return f"history must be a list of epochs, each with {', '.join(CURVE_KEYS)}"
+    confusion, n = metrics["confusion"], len(classes)
+    if not (isinstance(confusion, list) and len(confusion) == n
+            and all(isinstance(row, list) and len(row) == n and all(map(is_int, row)) for row in confusion)):
+        return f"confusion must be {n} rows of {n} counts, one per class"
+    mistakes = metrics["worst_mistakes"]
+    if not (isinstance(mistakes, list) and all(
+            isinstance(m, dict) and is_int(m.get("index")) and m["index"] >= 0 and is_number(m.get("confidence"))
+            and all(is_int(m.get(k)) and 0 <= m[k] < n for k in ("label", "predicted")) for m in mistakes)):
+        return "worst_mistakes must be test images' index, label, predicted class and confidence"
+    return None
 
 
 class RunFolder:
@@ -78,9 +108,9 @@ class RunFolder:
             metrics = json.loads(self.metrics_json.read_text())
         except ValueError as exc:  # not JSON (cut short), or not UTF-8
             raise TinyVisionError(f"{self.metrics_json}: unreadable metrics ({exc})") from None
-        missing = [k for k in METRICS_KEYS if not isinstance(metrics, dict) or k not in metrics]
-        if missing:
-            raise TinyVisionError(f"{self.metrics_json}: unreadable metrics (no {', '.join(missing)})")
+        problem = metrics_problem(metrics)
+        if problem:
+            raise TinyVisionError(f"{self.metrics_json}: unreadable metrics ({problem})")
         return metrics
 
 

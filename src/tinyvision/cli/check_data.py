@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from tinyvision.cli.common import path_arg
+
 NAME = "check-data"
 EXIT_PROBLEMS = 1
 
@@ -27,7 +29,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--val-fraction", type=float, help="one-folder datasets: validation share (0.1)")
     p.add_argument("--test-fraction", type=float, default=0.1, help="one-folder datasets: test share (0.1)")
     p.add_argument("--no-near", action="store_true", help="skip the near-duplicate search (quadratic in images)")
-    p.add_argument("--out", type=Path, help="folder for the report (default: checks/<dataset>-<time>)")
+    p.add_argument("--out", type=path_arg, help="folder for the report (default: checks/<dataset>-<time>)")
     p.add_argument("--json", action="store_true", help="print report.json instead of the summary")
 
 

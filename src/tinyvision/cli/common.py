@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from tinyvision.errors import TinyVisionError
 
@@ -14,6 +15,14 @@ DEVICES = ["auto", "cpu", "cuda", "mps"]
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not usage + message
         raise TinyVisionError(f"{self.prog}: {message}")
+
+
+def path_arg(text: str) -> Path:
+    """A path argument. An empty one is refused: Path("") is ".", so an unset "$IMG" read every image in
+    the current folder and below, and explain wrote a picture of each there."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path names no file or folder")
+    return Path(text)
 
 
 def interrupted_message(exc: BaseException) -> str | None:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from tinyvision.cli.common import DEVICES, progress_choice
+from tinyvision.cli.common import DEVICES, path_arg, progress_choice
 
 NAME = "compare"
 
@@ -17,7 +16,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated model names, each optionally NAME:EPOCHS; "
                    "`default` is the dataset's default CNN")
     p.add_argument("--epochs", type=int, help="the same number of epochs for all (default: each recipe's own)")
-    p.add_argument("--out", type=Path, help="output folder (default: runs/compare-<dataset>-<time>)")
+    p.add_argument("--out", type=path_arg, help="output folder (default: runs/compare-<dataset>-<time>)")
     p.add_argument("--data-dir", help="folder holding the dataset files")
     p.add_argument("--image-size", type=int, help="folder: datasets: resize to NxN")
     p.add_argument("--seed", type=int, default=0)

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from tinyvision.cli.common import DEVICES
+from tinyvision.cli.common import DEVICES, path_arg
 
 NAME = "evaluate"
 
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help="test a checkpoint: loss, accuracy, per-class scores, confusion")
-    p.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CHECKPOINT",
+    p.add_argument("checkpoint", type=path_arg, metavar="RUN_DIR_OR_CHECKPOINT",
                    help="a run folder, a model.safetensors or an exported model.onnx")
     p.add_argument("--dataset", help="another dataset with the same classes and image size (default: the model's)")
     p.add_argument("--data-dir", help="where the dataset lives (default: its usual source)")
     p.add_argument("--device", choices=DEVICES, default="cpu")
-    p.add_argument("--out", type=Path, help="folder for evaluation.json and evaluation_confusion.png")
+    p.add_argument("--out", type=path_arg, help="folder for evaluation.json and evaluation_confusion.png")
     p.add_argument("--limit-batches", type=int)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
 

@@ -6,15 +6,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from tinyvision.cli.common import path_arg
+
 NAME = "explain"
 
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help="draw why the model answers what it does: saliency and feature maps, per image")
-    p.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
-    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE",
+    p.add_argument("checkpoint", type=path_arg, metavar="RUN_DIR_OR_CHECKPOINT")
+    p.add_argument("images", type=path_arg, nargs="+", metavar="IMAGE",
                    help="an image file, or a folder: every image in it and below")
-    p.add_argument("--out", type=Path, default=Path("."), help="folder for IMAGE-explained.png files (default: here)")
+    p.add_argument("--out", type=path_arg, default=Path("."),
+                   help="folder for IMAGE-explained.png files (default: here)")
     p.add_argument("--prep", choices=["auto", "digit", "resize"], default="auto")
 
 

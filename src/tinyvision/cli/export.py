@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from tinyvision.cli.common import path_arg
 from tinyvision.errors import TinyVisionError
 
 NAME = "export"
@@ -13,9 +14,9 @@ NAME = "export"
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help="write the model as ONNX or TorchScript, checked on the test set")
-    p.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
+    p.add_argument("checkpoint", type=path_arg, metavar="RUN_DIR_OR_CHECKPOINT")
     p.add_argument("--format", choices=["onnx", "torchscript"], required=True)
-    p.add_argument("--out", type=Path, help="output file (default: model.onnx / model.pt beside the checkpoint)")
+    p.add_argument("--out", type=path_arg, help="output file (default: model.onnx / model.pt beside the checkpoint)")
     p.add_argument("--data-dir", help="where the test set lives (default: its usual source)")
     p.add_argument("--check-images", type=int, default=None,
                    help="compare with PyTorch on the first N test images (default: all; 0: skip)")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from tinyvision.cli.common import path_arg
 
 NAME = "plot"
 
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help="redraw a run's figures from its saved metrics")
-    p.add_argument("run", type=Path, metavar="RUN_DIR")
+    p.add_argument("run", type=path_arg, metavar="RUN_DIR")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from tinyvision.cli.common import json_name
+from tinyvision.cli.common import json_name, path_arg
 from tinyvision.errors import TinyVisionError
 
 NAME = "predict"
@@ -15,13 +15,13 @@ NAME = "predict"
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help="predict image files or folders of them (photos, scans and drawings of numbers too)")
-    p.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CHECKPOINT",
+    p.add_argument("checkpoint", type=path_arg, metavar="RUN_DIR_OR_CHECKPOINT",
                    help="a run folder, a model.safetensors or an exported model.onnx")
-    p.add_argument("images", type=Path, nargs="+", metavar="IMAGE",
+    p.add_argument("images", type=path_arg, nargs="+", metavar="IMAGE",
                    help="an image file, or a folder: every image in it and below")
     p.add_argument("--top-k", type=int, default=3, help="how many classes to list per image (3)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
-    p.add_argument("--show-input", type=Path, metavar="PATH",
+    p.add_argument("--show-input", type=path_arg, metavar="PATH",
                    help="save what the model saw: a PNG file for one image, else a folder of them")
     p.add_argument("--prep", choices=["auto", "digit", "resize"], default="auto",
                    help="digit: MNIST-style preparation; resize: plain resize (auto: the model's own)")

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from tinyvision.cli.common import path_arg
+
 NAME = "runs"
 
 
@@ -13,7 +15,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help="list run folders: model, dataset, test accuracy, time, status",
                        description="List the run folders under DIR (default runs/), oldest first. Status: "
                        "finished, interrupted (resume it), failed (an error, or the process died), running.")
-    p.add_argument("dir", nargs="?", type=Path, default=None, metavar="DIR")
+    p.add_argument("dir", nargs="?", type=path_arg, default=None, metavar="DIR")
     p.add_argument("--json", action="store_true", help="one JSON list instead of the table")
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from tinyvision.cli.common import path_arg
 
 NAME = "serve"
 
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help="a draw-a-number web page and a JSON prediction API")
-    p.add_argument("checkpoint", type=Path, metavar="RUN_DIR_OR_CHECKPOINT")
+    p.add_argument("checkpoint", type=path_arg, metavar="RUN_DIR_OR_CHECKPOINT")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--max-bytes", type=int, default=10_000_000, help="largest accepted upload in bytes (10 MB)")

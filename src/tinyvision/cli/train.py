@@ -8,9 +8,8 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
-from tinyvision.cli.common import DEVICES, progress_choice
+from tinyvision.cli.common import DEVICES, path_arg, progress_choice
 
 NAME = "train"
 # Flags that map one-to-one onto RunConfig fields (None: not given, the recipe decides).
@@ -85,8 +84,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sync-bn", action="store_true", default=None,
                    help="under torchrun on GPUs: BatchNorm statistics over the global batch")
     p.add_argument("--dry-run", action="store_true", help="1 epoch of 2 batches: check the pipeline")
-    p.add_argument("--out", type=Path, help="run folder (default: runs/<model>-<time>)")
-    p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue an interrupted run")
+    p.add_argument("--out", type=path_arg, help="run folder (default: runs/<model>-<time>)")
+    p.add_argument("--resume", type=path_arg, metavar="RUN_DIR", help="continue an interrupted run")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     p.add_argument("--progress", choices=["auto", "bar", "lines"], default="auto")
 

@@ -30,6 +30,7 @@ import ctypes
 import io
 import math
 import os
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +57,12 @@ MIN_SIDE = 8
 FORMATS = ("PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "ICO", "PPM")
 FORMAT_NAMES = "PNG, JPEG, GIF, BMP, TIFF, WebP, ICO or PNM"
 ICON_SIDE = 256  # the largest icon an ICO directory can describe
+# libjpeg passes over every block of the image once per scan, and Pillow sets no limit: a few megabytes of
+# tiny scans kept a 4000x4000 JPEG decoding for minutes. A progressive photo has about ten scans (libjpeg's
+# own script), an optimising encoder's a few dozen at most; and about ten header segments before its first,
+# with a fill byte or two at most between them.
+MAX_JPEG_SCANS = 100
+MAX_JPEG_SEGMENTS = 1000
 
 
 def quiet_decoder_diagnostics() -> None:
@@ -117,6 +124,8 @@ DEFAULT_LIMITS = Limits()
 
 def read_file(path: str | os.PathLike, limits: Limits = DEFAULT_LIMITS) -> bytes:
     """A file's bytes, refusing what is not a regular file or is over the size limit."""
+    if not os.fspath(path):  # Path("") is the current folder
+        raise ImageError("an empty path names no file", "not_a_file")
     path = Path(path)
     if not path.is_file():
         missing = "broken link" if path.is_symlink() else "no such file"
@@ -149,6 +158,8 @@ def open_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
         raise ImageError("empty file", "not_image")
     if data[:4] == b"\x00\x00\x01\x00":
         check_icon(data)  # Pillow decodes an icon's image while opening it
+    if data[:2] == b"\xff\xd8":
+        check_jpeg(data)
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
     except UnidentifiedImageError:
@@ -198,19 +209,42 @@ def storage_bytes(image: Image.Image) -> int:
     return image.size[0] * image.size[1] * _STORAGE_BYTES.get(image.mode, 4)
 
 
-def first_scan_components(data: bytes) -> int:
-    """How many colour components a JPEG's first scan holds (0 if no scan is found)."""
+_FILL = re.compile(rb"\xff+")
+
+
+def header_markers(data: bytes):
+    """A JPEG's header segments, as (offset, marker, fill bytes before it), up to and including its first
+    scan's (0xDA)."""
     i = 2
     while i + 4 <= len(data) and data[i] == 0xFF:
+        start, i = i, _FILL.match(data, i).end() - 1  # a run of fill bytes before the marker: skipped at once
+        if i + 4 > len(data):
+            return
         marker = data[i + 1]
-        if marker == 0xFF:  # a fill byte
-            i += 1
-        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers without a length
-            i += 2
-        elif marker == 0xDA:  # start of scan: its length, then its component count
+        yield i, marker, i - start
+        if marker == 0xDA:
+            return
+        i += 2 if marker == 0x01 or 0xD0 <= marker <= 0xD8 else 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+
+
+def check_jpeg(data: bytes) -> None:
+    """Refuse a JPEG whose decoding would take minutes however few its pixels: too many scans, or header
+    segments. (0xFF 0xDA starts a scan; inside a scan's data 0xFF is only followed by 0x00 or a restart
+    marker, so counting the pair counts scans, an embedded thumbnail's too.)"""
+    scans = data.count(b"\xff\xda")
+    if scans > MAX_JPEG_SCANS:
+        raise ImageError(f"JPEG of {scans:,} scans, over the {MAX_JPEG_SCANS} any photo has", "corrupt")
+    for count, (_, _, fill) in enumerate(header_markers(data), 1):
+        if count > MAX_JPEG_SEGMENTS or fill > MAX_JPEG_SEGMENTS:  # (Pillow reads fill bytes one by one)
+            raise ImageError(f"JPEG of over {MAX_JPEG_SEGMENTS:,} header segments or fill bytes, which no "
+                             f"photo has", "corrupt")
+
+
+def first_scan_components(data: bytes) -> int:
+    """How many colour components a JPEG's first scan holds (0 if no scan is found)."""
+    for i, marker, _ in header_markers(data):
+        if marker == 0xDA:  # start of scan: its length, then its component count
             return data[i + 4] if i + 4 < len(data) else 0
-        else:
-            i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
     return 0
 
 
@@ -296,7 +330,12 @@ def load_first_frame(image: Image.Image) -> Image.Image:
 
 def value_scale(image: Image.Image) -> float:
     """The white level of a 16-bit, 32-bit or float gray image: 1, 255 or 65535, from its largest value."""
-    top = float(image.getextrema()[1])
+    try:
+        top = float(image.getextrema()[1])
+    except ValueError:  # Pillow has no extrema for big-endian 16-bit ("I;16B", a 'MM' TIFF's): band by band
+        w, h = image.size
+        rows = max(1, BAND_PIXELS // max(1, w))
+        top = max(float(np.asarray(image.crop((0, y, w, min(h, y + rows)))).max()) for y in range(0, h, rows))
     if image.mode == "F" and top <= 1.0:
         return 1.0
     return 255.0 if top <= 255 else 65535.0
@@ -437,10 +476,23 @@ def upright(image: Image.Image, turn: int) -> Image.Image:
 
 def pixel_values(array: np.ndarray) -> np.ndarray:
     """Any array of pixel values -> uint8 0..255: bools as black and white; floats in [0, 1] scaled (values
-    above 1 taken as 0..255); wider integers scaled from their own maximum. A float below 0 is refused: a
-    normalised tensor ((x - mean) / std) is no image, and clipped it reads as a blank page."""
+    above 1 taken as 0..255); wider integers scaled from their own maximum. A value below 0 is refused: a
+    normalised tensor ((x - mean) / std) is no image, and clipped it reads as a blank page (so is uint8 data
+    wrapped into int8). Strings, dates, complex numbers and Python objects are no pixel values."""
     if array.dtype == np.bool_:
         return array.astype(np.uint8) * 255
+    if array.dtype == object:  # a list of lists of Python numbers, as numpy held it
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ImageError("array of Python objects that are not numbers holds no pixel values",
+                             "not_image") from None
+    if not (np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)):
+        raise ImageError(f"array of {array.dtype} values holds no pixel values: pass uint8, or floats in [0, 1]",
+                         "not_image")
+    if np.issubdtype(array.dtype, np.signedinteger) and int(array.min(initial=0)) < 0:
+        raise ImageError("pixel values below 0 (uint8 data read as int8?); pass pixels: uint8, or floats in "
+                         "[0, 1]", "not_image")
     if np.issubdtype(array.dtype, np.floating):
         if not np.isfinite(array).all():
             raise ImageError("array holds NaN or infinite values", "corrupt")
@@ -484,7 +536,10 @@ def read_stream(source, limits: Limits = DEFAULT_LIMITS):
     it is."""
     if isinstance(source, Image.Image) or not callable(getattr(source, "read", None)):
         return source
-    data = source.read(limits.max_file_bytes + 1)
+    try:
+        data = source.read(limits.max_file_bytes + 1)
+    except (OSError, ValueError) as exc:  # a closed file, a socket gone
+        raise ImageError(f"cannot read the file ({exc})", "not_a_file") from None
     if not isinstance(data, (bytes, bytearray)):
         raise ImageError("a file opened in text mode: open it with 'rb'", "not_image")
     if len(data) > limits.max_file_bytes:
@@ -507,10 +562,18 @@ def decode(source, longest: int | None = None, limits: Limits = DEFAULT_LIMITS) 
         if source.size[0] * source.size[1] > limits.max_pixels:
             raise ImageError(f"image is {source.size[0]}x{source.size[1]}, over the limit of "
                              f"{limits.max_pixels:,} pixels", "too_large")
+        if min(source.size) < MIN_SIDE:
+            raise ImageError(f"image is {source.size[0]}x{source.size[1]}; need at least {MIN_SIDE}x{MIN_SIDE} "
+                             f"pixels", "too_small")
         image = upright(shrink(source, longest), orientation(source))
         return image_to_array(image if image.mode in ("L", "LA", "RGB", "RGBA") else to_8bit(image))
     if isinstance(source, torch.Tensor):
+        if source.layout != torch.strided or source.is_meta:
+            raise ImageError(f"a {'meta' if source.is_meta else 'sparse'} tensor holds no pixels: pass a dense one",
+                             "not_image")
         array = source.detach().cpu()
+        if array.dtype in (torch.bfloat16, torch.float16):  # numpy has no bfloat16
+            array = array.float()
         if array.ndim == 3 and array.shape[0] in (1, 2, 3, 4) and array.shape[-1] not in (1, 2, 3, 4):
             array = array.permute(1, 2, 0)  # (C, H, W) -> (H, W, C)
         return array_to_pixels(array.numpy())
@@ -544,10 +607,10 @@ def displayed_size(source) -> tuple[int, int]:
     if isinstance(source, Image.Image):
         w, h = source.size
         return (h, w) if quarter_turned(source) else (w, h)
-    array = source.detach().cpu().numpy() if isinstance(source, torch.Tensor) else np.asarray(source)
-    if array.ndim == 3 and array.shape[0] in (1, 2, 3, 4) and array.shape[-1] not in (1, 2, 3, 4):
-        return array.shape[2], array.shape[1]
-    return array.shape[1], array.shape[0]
+    shape = tuple(source.shape) if isinstance(source, torch.Tensor) else np.shape(source)  # (no pixels copied)
+    if len(shape) == 3 and shape[0] in (1, 2, 3, 4) and shape[-1] not in (1, 2, 3, 4):
+        return shape[2], shape[1]
+    return shape[1], shape[0]
 
 
 def quarter_turned(image: Image.Image) -> bool:
