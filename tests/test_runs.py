@@ -39,6 +39,13 @@ def test_tensorboard_events_and_the_runs_listing(tiny_dataset, tmp_path, capsys)
     assert main(["runs", str(tmp_path / "runs")]) == 0
     line = capsys.readouterr().out.splitlines()[1]
     assert "tvnet" in line and "tiny" in line and "%" in line and line.endswith("finished")
+    # Finished, its checkpoint then emptied or deleted: every command that loads it refuses it, so the
+    # listing does not call it finished.
+    (out / "model.safetensors").write_bytes(b"")
+    assert read_status(out) == ("damaged", "model.safetensors is empty")
+    (out / "model.safetensors").unlink()
+    assert main(["runs", str(tmp_path / "runs")]) == 0
+    assert "damaged" in capsys.readouterr().out.splitlines()[1]
 
 
 def test_interrupted_failed_and_dead_runs_are_told_apart(tiny_dataset, tmp_path, monkeypatch):

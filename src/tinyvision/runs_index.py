@@ -4,7 +4,8 @@ A run's status is recorded in its folder as `status.json`, written
 atomically by the training process itself (`training/status.py`):
 
     running       at the start, and again after every epoch (with the time: a heartbeat)
-    finished      when metrics.json is written
+    finished      when metrics.json is written (listed "damaged" when its model.safetensors is
+                  missing or empty: nothing could load it)
     interrupted   when Ctrl-C stopped it (its state is saved: --resume continues)
     failed        when training raised an error (the error's first line is kept)
 
@@ -30,6 +31,8 @@ from pathlib import Path
 
 from tinyvision.atomic import write_json
 from tinyvision.typed_json import is_int, is_number
+
+MODEL_FILE = "model.safetensors"  # checkpoint.MODEL_FILE, named here so that listing runs does not import torch
 
 STATUS_FILE = "status.json"
 STALE_AFTER = 6 * 3600  # seconds without a heartbeat after which another machine's run is taken for dead
@@ -69,6 +72,20 @@ def number(value) -> float | None:
     return float(value) if is_number(value) and math.isfinite(value) else None
 
 
+def finished(folder: Path) -> tuple[str, str]:
+    """A finished run, unless its checkpoint is gone or empty: every command that loads the run would
+    refuse it, so `runs` does not call it finished. (The weights' checksum is checked where they are
+    loaded: reading every run's weights would make listing them slow.)"""
+    model = folder / MODEL_FILE
+    try:
+        size = model.stat().st_size if model.is_file() else None
+    except OSError:
+        size = None
+    if not size:
+        return "damaged", f"{MODEL_FILE} {'is empty' if size == 0 else 'is missing'}"
+    return "finished", ""
+
+
 def read_status(folder: Path) -> tuple[str, str]:
     """(status, detail) of a run folder, judged as the module's docstring says."""
     folder = Path(folder)
@@ -76,6 +93,8 @@ def read_status(folder: Path) -> tuple[str, str]:
     if path.exists():
         d = read_object(path) or {}
         status = d.get("status") if isinstance(d.get("status"), str) else "unknown"
+        if status == "finished":
+            return finished(folder)
         if status != "running":
             return status, str(d.get("error", "") if d else "unreadable status.json")
         pid, beat = d.get("pid"), number(d.get("time"))
@@ -88,7 +107,7 @@ def read_status(folder: Path) -> tuple[str, str]:
         stale = time.time() - beat > STALE_AFTER
         return ("failed", "died (no heartbeat)") if stale else ("running", f"on {d.get('host')}")
     if (folder / "metrics.json").is_file():
-        return "finished", ""
+        return finished(folder)
     if (folder / "train_state.pt").is_file():
         return "interrupted", ""
     return "failed", "no saved epoch"

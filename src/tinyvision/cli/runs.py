@@ -14,7 +14,8 @@ NAME = "runs"
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(NAME, help="list run folders: model, dataset, test accuracy, time, status",
                        description="List the run folders under DIR (default runs/), oldest first. Status: "
-                       "finished, interrupted (resume it), failed (an error, or the process died), running.")
+                       "finished, interrupted (resume it), failed (an error, or the process died), running, "
+                       "damaged (finished, but its model.safetensors is missing or empty).")
     p.add_argument("dir", nargs="?", type=path_arg, default=None, metavar="DIR")
     p.add_argument("--json", action="store_true", help="one JSON list instead of the table")
 
