@@ -168,8 +168,10 @@ class Model:
                                   f"not a {type(path).__name__}")
         path = Path(path).expanduser()
         if path.suffix.lower() in (".pt", ".pth") and path.is_file():
-            raise TinyVisionError(f"{path}: a TorchScript export is a program, which loading could run; "
-                                  f"load its run folder, a model.safetensors or a .onnx export instead")
+            what = ("a training state, for train --resume" if path.name == STATE_FILE
+                    else "a TorchScript export, a program, which loading could run")
+            raise TinyVisionError(f"{path}: {what}; load its run folder, a model.safetensors or a .onnx export "
+                                  f"instead")
         if runtime not in ("auto", "torch", "onnx"):
             raise TinyVisionError(f"unknown runtime {runtime!r}; choose torch or onnx")
         if path.suffix.lower() == ".onnx" or runtime == "onnx":
