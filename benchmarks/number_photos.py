@@ -7,7 +7,8 @@ baselines, a slant shared by the line, some pairs touching or overlapping),
 rendered in the photo styles of benchmarks/user_photos.py (`--paper hard`: on ruled or
 squared paper, under a shadow, beside the desk the sheet lies on, in pencil; `--paper
 marked`: underlined, boxed or circled by the writer; `--paper signed`: with a minus sign, a
-decimal point, both ("-3.14"), or a thousands comma), plus
+decimal point, both ("-3.14"), or a comma: a thousands comma before three digits, a
+decimal comma before any other count), plus
 manifest.json (file, number, style, touching, each digit's true box). `segment` scores the
 segmenter alone; `read` segments and classifies with a trained model. Both
 print JSON; `score_reads` is what a benchmark calls to score its predictions.
@@ -272,11 +273,12 @@ SIGNS = ("minus", "point", "minus-point", "comma")
 
 def render_signed(alpha: np.ndarray, boxes: list[list[int]], facts: dict, style: str,
                   rng: np.random.Generator) -> tuple[np.ndarray, list[list[int]], int]:
-    """The number with a minus before it, a decimal point in it, both, or a thousands comma (`style`, one of
-    SIGNS), drawn in the writer's pen; returns the ink, the digits' boxes and where the point went (the count
-    of digits before it; 0: none, and none for a comma, which the number is read without). The point or
-    comma goes in a gap between two digits that do not touch, widened for it as people leave room for one;
-    a number whose digits all touch gets neither."""
+    """The number with a minus before it, a decimal point in it, both, or a comma (`style`, one of SIGNS),
+    drawn in the writer's pen; returns the ink, the digits' boxes and where the decimal mark went (the count
+    of digits before it; 0: none). A comma before three digits groups thousands, and the number is read
+    without it; before any other count it is a decimal comma, read as a point. The point or comma goes in a
+    gap between two digits that do not touch, widened for it as people leave room for one; a number whose
+    digits all touch gets neither."""
     height, slant = facts["digit_height"], facts["slant"]
     width = height * rng.uniform(0.08, 0.15)  # about a digit's stroke
     pad = int(1.0 * height)  # room for the minus
@@ -303,7 +305,7 @@ def render_signed(alpha: np.ndarray, boxes: list[list[int]], facts: dict, style:
                                 [x - rng.uniform(0.1, 0.3) * tail, y + tail]])
                 np.maximum(alpha, _stroke(dot[:1], size, alpha.shape), out=alpha)  # its head
                 size = width * rng.uniform(0.8, 1.0)
-                after = 0
+                after = 0 if len(boxes) - after == 3 else after  # a thousands comma: none
             np.maximum(alpha, _stroke(dot, size, alpha.shape), out=alpha)
     if style.startswith("minus"):
         first = boxes[0]
@@ -553,7 +555,7 @@ def main() -> None:
                    help="user: user_photos' styles; hard: ruled and squared paper, a shadow, the desk beside "
                         "the sheet, pencil; marked: the number underlined (once or twice), boxed or circled "
                         "in the writer's pen; signed: a minus before it, a decimal point in it, both, or a "
-                        "thousands comma")
+                        "comma (thousands before three digits, decimal otherwise)")
     s = commands.add_parser("segment", help="score the segmenter alone (count and IoU >= 0.5 of every box)")
     r = commands.add_parser("read", help="read every photo as a user does: tinyvision.load(RUN).predict(file)")
     r.add_argument("checkpoint", type=Path, help="run folder or model.safetensors of an MNIST model")

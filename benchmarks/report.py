@@ -703,7 +703,7 @@ def before_and_after(before: dict, after: dict, styles: dict[str, str], title: s
 
 
 SIGN_STYLES = {"minus": "a minus", "point": "a decimal point", "minus-point": "both",
-               "comma": "a thousands comma (read without it)"}
+               "comma": "a comma (thousands: read without it; decimal: as a point)"}
 
 
 def signs_points(v: dict) -> float:
@@ -712,7 +712,7 @@ def signs_points(v: dict) -> float:
     return 100 * (v["signed_read"] + v["plain_read"])
 
 
-@table("signs-choices", "signs_choices_a.json", "signs_choices_b.json")
+@table("signs-choices", "signs_choices_a.json", "signs_choices_b.json", "signs_choices_c.json")
 def signs_choices_table(*files: dict) -> str:
     """A number's minus and decimal point (image.signs) on validation: numbers from MNIST's validation
     digits written with them, and plain ones, read by one seed-0 run per variant. The shipped constants

@@ -485,9 +485,9 @@ def test_a_damaged_file_in_a_folder_is_answered_as_unreadable_and_the_others_sti
         model.predict(photos / "b.png")
 
 
-def _signed_photo(digits: list[np.ndarray], minus: bool, point_after: int | None) -> bytes:
-    """MNIST digits side by side (28 px each, 8 px apart) with a minus drawn before them and a point after
-    digit `point_after`, as dark ink on white, enlarged 4x."""
+def _signed_photo(digits: list[np.ndarray], minus: bool, point_after: int | None, comma: bool = False) -> bytes:
+    """MNIST digits side by side (28 px each, 8 px apart) with a minus drawn before them and a point (or a
+    `comma`) after digit `point_after`, as dark ink on white, enlarged 4x."""
     from PIL import ImageDraw
 
     strip = np.concatenate([np.pad(d, ((0, 0), (4, 4))) for d in digits], 1)
@@ -498,6 +498,8 @@ def _signed_photo(digits: list[np.ndarray], minus: bool, point_after: int | None
     if point_after is not None:
         x = 24 + 36 * point_after
         pen.ellipse([x - 2, 19, x + 2, 23], fill=255)
+        if comma:  # its tail, down and to the left, below the digits' line
+            pen.line([(x + 1, 21), (x - 1, 27)], fill=255, width=2)
     return encode(Image.fromarray(255 - np.asarray(canvas)).resize((canvas.width * 4, 112),
                                                                       Image.Resampling.BICUBIC), "PNG")
 
@@ -536,6 +538,11 @@ def test_a_minus_and_a_decimal_point_are_read_with_the_digits(tmp_path, monkeypa
     (tmp_path / "minus.png").write_bytes(photos[0])
     assert main(["predict", str(run.path), str(tmp_path / "minus.png"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["prediction"] == answers[0].label
+    # A decimal comma ("3,14": two digits after it, so no thousands comma) is read as a point; it was 314.
+    commas = [_signed_photo([images[k], images[k + 1], images[k + 2]], False, 1, comma=True) for k in range(0, 30, 3)]
+    shapes = ["".join("d" if c.isdigit() else c for c in model.predict(p).label or "-") for p in commas]
+    assert shapes.count("d.dd") >= 7, shapes
+
 
 def test_what_holds_no_image_is_refused_in_one_line_and_odd_pixel_types_are_read(tmp_path, monkeypatch, capsys):
     # Each of these raised from deep inside numpy, torch or Pillow (or, for "", read the current folder).

@@ -71,15 +71,20 @@ def test_marks_that_are_not_a_minus_or_a_point_stay_in_the_ink(mnist, case):
     assert signs == Signs() and np.array_equal(clean, marked)
 
 
-def test_a_thousands_comma_is_taken_out_and_is_no_point(mnist):
-    # "1,250" is 1250: a comma was read as a 1 ("11250") or joined to a digit, and its head passed for a point.
+@pytest.mark.parametrize("after, read", [(1, "1250"), (2, "12.50")])
+def test_a_comma_is_taken_out_a_thousands_comma_written_as_nothing_a_decimal_comma_as_a_point(mnist, after, read):
+    # "1,250" is 1250: a comma was read as a 1 ("11250") or joined to a digit, and its head passed for a
+    # point. "12,50" is no thousands comma (those group three digits): it is a decimal comma, 12.50, where
+    # it was read 1250.
     ink, boxes = write([digit(mnist, d) for d in (1, 2, 5, 0)], gaps=[HEIGHT // 3] * 3, margin=80)
-    between, bottom = (boxes[0][3] + boxes[1][1]) / 2, max(boxes[0][2], boxes[1][2])
+    between, bottom = (boxes[after - 1][3] + boxes[after][1]) / 2, max(boxes[after - 1][2], boxes[after][2])
     comma = draw(ink, [("ellipse", [between - 5, bottom - DOT, between + 5, bottom]),  # a dot with a tail
                        ("line", [between + 3, bottom - 3, between - 2, bottom + 14])])
     clean, signs = find_signs(comma)
-    assert signs == Signs() and np.array_equal(clean > 0.25, ink > 0.25)
+    assert signs.minus is None and signs.point is None and len(signs.commas) == 1
+    assert np.array_equal(clean > 0.25, ink > 0.25)
     assert_found(segment(clean), boxes)
+    assert signs.write(["1", "2", "5", "0"], [(b[1] + b[3]) / 2 for b in boxes]) == read
 
 
 def test_a_number_without_signs_is_left_as_it_is(mnist):
@@ -95,3 +100,11 @@ def test_the_answer_writes_the_signs_with_the_digits_it_reads():
     assert Signs(point=(0, 60, 1, 70)).write(["1", "2"], [40.0, 90.0]) == "1.2"
     assert Signs(point=(0, 60, 1, 70)).write(["1", "2"], [80.0, 90.0]) == "12"
     assert Signs(minus=(0, 0, 1, 1)).write([], []) == ""
+    # Commas: three digits after one group thousands; any other count makes the last separator the decimal mark.
+    four = (["1", "2", "3", "4"], [10.0, 30.0, 50.0, 70.0])
+    comma_after = {k: (0, 10 + 20 * k - 10, 1, 10 + 20 * k - 8) for k in (1, 2, 3)}  # between digit k-1 and k
+    assert Signs(commas=(comma_after[1],)).write(*four) == "1234"  # 1,234
+    assert Signs(commas=(comma_after[3],)).write(*four) == "123.4"  # 123,4
+    assert Signs(commas=(comma_after[1],), point=comma_after[3]).write(*four) == "123.4"  # 1,23.4 as written
+    assert Signs(point=comma_after[1], commas=(comma_after[2],)).write(*four) == "12.34"  # 1.2,34: the last
+    assert Signs(point=comma_after[1], commas=(comma_after[3],)).write(*four) == "123.4"  # 1.234,5 style

@@ -15,9 +15,12 @@ of digits, not by the model:
   thick), left of every digit, within MINUS_GAP digit heights of the first,
   in the middle of its height (MINUS_MIDDLE), with no mark over or under it
   (an equals sign, a plus);
-- a thousands comma: a mark from low on the line to below it (COMMA_BELOW),
-  between two digits and apart from both. It is taken out and written as
-  nothing: "1,250" is 1250.
+- a comma: a mark from low on the line to below it (COMMA_BELOW), between two
+  digits and apart from both. It is taken out, and which comma it is is told
+  by the digits after it once they are read: three, as a thousands comma
+  groups them ("1,250" is 1250, "1,234.5" 1234.5), and it is written as
+  nothing; any other count, and it can only be a decimal comma ("3,14",
+  "1.234,56"), written as a point: 3.14, 1234.56.
 
 One point and one minus at most: two dots, or a dot and another small mark,
 between digits are no decimal number ("12.05.2026"), and beside commas a dot
@@ -46,12 +49,17 @@ POINT_ROUND = 1.5  # ... no longer one way than this x the other ...
 POINT_SOLID = 0.6  # ... and fills at least this share of its box (a pen's dot; not a hook or a bit of a stroke)
 POINT_LOW = 0.35  # its centre in the bottom share of its neighbours' line ...
 POINT_BELOW = 0.15  # ... its bottom at most this share of the digit height below it (a comma's tail goes lower)
-# A thousands comma (a mark from low on the line to below it, between two digits, apart from both) is
-# taken out too and written as nothing: "1,250" is 1250, not "1.250" (or "11250": a comma was read
-# as a 1). Its bottom lies more than POINT_BELOW and at most COMMA_BELOW digit heights below the line.
+# A comma (a mark from low on the line to below it, between two digits, apart from both) is taken out too
+# (read as a digit, "1,250" was "11250"), and written as nothing before three digits, as a point before any
+# other count (`Signs.write`). Its bottom lies more than POINT_BELOW and at most COMMA_BELOW digit heights
+# below the line.
 COMMA_BELOW: float | None = 0.6
 COMMA_SIZE = 0.6  # ... and it is at most this share of the digit height tall (as tall as a digit's part) ...
 COMMA_WIDTH = 0.4  # ... and this share wide
+# A mark at least this many times as tall as it is wide that ends below the line at all is a comma too, its
+# head on the line and its tail short (None: only the marks reaching POINT_BELOW below): drawn so, commas
+# before a decimal part were left in the ink, and "3,14" read 314.
+COMMA_LONG: float | None = 1.5
 MINUS_WIDTH: float | None = 0.25  # a minus is at least this share of the digit height wide ...
 MINUS_THICK = 0.3  # ... at most this share thick ...
 MINUS_FLAT = 2.0  # ... at least this many times as wide as thick ...
@@ -62,20 +70,32 @@ MINUS_MIDDLE = (0.25, 0.75)  # ... with its centre within this band of the first
 
 @dataclass(frozen=True)
 class Signs:
-    """What `find_signs` took out of an ink map: the boxes (top, left, bottom, right) of a minus and a
-    point, or None."""
+    """What `find_signs` took out of an ink map: the boxes (top, left, bottom, right) of a minus, a
+    point (or None) and the commas."""
 
     minus: tuple[int, int, int, int] | None = None
     point: tuple[int, int, int, int] | None = None
+    commas: tuple[tuple[int, int, int, int], ...] = ()
 
     def write(self, digits: list[str], centres: list[float]) -> str:
         """The number as written: `digits` (left to right, each at its centre column) with the minus
-        before them and the point between the two digits it lies between (none at either end)."""
+        before them and its decimal mark, written as a point, between the two digits it lies between
+        (none at either end).
+
+        The decimal mark is the last separator on the line when it is the point, or a comma not followed
+        by exactly three digits, which groups thousands ("3,14" and "1.234,56": decimal commas; "1,250":
+        a thousands comma). The separators before it, and every comma that groups three digits, are
+        written as nothing."""
         text = "".join(digits)
-        if self.point is not None and digits:
-            x = (self.point[1] + self.point[3]) / 2
-            k = sum(c < x for c in centres)
-            if 0 < k < len(digits):
+        marks = sorted(((box[1] + box[3]) / 2, kind) for kind, boxes in
+                       (("point", (self.point,) if self.point is not None else ()), ("comma", self.commas))
+                       for box in boxes)
+        # Each separator by the count of digits left of it; one at either end of the digits separates nothing.
+        marks = [(k, kind) for k, kind in ((sum(c < x for c in centres), kind) for x, kind in marks)
+                 if 0 < k < len(digits)]
+        if marks:
+            k, kind = marks[-1]
+            if kind == "point" or len(digits) - k != 3:
                 text = text[:k] + "." + text[k:]
         return ("-" if self.minus is not None and digits else "") + text
 
@@ -110,7 +130,8 @@ def find_signs(ink: np.ndarray) -> tuple[np.ndarray, Signs]:
     minus = [i for i in range(count)
              if MINUS_WIDTH is not None and fill[i] >= MINUS_SOLID and _is_minus(box, i, digits, height)]
     found = Signs(minus=tuple(int(v) for v in box[minus[0]]) if len(minus) == 1 else None,
-                  point=tuple(int(v) for v in box[points[0]]) if len(points) == 1 else None)
+                  point=tuple(int(v) for v in box[points[0]]) if len(points) == 1 else None,
+                  commas=tuple(tuple(int(v) for v in box[i]) for i in commas))
     taken = [i for i, keep in ((minus[0] if minus else -1, found.minus), (points[0] if points else -1, found.point))
              if keep is not None] + commas
     if not taken:
@@ -147,14 +168,19 @@ def _is_point(box: np.ndarray, i: int, digits: np.ndarray, height: float) -> boo
 
 
 def _is_comma(box: np.ndarray, i: int, digits: np.ndarray, height: float) -> bool:
-    """A short mark from low on the line to below it, between two digits and apart from both."""
+    """A short mark from low on the line to below it, between two digits and apart from both: well below it,
+    or a little and longer than a point."""
     assert COMMA_BELOW is not None
     top, left, bottom, right = box[i]
     if not (POINT_MIN * height <= bottom - top <= COMMA_SIZE * height and right - left <= COMMA_WIDTH * height):
         return False
     line = _between(box, i, digits)
-    return line is not None and top >= line[1] - POINT_LOW * (line[1] - line[0]) \
-        and line[1] + POINT_BELOW * height < bottom <= line[1] + COMMA_BELOW * height
+    if line is None or top < line[1] - POINT_LOW * (line[1] - line[0]) or bottom > line[1] + COMMA_BELOW * height:
+        return False
+    # Below the line by more than a point goes, or at all when it is too long for a point: a comma's tail
+    # may end just under the line, its head on it.
+    return bottom > line[1] + POINT_BELOW * height or (
+        COMMA_LONG is not None and bottom > line[1] and bottom - top >= COMMA_LONG * (right - left))
 
 
 def _is_minus(box: np.ndarray, i: int, digits: np.ndarray, height: float) -> bool:
