@@ -1894,6 +1894,35 @@ def check_data_table(data: dict) -> str:
         ["time", secs(data["seconds"])],
     ]
     return markdown(["check", "found"], "ll", rows)
+@table("near-duplicate-thresholds", "near_duplicates.json")
+def near_duplicate_thresholds_table(data: dict) -> str:
+    """check-data's near-duplicate bar on training images: copies found, and distinct images flagged, at each
+    thumbnail correlation (pHash within the shipped distance). The shipped bars, colour and one-channel, in
+    bold; they must be among those measured."""
+    from tinyvision.datasets import data_check
+
+    if data["distance"] != data_check.NEAR_DISTANCE:
+        raise ReportError(f"near_duplicates.json measured at {data['distance']} pHash bits; check-data uses "
+                          f"{data_check.NEAR_DISTANCE}: run it again")
+    shipped = {"photos": data_check.NEAR_CORRELATION, "digits": data_check.NEAR_CORRELATION_GRAY}
+    levels = [str(c) for c in data["correlations"]]
+    rows = []
+    for kind, what in (("photos", "photos (CIFAR-10 train, colour)"), ("digits", "digits (MNIST train, gray)")):
+        part = data[kind]
+        if str(shipped[kind]) not in levels:
+            raise ReportError(f"near_duplicates.json has no figures at the shipped bar {shipped[kind]}")
+
+        def cells(values: dict, fmt, bar: str = str(shipped[kind])) -> list[str]:
+            return [f"**{fmt(values[c])}**" if c == bar else fmt(values[c]) for c in levels]
+
+        for copy, recall in part["recall"].items():
+            rows.append([f"{what}: {copy}, found", *cells(recall, lambda x: pct(x, 1))])
+        rows.append([f"{what}: distinct pairs flagged among {count(part['images'])}",
+                     *cells(part["distinct_pairs_flagged"], count)])
+    return markdown(["copy kind (of {} each)".format(count(data["photos"]["sources"])),
+                     *[f"≥ {c}" for c in levels]], "l" + "r" * len(levels), rows)
+
+
 # --- the source line under every table -------------------------------------------------------
 
 def load_text(values: list[float] | None) -> str:
