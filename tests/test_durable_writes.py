@@ -132,3 +132,22 @@ def test_a_full_disk_is_one_line_and_leaves_no_temporary(tmp_path, monkeypatch, 
         else:
             save_train_state(tmp_path / "train_state.pt", {"step": torch.tensor(3)})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_temporary_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_path):
+    # SIGKILL mid-write left a full-size hidden .NAME.*.tmp beside the target for good; nothing cleaned it.
+    code = ("import os, sys\nfrom tinyvision.atomic import atomic_path\n"
+            "with atomic_path(sys.argv[1]) as tmp:\n    tmp.write_bytes(b'x' * 100000)\n    os._exit(9)\n")
+    target = tmp_path / "model.safetensors"
+    assert subprocess.run([sys.executable, "-c", code, str(target)]).returncode == 9  # killed mid-write
+    left = list(tmp_path.glob(".model.safetensors.*.tmp"))
+    assert len(left) == 1 and not target.exists()
+    write_json(target, {"fresh": True})  # a write right after: the dead writer's file is too recent to judge
+    assert left[0].exists()
+    os.utime(left[0], (0, 0))  # unchanged for long, its writer gone: stale
+    live = tmp_path / f".model.safetensors.{os.getpid()}.alive.tmp"  # an old file of a live writer: kept
+    live.write_bytes(b"")
+    os.utime(live, (0, 0))
+    write_json(target, {"fresh": True})
+    assert not left[0].exists() and live.exists()
+    assert json.loads(target.read_text()) == {"fresh": True}

@@ -30,6 +30,48 @@ _FILE_MODE = 0o666 & ~_current_umask()
 
 
 OUT_OF_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+# A temporary file left by a process killed mid-write (SIGKILL, out of memory, a power cut) is removed by the
+# next write to the same target once it has not changed for this long and the process named in it is gone
+# from this machine: a live writer's file changes as it is written and is renamed the moment it is done.
+STALE_SECONDS = 60.0
+
+
+def temp_prefix(target: Path) -> str:
+    """The temporary files of `target` start so, cut short (a target name near the file system's 255-byte
+    limit must not fail for its temporary's few extra bytes)."""
+    return f".{target.name[:40]}."
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Temporary files of `target` that a killed process left behind (named `<prefix><pid>.<random>.tmp`)."""
+    import time
+
+    try:
+        found = list(target.parent.glob(glob_escape(temp_prefix(target)) + "*.tmp"))
+    except OSError:
+        return
+    for path in found:
+        pid = path.name[len(temp_prefix(target)):].split(".", 1)[0]
+        try:
+            if not pid.isdigit() or process_alive(int(pid)) or time.time() - path.stat().st_mtime < STALE_SECONDS:
+                continue
+            path.unlink()
+        except OSError:  # gone already, or not ours to remove: it stays, harmless
+            continue
+
+
+def glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):  # alive but another user's; or no such pid number
+        return True
+    return True
 
 
 def fsync_path(path: Path) -> None:
@@ -66,9 +108,8 @@ def atomic_path(path: str | os.PathLike, exclusive: bool = False) -> Iterator[Pa
         if target.is_dir():  # (is_dir itself fails on a name over the file system's limit)
             raise TinyVisionError(f"cannot write {target}: it is a folder")
         target.parent.mkdir(parents=True, exist_ok=True)
-        # The temporary name starts like the target's, cut short: a target name near the file system's
-        # 255-byte limit must not fail for its temporary's few extra bytes.
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:40]}.", suffix=".tmp", dir=target.parent)
+        remove_stale_temporaries(target)
+        fd, tmp = tempfile.mkstemp(prefix=f"{temp_prefix(target)}{os.getpid()}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:  # the folder is a file, read-only, or cannot be made; a name too long
         raise TinyVisionError(f"cannot write {target}: {exc.strerror or exc}") from None
     os.close(fd)

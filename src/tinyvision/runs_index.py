@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tinyvision.atomic import write_json
+from tinyvision.atomic import process_alive, write_json
 from tinyvision.typed_json import is_int, is_number
 
 MODEL_FILE = "model.safetensors"  # checkpoint.MODEL_FILE, named here so that listing runs does not import torch
@@ -42,16 +42,6 @@ def write_status(folder: Path, status: str, **extra) -> None:
     write_json(Path(folder) / STATUS_FILE, {
         "status": status, "pid": os.getpid(), "host": socket.gethostname(), "time": time.time(), **extra,
     })
-
-
-def process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    return True
 
 
 def read_object(path: Path) -> dict | None:
