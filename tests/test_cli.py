@@ -219,9 +219,8 @@ def test_runs_lists_every_folder_however_damaged_and_damaged_metrics_are_one_lin
                                     "no model name", "classes a string"])
 def test_metrics_of_the_wrong_types_are_one_line_for_plot_and_the_notebook(tmp_path, capsys, damage):
     # Each was a traceback from plot (TypeError, KeyError, IndexError, matplotlib's), and repr(Run) raised.
-    from tinyvision import Run
-
     from digit_photos import untrained_digit_checkpoint
+    from tinyvision import Run
 
     classes = [str(d) for d in range(10)]
     metrics = {"model": "tvnet", "dataset": "mnist", "test_acc": 0.9, "classes": classes,

@@ -152,6 +152,27 @@ def test_balanced_training_on_an_imbalanced_set_runs_and_resumes_identically(tmp
     assert whole["per_class"][3]["support"] > 0 and whole["test_balanced_acc"] > 0.25
 
 
+def test_ctrl_c_while_the_last_epoch_is_saved_stops_before_the_test_and_resume_finishes(tiny_dataset, tmp_path):
+    # A stop asked for during the last epoch's save was ignored: calibration, the test and the figures ran,
+    # and the run ended "finished" with exit code 0.
+    cfg = build_config(None, dict(dataset=tiny_dataset, epochs=1, limit_batches=2, **FAST))
+    stop = threading.Event()
+
+    class StopWhileSaving:
+        wants_loss = False
+
+        def __getattr__(self, name):
+            return lambda *a, **k: None
+
+        def on_epoch_end(self, s, pos, row):
+            stop.set()
+
+    with pytest.raises(tinyvision.Interrupted, match="after the last epoch"):
+        fit_run(cfg, tmp_path / "run", callbacks=[StopWhileSaving()], stop=stop)
+    assert not (tmp_path / "run" / "metrics.json").exists() and read_status(tmp_path / "run")[0] == "interrupted"
+    assert fit_run(cfg, tmp_path / "run", resume=True).metrics["test_acc"] > 0
+
+
 def test_init_from_fine_tunes_the_model_of_its_source_and_refuses_another(tiny_dataset, tmp_path, capsys):
     from tinyvision.run import config_for
 

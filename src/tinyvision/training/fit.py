@@ -168,6 +168,10 @@ def fit(
             )
         row = close_epoch(s, pos)
         hooks.epoch_end(s, pos, row)
+    if stop.is_set():  # Ctrl-C during the last epoch's save: the rest (calibration, the test) was done anyway
+        hooks.interrupt(s, pos)
+        raise Interrupted(f"interrupted after the last epoch; state saved. Finish with: tinyvision train --resume "
+                          f"{run.path}")
     temperature, calibration = calibrate(s)
     reject = rejection(s, temperature)
     metrics = final_metrics(s, pos, temperature, calibration, reject)
