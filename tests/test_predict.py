@@ -2,6 +2,7 @@
 
 import io
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -131,8 +132,12 @@ def bad_files() -> dict[str, tuple[bytes, str]]:
     # which Pillow reads one by one.
     progressive = encode(paper_photo(one_of_each_digit()[1]), "JPEG", progressive=True)
     scans = progressive[:-2] + b"\xff\xda\x00\x08\x01\x01\x00\x01\x3f\x00" * 150 + progressive[-2:]
+    png = encode(paper_photo(one_of_each_digit()[1]), "PNG")  # and a PNG padded with 30,000 empty chunks
+    empty = b"\x00\x00\x00\x00prIv" + zlib.crc32(b"prIv").to_bytes(4, "big")
+    chunks = png[:33] + empty * 30_000 + png[33:]  # after the signature and the header chunk
     return {
         "scans.jpg": (scans, "scans"),
+        "chunks.png": (chunks, "chunks"),
         "fill.jpg": (good[:2] + b"\xff" * 1_000_000 + good[2:], "fill bytes"),
         "empty.png": (b"", "empty file"),
         "notes.png": (b"shopping list: milk, eggs\n", "not an image"),
