@@ -64,7 +64,7 @@ def stopped_after_an_epoch(flags: list[str], run: Path, sig: int) -> str:
 
 
 def test_ctrl_c_saves_and_resume_matches_an_uninterrupted_run(tmp_path):
-    flags = ["--epochs", "3", "--limit-batches", "100", "--translate", "1", "--progress", "lines", "--no-plots"]
+    flags = ["--epochs", "3", "--limit-batches", "50", "--translate", "1", "--progress", "lines", "--no-plots"]
     straight = tinyvision("train", *flags, "--out", tmp_path / "straight")
     assert straight.returncode == 0, straight.stderr
 

@@ -85,6 +85,16 @@ def test_exif_orientation_is_honoured():
     assert pixels.shape[0] / shown[1] == pytest.approx(pixels.shape[1] / shown[0], rel=0.05)
 
 
+@pytest.fixture(scope="module")
+def brief_run(tmp_path_factory):
+    """A digit model of the default recipe trained briefly (120 steps), shared by the tests that read numbers
+    with it: reading changes nothing in its folder."""
+    import tinyvision
+
+    return tinyvision.train(out=tmp_path_factory.mktemp("brief") / "run", epochs=1, limit_batches=120, device="cpu",
+                            progress=False, plots=False)
+
+
 def mode_variants(image: Image.Image) -> dict[str, bytes]:
     """One dark-on-light digit photo in many formats, bit depths and colour modes."""
     gray16 = Image.fromarray(np.asarray(image).astype(np.uint16) * 257)
@@ -207,15 +217,14 @@ def test_colour_models_are_resized_not_digit_prepared():
         choose_preparation("resize", (3, 32, 32), "digit")
 
 
-def test_an_8x8_scan_of_a_digit_is_read_better_enlarged_first(tmp_path, monkeypatch):
+def test_an_8x8_scan_of_a_digit_is_read_better_enlarged_first(brief_run, tmp_path, monkeypatch):
     """An 8x8 grid (a low-resolution scan, as UCI's optdigits) is enlarged before its ink is found: at its own
     size a stroke is a pixel or two. A briefly trained model reads MNIST test digits saved at 8x8 better so."""
     import tinyvision
     import tinyvision.image.digits as digits
     from tinyvision.datasets import load_dataset
 
-    run = tinyvision.train(out=tmp_path / "run", epochs=1, limit_batches=120, device="cpu", progress=False,
-                           plots=False)
+    run = brief_run
     model = tinyvision.load(run.path)
     data = load_dataset("mnist")
     scans = [encode(Image.fromarray(d[0].numpy()).resize((8, 8), Image.Resampling.BOX), "PNG")
@@ -250,7 +259,7 @@ def _broken(digit: np.ndarray, gap: int = 3) -> np.ndarray:
     return out
 
 
-def test_a_digit_in_pieces_is_read_whole_and_a_number_still_as_digits(tmp_path, monkeypatch):
+def test_a_digit_in_pieces_is_read_whole_and_a_number_still_as_digits(brief_run, tmp_path, monkeypatch):
     """Several marks no wider than one digit are also read whole (read_number.WHOLE_ASPECT): a briefly trained
     model reads MNIST test 0s broken into two arcs as 0 more often so; two digits written apart are still
     read as a number."""
@@ -258,8 +267,7 @@ def test_a_digit_in_pieces_is_read_whole_and_a_number_still_as_digits(tmp_path, 
     import tinyvision.read_number as read_number
     from tinyvision.datasets import load_dataset
 
-    run = tinyvision.train(out=tmp_path / "run", epochs=1, limit_batches=120, device="cpu", progress=False,
-                           plots=False)
+    run = brief_run
     model = tinyvision.load(run.path)
     data = load_dataset("mnist")
     images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
@@ -338,7 +346,7 @@ def _drawn_117(shift: int, pen: int, lean: float) -> bytes:
     return encode(image, "PNG")
 
 
-def test_a_leaning_one_against_its_neighbour_is_read_by_the_second_opinion(tmp_path, monkeypatch):
+def test_a_leaning_one_against_its_neighbour_is_read_by_the_second_opinion(brief_run, tmp_path, monkeypatch):
     """A 1 leaning against the digit before it lies along it, where no upright seam gets between them: the
     pair is read as one digit. read_number's second opinion cuts a doubtful answer again along slants too,
     and answers the reading more likely right as a whole. A briefly trained model reads more numbers with a
@@ -348,8 +356,7 @@ def test_a_leaning_one_against_its_neighbour_is_read_by_the_second_opinion(tmp_p
     import tinyvision.read_number as read_number
     from tinyvision.datasets import load_dataset
 
-    run = tinyvision.train(out=tmp_path / "run", epochs=1, limit_batches=120, device="cpu", progress=False,
-                           plots=False)
+    run = brief_run
     model = tinyvision.load(run.path)
     data = load_dataset("mnist")
     images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
@@ -409,7 +416,7 @@ def test_the_second_opinion_scores_no_candidate_digit_twice(tmp_path, monkeypatc
         assert (again.label, again.digits) == (first.label, first.digits)
 
 
-def test_a_word_is_not_a_number_and_touching_digits_still_are(tmp_path, monkeypatch):
+def test_a_word_is_not_a_number_and_touching_digits_still_are(brief_run, tmp_path, monkeypatch):
     """A photo of a word is several marks, its letters cut into digit-like pieces (h -> 17, e -> 13, o -> 0):
     read_number.SEVERAL_CUT_BAR refuses such a reading unless it is sure as a whole. A briefly trained model
     refuses words far more often with it, at a much smaller price in numbers with touching digits, and it
@@ -418,8 +425,7 @@ def test_a_word_is_not_a_number_and_touching_digits_still_are(tmp_path, monkeypa
     import tinyvision.read_number as read_number
     from tinyvision.datasets import load_dataset
 
-    run = tinyvision.train(out=tmp_path / "run", epochs=1, limit_batches=120, device="cpu", progress=False,
-                           plots=False)
+    run = brief_run
     model = tinyvision.load(run.path)
     words = [_word_photo(w) for w in WORDS] + [_word_photo(w.capitalize()) for w in WORDS]
     data = load_dataset("mnist")
@@ -509,15 +515,14 @@ def _signed_photo(digits: list[np.ndarray], minus: bool, point_after: int | None
                                                                       Image.Resampling.BICUBIC), "PNG")
 
 
-def test_a_minus_and_a_decimal_point_are_read_with_the_digits(tmp_path, monkeypatch, capsys):
+def test_a_minus_and_a_decimal_point_are_read_with_the_digits(brief_run, tmp_path, monkeypatch, capsys):
     """'-3.14' was read '314': the minus and the point are read (image.signs), wherever the digits are; and
     with one kind of sign off, the others are still read."""
     import tinyvision
     import tinyvision.image.signs as signs
     from tinyvision.datasets import load_dataset
 
-    run = tinyvision.train(out=tmp_path / "run", epochs=1, limit_batches=120, device="cpu", progress=False,
-                           plots=False)
+    run = brief_run
     model = tinyvision.load(run.path)
     data = load_dataset("mnist")
     images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
