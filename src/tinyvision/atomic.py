@@ -12,6 +12,8 @@ import errno
 import json
 import os
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,6 +36,10 @@ OUT_OF_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 # next write to the same target once it has not changed for this long and the process named in it is gone
 # from this machine: a live writer's file changes as it is written and is renamed the moment it is done.
 STALE_SECONDS = 60.0
+# Per folder, the temporaries it held when this process first wrote there. A folder is listed once, not at
+# every write: writing thousands of files into one folder (predict --show-input, explain) listed it each time.
+_TEMPORARIES: dict[str, set[str]] = {}
+_TEMPORARIES_LOCK = threading.Lock()
 
 
 def temp_prefix(target: Path) -> str:
@@ -42,26 +48,35 @@ def temp_prefix(target: Path) -> str:
     return f".{target.name[:40]}."
 
 
+def temporaries_in(folder: Path) -> set[str]:
+    key = os.path.abspath(folder)
+    with _TEMPORARIES_LOCK:
+        if key not in _TEMPORARIES:
+            try:
+                names = os.listdir(key)
+            except OSError:
+                names = []
+            _TEMPORARIES[key] = {n for n in names if n.startswith(".") and n.endswith(".tmp")}
+        return _TEMPORARIES[key]
+
+
 def remove_stale_temporaries(target: Path) -> None:
     """Temporary files of `target` that a killed process left behind (named `<prefix><pid>.<random>.tmp`)."""
-    import time
-
-    try:
-        found = list(target.parent.glob(glob_escape(temp_prefix(target)) + "*.tmp"))
-    except OSError:
-        return
-    for path in found:
-        pid = path.name[len(temp_prefix(target)):].split(".", 1)[0]
+    prefix, found = temp_prefix(target), temporaries_in(target.parent)
+    with _TEMPORARIES_LOCK:
+        candidates = [name for name in found if name.startswith(prefix)]
+    for name in candidates:
+        pid, path = name[len(prefix):].split(".", 1)[0], target.parent / name
         try:
             if not pid.isdigit() or process_alive(int(pid)) or time.time() - path.stat().st_mtime < STALE_SECONDS:
                 continue
             path.unlink()
-        except OSError:  # gone already, or not ours to remove: it stays, harmless
+        except FileNotFoundError:  # gone already
+            pass
+        except OSError:  # not ours to remove: it stays, harmless
             continue
-
-
-def glob_escape(text: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+        with _TEMPORARIES_LOCK:
+            found.discard(name)
 
 
 def process_alive(pid: int) -> bool:
