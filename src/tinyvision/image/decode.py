@@ -175,12 +175,16 @@ def open_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
         raise ImageError("image has too many pixels (decompression bomb?)", "too_large") from None
     except Exception as exc:  # a damaged header surfaces as any of several exception types
         raise ImageError(f"corrupt image ({exc})", "corrupt") from None
-    w, h = image.size
+    check_size(*image.size, limits)
+    return image
+
+
+def check_size(w: int, h: int, limits: Limits) -> None:
+    """An image's size, from its header or a PIL image: neither over the pixel limit nor under MIN_SIDE."""
     if w * h > limits.max_pixels:
         raise ImageError(f"image is {w}x{h}, over the limit of {limits.max_pixels:,} pixels", "too_large")
     if min(w, h) < MIN_SIDE:
         raise ImageError(f"image is {w}x{h}; need at least {MIN_SIDE}x{MIN_SIDE} pixels", "too_small")
-    return image
 
 
 def check_icon(data: bytes) -> None:
@@ -576,12 +580,7 @@ def decode(source, longest: int | None = None, limits: Limits = DEFAULT_LIMITS) 
     if isinstance(source, (bytes, bytearray, memoryview)):
         return decode_bytes(bytes(source), longest, limits)
     if isinstance(source, Image.Image):
-        if source.size[0] * source.size[1] > limits.max_pixels:
-            raise ImageError(f"image is {source.size[0]}x{source.size[1]}, over the limit of "
-                             f"{limits.max_pixels:,} pixels", "too_large")
-        if min(source.size) < MIN_SIDE:
-            raise ImageError(f"image is {source.size[0]}x{source.size[1]}; need at least {MIN_SIDE}x{MIN_SIDE} "
-                             f"pixels", "too_small")
+        check_size(*source.size, limits)
         image = upright(shrink(source, longest), orientation(source))
         return image_to_array(image if image.mode in ("L", "LA", "RGB", "RGBA") else to_8bit(image))
     if isinstance(source, torch.Tensor):
