@@ -87,14 +87,14 @@ class Signs:
         a thousands comma). The separators before it, and every comma that groups three digits, are
         written as nothing."""
         text = "".join(digits)
-        marks = sorted(((box[1] + box[3]) / 2, kind) for kind, boxes in
-                       (("point", (self.point,) if self.point is not None else ()), ("comma", self.commas))
-                       for box in boxes)
-        # Each separator by the count of digits left of it; one at either end of the digits separates nothing.
-        marks = [(k, kind) for k, kind in ((sum(c < x for c in centres), kind) for x, kind in marks)
-                 if 0 < k < len(digits)]
-        if marks:
-            k, kind = marks[-1]
+        boxes = [(box, "comma") for box in self.commas] + ([(self.point, "point")] if self.point is not None else [])
+        placed = []  # each separator, left to right, by the count of digits left of it
+        for x, kind in sorted(((box[1] + box[3]) / 2, kind) for box, kind in boxes):
+            k = sum(c < x for c in centres)
+            if 0 < k < len(digits):  # one at either end of the digits separates nothing
+                placed.append((k, kind))
+        if placed:
+            k, kind = placed[-1]
             if kind == "point" or len(digits) - k != 3:
                 text = text[:k] + "." + text[k:]
         return ("-" if self.minus is not None and digits else "") + text

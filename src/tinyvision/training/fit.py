@@ -158,20 +158,19 @@ def fit(
         if pos.epoch >= cfg.epochs and run.metrics_json.is_file():
             raise TinyVisionError(f"{run.path} already finished its {cfg.epochs} epochs")
     hooks.start(s, pos, resume)
+
+    def interrupted(where: str, then: str) -> Interrupted:
+        hooks.interrupt(s, pos)
+        return Interrupted(f"interrupted {where}; state saved. {then} with: tinyvision train --resume {run.path}")
+
     while pos.epoch < cfg.epochs:
         run_epoch(s, pos, hooks, stop)
         if stop.is_set():
-            hooks.interrupt(s, pos)
-            raise Interrupted(
-                f"interrupted at epoch {pos.epoch + 1}, step {pos.step}; state saved. "
-                f"Continue with: tinyvision train --resume {run.path}"
-            )
+            raise interrupted(f"at epoch {pos.epoch + 1}, step {pos.step}", "Continue")
         row = close_epoch(s, pos)
         hooks.epoch_end(s, pos, row)
     if stop.is_set():  # Ctrl-C during the last epoch's save: the rest (calibration, the test) was done anyway
-        hooks.interrupt(s, pos)
-        raise Interrupted(f"interrupted after the last epoch; state saved. Finish with: tinyvision train --resume "
-                          f"{run.path}")
+        raise interrupted("after the last epoch", "Finish")
     temperature, calibration = calibrate(s)
     reject = rejection(s, temperature)
     metrics = final_metrics(s, pos, temperature, calibration, reject)
