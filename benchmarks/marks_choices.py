@@ -157,6 +157,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
+    from segment_costs import constants_of
 
     import tinyvision
     import tinyvision.image.marks as marks
@@ -169,7 +170,7 @@ def main() -> None:
     doodles = json.loads((args.doodles / "manifest.json").read_text())["images"]
     numbers = load_manifest(args.numbers)
     model = tinyvision.load(args.checkpoint)
-    shipped = {name: getattr(marks, name) for name in dir(marks) if name.isupper()}
+    shipped = constants_of(marks)
     with recorded() as prov:
         rows = [read_variant(v, model, numbers, doodles, args, shipped) for v in args.variant or ["default"]]
     constants = {name: v for name, v in shipped.items() if name.startswith(("FRAME_", "UNDERLINE_", "BAR_"))}
@@ -182,10 +183,11 @@ def main() -> None:
 
 def read_variant(variant: str, model, numbers: list[dict], doodles: list[dict], args, shipped: dict) -> dict:
     """One variant's figures: marked validation numbers read and misread, doodles refused."""
+    from segment_costs import restore
+
     import tinyvision.image.marks as marks
 
-    for name, v in shipped.items():
-        setattr(marks, name, v)
+    restore(marks, shipped)
     settings = apply(variant)
     start = time.perf_counter()
     counts, by_mark = Counter(), Counter()

@@ -53,6 +53,17 @@ def apply(found: dict[str, tuple]) -> dict:
     return {name: value for name, (_, value) in found.items()}
 
 
+def constants_of(module) -> dict:
+    """A module's constants (its UPPER_CASE names) as they are now: what each variant is set against."""
+    return {name: getattr(module, name) for name in dir(module) if name.isupper()}
+
+
+def restore(module, constants: dict) -> None:
+    """Set a module's constants back (`constants_of`) before the next variant sets its own."""
+    for name, value in constants.items():
+        setattr(module, name, value)
+
+
 def reader_modules() -> list:
     """The modules whose constants a variant may set."""
     import tinyvision.image.marks as marks

@@ -45,6 +45,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
+    from segment_costs import constants_of
 
     import tinyvision
     import tinyvision.image.signs as signs
@@ -53,7 +54,7 @@ def main() -> None:
     torch.set_num_threads(1)
     numbers, plain = load_manifest(args.numbers), load_manifest(args.plain)[: args.plain_count]
     model = tinyvision.load(args.checkpoint)
-    shipped = {name: getattr(signs, name) for name in dir(signs) if name.isupper()}
+    shipped = constants_of(signs)
     with recorded() as prov:
         rows = [read_variant(v, model, numbers, plain, args, shipped) for v in args.variant or ["default"]]
     constants = {name: v for name, v in shipped.items() if name.startswith(("POINT_", "MINUS_", "COMMA_"))}
@@ -66,12 +67,11 @@ def main() -> None:
 def read_variant(variant: str, model, numbers: list[dict], plain: list[dict], args, shipped: dict) -> dict:
     """One variant's figures: signed validation numbers read (by which signs), and plain ones read and
     given a sign they were not written with."""
-    from segment_costs import reader_settings
+    from segment_costs import reader_settings, restore
 
     import tinyvision.image.signs as signs
 
-    for name, v in shipped.items():
-        setattr(signs, name, v)
+    restore(signs, shipped)
     settings = reader_settings(OFF if variant == "off" else "" if variant == "default" else variant)
     start = time.perf_counter()
     by_style = Counter()
