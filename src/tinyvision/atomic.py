@@ -32,8 +32,8 @@ _FILE_MODE = 0o666 & ~_current_umask()
 
 
 OUT_OF_ROOM = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
-# A temporary file left by a process killed mid-write (SIGKILL, out of memory, a power cut) is removed by the
-# next write to the same target once it has not changed for this long and the process named in it is gone
+# A temporary file left by a process killed mid-write (SIGKILL, out of memory, a power cut) is removed by a
+# later write to the same target once it has not changed for this long and the process named in it is gone
 # from this machine: a live writer's file changes as it is written and is renamed the moment it is done.
 STALE_SECONDS = 60.0
 # Per folder, the temporaries it held when this process first wrote there. A folder is listed once, not at
