@@ -378,3 +378,59 @@ def test_the_page_keeps_its_answers_straight_fits_a_phone_and_is_reachable_by_ke
             assert errors == []
         finally:
             browser.close()
+
+
+def small(strokes, height: float, at=(280, 140)) -> list:
+    """`strokes` (drawn about 190 px high, centred at (280, 140)) drawn `height` px high around `at`."""
+    k = height / 190
+    return [[(at[0] + k * (x - 280), at[1] + k * (y - 140)) for x, y in stroke] for stroke in strokes]
+
+
+SMALL_STROKES = {  # loops a thick pen fills in when written small: a 6 became a 0, a 9 an 8
+    "6": [[(330, 50), (290, 70), (250, 130), (240, 190), (270, 235), (320, 225), (330, 180), (300, 150),
+           (260, 165), (245, 190)]],
+    "9": [[(320, 80), (290, 50), (250, 65), (245, 105), (280, 125), (318, 100), (320, 70), (315, 160),
+           (300, 235)]],
+}
+
+
+def test_a_number_written_small_is_read_and_only_the_left_button_draws(live_server):
+    # The pen was a fixed 16 px: a number written 40 px high got strokes of 40% of its height, its loops filled
+    # in. It now follows the drawing's height. A right-click drew a dot; a stroke begun just above the pad drew
+    # nothing at all.
+    sync_playwright = browser_or_skip()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1000, "height": 800})
+            page.goto(live_server + "/")
+            page.wait_for_selector("#bars .row[data-class='9']")
+            for number, strokes in (("6", SMALL_STROKES["6"]), ("9", SMALL_STROKES["9"]),
+                                    ("69", small(SMALL_STROKES["6"], 40, (250, 140)) + small(SMALL_STROKES["9"], 40, (285, 140)))):
+                page.click("#clear")
+                draw(page, small(strokes, 40) if len(number) == 1 else strokes)
+                assert shown_prediction(page) == number
+                assert page.evaluate("document.getElementById('pad').getContext('2d').lineWidth") < 10
+
+            page.click("#clear")
+            draw(page, STROKES["1"])
+            assert shown_prediction(page) == "1"
+            ink = page.evaluate("document.getElementById('pad').toDataURL()")
+            box = page.locator("#pad").bounding_box()
+            page.mouse.move(box["x"] + 100, box["y"] + 100)
+            page.mouse.down(button="right")
+            page.mouse.move(box["x"] + 130, box["y"] + 160, steps=5)
+            page.mouse.up(button="right")
+            page.wait_for_timeout(300)
+            assert page.evaluate("document.getElementById('pad').toDataURL()") == ink  # no ink from the right button
+            assert shown_prediction(page) == "1"
+
+            page.click("#clear")
+            x = box["x"] + box["width"] / 2
+            page.mouse.move(x, box["y"] - 8)  # above the pad, the button pressed, then down across it
+            page.mouse.down()
+            page.mouse.move(x, box["y"] + box["height"] * 0.85, steps=12)
+            page.mouse.up()
+            assert shown_prediction(page) == "1"
+        finally:
+            browser.close()
