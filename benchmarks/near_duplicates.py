@@ -1,17 +1,22 @@
 """Choosing check-data's near-duplicate thresholds: copies found, and distinct images flagged.
 
-`tinyvision check-data` calls two images near duplicates when their perceptual
-hashes differ in at most NEAR_DISTANCE bits and their 16x16 gray thumbnails
-correlate at least NEAR_CORRELATION (`datasets/data_check.py`). Both sides of
-that choice are measured here, on training images only (CIFAR-10's train
-photos, MNIST's train digits), through the project's own decoding and
-fingerprints:
+`tinyvision check-data` calls two images near duplicates when they are
+candidates (perceptual hashes within NEAR_DISTANCE bits, or among each other's
+NEAR_NEIGHBOURS nearest by centred thumbnail) and their gray thumbnails
+correlate at least NEAR_CORRELATION, as they stand or at their best alignment
+(`datasets/data_check.py`). Both sides of that choice are measured here, on
+training images only (CIFAR-10's train photos, MNIST's train digits), through
+the project's own decoding, fingerprints, candidates and correlations:
 
 - recall: copies a user would call duplicates (re-saved as JPEG, half size,
-  blurred, brightened, cropped by a pixel, shifted by one) of SOURCES images,
-  each decoded as a folder dataset decodes its files;
+  blurred, brightened, cropped by one or two pixels a side, shifted by one or
+  two, mirrored) of SOURCES images, each decoded as a folder dataset decodes
+  its files and searched for among the sample and every copy;
 - cost: pairs of distinct images in a sample of the same set that the rule
   flags (a sample can hold real duplicates: CIFAR-10 does).
+
+`--rule phash` measures the rule before the neighbours and the alignment
+(candidates by pHash alone, 16x16 thumbnails as they stand).
 
     OMP_NUM_THREADS=1 python benchmarks/near_duplicates.py --cifar-train /tmp/cifar10-jpeg/train
 """
@@ -36,7 +41,7 @@ CORRELATIONS = (0.95, 0.97, 0.98, 0.985, 0.99)
 
 def copies(image) -> dict[str, bytes]:
     """Files a user would call copies of `image` (a PIL image as the dataset holds it)."""
-    from PIL import Image, ImageEnhance, ImageFilter
+    from PIL import Image, ImageEnhance, ImageFilter, ImageOps
 
     def saved(picture, fmt="PNG", quality=75) -> bytes:
         buffer = io.BytesIO()
@@ -44,7 +49,10 @@ def copies(image) -> dict[str, bytes]:
         return buffer.getvalue()
 
     w, h = image.size
-    moved = np.pad(np.asarray(image), ((1, 0), (1, 0)) + ((0, 0),) * (np.asarray(image).ndim - 2), mode="edge")
+    pixels = np.asarray(image)
+    more = ((0, 0),) * (pixels.ndim - 2)
+    moved = np.pad(pixels, ((1, 0), (1, 0)) + more, mode="edge")
+    moved_2 = np.pad(pixels, ((2, 0), (0, 0)) + more, mode="edge")
     return {
         "JPEG q75": saved(image, "JPEG", 75), "JPEG q50": saved(image, "JPEG", 50),
         "JPEG q30": saved(image, "JPEG", 30),
@@ -52,12 +60,15 @@ def copies(image) -> dict[str, bytes]:
         "blurred (radius 1)": saved(image.filter(ImageFilter.GaussianBlur(1.0))),
         "brightened 10%, JPEG q75": saved(ImageEnhance.Brightness(image).enhance(1.1), "JPEG", 75),
         "cropped 1 px each side": saved(image.crop((1, 1, w - 1, h - 1))),
+        "cropped 2 px each side": saved(image.crop((2, 2, w - 2, h - 2))),
         "shifted 1 px": saved(Image.fromarray(np.ascontiguousarray(moved[:h, :w]))),
+        "shifted 2 px down": saved(Image.fromarray(np.ascontiguousarray(moved_2[:h]))),
+        "mirrored": saved(ImageOps.mirror(image)),
     }
 
 
 def fingerprints(images):
-    """check-data's own fingerprints of uint8 (N, C, H, W) images: pixel hashes, pHashes, thumbnails."""
+    """check-data's own fingerprints of uint8 (N, C, H, W) images."""
     from tinyvision.datasets.data_check import CheckInput
     from tinyvision.datasets.data_check import fingerprints as of
 
@@ -67,43 +78,60 @@ def fingerprints(images):
     return of(inp, near=True)
 
 
-def correlations(thumbs, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """As `near_duplicates` computes them: the normalised fp16 thumbnails' dot products, in float32."""
-    return (thumbs[i].float() * thumbs[j].float()).sum(1).numpy() if len(i) else np.zeros(0)
+def flagged_pairs(fp, rule: str) -> tuple[np.ndarray, np.ndarray, dict[float, np.ndarray]]:
+    """Candidate pairs (i, j) and, for each bar, their correlations as that bar judges them, under
+    check-data's rule or the pHash-only one."""
+    from tinyvision.datasets import data_check
+    from tinyvision.datasets.hashing import near_pairs
+
+    if rule == "phash":
+        pairs = near_pairs(fp.phash, DISTANCE)
+        i, j = pairs[:, 0], pairs[:, 1]
+        corr = (fp.thumbs[i].float() * fp.thumbs[j].float()).sum(1).numpy() if len(i) else np.zeros(0)
+        return i, j, {c: corr for c in CORRELATIONS}
+    pairs = data_check.candidate_pairs(fp)
+    i, j = pairs[:, 0], pairs[:, 1]
+    return i, j, {c: data_check.pair_correlations(fp, i, j, c) for c in CORRELATIONS}
 
 
-def measure(images) -> dict:
+def measure(images, rule: str) -> dict:
     import torch
     from PIL import Image
 
-    from tinyvision.datasets.hashing import near_pairs
+    from tinyvision.datasets.data_check import Fingerprints
     from tinyvision.image.prepare import Preparation, prepare
 
     preparation = Preparation("resize", tuple(images.shape[1:]))
-    sources = images[:SOURCES]
     names, rows = [], []
-    for x in sources:
+    for x in images[:SOURCES]:
         picture = Image.fromarray(x[0].numpy() if x.shape[0] == 1 else x.permute(1, 2, 0).numpy())
         for name, data in copies(picture).items():
             names.append(name)
             rows.append(prepare(data, preparation))  # as a folder dataset decodes a file
-    made = torch.stack(rows)
-    source = np.repeat(np.arange(len(sources)), len(rows) // len(sources))
-    pixel_a, hash_a, thumbs_a = fingerprints(sources)
-    pixel_b, hash_b, thumbs_b = fingerprints(made)
-    bits = np.array([bin(int(v)).count("1") for v in (hash_a[source] ^ hash_b)])
-    corr = correlations(torch.cat([thumbs_a, thumbs_b]), source, len(sources) + np.arange(len(made)))
-    same = (pixel_a[source] == pixel_b).all(1)
     names = np.array(names)
-    recall = {name: {str(c): round(float(((same | (bits <= DISTANCE) & (corr >= c))[names == name]).mean()), 4)
-                     for c in CORRELATIONS} for name in dict.fromkeys(names)}
-    pixel, phash, thumbs = fingerprints(images)
-    pairs = near_pairs(phash, DISTANCE)
-    i, j = pairs[:, 0], pairs[:, 1]
-    corr = correlations(thumbs, i, j)
-    distinct = ~(pixel[i] == pixel[j]).all(1)
-    flagged = {str(c): int((distinct & (corr >= c)).sum()) for c in CORRELATIONS}
-    return {"images": len(images), "sources": len(sources), "recall": recall, "distinct_pairs_flagged": flagged,
+    made = torch.stack(rows)
+    sample = fingerprints(images)
+    n = len(images)
+    recall = {}
+    for name in dict.fromkeys(names.tolist()):
+        # The sample and one kind of copy searched together, as one folder holding them would be: a copy is
+        # found when the pair (its source, it) is flagged, or when the two are identical.
+        copies_ = fingerprints(made[names == name])
+        both = Fingerprints(*(np.concatenate([getattr(sample, f), getattr(copies_, f)]) if f in ("pixel", "phash")
+                              else torch.cat([getattr(sample, f), getattr(copies_, f)])
+                              for f in ("pixel", "phash", "thumbs", "centred", "aligned")))
+        i, j, corr = flagged_pairs(both, rule)
+        own = (j == i + n)  # copy k of this kind is row n + k, and its source is row k
+        same = (sample.pixel[:SOURCES] == copies_.pixel).all(1)
+        recall[name] = {}
+        for c in CORRELATIONS:
+            best = np.full(SOURCES, -1.0)
+            np.maximum.at(best, i[own], corr[c][own])
+            recall[name][str(c)] = round(float((same | (best >= c)).mean()), 4)
+    i, j, corr = flagged_pairs(sample, rule)
+    distinct = ~(sample.pixel[i] == sample.pixel[j]).all(1)
+    flagged = {str(c): int((distinct & (corr[c] >= c)).sum()) for c in CORRELATIONS}
+    return {"images": len(images), "sources": SOURCES, "recall": recall, "distinct_pairs_flagged": flagged,
             "flagged_per_1000_images": {c: round(1000 * v / len(images), 2) for c, v in flagged.items()}}
 
 
@@ -112,12 +140,14 @@ def main() -> None:
     parser.add_argument("--cifar-train", type=Path, required=True,
                         help="CIFAR-10's train photos in class folders (the JPEG copy, unpacked)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rule", choices=("shipped", "phash"), default="shipped",
+                        help="check-data's rule, or candidates by pHash alone with thumbnails as they stand")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "near_duplicates.json")
     args = parser.parse_args()
 
     import torch
 
-    from tinyvision.datasets import load_dataset
+    from tinyvision.datasets import data_check, load_dataset
     from tinyvision.image.prepare import Preparation, prepare
 
     torch.set_num_threads(1)
@@ -130,8 +160,11 @@ def main() -> None:
                               for k in rng.choice(len(files), SAMPLE["photos"], replace=False)])
         digits = load_dataset("mnist").train_images
         digits = digits[torch.from_numpy(np.sort(rng.choice(len(digits), SAMPLE["digits"], replace=False)))]
-        result = {"about": __doc__.splitlines()[0], "distance": DISTANCE, "correlations": list(CORRELATIONS),
-                  "photos": measure(photos), "digits": measure(digits)}
+        result = {"about": __doc__.splitlines()[0], "rule": args.rule, "distance": DISTANCE,
+                  "neighbours": data_check.NEAR_NEIGHBOURS if args.rule == "shipped" else None,
+                  "detail": data_check.NEAR_DETAIL if args.rule == "shipped" else None,
+                  "correlations": list(CORRELATIONS),
+                  "photos": measure(photos, args.rule), "digits": measure(digits, args.rule)}
     result["provenance"] = prov
     write_results(args.out, result)
     print({k: result[k]["distinct_pairs_flagged"] for k in ("photos", "digits")})

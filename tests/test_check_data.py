@@ -234,3 +234,30 @@ def test_a_half_size_copy_of_a_photo_in_test_is_found_and_gray_images_keep_the_s
     assert main(["check-data", f"folder:{root}", "--out", str(tmp_path / "gray")]) in (0, 1)
     gray = json.loads((tmp_path / "gray" / "report.json").read_text())
     assert gray["thresholds"]["near_thumbnail_correlation"] == 0.99
+
+
+def test_a_copy_moved_or_trimmed_by_two_pixels_is_found_and_other_photos_are_not(tmp_path, capsys):
+    # A test photo that was a training photo moved down by 2 pixels, or trimmed by 2 pixels a side: its pHash
+    # moved by a quarter of its bits and its thumbnails no longer lined up, so neither leak was reported.
+    def textured(seed: int) -> np.ndarray:  # 64x64, the detail of a photo
+        rng = np.random.default_rng(seed)
+        small = Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+        return np.asarray(small.resize((64, 64), Image.Resampling.BICUBIC))
+
+    root = tmp_path / "pics"
+    for split, count in (("train", 40), ("test", 10)):
+        for label in ("cat", "dog"):
+            (root / split / label).mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(textured(seed_of(split, label, i))).save(root / split / label / f"{i}.png")
+    moved = np.pad(textured(seed_of("train", "cat", 3)), ((4, 0), (0, 0), (0, 0)), mode="edge")[:64]
+    Image.fromarray(moved).save(root / "test" / "cat" / "moved.png")  # 4 px of 64: 2 of the 32 trained on
+    Image.fromarray(textured(seed_of("train", "dog", 5))).crop((4, 4, 60, 60)).save(root / "test" / "dog" / "trim.png")
+    out = tmp_path / "check"
+    assert main(["check-data", f"folder:{root}", "--out", str(out)]) == 1
+    assert "warning: leakage" in capsys.readouterr().out
+    near = json.loads((out / "report.json").read_text())["near_duplicates"]
+    found = {(ex["items"][0]["id"], ex["items"][1]["id"]) for ex in near["examples"]}
+    assert found == {("train/cat/3.png", "test/cat/moved.png"), ("train/dog/5.png", "test/dog/trim.png")}
+    assert near["pairs"] == 2 and near["test_images_with_a_train_near_duplicate"] == 2
+    assert "moved or trimmed" in (out / "report.md").read_text()

@@ -17,6 +17,17 @@ SAMPLES_PER_CLASS = 8
 PAIRS_SHOWN = 12
 
 
+def near_rule(t: dict) -> str:
+    """The near-duplicate rule a report was made with, in words (reports before the neighbours lack them)."""
+    found = f"pHash within {t['near_distance_bits']} of 64 bits"
+    if t.get("near_neighbours"):
+        return (f"near duplicates ({found}, 16x16 thumbnails correlated >= {t['near_thumbnail_correlation']}; "
+                f"or among each image's {t['near_neighbours']} nearest, 32x32 thumbnails correlated as much at "
+                f"their best alignment, moved or trimmed by up to 2/32 of a side, and their details >= "
+                f"{t['near_detail_correlation']})")
+    return f"near duplicates ({found} and 16x16 thumbnails correlated >= {t['near_thumbnail_correlation']})"
+
+
 def duplicate_lines(title: str, d: dict | None, note: str = "") -> list[str]:
     if d is None:
         return [f"- {title}: not checked{note}"]
@@ -56,9 +67,7 @@ def render_markdown(d: dict) -> str:
     lines += ["", "## Duplicates", "",
               *duplicate_lines("identical files (same bytes)", d["identical_files"], " (not a folder)"),
               *duplicate_lines("identical images (same pixels as trained)", d["identical_pixels"]),
-              *duplicate_lines(f"near duplicates (pHash within {t['near_distance_bits']} of 64 bits and 16x16 "
-                               f"thumbnails correlated >= {t['near_thumbnail_correlation']})",
-                               d["near_duplicates"], " (search skipped)"),
+              *duplicate_lines(near_rule(t), d["near_duplicates"], " (search skipped)"),
               "", "## Leakage", ""]
     leak = d["leakage"]
     lines += [f"- test images identical to a training image: {leak['test_images_identical_to_a_train_image']}"]
