@@ -24,10 +24,9 @@ let uploaded = null;  // the file whose answer is shown, if the answer is an upl
 const strokes = [];
 // The pen follows the drawing's height (PEN_SHARE of it, from PEN_MIN up to 16 px of the 280 px pad, the
 // width for digits that fill it): a fixed 16 px pen gave a number written 40 px high strokes of 40% of its
-// height, its loops filled in (a 6 read 0, a 9 read 8). Drawn with the mouse in Chromium, 8 sets of the
-// ten digits 32-50 px high (single-stroke fonts and plain strokes of our own; the stored model): 67 of 80
-// read with the fixed pen; with 0.10 of the height 73, 0.13 75, 0.17 all 80 (thinner strokes broke a 5's
-// loop from its bar). Digits drawn larger than 94 px get the 16 px pen, as before.
+// height, its loops filled in (a 6 read 0, a 9 read 8). Chosen by drawing digits small with the mouse in
+// Chromium on this page (benchmarks/page_pen.py, results/page_pen.json, table page-pen in
+// docs/predict-serve-export.md): thinner pens broke a 5's bar from its loop.
 const PEN_SHARE = 0.17;
 const PEN_MIN = 3;
 
