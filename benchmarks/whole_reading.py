@@ -17,7 +17,8 @@ Never the evaluation sets: the chosen rule is measured there by number_photos.py
 
 A variant's points: numbers read exactly, plus the single-digit sets' mean share read, plus the mean of
 letters and other non-digits refused (one term per kind of input, in points). Variants are
-ASPECT:PREFER ("off": never read whole; PREFER "None": the whole only replaces a refusal).
+ASPECT:PREFER ("off": never read whole; PREFER "None": the whole only replaces a refusal), and
+ASPECT:PREFER:likelier: over an answered reading only when also more likely right than it (WHOLE_LIKELIER).
 
     python benchmarks/number_photos.py build --count 4000 --seed 1 --source val --out /tmp/numbers-val4k
     OMP_NUM_THREADS=1 python benchmarks/whole_reading.py /tmp/tta4/default-seed0 --numbers /tmp/numbers-val4k \\
@@ -66,7 +67,48 @@ def held_out_writers(rng: np.random.Generator) -> dict[str, tuple[list[bytes], l
     }
 
 
-def digit_sets(photos: int) -> dict[str, tuple[list[bytes], list[str]]]:
+def narrow_pairs(count: int, seed: int = 7) -> tuple[list[bytes], list[str]]:
+    """`count` two-digit numbers of a 1 and another digit, side by side and apart but narrow as many people
+    write them (the other digit 8-11 px wide, the 1 at most 4, 1-3 px between them, of a 20 px height; kept
+    only when narrower together than WHOLE_ASPECT's 0.8 x their height), from MNIST validation digits, dark
+    on white PNG: on the draw page a "91" written so was answered "9", the two read whole as one digit."""
+    import io
+
+    import digit_val
+    from PIL import Image
+
+    images, labels = digit_val.mnist_validation(4 * count, seed=seed)
+    images, labels = images[:, 0].numpy(), labels.numpy()
+    ones, others = np.flatnonzero(labels == 1), np.flatnonzero(labels != 1)
+    rng = np.random.default_rng(seed)
+    files, truth = [], []
+
+    def inked(d: np.ndarray, width: int) -> np.ndarray:
+        cols = np.flatnonzero(d.max(0) > 40)
+        d = d[:, cols[0]: cols[-1] + 1]
+        return np.asarray(Image.fromarray(d).resize((min(width, d.shape[1]), 28), Image.Resampling.BILINEAR))
+
+    for k in range(4 * count):
+        if len(files) == count:
+            break
+        other, one = others[k % len(others)], ones[k % len(ones)]
+        a, b = inked(images[other], int(rng.integers(8, 12))), inked(images[one], 4)
+        gap = np.zeros((28, int(rng.integers(1, 4))), np.uint8)
+        first_is_one = bool(rng.integers(0, 2))
+        pair = np.concatenate([b, gap, a] if first_is_one else [a, gap, b], 1)
+        rows = np.flatnonzero(pair.max(1) > 40)
+        if pair.shape[1] > 0.8 * (rows[-1] - rows[0] + 1):
+            continue
+        canvas = 255 - np.pad(pair, ((4, 4), (8, 8)))
+        buffer = io.BytesIO()
+        Image.fromarray(canvas).resize((canvas.shape[1] * 6, canvas.shape[0] * 6),
+                                       Image.Resampling.BICUBIC).save(buffer, "PNG")
+        files.append(buffer.getvalue())
+        truth.append(f"1{labels[other]}" if first_is_one else f"{labels[other]}1")
+    return files, truth
+
+
+def digit_sets(photos: int, narrow: int = 0) -> dict[str, tuple[list[bytes], list[str]]]:
     """{set: (files' bytes, labels)}: every single-digit set a variant is read on, made the same way each time."""
     import digit_val
 
@@ -75,6 +117,8 @@ def digit_sets(photos: int) -> dict[str, tuple[list[bytes], list[str]]]:
         files, labels = digit_val.BUILDERS[name]()
         sets[name] = (files[:STAND_IN_COUNT], [str(v) for v in labels[:STAND_IN_COUNT]])
     sets.update(held_out_writers(np.random.default_rng(2026)))
+    if narrow:
+        sets["narrow-pairs"] = narrow_pairs(narrow)
     return sets
 
 
@@ -98,22 +142,28 @@ def points(row: dict, digits: list[str], non_digits: list[str]) -> float:
     return round(100 * (row["numbers_read_exactly"] + read + refused), 2)
 
 
-def parse_variant(text: str) -> tuple[float | None, float | None]:
+def parse_variant(text: str) -> tuple[float | None, float | None, bool]:
+    """'off', or ASPECT:PREFER, or ASPECT:PREFER:likelier (`read_number.WHOLE_LIKELIER` on; off otherwise)."""
     if text == "off":
-        return None, None
-    aspect, _, prefer = text.partition(":")
+        return None, None, False
+    aspect, prefer, *rest = text.split(":") + [""]
     try:
-        return float(aspect), (None if prefer in ("", "None") else float(prefer))
+        if rest[0] not in ("", "likelier") or len(rest) > 2:
+            raise ValueError(text)
+        return float(aspect), (None if prefer in ("", "None") else float(prefer)), rest[0] == "likelier"
     except ValueError:
-        raise SystemExit(f"whole_reading.py: a variant is 'off' or ASPECT:PREFER, not {text!r}") from None
+        raise SystemExit(f"whole_reading.py: a variant is 'off' or ASPECT:PREFER[:likelier], not {text!r}") from None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     validation_arguments(parser)
     parser.add_argument("--variants", default="off,0.8:None,1.0:None,1.2:None,0.8:0.99,0.8:0.999,1.0:0.99,1.0:0.999",
-                        help="comma-separated 'off' or ASPECT:PREFER (PREFER None: only in place of a refusal)")
+                        help="comma-separated 'off' or ASPECT:PREFER[:likelier] (PREFER None: only in place of a "
+                             "refusal; likelier: and over an answered reading only when more likely right)")
     parser.add_argument("--letters", type=int, default=600)
+    parser.add_argument("--narrow-pairs", type=int, default=0,
+                        help="also read this many narrow numbers of a 1 and another digit (`narrow_pairs`)")
     parser.add_argument("--negatives", type=int, default=600)
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "whole_reading.json")
     args = parser.parse_args()
@@ -127,14 +177,15 @@ def main() -> None:
 
     torch.set_num_threads(1)
     model = tinyvision.load(args.run)
-    digits = digit_sets(args.singles)
+    digits = digit_sets(args.singles, args.narrow_pairs)
     non_digits = {"letters": [digit_val.png(i) for i in digit_val.font_letters(args.letters, seed=34, half=1)],
                   "negatives": digit_val.build_negatives(args.negatives, lookalikes=False)[0]}
     rows = []
     with recorded() as prov:
-        for aspect, prefer in variants:
+        for aspect, prefer, likelier in variants:
             read_number.WHOLE_ASPECT, read_number.WHOLE_PREFER = aspect, prefer
-            row = {"whole_aspect": aspect, "whole_prefer": prefer,
+            read_number.WHOLE_LIKELIER = likelier
+            row = {"whole_aspect": aspect, "whole_prefer": prefer, "whole_likelier": likelier,
                    **read_variant(model, args.numbers, digits, non_digits)}
             row["points"] = points(row, list(digits), list(non_digits))
             rows.append(row)

@@ -56,6 +56,13 @@ LONE_CUT_BAR: float | None = 0.999
 # table whole-reading in docs/predict-serve-export.md).
 WHOLE_ASPECT: float | None = 0.8
 WHOLE_PREFER: float | None = 0.99
+# ... and over an answered reading in pieces only when it is also more likely right than that reading as a
+# whole (`Reading.likely`, as the second opinion is weighed): a 9 and a 1 standing apart, each sure, are two
+# digits, though squeezed into one box the two read as a 9 at 0.99 (a "91" drawn large on the page was
+# answered "9"). False: the whole reading wins at WHOLE_PREFER, however sure the pieces. Chosen on validation
+# (benchmarks/whole_reading.py, results/whole_reading_c.json, table whole-reading-likelier in
+# docs/predict-serve-export.md).
+WHOLE_LIKELIER = True
 # A reading of several marks, one or more of them cut into digits, is refused unless the reading as a whole
 # is at least this likely: the product of its digits' probabilities, which are calibrated, so the chance
 # that every digit is right (None: no such bar). A word is several marks too, and its letters, cut, pass
@@ -128,7 +135,8 @@ def read_number(model: Model, source) -> Prediction:
         reading = second_opinion(model, ink, scale, confidence, reading)
     if len(reading.digits) > 1 and (reading.reason is not None or WHOLE_PREFER is not None):
         whole = read_whole(model, ink, scale, WHOLE_PREFER if reading.reason is None else None)
-        if whole is not None:
+        if whole is not None and (reading.reason is not None or not WHOLE_LIKELIER
+                                  or whole.digits[0]["probability"] > reading.likely):
             return replace(whole, label=written(whole.digits, signs, scale))
     probabilities = single_probabilities(model, reading.probs)
     if reading.reason is not None:
