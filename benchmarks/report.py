@@ -1312,6 +1312,64 @@ def whole_reading_table(first: dict, second: dict) -> str:
                     "ll" + "r" * (5 + len(WHOLE_DIGIT_SETS)), rows)
 
 
+@table("whole-reading-likelier", "whole_reading_c.json")
+def whole_reading_likelier_table(data: dict) -> str:
+    """The whole reading over an answered reading in pieces: at WHOLE_PREFER alone, or only when also more
+    likely right (WHOLE_LIKELIER), on validation; the setting in use is marked, and it has the most points."""
+    import tinyvision.read_number as read_number
+
+    variants = data["variants"]
+    in_use = (read_number.WHOLE_ASPECT, read_number.WHOLE_PREFER, read_number.WHOLE_LIKELIER)
+    key = lambda v: (v["whole_aspect"], v["whole_prefer"], v.get("whole_likelier", False))  # noqa: E731
+    if not any(key(v) == in_use and v["points"] == max(w["points"] for w in variants) for v in variants):
+        raise ReportError("the whole-reading setting in use is not the one with the most validation points")
+    kinds = WHOLE_DIGIT_SETS | ({"narrow-pairs": "narrow numbers of a 1"} if "narrow-pairs" in data["digit_sets"]
+                                else {})
+    rows = []
+    for v in variants:
+        mark = (lambda text: f"**{text}**") if key(v) == in_use else str
+        rule = (f"at {v['whole_prefer']:g} sure and more likely right than the pieces" if key(v)[2]
+                else f"at {v['whole_prefer']:g} sure")
+        rows.append([mark(rule), pct(v["numbers_read_exactly"]), pct(v["numbers_not_answered"]),
+                     *[pct(v[f"{k}_right"]) for k in kinds], pct(v["letters_refused"]),
+                     pct(v["negatives_refused"]), f"{v['points']:.2f}"])
+    sets = data["digit_sets"]
+    return markdown(["whole over an answered reading in pieces", "validation numbers read exactly",
+                     "… unanswered", *[f"{name} right ({count(sets[k])})" for k, name in kinds.items()],
+                     f"letters refused ({count(data['non_digit_sets']['letters'])})",
+                     f"other non-digits refused ({count(data['non_digit_sets']['negatives'])})", "points"],
+                    "l" + "r" * (5 + len(kinds)), rows)
+
+
+@table("page-pen", "page_pen.json")
+def page_pen_table(data: dict) -> str:
+    """Digits drawn small with the mouse on the draw page, per pen width (benchmarks/page_pen.py); the share
+    app.js ships is marked, and it reads the most."""
+    import tinyvision
+
+    script = (Path(tinyvision.__file__).parent / "web" / "app.js").read_text()
+    found = re.search(r"const PEN_SHARE = ([0-9.]+);", script)
+    if not found:
+        raise ReportError("app.js has no PEN_SHARE")
+    shipped = found.group(1)
+    variants = data["variants"]
+    if not any(v["share"] == shipped and v["read"] == max(w["read"] for w in variants) for v in variants):
+        raise ReportError(f"the page's pen share {shipped} is not among the measured or not the one reading most")
+    sets = list(dict.fromkeys(k.split("@")[0] for k in variants[0]["sets"]))
+    rows = []
+    for v in variants:
+        mark = (lambda text: f"**{text}**") if v["share"] == shipped else str
+        name = "16 px whatever the size (before)" if v["share"] == "fixed" else f"{v['share']} of the height"
+        cells = []
+        for s in sets:
+            parts = [answers for k, answers in v["sets"].items() if k.split("@")[0] == s]
+            cells.append(f"{sum(a == d for p in parts for d, a in p.items())} / {sum(len(p) for p in parts)}")
+        rows.append([mark(name), *cells, mark(f"{v['read']} / {v['drawn']}")])
+    heights = ", ".join(str(h) for h in data["heights"])
+    return markdown([f"pen (digits {heights} px high)", *[s.replace("hershey-", "Hershey ") for s in sets],
+                     "read"], "l" + "r" * (len(sets) + 1), rows)
+
+
 INSET = {"never": "never", "always": "always", "several": "among several marks"}
 
 
@@ -1897,13 +1955,15 @@ def check_data_table(data: dict) -> str:
 @table("near-duplicate-thresholds", "near_duplicates.json")
 def near_duplicate_thresholds_table(data: dict) -> str:
     """check-data's near-duplicate bar on training images: copies found, and distinct images flagged, at each
-    thumbnail correlation (pHash within the shipped distance). The shipped bars, colour and one-channel, in
-    bold; they must be among those measured."""
+    thumbnail correlation, under the shipped rule (its pHash distance, neighbours and detail bar). The shipped
+    bars, colour and one-channel, in bold; they must be among those measured."""
     from tinyvision.datasets import data_check
 
-    if data["distance"] != data_check.NEAR_DISTANCE:
-        raise ReportError(f"near_duplicates.json measured at {data['distance']} pHash bits; check-data uses "
-                          f"{data_check.NEAR_DISTANCE}: run it again")
+    measured = (data["distance"], data.get("neighbours"), data.get("detail"))
+    shipped_rule = (data_check.NEAR_DISTANCE, data_check.NEAR_NEIGHBOURS, data_check.NEAR_DETAIL)
+    if data.get("rule") != "shipped" or measured != shipped_rule:
+        raise ReportError(f"near_duplicates.json measured the rule {data.get('rule')} with (pHash bits, neighbours, "
+                          f"detail) {measured}; check-data uses {shipped_rule}: run it again")
     shipped = {"photos": data_check.NEAR_CORRELATION, "digits": data_check.NEAR_CORRELATION_GRAY}
     levels = [str(c) for c in data["correlations"]]
     rows = []
@@ -1921,6 +1981,29 @@ def near_duplicate_thresholds_table(data: dict) -> str:
                      *cells(part["distinct_pairs_flagged"], count)])
     return markdown(["copy kind (of {} each)".format(count(data["photos"]["sources"])),
                      *[f"≥ {c}" for c in levels]], "l" + "r" * len(levels), rows)
+
+
+@table("near-duplicate-rules", "near_duplicates_phash.json", "near_duplicates.json")
+def near_duplicate_rules_table(before: dict, after: dict) -> str:
+    """Copies found at the shipped bars by the pHash rule alone and by the shipped rule (with the nearest
+    neighbours and the alignment), and the distinct pairs each flags: the same benchmark, run once per rule."""
+    from tinyvision.datasets import data_check
+
+    if before.get("rule") != "phash" or after.get("rule") != "shipped":
+        raise ReportError("near-duplicate-rules wants a --rule phash file and a shipped-rule file")
+    bars = {"photos": str(data_check.NEAR_CORRELATION), "digits": str(data_check.NEAR_CORRELATION_GRAY)}
+    rows = []
+    for kind, what in (("photos", "photos (colour), at ≥ " + bars["photos"]),
+                       ("digits", "digits (gray), at ≥ " + bars["digits"])):
+        for copy in after[kind]["recall"]:
+            old = before[kind]["recall"].get(copy, {}).get(bars[kind])
+            rows.append([f"{what}: {copy}, found", "—" if old is None else pct(old, 1),
+                         pct(after[kind]["recall"][copy][bars[kind]], 1)])
+        rows.append([f"{what}: distinct pairs flagged among {count(after[kind]['images'])}",
+                     count(before[kind]["distinct_pairs_flagged"][bars[kind]]),
+                     count(after[kind]["distinct_pairs_flagged"][bars[kind]])])
+    return markdown(["copy kind (of {} each)".format(count(after["photos"]["sources"])), "pHash alone",
+                     "pHash, or nearest and aligned (shipped)"], "lrr", rows)
 
 
 # --- the source line under every table -------------------------------------------------------
