@@ -1281,6 +1281,20 @@ WHOLE_DIGIT_SETS = {"photos": "photos", "mnist-val-pen": "other pens", "mnist-va
                     "writers-grid": "writers' 8x8 grids"}
 
 
+def whole_cells(v: dict, kinds: dict) -> list[str]:
+    """A whole-reading variant's measures, as the whole-reading tables show them."""
+    return [pct(v["numbers_read_exactly"]), pct(v["numbers_not_answered"]), *[pct(v[f"{k}_right"]) for k in kinds],
+            pct(v["letters_refused"]), pct(v["negatives_refused"]), f"{v['points']:.2f}"]
+
+
+def whole_headers(data: dict, kinds: dict) -> list[str]:
+    sets = data["digit_sets"]
+    return ["validation numbers read exactly", "… unanswered",
+            *[f"{name} right ({count(sets[k])})" for k, name in kinds.items()],
+            f"letters refused ({count(data['non_digit_sets']['letters'])})",
+            f"other non-digits refused ({count(data['non_digit_sets']['negatives'])})", "points"]
+
+
 @table("whole-reading", "whole_reading_a.json", "whole_reading_b.json")
 def whole_reading_table(first: dict, second: dict) -> str:
     """Several marks shaped like one digit also read whole, on validation (benchmarks/whole_reading.py, two
@@ -1301,14 +1315,8 @@ def whole_reading_table(first: dict, second: dict) -> str:
         mark = (lambda text: f"**{text}**") if (aspect, prefer) == in_use else str
         when = "off" if aspect is None else f"no wider than {aspect:.1f}"
         instead = "—" if aspect is None else ("a refusal" if prefer is None else f"a refusal, or when {prefer:g} sure")
-        rows.append([mark(when), mark(instead), pct(v["numbers_read_exactly"]), pct(v["numbers_not_answered"]),
-                     *[pct(v[f"{k}_right"]) for k in WHOLE_DIGIT_SETS], pct(v["letters_refused"]),
-                     pct(v["negatives_refused"]), f"{v['points']:.2f}"])
-    sets = first["digit_sets"]
-    return markdown(["read whole when (x height)", "… in place of", "validation numbers read exactly",
-                     "… unanswered", *[f"{name} right ({count(sets[k])})" for k, name in WHOLE_DIGIT_SETS.items()],
-                     f"letters refused ({count(first['non_digit_sets']['letters'])})",
-                     f"other non-digits refused ({count(first['non_digit_sets']['negatives'])})", "points"],
+        rows.append([mark(when), mark(instead), *whole_cells(v, WHOLE_DIGIT_SETS)])
+    return markdown(["read whole when (x height)", "… in place of", *whole_headers(first, WHOLE_DIGIT_SETS)],
                     "ll" + "r" * (5 + len(WHOLE_DIGIT_SETS)), rows)
 
 
@@ -1330,14 +1338,8 @@ def whole_reading_likelier_table(data: dict) -> str:
         mark = (lambda text: f"**{text}**") if key(v) == in_use else str
         rule = (f"at {v['whole_prefer']:g} sure and more likely right than the pieces" if key(v)[2]
                 else f"at {v['whole_prefer']:g} sure")
-        rows.append([mark(rule), pct(v["numbers_read_exactly"]), pct(v["numbers_not_answered"]),
-                     *[pct(v[f"{k}_right"]) for k in kinds], pct(v["letters_refused"]),
-                     pct(v["negatives_refused"]), f"{v['points']:.2f}"])
-    sets = data["digit_sets"]
-    return markdown(["whole over an answered reading in pieces", "validation numbers read exactly",
-                     "… unanswered", *[f"{name} right ({count(sets[k])})" for k, name in kinds.items()],
-                     f"letters refused ({count(data['non_digit_sets']['letters'])})",
-                     f"other non-digits refused ({count(data['non_digit_sets']['negatives'])})", "points"],
+        rows.append([mark(rule), *whole_cells(v, kinds)])
+    return markdown(["whole over an answered reading in pieces", *whole_headers(data, kinds)],
                     "l" + "r" * (5 + len(kinds)), rows)
 
 
