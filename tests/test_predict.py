@@ -631,3 +631,25 @@ def test_what_holds_no_image_is_refused_in_one_line_and_odd_pixel_types_are_read
         model.predict(digit.float() / 255).probabilities, abs=0.02)
     batch = digit[None, None].numpy()
     assert torch.equal(model.logits(batch), model.logits(torch.from_numpy(batch)))
+
+
+def test_model_of_a_path_loads_it_as_ultralytics_users_write_it(tmp_path):
+    # `tinyvision.Model("runs/x")`, as `YOLO("best.pt")` is written, raised Python's own TypeError (a missing
+    # argument); it now loads the model as `tinyvision.load` does, and anything else is refused in one line.
+    import tinyvision
+
+    checkpoint = untrained_digit_checkpoint(tmp_path / "model.safetensors")
+    photo = encode(Image.fromarray(one_of_each_digit()[7][0].numpy()), "PNG")
+    expected = tinyvision.load(checkpoint).predict(photo)
+    for path in (checkpoint, str(checkpoint)):
+        model = tinyvision.Model(path)
+        assert model.source == tinyvision.load(path).source
+        assert model.predict(photo).label == expected.label
+        assert model.predict(photo).probability == pytest.approx(expected.probability)
+    for bad in (5, None):
+        with pytest.raises(TinyVisionError, match=r"Model\(\) takes a run folder"):
+            tinyvision.Model(bad)
+    with pytest.raises(TinyVisionError):
+        tinyvision.Model(tmp_path / "no-such-run")
+    with pytest.raises(TinyVisionError, match="the path alone"):
+        tinyvision.Model(checkpoint, tmp_path)

@@ -132,9 +132,19 @@ def onnx_runner(path: Path, card: ModelCard) -> Runner:
 class Model:
     """A trained classifier: its card, its inference path, and how its inputs are prepared."""
 
-    def __init__(self, card: ModelCard, source: Path, network: nn.Module | None = None,
-                 runner: Runner | None = None, preparation: str = "auto",
+    def __init__(self, card: ModelCard | str | os.PathLike, source: Path | None = None,
+                 network: nn.Module | None = None, runner: Runner | None = None, preparation: str = "auto",
                  device: torch.device | str = "cpu", limits: Limits = DEFAULT_LIMITS) -> None:
+        if isinstance(card, (str, os.PathLike)):
+            # `Model("runs/x")`, as Ultralytics users write `YOLO("best.pt")`: the same as `tinyvision.load`.
+            if source is not None or network is not None or runner is not None:
+                raise TinyVisionError("Model(path) takes the path alone (and preparation, device); "
+                                      "or use tinyvision.load(path)")
+            self.__dict__.update(Model.load(card, preparation, str(device)).__dict__)
+            return
+        if not isinstance(card, ModelCard) or source is None:
+            raise TinyVisionError(f"Model() takes a run folder, a model.safetensors or a .onnx path (as "
+                                  f"tinyvision.load does), not a {type(card).__name__}")
         self.card = card
         self.source = source
         self.network = network
