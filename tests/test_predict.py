@@ -653,3 +653,11 @@ def test_model_of_a_path_loads_it_as_ultralytics_users_write_it(tmp_path):
         tinyvision.Model(tmp_path / "no-such-run")
     with pytest.raises(TinyVisionError, match="the path alone"):
         tinyvision.Model(checkpoint, tmp_path)
+    # Their neighbours raised TypeErrors too: a Run of no path, an export to no file, an export format list.
+    for bad in (None, 5, ""):
+        with pytest.raises(TinyVisionError, match=r"Run\(\) takes a run folder"):
+            tinyvision.Run(bad)
+    with pytest.raises(TinyVisionError, match="a file path"):
+        model.export("onnx", 5)
+    with pytest.raises(TinyVisionError, match="unknown export format"):
+        model.export(["onnx"])

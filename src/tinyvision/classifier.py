@@ -394,9 +394,11 @@ class Model:
         """Write the inference path as an ONNX or TorchScript file (plus a JSON card beside it)."""
         from tinyvision.export import FORMATS, export_graph
 
-        if format not in FORMATS:
+        if not isinstance(format, str) or format not in FORMATS:
             raise TinyVisionError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
-        out = Path(path) if path else self.source.with_name("model" + FORMATS[format])
+        if path is not None and (not isinstance(path, (str, os.PathLike)) or not str(path)):
+            raise TinyVisionError(f"export() writes to a file path, not {path!r}")
+        out = Path(path) if path is not None else self.source.with_name("model" + FORMATS[format])
         own = {self.source.resolve()} | {self.source.resolve().with_name(n) for n in (MODEL_FILE, STATE_FILE)}
         if out.resolve() in own:  # (it wrote over the checkpoint it read, and said so with success)
             raise TinyVisionError(f"{out}: the run's own {out.name}; export to another file")

@@ -29,6 +29,8 @@ class Run:
     """A run folder: its config, per-epoch history, final metrics, model and figures."""
 
     def __init__(self, path: str | Path) -> None:
+        if not isinstance(path, (str, os.PathLike)) or not str(path):
+            raise TinyVisionError(f"Run() takes a run folder's path, not {path!r}")
         self.path = Path(path)
         from tinyvision.run_folder import RunFolder
 
