@@ -87,7 +87,7 @@ def flagged_pairs(fp, rule: str) -> tuple[np.ndarray, np.ndarray, dict[float, np
     if rule == "phash":
         pairs = near_pairs(fp.phash, DISTANCE)
         i, j = pairs[:, 0], pairs[:, 1]
-        corr = (fp.thumbs[i].float() * fp.thumbs[j].float()).sum(1).numpy() if len(i) else np.zeros(0)
+        corr = data_check.thumb_correlations(fp, i, j)
         return i, j, {c: corr for c in CORRELATIONS}
     pairs = data_check.candidate_pairs(fp)
     i, j = pairs[:, 0], pairs[:, 1]
@@ -98,7 +98,6 @@ def measure(images, rule: str) -> dict:
     import torch
     from PIL import Image
 
-    from tinyvision.datasets.data_check import Fingerprints
     from tinyvision.image.prepare import Preparation, prepare
 
     preparation = Preparation("resize", tuple(images.shape[1:]))
@@ -116,13 +115,10 @@ def measure(images, rule: str) -> dict:
     for name in dict.fromkeys(names.tolist()):
         # The sample and one kind of copy searched together, as one folder holding them would be: a copy is
         # found when the pair (its source, it) is flagged, or when the two are identical.
-        copies_ = fingerprints(made[names == name])
-        both = Fingerprints(*(np.concatenate([getattr(sample, f), getattr(copies_, f)]) if f in ("pixel", "phash")
-                              else torch.cat([getattr(sample, f), getattr(copies_, f)])
-                              for f in ("pixel", "phash", "thumbs", "centred", "aligned")))
+        both = fingerprints(torch.cat([images, made[names == name]]))
         i, j, corr = flagged_pairs(both, rule)
         own = (j == i + n)  # copy k of this kind is row n + k, and its source is row k
-        same = (sample.pixel[:SOURCES] == copies_.pixel).all(1)
+        same = (both.pixel[:SOURCES] == both.pixel[n:]).all(1)
         recall[name] = {}
         for c in CORRELATIONS:
             best = np.full(SOURCES, -1.0)

@@ -46,8 +46,10 @@ from tinyvision.datasets.hashing import (
     centred_descriptors,
     details,
     gray_thumbnails,
+    hamming,
     near_pairs,
     nearest_pairs,
+    normalised_rows,
     perceptual_hashes,
     pixel_hashes,
 )
@@ -211,9 +213,7 @@ def fingerprints(inp: CheckInput, near: bool = True) -> Fingerprints:
         if not near:
             continue
         phash.append(perceptual_hashes(x))
-        t = gray_thumbnails(x, 16).reshape(len(x), -1)
-        t = t - t.mean(dim=1, keepdim=True)
-        thumbs.append((t / t.norm(dim=1, keepdim=True).clamp_min(1e-3)).half())
+        thumbs.append(normalised_rows(gray_thumbnails(x, 16)).half())
         centred.append(centred_descriptors(x).half())
         aligned.append(align_thumbnails(x))
     pixel = np.concatenate(pixel) if pixel else np.zeros((0, 2), np.uint64)
@@ -228,9 +228,14 @@ def candidate_pairs(fp: Fingerprints) -> np.ndarray:
     each image with its NEAR_NEIGHBOURS nearest by centred thumbnail."""
     close = near_pairs(fp.phash, NEAR_DISTANCE)[:, :2]
     pairs = np.unique(np.concatenate([close, nearest_pairs(fp.centred.float(), NEAR_NEIGHBOURS)]), axis=0)
-    bits = fp.phash[pairs[:, 0]] ^ fp.phash[pairs[:, 1]] if len(pairs) else np.zeros(0, np.uint64)
-    distance = np.unpackbits(bits.view(np.uint8).reshape(-1, 8), axis=1).sum(1) if len(pairs) else bits
-    return np.column_stack([pairs, distance]).astype(np.int64) if len(pairs) else np.zeros((0, 3), np.int64)
+    return np.column_stack([pairs, hamming(fp.phash[pairs[:, 0]], fp.phash[pairs[:, 1]])]).astype(np.int64)
+
+
+def thumb_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Rows i and j's 16x16 thumbnails' correlation as they stand, 65,536 pairs at a time."""
+    return np.concatenate([np.zeros(0, np.float32)] + [
+        (fp.thumbs[i[k:k + 65536]].float() * fp.thumbs[j[k:k + 65536]].float()).sum(1).numpy()
+        for k in range(0, len(i), 65536)])
 
 
 def pair_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray, bar: float) -> np.ndarray:
@@ -240,12 +245,8 @@ def pair_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray, bar: float
     stand (blur and resizing move it least). Any other pair, or one that fails so, passes on its 32x32
     thumbnails' correlation at their best alignment (a moved or trimmed copy) when their details match too
     (NEAR_DETAIL): as a whole, two photos of a plain sky over a horizon correlate as copies do."""
-    if not len(i):
-        return np.zeros(0, np.float32)
-    corr = np.concatenate([(fp.thumbs[i[k:k + 65536]].float() * fp.thumbs[j[k:k + 65536]].float()).sum(1).numpy()
-                           for k in range(0, len(i), 65536)])
-    bits = np.unpackbits((fp.phash[i] ^ fp.phash[j]).view(np.uint8).reshape(-1, 8), axis=1).sum(1)
-    rest = np.flatnonzero((bits > NEAR_DISTANCE) | (corr < bar))
+    corr = thumb_correlations(fp, i, j)
+    rest = np.flatnonzero((hamming(fp.phash[i], fp.phash[j]) > NEAR_DISTANCE) | (corr < bar))
     if len(rest):
         aligned = aligned_correlations(fp.aligned[i[rest]], fp.aligned[j[rest]])
         check = np.flatnonzero(aligned >= bar)
@@ -276,8 +277,9 @@ def near_duplicates(fp: Fingerprints, inp: CheckInput) -> dict:
     i, j, distance = pairs[:, 0], pairs[:, 1], pairs[:, 2]
     identical = (fp.pixel[i] == fp.pixel[j]).all(1)
     i, j, distance = i[~identical], j[~identical], distance[~identical]
-    corr = pair_correlations(fp, i, j, near_correlation(inp))
-    keep = corr >= near_correlation(inp)
+    bar = near_correlation(inp)
+    corr = pair_correlations(fp, i, j, bar)
+    keep = corr >= bar
     i, j, distance, corr = i[keep], j[keep], distance[keep], corr[keep]
     where = where_pairs(i, j, inp)
     train, test = SPLITS.index("train"), SPLITS.index("test")

@@ -35,7 +35,7 @@ CENTRED_SIDE = 8  # centred thumbnails for the nearest-neighbour search: coarse,
 ALIGN_SIDE = 32  # the thumbnails compared at their best alignment
 ALIGN_SHIFT = 2  # thumbnail pixels either way (of 32): a copy moved by up to 1/16 of the image
 ALIGN_CROP = 2  # thumbnail pixels cropped from each side at most (of 32), then scaled back: a trimmed copy
-DETAIL_BOX = 5  # the box blur taken from a thumbnail to leave its detail (`detail_correlations`)
+DETAIL_BOX = 5  # the box blur taken from a thumbnail to leave its detail (`details`)
 
 
 def _weights(words: int, seed: int) -> np.ndarray:
@@ -83,6 +83,11 @@ def perceptual_hashes(images: torch.Tensor) -> np.ndarray:
     return (bits << np.arange(64, dtype=np.uint64)).sum(axis=1, dtype=np.uint64)
 
 
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N,) uint64 hashes, pairwise -> (N,) int64: the bits in which each pair differs."""
+    return np.unpackbits((a ^ b).view(np.uint8).reshape(-1, 8), axis=1).sum(1).astype(np.int64)
+
+
 def unpack_signs(hashes: np.ndarray) -> torch.Tensor:
     """(N,) uint64 -> (N, 64) float32 of +1 / -1."""
     bits = (hashes[:, None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
@@ -113,7 +118,7 @@ def near_pairs(hashes: np.ndarray, max_distance: int) -> np.ndarray:
     return np.concatenate(found) if found else np.zeros((0, 3), np.int64)
 
 
-def _normalised(x: torch.Tensor) -> torch.Tensor:
+def normalised_rows(x: torch.Tensor) -> torch.Tensor:
     """Rows of (N, ...) -> (N, D) float32, mean 0 and norm 1 (a flat row stays 0)."""
     x = x.reshape(len(x), -1).float()
     x = x - x.mean(dim=1, keepdim=True)
@@ -136,7 +141,7 @@ def centred_descriptors(images: torch.Tensor, side: int = CENTRED_SIDE) -> torch
     theta[:, 1, 2] = ((cy - (h - 1) / 2) * 2 / h)[:, 0]
     grid = F.affine_grid(theta, [n, 1, h, w], align_corners=False)
     moved = F.grid_sample(g, grid, mode="bilinear", padding_mode="border", align_corners=False)
-    return _normalised(F.interpolate(moved, size=(side, side), mode="bilinear", antialias=True,
+    return normalised_rows(F.interpolate(moved, size=(side, side), mode="bilinear", antialias=True,
                                      align_corners=False))
 
 
@@ -201,7 +206,7 @@ def _best_shift(moving: torch.Tensor, centres: torch.Tensor, shift: int) -> torc
 def _centre_spectrum(fixed: torch.Tensor, shift: int) -> torch.Tensor:
     side = fixed.shape[-1]
     inner = side - 2 * shift
-    centre = _normalised(fixed[:, shift : side - shift, shift : side - shift]).view(-1, inner, inner)
+    centre = normalised_rows(fixed[:, shift : side - shift, shift : side - shift]).view(-1, inner, inner)
     return torch.fft.rfft2(F.pad(centre, (0, side - inner, 0, side - inner))).conj()
 
 

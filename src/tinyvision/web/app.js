@@ -208,14 +208,13 @@ pad.addEventListener("pointermove", (event) => {
   paint();
   predictCanvas();  // live: while drawing
 });
-for (const type of ["pointerup", "pointercancel"]) {
-  pad.addEventListener(type, (event) => {
-    if (event.pointerId === pen) { pen = null; predictCanvas(); }
-  });
+function endStroke(event) {
+  if (event.pointerId === pen) { pen = null; predictCanvas(); }
 }
+for (const type of ["pointerup", "pointercancel"]) pad.addEventListener(type, endStroke);
 pad.addEventListener("pointerleave", (event) => {
   // A mouse stroke that leaves the pad (no capture: it began outside) ends there; a captured one goes on.
-  if (event.pointerId === pen && !pad.hasPointerCapture(event.pointerId)) { pen = null; predictCanvas(); }
+  if (!pad.hasPointerCapture(event.pointerId)) endStroke(event);
 });
 
 document.getElementById("clear").addEventListener("click", () => {
