@@ -1372,6 +1372,41 @@ def page_pen_table(data: dict) -> str:
                      "read"], "l" + "r" * (len(sets) + 1), rows)
 
 
+def upload_server_name(server: dict) -> str:
+    if server["source"] == "this checkout":
+        return "this code"
+    return f"before (`{server['commit'][:7]}`)" if server.get("commit") else f"before ({server['source']})"
+
+
+@table("upload-slow-bodies", "upload_bounds.json")
+def upload_slow_bodies_table(data: dict) -> str:
+    """Slow uploads against the real server, and a burst of large forms (benchmarks/upload_bounds.py): this
+    code and the code before the bodies were read ahead of the queue, one after the other."""
+    rows = []
+    for server in data["servers"]:
+        slow, burst = server["slow_uploads"], server["form_burst"]
+        rows.append([upload_server_name(server),
+                     f"{slow['ordinary_answered_200']} / {slow['ordinary_requests']}",
+                     f"{slow['slow_held_median_s']:g} s",
+                     f"{burst['main_peak_over_before_mb']:,.0f} MB"])
+    slow, burst = data["servers"][0]["slow_uploads"], data["servers"][0]["form_burst"]
+    return markdown(["server (default bounds)", f"ordinary requests answered 200, {slow['slow_clients']} "
+                     f"clients trickling bodies for {slow['seconds']:g} s",
+                     "a slow client held for (median)",
+                     f"peak memory over start, {burst['clients']} clients x {burst['repeats']} forms of "
+                     f"{burst['form_bytes'] / 1e6:.1f} MB"], "lrrr", rows)
+
+
+@table("upload-form-memory", "upload_bounds.json")
+def upload_form_memory_table(data: dict) -> str:
+    """Peak Python-traced memory of reading one multipart form, against its image's size
+    (benchmarks/upload_bounds.py)."""
+    rows = [[f"{row['image_bytes'] / 1e6:g} MB", f"{row['streaming_x_image']:.2f} x",
+             f"{row['whole_body_x_image']:.2f} x"] for row in data["form_memory"]]
+    return markdown(["image in the form", "parsed as it arrives (this code)",
+                     "whole body, then Starlette's form parser (before)"], "lrr", rows)
+
+
 INSET = {"never": "never", "always": "always", "several": "among several marks"}
 
 

@@ -58,7 +58,7 @@ KINDS = {
 BOMBS = ("jpeg-40mp", "png-gray-40mp", "gif-40mp-transparent", "png-16bit-gray-32mp", "tiff-gray-40mp-deflate",
          "webp-4mp", "bmp-rle8-21mp", "png-rgba-6300x6300-bomb", "jpeg-40mp-progressive",
          "ico-hiding-6300x6300-png", "webp-40mp", "tiff-rgb-16mp-one-strip", "png-palette-alpha-40mp")
-MAX_SLOW = 2  # slow clients at once: each holds one of the server's places for up to its body timeout
+MAX_SLOW = 2  # slow clients at once: each holds a connection until its pace or its body timeout cuts it off
 
 
 def malformed_bodies(normal: list[bytes], rng: random.Random) -> list[tuple[str, bytes, dict]]:

@@ -107,6 +107,115 @@ def test_a_body_that_arrives_too_slowly_is_cut_off_with_408_and_frees_its_place(
         assert httpx.post(base + "/api/predict", content=photo(1, 0), timeout=30).status_code == 200
 
 
+class Trickle:
+    """A client that sends a predict request's headers, then its body a byte at a time (slowloris)."""
+
+    def __init__(self, port: int, length: int = 100_000, first: bytes = b"") -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.sock.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                          b"Content-Length: %d\r\n\r\n" % length + first)
+        self.reply = b""
+
+    def step(self, send: bool = True) -> bool:
+        """One more byte (or none); whether the server has answered (and closed) by now."""
+        try:
+            if send:
+                self.sock.sendall(b"\x00")
+            self.sock.settimeout(0.01)
+            while chunk := self.sock.recv(4096):
+                self.reply += chunk
+            return True
+        except TimeoutError:
+            return False
+        except OSError:
+            return True
+
+
+def test_slow_uploads_hold_no_place_and_are_cut_off_for_their_pace(model_path, monkeypatch):
+    from tinyvision import serve_uploads
+
+    monkeypatch.setattr(serve_uploads, "GRACE_SECONDS", 1.0)
+    app = create_app(tinyvision.load(model_path), ServeOptions(workers=1, queue=0, body_seconds=30.0))
+    with LiveServer(app) as base:
+        port = int(base.rsplit(":", 1)[1])
+        slow = [Trickle(port) for _ in range(4)]  # four uploads at a few bytes a second, one place
+        started = time.monotonic()
+        for _ in range(3):
+            time.sleep(0.2)
+            [client.step() for client in slow]
+        # Before, the first slow upload took the only place, and this was answered 503 for 30 s.
+        reply = httpx.post(base + "/api/predict", content=photo(3, 0), timeout=30)
+        assert reply.status_code == 200, reply.text
+        while not all(client.step() for client in slow) and time.monotonic() - started < 20:
+            time.sleep(0.2)
+        assert time.monotonic() - started < 10  # cut off after the grace, not at body_seconds
+        for client in slow:
+            assert client.reply.startswith(b"HTTP/1.1 408") and b"too slowly" in client.reply, client.reply
+            client.sock.close()
+
+
+def test_bodies_arriving_and_waiting_share_one_memory_budget(model_path, monkeypatch):
+    from tinyvision import serve_uploads
+
+    monkeypatch.setattr(serve_uploads, "STALL_SECONDS", 1.5)
+    options = ServeOptions(max_bytes=100_000, workers=1, queue=1)  # a budget of 200,000 bytes of bodies
+    with LiveServer(create_app(tinyvision.load(model_path), options)) as base:
+        port = int(base.rsplit(":", 1)[1])
+        stalled = Trickle(port, length=100_000, first=b"\x89PNG" + bytes(89_996))  # 90,000 bytes, then nothing
+        half = Trickle(port, length=100_000, first=bytes(60_000))
+        time.sleep(0.5)
+        junk = bytes(60_000)  # would take the bodies held past the budget: refused, though a place is free
+        refused = httpx.post(base + "/api/predict", content=junk, timeout=30)
+        assert refused.status_code == 503 and refused.headers["retry-after"] == "1", refused.text
+        assert httpx.post(base + "/api/predict", content=photo(3, 1), timeout=30).status_code == 200  # 19 KB: fits
+        deadline = time.monotonic() + 10
+        while not stalled.step(send=False) and time.monotonic() < deadline:
+            assert not half.step()  # `half` keeps sending, and is kept
+            time.sleep(0.3)  # `stalled` has stopped: it is dropped, and gives its bytes back
+        assert stalled.reply.startswith(b"HTTP/1.1 408"), stalled.reply
+        again = httpx.post(base + "/api/predict", content=junk, timeout=30)
+        assert again.status_code == 415, again.text  # within the budget now: read, and refused as no image
+        for client in (stalled, half):
+            client.sock.close()
+
+
+def test_a_multipart_form_keeps_only_its_image_while_it_arrives():
+    """The image of a 4 MB form costs about its own size twice (its pieces, then joined), not the body,
+    the form's spooled file and the image read from it (three copies, as when the form was parsed after)."""
+    import asyncio
+    import tracemalloc
+
+    from starlette.requests import Request
+
+    from tinyvision.serve_uploads import BodyBudget, Holding, receive_image
+
+    image = bytes(np.random.default_rng(0).integers(0, 256, 4_000_000, dtype=np.uint8))
+    body = (b"--b0undary\r\nContent-Disposition: form-data; name=\"image\"; filename=\"a.png\"\r\n"
+            b"Content-Type: image/png\r\n\r\n" + image + b"\r\n--b0undary--\r\n")
+    scope = {"type": "http", "method": "POST", "path": "/api/predict", "query_string": b"",
+             "headers": [(b"content-type", b"multipart/form-data; boundary=b0undary"),
+                         (b"content-length", str(len(body)).encode())]}
+    pieces = [body[i:i + 65536] for i in range(0, len(body), 65536)]
+
+    async def receive() -> dict:
+        piece = bytes(memoryview(pieces.pop(0)))  # a new copy, as each read from a socket is
+        return {"type": "http.request", "body": piece, "more_body": bool(pieces)}
+
+    async def read() -> tuple[bytes, int]:
+        tracemalloc.reset_peak()
+        with Holding(BodyBudget(10_000_000)) as holding:
+            image = await receive_image(Request(scope, receive), holding, 10_000_000, 30.0)
+        return image, tracemalloc.get_traced_memory()[1]
+
+    tracemalloc.start()
+    try:
+        got, peak = asyncio.run(read())
+    finally:
+        tracemalloc.stop()
+    assert got == image
+    assert peak < 2.3 * len(image), peak
+
+
 def global_state() -> dict:
     return {
         "warning filters": list(warnings.filters), "truncated images": ImageFile.LOAD_TRUNCATED_IMAGES,

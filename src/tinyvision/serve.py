@@ -11,22 +11,27 @@
 Errors are JSON {"error": "..."}: 413 for a body over the size limit or an
 image too large to decode, 415 for bytes that are not an image, 400 for a
 corrupt or tiny image or a malformed form (a blank page is answered "not a
-digit"), 408 for a body that takes longer than `body_seconds` to arrive (a
-slow client holds a place in the queue), 503 (with Retry-After) when every
-worker is busy and the queue is full. With worker processes, also 503 for a
-prediction past `predict_seconds` and 500 for one whose worker died: either
-worker is replaced. FastAPI's own 404, 405 and 422 have the same shape. A bad
-request never takes the server down.
+digit"), 408 for a body that arrives too slowly (`serve_uploads`: past
+`body_seconds`, or under its pace), 503 (with Retry-After) when every worker
+is busy and the queue is full, or when the bodies the server holds would pass
+their budget. With worker processes, also 503 for a prediction past
+`predict_seconds` and 500 for one whose worker died: either worker is
+replaced. FastAPI's own 404, 405 and 422 have the same shape. A bad request
+never takes the server down.
 
 Bounded by design: at most `workers` predictions run at once; at most `queue`
-more requests wait; every other request is answered 503 at once, before its
-body is read. The predictions run in forked worker processes when `processes`
-is set (`serve_workers`: a request's work mostly holds the GIL, so threads
-would share one core; the CLI's default where fork exists), else in threads,
-each with its share of torch's threads (divided once, at start). Each decode
-is bounded by the decoder's own limits (`image.decode`), so memory stays
-within workers x one decode + (workers + queue) x one body (a multipart form's,
-while it is parsed, about three: the body, the form's spooled file, the image).
+more requests wait, each with its whole body; any other is answered 503 at
+once, its body dropped. A body is read before its request takes a place, so a
+slow upload holds no place; the bytes of every body, arriving or waiting,
+count against one budget of (workers + queue) x max_bytes. The predictions
+run in forked worker processes when `processes` is set (`serve_workers`: a
+request's work mostly holds the GIL, so threads would share one core; the
+CLI's default where fork exists), else in threads, each with its share of
+torch's threads (divided once, at start). Each decode is bounded by the
+decoder's own limits (`image.decode`), so memory stays within workers x one
+decode + (workers + queue) x max_bytes of bodies + one body more (a multipart
+form keeps only its image; a body is joined from its pieces on the event
+loop, one at a time, and for that moment it is there twice).
 """
 
 from __future__ import annotations
@@ -54,12 +59,13 @@ from starlette.requests import ClientDisconnect
 from tinyvision.classifier import Model
 from tinyvision.errors import TinyVisionError
 from tinyvision.image.decode import ImageError, to_png
+from tinyvision.serve_uploads import FIELD, BodyBudget, BodyTooLarge, BodyTooSlow, BudgetFull, Holding, receive_image
 from tinyvision.serve_workers import WorkerDied, WorkerPool, WorkerTimedOut, can_fork
 
 WEB = files("tinyvision") / "web"
 STATUS = {"not_image": 415, "too_large": 413, "corrupt": 400, "too_small": 400, "no_ink": 400, "bad_form": 400}
 STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
-FIELD = "image"  # the multipart field that carries the image
+CLOSE = {"Connection": "close"}
 MAX_DEFAULT_WORKERS = 8
 MAX_WORKERS = 64  # each worker may hold one bounded decode (~100 MB): 64 is already 6 GB
 MAX_QUEUE = 1024  # each waiting request may hold one body of up to max_bytes
@@ -121,10 +127,6 @@ class Admission:
             self.inside -= 1
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class ErrorReply(BaseModel):
     error: str
 
@@ -138,43 +140,6 @@ class PredictionReply(BaseModel):
     digits: list[dict[str, Any]] | None = None
     input_png: str | None = None
     saliency_png: str | None = None
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused as soon as it passes `limit` bytes (chunked uploads too)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-async def image_bytes(request: Request, body: bytes) -> bytes:
-    """The raw body, or the multipart form's `image` field (the form is parsed from `body`)."""
-    if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
-        return body
-
-    async def replay() -> dict:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    try:
-        form = await Request(request.scope, replay).form(max_files=1, max_fields=4)
-    except Exception as exc:  # python-multipart's parse errors have several types
-        raise ImageError(f"malformed multipart form ({str(exc)[:120]}); send the image as field '{FIELD}'",
-                         "bad_form") from None
-    others = sorted(k for k in form.keys() if k != FIELD)
-    if others:
-        raise ImageError(f"unknown form field(s) {', '.join(repr(k) for k in others)}: "
-                         f"send the image as the field '{FIELD}'", "bad_form")
-    value = form.get(FIELD)
-    if value is None or not hasattr(value, "read"):
-        raise ImageError(f"the form has no file field '{FIELD}'", "bad_form")
-    return await value.read()
 
 
 def data_url(png: bytes) -> str:
@@ -199,6 +164,10 @@ def answer(model: Model, data: bytes, with_input: bool, with_saliency: bool) -> 
 
 def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def busy(headers: dict | None = None) -> JSONResponse:
+    return error(503, "the server is busy; try again shortly", {"Retry-After": "1", **(headers or {})})
 
 
 PREDICT_BODY = {
@@ -231,6 +200,8 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
     options = options or ServeOptions()
     card = model.card
     admission = Admission(options.workers + options.queue)
+    # Bodies arriving and waiting share one budget: the queue's own bound, (workers + queue) full bodies.
+    budget = BodyBudget((options.workers + options.queue) * options.max_bytes)
 
     def executor() -> ThreadPoolExecutor:
         """The prediction threads; made again when an app that was shut down is started or used again
@@ -262,7 +233,7 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
     app = FastAPI(title="tinyvision", version=card.code_version, docs_url=None, redoc_url=None,
                   openapi_url="/openapi.json", lifespan=lifespan, redirect_slashes=False,
                   description=f"{card.model} trained on {card.dataset}: predict the class of an image.")
-    app.state.pool, app.state.workers, app.state.admission = None, None, admission
+    app.state.pool, app.state.workers, app.state.admission, app.state.budget = None, None, admission, budget
     page = (WEB / "index.html").read_text(encoding="utf-8")
     static = {name: (WEB / name).read_bytes() for name in STATIC}
 
@@ -304,32 +275,38 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
     @app.post("/api/predict", response_model=PredictionReply, response_model_exclude_none=True,
               responses=ERRORS, openapi_extra=PREDICT_BODY)
     async def predict(request: Request, input: int = 0, explain: int = 0) -> JSONResponse:  # noqa: A002
-        if not admission.enter():
-            return error(503, "the server is busy; try again shortly", {"Retry-After": "1"})
-        try:
-            body = await asyncio.wait_for(read_body(request, options.max_bytes), options.body_seconds)
-            data = await image_bytes(request, body)
-            del body  # a form's image is a copy: only it waits in the queue, as the memory bound counts
-            if await request.is_disconnected():  # sent and gone: no work for a reply nobody reads
-                raise ClientDisconnect
-            reply = await asyncio.get_running_loop().run_in_executor(executor(), work(), data, bool(input),
-                                                                     bool(explain))
-        except BodyTooLarge:
-            return error(413, f"request body over the limit of {options.max_bytes:,} bytes")
-        except asyncio.TimeoutError:
-            return error(408, f"the request body took over {options.body_seconds:g} s to arrive")
-        except ClientDisconnect:  # the client left mid-upload, or before its answer: nobody to answer
-            return error(400, "the client closed the connection before its answer")
-        except ImageError as exc:
-            return error(STATUS.get(exc.kind, 400), str(exc))
-        except TinyVisionError as exc:
-            return error(400, str(exc))
-        except WorkerTimedOut as exc:  # that worker is replaced; the server stays up
-            return error(503, str(exc))
-        except WorkerDied as exc:  # likewise
-            return error(500, str(exc))
-        finally:
-            admission.leave()
+        with Holding(budget) as holding:  # the body's bytes count against the budget until the reply
+            try:
+                data = await receive_image(request, holding, options.max_bytes, options.body_seconds)
+                if await request.is_disconnected():  # sent and gone: no work for a reply nobody reads
+                    raise ClientDisconnect
+            # Refused with the rest of its body unsent: the connection is closed, or the server would go on
+            # reading (and a slow client holding) a body nobody wants.
+            except BodyTooLarge:
+                return error(413, f"request body over the limit of {options.max_bytes:,} bytes", CLOSE)
+            except BudgetFull:
+                return busy(CLOSE)
+            except BodyTooSlow as exc:
+                return error(408, str(exc), CLOSE)
+            except ClientDisconnect:  # the client left mid-upload, or before its answer: nobody to answer
+                return error(400, "the client closed the connection before its answer")
+            except ImageError as exc:
+                return error(STATUS.get(exc.kind, 400), str(exc))
+            if not admission.enter():  # a place is taken only by a body that has come whole
+                return busy()
+            try:
+                reply = await asyncio.get_running_loop().run_in_executor(executor(), work(), data, bool(input),
+                                                                         bool(explain))
+            except ImageError as exc:
+                return error(STATUS.get(exc.kind, 400), str(exc))
+            except TinyVisionError as exc:
+                return error(400, str(exc))
+            except WorkerTimedOut as exc:  # that worker is replaced; the server stays up
+                return error(503, str(exc))
+            except WorkerDied as exc:  # likewise
+                return error(500, str(exc))
+            finally:
+                admission.leave()
         return JSONResponse(reply)
 
     return app

@@ -1,0 +1,203 @@
+"""Request bodies as they arrive, bounded: their bytes together, their pace, and one copy of a form's image.
+
+A request's body is read before it takes a place among the workers and the
+queue (`serve.Admission`), so a place is only ever held by a request that can
+be worked on at once. Before, a place was taken first: eighteen clients
+trickling a byte every two seconds held every place of the default server,
+and everyone else was answered 503 for as long as they kept reconnecting.
+
+What an upload holds instead is bounded three ways:
+- its bytes, as they arrive, count against one budget for every body the
+  server holds (`BodyBudget`), arriving or waiting for a worker. The budget
+  is (workers + queue) x max_bytes, the bound the queue alone gave before;
+  a body that would pass it is answered 503, and nothing is reserved for
+  bytes that have not come, so a client that declares ten megabytes and
+  sends none holds none;
+- its pace: after GRACE_SECONDS, a body must have come at MIN_RATE bytes a
+  second on average, and no gap between its pieces may pass STALL_SECONDS
+  (Apache's mod_reqtimeout and nginx's client_body_timeout set the same two
+  bounds), within the server's total `body_seconds`;
+- a multipart form is parsed as it arrives (python-multipart's streaming
+  parser): only the `image` field's bytes are kept, never the whole body. The
+  form parsed after the body had been read held three copies (the body, the
+  form's spooled file, the image read from it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+from starlette.requests import Request
+
+from tinyvision.image.decode import ImageError
+
+FIELD = "image"  # the multipart field that carries the image
+MAX_PARTS = 4  # a form of more parts than this is no upload of one image
+GRACE_SECONDS = 5.0  # a body's first seconds, before its pace is counted
+MIN_RATE = 1_000  # bytes a second a body must average once its grace has passed
+STALL_SECONDS = 10.0  # the longest a body may send nothing
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyTooSlow(Exception):
+    pass
+
+
+class BudgetFull(Exception):
+    pass
+
+
+class BodyBudget:
+    """Bytes of request bodies the server holds at once, arriving or waiting: never over `limit`."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self.lock = threading.Lock()
+
+    def take(self, size: int) -> bool:
+        with self.lock:
+            if self.held + size > self.limit:
+                return False
+            self.held += size
+            return True
+
+    def give(self, size: int) -> None:
+        with self.lock:
+            self.held -= size
+
+
+class Holding:
+    """One request's share of the budget, given back whole when the request ends (`with`)."""
+
+    def __init__(self, budget: BodyBudget) -> None:
+        self.budget = budget
+        self.size = 0
+
+    def take(self, size: int) -> None:
+        if not self.budget.take(size):
+            raise BudgetFull
+        self.size += size
+
+    def __enter__(self) -> Holding:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.budget.give(self.size)
+        self.size = 0
+
+
+class FormImage:
+    """The multipart form's `image` file field, parsed piece by piece as the body arrives; the bytes of
+    any other part are dropped as they pass (their names are kept, to say what was sent instead)."""
+
+    def __init__(self, content_type: str) -> None:
+        _, params = parse_options_header(content_type)
+        boundary = params.get(b"boundary")
+        if not boundary:
+            raise self.malformed("no boundary")
+        callbacks = {"on_part_begin": self.part_begin, "on_header_field": self.header_field,
+                     "on_header_value": self.header_value, "on_header_end": self.header_end,
+                     "on_headers_finished": self.headers_finished, "on_part_data": self.part_data,
+                     "on_end": self.end}
+        self.parser = MultipartParser(boundary, callbacks)
+        self.parts, self.others, self.chunks = 0, [], []
+        self.found = self.in_image = self.ended = False
+        self.field, self.value, self.headers = b"", b"", {}
+
+    @staticmethod
+    def malformed(reason: str) -> ImageError:
+        return ImageError(f"malformed multipart form ({reason}); send the image as field '{FIELD}'", "bad_form")
+
+    def part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise ImageError(f"a form of over {MAX_PARTS} parts: send the image alone, as the field '{FIELD}'",
+                             "bad_form")
+        self.in_image, self.headers = False, {}
+
+    def header_field(self, data: bytes, start: int, end: int) -> None:
+        self.field += data[start:end]
+
+    def header_value(self, data: bytes, start: int, end: int) -> None:
+        self.value += data[start:end]
+
+    def header_end(self) -> None:
+        self.headers[self.field.lower()] = self.value
+        self.field, self.value = b"", b""
+
+    def headers_finished(self) -> None:
+        _, params = parse_options_header(self.headers.get(b"content-disposition", b""))
+        name = params.get(b"name", b"").decode("latin-1")
+        if name == FIELD and b"filename" in params:
+            if self.found:
+                raise ImageError(f"the form has two fields '{FIELD}': send one image", "bad_form")
+            self.found = self.in_image = True
+        else:
+            self.others.append(name)
+
+    def part_data(self, data: bytes, start: int, end: int) -> None:
+        if self.in_image:
+            self.chunks.append(data[start:end])
+
+    def end(self) -> None:
+        self.ended = True
+
+    def feed(self, chunk: bytes) -> None:
+        try:
+            self.parser.write(chunk)
+        except MultipartParseError as exc:
+            raise self.malformed(str(exc)[:120]) from None
+
+    def image(self) -> bytes:
+        others = sorted(set(name for name in self.others if name != FIELD))
+        if others:
+            raise ImageError(f"unknown form field(s) {', '.join(repr(k) for k in others)}: "
+                             f"send the image as the field '{FIELD}'", "bad_form")
+        if not self.found:
+            raise ImageError(f"the form has no file field '{FIELD}'", "bad_form")
+        if not self.ended:
+            raise self.malformed("it ends before its closing boundary")
+        data, self.chunks = b"".join(self.chunks), []
+        return data
+
+
+async def receive_image(request: Request, holding: Holding, limit: int, seconds: float) -> bytes:
+    """The image a request carries: its raw body, or its multipart form's `image` field. The body is
+    refused as it passes `limit` bytes (413), as it would pass the server's budget (503), and when it
+    arrives too slowly (408): see the module's docstring."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    content_type = request.headers.get("content-type", "")
+    form = FormImage(content_type) if content_type.lower().startswith("multipart/form-data") else None
+    loop = asyncio.get_running_loop()
+    started = last = loop.time()
+    chunks, size = [], 0
+    pieces = request.stream().__aiter__()
+    while True:
+        deadline = min(started + seconds, last + STALL_SECONDS, started + GRACE_SECONDS + size / MIN_RATE)
+        try:
+            chunk = await asyncio.wait_for(pieces.__anext__(), max(0.0, deadline - loop.time()))
+        except StopAsyncIteration:
+            break
+        except asyncio.TimeoutError:
+            if deadline >= started + seconds:
+                raise BodyTooSlow(f"the request body took over {seconds:g} s to arrive") from None
+            raise BodyTooSlow(f"the request body arrived too slowly (under {MIN_RATE:,} bytes a second, or "
+                              f"nothing for {STALL_SECONDS:g} s)") from None
+        last = loop.time()
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        holding.take(len(chunk))  # a form's share: more than the image field keeps of it
+        if form is None:
+            chunks.append(chunk)
+        else:
+            form.feed(chunk)
+    return form.image() if form is not None else b"".join(chunks)
