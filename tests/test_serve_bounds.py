@@ -216,6 +216,35 @@ def test_a_multipart_form_keeps_only_its_image_while_it_arrives():
     assert peak < 2.3 * len(image), peak
 
 
+def test_a_prediction_thread_past_its_deadline_is_answered_503_and_keeps_its_place_until_it_ends(model_path,
+                                                                                                  monkeypatch):
+    model = tinyvision.load(model_path)
+    real_predict, release = model.predict, threading.Event()
+
+    def stuck_predict(data):
+        release.wait(20)  # a prediction that runs on: a thread cannot be stopped
+        return real_predict(data)
+
+    monkeypatch.setattr(model, "predict", stuck_predict)
+    app = create_app(model, ServeOptions(workers=1, queue=0, processes=False, predict_seconds=0.5))
+    with LiveServer(app) as base:
+        started = time.monotonic()
+        late = httpx.post(base + "/api/predict", content=photo(3, 1), timeout=30)
+        assert late.status_code == 503 and "took over 0.5 s" in late.json()["error"], late.text
+        assert time.monotonic() - started < 5  # answered at its deadline, not when the thread ends
+        held = httpx.post(base + "/api/predict", content=photo(3, 1), timeout=30)
+        assert held.status_code == 503 and "busy" in held.json()["error"]  # the running thread keeps its place
+        release.set()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            reply = httpx.post(base + "/api/predict", content=photo(3, 1), timeout=30)
+            if reply.status_code != 503:
+                break
+            time.sleep(0.1)
+        assert reply.status_code == 200, reply.text  # the place (and the body's bytes) given back
+        assert app.state.budget.held == 0 and app.state.admission.inside == 0
+
+
 def global_state() -> dict:
     return {
         "warning filters": list(warnings.filters), "truncated images": ImageFile.LOAD_TRUNCATED_IMAGES,

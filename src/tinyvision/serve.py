@@ -14,9 +14,10 @@ corrupt or tiny image or a malformed form (a blank page is answered "not a
 digit"), 408 for a body that arrives too slowly (`serve_uploads`: past
 `body_seconds`, or under its pace), 503 (with Retry-After) when every worker
 is busy and the queue is full, or when the bodies the server holds would pass
-their budget. With worker processes, also 503 for a prediction past
-`predict_seconds` and 500 for one whose worker died: either worker is
-replaced. FastAPI's own 404, 405 and 422 have the same shape. A bad request
+their budget, or for a prediction past `predict_seconds` (a worker process
+is replaced; a thread, which cannot be stopped, keeps its place until it
+ends); with worker processes, 500 for one whose worker died (it is
+replaced). FastAPI's own 404, 405 and 422 have the same shape. A bad request
 never takes the server down.
 
 Bounded by design: at most `workers` predictions run at once; at most `queue`
@@ -79,7 +80,7 @@ class ServeOptions:
     queue: int = 16  # requests allowed to wait for a worker
     body_seconds: float = 30.0  # the longest an upload may take to arrive
     processes: bool = False  # predictions in forked worker processes (every core) rather than threads
-    predict_seconds: float = 30.0  # with processes: a prediction's deadline, past which its worker is replaced
+    predict_seconds: float = 30.0  # a prediction's deadline: its worker process is replaced, or its thread let end
 
     @classmethod
     def with_defaults(cls, max_bytes: int | None = None, workers: int | None = None,
@@ -164,6 +165,14 @@ def answer(model: Model, data: bytes, with_input: bool, with_saliency: bool) -> 
 
 def error(status: int, message: str, headers: dict | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def finished_late(admission: Admission, budget: BodyBudget, held: int, job: asyncio.Future) -> None:
+    """A prediction thread answered past its deadline has ended: its place and its body's bytes are free."""
+    if not job.cancelled():
+        job.exception()  # retrieved, so that asyncio does not log it: the client was answered already
+    admission.leave()
+    budget.give(held)
 
 
 def busy(headers: dict | None = None) -> JSONResponse:
@@ -294,9 +303,19 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
                 return error(STATUS.get(exc.kind, 400), str(exc))
             if not admission.enter():  # a place is taken only by a body that has come whole
                 return busy()
+            late = False
+            job = asyncio.get_running_loop().run_in_executor(executor(), work(), data, bool(input), bool(explain))
             try:
-                reply = await asyncio.get_running_loop().run_in_executor(executor(), work(), data, bool(input),
-                                                                         bool(explain))
+                if app.state.workers is not None:  # worker processes keep their own deadline, and are killed
+                    reply = await job
+                else:
+                    reply = await asyncio.wait_for(asyncio.shield(job), options.predict_seconds)
+            except asyncio.TimeoutError:
+                # A thread cannot be stopped: the client is answered now, and the place and the body's bytes
+                # stay taken until the thread ends, so that late work still counts against the bounds.
+                late = True
+                job.add_done_callback(partial(finished_late, admission, budget, holding.detach()))
+                return error(503, f"the prediction took over {options.predict_seconds:g} s")
             except ImageError as exc:
                 return error(STATUS.get(exc.kind, 400), str(exc))
             except TinyVisionError as exc:
@@ -306,7 +325,8 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
             except WorkerDied as exc:  # likewise
                 return error(500, str(exc))
             finally:
-                admission.leave()
+                if not late:
+                    admission.leave()
         return JSONResponse(reply)
 
     return app

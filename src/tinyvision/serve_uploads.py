@@ -84,6 +84,11 @@ class Holding:
             raise BudgetFull
         self.size += size
 
+    def detach(self) -> int:
+        """The bytes held, no longer given back at the end of the `with`: the caller gives them back."""
+        size, self.size = self.size, 0
+        return size
+
     def __enter__(self) -> Holding:
         return self
 

@@ -20,8 +20,8 @@ def add(sub: argparse._SubParsersAction) -> None:
                    help="compute predictions in forked worker processes, which use every core "
                         "(default where fork exists); --no-processes: threads in one process")
     p.add_argument("--predict-seconds", type=float, default=30.0,
-                   help="with worker processes: a prediction's deadline; past it the request is answered 503 "
-                        "and its worker replaced (default: 30)")
+                   help="a prediction's deadline; past it the request is answered 503 and its worker process "
+                        "replaced (a thread keeps its place until it ends) (default: 30)")
     p.add_argument("--queue", type=int, help="requests allowed to wait for a worker before 503 (default: 16)")
 
 
