@@ -60,7 +60,7 @@ def test_dataset_defaults_flip_photos_never_digits_and_flags_win():
     clothes = build_config(None, {"dataset": "fashion-mnist"})
     assert clothes.hflip and clothes.tta_flip and clothes.model == "tvnet-clothes"
     assert not build_config(None, {"dataset": "mnist"}).tta_flip
-    with pytest.raises(TinyVisionError, match="--no-tta-flip"):
+    with pytest.raises(TinyVisionError, match="tta_flip=False"):
         build_config(None, {"dataset": "fashion-mnist", "hflip": False})
     assert not build_config(None, {"dataset": "fashion-mnist", "hflip": False, "tta_flip": False}).tta_flip
 

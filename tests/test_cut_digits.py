@@ -64,6 +64,6 @@ def test_cut_digits_are_for_digit_datasets_and_a_share_of_the_batch():
     digits, labels = _ten_digits()
     with pytest.raises(TinyVisionError, match="cifar10 is not a digit dataset"):
         load_extra_digits("cut", 0.125, spec_for("cifar10"), torch.device("cpu"), (digits, labels))
-    with pytest.raises(TinyVisionError, match="--cut-digits must be in"):
+    with pytest.raises(TinyVisionError, match="cut_digits must be in"):
         RunConfig(cut_digits=1.5).validate()
     assert build_config("plain", {}).cut_digits == 0.0  # the MNIST-only presets stay MNIST-only

@@ -181,7 +181,7 @@ def test_launch_info_reads_torchrun_variables():
 
 def test_sync_bn_is_refused_on_the_cpu():
     ranks = Distributed(rank=0, world_size=2, launched=True)
-    with pytest.raises(TinyVisionError, match="--sync-bn needs CUDA"):
+    with pytest.raises(TinyVisionError, match="sync_bn needs CUDA"):
         ranks.wrap(create_model("tvnet", (1, 12, 12), 4), sync_bn=True)
     model = create_model("tvnet", (1, 12, 12), 4)
     assert Distributed().wrap(model, sync_bn=True) == (model, None)  # one process: nothing to do

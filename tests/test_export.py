@@ -157,7 +157,7 @@ def test_a_torchscript_export_is_not_loaded_and_a_prediction_prints_short(tiny_r
     path = tinyvision.load(tiny_run).export("torchscript", tmp_path / "m.pt")
     with pytest.raises(tinyvision.TinyVisionError, match="a TorchScript export, a program"):
         tinyvision.load(path)
-    with pytest.raises(tinyvision.TinyVisionError, match="a training state, for train --resume"):
+    with pytest.raises(tinyvision.TinyVisionError, match="a training state, for resuming its run"):
         tinyvision.load(tiny_run / "train_state.pt")  # not called a TorchScript export
     image = load_dataset("tiny").test_images[0]
     buffer = io.BytesIO()

@@ -232,7 +232,7 @@ def test_merged_pairs_need_outlier_exposure():
     from tinyvision.config import RunConfig
     from tinyvision.errors import TinyVisionError
 
-    with pytest.raises(TinyVisionError, match="needs --outlier-exposure"):
+    with pytest.raises(TinyVisionError, match="needs outlier_exposure"):
         RunConfig(merged_pairs=100).validate()
 
 
@@ -363,5 +363,5 @@ def test_hand_digits_need_a_digit_dataset(tiny_dataset, tmp_path):
     from tinyvision.errors import TinyVisionError
 
     cfg = RunConfig(dataset=tiny_dataset, model="tutorial-b", epochs=1, batch_size=32, hand_digits=0.25)
-    with pytest.raises(TinyVisionError, match="--hand-digits adds other writers' digits; tiny is not a digit dataset"):
+    with pytest.raises(TinyVisionError, match="hand_digits adds other writers' digits; tiny is not a digit dataset"):
         fit_run(cfg, tmp_path / "run")

@@ -178,7 +178,7 @@ class Model:
                                   f"not a {type(path).__name__}")
         path = Path(path).expanduser()
         if path.suffix.lower() in (".pt", ".pth") and path.is_file():
-            what = ("a training state, for train --resume" if path.name == STATE_FILE
+            what = ("a training state, for resuming its run" if path.name == STATE_FILE
                     else "a TorchScript export, a program, which loading could run")
             raise TinyVisionError(f"{path}: {what}; load its run folder, a model.safetensors or a .onnx export "
                                   f"instead")

@@ -2,11 +2,50 @@
 
 The CLI catches it once and prints a single line; anything else is a bug and
 keeps its traceback.
+
+A message names an option as its command-line flag (`--batch-size`), since
+the CLI and the Python API share one validation. Raised to a Python caller
+(a notebook, a script) it names the keyword argument instead (`batch_size`,
+`--no-tta-flip` as `tta_flip=False`): the CLI says when it is the caller
+(`command_line`). A `tinyvision ...` command quoted in a message, something to
+type in a shell, keeps its flags.
 """
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+
+_FLAG = re.compile(r"(?<![\w/-])--(no-)?([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
+_COMMAND = re.compile(r"\btinyvision [a-z]")  # from here on, a shell command: left as it is
+_callers = ["python"]
+
+
+@contextlib.contextmanager
+def command_line() -> Iterator[None]:
+    """Within this block the caller is the CLI: messages keep the flags' spelling."""
+    _callers.append("cli")
+    try:
+        yield
+    finally:
+        _callers.pop()
+
+
+def python_spelling(message: str) -> str:
+    """`--batch-size` -> `batch_size`, `--no-tta-flip` -> `tta_flip=False`; a quoted command is kept."""
+    command = _COMMAND.search(message)
+    cut = command.start() if command else len(message)
+    head = _FLAG.sub(lambda m: m.group(2).replace("-", "_") + ("=False" if m.group(1) else ""), message[:cut])
+    return head + message[cut:]
 
 
 class TinyVisionError(Exception):
     """A problem with the user's input, reported as one line with exit code 2."""
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return text if _callers[-1] == "cli" else python_spelling(text)
 
 
 class UnfinishedRunWarning(UserWarning):

@@ -15,7 +15,7 @@ import sys
 from tinyvision import __version__
 from tinyvision.cli import check_data, compare, evaluate, explain, export, models, plot, predict, runs, serve, train
 from tinyvision.cli.common import EXIT_INTERRUPTED, EXIT_USER_ERROR, Parser, guard_output
-from tinyvision.errors import TinyVisionError
+from tinyvision.errors import TinyVisionError, command_line
 
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a command killed by SIGPIPE (128 + 13)
 
@@ -72,6 +72,11 @@ def one_line_warnings() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with command_line():  # a mistake is named by its flag, as the user typed it
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     guard_output()
     one_line_warnings()
     try:
