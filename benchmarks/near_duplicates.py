@@ -89,9 +89,9 @@ def flagged_pairs(fp, rule: str) -> tuple[np.ndarray, np.ndarray, dict[float, np
         i, j = pairs[:, 0], pairs[:, 1]
         corr = data_check.thumb_correlations(fp, i, j)
         return i, j, {c: corr for c in CORRELATIONS}
-    pairs = data_check.candidate_pairs(fp)
+    pairs = data_check.candidate_pairs(fp)  # with mirrored pairs for colour images; a pair may come twice
     i, j = pairs[:, 0], pairs[:, 1]
-    return i, j, {c: data_check.pair_correlations(fp, i, j, c) for c in CORRELATIONS}
+    return i, j, {c: data_check.pair_correlations(fp, i, j, c, pairs[:, 3]) for c in CORRELATIONS}
 
 
 def measure(images, rule: str) -> dict:
@@ -126,7 +126,8 @@ def measure(images, rule: str) -> dict:
             recall[name][str(c)] = round(float((same | (best >= c)).mean()), 4)
     i, j, corr = flagged_pairs(sample, rule)
     distinct = ~(sample.pixel[i] == sample.pixel[j]).all(1)
-    flagged = {str(c): int((distinct & (corr[c] >= c)).sum()) for c in CORRELATIONS}
+    flagged = {str(c): len(np.unique(np.stack([i, j], 1)[distinct & (corr[c] >= c)], axis=0))  # each pair once
+               for c in CORRELATIONS}
     return {"images": len(images), "sources": SOURCES, "recall": recall, "distinct_pairs_flagged": flagged,
             "flagged_per_1000_images": {c: round(1000 * v / len(images), 2) for c, v in flagged.items()}}
 

@@ -261,3 +261,50 @@ def test_a_copy_moved_or_trimmed_by_two_pixels_is_found_and_other_photos_are_not
     assert found == {("train/cat/3.png", "test/cat/moved.png"), ("train/dog/5.png", "test/dog/trim.png")}
     assert near["pairs"] == 2 and near["test_images_with_a_train_near_duplicate"] == 2
     assert "moved or trimmed" in (out / "report.md").read_text()
+
+
+def test_a_mirrored_photo_is_found_and_a_mirrored_digit_is_another_character(tmp_path, capsys):
+    # A test photo that was a training photo flipped left to right: a model trained with flips has seen it.
+    def textured(seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        small = Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+        return np.asarray(small.resize((64, 64), Image.Resampling.BICUBIC))
+
+    root = tmp_path / "pics"
+    for split, count in (("train", 40), ("test", 10)):
+        for label in ("cat", "dog"):
+            (root / split / label).mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(textured(seed_of(split, label, i))).save(root / split / label / f"{i}.png")
+    Image.fromarray(textured(seed_of("train", "cat", 7))[:, ::-1]).save(root / "test" / "dog" / "flipped.jpg",
+                                                                        quality=90)
+    out = tmp_path / "check"
+    assert main(["check-data", f"folder:{root}", "--out", str(out)]) == 1
+    near = json.loads((out / "report.json").read_text())["near_duplicates"]
+    assert near["pairs"] == 1 and near["mirrored"] == 1 and near["test_images_with_a_train_near_duplicate"] == 1
+    (example,) = near["examples"]
+    assert example["mirrored"] and {i["id"] for i in example["items"]} == {"train/cat/7.png", "test/dog/flipped.jpg"}
+    assert example["where"] == "across_splits"  # and across classes: one photo, two labels
+    assert "mirrored" in (out / "report.md").read_text()
+
+    # Gray digits: a mirrored 3 is no 3, and two writers' 1s would pass for each other's mirror images.
+    digits = tmp_path / "digits"
+    three = np.zeros((28, 28), np.uint8)
+    for y0, y1 in ((5, 8), (12, 15), (20, 23)):
+        three[y0:y1, 8:20] = 255
+    three[5:23, 17:20] = 255
+    seven = np.zeros((28, 28), np.uint8)
+    seven[5:8, 8:20] = 255
+    for k in range(17):
+        seven[7 + k, max(8, 19 - k // 2 - 1):20 - k // 2] = 255
+    for split in ("train", "test"):
+        for name, shape in (("3", three), ("7", seven)):
+            (digits / split / name).mkdir(parents=True)
+            for i in range(6):
+                moved = np.roll(shape, (i % 3) * 5 - 5, axis=0) if split == "train" else np.roll(shape, 6 - i, axis=1)
+                Image.fromarray(moved).save(digits / split / name / f"{i}.png")
+    Image.fromarray(three[:, ::-1]).save(digits / "test" / "3" / "mirror.png")  # the train 3's mirror image
+    out = tmp_path / "check-digits"
+    main(["check-data", f"folder:{digits}", "--out", str(out)])
+    report = json.loads((out / "report.json").read_text())
+    assert report["near_duplicates"]["mirrored"] == 0 and not report["thresholds"]["near_mirrored"]

@@ -24,7 +24,8 @@ def near_rule(t: dict) -> str:
         return (f"near duplicates ({found}, 16x16 thumbnails correlated >= {t['near_thumbnail_correlation']}; "
                 f"or among each image's {t['near_neighbours']} nearest, 32x32 thumbnails correlated as much at "
                 f"their best alignment, moved or trimmed by up to 2/32 of a side, and their details >= "
-                f"{t['near_detail_correlation']})")
+                f"{t['near_detail_correlation']}"
+                + ("; colour images mirrored too" if t.get("near_mirrored") else "") + ")")
     return f"near duplicates ({found} and 16x16 thumbnails correlated >= {t['near_thumbnail_correlation']})"
 
 
@@ -34,11 +35,14 @@ def duplicate_lines(title: str, d: dict | None, note: str = "") -> list[str]:
     if not d.get("groups", d.get("pairs")):
         return [f"- {title}: none"]
     count = f"{d['groups']} group(s), {d['extra_copies']} extra copies" if "groups" in d else f"{d['pairs']} pair(s)"
-    lines = [f"- {title}: {count} — {d['across_splits']} across splits, {d['across_classes']} across classes, "
-             f"{d['within_class']} within a class"]
+    mirrored = f" ({d['mirrored']} of them mirrored)" if d.get("mirrored") else ""
+    lines = [f"- {title}: {count}{mirrored} — {d['across_splits']} across splits, {d['across_classes']} across "
+             f"classes, {d['within_class']} within a class"]
     for ex in d["examples"][:8]:
         items = ", ".join(f"`{i['id']}` ({i['class']}, {i['split']})" for i in ex["items"])
         extra = f", distance {ex['distance']} bits, correlation {ex['correlation']}" if "distance" in ex else ""
+        if ex.get("mirrored"):
+            extra = f", mirrored, correlation {ex['correlation']}"
         lines.append(f"  - {ex['where'].replace('_', ' ')}{extra}: {items}")
     return lines
 
@@ -106,7 +110,8 @@ def example_pairs(report: CheckReport) -> list[tuple[torch.Tensor, torch.Tensor,
     for kind, ex in examples[:PAIRS_SHOWN]:
         a, b = ex["items"][0], ex["items"][1]
         ia, ib = row_of[a["id"]], row_of[b["id"]]
-        what = "identical" if kind == "identical_pixels" else f"near ({ex['distance']} bits)"
+        what = ("identical" if kind == "identical_pixels" else "near, mirrored" if ex.get("mirrored")
+                else f"near ({ex['distance']} bits)")
         caption = f"{what}, {ex['where'].replace('_', ' ')}\n{a['id']} ({a['class']})\n{b['id']} ({b['class']})"
         pairs.append((inp.images(ia, ia + 1)[0], inp.images(ib, ib + 1)[0], caption))
     return pairs

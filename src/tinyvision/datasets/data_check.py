@@ -47,6 +47,7 @@ from tinyvision.datasets.hashing import (
     details,
     gray_thumbnails,
     hamming,
+    mirrored,
     near_pairs,
     nearest_pairs,
     normalised_rows,
@@ -74,6 +75,12 @@ NEAR_NEIGHBOURS = 4
 # details at most 0.46; moved and trimmed copies' details were at least 0.8 wherever the whole passed:
 # benchmarks/near_duplicates.py).
 NEAR_DETAIL = 0.8
+# Colour images are also searched for mirrored copies (each image's nearest others by its mirror image's
+# centred thumbnail, judged as a moved copy is): a photo flipped left to right is the same photo to a
+# model trained with flips, as photo models are. One-channel images are not: a mirrored digit is another
+# character, and the plain shapes of two writers' 1s or 0s pass for each other's mirror images.
+MIRRORED_CHANNELS = 3
+NO_PHASH = 64  # the pHash distance given to a mirrored pair (its pHash is not computed): judged aligned
 TINY_CLASS = 10  # a class with fewer training images than this can hardly be learnt or measured
 IMBALANCE_RATIO = 10.0  # largest class / smallest class in training, from which to warn
 NEAR_SEARCH_LIMIT = 20_000  # the one-line summary at training skips the (quadratic) near search above this
@@ -196,13 +203,15 @@ def exact_duplicates(keys: np.ndarray, inp: CheckInput) -> dict:
 @dataclass
 class Fingerprints:
     """Per image: `pixel` hashes (exact copies); for the near-duplicate search (empty without it) `phash`,
-    normalised 16x16 gray `thumbs`, `centred` descriptors and uint8 32x32 gray `aligned` thumbnails."""
+    normalised 16x16 gray `thumbs`, `centred` descriptors and uint8 32x32 gray `aligned` thumbnails;
+    `mirrors`: whether mirrored copies are searched for too (colour images)."""
 
     pixel: np.ndarray
     phash: np.ndarray
     thumbs: torch.Tensor
     centred: torch.Tensor
     aligned: torch.Tensor
+    mirrors: bool = False
 
 
 def fingerprints(inp: CheckInput, near: bool = True) -> Fingerprints:
@@ -220,37 +229,60 @@ def fingerprints(inp: CheckInput, near: bool = True) -> Fingerprints:
     if not phash:
         return Fingerprints(pixel, np.zeros(0, np.uint64), torch.zeros(0, 256, dtype=torch.float16),
                             torch.zeros(0, 64, dtype=torch.float16), torch.zeros(0, 32, 32, dtype=torch.uint8))
-    return Fingerprints(pixel, np.concatenate(phash), torch.cat(thumbs), torch.cat(centred), torch.cat(aligned))
+    return Fingerprints(pixel, np.concatenate(phash), torch.cat(thumbs), torch.cat(centred), torch.cat(aligned),
+                        mirrors=inp.shape[0] == MIRRORED_CHANNELS)
 
 
 def candidate_pairs(fp: Fingerprints) -> np.ndarray:
-    """(K, 3) rows (i, j, pHash distance), i < j, each pair once: pHashes within NEAR_DISTANCE bits, and
-    each image with its NEAR_NEIGHBOURS nearest by centred thumbnail."""
+    """(K, 4) rows (i, j, pHash distance, mirrored), i < j: pHashes within NEAR_DISTANCE bits, and each
+    image with its NEAR_NEIGHBOURS nearest by centred thumbnail (mirrored 0); with `fp.mirrors`, also each
+    image with the NEAR_NEIGHBOURS nearest to its mirror image (mirrored 1, distance NO_PHASH). A pair may
+    come twice, once each way."""
     close = near_pairs(fp.phash, NEAR_DISTANCE)[:, :2]
     pairs = np.unique(np.concatenate([close, nearest_pairs(fp.centred.float(), NEAR_NEIGHBOURS)]), axis=0)
-    return np.column_stack([pairs, hamming(fp.phash[pairs[:, 0]], fp.phash[pairs[:, 1]])]).astype(np.int64)
+    rows = [np.column_stack([pairs, hamming(fp.phash[pairs[:, 0]], fp.phash[pairs[:, 1]]),
+                             np.zeros(len(pairs), np.int64)])]
+    if fp.mirrors:
+        flipped = nearest_pairs(mirrored(fp.centred.float()), NEAR_NEIGHBOURS, against=fp.centred.float())
+        rows.append(np.column_stack([flipped, np.full((len(flipped), 2), (NO_PHASH, 1))]))
+    return np.concatenate(rows).astype(np.int64)
 
 
-def thumb_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Rows i and j's 16x16 thumbnails' correlation as they stand, 65,536 pairs at a time."""
-    return np.concatenate([np.zeros(0, np.float32)] + [
-        (fp.thumbs[i[k:k + 65536]].float() * fp.thumbs[j[k:k + 65536]].float()).sum(1).numpy()
-        for k in range(0, len(i), 65536)])
+def thumb_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray, flip: np.ndarray | None = None) -> np.ndarray:
+    """Rows i and j's 16x16 thumbnails' correlation as they stand (i's mirrored where `flip`), 65,536 pairs
+    at a time."""
+    out = [np.zeros(0, np.float32)]
+    for k in range(0, len(i), 65536):
+        a = fp.thumbs[i[k:k + 65536]].float()
+        if flip is not None:
+            a = torch.where(torch.from_numpy(flip[k:k + 65536]).view(-1, 1).bool(), mirrored(a), a)
+        out.append((a * fp.thumbs[j[k:k + 65536]].float()).sum(1).numpy())
+    return np.concatenate(out)
 
 
-def pair_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray, bar: float) -> np.ndarray:
-    """How alike rows i and j are, as `bar` judges them (a pair under it is not a near duplicate).
+def pair_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray, bar: float,
+                      flip: np.ndarray | None = None) -> np.ndarray:
+    """How alike rows i and j are (i mirrored where `flip`), as `bar` judges them (a pair under it is not a
+    near duplicate).
 
     A pair whose pHashes are within NEAR_DISTANCE bits passes on its 16x16 thumbnails' correlation as they
     stand (blur and resizing move it least). Any other pair, or one that fails so, passes on its 32x32
     thumbnails' correlation at their best alignment (a moved or trimmed copy) when their details match too
-    (NEAR_DETAIL): as a whole, two photos of a plain sky over a horizon correlate as copies do."""
-    corr = thumb_correlations(fp, i, j)
-    rest = np.flatnonzero((hamming(fp.phash[i], fp.phash[j]) > NEAR_DISTANCE) | (corr < bar))
+    (NEAR_DETAIL): as a whole, two photos of a plain sky over a horizon correlate as copies do. A mirrored
+    pair, whose pHash is not computed, is always judged so."""
+    corr = thumb_correlations(fp, i, j, flip)
+    far = hamming(fp.phash[i], fp.phash[j]) > NEAR_DISTANCE
+    if flip is not None:
+        far |= flip.astype(bool)
+    rest = np.flatnonzero(far | (corr < bar))
     if len(rest):
-        aligned = aligned_correlations(fp.aligned[i[rest]], fp.aligned[j[rest]])
+        left = fp.aligned[i[rest]]
+        if flip is not None:
+            turn = torch.from_numpy(flip[rest].astype(bool))
+            left = torch.where(turn.view(-1, 1, 1), mirrored(left), left)
+        aligned = aligned_correlations(left, fp.aligned[j[rest]])
         check = np.flatnonzero(aligned >= bar)
-        sharp = aligned_correlations(details(fp.aligned[i[rest[check]]]), details(fp.aligned[j[rest[check]]]))
+        sharp = aligned_correlations(details(left[check]), details(fp.aligned[j[rest[check]]]))
         passed = np.zeros(len(rest), bool)
         passed[check[sharp >= NEAR_DETAIL]] = True
         corr[rest] = np.where(passed, aligned, np.minimum(corr[rest], bar - 1e-3))  # failed: under the bar
@@ -274,26 +306,29 @@ def near_correlation(inp: CheckInput) -> float:
 def near_duplicates(fp: Fingerprints, inp: CheckInput) -> dict:
     """Candidate pairs (`candidate_pairs`) whose thumbnails correlate (`pair_correlations`), not identical."""
     pairs = candidate_pairs(fp)
-    i, j, distance = pairs[:, 0], pairs[:, 1], pairs[:, 2]
-    identical = (fp.pixel[i] == fp.pixel[j]).all(1)
-    i, j, distance = i[~identical], j[~identical], distance[~identical]
+    pairs = pairs[~(fp.pixel[pairs[:, 0]] == fp.pixel[pairs[:, 1]]).all(1)]
     bar = near_correlation(inp)
-    corr = pair_correlations(fp, i, j, bar)
+    corr = pair_correlations(fp, pairs[:, 0], pairs[:, 1], bar, pairs[:, 3])
     keep = corr >= bar
-    i, j, distance, corr = i[keep], j[keep], distance[keep], corr[keep]
+    pairs, corr = pairs[keep], corr[keep]
+    # A pair found both as it stands and mirrored (a nearly symmetric photo) counts once, at its best.
+    best = np.lexsort((-corr, pairs[:, 1], pairs[:, 0]))
+    first = np.unique(pairs[best][:, :2], axis=0, return_index=True)[1]
+    pairs, corr = pairs[best[first]], corr[best[first]]
+    i, j, distance, flip = pairs[:, 0], pairs[:, 1], pairs[:, 2], pairs[:, 3]
     where = where_pairs(i, j, inp)
     train, test = SPLITS.index("train"), SPLITS.index("test")
     leaks = np.concatenate([j[(inp.splits[i] == train) & (inp.splits[j] == test)],
                             i[(inp.splits[j] == train) & (inp.splits[i] == test)]])
     counts = {w: int((where == k).sum()) for k, w in enumerate(WHERE)}
     counts["across_classes"] += int(((where == 2) & (inp.labels[i] != inp.labels[j])).sum())  # both, as above
-    out: dict = {"pairs": int(len(i)), **counts,
+    out: dict = {"pairs": int(len(i)), **counts, "mirrored": int(flip.sum()),
                  "test_images_with_a_train_near_duplicate": int(len(np.unique(leaks))), "examples": []}
     # Examples: the closest pairs, those across splits and classes first.
     order = np.lexsort((-corr, -where))
     shown = np.concatenate([order[where[order] > 0][: 2 * EXAMPLES], order[where[order] == 0][:EXAMPLES]])
     for k in shown:
-        out["examples"].append({"where": WHERE[where[k]], "distance": int(distance[k]),
+        out["examples"].append({"where": WHERE[where[k]], "distance": int(distance[k]), "mirrored": bool(flip[k]),
                                 "correlation": round(float(corr[k]), 4), "items": describe([i[k], j[k]], inp)})
     return out
 
@@ -380,7 +415,7 @@ def run_checks(inp: CheckInput, near: bool = True) -> CheckReport:
         "imbalance": imbalance(counts, inp.classes),
         "leakage": {"test_images_identical_to_a_train_image": leaked_test_images(pixel, inp)},
         "thresholds": {"near_distance_bits": NEAR_DISTANCE, "near_neighbours": NEAR_NEIGHBOURS,
-                       "near_detail_correlation": NEAR_DETAIL,
+                       "near_detail_correlation": NEAR_DETAIL, "near_mirrored": inp.shape[0] == MIRRORED_CHANNELS,
                        "near_thumbnail_correlation": near_correlation(inp),
                        "tiny_class": TINY_CLASS, "imbalance_ratio": IMBALANCE_RATIO},
     }

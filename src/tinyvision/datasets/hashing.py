@@ -145,11 +145,13 @@ def centred_descriptors(images: torch.Tensor, side: int = CENTRED_SIDE) -> torch
                                      align_corners=False))
 
 
-def nearest_pairs(descriptors: torch.Tensor, k: int) -> np.ndarray:
+def nearest_pairs(descriptors: torch.Tensor, k: int, against: torch.Tensor | None = None) -> np.ndarray:
     """(M, 2) int64 rows (i, j), i < j, each pair once: every image with its `k` nearest others by the
-    dot product of normalised descriptors. Blocked like `near_pairs` (quadratic time), but at most N * k
-    pairs come out whatever the data: memory is bounded where a threshold on crowded images (a dataset of
-    plain 1s) could return millions."""
+    dot product of normalised descriptors (of `against`, row for row the same images seen another way, such
+    as mirrored: then each image with the k others nearest to its mirror image). Blocked like `near_pairs`
+    (quadratic time), but at most N * k pairs come out whatever the data: memory is bounded where a
+    threshold on crowded images (a dataset of plain 1s) could return millions."""
+    against = descriptors if against is None else against
     n = len(descriptors)
     k = min(k, n - 1)
     if k < 1:
@@ -158,7 +160,7 @@ def nearest_pairs(descriptors: torch.Tensor, k: int) -> np.ndarray:
     found = []
     for start in range(0, n, block):
         stop = min(n, start + block)
-        dots = descriptors[start:stop] @ descriptors.T
+        dots = descriptors[start:stop] @ against.T
         dots[torch.arange(stop - start), torch.arange(start, stop)] = -2.0  # not itself
         cols = dots.topk(k, dim=1).indices
         rows = torch.arange(start, stop).view(-1, 1).expand_as(cols)
@@ -166,6 +168,13 @@ def nearest_pairs(descriptors: torch.Tensor, k: int) -> np.ndarray:
     pairs = torch.cat(found).numpy()
     keys = np.unique(pairs[:, 0] * n + pairs[:, 1])  # each pair once (found from both ends when mutual)
     return np.stack([keys // n, keys % n], axis=1)
+
+
+def mirrored(thumbnails: torch.Tensor) -> torch.Tensor:
+    """(N, S * S) or (N, S, S) square thumbnails or descriptors -> those of the images mirrored left to
+    right (thumbnailing and centring commute with the mirror: no image is decoded again)."""
+    side = math.isqrt(thumbnails[0].numel()) if len(thumbnails) else 1
+    return thumbnails.reshape(len(thumbnails), side, side).flip(-1).reshape(thumbnails.shape)
 
 
 def align_thumbnails(images: torch.Tensor) -> torch.Tensor:
