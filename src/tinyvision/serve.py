@@ -30,9 +30,8 @@ request's work mostly holds the GIL, so threads would share one core; the
 CLI's default where fork exists), else in threads, each with its share of
 torch's threads (divided once, at start). Each decode is bounded by the
 decoder's own limits (`image.decode`), so memory stays within workers x one
-decode + (workers + queue) x max_bytes of bodies + one body more (a multipart
-form keeps only its image; a body is joined from its pieces on the event
-loop, one at a time, and for that moment it is there twice).
+decode + (workers + queue) x max_bytes of bodies (each gathered in one buffer
+as it arrives; a multipart form keeps only its image).
 """
 
 from __future__ import annotations
@@ -362,6 +361,26 @@ def check_listen(host: str, port: int) -> None:
             raise TinyVisionError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
 
 
+MMAP_THRESHOLD = 256 * 1024
+
+
+def large_buffers_mapped() -> bool:
+    """Have glibc's malloc map every buffer of MMAP_THRESHOLD bytes or more on its own, so that freeing it
+    returns its memory to the system (the server's own process only: `run_server` calls this).
+
+    By default glibc raises that threshold to the size of each mapped buffer freed (up to 32 MB): after
+    the first 10 MB upload, the next ones came from the heap and its per-thread arenas, where a burst left
+    its memory held, scattered among small blocks. Elsewhere (another C library) nothing changes."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(-3, MMAP_THRESHOLD))  # M_MMAP_THRESHOLD; a fixed value ends its raising
+    except (OSError, AttributeError):
+        return False
+
+
 def run_server(model: Model, host: str = "127.0.0.1", port: int = 8000, options: ServeOptions | None = None) -> None:
     import uvicorn
 
@@ -370,6 +389,7 @@ def run_server(model: Model, host: str = "127.0.0.1", port: int = 8000, options:
     options = options or ServeOptions.with_defaults()
     check_port(port)
     check_listen(host, port)
+    large_buffers_mapped()
     threads = share_threads(options.workers)
     if options.processes:
         threads = 1  # each worker process computes on one torch thread (`serve_workers`)

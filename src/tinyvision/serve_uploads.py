@@ -26,9 +26,11 @@ What an upload holds instead is bounded three ways:
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 
-from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+from python_multipart.multipart import FormParserError, MultipartParser, parse_options_header
 from starlette.requests import Request
 
 from tinyvision.image.decode import ImageError
@@ -38,6 +40,14 @@ MAX_PARTS = 4  # a form of more parts than this is no upload of one image
 GRACE_SECONDS = 5.0  # a body's first seconds, before its pace is counted
 MIN_RATE = 1_000  # bytes a second a body must average once its grace has passed
 STALL_SECONDS = 10.0  # the longest a body may send nothing
+# Parsing a form may take this much CPU time: python-multipart walks some stretches byte by byte in Python
+# (padding after a boundary, runs of near-boundaries), about 0.2 s a megabyte; 10 MB of ordinary form data
+# take 0.01 s.
+PARSE_SECONDS = 0.25
+# python-multipart logs a warning for each malformed form it parses: a client could fill the server's log.
+# Its refusals reach the client as 400s; the parser's own log lines go to this logger, which keeps errors only.
+QUIET = logging.getLogger("tinyvision.serve.multipart")
+QUIET.setLevel(logging.ERROR)
 
 
 class BodyTooLarge(Exception):
@@ -110,10 +120,15 @@ class FormImage:
                      "on_header_value": self.header_value, "on_header_end": self.header_end,
                      "on_headers_finished": self.headers_finished, "on_part_data": self.part_data,
                      "on_end": self.end}
-        self.parser = MultipartParser(boundary, callbacks)
-        self.parts, self.others, self.chunks = 0, [], []
+        try:
+            self.parser = MultipartParser(boundary, callbacks)
+            self.parser.logger = QUIET
+        except FormParserError as exc:  # e.g. a boundary over python-multipart's 256 bytes
+            raise self.malformed(str(exc)[:120]) from None
+        self.parts, self.others, self.data = 0, [], bytearray()
         self.found = self.in_image = self.ended = False
         self.field, self.value, self.headers = b"", b"", {}
+        self.cpu = 0.0
 
     @staticmethod
     def malformed(reason: str) -> ImageError:
@@ -148,34 +163,42 @@ class FormImage:
 
     def part_data(self, data: bytes, start: int, end: int) -> None:
         if self.in_image:
-            self.chunks.append(data[start:end])
+            self.data += data[start:end]
 
     def end(self) -> None:
         self.ended = True
 
     def feed(self, chunk: bytes) -> None:
+        started = time.thread_time()
         try:
             self.parser.write(chunk)
-        except MultipartParseError as exc:
+        except FormParserError as exc:
             raise self.malformed(str(exc)[:120]) from None
+        self.cpu += time.thread_time() - started
+        if self.cpu > PARSE_SECONDS:
+            raise ImageError(f"the form took over {PARSE_SECONDS:g} s to parse (runs of padding or near-boundaries):"
+                             f" send the image as the raw body, or as an ordinary form", "bad_form")
 
-    def image(self) -> bytes:
+    def image(self) -> bytearray:
         others = sorted(set(name for name in self.others if name != FIELD))
         if others:
-            raise ImageError(f"unknown form field(s) {', '.join(repr(k) for k in others)}: "
-                             f"send the image as the field '{FIELD}'", "bad_form")
+            named = ", ".join(repr(k) if k else "a part without a name" for k in others)
+            raise ImageError(f"unknown form field(s) {named}: send the image as the field '{FIELD}'", "bad_form")
         if not self.found:
             raise ImageError(f"the form has no file field '{FIELD}'", "bad_form")
         if not self.ended:
             raise self.malformed("it ends before its closing boundary")
-        data, self.chunks = b"".join(self.chunks), []
-        return data
+        return self.data
 
 
-async def receive_image(request: Request, holding: Holding, limit: int, seconds: float) -> bytes:
-    """The image a request carries: its raw body, or its multipart form's `image` field. The body is
-    refused as it passes `limit` bytes (413), as it would pass the server's budget (503), and when it
-    arrives too slowly (408): see the module's docstring."""
+async def receive_image(request: Request, holding: Holding, limit: int, seconds: float) -> bytearray:
+    """The image a request carries: its raw body, or its multipart form's `image` field, gathered in one
+    buffer as it arrives (a list of the pieces, joined after, left the heap strewn with 64 KB blocks that
+    the allocator kept after the burst). The body is refused as it passes `limit` bytes (413), as it would
+    pass the server's budget (503), and when it arrives too slowly (408): see the module's docstring. A
+    form is parsed on a thread: python-multipart parses some stretches (padding after a boundary) byte by
+    byte in Python, and a megabyte of that held the event loop, and every other request, for a fifth of
+    a second."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
@@ -183,7 +206,7 @@ async def receive_image(request: Request, holding: Holding, limit: int, seconds:
     form = FormImage(content_type) if content_type.lower().startswith("multipart/form-data") else None
     loop = asyncio.get_running_loop()
     started = last = loop.time()
-    chunks, size = [], 0
+    body, size = bytearray(), 0
     pieces = request.stream().__aiter__()
     while True:
         deadline = min(started + seconds, last + STALL_SECONDS, started + GRACE_SECONDS + size / MIN_RATE)
@@ -202,7 +225,7 @@ async def receive_image(request: Request, holding: Holding, limit: int, seconds:
             raise BodyTooLarge
         holding.take(len(chunk))  # a form's share: more than the image field keeps of it
         if form is None:
-            chunks.append(chunk)
+            body += chunk
         else:
-            form.feed(chunk)
-    return form.image() if form is not None else b"".join(chunks)
+            await loop.run_in_executor(None, form.feed, chunk)
+    return form.image() if form is not None else body
