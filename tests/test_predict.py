@@ -661,3 +661,18 @@ def test_model_of_a_path_loads_it_as_ultralytics_users_write_it(tmp_path):
         model.export("onnx", 5)
     with pytest.raises(TinyVisionError, match="unknown export format"):
         model.export(["onnx"])
+
+
+def test_an_unreadable_file_given_to_predict_is_named_in_its_error(tmp_path):
+    # `predict("digit.png")` said "no such file" alone: in a list of paths, nothing told which one failed.
+    import tinyvision
+
+    model = tinyvision.load(untrained_digit_checkpoint(tmp_path / "model.safetensors"))
+    good = tmp_path / "seven.png"
+    Image.fromarray(one_of_each_digit()[7][0].numpy()).save(good)
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    with pytest.raises(TinyVisionError, match=r"missing\.png: no such file$"):
+        model.predict([good, tmp_path / "missing.png"])
+    with pytest.raises(tinyvision.ImageError, match=r"broken\.png: ") as caught:
+        model.predict(str(tmp_path / "broken.png"))
+    assert caught.value.kind == "corrupt"  # still the decoder's kind, for the server's status codes

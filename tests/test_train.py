@@ -224,3 +224,31 @@ def test_auto_precision_takes_bf16_only_where_the_hardware_has_it(monkeypatch):
         dev.training_precision(torch.device("mps"), "bf16")
     with pytest.raises(TinyVisionError, match="precision"):
         build_config(None, {"precision": "fp16"})
+
+
+def test_a_learners_wrongly_typed_arguments_are_refused_in_one_line_naming_them(tmp_path):
+    # Each raised a traceback from deep inside (AttributeError, TypeError), some only after the data had
+    # loaded; plots="no" and dry_run="no" were taken as true.
+    import tinyvision
+    from tinyvision.datasets import load as load_data
+    from tinyvision.errors import python_spelling
+
+    for call, words in [
+        (lambda: tinyvision.train(dataset=3), "dataset must be a dataset's name"),
+        (lambda: tinyvision.train(out=123), "out must be a folder's path, not int 123"),
+        (lambda: tinyvision.train(stop="x"), "stop must be a threading.Event"),
+        (lambda: tinyvision.train(plots="no"), "plots must be True or False, not str 'no'"),
+        (lambda: tinyvision.train(dry_run="no"), "dry_run must be True or False"),
+        (lambda: tinyvision.compare(None), "dataset must be"),
+        (lambda: tinyvision.compare(models=None), "models must be model names"),
+        (lambda: tinyvision.compare(models=["mlp", 1]), "not int 1"),
+        (lambda: tinyvision.compare(out=123), "out must be a folder's path"),
+        (lambda: tinyvision.Run(tmp_path / "typo"), "no run folder at"),
+    ]:
+        with pytest.raises(TinyVisionError, match=words):
+            call()
+    # A flag in a message becomes the keyword a Python caller passes, with its number; a quoted value stays.
+    assert python_spelling("or train with --font-digits 0") == "or train with font_digits=0"
+    assert python_spelling("unknown model '--tvnet'") == "unknown model '--tvnet'"
+    assert python_spelling("continue with: tinyvision train --resume x") == "continue with: tinyvision train --resume x"
+    assert len(repr(load_data("mnist"))) < 120  # a notebook cell's value: one line, not every pixel

@@ -32,7 +32,7 @@ from tinyvision.checkpoint import (
 )
 from tinyvision.device import select_device
 from tinyvision.errors import TinyVisionError, UnfinishedRunWarning
-from tinyvision.image.decode import DEFAULT_LIMITS, Limits
+from tinyvision.image.decode import DEFAULT_LIMITS, ImageError, Limits
 from tinyvision.image.prepare import Preparation, choose_preparation, prepare
 from tinyvision.inference import InferenceGraph, as_log_probs, calibrated_logits
 
@@ -257,18 +257,19 @@ class Model:
     def prepared_batch(self, source) -> torch.Tensor | None:
         """`source` as a batch of prepared inputs (N, C, H, W), when it is one; else None (one image, or a
         list). A batch is a 4-D tensor (N, C, H, W), a 4-D numpy array (N, C, H, W) or (N, H, W, C), or, for a
-        one-channel model, a 3-D array or tensor (N, H, W) of N > 1 images of the model's size: MNIST as
-        Keras (`x_test`) and torchvision (`dataset.data`) hold it. A (1, H, W) or (3, H, W) tensor stays one
-        image (C, H, W), as torch holds one; a (3, H, W) numpy array is three images (numpy's images are
-        (H, W, C))."""
+        one-channel model, a 3-D array or tensor (N, H, W) of images of the model's size: MNIST as Keras
+        (`x_test`, `x_test[:1]`) and torchvision (`dataset.data[:4]`) hold it. A (3, 28, 28) or (4, 28, 28)
+        tensor is three or four digits, not one colour image of the model's exact size (which was the
+        reading once: a learner's `dataset.data[:4]` came back as one made-up number). A (1, H, W) tensor
+        stays one image, as torchvision's ToTensor gives one; a (1, H, W) numpy array is a batch of one."""
         if not isinstance(source, (torch.Tensor, np.ndarray)) or source.ndim not in (3, 4):
             return None
         channels, height, width = self.input_shape
         if source.ndim == 3:
-            if channels != 1 or tuple(source.shape[1:]) != (height, width) or source.shape[0] == 1:
+            if channels != 1 or tuple(source.shape[1:]) != (height, width):
                 return None
-            if isinstance(source, torch.Tensor) and source.shape[0] in (3, 4):
-                return None  # a colour (C, H, W) image, as torch holds one
+            if isinstance(source, torch.Tensor) and source.shape[0] == 1:
+                return None  # one (1, H, W) image, as torch holds one
             source = source[:, None]
         if isinstance(source, np.ndarray) and source.dtype.kind not in "biuf":  # objects, strings, dates: refused
             from tinyvision.image.decode import pixel_values
@@ -334,10 +335,21 @@ class Model:
             # The images in it and below, as a folder dataset lists them; a damaged one is answered as such.
             return [self.predict_found(path) for path in expand(Path(source))]
         if isinstance(source, (list, tuple)):
-            return [self.predict_one(s) for s in source]
-        return self.predict_one(source)
+            return [self.predict_named(s) for s in source]
+        return self.predict_named(source)
 
     __call__ = predict
+
+    def predict_named(self, source) -> Prediction:
+        """`predict_one`, its errors naming the file when the source is a path (in a list of paths, which
+        one failed)."""
+        try:
+            return self.predict_one(source)
+        except TinyVisionError as exc:
+            if not isinstance(source, (str, os.PathLike)):
+                raise
+            named = f"{os.fspath(source)}: {exc}"
+            raise (ImageError(named, exc.kind) if isinstance(exc, ImageError) else TinyVisionError(named)) from None
 
     def explained_inputs(self, prediction: Prediction) -> tuple[list[torch.Tensor], list[str]]:
         """The inputs a prediction was made from (a number: each digit) and the class each was given."""

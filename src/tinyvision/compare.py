@@ -10,6 +10,7 @@ train them, on identical data.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from tinyvision.callable_module import make_callable
 from tinyvision.config import PRESETS, RunConfig, build_config, dataset_defaults
 from tinyvision.datasets import load_dataset
 from tinyvision.datasets.split import SplitOptions
-from tinyvision.errors import TinyVisionError
+from tinyvision.errors import TinyVisionError, expect
 from tinyvision.models import MODELS
 from tinyvision.progress import Progress, progress_bar
 from tinyvision.run import Run
@@ -208,8 +209,18 @@ def compare(
     dataset's default CNN. Each model trains with its own recipe. `options`:
     data_dir, image_size, val_fraction, device, limit_batches.
     """
+    expect(dataset, str, "dataset", "a dataset's name (mnist, cifar10, folder:PATH, ...)")
+    expect(models, (str, list, tuple), "models", 'model names, a list or "mlp,default"')
     if isinstance(models, str):  # the CLI's form, "mlp,default"
         models = models.split(",")
+    for name in models:
+        expect(name, str, "models", "model names (each a string, NAME or NAME:EPOCHS)")
+    for name, value, kinds, what in (
+            ("out", out, (str, os.PathLike, type(None)), "a folder's path"),
+            ("epochs", epochs, (int, type(None)), "a whole number of epochs"), ("seed", seed, int, "a whole number"),
+            ("progress", progress, (bool, str), 'True, False, "lines" or "bar"'),
+            ("plots", plots, bool, "True or False")):
+        expect(value, kinds, name, what)
     allowed = {"data_dir", "image_size", "val_fraction", "device", "limit_batches"}
     unknown = sorted(set(options) - allowed)
     if unknown:

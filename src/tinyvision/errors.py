@@ -17,7 +17,8 @@ import contextlib
 import re
 from collections.abc import Iterator
 
-_FLAG = re.compile(r"(?<![\w/-])--(no-)?([a-z][a-z0-9]*(?:-[a-z0-9]+)*)")
+# A flag (not inside a quoted value or a path: `unknown model '--tvnet'`), with the number it is given, if any.
+_FLAG = re.compile(r"(?<![\w/'\"-])--(no-)?([a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?: (\d+(?:\.\d+)?)(?![\w.]))?")
 _COMMAND = re.compile(r"\btinyvision [a-z]")  # from here on, a shell command: left as it is
 _callers = ["python"]
 
@@ -33,11 +34,16 @@ def command_line() -> Iterator[None]:
 
 
 def python_spelling(message: str) -> str:
-    """`--batch-size` -> `batch_size`, `--no-tta-flip` -> `tta_flip=False`; a quoted command is kept."""
+    """`--batch-size` -> `batch_size`, `--font-digits 0` -> `font_digits=0`, `--no-tta-flip` ->
+    `tta_flip=False`; a quoted command is kept."""
     command = _COMMAND.search(message)
     cut = command.start() if command else len(message)
-    head = _FLAG.sub(lambda m: m.group(2).replace("-", "_") + ("=False" if m.group(1) else ""), message[:cut])
-    return head + message[cut:]
+
+    def keyword(m: re.Match) -> str:
+        name = m.group(2).replace("-", "_")
+        return f"{name}=False" if m.group(1) else f"{name}={m.group(3)}" if m.group(3) else name
+
+    return _FLAG.sub(keyword, message[:cut]) + message[cut:]
 
 
 class TinyVisionError(Exception):
@@ -46,6 +52,18 @@ class TinyVisionError(Exception):
     def __str__(self) -> str:
         text = super().__str__()
         return text if _callers[-1] == "cli" else python_spelling(text)
+
+
+def expect(value, kinds: type | tuple[type, ...], name: str, what: str) -> None:
+    """A Python caller's argument of the wrong type, refused in one line ("`name` must be WHAT, not ..."),
+    where it would have failed later in a traceback (`train(dataset=3)`, `compare(models=None)`). A bool
+    is no number here, and no number a bool."""
+    kinds = kinds if isinstance(kinds, tuple) else (kinds,)
+    wrong = not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds)
+    if wrong:
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise TinyVisionError(f"{name} must be {what}, not {type(value).__name__} {shown}")
 
 
 class UnfinishedRunWarning(UserWarning):

@@ -11,6 +11,9 @@
 
 from __future__ import annotations
 
+import functools
+import threading
+import warnings
 from dataclasses import dataclass
 
 import torch
@@ -64,6 +67,20 @@ def normalised(network: nn.Module, norm: Normalization):
     return Wrapped().eval()
 
 
+@functools.cache  # imported once, under cache's lock: catch_warnings swaps process-wide state
+def integrated_gradients() -> type:
+    """Captum's IntegratedGradients. captum imports tqdm.auto, which warns on stderr in a notebook without
+    ipywidgets ("IProgress not found"), though no progress bar is shown here: a learner's first explain()
+    printed it."""
+    with _IMPORTING, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        from captum.attr import IntegratedGradients
+    return IntegratedGradients
+
+
+_IMPORTING = threading.Lock()
+
+
 def saliency_maps(network: nn.Module, norm: Normalization, pixels: torch.Tensor, targets: torch.Tensor,
                   steps: int = IG_STEPS) -> torch.Tensor:
     """Integrated gradients for uint8 inputs (N, C, H, W) and target classes -> (N, H, W) in [0, 1].
@@ -71,10 +88,8 @@ def saliency_maps(network: nn.Module, norm: Normalization, pixels: torch.Tensor,
     Only positive evidence is kept (what made the model say `target`), summed
     over channels and scaled per image to its own maximum.
     """
-    from captum.attr import IntegratedGradients
-
     x = pixels.float() / 255.0
-    attributions = IntegratedGradients(normalised(network, norm)).attribute(
+    attributions = integrated_gradients()(normalised(network, norm)).attribute(
         x, baselines=torch.zeros_like(x), target=targets.tolist(), n_steps=steps, internal_batch_size=64 * steps)
     maps = attributions.detach().sum(1).clamp_min(0)
     return maps / maps.flatten(1).amax(1).clamp_min(1e-12).view(-1, 1, 1)

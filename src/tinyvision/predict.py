@@ -27,7 +27,7 @@ def predict_files(model: Model, paths: list[Path]) -> list[FileResult]:
             results.append(FileResult(path, None, error))
             continue
         try:
-            results.append(FileResult(path, model.predict(path), None))
+            results.append(FileResult(path, model.predict_one(path), None))  # its errors: the path is shown
         except TinyVisionError as exc:
             results.append(FileResult(path, None, str(exc)))
     return results

@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tinyvision.errors import TinyVisionError
+from tinyvision.errors import TinyVisionError, expect
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -32,6 +32,8 @@ class Run:
         if not isinstance(path, (str, os.PathLike)) or not str(path):
             raise TinyVisionError(f"Run() takes a run folder's path, not {path!r}")
         self.path = Path(path)
+        if not self.path.is_dir():  # a typo would have been shown as an unfinished run, failing later
+            raise TinyVisionError(f"no run folder at {self.path}")
         from tinyvision.run_folder import RunFolder
 
         self.folder = RunFolder(self.path)
@@ -182,6 +184,17 @@ def train(
     from tinyvision.training.status import StatusWriter
     from tinyvision.training.tensorboard import TensorBoardWriter
 
+    for name, value, kinds, what in (
+            ("dataset", dataset, (str, type(None)), "a dataset's name (mnist, cifar10, folder:PATH, ...)"),
+            ("model", model, (str, type(None)), "a registered model's name"),
+            ("preset", preset, (str, type(None)), "a preset's name"),
+            ("out", out, (str, os.PathLike, type(None)), "a folder's path"),
+            ("resume", resume, (str, os.PathLike, type(None)), "a run folder's path"),
+            ("progress", progress, (bool, str), 'True, False, "lines" or "bar"'),
+            ("plots", plots, bool, "True or False"), ("dry_run", dry_run, bool, "True or False")):
+        expect(value, kinds, name, what)
+    if stop is not None and not callable(getattr(stop, "is_set", None)):
+        raise TinyVisionError(f"stop must be a threading.Event (set it to stop), not {type(stop).__name__}")
     bar = progress_bar(progress)
     if resume is not None:
         given = {k for k, v in options.items() if v is not None and k != "device"}

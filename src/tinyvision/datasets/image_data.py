@@ -32,6 +32,13 @@ class ImageData:
     # A split too large for memory is a `folder_cache.MappedImages` instead of a tensor.
     split_files: dict[str, str] | None = None
 
+    def __repr__(self) -> str:
+        """One line, as a notebook shows the value of a cell (the dataclass's own printed every tensor)."""
+        splits = [("train", self.train_images), ("val", self.val_images), ("test", self.test_images)]
+        counts = ", ".join(f"{len(x):,} {name}" for name, x in splits if x is not None)
+        shape = "x".join(str(d) for d in self.train_images.shape[1:])
+        return f"ImageData({self.name!r}: {len(self.classes)} classes, {counts} images of {shape})"
+
     def __post_init__(self) -> None:
         splits = ("train", "test") if self.val_images is None else ("train", "val", "test")
         for split in splits:

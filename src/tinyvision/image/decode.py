@@ -20,8 +20,11 @@ Memory is bounded by design, whatever the file claims:
 - only formats whose decoders honour the header's size are opened (an
   icon's directory may lie about the PNG inside, so that is checked first).
 
-Nothing here touches process-wide state (no warning filters, no global
-Pillow limits), so concurrent requests can decode in parallel threads.
+Decoding changes no process-wide state per call (no warning filters set and
+reset, no global Pillow limits), so concurrent requests can decode in
+parallel threads. Once, at import, `quiet_decoder_diagnostics` drops what
+Pillow's own plugins warn and libtiff prints about the files they read: the
+decoder answers those files itself, in one line.
 """
 
 from __future__ import annotations
@@ -78,7 +81,8 @@ def quiet_decoder_diagnostics() -> None:
     per-call redirection, which threads would race on); where the library cannot be found (no /proc, a
     system Pillow), libtiff stays as it was."""
     warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.\w+ImagePlugin")
-    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    # Only as Pillow's own Image module warns it, from within its open(): a caller's own warning stays.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning, module=r"PIL\.Image")
     try:
         from PIL import _imaging  # noqa: F401  (loads the libtiff Pillow decodes with)
 
