@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 import tinyvision
+from digit_photos import one_of_each_digit
 from tinyvision.cli import main
 from tinyvision.datasets.hashing import near_pairs, perceptual_hashes, pixel_hashes
 
@@ -308,3 +309,63 @@ def test_a_mirrored_photo_is_found_and_a_mirrored_digit_is_another_character(tmp
     main(["check-data", f"folder:{digits}", "--out", str(out)])
     report = json.loads((out / "report.json").read_text())
     assert report["near_duplicates"]["mirrored"] == 0 and not report["thresholds"]["near_mirrored"]
+
+
+def test_gray_digits_saved_as_rgb_are_checked_as_digits_and_a_degraded_mirror_is_found(tmp_path):
+    # Digits saved as RGB files got the colour bar and the mirrored search: distinct digits were flagged as
+    # near duplicates. And a mirrored copy at half size failed the detail test every plain pair skips.
+    from tinyvision.datasets.data_check import NEAR_CORRELATION_GRAY
+
+    digits = tmp_path / "digits"
+    strokes = one_of_each_digit()
+    for split in ("train", "test"):
+        for d in range(10):
+            (digits / split / str(d)).mkdir(parents=True)
+            for i in range(3):
+                x = np.roll(strokes[d][0].numpy(), (i - 1) * 4 + (split == "test") * 2, axis=1)
+                Image.fromarray(x).convert("RGB").save(digits / split / str(d) / f"{i}.png")
+    out = tmp_path / "check-digits"
+    main(["check-data", f"folder:{digits}", "--out", str(out)])
+    thresholds = json.loads((out / "report.json").read_text())["thresholds"]
+    assert thresholds["gray"] and thresholds["near_thumbnail_correlation"] == NEAR_CORRELATION_GRAY
+    assert not thresholds["near_mirrored"]
+
+    def textured(seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        small = Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+        return np.asarray(small.resize((64, 64), Image.Resampling.BICUBIC))
+
+    root = tmp_path / "pics"
+    for split, count in (("train", 30), ("test", 8)):
+        for label in ("cat", "dog"):
+            (root / split / label).mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(textured(seed_of(split, label, i))).save(root / split / label / f"{i}.png")
+    half = Image.fromarray(textured(seed_of("train", "dog", 4))[:, ::-1]).resize((32, 32), Image.Resampling.BILINEAR)
+    half.save(root / "test" / "dog" / "small-mirror.png")
+    out = tmp_path / "check-pics"
+    assert main(["check-data", f"folder:{root}", "--out", str(out)]) == 1
+    near = json.loads((out / "report.json").read_text())["near_duplicates"]
+    assert {(e["mirrored"], *(i["id"] for i in e["items"])) for e in near["examples"]} == {
+        (True, "train/dog/4.png", "test/dog/small-mirror.png")}
+
+
+def test_a_report_or_run_folder_inside_the_dataset_is_refused_and_stale_figures_go(tmp_path, monkeypatch, capsys):
+    # `check-data folder:.` inside the photos wrote checks/ among them: the next check found a class "checks".
+    root = tmp_path / "pics"
+    for label in ("cat", "dog"):
+        (root / label).mkdir(parents=True)
+        for i in range(12):
+            rng = np.random.default_rng(seed_of("x", label, i))
+            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(root / label / f"{i}.png")
+    monkeypatch.chdir(root)
+    assert main(["check-data", "folder:."]) == 2
+    assert "inside the dataset" in capsys.readouterr().err and sorted(p.name for p in root.iterdir()) == ["cat", "dog"]
+    assert main(["train", "--dataset", "folder:.", "--epochs", "1"]) == 2
+    assert sorted(p.name for p in root.iterdir()) == ["cat", "dog"]
+    # A report folder used again keeps no figure of the check before (duplicates.png of pairs since fixed).
+    out = tmp_path / "check"
+    (out).mkdir()
+    (out / "duplicates.png").write_bytes(b"an older check's pairs")
+    main(["check-data", f"folder:{root}", "--out", str(out)])
+    assert not (out / "duplicates.png").exists() and "duplicates.png" not in (out / "report.md").read_text()

@@ -19,6 +19,7 @@ from tinyvision.atomic import write_json, write_text
 from tinyvision.callable_module import make_callable
 from tinyvision.config import PRESETS, RunConfig, build_config, dataset_defaults
 from tinyvision.datasets import load_dataset
+from tinyvision.datasets.registry import check_outside
 from tinyvision.datasets.split import SplitOptions
 from tinyvision.errors import TinyVisionError, expect
 from tinyvision.models import MODELS
@@ -234,6 +235,7 @@ def compare(
         out=Path(out) if out else Path("runs") / f"compare-{safe_name}-{stamp}", epochs=epochs, seed=seed,
         **{k: v for k, v in options.items() if v is not None},
     )
+    check_outside(dataset, spec.out, "the comparison folder")
     bar = progress_bar(progress)
     return run_comparison(spec, progress_bar=bar, draw=plots, quiet=progress is False)
 

@@ -35,16 +35,17 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tinyvision.datasets.data_check import check
-    from tinyvision.datasets.registry import spec_for
+    from tinyvision.datasets.registry import check_outside, spec_for
     from tinyvision.datasets.split import SplitOptions
 
     val = args.val_fraction
     if val is None:  # the dataset's own recipe share, as `tinyvision train` would use
         val = spec_for(args.dataset).defaults.get("val_fraction", 0.1)
     split = SplitOptions(args.seed, val, args.test_fraction)
-    report = check(args.dataset, args.image_size, split, data_dir=args.data_dir, near=not args.no_near)
     safe = args.dataset.replace("/", "_").replace(":", "-").strip("_")
     out = args.out or Path("checks") / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
+    check_outside(args.dataset, out, "the report folder")  # before the check: refused at once
+    report = check(args.dataset, args.image_size, split, data_dir=args.data_dir, near=not args.no_near)
     report.data["command"] = shlex.join(["tinyvision", *sys.argv[1:]]) if sys.argv[0].endswith("tinyvision") else None
     files = report.write(out)
     if args.json:

@@ -77,8 +77,9 @@ def render_markdown(d: dict) -> str:
     lines += [f"- test images identical to a training image: {leak['test_images_identical_to_a_train_image']}"]
     if "test_images_with_a_train_near_duplicate" in leak:
         lines += [f"- test images with a near duplicate in training: {leak['test_images_with_a_train_near_duplicate']}"]
-    lines += ["", f"Checked in {d['seconds']} s. Figures: `check.png` (counts, samples), `duplicates.png` "
-              "(example pairs)."]
+    pairs = any((d.get(kind) or {}).get("examples") for kind in ("identical_pixels", "near_duplicates"))
+    lines += ["", f"Checked in {d['seconds']} s. Figures: `check.png` (counts, samples)"
+              + (", `duplicates.png` (example pairs)." if pairs else ".")]
     return "\n".join(lines) + "\n"
 
 
@@ -128,4 +129,7 @@ def write_report(report: CheckReport, out: Path, figures: bool = True) -> dict[s
         pairs = example_pairs(report)
         if pairs:
             files["duplicates"] = save_figure(duplicate_pairs_figure(pairs), out / "duplicates.png")
+    for name in ("check.png", "duplicates.png"):  # an earlier check's figure, in a folder used again: not this one's
+        if (out / name) not in files.values():
+            (out / name).unlink(missing_ok=True)
     return files

@@ -77,10 +77,14 @@ NEAR_NEIGHBOURS = 4
 NEAR_DETAIL = 0.8
 # Colour images are also searched for mirrored copies (each image's nearest others by its mirror image's
 # centred thumbnail, judged as a moved copy is): a photo flipped left to right is the same photo to a
-# model trained with flips, as photo models are. One-channel images are not: a mirrored digit is another
+# model trained with flips, as photo models are. Gray images are not: a mirrored digit is another
 # character, and the plain shapes of two writers' 1s or 0s pass for each other's mirror images.
-MIRRORED_CHANNELS = 3
-NO_PHASH = 64  # the pHash distance given to a mirrored pair (its pHash is not computed): judged aligned
+# Which images count as gray (the stricter bar, no mirrors) is read from their pixels, not their channels:
+# digits saved as RGB files are still digits (two writers' 1s passed the colour bar as near duplicates). An
+# image is gray when its channels differ by under GRAY_SPREAD levels on average (JPEG's colour noise on a gray
+# scan: about 1); the dataset, when GRAY_SHARE of its images are.
+GRAY_SPREAD = 4.0
+GRAY_SHARE = 0.9
 TINY_CLASS = 10  # a class with fewer training images than this can hardly be learnt or measured
 IMBALANCE_RATIO = 10.0  # largest class / smallest class in training, from which to warn
 NEAR_SEARCH_LIMIT = 20_000  # the one-line summary at training skips the (quadratic) near search above this
@@ -204,21 +208,27 @@ def exact_duplicates(keys: np.ndarray, inp: CheckInput) -> dict:
 class Fingerprints:
     """Per image: `pixel` hashes (exact copies); for the near-duplicate search (empty without it) `phash`,
     normalised 16x16 gray `thumbs`, `centred` descriptors and uint8 32x32 gray `aligned` thumbnails;
-    `mirrors`: whether mirrored copies are searched for too (colour images)."""
+    `gray`: whether the images are gray (`GRAY_SHARE`), which sets the bar and leaves out the mirrored search."""
 
     pixel: np.ndarray
     phash: np.ndarray
     thumbs: torch.Tensor
     centred: torch.Tensor
     aligned: torch.Tensor
-    mirrors: bool = False
+    gray: bool = True
+
+    @property
+    def mirrors(self) -> bool:
+        """Mirrored copies are searched for among colour images only (see GRAY_SPREAD)."""
+        return not self.gray
 
 
 def fingerprints(inp: CheckInput, near: bool = True) -> Fingerprints:
     """Every image's fingerprints, chunk by chunk (about 2 KB an image for the near search)."""
-    pixel, phash, thumbs, centred, aligned = [], [], [], [], []
+    pixel, phash, thumbs, centred, aligned, gray = [], [], [], [], [], 0
     for x in inp.chunks():
         pixel.append(pixel_hashes(x.numpy()))
+        gray += int(gray_images(x).sum())
         if not near:
             continue
         phash.append(perceptual_hashes(x))
@@ -226,26 +236,47 @@ def fingerprints(inp: CheckInput, near: bool = True) -> Fingerprints:
         centred.append(centred_descriptors(x).half())
         aligned.append(align_thumbnails(x))
     pixel = np.concatenate(pixel) if pixel else np.zeros((0, 2), np.uint64)
+    gray = gray >= GRAY_SHARE * max(1, len(pixel))
     if not phash:
         return Fingerprints(pixel, np.zeros(0, np.uint64), torch.zeros(0, 256, dtype=torch.float16),
-                            torch.zeros(0, 64, dtype=torch.float16), torch.zeros(0, 32, 32, dtype=torch.uint8))
-    return Fingerprints(pixel, np.concatenate(phash), torch.cat(thumbs), torch.cat(centred), torch.cat(aligned),
-                        mirrors=inp.shape[0] == MIRRORED_CHANNELS)
+                            torch.zeros(0, 64, dtype=torch.float16), torch.zeros(0, 32, 32, dtype=torch.uint8), gray)
+    return Fingerprints(pixel, np.concatenate(phash), torch.cat(thumbs), torch.cat(centred), torch.cat(aligned), gray)
+
+
+def gray_images(x: torch.Tensor) -> torch.Tensor:
+    """(N,) bool for uint8 (N, C, H, W): one channel, or channels that differ by under GRAY_SPREAD levels."""
+    if x.shape[1] == 1:
+        return torch.ones(len(x), dtype=torch.bool)
+    spread = (x.amax(dim=1).float() - x.amin(dim=1).float()).mean(dim=(1, 2))
+    return spread < GRAY_SPREAD
 
 
 def candidate_pairs(fp: Fingerprints) -> np.ndarray:
     """(K, 4) rows (i, j, pHash distance, mirrored), i < j: pHashes within NEAR_DISTANCE bits, and each
     image with its NEAR_NEIGHBOURS nearest by centred thumbnail (mirrored 0); with `fp.mirrors`, also each
-    image with the NEAR_NEIGHBOURS nearest to its mirror image (mirrored 1, distance NO_PHASH). A pair may
-    come twice, once each way."""
+    image with the NEAR_NEIGHBOURS nearest to its mirror image (mirrored 1, the distance from i's mirror
+    image's pHash). A pair may come twice, once each way."""
     close = near_pairs(fp.phash, NEAR_DISTANCE)[:, :2]
     pairs = np.unique(np.concatenate([close, nearest_pairs(fp.centred.float(), NEAR_NEIGHBOURS)]), axis=0)
     rows = [np.column_stack([pairs, hamming(fp.phash[pairs[:, 0]], fp.phash[pairs[:, 1]]),
                              np.zeros(len(pairs), np.int64)])]
     if fp.mirrors:
         flipped = nearest_pairs(mirrored(fp.centred.float()), NEAR_NEIGHBOURS, against=fp.centred.float())
-        rows.append(np.column_stack([flipped, np.full((len(flipped), 2), (NO_PHASH, 1))]))
+        rows.append(np.column_stack([flipped, phash_distances(fp, flipped[:, 0], flipped[:, 1], True),
+                                     np.ones(len(flipped), np.int64)]))
     return np.concatenate(rows).astype(np.int64)
+
+
+def phash_distances(fp: Fingerprints, i: np.ndarray, j: np.ndarray, flip: np.ndarray | bool | None) -> np.ndarray:
+    """pHash bits rows i and j differ in; where `flip`, i's mirror image's pHash, from its 32x32 thumbnail
+    (the pHash's own input: nothing decoded again)."""
+    distance = hamming(fp.phash[i], fp.phash[j])
+    turn = np.flatnonzero(np.broadcast_to(np.asarray(flip if flip is not None else False, bool), distance.shape))
+    if len(turn):
+        hashes = np.concatenate([perceptual_hashes(mirrored(fp.aligned[i[turn[k:k + 65536]]])[:, None])
+                                 for k in range(0, len(turn), 65536)])
+        distance[turn] = hamming(hashes, fp.phash[j[turn]])
+    return distance
 
 
 def thumb_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray, flip: np.ndarray | None = None) -> np.ndarray:
@@ -269,11 +300,10 @@ def pair_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray, bar: float
     stand (blur and resizing move it least). Any other pair, or one that fails so, passes on its 32x32
     thumbnails' correlation at their best alignment (a moved or trimmed copy) when their details match too
     (NEAR_DETAIL): as a whole, two photos of a plain sky over a horizon correlate as copies do. A mirrored
-    pair, whose pHash is not computed, is always judged so."""
+    pair is judged on i's mirror image the same way (its pHash too: a half-size mirrored copy fails the
+    details)."""
     corr = thumb_correlations(fp, i, j, flip)
-    far = hamming(fp.phash[i], fp.phash[j]) > NEAR_DISTANCE
-    if flip is not None:
-        far |= flip.astype(bool)
+    far = phash_distances(fp, i, j, flip) > NEAR_DISTANCE
     rest = np.flatnonzero(far | (corr < bar))
     if len(rest):
         left = fp.aligned[i[rest]]
@@ -299,15 +329,15 @@ def where_pairs(i: np.ndarray, j: np.ndarray, inp: CheckInput) -> np.ndarray:
 WHERE = ("within_class", "across_classes", "across_splits")
 
 
-def near_correlation(inp: CheckInput) -> float:
-    return NEAR_CORRELATION_GRAY if inp.shape[0] == 1 else NEAR_CORRELATION
+def near_correlation(fp: Fingerprints) -> float:
+    return NEAR_CORRELATION_GRAY if fp.gray else NEAR_CORRELATION
 
 
 def near_duplicates(fp: Fingerprints, inp: CheckInput) -> dict:
     """Candidate pairs (`candidate_pairs`) whose thumbnails correlate (`pair_correlations`), not identical."""
     pairs = candidate_pairs(fp)
     pairs = pairs[~(fp.pixel[pairs[:, 0]] == fp.pixel[pairs[:, 1]]).all(1)]
-    bar = near_correlation(inp)
+    bar = near_correlation(fp)
     corr = pair_correlations(fp, pairs[:, 0], pairs[:, 1], bar, pairs[:, 3])
     keep = corr >= bar
     pairs, corr = pairs[keep], corr[keep]
@@ -415,8 +445,8 @@ def run_checks(inp: CheckInput, near: bool = True) -> CheckReport:
         "imbalance": imbalance(counts, inp.classes),
         "leakage": {"test_images_identical_to_a_train_image": leaked_test_images(pixel, inp)},
         "thresholds": {"near_distance_bits": NEAR_DISTANCE, "near_neighbours": NEAR_NEIGHBOURS,
-                       "near_detail_correlation": NEAR_DETAIL, "near_mirrored": inp.shape[0] == MIRRORED_CHANNELS,
-                       "near_thumbnail_correlation": near_correlation(inp),
+                       "near_detail_correlation": NEAR_DETAIL, "near_mirrored": fp.mirrors, "gray": fp.gray,
+                       "near_thumbnail_correlation": near_correlation(fp),
                        "tiny_class": TINY_CLASS, "imbalance_ratio": IMBALANCE_RATIO},
     }
     if inp.byte_hashes is not None:
