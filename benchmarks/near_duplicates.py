@@ -64,6 +64,9 @@ def copies(image) -> dict[str, bytes]:
         "shifted 1 px": saved(Image.fromarray(np.ascontiguousarray(moved[:h, :w]))),
         "shifted 2 px down": saved(Image.fromarray(np.ascontiguousarray(moved_2[:h]))),
         "mirrored": saved(ImageOps.mirror(image)),
+        "mirrored, half size": saved(ImageOps.mirror(image).resize((w // 2, h // 2),
+                                                                   Image.Resampling.BILINEAR)),
+        "mirrored, blurred (radius 1)": saved(ImageOps.mirror(image).filter(ImageFilter.GaussianBlur(1.0))),
     }
 
 

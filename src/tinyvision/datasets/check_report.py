@@ -37,7 +37,7 @@ def duplicate_lines(title: str, d: dict | None, note: str = "") -> list[str]:
     count = f"{d['groups']} group(s), {d['extra_copies']} extra copies" if "groups" in d else f"{d['pairs']} pair(s)"
     mirrored = f" ({d['mirrored']} of them mirrored)" if d.get("mirrored") else ""
     lines = [f"- {title}: {count}{mirrored} — {d['across_splits']} across splits, {d['across_classes']} across "
-             f"classes, {d['within_class']} within a class"]
+             f"classes (a pair may be both), {d['within_class']} within a class"]
     for ex in d["examples"][:8]:
         items = ", ".join(f"`{i['id']}` ({i['class']}, {i['split']})" for i in ex["items"])
         extra = f", distance {ex['distance']} bits, correlation {ex['correlation']}" if "distance" in ex else ""

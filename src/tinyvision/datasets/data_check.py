@@ -31,6 +31,7 @@ search by matrix products), so MNIST's 70,000 images take seconds.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -222,6 +223,12 @@ class Fingerprints:
         """Mirrored copies are searched for among colour images only (see GRAY_SPREAD)."""
         return not self.gray
 
+    @functools.cached_property
+    def mirror_phash(self) -> np.ndarray:
+        """Each image's mirror image's pHash, from its 32x32 thumbnail (the pHash's own input), once."""
+        chunks = [self.aligned[k:k + CHUNK] for k in range(0, len(self.aligned), CHUNK)]
+        return np.concatenate([np.zeros(0, np.uint64)] + [perceptual_hashes(mirrored(c)[:, None]) for c in chunks])
+
 
 def fingerprints(inp: CheckInput, near: bool = True) -> Fingerprints:
     """Every image's fingerprints, chunk by chunk (about 2 KB an image for the near search)."""
@@ -273,9 +280,7 @@ def phash_distances(fp: Fingerprints, i: np.ndarray, j: np.ndarray, flip: np.nda
     distance = hamming(fp.phash[i], fp.phash[j])
     turn = np.flatnonzero(np.broadcast_to(np.asarray(flip if flip is not None else False, bool), distance.shape))
     if len(turn):
-        hashes = np.concatenate([perceptual_hashes(mirrored(fp.aligned[i[turn[k:k + 65536]]])[:, None])
-                                 for k in range(0, len(turn), 65536)])
-        distance[turn] = hamming(hashes, fp.phash[j[turn]])
+        distance[turn] = hamming(fp.mirror_phash[i[turn]], fp.phash[j[turn]])
     return distance
 
 
