@@ -38,6 +38,23 @@ def seed_of(*parts) -> int:
     return zlib.crc32(repr(parts).encode())
 
 
+def textured(seed: int) -> np.ndarray:
+    """A 64x64 colour image with the detail of a photo: 24x24 random colours, scaled up."""
+    rng = np.random.default_rng(seed)
+    small = Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
+    return np.asarray(small.resize((64, 64), Image.Resampling.BICUBIC))
+
+
+def textured_folder(root: Path, train: int, test: int) -> Path:
+    """train/ and test/ folders of `textured` cats and dogs, each its own photo (`seed_of` its place)."""
+    for split, count in (("train", train), ("test", test)):
+        for label in ("cat", "dog"):
+            (root / split / label).mkdir(parents=True)
+            for i in range(count):
+                Image.fromarray(textured(seed_of(split, label, i))).save(root / split / label / f"{i}.png")
+    return root
+
+
 def clean_folder(root: Path, per_class: int = 12) -> Path:
     for split, count in (("train", per_class), ("test", 3)):
         for label in ("cat", "dog"):
@@ -210,18 +227,8 @@ def test_a_class_missing_from_the_test_folder_is_a_problem(tmp_path, capsys):
 def test_a_half_size_copy_of_a_photo_in_test_is_found_and_gray_images_keep_the_stricter_bar(tmp_path, capsys):
     # A photo saved again at half size (a thumbnail, a "resized for the web" copy) correlated 0.986-0.989 with
     # its original, under the 0.99 bar: the leak went unreported. Colour images are now held to 0.97.
-    def textured(seed: int) -> Image.Image:  # more detail than `photo`: 24x24 random colours over 64 px
-        rng = np.random.default_rng(seed)
-        return Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)).resize((64, 64),
-                                                                                        Image.Resampling.BICUBIC)
-
-    root = tmp_path / "pics"
-    for split, count in (("train", 12), ("test", 3)):
-        for label in ("cat", "dog"):
-            (root / split / label).mkdir(parents=True)
-            for i in range(count):
-                textured(seed_of(split, label, i)).save(root / split / label / f"{i}.png")
-    half = textured(seed_of("train", "dog", 2)).resize((32, 32), Image.Resampling.BILINEAR)
+    root = textured_folder(tmp_path / "pics", 12, 3)
+    half = Image.fromarray(textured(seed_of("train", "dog", 2))).resize((32, 32), Image.Resampling.BILINEAR)
     half.save(root / "test" / "dog" / "half.png")
     out = tmp_path / "check"
     assert main(["check-data", f"folder:{root}", "--out", str(out)]) == 1
@@ -240,17 +247,7 @@ def test_a_half_size_copy_of_a_photo_in_test_is_found_and_gray_images_keep_the_s
 def test_a_copy_moved_or_trimmed_by_two_pixels_is_found_and_other_photos_are_not(tmp_path, capsys):
     # A test photo that was a training photo moved down by 2 pixels, or trimmed by 2 pixels a side: its pHash
     # moved by a quarter of its bits and its thumbnails no longer lined up, so neither leak was reported.
-    def textured(seed: int) -> np.ndarray:  # 64x64, the detail of a photo
-        rng = np.random.default_rng(seed)
-        small = Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
-        return np.asarray(small.resize((64, 64), Image.Resampling.BICUBIC))
-
-    root = tmp_path / "pics"
-    for split, count in (("train", 40), ("test", 10)):
-        for label in ("cat", "dog"):
-            (root / split / label).mkdir(parents=True)
-            for i in range(count):
-                Image.fromarray(textured(seed_of(split, label, i))).save(root / split / label / f"{i}.png")
+    root = textured_folder(tmp_path / "pics", 40, 10)
     moved = np.pad(textured(seed_of("train", "cat", 3)), ((4, 0), (0, 0), (0, 0)), mode="edge")[:64]
     Image.fromarray(moved).save(root / "test" / "cat" / "moved.png")  # 4 px of 64: 2 of the 32 trained on
     Image.fromarray(textured(seed_of("train", "dog", 5))).crop((4, 4, 60, 60)).save(root / "test" / "dog" / "trim.png")
@@ -266,17 +263,7 @@ def test_a_copy_moved_or_trimmed_by_two_pixels_is_found_and_other_photos_are_not
 
 def test_a_mirrored_photo_is_found_and_a_mirrored_digit_is_another_character(tmp_path, capsys):
     # A test photo that was a training photo flipped left to right: a model trained with flips has seen it.
-    def textured(seed: int) -> np.ndarray:
-        rng = np.random.default_rng(seed)
-        small = Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
-        return np.asarray(small.resize((64, 64), Image.Resampling.BICUBIC))
-
-    root = tmp_path / "pics"
-    for split, count in (("train", 40), ("test", 10)):
-        for label in ("cat", "dog"):
-            (root / split / label).mkdir(parents=True)
-            for i in range(count):
-                Image.fromarray(textured(seed_of(split, label, i))).save(root / split / label / f"{i}.png")
+    root = textured_folder(tmp_path / "pics", 40, 10)
     Image.fromarray(textured(seed_of("train", "cat", 7))[:, ::-1]).save(root / "test" / "dog" / "flipped.jpg",
                                                                         quality=90)
     out = tmp_path / "check"
@@ -330,17 +317,7 @@ def test_gray_digits_saved_as_rgb_are_checked_as_digits_and_a_degraded_mirror_is
     assert thresholds["gray"] and thresholds["near_thumbnail_correlation"] == NEAR_CORRELATION_GRAY
     assert not thresholds["near_mirrored"]
 
-    def textured(seed: int) -> np.ndarray:
-        rng = np.random.default_rng(seed)
-        small = Image.fromarray(rng.integers(0, 256, (24, 24, 3), dtype=np.uint8))
-        return np.asarray(small.resize((64, 64), Image.Resampling.BICUBIC))
-
-    root = tmp_path / "pics"
-    for split, count in (("train", 30), ("test", 8)):
-        for label in ("cat", "dog"):
-            (root / split / label).mkdir(parents=True)
-            for i in range(count):
-                Image.fromarray(textured(seed_of(split, label, i))).save(root / split / label / f"{i}.png")
+    root = textured_folder(tmp_path / "pics", 30, 8)
     half = Image.fromarray(textured(seed_of("train", "dog", 4))[:, ::-1]).resize((32, 32), Image.Resampling.BILINEAR)
     half.save(root / "test" / "dog" / "small-mirror.png")
     out = tmp_path / "check-pics"
