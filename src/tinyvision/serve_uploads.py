@@ -16,11 +16,14 @@ What an upload holds instead is bounded three ways:
 - its pace: after GRACE_SECONDS, a body must have come at MIN_RATE bytes a
   second on average, and no gap between its pieces may pass STALL_SECONDS
   (Apache's mod_reqtimeout and nginx's client_body_timeout set the same two
-  bounds), within the server's total `body_seconds`;
+  bounds), within the server's total `body_seconds`. What a client has sent
+  quickly it may hold until then: a flood of bandwidth (180 MB every 30 s
+  fills the default budget) is for a proxy in front to stop;
 - a multipart form is parsed as it arrives (python-multipart's streaming
-  parser): only the `image` field's bytes are kept, never the whole body. The
-  form parsed after the body had been read held three copies (the body, the
-  form's spooled file, the image read from it).
+  parser), on a thread and within PARSE_SECONDS of CPU: only the `image`
+  field's bytes are kept, never the whole body. The form parsed after the
+  body had been read held three copies (the body, the form's spooled file,
+  the image read from it).
 """
 
 from __future__ import annotations
