@@ -282,3 +282,13 @@ def test_a_damaged_run_folder_resumes_into_one_line(tiny_dataset, tmp_path, dama
     torch.save({"hello": 1} if damage == "state-keys" else [1, 2], tmp_path / "run" / "train_state.pt")
     with pytest.raises(tinyvision.TinyVisionError, match=words.replace("(", "\\(").replace(")", "\\)")):
         tinyvision.train(resume=tmp_path / "run", progress=False, plots=False)
+
+
+def test_training_gives_the_callers_random_generator_back_as_it_was(tiny_dataset, tmp_path):
+    # train() seeds torch's global generator; a notebook's next cell found it at the same fixed state whatever
+    # it had seeded before.
+    torch.manual_seed(1234)
+    expected = torch.rand(3)
+    torch.manual_seed(1234)
+    tinyvision.train(dataset=tiny_dataset, out=tmp_path / "run", epochs=1, progress=False, plots=False, **FAST)
+    assert torch.equal(torch.rand(3), expected)

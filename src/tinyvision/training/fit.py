@@ -142,7 +142,16 @@ def fit(
 
     `stop`, once set, ends training after the current step: the state is saved
     and `Interrupted` raised. `data` skips loading (a comparison shares one copy).
+    Training seeds torch's global generator (the first weights, each step's
+    draws); the caller's generator is given back as it was (a notebook's next
+    cell found it at the same state whatever it had seeded before).
     """
+    with torch.random.fork_rng(devices=[]):
+        return fit_seeded(cfg, run, callbacks, dist, resume, stop, data)
+
+
+def fit_seeded(cfg: RunConfig, run: RunFolder, callbacks: list[Callback], dist: Distributed, resume: bool,
+               stop: threading.Event | None, data: ImageData | None) -> FitResult:
     stop = stop or threading.Event()
     # A resumed run reads its own files (split.json) and keeps its own weights (no --init-from). One that
     # stopped before saving its first epoch has no weights to keep: it starts again, in its own folder.
