@@ -73,7 +73,7 @@ def test_ctrl_c_then_resume_equals_uninterrupted(tiny_dataset, tmp_path, at_step
 
     run = RunFolder(tmp_path / "broken")
     stop = threading.Event()
-    with pytest.raises(Interrupted, match="--resume"):
+    with pytest.raises(Interrupted, match=r"tinyvision.train\(resume="):
         fit_run(cfg, run.path, [StopAt(at_step, stop)], stop=stop)
     assert not run.metrics_json.exists()
     second = fit_run(run.read_config(), run.path, resume=True)

@@ -31,7 +31,7 @@ from tinyvision.checkpoint import (
     unfinished,
 )
 from tinyvision.device import select_device
-from tinyvision.errors import TinyVisionError, UnfinishedRunWarning
+from tinyvision.errors import TinyVisionError, UnfinishedRunWarning, resume_command
 from tinyvision.image.decode import DEFAULT_LIMITS, ImageError, Limits
 from tinyvision.image.prepare import Preparation, choose_preparation, prepare
 from tinyvision.inference import InferenceGraph, as_log_probs, calibrated_logits
@@ -445,7 +445,7 @@ def warn_unfinished(card: ModelCard, path: Path) -> None:
     why = unfinished(card)
     if why is not None:
         folder = path if path.is_dir() else path.parent
-        warnings.warn(f"{path}: {why}; finish it with: tinyvision train --resume {folder}", UnfinishedRunWarning,
+        warnings.warn(f"{path}: {why}; finish it with: {resume_command(folder)}", UnfinishedRunWarning,
                       stacklevel=4)
 
 

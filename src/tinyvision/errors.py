@@ -33,6 +33,13 @@ def command_line() -> Iterator[None]:
         _callers.pop()
 
 
+def resume_command(folder) -> str:
+    """How the caller continues a run: the shell command on the command line, the call in Python."""
+    if _callers[-1] == "cli":
+        return f"tinyvision train --resume {folder}"
+    return f"tinyvision.train(resume={str(folder)!r})"
+
+
 def python_spelling(message: str) -> str:
     """`--batch-size` -> `batch_size`, `--font-digits 0` -> `font_digits=0`, `--no-tta-flip` ->
     `tta_flip=False`; a quoted command is kept."""

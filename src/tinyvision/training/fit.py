@@ -25,7 +25,7 @@ from tinyvision.config import RunConfig
 from tinyvision.datasets import ImageData
 from tinyvision.datasets.split import split_beside
 from tinyvision.distributed import Distributed
-from tinyvision.errors import TinyVisionError
+from tinyvision.errors import TinyVisionError, resume_command
 from tinyvision.evaluate import eval_batch_size, evaluate, split_report
 from tinyvision.inference import all_view_logits, calibrated_logits, eval_mode
 from tinyvision.models import count_parameters
@@ -170,7 +170,7 @@ def fit_seeded(cfg: RunConfig, run: RunFolder, callbacks: list[Callback], dist: 
 
     def interrupted(where: str, then: str) -> Interrupted:
         hooks.interrupt(s, pos)
-        return Interrupted(f"interrupted {where}; state saved. {then} with: tinyvision train --resume {run.path}")
+        return Interrupted(f"interrupted {where}; state saved. {then} with: {resume_command(run.path)}")
 
     while pos.epoch < cfg.epochs:
         run_epoch(s, pos, hooks, stop)
