@@ -225,3 +225,34 @@ def test_a_folder_named_relative_to_here_is_found_from_anywhere_and_photos_train
     monkeypatch.chdir(tmp_path.parent)
     capsys.readouterr()
     assert main(["evaluate", str(tmp_path / "run")]) == 0
+
+
+def test_a_run_is_evaluated_on_its_own_classes_after_class_folders_are_added(tmp_path, capsys):
+    # Adding photos/bird after training made `evaluate RUN` refuse ("no readable training images in class(es)
+    # bird"), though the docs promise the run's own split even after the folder has grown; a new val/cow in a
+    # train/test layout refused too. A class sorting before the others would also have shifted every label.
+    import json
+
+    for layout in ("classes", "splits"):
+        root = tmp_path / layout / "pics"
+        if layout == "classes":
+            for k, name in enumerate(("cat", "dog")):
+                for i in range(12):
+                    save_image(root / name / f"{i}.png", 40 + 160 * k + i)
+        else:
+            make_folder(root, n_train=12, n_test=4)
+        run = tmp_path / layout / "run"
+        assert main(["train", "--dataset", f"folder:{root}", "--model", "mlp", "--epochs", "1", "--out", str(run),
+                     "--no-plots", "--progress", "lines"]) == 0
+        capsys.readouterr()
+        assert main(["evaluate", str(run), "--json"]) == 0
+        before = json.loads(capsys.readouterr().out)
+        for i in range(5):  # "bird" sorts before "cat": its folder would take label 0
+            save_image((root / "bird" if layout == "classes" else root / "train" / "bird") / f"{i}.png", 90)
+        if layout == "splits":
+            save_image(root / "val" / "cow" / "0.png", 130)
+            for name in ("cat", "dog"):  # val/ now exists: it must keep the run's own val split
+                save_image(root / "val" / name / "0.png", 60)
+        assert main(["evaluate", str(run), "--json"]) == 0, capsys.readouterr().err
+        after = json.loads(capsys.readouterr().out)
+        assert after["test_acc"] == before["test_acc"] and after["classes"] == before["classes"] == ["cat", "dog"]

@@ -143,7 +143,7 @@ def from_image_data(data: ImageData) -> CheckInput:
 def from_folder(name: str, image_size: int | None, split: SplitOptions) -> CheckInput:
     from tinyvision.datasets.folder import open_folder, split_codes
 
-    folder = open_folder(name, image_size, shape=split.shape)
+    folder = open_folder(name, image_size, shape=split.shape, saved=split.saved)
     codes = split_codes(folder, split)
     rows = np.flatnonzero(folder.ok & (codes >= 0))
     index = folder.index

@@ -137,8 +137,28 @@ def split_layout(root: Path) -> bool:
     return not any(p.suffix.lower() in EXTENSIONS and p.is_file() for p in train.iterdir())
 
 
-def list_folder(root: Path) -> FolderListing:
-    """Which layout the folder has, its classes and its image files."""
+def run_classes(saved: dict[str, str], splits: bool) -> tuple[str, ...]:
+    """The classes of a run, from its split.json: the class folders its files are in (each class had
+    training files), sorted as the folder's classes were when it was trained."""
+    return tuple(sorted({name.split("/")[1 if splits else 0] for name in saved}))
+
+
+def list_folder(root: Path, saved: dict[str, str] | None = None) -> FolderListing:
+    """Which layout the folder has, its classes and its image files. With a run's `saved` split, the
+    classes are the run's: a class folder added since is not listed (its files would be left out of the
+    run's split anyway, and a name sorting before the others shifted every label: `evaluate` refused)."""
+    if saved is not None:
+        splits = split_layout(root)
+        classes = run_classes(saved, splits)
+        files, labels, origins = [], [], []
+        for split in ("train", "val", "test") if splits else (None,):
+            base = root / split if split else root
+            if split and not base.is_dir():
+                continue
+            f, y = list_classes(root, base, classes, split, required=False)
+            files, labels, origins = files + f, labels + y, origins + [split] * len(f)
+        return FolderListing(root, "splits" if splits else "classes", classes, files, labels,
+                             origins if splits else None)
     if split_layout(root):
         if not (root / "test").is_dir():
             raise TinyVisionError(f"{root} has train/ but no test/ folder; {LAYOUT_HELP}")
@@ -174,15 +194,16 @@ def check_image_size(image_size: int | None) -> None:
 
 
 def open_folder(name: str, image_size: int | None = None, use_cache: bool = True,
-                shape: tuple[int, int, int] | None = None) -> FolderImages:
+                shape: tuple[int, int, int] | None = None, saved: dict[str, str] | None = None) -> FolderImages:
     """List `folder:PATH` and decode it (or find it decoded in the cache); to `shape` (C, H, W) when
-    given, a run's own (see `SplitOptions.shape`), else as `image_size` and the files say."""
+    given, a run's own (see `SplitOptions.shape`), else as `image_size` and the files say; with a run's
+    `saved` split, its classes only (`list_folder`)."""
     root = root_of(name)
     check_image_size(image_size)
     preparation = preparation_of(name)
     if preparation == "digit" and image_size not in (None, 28):
         raise TinyVisionError(f"{name}: digits are prepared at 28x28 (as MNIST's), not --image-size {image_size}")
-    listing = list_folder(root)
+    listing = list_folder(root, saved)
     index, store = open_cache(root, listing.files, listing.labels, image_size, use_cache, preparation, shape)
     return FolderImages(name, listing, index, store)
 
@@ -237,7 +258,7 @@ def load_folder(name: str, image_size: int | None = None, split: SplitOptions | 
                 use_cache: bool = True) -> ImageData:
     """Load `folder:PATH` as train / val / test splits (see the module's docstring)."""
     split = split or SplitOptions()
-    folder = open_folder(name, image_size, use_cache, split.shape)
+    folder = open_folder(name, image_size, use_cache, split.shape, split.saved)
     data = to_image_data(folder, split_codes(folder, split))  # (an error: one line, no warning)
     message = skipped_message(folder)
     if message:
