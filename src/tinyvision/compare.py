@@ -19,7 +19,7 @@ from tinyvision.atomic import write_json, write_text
 from tinyvision.callable_module import make_callable
 from tinyvision.config import PRESETS, RunConfig, build_config, dataset_defaults
 from tinyvision.datasets import load_dataset
-from tinyvision.datasets.registry import check_outside
+from tinyvision.datasets.folder import check_outside
 from tinyvision.datasets.split import SplitOptions
 from tinyvision.errors import TinyVisionError, expect
 from tinyvision.models import MODELS

@@ -221,7 +221,7 @@ def train(
         if resume is None:
             # Under torchrun every rank must pick the same folder: rank 0's clock decides.
             run_folder = RunFolder(Path(out) if out else dist.from_main(default_run_path(cfg.model)))
-            from tinyvision.datasets.registry import check_outside
+            from tinyvision.datasets.folder import check_outside
 
             check_outside(cfg.dataset, run_folder.path, "the run folder")
         reporter = Reporter(Progress(cfg.epochs, bar=bar, quiet=progress is False or not dist.is_main))

@@ -35,7 +35,8 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from tinyvision.datasets.data_check import check
-    from tinyvision.datasets.registry import check_outside, spec_for
+    from tinyvision.datasets.folder import check_outside
+    from tinyvision.datasets.registry import spec_for
     from tinyvision.datasets.split import SplitOptions
 
     val = args.val_fraction

@@ -269,16 +269,15 @@ def candidate_pairs(fp: Fingerprints) -> np.ndarray:
                              np.zeros(len(pairs), np.int64)])]
     if fp.mirrors:
         flipped = nearest_pairs(mirrored(fp.centred.float()), NEAR_NEIGHBOURS, against=fp.centred.float())
-        rows.append(np.column_stack([flipped, phash_distances(fp, flipped[:, 0], flipped[:, 1], True),
+        rows.append(np.column_stack([flipped, hamming(fp.mirror_phash[flipped[:, 0]], fp.phash[flipped[:, 1]]),
                                      np.ones(len(flipped), np.int64)]))
     return np.concatenate(rows).astype(np.int64)
 
 
-def phash_distances(fp: Fingerprints, i: np.ndarray, j: np.ndarray, flip: np.ndarray | bool | None) -> np.ndarray:
-    """pHash bits rows i and j differ in; where `flip`, i's mirror image's pHash, from its 32x32 thumbnail
-    (the pHash's own input: nothing decoded again)."""
+def phash_distances(fp: Fingerprints, i: np.ndarray, j: np.ndarray, flip: np.ndarray | None) -> np.ndarray:
+    """pHash bits rows i and j differ in; where `flip`, i's mirror image's pHash (`mirror_phash`)."""
     distance = hamming(fp.phash[i], fp.phash[j])
-    turn = np.flatnonzero(np.broadcast_to(np.asarray(flip if flip is not None else False, bool), distance.shape))
+    turn = np.flatnonzero(flip) if flip is not None else np.zeros(0, np.int64)
     if len(turn):
         distance[turn] = hamming(fp.mirror_phash[i[turn]], fp.phash[j[turn]])
     return distance

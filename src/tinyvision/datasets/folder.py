@@ -20,6 +20,7 @@ decoder's reason.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,19 @@ def path_of(name: str) -> Path:
         if name.startswith(prefix):
             return Path(name[len(prefix):]).expanduser()
     return Path(name).expanduser()
+
+
+def check_outside(name: str, out: str | os.PathLike, what: str) -> None:
+    """Refuse an output folder inside a folder dataset: the next check or training would take it for a
+    class of images (`check-data folder:.` run inside the photos wrote checks/ there, and the next run
+    found a tiny class "checks")."""
+    if not name.startswith((FOLDER_PREFIX, DIGITS_PREFIX)):
+        return
+    root = path_of(name).resolve()
+    where = Path(out).expanduser().resolve()
+    if where == root or root in where.parents:
+        raise TinyVisionError(f"{what} {out} is inside the dataset {name}, where it would be read as images: "
+                              f"pass --out elsewhere")
 
 
 def root_of(name: str) -> Path:

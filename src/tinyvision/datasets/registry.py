@@ -9,7 +9,6 @@ adding one entry here.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,19 +120,6 @@ def digits_folder_spec(name: str) -> DatasetSpec:
 def is_folder(name: str) -> bool:
     """`folder:PATH` or `digits:PATH`: a user's own files (split by tinyvision, split.json, --image-size)."""
     return name.startswith((FOLDER_PREFIX, DIGITS_PREFIX))
-
-
-def check_outside(name: str, out: str | os.PathLike, what: str) -> None:
-    """Refuse an output folder inside a folder dataset: the next check or training would take it for a
-    class of images (`check-data folder:.` run inside the photos wrote checks/ there, and the next run
-    found a tiny class "checks")."""
-    if not is_folder(name):
-        return
-    root = Path(name.partition(":")[2]).expanduser().resolve()
-    where = Path(out).expanduser().resolve()
-    if where == root or root in where.parents:
-        raise TinyVisionError(f"{what} {out} is inside the dataset {name}, where it would be read as images: "
-                              f"pass --out elsewhere")
 
 
 def spec_for(name: str) -> DatasetSpec:
