@@ -216,6 +216,35 @@ def test_odd_names_a_link_to_itself_and_macos_metadata_neither_crash_nor_count(t
                  "--progress", "lines", "--no-plots"]) == 0
 
 
+def test_odd_names_are_escaped_in_report_md_and_a_check_stopped_while_drawing_leaves_no_report(tmp_path, monkeypatch,
+                                                                                             capsys):
+    # A file name that is not UTF-8 went into report.md as its raw bytes (the file was no longer UTF-8), and a
+    # newline in a name split its example line. A check stopped while drawing its figures left report.md
+    # naming figures that were never drawn.
+    import os
+
+    root = clean_folder(tmp_path / "pics")
+    latin1, odd = os.fsdecode(b"caf\xe9.png"), "new\nline `quoted`.png"
+    Image.fromarray(photo(7)).save(root / "train" / "cat" / latin1)
+    Image.fromarray(photo(7)).save(root / "train" / "dog" / odd)  # the same picture under another label
+    out = tmp_path / "check"
+    assert main(["check-data", f"folder:{root}", "--out", str(out)]) == 1
+    text = (out / "report.md").read_bytes().decode("utf-8")  # strict: raises if any byte is not UTF-8
+    line = next(line for line in text.splitlines() if "caf\\xe9.png" in line)
+    assert "new\\nline `quoted`.png" in line  # both names of the pair, on the one example line
+    assert json.loads((out / "report.json").read_text())["classes"] == ["cat", "dog"]
+
+    import tinyvision.plots
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tinyvision.plots, "save_figure", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        tinyvision.datasets.check(f"folder:{root}").write(out)
+    assert not (out / "report.md").exists() and not (out / "report.json").exists()
+
+
 def test_a_class_missing_from_the_test_folder_is_a_problem(tmp_path, capsys):
     # Its accuracy cannot be measured; check-data said "no problems found".
     root = clean_folder(tmp_path / "pics")

@@ -29,6 +29,16 @@ def near_rule(t: dict) -> str:
     return f"near duplicates ({found} and 16x16 thumbnails correlated >= {t['near_thumbnail_correlation']})"
 
 
+def shown(name: str) -> str:
+    """A file or class name as report.md shows it: in a code span, with what would break the Markdown
+    escaped: a byte that is not UTF-8 (held as a lone surrogate, PEP 383) as \\xNN, a newline or other
+    control character as Python writes it; report.json keeps the name itself."""
+    text = "".join(f"\\x{ord(ch) - 0xDC00:02x}" if 0xDC80 <= ord(ch) <= 0xDCFF
+                   else ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in name)
+    fence = "``" if "`" in text else "`"  # a backtick in the name: a longer fence, spaced off it
+    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
+
+
 def duplicate_lines(title: str, d: dict | None, note: str = "") -> list[str]:
     if d is None:
         return [f"- {title}: not checked{note}"]
@@ -39,7 +49,7 @@ def duplicate_lines(title: str, d: dict | None, note: str = "") -> list[str]:
     lines = [f"- {title}: {count}{mirrored} — {d['across_splits']} across splits, {d['across_classes']} across "
              f"classes (a pair may be both), {d['within_class']} within a class"]
     for ex in d["examples"][:8]:
-        items = ", ".join(f"`{i['id']}` ({i['class']}, {i['split']})" for i in ex["items"])
+        items = ", ".join(f"{shown(i['id'])} ({shown(i['class'])}, {i['split']})" for i in ex["items"])
         extra = f", distance {ex['distance']} bits, correlation {ex['correlation']}" if "distance" in ex else ""
         if ex.get("mirrored"):
             extra = f", mirrored, correlation {ex['correlation']}"
@@ -57,16 +67,16 @@ def render_markdown(d: dict) -> str:
     lines += ["", "## Images per class", "", "| class | " + " | ".join(splits) + " |",
               "| --- | " + " | ".join("---:" for _ in splits) + " |"]
     for c in d["classes"]:
-        lines.append(f"| {c} | " + " | ".join(str(d["counts"][s].get(c, 0)) for s in splits) + " |")
+        lines.append(f"| {shown(c).replace('|', chr(92) + '|')} | " + " | ".join(str(d["counts"][s].get(c, 0)) for s in splits) + " |")
     lines.append("| **all** | " + " | ".join(str(sum(d["counts"][s].values())) for s in splits) + " |")
     bal = d["imbalance"]
     lines += ["", f"Training classes: largest {bal['largest']}, smallest {bal['smallest']}, ratio {bal['ratio']}; "
-              f"tiny classes (< {d['thresholds']['tiny_class']}): {', '.join(bal['tiny_classes']) or 'none'}.", ""]
+              f"tiny classes (< {d['thresholds']['tiny_class']}): {', '.join(map(shown, bal['tiny_classes'])) or 'none'}.", ""]
     sizes = ", ".join(f"{k} ({v})" for k, v in list(d["sizes"].items())[:8])
     modes = ", ".join(f"{k} ({v})" for k, v in d["modes"].items())
     lines += ["## Sizes and modes", "", f"- sizes (width x height): {sizes}", f"- modes: {modes}", ""]
     lines += ["## Unreadable files", ""]
-    lines += [f"- `{f}`: {r}" for f, r in list(d["unreadable"].items())[:50]] or ["None."]
+    lines += [f"- {shown(f)}: {r}" for f, r in list(d["unreadable"].items())[:50]] or ["None."]
     t = d["thresholds"]
     lines += ["", "## Duplicates", "",
               *duplicate_lines("identical files (same bytes)", d["identical_files"], " (not a folder)"),
@@ -119,9 +129,11 @@ def example_pairs(report: CheckReport) -> list[tuple[torch.Tensor, torch.Tensor,
 
 
 def write_report(report: CheckReport, out: Path, figures: bool = True) -> dict[str, Path]:
+    """report.json and report.md, written last: a check stopped while drawing leaves no report naming
+    figures it never drew (an earlier check's report is removed first, and its figures too)."""
     files = {"json": out / "report.json", "markdown": out / "report.md"}
-    write_json(files["json"], report.data)
-    write_text(files["markdown"], report.markdown())
+    for name in ("report.md", "report.json"):
+        (out / name).unlink(missing_ok=True)
     if figures:
         from tinyvision.plots import data_check_figure, duplicate_pairs_figure, save_figure
 
@@ -132,4 +144,6 @@ def write_report(report: CheckReport, out: Path, figures: bool = True) -> dict[s
     for name in ("check.png", "duplicates.png"):  # an earlier check's figure, in a folder used again: not this one's
         if (out / name) not in files.values():
             (out / name).unlink(missing_ok=True)
+    write_json(files["json"], report.data)
+    write_text(files["markdown"], report.markdown())
     return files
