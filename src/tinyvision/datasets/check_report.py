@@ -67,11 +67,13 @@ def render_markdown(d: dict) -> str:
     lines += ["", "## Images per class", "", "| class | " + " | ".join(splits) + " |",
               "| --- | " + " | ".join("---:" for _ in splits) + " |"]
     for c in d["classes"]:
-        lines.append(f"| {shown(c).replace('|', chr(92) + '|')} | " + " | ".join(str(d["counts"][s].get(c, 0)) for s in splits) + " |")
+        cell = shown(c).replace("|", "\\|")  # a pipe in a class name would end the table's cell
+        lines.append(f"| {cell} | " + " | ".join(str(d["counts"][s].get(c, 0)) for s in splits) + " |")
     lines.append("| **all** | " + " | ".join(str(sum(d["counts"][s].values())) for s in splits) + " |")
     bal = d["imbalance"]
+    tiny = ", ".join(map(shown, bal["tiny_classes"])) or "none"
     lines += ["", f"Training classes: largest {bal['largest']}, smallest {bal['smallest']}, ratio {bal['ratio']}; "
-              f"tiny classes (< {d['thresholds']['tiny_class']}): {', '.join(map(shown, bal['tiny_classes'])) or 'none'}.", ""]
+              f"tiny classes (< {d['thresholds']['tiny_class']}): {tiny}.", ""]
     sizes = ", ".join(f"{k} ({v})" for k, v in list(d["sizes"].items())[:8])
     modes = ", ".join(f"{k} ({v})" for k, v in d["modes"].items())
     lines += ["## Sizes and modes", "", f"- sizes (width x height): {sizes}", f"- modes: {modes}", ""]
