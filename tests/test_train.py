@@ -231,7 +231,7 @@ def test_a_learners_wrongly_typed_arguments_are_refused_in_one_line_naming_them(
     # loaded; plots="no" and dry_run="no" were taken as true.
     import tinyvision
     from tinyvision.datasets import load as load_data
-    from tinyvision.errors import python_spelling
+    from tinyvision.errors import flag, python_spelling
 
     for call, words in [
         (lambda: tinyvision.train(dataset=3), "dataset must be a dataset's name"),
@@ -250,5 +250,10 @@ def test_a_learners_wrongly_typed_arguments_are_refused_in_one_line_naming_them(
     # A flag in a message becomes the keyword a Python caller passes, with its number; a quoted value stays.
     assert python_spelling("or train with --font-digits 0") == "or train with font_digits=0"
     assert python_spelling("unknown model '--tvnet'") == "unknown model '--tvnet'"
+    # A value that is no number is joined with "=", shell-quoted when it must be: the shell takes it as it is
+    # written, and Python gets the keyword with the value quoted ("pass model tvnet" was half converted).
+    advice = f"pass {flag('model', 'tvnet')}, or {flag('resume', '/tmp/my runs/a')} or a new --out."
+    assert advice == "pass --model=tvnet, or --resume='/tmp/my runs/a' or a new --out."
+    assert python_spelling(advice) == "pass model='tvnet', or resume='/tmp/my runs/a' or a new out."
     assert python_spelling("continue with: tinyvision train --resume x") == "continue with: tinyvision train --resume x"
     assert len(repr(load_data("mnist"))) < 120  # a notebook cell's value: one line, not every pixel

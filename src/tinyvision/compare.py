@@ -21,7 +21,7 @@ from tinyvision.config import PRESETS, RunConfig, build_config, dataset_defaults
 from tinyvision.datasets import load_dataset
 from tinyvision.datasets.folder import check_outside
 from tinyvision.datasets.split import SplitOptions
-from tinyvision.errors import TinyVisionError, expect
+from tinyvision.errors import TinyVisionError, expect, flag
 from tinyvision.models import MODELS
 from tinyvision.progress import Progress, progress_bar
 from tinyvision.run import Run
@@ -90,7 +90,7 @@ def plan(c: CompareSpec) -> list[tuple[RunConfig, RunFolder]]:
     if (c.out / REPORT_JSON).exists() or any(r.state.exists() or r.model.exists() for _, r in runs):
         raise TinyVisionError(f"{c.out} already holds a comparison; pass a new --out")
     if c.out.exists() and not c.out.is_dir():
-        raise TinyVisionError(f"--out {c.out} exists and is not a folder")
+        raise TinyVisionError(f"{flag('out', c.out)} exists and is not a folder")
     return runs
 
 

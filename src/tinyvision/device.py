@@ -17,9 +17,9 @@ def select_device(name: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise TinyVisionError("--device cuda: no CUDA GPU is available here")
+        raise TinyVisionError("--device=cuda: no CUDA GPU is available here")
     if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise TinyVisionError("--device mps: Apple's MPS backend is not available here")
+        raise TinyVisionError("--device=mps: Apple's MPS backend is not available here")
     if name not in ("cpu", "cuda", "mps"):
         raise TinyVisionError(f"unknown device {name!r}; choose auto, cpu, cuda or mps")
     return torch.device(name)
@@ -62,7 +62,7 @@ def training_precision(device: torch.device, requested: str = "auto") -> str:
     if requested == "auto":
         return "bf16" if device.type in ("cpu", "cuda") and native_bf16(device) else "fp32"
     if requested == "bf16" and device.type not in ("cpu", "cuda"):
-        raise TinyVisionError(f"--precision bf16 needs a CPU or CUDA device, not {device.type}")
+        raise TinyVisionError(f"--precision=bf16 needs a CPU or CUDA device, not {device.type}")
     return requested
 
 

@@ -165,7 +165,7 @@ def start_ranks(device_name: str = "auto", env: Mapping[str, str] = os.environ) 
         return Distributed(device=device)
     rank, world, local = info
     if device.type == "mps":
-        raise TinyVisionError("distributed training runs on CUDA GPUs or on the CPU, not on MPS: pass --device cpu")
+        raise TinyVisionError("distributed training runs on CUDA GPUs or on the CPU, not on MPS: pass --device=cpu")
     if device.type == "cuda":
         if local >= torch.cuda.device_count():
             raise TinyVisionError(

@@ -7,18 +7,23 @@ A message names an option as its command-line flag (`--batch-size`), since
 the CLI and the Python API share one validation. Raised to a Python caller
 (a notebook, a script) it names the keyword argument instead (`batch_size`,
 `--no-tta-flip` as `tta_flip=False`): the CLI says when it is the caller
-(`command_line`). A `tinyvision ...` command quoted in a message, something to
-type in a shell, keeps its flags.
+(`command_line`). A flag given a value that is no number is written with
+`flag()` (`--model=tvnet`, which the shell takes too), so the Python spelling
+knows where the value ends: `model='tvnet'`. A `tinyvision ...` command quoted
+in a message, something to type in a shell, keeps its flags.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
+import shlex
 from collections.abc import Iterator
 
 # A flag (not inside a quoted value or a path: `unknown model '--tvnet'`), with the number it is given, if any.
-_FLAG = re.compile(r"(?<![\w/'\"-])--(no-)?([a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?: (\d+(?:\.\d+)?)(?![\w.]))?")
+# A value joined with "=" (`flag()`) is shell-quoted when it needs to be, and ends where its quote or word does.
+_FLAG = re.compile(r"(?<![\w/'\"-])--(no-)?([a-z][a-z0-9]*(?:-[a-z0-9]+)*)"
+                   r"(?: (\d+(?:\.\d+)?)(?![\w.])|=((?:'[^']*'|\"'\")+|[^\s'\",;()]+?(?=[.:]?(?:[\s,;()]|$))))?")
 _COMMAND = re.compile(r"\btinyvision [a-z]")  # from here on, a shell command: left as it is
 _callers = ["python"]
 
@@ -40,14 +45,22 @@ def resume_command(folder) -> str:
     return f"tinyvision.train(resume={str(folder)!r})"
 
 
+def flag(name: str, value: object) -> str:
+    """A flag with its value, for a message: `--model=tvnet` on the command line (shell-quoted when it must
+    be: `--out='my runs'`), `model='tvnet'` to a Python caller."""
+    return f"--{name}={shlex.quote(str(value))}"
+
+
 def python_spelling(message: str) -> str:
     """`--batch-size` -> `batch_size`, `--font-digits 0` -> `font_digits=0`, `--no-tta-flip` ->
-    `tta_flip=False`; a quoted command is kept."""
+    `tta_flip=False`, `--model=tvnet` -> `model='tvnet'`; a quoted command is kept."""
     command = _COMMAND.search(message)
     cut = command.start() if command else len(message)
 
     def keyword(m: re.Match) -> str:
         name = m.group(2).replace("-", "_")
+        if m.group(4):
+            return f"{name}={shlex.split(m.group(4))[0]!r}"
         return f"{name}=False" if m.group(1) else f"{name}={m.group(3)}" if m.group(3) else name
 
     return _FLAG.sub(keyword, message[:cut]) + message[cut:]

@@ -110,7 +110,7 @@ def onnx_session(path: Path):
     try:
         import onnxruntime as ort
     except ImportError:
-        raise TinyVisionError("--runtime onnx needs onnxruntime: pip install 'tinyvision[onnx]'") from None
+        raise TinyVisionError("--runtime=onnx needs onnxruntime: pip install 'tinyvision[onnx]'") from None
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     try:

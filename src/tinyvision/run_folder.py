@@ -11,7 +11,7 @@ from pathlib import Path
 from tinyvision.atomic import write_json, write_text
 from tinyvision.checkpoint import MODEL_FILE, STATE_FILE
 from tinyvision.config import RunConfig
-from tinyvision.errors import TinyVisionError
+from tinyvision.errors import TinyVisionError, flag
 from tinyvision.typed_json import is_int, is_number
 
 EPOCH_COLUMNS = (
@@ -70,8 +70,8 @@ class RunFolder:
         folder, one wins and the other gets a one-line error.
         """
         if self.path.exists() and not self.path.is_dir():
-            raise TinyVisionError(f"--out {self.path} exists and is not a folder")
-        taken = f"{self.path} already holds a run; pass --resume {self.path} or a new --out"
+            raise TinyVisionError(f"{flag('out', self.path)} exists and is not a folder")
+        taken = f"{self.path} already holds a run; pass {flag('resume', self.path)} or a new --out"
         if self.state.exists() or self.model.exists():
             raise TinyVisionError(taken)
         try:

@@ -431,7 +431,8 @@ def problems_of(report: dict) -> list[str]:
     if bal["ratio"] is None:
         problems.append(f"class(es) with no readable training images: {some(bal.get('empty_classes', []))}")
     elif bal["ratio"] >= IMBALANCE_RATIO:
-        problems.append(f"class imbalance: largest/smallest = {bal['ratio']} (try --balance weights or sampler)")
+        problems.append(f"class imbalance: largest/smallest = {bal['ratio']} "
+                        "(try --balance=weights or --balance=sampler)")
     return problems
 
 

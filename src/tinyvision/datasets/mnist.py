@@ -19,7 +19,7 @@ from tinyvision.datasets.cache import cache_root
 from tinyvision.datasets.download import RemoteFile, download
 from tinyvision.datasets.idx import read_idx
 from tinyvision.datasets.image_data import ImageData
-from tinyvision.errors import TinyVisionError
+from tinyvision.errors import TinyVisionError, flag
 
 BUNDLED_DIR = Path(__file__).parent / "bundled"
 
@@ -154,7 +154,7 @@ def load_mnist_format(spec: IdxDatasetSpec, data_dir: Path | None) -> ImageData:
     """Load from `data_dir` when given (and nowhere else), else the default sources in order."""
     if data_dir is not None:
         if not data_dir.is_dir():
-            raise TinyVisionError(f"--data-dir {data_dir} is not a folder")
+            raise TinyVisionError(f"{flag('data-dir', data_dir)} is not a folder")
         folders = candidate_dirs(spec, data_dir)
         files = find_files(spec, folders)
     else:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from tinyvision.checkpoint import read_card, resolve_model_path
-from tinyvision.errors import TinyVisionError
+from tinyvision.errors import TinyVisionError, flag
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,12 @@ def init_from(model: nn.Module, path: str | Path, classes: tuple[str, ...], name
     source = resolve_model_path(Path(path).expanduser())
     card = read_card(source)
     if card.model != name:
-        raise TinyVisionError(f"--init-from {source} holds a {card.model!r}, not a {name!r} "
-                              f"(fine-tune the same model: drop --model, or pass --model {card.model})")
+        raise TinyVisionError(f"{flag('init-from', source)} holds a {card.model!r}, not a {name!r} "
+                              f"(fine-tune the same model: drop --model, or pass {flag('model', card.model)})")
     try:
         saved = safetensors.torch.load_file(str(source), device="cpu")
     except Exception as exc:  # safetensors raises its own error types
-        raise TinyVisionError(f"--init-from {source}: corrupt checkpoint ({exc})") from None
+        raise TinyVisionError(f"{flag('init-from', source)}: corrupt checkpoint ({exc})") from None
     new_head = tuple(card.classes) != tuple(classes)
     head = head_names(model) if new_head else set()
     own = model.state_dict()
@@ -81,7 +81,7 @@ def init_from(model: nn.Module, path: str | Path, classes: tuple[str, ...], name
                 loaded.append(name)
     if not any(n for n in loaded if not n.endswith("num_batches_tracked")):
         raise TinyVisionError(
-            f"--init-from {source}: no layer of its {card.model!r} fits this {type(model).__name__} "
+            f"{flag('init-from', source)}: no layer of its {card.model!r} fits this {type(model).__name__} "
             f"(same names and shapes needed)"
         )
     return InitReport(source, loaded, skipped, new_head)
