@@ -676,3 +676,27 @@ def test_an_unreadable_file_given_to_predict_is_named_in_its_error(tmp_path):
     with pytest.raises(tinyvision.ImageError, match=r"broken\.png: ") as caught:
         model.predict(str(tmp_path / "broken.png"))
     assert caught.value.kind == "corrupt"  # still the decoder's kind, for the server's status codes
+
+
+def test_one_mnist_digit_as_keras_or_torchvision_holds_it_is_read_as_evaluation_reads_it(brief_run, mnist):
+    # Keras's x_test[0] (uint8 (28, 28)) and torchvision's ToTensor() digit (float (1, 28, 28)) went through the
+    # number reader, which prepared the digit a second time: 6 of 1,500 answers differed from the batch
+    # x_test[:1] and from what evaluation counted. A user's own 28x28 drawing is still prepared.
+    import tinyvision
+
+    model = tinyvision.load(brief_run.path)
+    digits = np.round(mnist[0][:200] * 255).astype(np.uint8)
+    batch = model.predict(digits)
+    for digit, expected in zip(digits, batch):
+        for one in (digit, torch.from_numpy(digit / 255.0).float()[None]):
+            answer = model.predict(one)
+            assert answer.label == expected.label and torch.equal(answer.input, torch.from_numpy(digit)[None])
+    # Dark on light, or off-centre by 4 px: no dataset image, so prepared as any image is, and read as well.
+    inverted = 255 - digits
+    moved = np.zeros_like(digits)
+    moved[:, :, 4:] = digits[:, :, :-4]
+    for drawn in (inverted, moved):
+        answers = [model.predict(d) for d in drawn]
+        assert not any(model.is_prepared(d) for d in drawn)
+        right = np.mean([a.label == str(label) for a, label in zip(answers, mnist[1][:200])])
+        assert right >= np.mean([a.label == str(label) for a, label in zip(batch, mnist[1][:200])]) - 0.05

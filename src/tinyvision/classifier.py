@@ -37,6 +37,11 @@ from tinyvision.image.prepare import Preparation, choose_preparation, prepare
 from tinyvision.inference import InferenceGraph, as_log_probs, calibrated_logits
 
 Runner = Callable[[torch.Tensor], torch.Tensor]  # uint8 (N, C, H, W) -> calibrated logits (N, classes)
+# A digit array of the model's size is taken as already prepared (`Model.dataset_image`) when its one-pixel frame
+# is this dark on average (1% of MNIST's digits touch the frame, a little) ...
+PREPARED_FRAME = 0.05
+# ... and its ink's centre of mass is within this many pixels of the centre (MNIST's digits: 1.42 at most).
+PREPARED_CENTRE = 2.0
 
 
 def as_pixels(inputs: torch.Tensor) -> torch.Tensor:
@@ -239,9 +244,42 @@ class Model:
         return as_log_probs(self.logits(pixels))
 
     def is_prepared(self, source) -> bool:
-        """A uint8 tensor shaped like the model's input (a dataset image) is used as it is."""
-        return isinstance(source, torch.Tensor) and source.dtype == torch.uint8 \
-            and tuple(source.shape) == tuple(self.input_shape)
+        """A dataset image is used as it is (`dataset_image`)."""
+        return self.dataset_image(source) is not None
+
+    def dataset_image(self, source) -> torch.Tensor | None:
+        """`source` as the uint8 (C, H, W) input it already is, or None (an image to prepare).
+
+        A uint8 tensor shaped like the model's input is one. For a digit model, so is one digit of the
+        model's size, (H, W) (or a (1, H, W) tensor; uint8, or floats in [0, 1]), that already looks as
+        preparation leaves a digit: light ink on a dark frame, its centre of mass at the centre (as MNIST
+        centred it; every MNIST digit within 1.42 px). That is MNIST's `x_test[0]` in Keras, or
+        torchvision's `ToTensor()` digit: read as a user's image it was prepared a second time, and the
+        answer could differ from the batch `x_test[:1]` and from evaluation (6 of 1,500 test digits). A
+        user's own drawing of that size, dark on light or off-centre, is prepared as any image is."""
+        if isinstance(source, torch.Tensor) and source.dtype == torch.uint8 \
+                and tuple(source.shape) == tuple(self.input_shape):
+            return source.cpu()
+        channels, height, width = self.input_shape
+        if self.preparation.mode != "digit" or not isinstance(source, (torch.Tensor, np.ndarray)):
+            return None
+        shape = tuple(source.shape)
+        if shape != (height, width) and not (isinstance(source, torch.Tensor) and shape == (1, height, width)):
+            return None
+        values = source.detach().cpu().float().numpy() if isinstance(source, torch.Tensor) else source
+        if values.dtype != np.uint8 and not (np.issubdtype(values.dtype, np.floating) and np.isfinite(values).all()
+                                             and 0.0 <= float(values.min()) and float(values.max()) <= 1.0):
+            return None
+        ink = values.reshape(height, width).astype(np.float32) / (255.0 if values.dtype == np.uint8 else 1.0)
+        frame = np.concatenate([ink[0], ink[-1], ink[1:-1, 0], ink[1:-1, -1]])
+        total = float(ink.sum())
+        if total <= 0 or float(frame.mean()) > PREPARED_FRAME:
+            return None
+        rows, cols = np.mgrid[:height, :width]
+        centre = (float((ink * rows).sum()) / total, float((ink * cols).sum()) / total)
+        if np.hypot(centre[0] - height / 2, centre[1] - width / 2) > PREPARED_CENTRE:
+            return None
+        return as_pixels(torch.from_numpy(np.ascontiguousarray(values)).reshape(1, height, width))
 
     def prepare(self, source) -> torch.Tensor:
         """Any image source -> the uint8 (C, H, W) input this model takes.
@@ -250,9 +288,8 @@ class Model:
         through the decoder and the model's preparation (MNIST-style for digit
         models: the image's ink as one digit; `predict` reads every digit).
         """
-        if self.is_prepared(source):
-            return source.cpu()
-        return prepare(source, self.preparation, self.limits)
+        taken = self.dataset_image(source)
+        return taken if taken is not None else prepare(source, self.preparation, self.limits)
 
     def prepared_batch(self, source) -> torch.Tensor | None:
         """`source` as a batch of prepared inputs (N, C, H, W), when it is one; else None (one image, or a
