@@ -49,8 +49,9 @@ def test_figures_tables_and_explanations_show_as_a_learner_expects(tiny_dataset,
                  "--out", str(out), "--progress", "lines"]) == 0
     image = tmp_path / "image.npy"
     np.save(image, load_dataset(tiny_dataset).test_images[0, 0].numpy())
-    plot, explanation, figure, table = run_cells([
+    plot, shown_here, explanation, figure, table = run_cells([
         f"import numpy as np, tinyvision\nrun = tinyvision.Run({str(out / 'tvnet')!r})\nrun.plot()",
+        "fig = run.plot('confusion')\nfig.show()\nprint('after')",  # drawn where it is called, once
         f"e = tinyvision.load(run.path).explain(np.load({str(image)!r}))\ne",
         "e.figure()",
         f"import json\nfrom pathlib import Path\nfrom tinyvision.compare import Comparison\n"
@@ -58,6 +59,7 @@ def test_figures_tables_and_explanations_show_as_a_learner_expects(tiny_dataset,
     ], tmp_path)
     assert any("image/png" in o.get("data", {}) for o in plot), plot
     assert any("image/png" in o.get("data", {}) for o in figure), figure
+    assert [o.get("output_type") for o in shown_here] == ["display_data", "stream"], shown_here
     shown = [o["data"]["text/plain"] for o in explanation if "text/plain" in o.get("data", {})]
     assert shown and shown[0].startswith("Explanation(") and len(shown[0]) < 200, shown
     assert any("| tvnet |" in o.get("data", {}).get("text/markdown", "") for o in table), table

@@ -44,6 +44,21 @@ class NotebookFigure(Figure):
             self.savefig(buffer, format="png", dpi=rcParams["figure.dpi"], bbox_inches="tight")
         return buffer.getvalue()
 
+    def show(self, warn: bool = True) -> None:
+        """In a notebook, draw the figure where it is called (`fig = run.plot(); fig.show()`, as with a
+        pyplot figure); Figure's own `show` only works for figures pyplot made. Elsewhere: save it."""
+        try:
+            from IPython import get_ipython
+            from IPython.display import display
+        except ImportError:
+            get_ipython = None
+        if get_ipython is None or get_ipython() is None:
+            from tinyvision.errors import TinyVisionError
+
+            raise TinyVisionError("this figure shows in a notebook (fig.show(), or as a cell's value); "
+                                  "elsewhere save it: fig.savefig('figure.png')")
+        display(self)
+
 
 def save_figure(fig: Figure, path: Path) -> Path:
     with atomic_path(path) as tmp, no_glyph_warnings():
