@@ -261,7 +261,8 @@ class Model:
                 and tuple(source.shape) == tuple(self.input_shape):
             return source.cpu()
         channels, height, width = self.input_shape
-        if self.preparation.mode != "digit" or not isinstance(source, (torch.Tensor, np.ndarray)):
+        if self.preparation.mode != "digit" or not isinstance(source, (torch.Tensor, np.ndarray)) \
+                or (isinstance(source, torch.Tensor) and source.layout != torch.strided):  # sparse: refused later
             return None
         shape = tuple(source.shape)
         if shape != (height, width) and not (isinstance(source, torch.Tensor) and shape == (1, height, width)):
