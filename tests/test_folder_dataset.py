@@ -256,3 +256,32 @@ def test_a_run_is_evaluated_on_its_own_classes_after_class_folders_are_added(tmp
         assert main(["evaluate", str(run), "--json"]) == 0, capsys.readouterr().err
         after = json.loads(capsys.readouterr().out)
         assert after["test_acc"] == before["test_acc"] and after["classes"] == before["classes"] == ["cat", "dog"]
+
+
+def test_a_run_is_evaluated_on_its_own_test_files_however_its_folder_is_spelled_and_after_a_cleanup(
+        tmp_path, monkeypatch, capsys):
+    # `evaluate RUN --dataset folder:pics/` (relative, a trailing slash) was taken for another folder and split
+    # again with seed 0: a run of seed 3 was scored mostly on its own training images. And deleting training
+    # images blocked evaluate ("file(s) of the run's split are gone"), though it needs only the test files.
+    import json
+
+    root = tmp_path / "pics"
+    for k, name in enumerate(("cat", "dog")):
+        for i in range(20):
+            save_image(root / name / f"{i}.png", 40 + 160 * k + i)
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", f"folder:{root}", "--model", "mlp", "--epochs", "1", "--seed", "3",
+                 "--out", str(run), "--no-plots", "--progress", "lines"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--json"]) == 0
+    own = json.loads(capsys.readouterr().out)
+    # Only the run's test files are left: a split made again would test on a share of them (and the run's
+    # own split refused, its training files gone).
+    for name, split in json.loads((run / "split.json").read_text())["files"].items():
+        if split != "test":
+            (root / name).unlink()
+    monkeypatch.chdir(tmp_path)
+    for spelled in (None, "folder:pics/", "folder:./pics", f"digits:{root}"):
+        assert main(["evaluate", str(run), "--json", *(["--dataset", spelled] if spelled else [])]) == 0, spelled
+        again = json.loads(capsys.readouterr().out)
+        assert (again["test_acc"], again["test_count"]) == (own["test_acc"], own["test_count"]), spelled

@@ -220,3 +220,19 @@ def anchored(dataset: str) -> str:
         if isinstance(dataset, str) and dataset.startswith(prefix) and len(dataset) > len(prefix):
             return prefix + os.path.abspath(os.path.expanduser(dataset[len(prefix):]))
     return dataset
+
+
+def same_dataset(a: str, b: str) -> bool:
+    """Whether two dataset names are one dataset: equal, or folder datasets of one folder, however their paths
+    are spelled (relative, `~`, a trailing slash, a link to it; `folder:` or `digits:`, the same files)."""
+    import os
+
+    from tinyvision.datasets.registry import DIGITS_PREFIX, FOLDER_PREFIX
+
+    if a == b:
+        return True
+    folders = [s for s in (a, b) if isinstance(s, str) and s.startswith((FOLDER_PREFIX, DIGITS_PREFIX))]
+    if len(folders) < 2:
+        return False
+    return os.path.realpath(os.path.expanduser(a.split(":", 1)[1])) == os.path.realpath(os.path.expanduser(
+        b.split(":", 1)[1]))

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tinyvision.atomic import write_json
+from tinyvision.config import same_dataset
 from tinyvision.datasets import load_dataset
 from tinyvision.datasets.split import SplitOptions, split_of_run
 from tinyvision.errors import TinyVisionError
@@ -23,13 +24,17 @@ def evaluate_model(model: Model, dataset: str | None = None, data_dir: Path | No
     server call, so this accuracy is the accuracy of what answers users.
     """
     card = model.card
-    name = dataset or card.dataset
+    # The run's own folder, however it is spelled (relative, with ~ or a trailing slash, through a link), is
+    # the run's: spelled otherwise it was split again with seed 0, and a run of another seed was scored
+    # mostly on its own training images.
+    own = dataset is None or same_dataset(dataset, card.dataset)
+    name = card.dataset if own else dataset
     # A folder the run split itself: its own test files, as its split.json (or its seed) says. Any folder
     # is decoded to the model's input shape, as predict reads a file: the run's files give the tensors it
     # was tested on even after the folder has grown, and another folder of other sizes can be evaluated.
     shape = tuple(card.input_shape)
-    split = split_of_run(model.source, card.config, shape) if name == card.dataset else SplitOptions(shape=shape)
-    data = load_dataset(name, data_dir, card.config.get("image_size") if name == card.dataset else None, split=split)
+    split = split_of_run(model.source, card.config, shape) if own else SplitOptions(shape=shape)
+    data = load_dataset(name, data_dir, card.config.get("image_size") if own else None, split=split)
     if tuple(data.classes) != tuple(card.classes):
         raise TinyVisionError(
             f"{model.source} knows the classes {listed(card.classes)}; {data.name} has "

@@ -226,7 +226,7 @@ def split_codes(folder: FolderImages, options: SplitOptions) -> np.ndarray:
     """TRAIN, VAL, TEST or -1 (left out) for every listed file."""
     listing = folder.listing
     if options.saved is not None:
-        return saved_split(listing.files, options.saved, listing.root)
+        return saved_split(listing.files, options.saved, listing.root, options.needed)
     labels = np.asarray(listing.labels)
     if listing.layout == "classes":
         return stratified_split(listing.files, labels, options)
@@ -248,13 +248,14 @@ def skipped_message(folder: FolderImages) -> str | None:
     return f"skipped {len(errors)} unreadable image(s): {shown}{more}"
 
 
-def to_image_data(folder: FolderImages, codes: np.ndarray) -> ImageData:
-    """The splits as an `ImageData`: in memory when the folder fits the budget, else gathered from the file."""
+def to_image_data(folder: FolderImages, codes: np.ndarray, needed: tuple[str, ...] = SPLITS) -> ImageData:
+    """The splits as an `ImageData`: in memory when the folder fits the budget, else gathered from the file.
+    Every class needs training images when the training split is `needed` (not to evaluate a run)."""
     listing, ok = folder.listing, folder.ok
     labels = torch.tensor(listing.labels, dtype=torch.int64)
     rows = {split: np.flatnonzero((codes == code) & ok) for code, split in enumerate(SPLITS)}
     empty = [listing.classes[k] for k in range(len(listing.classes))
-             if not (labels[torch.from_numpy(rows["train"])] == k).any()]
+             if "train" in needed and not (labels[torch.from_numpy(rows["train"])] == k).any()]
     if empty:
         raise TinyVisionError(f"{listing.root}: no readable training images in class(es) {', '.join(empty)}")
     if len(rows["test"]) == 0:
@@ -273,7 +274,7 @@ def load_folder(name: str, image_size: int | None = None, split: SplitOptions | 
     """Load `folder:PATH` as train / val / test splits (see the module's docstring)."""
     split = split or SplitOptions()
     folder = open_folder(name, image_size, use_cache, split.shape, split.saved)
-    data = to_image_data(folder, split_codes(folder, split))  # (an error: one line, no warning)
+    data = to_image_data(folder, split_codes(folder, split), split.needed)  # (an error: one line, no warning)
     message = skipped_message(folder)
     if message:
         print(f"tinyvision: warning: {message}", file=sys.stderr)

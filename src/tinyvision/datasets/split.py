@@ -44,6 +44,9 @@ class SplitOptions:
     # The (C, H, W) a run decoded its folder to (split.json, or its model card): the run's files become
     # the same tensors after the folder has grown, whatever size is now the most common.
     shape: tuple[int, int, int] | None = None
+    # The saved splits whose files must all be there: training resumes on every file of its split, but a
+    # run is evaluated on its test files alone (training images cleaned up since blocked `evaluate`).
+    needed: tuple[str, ...] = SPLITS
 
     def __post_init__(self) -> None:
         if not 0 <= self.test_fraction < 1:
@@ -90,9 +93,10 @@ def stratified_split(names: list[str], labels: np.ndarray, options: SplitOptions
     return codes
 
 
-def saved_split(names: list[str], saved: dict[str, str], root: Path) -> np.ndarray:
-    """The codes of a saved assignment; files it does not list (added since) are left out (-1)."""
-    missing = sorted(set(saved) - set(names))
+def saved_split(names: list[str], saved: dict[str, str], root: Path, needed: tuple[str, ...] = SPLITS) -> np.ndarray:
+    """The codes of a saved assignment; files it does not list (added since) are left out (-1). A file of a
+    `needed` split that is gone is refused; one of another split is left out too."""
+    missing = sorted({name for name, split in saved.items() if split in needed} - set(names))
     if missing:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         raise TinyVisionError(f"{root}: {len(missing)} file(s) of the run's split are gone: {shown}")
@@ -156,4 +160,5 @@ def split_of_run(path: Path, config: dict, shape: tuple[int, int, int] | None = 
     return SplitOptions(
         int(config.get("seed", 0)), float(config.get("val_fraction", 0.1)),
         float(config.get("test_fraction", 0.1)), files, tuple(shape) if shape is not None else saved_shape,
+        needed=("test",),  # to evaluate, plot or check an export: the test files
     )
