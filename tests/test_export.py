@@ -167,3 +167,36 @@ def test_a_torchscript_export_is_not_loaded_and_a_prediction_prints_short(tiny_r
     prediction = model.predict(buffer)  # an open binary file, as an upload or io.BytesIO gives one
     assert prediction.label == model.predict(buffer.getvalue()).label
     assert len(repr(prediction)) < 200 and repr(prediction).startswith(f"Prediction(label={prediction.label!r}")
+
+
+def test_a_stale_nan_or_misnamed_export_is_caught(tiny_dataset, tmp_path, monkeypatch, capsys):
+    # A run's model.onnx exported before the run was resumed answered with the old weights through
+    # --runtime onnx, without a word; an exported file answering NaN passed the check ("max |logit
+    # difference| 0.00e+00", as Python's max() drops NaN); --out RUN/config.json wrote the graph over the
+    # run's config; and an ONNX graph named .pt was then refused as TorchScript.
+    import tinyvision.export as export
+
+    cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.05, seed=3, limit_batches=2).validate()
+    run = tmp_path / "run"
+    fit_run(cfg, run)
+    assert main(["export", str(run), "--format", "onnx", "--check-images", "8"]) == 0
+    assert tinyvision.load(run, runtime="onnx").predict(np.zeros((12, 12), np.uint8)) is not None
+    fit_run(RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.05, seed=4, limit_batches=2).validate(),
+            tmp_path / "other")
+    (tmp_path / "other" / "model.safetensors").replace(run / "model.safetensors")  # the run went on
+    with pytest.raises(tinyvision.TinyVisionError, match="exported from other weights"):
+        tinyvision.load(run, runtime="onnx")
+    assert main(["predict", str(run), "--runtime", "onnx", str(tmp_path / "none.png")]) == 2
+    assert "export it again" in capsys.readouterr().err
+
+    real = export.load_runner
+    monkeypatch.setattr(export, "load_runner", lambda path, fmt: lambda x: real(path, fmt)(x) * float("nan"))
+    assert main(["export", str(run), "--format", "onnx", "--out", str(tmp_path / "nan.onnx")]) == 1
+    assert "max |logit difference| inf" in capsys.readouterr().out and not (tmp_path / "nan.onnx").exists()
+    monkeypatch.setattr(export, "load_runner", real)
+
+    config = (run / "config.json").read_bytes()
+    for out, words in ((run / "config.json", "the run's own"), (tmp_path / "m.pt", "names a torchscript file")):
+        assert main(["export", str(run), "--format", "onnx", "--out", str(out)]) == 2
+        assert words in capsys.readouterr().err
+    assert (run / "config.json").read_bytes() == config and not (tmp_path / "m.pt").exists()

@@ -28,6 +28,7 @@ from tinyvision.checkpoint import (
     load_model,
     read_card,
     resolve_model_path,
+    stored_digest,
     unfinished,
 )
 from tinyvision.device import select_device
@@ -196,6 +197,8 @@ class Model:
                     f"no {onnx_path}; write it first with: tinyvision export {path} --format onnx"
                 )
             card = onnx_card(onnx_path)
+            if path.suffix.lower() != ".onnx":
+                check_export_current(onnx_path, resolve_model_path(path))
             warn_unfinished(card, onnx_path)
             return cls(card, onnx_path, runner=onnx_runner(onnx_path, card), preparation=preparation)
         dev = select_device(device)
@@ -450,9 +453,18 @@ class Model:
             raise TinyVisionError(f"export() writes to a file path, not {path!r}")
         out = Path(path) if path is not None else self.source.with_name("model" + FORMATS[format])
         own = {self.source.resolve()} | {self.source.resolve().with_name(n) for n in (MODEL_FILE, STATE_FILE)}
-        if out.resolve() in own:  # (it wrote over the checkpoint it read, and said so with success)
+        # Beside the checkpoint, a file that is no export is the run's own (config.json, metrics.json,
+        # split.json ...): written over, the run could no longer be plotted or resumed.
+        beside = out.resolve().parent == self.source.resolve().parent and out.exists() \
+            and out.suffix.lower() not in FORMATS.values()
+        if out.resolve() in own or beside:  # (it wrote over the checkpoint it read, and said so with success)
             raise TinyVisionError(f"{out}: the run's own {out.name}; export to another file")
-        return export_graph(copy.deepcopy(self.graph).cpu().eval(), self.card, format, out)
+        other = next((f for f, suffix in FORMATS.items() if suffix == out.suffix.lower() and f != format), None)
+        if other is not None:  # loading goes by the suffix: an ONNX graph named .pt was refused as TorchScript
+            raise TinyVisionError(f"{out}: {out.suffix} names a {other} file; name a {format} export "
+                                  f"{FORMATS[format]}")
+        weights = stored_digest(self.source) if self.source.suffix == ".safetensors" else None
+        return export_graph(copy.deepcopy(self.graph).cpu().eval(), self.card, format, out, weights)
 
 
 def onnx_card(path: Path) -> ModelCard:
@@ -475,6 +487,20 @@ def onnx_card(path: Path) -> ModelCard:
             raise TinyVisionError(f"{path}: {sidecar.name} beside it is the card of another export (its checksum "
                                   f"differs; an export stopped midway?): export again")
     return ModelCard.from_json(json.dumps(card_json), sidecar)
+
+
+def check_export_current(onnx_path: Path, checkpoint: Path) -> None:
+    """Refuse a run's `model.onnx` exported from other weights than the run's checkpoint now holds (the run
+    was resumed, or was still training, after the export). An export made before the sidecar recorded its
+    weights is taken as it is."""
+    try:
+        exported = json.loads(onnx_path.with_name(onnx_path.name + ".json").read_text()).get("weights_sha256")
+    except (OSError, ValueError, AttributeError):
+        return  # (onnx_card has read it already; nothing more to learn)
+    if exported is not None and checkpoint.is_file() and exported != stored_digest(checkpoint):
+        raise TinyVisionError(f"{onnx_path} was exported from other weights than {checkpoint} holds now (the run "
+                              f"trained on after it): export it again with: tinyvision export "
+                              f"{checkpoint.parent} --format onnx")
 
 
 def warn_unfinished(card: ModelCard, path: Path) -> None:

@@ -37,12 +37,15 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def sidecar(card: ModelCard, fmt: str, model_sha256: str) -> dict:
+def sidecar(card: ModelCard, fmt: str, model_sha256: str, weights_sha256: str | None = None) -> dict:
     return {
         "format": fmt,
         # The file this card belongs to: written over by another export and stopped between the two files,
         # the pair held one model's card beside another's graph, and was used so without a word.
         "model_sha256": model_sha256,
+        # The checkpoint's weights it was exported from: a run resumed (or still training) after its export
+        # kept answering with the old model through `--runtime onnx`, without a word.
+        "weights_sha256": weights_sha256,
         "model": card.model,
         "dataset": card.dataset,
         "classes": list(card.classes),
@@ -74,7 +77,8 @@ def quiet():
         yield
 
 
-def export_graph(graph: InferenceGraph, card: ModelCard, fmt: str, path: Path) -> Path:
+def export_graph(graph: InferenceGraph, card: ModelCard, fmt: str, path: Path,
+                 weights_sha256: str | None = None) -> Path:
     """Write `path` and its JSON sidecar, each atomically; returns `path`. The model is published last, once
     its sidecar is written: a sidecar that cannot be written (a folder by that name, a full disk) leaves
     no model without one. A full disk is one line, not a traceback (TorchScript writes through Python:
@@ -100,7 +104,7 @@ def export_graph(graph: InferenceGraph, card: ModelCard, fmt: str, path: Path) -
                 buffer = io.BytesIO()
                 torch.jit.save(torch.jit.trace(graph, example), buffer)
                 tmp.write_bytes(buffer.getvalue())
-            write_json(beside, sidecar(card, fmt, file_sha256(tmp)))
+            write_json(beside, sidecar(card, fmt, file_sha256(tmp), weights_sha256))
     except OSError as exc:
         raise TinyVisionError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
@@ -156,5 +160,7 @@ def check_parity(graph: InferenceGraph, path: Path, fmt: str, images: torch.Tens
             expected = graph(pixels)
         got = run(pixels)
         same += int((expected.argmax(1) == got.argmax(1)).sum())
-        worst = max(worst, float((expected - got).abs().max()))
+        # NaN anywhere (in either output) is the largest difference: Python's max() dropped it, and a file
+        # answering NaN for every image was called identical.
+        worst = max(worst, float(torch.nan_to_num((expected - got).abs(), nan=float("inf")).max()))
     return Parity(len(images), same, worst)
