@@ -285,3 +285,25 @@ def test_a_run_is_evaluated_on_its_own_test_files_however_its_folder_is_spelled_
         assert main(["evaluate", str(run), "--json", *(["--dataset", spelled] if spelled else [])]) == 0, spelled
         again = json.loads(capsys.readouterr().out)
         assert (again["test_acc"], again["test_count"]) == (own["test_acc"], own["test_count"]), spelled
+
+
+def test_a_class_folder_named_in_latin_1_trains_draws_and_evaluates(tmp_path):
+    # Old zips and Windows shares give names that are not UTF-8: training ran to its end, then died in a
+    # matplotlib traceback drawing the class names (exit 1, the run "finished"), and evaluate did too.
+    import os
+    import subprocess
+    import sys
+
+    root = tmp_path / "pics"
+    for k, name in enumerate((os.fsdecode(b"caf\xe9"), "tea")):
+        for i in range(12):
+            save_image(root / name / f"{i}.png", 40 + 160 * k + i)
+    run = tmp_path / "run"
+    for args in (["train", "--dataset", f"folder:{root}", "--model", "mlp", "--epochs", "1", "--out", str(run),
+                  "--progress", "lines"], ["evaluate", str(run)]):
+        # In a process of its own: the class name goes to stdout as its own bytes, as `ls` writes it.
+        done = subprocess.run([sys.executable, "-m", "tinyvision", *args], capture_output=True, timeout=300,
+                              env={**os.environ, "TINYVISION_DATA": str(tmp_path / "cache")})
+        assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr[-2000:]
+    assert b"caf\xe9" in done.stdout  # evaluate's per-class table
+    assert (run / "confusion.png").is_file() and (run / "misclassified.png").is_file()

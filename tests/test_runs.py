@@ -190,6 +190,50 @@ def test_init_from_fine_tunes_the_model_of_its_source_and_refuses_another(tiny_d
     assert "--init-from: no checkpoint at" in capsys.readouterr().err
 
 
+def test_fine_tuning_reads_its_source_as_every_load_does_and_a_diverged_run_fails(tiny_dataset, tmp_path, capsys):
+    # --init-from read the checkpoint directly: a corrupt one (its checksum) or one holding NaN was fine-tuned
+    # from without a word, and an unfinished one too; a Run or a Path as init_from was refused. A run whose
+    # loss became NaN was calibrated, saved and listed "finished", and every command then refused its model
+    # with a card error.
+    from safetensors.torch import load_file, save_file
+
+    from tinyvision.checkpoint import read_metadata
+    from tinyvision.errors import UnfinishedRunWarning
+
+    source = tinyvision.train(dataset=tiny_dataset, out=tmp_path / "source", epochs=1, limit_batches=2,
+                              progress=False, plots=False, **FAST)
+    again = tinyvision.train(dataset=tiny_dataset, out=tmp_path / "again", init_from=source, epochs=1,
+                             limit_batches=2, progress=False, plots=False, **FAST)
+    assert again.config.init_from == str(source.path) and repr(again).startswith(f"Run('{again.path}', tvnet")
+    checkpoint = source.path / "model.safetensors"
+    weights, metadata = load_file(checkpoint), read_metadata(checkpoint)
+    for name, damage in (("flipped", lambda t: t + 1), ("nan", lambda t: t * float("nan"))):
+        first = next(k for k, t in weights.items() if t.is_floating_point())
+        save_file({**weights, first: damage(weights[first])}, tmp_path / f"{name}.safetensors", metadata=metadata)
+        with pytest.raises(tinyvision.TinyVisionError, match="corrupt checkpoint"):
+            tinyvision.train(dataset=tiny_dataset, out=tmp_path / f"from-{name}", progress=False, plots=False,
+                             init_from=tmp_path / f"{name}.safetensors", epochs=1, limit_batches=2, **FAST)
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(tinyvision.Interrupted):
+        tinyvision.train(dataset=tiny_dataset, out=tmp_path / "stopped", epochs=2, progress=False, plots=False,
+                         stop=stop, **FAST)
+    with pytest.warns(UnfinishedRunWarning):
+        tinyvision.train(dataset=tiny_dataset, out=tmp_path / "from-stopped", init_from=tmp_path / "stopped",
+                         epochs=1, limit_batches=2, progress=False, plots=False, **FAST)
+
+    assert main(["train", "--dataset", tiny_dataset, "--model", "mlp", "--lr", "1e12", "--epochs", "2",
+                 "--out", str(tmp_path / "diverged"), "--no-plots", "--progress", "lines"]) == 2
+    assert "training diverged: the loss became nan in epoch 1; try a lower --lr" in capsys.readouterr().err
+    assert read_status(tmp_path / "diverged")[0] == "failed"
+    import shutil
+
+    shutil.rmtree(source.path)
+    assert "its folder is gone" in repr(source)
+    with pytest.raises(tinyvision.TinyVisionError, match="no run folder"):
+        source.history  # noqa: B018
+
+
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("image_size", "32", "image_size must be an integer or None, got '32'"),
     ("epochs", 2.5, "epochs must be an integer, got 2.5"),

@@ -275,8 +275,10 @@ def check_tensors(path: Path, card: ModelCard) -> None:
                               f"model?): {problem}")
 
 
-def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, ModelCard]:
-    """Rebuild the model a checkpoint describes and load its weights, in eval mode."""
+def load_state(path: Path) -> tuple[dict[str, torch.Tensor], ModelCard]:
+    """A checkpoint's weights and card, checked: their shapes against the card's model before anything is
+    allocated, their checksum, and that every weight is finite. `load_model` and `--init-from` both read
+    through here (fine-tuning read the file directly, and started from a corrupt or NaN checkpoint)."""
     path = resolve_model_path(path)
     metadata = read_metadata(path)
     card = card_of(metadata, path)
@@ -290,6 +292,13 @@ def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Modul
         raise TinyVisionError(f"{path}: corrupt checkpoint (its weights do not match their checksum)")
     if not all(bool(torch.isfinite(t).all()) for t in state.values() if t.is_floating_point()):
         raise TinyVisionError(f"{path}: corrupt checkpoint (weights that are NaN or infinite)")
+    return state, card
+
+
+def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, ModelCard]:
+    """Rebuild the model a checkpoint describes and load its weights, in eval mode."""
+    path = resolve_model_path(path)
+    state, card = load_state(path)
     model = create_model(card.model, card.input_shape, len(card.classes))
     load_weights(model, state, path, card.model)
     return model.to(device).eval(), card

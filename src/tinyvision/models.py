@@ -54,8 +54,8 @@ def check_input_size(name: str, input_shape: InputShape, num_classes: int) -> No
         return
     c, h, w = input_shape
     side = next((s for s in range(max(h, w) + 1, 65) if fits(name, (c, s, s), num_classes)), None)
-    least = f"at least {side}x{side}" if side else "larger images"
-    raise TinyVisionError(f"{name} needs images of {least}, got {h}x{w} (use a larger --image-size or another --model)")
+    least = f"images of at least {side}x{side}" if side else "larger images, or squarer ones"
+    raise TinyVisionError(f"{name} needs {least}, got {h}x{w} (use a larger --image-size or another --model)")
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -81,7 +81,7 @@ def curves_figure(history: list[dict], title: str = "") -> Figure:
         ax.legend()
         ax.xaxis.get_major_locator().set_params(integer=True)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(printable(title))
     return fig
 
 
@@ -92,6 +92,7 @@ def plot_curves(history: list[dict], path: Path, title: str = "") -> Path:
 def confusion_figure(confusion: list[list[int]], classes: list[str], title: str = "") -> Figure:
     cm = np.asarray(confusion)
     k = len(classes)
+    classes, title = [printable(c) for c in classes], printable(title)
     fig = NotebookFigure(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k))
     ax = fig.subplots()
     # Log colour scale: the diagonal is 100x the errors, which would otherwise vanish.
@@ -129,6 +130,7 @@ def misclassified_figure(images: torch.Tensor, mistakes: list[dict], classes: li
     warm colours where the evidence for the wrong answer lies.
     """
     check_mistakes(images, mistakes)
+    classes = [printable(c) for c in classes]
     count = max(1, len(mistakes))
     rows = (count + columns - 1) // columns
     # A fixed grid, not a constrained layout: solving the layout of 36 panels costs seconds.
@@ -220,7 +222,7 @@ def comparison_figure(report: dict) -> Figure:
         ax.grid(alpha=0.3)
         ax.legend()
     ax_bar.grid(alpha=0.3, axis="y")
-    fig.suptitle(f"{report['dataset']}: {', '.join(r['model'] for r in results)}")
+    fig.suptitle(printable(f"{report['dataset']}: {', '.join(r['model'] for r in results)}"))
     return fig
 
 

@@ -47,7 +47,7 @@ class Run:
             m = self.metrics
             summary = f"{m['model']} on {m['dataset']}: test_acc {100 * m['test_acc']:.2f}%"
         except TinyVisionError:
-            summary = "unfinished"
+            summary = "unfinished" if self.path.is_dir() else "its folder is gone"
         return f"Run({str(self.path)!r}, {summary})"
 
     @property
@@ -62,6 +62,8 @@ class Run:
     @property
     def history(self) -> list[dict]:
         """One dict per epoch: train/val loss and accuracy, learning rate, seconds."""
+        if not self.path.is_dir():  # deleted since: no run with no epochs yet
+            raise TinyVisionError(f"no run folder at {self.path} (deleted?)")
         if self.folder.metrics_json.is_file():
             return self.metrics["history"]
         if self.folder.state.is_file():  # an interrupted run: the history saved with its state
@@ -196,6 +198,8 @@ def train(
     if stop is not None and not callable(getattr(stop, "is_set", None)):
         raise TinyVisionError(f"stop must be a threading.Event (set it to stop), not {type(stop).__name__}")
     bar = progress_bar(progress)
+    if isinstance(options.get("init_from"), os.PathLike):  # a Path, or the Run train() returned, as out= takes
+        options = {**options, "init_from": os.fspath(options["init_from"])}
     if resume is not None:
         given = {k for k, v in options.items() if v is not None and k != "device"}
         given |= {k for k, v in dict(dataset=dataset, model=model, preset=preset, out=out).items() if v is not None}

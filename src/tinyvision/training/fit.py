@@ -177,6 +177,11 @@ def fit_seeded(cfg: RunConfig, run: RunFolder, callbacks: list[Callback], dist: 
         if stop.is_set():
             raise interrupted(f"at epoch {pos.epoch + 1}, step {pos.step}", "Continue")
         row = close_epoch(s, pos)
+        if not math.isfinite(row["train_loss"]):
+            # Diverged: every later step stays NaN, and the run would be calibrated, saved and listed as
+            # finished with NaN weights, which every command then refused with a card error.
+            raise TinyVisionError(f"training diverged: the loss became {row['train_loss']} in epoch {row['epoch']}; "
+                                  f"try a lower --lr (it was {cfg.lr:g})")
         hooks.epoch_end(s, pos, row)
     if stop.is_set():  # Ctrl-C during the last epoch's save: the rest (calibration, the test) was done anyway
         raise interrupted("after the last epoch", "Finish")

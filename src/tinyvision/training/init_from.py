@@ -8,7 +8,8 @@ otherwise start out wrong. So MNIST -> a folder of digit photos (same classes,
 28x28 gray) starts with every layer trained, and MNIST -> a folder of other
 things keeps the trained features under a new head.
 
-The checkpoint is read with safetensors (no code runs from the file).
+The checkpoint is read with safetensors (no code runs from the file) and checked as
+every load is (`checkpoint.load_state`).
 """
 
 from __future__ import annotations
@@ -16,11 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import safetensors.torch
 import torch
 from torch import nn
 
-from tinyvision.checkpoint import read_card, resolve_model_path
+from tinyvision.checkpoint import load_state, read_card, resolve_model_path
 from tinyvision.errors import TinyVisionError, flag
 
 
@@ -59,10 +59,10 @@ def init_from(model: nn.Module, path: str | Path, classes: tuple[str, ...], name
     if card.model != name:
         raise TinyVisionError(f"{flag('init-from', source)} holds a {card.model!r}, not a {name!r} "
                               f"(fine-tune the same model: drop --model, or pass {flag('model', card.model)})")
-    try:
-        saved = safetensors.torch.load_file(str(source), device="cpu")
-    except Exception as exc:  # safetensors raises its own error types
-        raise TinyVisionError(f"{flag('init-from', source)}: corrupt checkpoint ({exc})") from None
+    saved, _ = load_state(source)  # checked as every load is (its shapes, its checksum, finite weights)
+    from tinyvision.classifier import warn_unfinished
+
+    warn_unfinished(card, source)  # weights from the middle of a run: said, as loading them anywhere says
     new_head = tuple(card.classes) != tuple(classes)
     head = head_names(model) if new_head else set()
     own = model.state_dict()
