@@ -307,3 +307,28 @@ def test_a_class_folder_named_in_latin_1_trains_draws_and_evaluates(tmp_path):
         assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr[-2000:]
     assert b"caf\xe9" in done.stdout  # evaluate's per-class table
     assert (run / "confusion.png").is_file() and (run / "misclassified.png").is_file()
+
+
+def test_a_fine_tune_on_its_sources_folder_keeps_the_sources_split(tmp_path):
+    # --init-from a run of the same folder with another seed split it afresh: 48 of the fine-tune's 60 test
+    # images were its source's training images, scored as unseen. The source's split is kept, and only files
+    # added since are split by the new seed.
+    import json
+
+    import tinyvision
+
+    root = tmp_path / "pics"
+    for k, name in enumerate(("cat", "dog")):
+        for i in range(30):
+            save_image(root / name / f"{i}.png", 40 + 160 * k + i)
+    options = dict(model="mlp", epochs=1, progress=False, plots=False)
+    source = tinyvision.train(dataset=f"folder:{root}", out=tmp_path / "source", seed=0, **options)
+    for k, name in enumerate(("cat", "dog")):
+        for i in range(30, 40):
+            save_image(root / name / f"{i}.png", 40 + 160 * k + i)
+    tuned = tinyvision.train(dataset=f"folder:{root}/", out=tmp_path / "tuned", seed=5, init_from=source, **options)
+    before = json.loads((source.path / "split.json").read_text())["files"]
+    after = json.loads((tuned.path / "split.json").read_text())["files"]
+    assert {f: after[f] for f in before} == before  # every file where it was
+    added = {f: s for f, s in after.items() if f not in before}
+    assert len(added) == 20 and sorted(set(added.values())) == ["test", "train", "val"]

@@ -225,9 +225,14 @@ def open_folder(name: str, image_size: int | None = None, use_cache: bool = True
 def split_codes(folder: FolderImages, options: SplitOptions) -> np.ndarray:
     """TRAIN, VAL, TEST or -1 (left out) for every listed file."""
     listing = folder.listing
-    if options.saved is not None:
-        return saved_split(listing.files, options.saved, listing.root, options.needed)
     labels = np.asarray(listing.labels)
+    if options.saved is not None and options.extend and listing.layout == "classes":
+        codes = saved_split(listing.files, options.saved, listing.root, needed=())
+        new = np.flatnonzero(codes < 0)
+        codes[new] = stratified_split([listing.files[i] for i in new], labels[new], options)
+        return codes
+    if options.saved is not None and not options.extend:
+        return saved_split(listing.files, options.saved, listing.root, options.needed)
     if listing.layout == "classes":
         return stratified_split(listing.files, labels, options)
     codes = np.array([SPLITS.index(o) for o in listing.origins], dtype=np.int8)
@@ -273,7 +278,7 @@ def load_folder(name: str, image_size: int | None = None, split: SplitOptions | 
                 use_cache: bool = True) -> ImageData:
     """Load `folder:PATH` as train / val / test splits (see the module's docstring)."""
     split = split or SplitOptions()
-    folder = open_folder(name, image_size, use_cache, split.shape, split.saved)
+    folder = open_folder(name, image_size, use_cache, split.shape, None if split.extend else split.saved)
     data = to_image_data(folder, split_codes(folder, split), split.needed)  # (an error: one line, no warning)
     message = skipped_message(folder)
     if message:

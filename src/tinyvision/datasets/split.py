@@ -47,6 +47,10 @@ class SplitOptions:
     # The saved splits whose files must all be there: training resumes on every file of its split, but a
     # run is evaluated on its test files alone (training images cleaned up since blocked `evaluate`).
     needed: tuple[str, ...] = SPLITS
+    # A fine-tune's split: the `saved` split of the run it starts from, on the same folder, with the files it
+    # does not list (added since) split by the seed and shares. Split afresh by another seed, the source's
+    # training images became most of the fine-tune's test split, and scored as unseen (48 of 60).
+    extend: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.test_fraction < 1:

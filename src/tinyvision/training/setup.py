@@ -5,6 +5,7 @@ Everything a run holds in memory is one `Setup`; nothing here writes files.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,10 +99,26 @@ def load_data(cfg: RunConfig, dist: Distributed, saved_split: dict[str, str] | N
     if not dist.is_main:
         dist.barrier()
     split = SplitOptions(cfg.seed, cfg.val_fraction, cfg.test_fraction, saved_split, saved_shape)
+    if saved_split is None and cfg.init_from:
+        split = fine_tune_split(cfg, split)
     data = load_dataset(cfg.dataset, data_dir, cfg.image_size, split=split)
     if dist.is_main:
         dist.barrier()
     return data
+
+
+def fine_tune_split(cfg: RunConfig, split: SplitOptions) -> SplitOptions:
+    """A fine-tune on the folder its source run was split from keeps that split (its training files stay
+    out of the new test split), and splits only the files added since (`SplitOptions.extend`)."""
+    from tinyvision.checkpoint import read_card, resolve_model_path
+    from tinyvision.config import same_dataset
+    from tinyvision.datasets.split import split_beside
+
+    source = resolve_model_path(Path(cfg.init_from).expanduser())
+    files, _ = split_beside(source)
+    if not files or not same_dataset(read_card(source).dataset, cfg.dataset):
+        return split
+    return dataclasses.replace(split, saved=files, extend=True)
 
 
 def split(data: ImageData, cfg: RunConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
