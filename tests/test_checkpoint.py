@@ -118,7 +118,10 @@ def test_weights_that_are_not_numbers_are_refused(tmp_path):
     {"input_shape": [1, 4000, 4000]},
     {"input_shape": [2, 28, 28]},
     {"normalization": {"mean": [0.5], "std": [0.0]}},
+    {"normalization": {"mean": [1e300], "std": [0.5]}},  # finite in JSON, infinite in float32: NaN answers
+    {"normalization": {"mean": [0.5], "std": [1e-30]}},
     {"reject": {"threshold": "abc"}},
+    {"reject": {"threshold": 1e308, "score": "energy"}},  # every image refused
     {"preparation": "exec"},
 ])
 def test_a_card_out_of_range_is_refused_before_anything_is_built(tmp_path, change):

@@ -27,11 +27,15 @@ from tinyvision.atomic import atomic_path
 from tinyvision.errors import TinyVisionError
 from tinyvision.inference import TTA
 from tinyvision.models import create_model
-from tinyvision.normalization import Normalization
+from tinyvision.normalization import MIN_STD, Normalization
 from tinyvision.typed_json import is_int, is_number, typed
 
 MODEL_FILE = "model.safetensors"
 STATE_FILE = "train_state.pt"
+# The ranges a card's numbers are taken in (`ModelCard.checked`): a normalisation's mean and std for pixels in
+# [0, 1], and an energy threshold (a log-sum-exp of calibrated logits, tens at most for a trained model).
+MAX_NORMALIZATION = 10.0
+MAX_ENERGY = 1e4
 DIGEST_KEY = "tinyvision-weights-sha256"  # safetensors metadata: the weights' checksum (weights_digest)
 FORMAT_VERSION = 2  # 2: kind, preparation, tta and temperature are the card's own fields
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
@@ -127,13 +131,16 @@ class ModelCard:
             (self.kind in KINDS, f"kind {self.kind!r}"),
             (all(k.isdecimal() and k.isascii() for k in per_count), "number_thresholds' digit counts"),
             (len(self.classes) >= 1 and len(set(self.classes)) == len(self.classes), "classes"),
+            # Pixels are in [0, 1]: a mean or std far outside what any data gives is a damaged card (a mean of
+            # 1e300, finite in JSON, overflowed float32 and every answer became NaN).
             (len(norm.mean) == len(norm.std) == channels and all(math.isfinite(v) for v in numbers)
-             and min(norm.std) > 0, "normalization"),
+             and all(abs(v) <= MAX_NORMALIZATION for v in norm.mean)
+             and all(MIN_STD <= v <= MAX_NORMALIZATION for v in norm.std), "normalization"),
             (0 <= self.tta.shift <= 3, f"test-time shift {self.tta.shift}"),
             (self.preparation in ("digit", "resize"), f"preparation {self.preparation!r}"),
             (score_of(reject) in (TOP_PROBABILITY, ENERGY), "rejection score"),
             # A probability's bar lies in [0, 1]; an energy's (a log-sum-exp of logits) is any finite number.
-            (all(is_number(b) and math.isfinite(b)
+            (all(is_number(b) and math.isfinite(b) and abs(b) <= MAX_ENERGY
                  and (score_of(reject) == ENERGY or 0 <= b <= 1) for b in bars), "rejection thresholds"),
         ]
         bad = [what for ok, what in checks if not ok]

@@ -11,6 +11,10 @@ from dataclasses import dataclass
 
 import torch
 
+# The least std a normalisation divides by (a model card with less is refused as damaged): one grey level
+# is 1/255, four times more.
+MIN_STD = 1e-3
+
 
 @dataclass(frozen=True)
 class Normalization:
@@ -32,7 +36,7 @@ class Normalization:
             total_sq += (x * x).sum(dim=(0, 2, 3))
         count = images.numel() / c
         mean = total / count
-        std = (total_sq / count - mean * mean).clamp_min(1e-12).sqrt()
+        std = (total_sq / count - mean * mean).clamp_min(MIN_STD**2).sqrt()  # a folder of blank images: no /0
         return cls(tuple(round(float(m), 6) for m in mean), tuple(round(float(s), 6) for s in std))
 
     @classmethod
