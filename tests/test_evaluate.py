@@ -138,3 +138,26 @@ def test_per_class_f1_macro_f1_and_balanced_accuracy():
     assert rows[0]["f1"] == pytest.approx(2 * 0.8 / 1.8)
     summary = summary_metrics(rows)
     assert summary["balanced_acc"] == pytest.approx((0.8 + 1.0) / 2)  # accuracy would say 98%
+
+
+def test_a_model_in_a_folder_the_user_cannot_write_is_still_evaluated(tiny_dataset, tmp_path, monkeypatch, capsys):
+    # A shared or installed run folder: "cannot write run/evaluation.json: Permission denied", exit 2, and the
+    # metrics computed were lost. (As root no folder is read-only, so the write fails as it would.)
+    import json
+
+    import tinyvision.evaluation_report as evaluation_report
+    from conftest import fit_run
+    from tinyvision.cli import main
+    from tinyvision.config import RunConfig
+    from tinyvision.errors import TinyVisionError
+
+    fit_run(RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, limit_batches=2).validate(), tmp_path / "run")
+
+    def denied(report, out):
+        raise TinyVisionError(f"cannot write {out}/evaluation.json: Permission denied")
+
+    monkeypatch.setattr(evaluation_report, "write_evaluation", denied)
+    assert main(["evaluate", str(tmp_path / "run"), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert "test_acc" in json.loads(out) and "Permission denied" in err and "--out" in err
+    assert main(["evaluate", str(tmp_path / "run"), "--out", str(tmp_path / "elsewhere")]) == 2

@@ -200,3 +200,19 @@ def test_a_stale_nan_or_misnamed_export_is_caught(tiny_dataset, tmp_path, monkey
         assert main(["export", str(run), "--format", "onnx", "--out", str(out)]) == 2
         assert words in capsys.readouterr().err
     assert (run / "config.json").read_bytes() == config and not (tmp_path / "m.pt").exists()
+
+
+def test_an_export_stopped_during_its_check_publishes_nothing(tiny_dataset, tmp_path, monkeypatch):
+    # Ctrl-C during the check left model.onnx in place, published and never checked.
+    import tinyvision.export as export
+
+    cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.05, seed=3, limit_batches=2).validate()
+    fit_run(cfg, tmp_path / "run")
+    before = sorted(p.name for p in (tmp_path / "run").iterdir())
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export, "check_parity", stopped)
+    assert main(["export", str(tmp_path / "run"), "--format", "onnx"]) == 130  # as the CLI answers Ctrl-C
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == before  # nothing new, nothing hidden

@@ -480,7 +480,16 @@ class Model:
 
     def export(self, format: str = "onnx", path: str | Path | None = None) -> Path:  # noqa: A002
         """Write the inference path as an ONNX or TorchScript file (plus a JSON card beside it)."""
-        from tinyvision.export import FORMATS, export_graph
+        from tinyvision.export import export_graph
+
+        out = self.export_target(format, path)
+        weights = stored_digest(self.source) if self.source.suffix == ".safetensors" else None
+        return export_graph(copy.deepcopy(self.graph).cpu().eval(), self.card, format, out, weights)
+
+    def export_target(self, format: str, path: str | Path | None = None) -> Path:  # noqa: A002
+        """Where `export` writes (default: model.onnx / model.pt beside the checkpoint), refused when it is a
+        file of the run's own or its suffix names the other format."""
+        from tinyvision.export import FORMATS
 
         if not isinstance(format, str) or format not in FORMATS:
             raise TinyVisionError(f"unknown export format {format!r}; choose from {', '.join(FORMATS)}")
@@ -498,8 +507,7 @@ class Model:
         if other is not None:  # loading goes by the suffix: an ONNX graph named .pt was refused as TorchScript
             raise TinyVisionError(f"{out}: {out.suffix} names a {other} file; name a {format} export "
                                   f"{FORMATS[format]}")
-        weights = stored_digest(self.source) if self.source.suffix == ".safetensors" else None
-        return export_graph(copy.deepcopy(self.graph).cpu().eval(), self.card, format, out, weights)
+        return out
 
 
 def onnx_card(path: Path) -> ModelCard:

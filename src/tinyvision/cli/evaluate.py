@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from tinyvision.cli.common import DEVICES, path_arg
+from tinyvision.errors import TinyVisionError
 
 NAME = "evaluate"
 
@@ -28,7 +30,15 @@ def run(args: argparse.Namespace) -> int:
 
     model = tinyvision.load(args.checkpoint, device=args.device)
     report = model.evaluate(args.dataset, data_dir=args.data_dir, limit_batches=args.limit_batches)
-    files = write_evaluation(report, args.out or model.source.parent)
+    try:
+        files = write_evaluation(report, args.out or model.source.parent)
+    except TinyVisionError as exc:
+        if args.out:
+            raise
+        # A model in a folder this user cannot write (shared, installed): the metrics were lost with the error.
+        print(f"tinyvision: warning: {exc}; the metrics are printed only (pass --out to keep them)",
+              file=sys.stderr)
+        files = {}
     report["files"] = {k: str(v) for k, v in files.items()}
     if args.json:
         print(json.dumps(report, indent=2))
@@ -41,5 +51,6 @@ def run(args: argparse.Namespace) -> int:
     for row in report["per_class"]:
         print(f"{row['class']:>12}  {100 * row['precision']:8.2f}%  {100 * row['recall']:6.2f}%  "
               f"{100 * row['f1']:6.2f}%  {row['support']:>7}")
-    print(f"confusion matrix -> {files['confusion_png']}")
+    if files:
+        print(f"confusion matrix -> {files['confusion_png']}")
     return 0

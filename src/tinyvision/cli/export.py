@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -29,30 +30,68 @@ def run(args: argparse.Namespace) -> int:
     if args.check_images is not None and args.check_images < 0:
         raise TinyVisionError("--check-images must be at least 0 (0: skip the check)")
     model = tinyvision.load(args.checkpoint)
-    out = model.export(args.format, args.out)
     card = model.card
-    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB) and {out.name}.json; "
-          f"input: float32 pixels/255 (N, {', '.join(map(str, card.input_shape))}), output: calibrated logits "
-          f"(temperature {card.temperature:g}, test-time views {card.tta.views})")
-    if args.check_images == 0:
+    images, why = (None, None) if args.check_images == 0 else check_images(model, args)
+    if images is None:
+        out = model.export(args.format, args.out)
+        report_written(out, card)
+        if why:
+            print(f"tinyvision: not checked against PyTorch: {why} (try --data-dir)", file=sys.stderr)
         return 0
+    # Written under a hidden name, checked, and only then published: a check stopped midway (Ctrl-C) left a
+    # model in place that was never checked, and one that failed was published for a moment.
+    final = model.export_target(args.format, args.out)
+    staged = model.export(args.format, staging_name(final))
+    published = False
+    try:
+        parity = check_parity(model.graph, staged, args.format, images)
+        print(f"check on {parity.count} {card.dataset} test images: same prediction for "
+              f"{parity.same_prediction}/{parity.count}, max |logit difference| {parity.max_abs_diff:.2e}")
+        if parity.max_abs_diff > 1e-3:  # float32 reorderings give ~1e-6; more is an exporter bug
+            print(f"tinyvision: exported model disagrees with PyTorch; {final} not written", file=sys.stderr)
+            return 1
+        out = publish(staged, final)
+        published = True
+    finally:
+        if not published:
+            for leftover in (staged, staged.with_name(staged.name + ".json")):
+                leftover.unlink(missing_ok=True)
+    report_written(out, card)
+    return 0
+
+
+def check_images(model, args: argparse.Namespace):
+    """The test images export's check runs on (None, and why, when they cannot be loaded)."""
     from tinyvision.datasets import load_dataset
     from tinyvision.datasets.split import split_of_run
 
+    card = model.card
     try:
         data = load_dataset(card.dataset, Path(args.data_dir) if args.data_dir else None,
                             image_size=card.config.get("image_size"),
                             split=split_of_run(model.source, card.config, card.input_shape))
-    except TinyVisionError as exc:  # the export itself is done; say why it is unchecked
-        print(f"tinyvision: not checked against PyTorch: {exc} (try --data-dir)", file=sys.stderr)
-        return 0
-    images = data.test_images[: args.check_images] if args.check_images else data.test_images
-    parity = check_parity(model.graph, out, args.format, images)
-    print(f"check on {parity.count} {card.dataset} test images: same prediction for "
-          f"{parity.same_prediction}/{parity.count}, max |logit difference| {parity.max_abs_diff:.2e}")
-    if parity.max_abs_diff > 1e-3:  # float32 reorderings give ~1e-6; more is an exporter bug
-        for rejected in (out, out.with_name(out.name + ".json")):  # never left where it looks usable
-            rejected.unlink(missing_ok=True)
-        print(f"tinyvision: exported model disagrees with PyTorch; {out} removed", file=sys.stderr)
-        return 1
-    return 0
+    except TinyVisionError as exc:  # the export can still be written; say why it is unchecked
+        return None, str(exc)
+    return (data.test_images[: args.check_images] if args.check_images else data.test_images), None
+
+
+def staging_name(final: Path) -> Path:
+    """Where an export is written before its check: hidden, beside where it goes (one file system)."""
+    return final.with_name(f".{final.name}.{os.getpid()}.unchecked{final.suffix}")
+
+
+def publish(staged: Path, final: Path) -> Path:
+    """The checked export and its card, renamed into place: the card first, the model last (as
+    `export_graph` publishes), so no model is ever without its card."""
+    try:
+        staged.with_name(staged.name + ".json").replace(final.with_name(final.name + ".json"))
+        staged.replace(final)
+    except OSError as exc:  # a folder where the file goes, a read-only folder
+        raise TinyVisionError(f"cannot write {final}: {exc.strerror or exc}") from None
+    return final
+
+
+def report_written(out: Path, card) -> None:
+    print(f"wrote {out} ({out.stat().st_size / 1024:.0f} KiB) and {out.name}.json; "
+          f"input: float32 pixels/255 (N, {', '.join(map(str, card.input_shape))}), output: calibrated logits "
+          f"(temperature {card.temperature:g}, test-time views {card.tta.views})")
