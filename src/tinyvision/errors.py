@@ -86,6 +86,11 @@ def expect(value, kinds: type | tuple[type, ...], name: str, what: str) -> None:
         raise TinyVisionError(f"{name} must be {what}, not {type(value).__name__} {shown}")
 
 
-class UnfinishedRunWarning(UserWarning):
+class TinyVisionWarning(UserWarning):
+    """Something a user should know that does not stop the command; the CLI prints it as one line
+    (`tinyvision: warning: ...`)."""
+
+
+class UnfinishedRunWarning(TinyVisionWarning):
     """A model loaded from a run that stopped before its end: uncalibrated, and it never abstains.
     The CLI prints it as one line (`tinyvision: warning: ...`)."""

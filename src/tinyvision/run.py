@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tinyvision.errors import TinyVisionError, expect
+from tinyvision.errors import TinyVisionError, expect, flag
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -151,7 +151,28 @@ def config_for(dataset: str | None, model: str | None, preset: str | None, optio
             model = read_card(Path(options["init_from"]).expanduser()).model
         except TinyVisionError as exc:
             raise TinyVisionError(f"--init-from: {exc}") from None
-    return build_config(preset, {**options, "dataset": dataset, "model": model})
+    cfg = build_config(preset, {**options, "dataset": dataset, "model": model})
+    if options.get("init_from"):
+        warn_digit_source_as_photos(cfg, options)
+    return cfg
+
+
+def warn_digit_source_as_photos(cfg: RunConfig, options: dict) -> None:
+    """A digit model fine-tuned on `folder:PATH` trains with the photo recipe (mirrored images, its learning
+    rate) unless told otherwise: MNIST's model fine-tuned on a folder of digits so ended at 35%, where
+    `digits:PATH` keeps the digit preparation and never mirrors."""
+    import warnings
+
+    from tinyvision.checkpoint import read_card
+    from tinyvision.datasets.registry import FOLDER_PREFIX
+    from tinyvision.errors import TinyVisionWarning
+
+    source = read_card(Path(options["init_from"]).expanduser())
+    if source.preparation == "digit" and cfg.dataset.startswith(FOLDER_PREFIX) and (cfg.hflip or cfg.tta_flip):
+        where = cfg.dataset[len(FOLDER_PREFIX):]
+        warnings.warn(f"{options['init_from']} is a digit model, and {cfg.dataset} trains it as photos (mirrored, "
+                      f"lr {cfg.lr:g}); for digits, use {flag('dataset', 'digits:' + where)}", TinyVisionWarning,
+                      stacklevel=4)
 
 
 def train(

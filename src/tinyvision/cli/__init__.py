@@ -55,14 +55,14 @@ def one_line_warnings() -> None:
     """Our own warnings (an unfinished run's model) as one line, like the errors; others as Python shows them."""
     import warnings
 
-    from tinyvision.errors import UnfinishedRunWarning
+    from tinyvision.errors import TinyVisionWarning
 
     shown = warnings.showwarning
     if getattr(shown, "one_line", False):  # already installed (main called again in one process)
         return
 
     def show(message, category, filename, lineno, file=None, line=None):
-        if issubclass(category, UnfinishedRunWarning):
+        if issubclass(category, TinyVisionWarning):
             print(f"tinyvision: warning: {message}", file=sys.stderr)
         else:
             shown(message, category, filename, lineno, file, line)
