@@ -234,6 +234,24 @@ def test_fine_tuning_reads_its_source_as_every_load_does_and_a_diverged_run_fail
         source.history  # noqa: B018
 
 
+def test_plot_draws_an_unfinished_runs_curves_so_far(tiny_dataset, tmp_path, capsys):
+    # `tinyvision plot RUN` refused an interrupted run ("has no metrics.json"), though its history is saved.
+    from tinyvision.training.callbacks import Callback
+
+    stop = threading.Event()
+
+    class StopAfterAnEpoch(Callback):
+        def on_epoch_end(self, s, pos, row):
+            stop.set()
+
+    cfg = build_config(None, dict(dataset=tiny_dataset, epochs=3, limit_batches=2, **FAST))
+    with pytest.raises(tinyvision.Interrupted):
+        fit_run(cfg, tmp_path / "run", callbacks=[StopAfterAnEpoch()], stop=stop)
+    assert main(["plot", str(tmp_path / "run")]) == 0
+    assert "an unfinished run" in capsys.readouterr().out and (tmp_path / "run" / "curves.png").is_file()
+    assert not (tmp_path / "run" / "confusion.png").exists()
+
+
 @pytest.mark.parametrize(("option", "value", "message"), [
     ("image_size", "32", "image_size must be an integer or None, got '32'"),
     ("epochs", 2.5, "epochs must be an integer, got 2.5"),
