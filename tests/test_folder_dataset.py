@@ -332,3 +332,30 @@ def test_a_fine_tune_on_its_sources_folder_keeps_the_sources_split(tmp_path):
     assert {f: after[f] for f in before} == before  # every file where it was
     added = {f: s for f, s in after.items() if f not in before}
     assert len(added) == 20 and sorted(set(added.values())) == ["test", "train", "val"]
+
+
+def test_another_labelled_folder_is_evaluated_whole_even_with_some_of_the_classes(tmp_path, capsys):
+    # evaluate --dataset folder:OTHER scored the tenth of it a seed-0 split calls test (60 of 600 images), and a
+    # folder with only some of the model's classes was refused ("the same names, in the same order").
+    import json
+
+    root = tmp_path / "pics"
+    for k, name in enumerate(("cat", "dog", "fox")):
+        for i in range(12):
+            save_image(root / name / f"{i}.png", 30 + 90 * k + i)
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", f"folder:{root}", "--model", "mlp", "--epochs", "1", "--out", str(run),
+                 "--no-plots", "--progress", "lines"]) == 0
+    other = tmp_path / "other"
+    for k, name in enumerate(("cat", "fox")):
+        for i in range(15):
+            save_image(other / name / f"{i}.png", 35 + 180 * k + i)
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--dataset", f"folder:{other}", "--json", "--out", str(tmp_path / "e")]) == 0
+    report = json.loads(capsys.readouterr().out)
+    support = {row["class"]: row["support"] for row in report["per_class"]}
+    assert report["test_count"] == 30 and support == {"cat": 15, "dog": 0, "fox": 15}
+    (other / "owl").mkdir()
+    save_image(other / "owl" / "0.png", 99)
+    assert main(["evaluate", str(run), "--dataset", f"folder:{other}", "--out", str(tmp_path / "e")]) == 2
+    assert "owl, which it does not" in capsys.readouterr().err

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import torch
+
 from tinyvision.atomic import write_json
 from tinyvision.config import same_dataset
 from tinyvision.datasets import load_dataset
@@ -33,13 +35,20 @@ def evaluate_model(model: Model, dataset: str | None = None, data_dir: Path | No
     # is decoded to the model's input shape, as predict reads a file: the run's files give the tensors it
     # was tested on even after the folder has grown, and another folder of other sizes can be evaluated.
     shape = tuple(card.input_shape)
-    split = split_of_run(model.source, card.config, shape) if own else SplitOptions(shape=shape)
+    # Another labelled folder is evaluated whole (its test/ when it has one): it was never trained on.
+    split = split_of_run(model.source, card.config, shape) if own else \
+        SplitOptions(shape=shape, needed=("test",), all_test=True)
     data = load_dataset(name, data_dir, card.config.get("image_size") if own else None, split=split)
+    labels = data.test_labels
     if tuple(data.classes) != tuple(card.classes):
-        raise TinyVisionError(
-            f"{model.source} knows the classes {listed(card.classes)}; {data.name} has "
-            f"{listed(data.classes)} (the same names, in the same order, are needed)"
-        )
+        unknown = [c for c in data.classes if c not in card.classes]
+        if unknown:
+            raise TinyVisionError(f"{model.source} knows the classes {listed(card.classes)}; {data.name} has "
+                                  f"{listed(unknown)}, which it does not")
+        # Some of the model's classes (a folder of cats and dogs for a model of ten): labelled as the model
+        # numbers its classes; the others have no test images (support 0).
+        index = torch.tensor([card.classes.index(c) for c in data.classes])
+        labels = index[labels]
     if data.input_shape != card.input_shape:
         raise TinyVisionError(
             f"{model.source} takes {'x'.join(map(str, card.input_shape))} images; "
@@ -48,7 +57,7 @@ def evaluate_model(model: Model, dataset: str | None = None, data_dir: Path | No
     images = data.test_images
     if limit_batches is not None:
         images = images[: limit_batches * batch_size]
-    result = score(model.logits(images), data.test_labels)
+    result = score(model.logits(images), labels[: len(images)])
     return {
         "checkpoint": str(model.source),
         "model": card.model,

@@ -234,6 +234,8 @@ def split_codes(folder: FolderImages, options: SplitOptions) -> np.ndarray:
     if options.saved is not None and not options.extend:
         return saved_split(listing.files, options.saved, listing.root, options.needed)
     if listing.layout == "classes":
+        if options.all_test:
+            return np.full(len(listing.files), SPLITS.index("test"), dtype=np.int8)
         return stratified_split(listing.files, labels, options)
     codes = np.array([SPLITS.index(o) for o in listing.origins], dtype=np.int8)
     if VAL not in codes:  # no val/: hold out a stratified share of train/

@@ -51,6 +51,9 @@ class SplitOptions:
     # does not list (added since) split by the seed and shares. Split afresh by another seed, the source's
     # training images became most of the fine-tune's test split, and scored as unseen (48 of 60).
     extend: bool = False
+    # Every file is a test file: a labelled folder a model is evaluated on, never trained on (split as for
+    # training, only a tenth of it was scored). A train/ + test/ folder keeps its test/.
+    all_test: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.test_fraction < 1:
