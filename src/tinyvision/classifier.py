@@ -284,7 +284,8 @@ class Model:
         centre = (float((ink * rows).sum()) / total, float((ink * cols).sum()) / total)
         if np.hypot(centre[0] - height / 2, centre[1] - width / 2) > PREPARED_CENTRE:
             return None
-        return as_pixels(torch.from_numpy(np.ascontiguousarray(values)).reshape(1, height, width))
+        # (a copy: a decoded image's pixels are Pillow's read-only buffer, which torch refuses to share)
+        return as_pixels(torch.from_numpy(np.array(values, copy=True)).reshape(1, height, width))
 
     def prepare(self, source) -> torch.Tensor:
         """Any image source -> the uint8 (C, H, W) input this model takes.
