@@ -32,6 +32,20 @@ def test_round_trip_keeps_weights_and_card(tmp_path):
     assert torch.allclose(model.eval()(x), loaded(x), atol=1e-5)  # memory layouts differ
 
 
+def test_a_model_card_edited_by_hand_is_refused(tmp_path):
+    # The weights' checksum did not cover the card: the classes "1" and "7" swapped made a 7 read "1" at 100%.
+    from tinyvision.checkpoint import read_metadata
+
+    save_model(tmp_path / "m.safetensors", create_model("tutorial-b", (1, 28, 28), 10), card())
+    metadata = read_metadata(tmp_path / "m.safetensors")
+    swapped = json.loads(metadata["tinyvision"])
+    swapped["classes"] = list("0721456389")
+    safetensors.torch.save_file(safetensors.torch.load_file(tmp_path / "m.safetensors"), tmp_path / "e.safetensors",
+                                metadata={**metadata, "tinyvision": json.dumps(swapped)})
+    with pytest.raises(TinyVisionError, match="model card does not match its checksum"):
+        load_model(tmp_path / "e.safetensors")
+
+
 def test_checkpoint_of_another_model_is_refused(tmp_path):
     save_model(tmp_path / "m.safetensors", create_model("tutorial-b", (1, 28, 28), 10), card("tutorial-b"))
     weights = safetensors.torch.load_file(tmp_path / "m.safetensors")

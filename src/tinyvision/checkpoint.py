@@ -36,6 +36,7 @@ STATE_FILE = "train_state.pt"
 # [0, 1], and an energy threshold (a log-sum-exp of calibrated logits, tens at most for a trained model).
 MAX_NORMALIZATION = 10.0
 MAX_ENERGY = 1e4
+CARD_DIGEST_KEY = "tinyvision-card-sha256"  # ... and its model card's (the classes, thresholds, temperature)
 DIGEST_KEY = "tinyvision-weights-sha256"  # safetensors metadata: the weights' checksum (weights_digest)
 FORMAT_VERSION = 2  # 2: kind, preparation, tta and temperature are the card's own fields
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
@@ -190,7 +191,9 @@ def save_model(path: Path, model: nn.Module, card: ModelCard) -> None:
     weights = weights_for_saving(model)
     # Serialised here, written by Python: a full disk is then an OSError the write reports in one line
     # (the libraries' own writers raise their own errors, or abort).
-    data = safetensors.torch.save(weights, metadata={"tinyvision": card.to_json(), DIGEST_KEY: weights_digest(weights)})
+    text = card.to_json()
+    data = safetensors.torch.save(weights, metadata={"tinyvision": text, DIGEST_KEY: weights_digest(weights),
+                                                     CARD_DIGEST_KEY: text_digest(text)})
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
@@ -218,7 +221,15 @@ def read_metadata(path: Path | str) -> dict[str, str]:
 def card_of(metadata: dict[str, str], path: Path) -> ModelCard:
     if "tinyvision" not in metadata:
         raise TinyVisionError(f"{path}: not a tinyvision checkpoint (no metadata)")
+    expected = metadata.get(CARD_DIGEST_KEY)  # (checkpoints saved before it have none)
+    if expected is not None and text_digest(metadata["tinyvision"]) != expected:
+        # Its classes swapped, a threshold or temperature changed by hand: answers changed without a word.
+        raise TinyVisionError(f"{path}: corrupt checkpoint (its model card does not match its checksum: edited?)")
     return ModelCard.from_json(metadata["tinyvision"], path)
+
+
+def text_digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def read_card(path: Path) -> ModelCard:
