@@ -34,11 +34,18 @@ def run(args: argparse.Namespace) -> int:
     if not runs:
         print(f"no run folders under {args.dir}")
         return 0
-    print(f"{'run':<40} {'model':<12} {'dataset':<24} {'test_acc':>8} {'time':>8} {'epochs':>7}  status")
+    # Columns as wide as their longest entry (a model name such as tvresnet-wide shifted its row), the
+    # run and dataset columns within bounds: a long path keeps its end, which names it.
+    runs_width = min(40, max(3, *(len(str(r.path)) for r in runs)))
+    model_width = max(5, *(len(r.model) for r in runs))
+    print(f"{'run':<{runs_width}} {'model':<{model_width}} {'dataset':<24} {'test_acc':>8} {'time':>8} "
+          f"{'epochs':>7}  status")
     for r in runs:
         acc = f"{100 * r.test_acc:.2f}%" if r.test_acc is not None else "-"
         seconds = f"{r.train_seconds:.0f}s" if r.train_seconds is not None else "-"
         dataset = r.dataset if len(r.dataset) <= 24 else "…" + r.dataset[-23:]
         detail = f" ({r.detail})" if r.detail else ""
-        print(f"{str(r.path):<40} {r.model:<12} {dataset:<24} {acc:>8} {seconds:>8} {r.epochs:>7}  {r.status}{detail}")
+        path = str(r.path) if len(str(r.path)) <= runs_width else "…" + str(r.path)[-runs_width + 1:]
+        print(f"{path:<{runs_width}} {r.model:<{model_width}} {dataset:<24} {acc:>8} {seconds:>8} {r.epochs:>7}  "
+              f"{r.status}{detail}")
     return 0

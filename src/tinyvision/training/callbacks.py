@@ -139,7 +139,9 @@ class Reporter(Callback):
         return self.progress.wants_loss
 
     def on_start(self, s: Setup, pos: Position, resumed: bool) -> None:
-        if resumed:
+        if resumed and pos.epoch >= s.cfg.epochs:  # stopped after its last epoch, in the calibration or test
+            self.progress.message(f"resuming after the last epoch ({pos.epoch}): calibrating and testing")
+        elif resumed:
             self.progress.message(f"resuming at epoch {pos.epoch + 1}, step {pos.step}")
         self.progress.message(
             f"{s.cfg.model}: {sum(p.numel() for p in s.model.parameters()):,} parameters | {s.data.name} "
