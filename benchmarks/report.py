@@ -1415,6 +1415,31 @@ def upload_form_memory_table(data: dict) -> str:
                      "whole body, then Starlette's form parser (before)"], "lrr", rows)
 
 
+@table("small-folders", "small_folders.json")
+def small_folders_table(data: dict) -> str:
+    """The folder recipe on small CIFAR-10 folders, at the recipe's batch of 256 and at the batch that gives
+    an epoch about `steps_per_epoch` steps (with the recipe's learning rate, and with it scaled): validation
+    accuracy (the choice), test accuracy beside it, mean ± sample std over the seeds (benchmarks/small_folders.py)."""
+    from tinyvision.datasets.registry import SMALL_FOLDER_STEPS, small_folder_batch
+
+    if data["steps_per_epoch"] != SMALL_FOLDER_STEPS:
+        raise ReportError(f"small_folders.json measured {data['steps_per_epoch']} steps an epoch; the code "
+                          f"uses {SMALL_FOLDER_STEPS}: run benchmarks/small_folders.py again")
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for run in data["runs"]:
+        grouped.setdefault((run["folder"], run["variant"]), []).append(run)
+    rows = []
+    for (folder, variant), runs in grouped.items():
+        first = runs[0]
+        chosen = first["batch_size"] == small_folder_batch(round(0.8 * first["images"]), 256) \
+            and first["lr"] == 0.2
+        rows.append([f"{folder} ({count(first['images'])} photos)", variant + (" (the default now)" if chosen else ""),
+                     str(len(runs)), mean_sd([r["val_acc"] for r in runs], 1),
+                     mean_sd([r["test_acc"] for r in runs], 1)])
+    return markdown(["folder (classes x photos)", "batch", "seeds", "validation accuracy", "test accuracy"],
+                    "llrrr", rows)
+
+
 INSET = {"never": "never", "always": "always", "several": "among several marks"}
 
 

@@ -288,6 +288,18 @@ def load_folder(name: str, image_size: int | None = None, split: SplitOptions | 
     return data
 
 
+def train_count(name: str) -> int | None:
+    """About how many training images `folder:PATH` holds (its train/, or 80% of one folder), from the listing
+    alone; None when it cannot be listed (the error comes when it is loaded)."""
+    try:
+        listing = list_folder(root_of(name))
+    except (TinyVisionError, OSError):
+        return None
+    if listing.layout == "splits":
+        return sum(1 for origin in listing.origins if origin == "train")
+    return round(0.8 * len(listing.files))
+
+
 def one_folder(name: str) -> bool:
     """Whether `folder:PATH` is one folder of class folders (split by tinyvision), not train/ + test/."""
     root = path_of(name)
