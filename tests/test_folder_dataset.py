@@ -367,7 +367,7 @@ def test_a_small_folder_trains_in_small_batches_unless_told_otherwise(tmp_path):
     from tinyvision.run import config_for
 
     root = tmp_path / "pics"
-    for k, name in enumerate(("cat", "dog")):
+    for name in ("cat", "dog"):
         for i in range(500):
             (root / name).mkdir(parents=True, exist_ok=True)
             (root / name / f"{i}.png").write_bytes(b"")  # listed, never decoded here
