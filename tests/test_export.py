@@ -196,10 +196,13 @@ def test_a_stale_nan_or_misnamed_export_is_caught(tiny_dataset, tmp_path, monkey
     monkeypatch.setattr(export, "load_runner", real)
 
     config = (run / "config.json").read_bytes()
-    for out, words in ((run / "config.json", "the run's own"), (tmp_path / "m.pt", "names a torchscript file")):
+    (tmp_path / "link.onnx").symlink_to(run / "config.json")  # renamed over, a link became a file
+    for out, words in ((run / "config.json", "the run's own"), (tmp_path / "m.pt", "names a torchscript file"),
+                       (tmp_path / "link.onnx", "a link"), (tmp_path, "a folder")):
         assert main(["export", str(run), "--format", "onnx", "--out", str(out)]) == 2
         assert words in capsys.readouterr().err
     assert (run / "config.json").read_bytes() == config and not (tmp_path / "m.pt").exists()
+    assert (tmp_path / "link.onnx").is_symlink()
 
 
 def test_an_export_stopped_during_its_check_publishes_nothing(tiny_dataset, tmp_path, monkeypatch):

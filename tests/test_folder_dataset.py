@@ -355,6 +355,9 @@ def test_another_labelled_folder_is_evaluated_whole_even_with_some_of_the_classe
     report = json.loads(capsys.readouterr().out)
     support = {row["class"]: row["support"] for row in report["per_class"]}
     assert report["test_count"] == 30 and support == {"cat": 15, "dog": 0, "fox": 15}
+    (other / "fox").rename(tmp_path / "fox")  # a folder of one of its classes: scored too
+    assert main(["evaluate", str(run), "--dataset", f"folder:{other}", "--json", "--out", str(tmp_path / "e")]) == 0
+    assert json.loads(capsys.readouterr().out)["test_count"] == 15
     (other / "owl").mkdir()
     save_image(other / "owl" / "0.png", 99)
     assert main(["evaluate", str(run), "--dataset", f"folder:{other}", "--out", str(tmp_path / "e")]) == 2

@@ -695,6 +695,15 @@ def test_one_mnist_digit_as_keras_or_torchvision_holds_it_is_read_as_evaluation_
     inverted = 255 - digits
     moved = np.zeros_like(digits)
     moved[:, :, 4:] = digits[:, :, :-4]
+    # Two digits drawn small side by side in a 28x28 canvas, light on dark and centred: a number, not a
+    # dataset's digit (it passed for one, and "41" was read "4").
+    pairs = np.zeros((100, 28, 28), np.uint8)
+    for k in range(100):
+        for side, digit in enumerate(digits[2 * k : 2 * k + 2]):
+            pairs[k, 6:22, 2 + 12 * side : 14 + 12 * side] = np.asarray(
+                Image.fromarray(digit[4:24, 4:24]).resize((12, 16), Image.Resampling.BILINEAR))
+    assert not any(model.is_prepared(p) for p in pairs)
+    assert np.mean([len(model.predict(p).digits) == 2 for p in pairs]) > 0.8
     for drawn in (inverted, moved):
         answers = [model.predict(d) for d in drawn]
         assert not any(model.is_prepared(d) for d in drawn)

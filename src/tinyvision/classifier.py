@@ -42,8 +42,41 @@ Runner = Callable[[torch.Tensor], torch.Tensor]  # uint8 (N, C, H, W) -> calibra
 # A digit array of the model's size is taken as already prepared (`Model.dataset_image`) when its one-pixel frame
 # is this dark on average (1% of MNIST's digits touch the frame, a little) ...
 PREPARED_FRAME = 0.05
-# ... and its ink's centre of mass is within this many pixels of the centre (MNIST's digits: 1.42 at most).
+# ... and its ink's centre of mass is within this many pixels of the centre (MNIST's digits: 1.42 at most) ...
 PREPARED_CENTRE = 2.0
+# ... and its ink (above PREPARED_INK) is one digit fitted as MNIST's are: its box's longer side within
+# PREPARED_SIDE px (of 28) of MNIST's 20 (each of its digits: 19 or 20), and no two pieces of PREPARED_PIECE px
+# or more side by side.
+PREPARED_INK, PREPARED_SIDE, PREPARED_PIECE = 0.1, 1, 8
+
+
+def one_fitted_digit(ink: np.ndarray) -> bool:
+    """Whether an image's ink (floats in [0, 1], light on dark) is one digit fitted as MNIST fits its digits:
+    its box's longer side DIGIT_BOX / DIGIT_FIELD of the image's (every MNIST digit: 19 or 20 px of 28) and no
+    two pieces side by side (0.2% of MNIST's digits are broken so). A small number drawn in a 28x28 canvas,
+    centred on a dark ground, passed for a dataset image and "41" was read "4"."""
+    from tinyvision.image.components import component_boxes, label_components
+    from tinyvision.image.digits import DIGIT_BOX, DIGIT_FIELD
+
+    mask = ink > PREPARED_INK
+    present_rows, present_cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if present_rows.size == 0:
+        return False
+    side = max(present_rows[-1] - present_rows[0], present_cols[-1] - present_cols[0]) + 1
+    expected = DIGIT_BOX * ink.shape[0] / DIGIT_FIELD
+    if abs(side - expected) > PREPARED_SIDE * ink.shape[0] / DIGIT_FIELD:
+        return False
+    labels, count = label_components(mask)
+    if count < 2:
+        return True
+    box, area = component_boxes(labels, count)
+    spans = sorted((int(b[1]), int(b[3])) for b, a in zip(box, area) if a >= PREPARED_PIECE)
+    reach = spans[0][1] if spans else 0
+    for left, right in spans[1:]:  # each piece reaches under the columns of those left of it
+        if left >= reach:
+            return False
+        reach = max(reach, right)
+    return True
 
 
 def as_pixels(inputs: torch.Tensor) -> torch.Tensor:
@@ -282,7 +315,7 @@ class Model:
             return None
         rows, cols = np.mgrid[:height, :width]
         centre = (float((ink * rows).sum()) / total, float((ink * cols).sum()) / total)
-        if np.hypot(centre[0] - height / 2, centre[1] - width / 2) > PREPARED_CENTRE:
+        if np.hypot(centre[0] - height / 2, centre[1] - width / 2) > PREPARED_CENTRE or not one_fitted_digit(ink):
             return None
         # (a copy: a decoded image's pixels are Pillow's read-only buffer, which torch refuses to share)
         return as_pixels(torch.from_numpy(np.array(values, copy=True)).reshape(1, height, width))
@@ -504,6 +537,11 @@ class Model:
             and out.suffix.lower() not in FORMATS.values()
         if out.resolve() in own or beside:  # (it wrote over the checkpoint it read, and said so with success)
             raise TinyVisionError(f"{out}: the run's own {out.name}; export to another file")
+        if out.is_symlink() or (out.exists() and not out.is_file()):
+            # Published by renaming over it: --out /dev/null (as root) made /dev/null a plain file, and a link
+            # became a file beside what it pointed to.
+            what = "a link" if out.is_symlink() else "a folder" if out.is_dir() else "not a plain file"
+            raise TinyVisionError(f"{out}: {what}; export to a file's path")
         other = next((f for f, suffix in FORMATS.items() if suffix == out.suffix.lower() and f != format), None)
         if other is not None:  # loading goes by the suffix: an ONNX graph named .pt was refused as TorchScript
             raise TinyVisionError(f"{out}: {out.suffix} names a {other} file; name a {format} export "

@@ -48,7 +48,13 @@ def resume_command(folder) -> str:
 def flag(name: str, value: object) -> str:
     """A flag with its value, for a message: `--model=tvnet` on the command line (shell-quoted when it must
     be: `--out='my runs'`), `model='tvnet'` to a Python caller."""
-    return f"--{name}={shlex.quote(str(value))}"
+    text = str(value)
+    quoted = shlex.quote(text)
+    if quoted == text and (text.endswith((".", ":")) or any(c in text for c in ",;()")):
+        # Safe for the shell, but a message's punctuation would seem to end it ("--resume=.." read as '.'):
+        # quoted, it ends where its quote does.
+        quoted = "'" + text + "'"
+    return f"--{name}={quoted}"
 
 
 def python_spelling(message: str) -> str:

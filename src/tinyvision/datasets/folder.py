@@ -157,10 +157,12 @@ def run_classes(saved: dict[str, str], splits: bool) -> tuple[str, ...]:
     return tuple(sorted({name.split("/")[1 if splits else 0] for name in saved}))
 
 
-def list_folder(root: Path, saved: dict[str, str] | None = None) -> FolderListing:
+def list_folder(root: Path, saved: dict[str, str] | None = None, least: int = 2) -> FolderListing:
     """Which layout the folder has, its classes and its image files. With a run's `saved` split, the
     classes are the run's: a class folder added since is not listed (its files would be left out of the
-    run's split anyway, and a name sorting before the others shifted every label: `evaluate` refused)."""
+    run's split anyway, and a name sorting before the others shifted every label: `evaluate` refused).
+    `least`: the classes it must hold (a classifier is trained on 2 at least; a folder of one of a model's
+    classes can be evaluated)."""
     if saved is not None:
         splits = split_layout(root)
         classes = run_classes(saved, splits)
@@ -177,7 +179,7 @@ def list_folder(root: Path, saved: dict[str, str] | None = None) -> FolderListin
         if not (root / "test").is_dir():
             raise TinyVisionError(f"{root} has train/ but no test/ folder; {LAYOUT_HELP}")
         classes = tuple(class_folders(root / "train"))
-        if len(classes) < 2:
+        if len(classes) < least:
             raise TinyVisionError(f"{root / 'train'} has {len(classes)} class folder(s); a classifier needs at least 2")
         files, labels, origins = [], [], []
         for split in ("train", "val", "test"):
@@ -192,7 +194,7 @@ def list_folder(root: Path, saved: dict[str, str] | None = None) -> FolderListin
             files, labels, origins = files + f, labels + y, origins + [split] * len(f)
         return FolderListing(root, "splits", classes, files, labels, origins)
     classes = tuple(class_folders(root))
-    if len(classes) < 2:
+    if len(classes) < least:
         raise TinyVisionError(
             f"{root} has {len(classes)} class folder(s); a classifier needs at least 2; {LAYOUT_HELP}"
         )
@@ -208,7 +210,8 @@ def check_image_size(image_size: int | None) -> None:
 
 
 def open_folder(name: str, image_size: int | None = None, use_cache: bool = True,
-                shape: tuple[int, int, int] | None = None, saved: dict[str, str] | None = None) -> FolderImages:
+                shape: tuple[int, int, int] | None = None, saved: dict[str, str] | None = None,
+                least: int = 2) -> FolderImages:
     """List `folder:PATH` and decode it (or find it decoded in the cache); to `shape` (C, H, W) when
     given, a run's own (see `SplitOptions.shape`), else as `image_size` and the files say; with a run's
     `saved` split, its classes only (`list_folder`)."""
@@ -217,7 +220,7 @@ def open_folder(name: str, image_size: int | None = None, use_cache: bool = True
     preparation = preparation_of(name)
     if preparation == "digit" and image_size not in (None, 28):
         raise TinyVisionError(f"{name}: digits are prepared at 28x28 (as MNIST's), not --image-size {image_size}")
-    listing = list_folder(root, saved)
+    listing = list_folder(root, saved, least)
     index, store = open_cache(root, listing.files, listing.labels, image_size, use_cache, preparation, shape)
     return FolderImages(name, listing, index, store)
 
@@ -280,7 +283,8 @@ def load_folder(name: str, image_size: int | None = None, split: SplitOptions | 
                 use_cache: bool = True) -> ImageData:
     """Load `folder:PATH` as train / val / test splits (see the module's docstring)."""
     split = split or SplitOptions()
-    folder = open_folder(name, image_size, use_cache, split.shape, None if split.extend else split.saved)
+    folder = open_folder(name, image_size, use_cache, split.shape, None if split.extend else split.saved,
+                         least=1 if split.all_test else 2)  # evaluated, a folder may hold one of the classes
     data = to_image_data(folder, split_codes(folder, split), split.needed)  # (an error: one line, no warning)
     message = skipped_message(folder)
     if message:
