@@ -233,3 +233,15 @@ def test_an_unfinished_runs_model_loads_with_a_one_line_warning(tiny_dataset, tm
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnfinishedRunWarning)
         tinyvision.load(tmp_path / "stopped")
+
+
+def test_a_checkpoint_under_a_name_that_is_not_utf8_is_named_not_blamed(tmp_path):
+    # A run folder renamed with Latin-1 bytes: "not a readable safetensors checkpoint" blamed an intact file.
+    import os
+
+    folder = tmp_path / os.fsdecode(b"caf\xe9")
+    folder.mkdir()
+    save_model(folder / "m.safetensors", create_model("tutorial-b", (1, 28, 28), 10), card())
+    with pytest.raises(TinyVisionError, match="its path is not UTF-8 text") as refused:
+        load_model(folder / "m.safetensors")
+    assert "not a readable" not in str(refused.value)

@@ -208,11 +208,24 @@ def resolve_model_path(path: Path | str) -> Path:
     return path
 
 
+def text_path(path: Path) -> str:
+    """The path as safetensors takes it: text. A folder renamed with bytes that are not UTF-8 was reported as
+    "not a readable safetensors checkpoint", which blamed an intact file."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise TinyVisionError(f"{path}: its path is not UTF-8 text, which safetensors cannot open; rename the "
+                              f"folder (a run folder is refused such a name for the same reason)") from None
+    return text
+
+
 def read_metadata(path: Path | str) -> dict[str, str]:
     """A checkpoint's (or run folder's) safetensors header metadata, read without loading the weights."""
     path = resolve_model_path(path)
+    name = text_path(path)
     try:
-        with safetensors.safe_open(str(path), framework="pt") as f:
+        with safetensors.safe_open(name, framework="pt") as f:
             return f.metadata() or {}
     except Exception as exc:  # safetensors raises its own error types for a bad header
         raise TinyVisionError(f"{path}: not a readable safetensors checkpoint ({exc})") from None
@@ -269,7 +282,7 @@ def check_tensors(path: Path, card: ModelCard) -> None:
     with torch.device("meta"):
         wanted = create_model(card.model, card.input_shape, len(card.classes)).state_dict()
     try:
-        with safetensors.safe_open(str(path), framework="pt") as f:
+        with safetensors.safe_open(text_path(path), framework="pt") as f:
             held = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
     except Exception as exc:  # safetensors raises its own error types
         raise TinyVisionError(f"{path}: corrupt checkpoint ({exc})") from None
@@ -303,7 +316,7 @@ def load_state(path: Path) -> tuple[dict[str, torch.Tensor], ModelCard]:
     expected = metadata.get(DIGEST_KEY)
     check_tensors(path, card)  # before anything is allocated: a few bytes may declare gigabytes
     try:
-        state = safetensors.torch.load_file(str(path), device="cpu")
+        state = safetensors.torch.load_file(text_path(path), device="cpu")
     except Exception as exc:
         raise TinyVisionError(f"{path}: corrupt checkpoint ({exc})") from None
     if expected is not None and weights_digest(state) != expected:  # checkpoints before 0.2 have none
