@@ -358,6 +358,13 @@ def test_another_labelled_folder_is_evaluated_whole_even_with_some_of_the_classe
     (other / "fox").rename(tmp_path / "fox")  # a folder of one of its classes: scored too
     assert main(["evaluate", str(run), "--dataset", f"folder:{other}", "--json", "--out", str(tmp_path / "e")]) == 0
     assert json.loads(capsys.readouterr().out)["test_count"] == 15
+    # A train/ + test/ folder is scored on its test/, whatever its train/ holds (empty class folders too).
+    split_other = make_folder(tmp_path / "split-other", classes=("cat", "dog"), n_train=0, n_test=3)
+    for name in ("cat", "dog"):
+        (split_other / "train" / name).mkdir(parents=True)
+    assert main(["evaluate", str(run), "--dataset", f"folder:{split_other}", "--json", "--out",
+                 str(tmp_path / "e")]) == 0
+    assert json.loads(capsys.readouterr().out)["test_count"] == 6
     (other / "owl").mkdir()
     save_image(other / "owl" / "0.png", 99)
     assert main(["evaluate", str(run), "--dataset", f"folder:{other}", "--out", str(tmp_path / "e")]) == 2

@@ -188,8 +188,10 @@ def list_folder(root: Path, saved: dict[str, str] | None = None, least: int = 2)
             extra = sorted(set(class_folders(root / split)) - set(classes))
             if extra:
                 raise TinyVisionError(f"{root / split} has classes not in train/: {', '.join(extra)}")
-            f, y = list_classes(root, root / split, classes, split, required=split == "train")
-            if not f:
+            # To train, every class needs images in train/; to evaluate (least 1), only test/ is read.
+            needs = split == "test" or least > 1
+            f, y = list_classes(root, root / split, classes, split, required=split == "train" and least > 1)
+            if not f and needs:
                 raise TinyVisionError(f"{root / split} holds no images")
             files, labels, origins = files + f, labels + y, origins + [split] * len(f)
         return FolderListing(root, "splits", classes, files, labels, origins)
