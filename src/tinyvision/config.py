@@ -197,8 +197,10 @@ PRESETS: dict[str, dict] = {
 
 def build_config(preset: str | None, overrides: dict) -> RunConfig:
     """Defaults, the dataset's defaults, the preset, then explicit overrides (None means 'not given')."""
+    from tinyvision.datasets.registry import recipe_defaults
+
     dataset = overrides.get("dataset") or PRESETS.get(preset or "", {}).get("dataset") or RunConfig.dataset
-    values: dict = dataset_defaults(dataset)
+    values: dict = recipe_defaults(dataset)  # (a folder of photos: with the batch its size suits)
     if preset is not None:
         if preset not in PRESETS:
             raise TinyVisionError(f"unknown preset {preset!r}; choose from {', '.join(PRESETS)}")

@@ -94,7 +94,7 @@ register(DatasetSpec(
 # A small folder trains in batches that give an epoch about this many steps (a power of two, 16 at least, the
 # photo recipe's 256 at most): at 256 a folder of 750 photos took 2 steps an epoch, 12 in all, and ended at 100%
 # on its training images and 41% on its test split. Chosen on validation (benchmarks/small_folders.py,
-# results/small_folders.json, table small-folders in docs/training.md): CIFAR-10 folders of 300 to 5,000
+# results/small_folders.json, table small-folders in docs/datasets.md): CIFAR-10 folders of 300 to 5,000
 # photos; scaling the learning rate with the batch as well changed nothing beyond the seeds' spread.
 SMALL_FOLDER_STEPS = 25
 
@@ -106,15 +106,27 @@ def small_folder_batch(train_images: int, largest: int) -> int:
     return int(min(largest, max(16, fitting)))
 
 
+def recipe_defaults(name: str) -> dict:
+    """The recipe a run of `name` starts from (before presets and flags): its entry's defaults, and for a folder
+    of photos the batch that suits its size (`small_folder_batch`). The folder is listed for it here, where a
+    run's recipe is built, not each time its entry is looked up (loading, evaluating, checking it)."""
+    spec = spec_for(name)
+    defaults = dict(spec.defaults)
+    if spec.kind == "folder":
+        from tinyvision.datasets.folder import train_count
+
+        count = train_count(name)
+        if count is not None:
+            defaults["batch_size"] = small_folder_batch(count, defaults["batch_size"])
+    return defaults
+
+
 def folder_spec(name: str) -> DatasetSpec:
-    from tinyvision.datasets.folder import load_folder, one_folder, train_count
+    from tinyvision.datasets.folder import load_folder, one_folder
 
     # One folder is split 80/10/10 (validation and test: shares of the whole folder); with train/
     # and test/, the photos' 5% of train/ is held out for validation.
-    defaults = {**PHOTO_DEFAULTS, "val_fraction": 0.1} if one_folder(name) else dict(PHOTO_DEFAULTS)
-    count = train_count(name)
-    if count is not None:
-        defaults["batch_size"] = small_folder_batch(count, PHOTO_DEFAULTS["batch_size"])
+    defaults = {**PHOTO_DEFAULTS, "val_fraction": 0.1} if one_folder(name) else PHOTO_DEFAULTS
     return DatasetSpec(
         name, "folder", "resize",
         lambda data_dir, image_size, split=None: load_folder(name, image_size, split),
