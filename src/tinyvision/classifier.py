@@ -230,9 +230,9 @@ class Model:
                 raise TinyVisionError(
                     f"no {onnx_path}; write it first with: tinyvision export {path} --format onnx"
                 )
-            card = onnx_card(onnx_path)
+            card, exported_from = onnx_card(onnx_path)
             if path.suffix.lower() != ".onnx":
-                check_export_current(onnx_path, resolve_model_path(path))
+                check_export_current(onnx_path, exported_from, resolve_model_path(path))
             warn_unfinished(card, onnx_path)
             return cls(card, onnx_path, runner=onnx_runner(onnx_path, card), preparation=preparation)
         dev = select_device(device)
@@ -290,7 +290,9 @@ class Model:
         A uint8 tensor shaped like the model's input is one. For a digit model, so is one digit of the
         model's size, (H, W) (or a (1, H, W) tensor; uint8, or floats in [0, 1]), that already looks as
         preparation leaves a digit: light ink on a dark frame, its centre of mass at the centre (as MNIST
-        centred it; every MNIST digit within 1.42 px). That is MNIST's `x_test[0]` in Keras, or
+        centred it; every MNIST digit within 1.42 px), one digit fitted to MNIST's box (`one_fitted_digit`:
+        99.78% of MNIST's test digits; a small number drawn in the canvas is not). That is MNIST's
+        `x_test[0]` in Keras, or
         torchvision's `ToTensor()` digit: read as a user's image it was prepared a second time, and the
         answer could differ from the batch `x_test[:1]` and from evaluation (6 of 1,500 test digits). A
         user's own drawing of that size, dark on light or off-centre, is prepared as any image is."""
@@ -372,7 +374,10 @@ class Model:
         return answers
 
     def predict_one(self, source) -> Prediction:
-        if self.preparation.mode == "digit" and not self.is_prepared(source):
+        taken = self.dataset_image(source)  # (looked at once: it was asked twice for every array)
+        if taken is not None:
+            answer = self.predict_prepared(taken[None])[0]
+        elif self.preparation.mode == "digit":
             from tinyvision.read_number import read_number
 
             data, saved = self.saved_dataset_image(source)
@@ -380,7 +385,7 @@ class Model:
             # image: every digit on it, left to right.
             answer = self.predict_prepared(saved[None])[0] if saved is not None else read_number(self, data)
         else:
-            answer = self.predict_prepared(self.prepare(source)[None])[0]
+            answer = self.predict_prepared(prepare(source, self.preparation, self.limits)[None])[0]
         return replace(answer, path=os.fspath(source)) if isinstance(source, (str, os.PathLike)) else answer
 
     def saved_dataset_image(self, source) -> tuple[object, torch.Tensor | None]:
@@ -549,13 +554,16 @@ class Model:
         return out
 
 
-def onnx_card(path: Path) -> ModelCard:
+def onnx_card(path: Path) -> tuple[ModelCard, str | None]:
+    """An export's card, and the digest of the checkpoint weights it was exported from (None: not recorded,
+    an older export)."""
     sidecar = path.with_name(path.name + ".json")
     if not sidecar.is_file():
         raise TinyVisionError(f"{path}: no {sidecar.name} beside it (written by tinyvision export)")
     try:
         beside = json.loads(sidecar.read_text())
         card_json, expected = beside["card"], beside.get("model_sha256")  # (older exports have no checksum)
+        exported_from = beside.get("weights_sha256")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise TinyVisionError(f"{sidecar}: not a tinyvision export card ({exc})") from None
     if expected is not None:
@@ -568,17 +576,13 @@ def onnx_card(path: Path) -> ModelCard:
         if found != expected:
             raise TinyVisionError(f"{path}: {sidecar.name} beside it is the card of another export (its checksum "
                                   f"differs; an export stopped midway?): export again")
-    return ModelCard.from_json(json.dumps(card_json), sidecar)
+    return ModelCard.from_json(json.dumps(card_json), sidecar), exported_from
 
 
-def check_export_current(onnx_path: Path, checkpoint: Path) -> None:
-    """Refuse a run's `model.onnx` exported from other weights than the run's checkpoint now holds (the run
-    was resumed, or was still training, after the export). An export made before the sidecar recorded its
-    weights is taken as it is."""
-    try:
-        exported = json.loads(onnx_path.with_name(onnx_path.name + ".json").read_text()).get("weights_sha256")
-    except (OSError, ValueError, AttributeError):
-        return  # (onnx_card has read it already; nothing more to learn)
+def check_export_current(onnx_path: Path, exported, checkpoint: Path) -> None:
+    """Refuse a run's `model.onnx` exported from other weights (`exported`, the digest its card records) than
+    the run's checkpoint now holds (the run was resumed, or was still training, after the export). An export
+    made before the card recorded its weights is taken as it is."""
     if exported is not None and checkpoint.is_file() and exported != stored_digest(checkpoint):
         raise TinyVisionError(f"{onnx_path} was exported from other weights than {checkpoint} holds now (the run "
                               f"trained on after it): export it again with: tinyvision export "
