@@ -178,6 +178,44 @@ def test_resume_trains_on_the_files_of_its_split_json(tmp_path):
     assert run.model.input_shape == (3, 16, 16)  # the run's own size, not the folder's new most common one
 
 
+def test_a_run_whose_folder_moved_is_resumed_and_evaluated_where_it_is_now(tmp_path, capsys):
+    import shutil
+    import threading
+
+    import tinyvision
+
+    root = one_folder(tmp_path / "pics", per_class=(10, 10))
+    stop = threading.Event()
+    stop.set()
+    options = dict(model="tvnet", epochs=1, batch_size=4, lr=0.05, hflip=False, tta_flip=False, device="cpu")
+    with pytest.raises(tinyvision.Interrupted):
+        tinyvision.train(dataset=f"folder:{root}", out=tmp_path / "run", progress=False, plots=False, stop=stop,
+                         **options)
+    split = json.loads((tmp_path / "run" / "split.json").read_text())
+    moved = tmp_path / "elsewhere" / "pics"
+    moved.parent.mkdir()
+    root.rename(moved)
+    capsys.readouterr()
+    # Gone: said so, with how to name the new place (a moved folder could never be resumed).
+    assert main(["train", "--resume", str(tmp_path / "run")]) == 2
+    assert "the run's folder is gone; if it moved, pass --dataset=folder:NEW_PATH" in capsys.readouterr().err
+    # A folder without the run's files is not the run's folder.
+    partial = tmp_path / "partial"
+    shutil.copytree(moved / "c0", partial / "c0")
+    assert main(["train", "--resume", str(tmp_path / "run"), "--dataset", f"folder:{partial}"]) == 2
+    assert "nor a folder holding every file of" in capsys.readouterr().err
+    run = tinyvision.train(resume=tmp_path / "run", dataset=f"folder:{moved}", progress=False, plots=False)
+    assert run.config.dataset == f"folder:{moved}"  # config.json says where the files are now
+    assert run.metrics["test_count"] == split["counts"]["test"]
+    # Evaluated on a copy of its folder, the run reads its own test files there: taken for another folder,
+    # the whole copy was scored, its training images with the rest.
+    copy = shutil.copytree(moved, tmp_path / "copy")
+    assert main(["evaluate", str(tmp_path / "run"), "--dataset", f"folder:{copy}", "--out", str(tmp_path / "ev")]) == 0
+    report = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
+    assert report["test_count"] == split["counts"]["test"] < len(split["files"])
+    assert report["test_acc"] == run.metrics["test_acc"]
+
+
 def test_a_run_keeps_its_image_shape_when_the_folder_grows_other_sizes(tmp_path, capsys):
     import tinyvision
 

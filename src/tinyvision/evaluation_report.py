@@ -10,7 +10,8 @@ import torch
 from tinyvision.atomic import write_json
 from tinyvision.config import same_dataset
 from tinyvision.datasets import load_dataset
-from tinyvision.datasets.split import SplitOptions, split_of_run
+from tinyvision.datasets.folder import moved_hint
+from tinyvision.datasets.split import SplitOptions, moved_here, split_of_run
 from tinyvision.errors import TinyVisionError
 from tinyvision.evaluate import score, split_report
 
@@ -31,6 +32,10 @@ def evaluate_model(model: Model, dataset: str | None = None, data_dir: Path | No
     # mostly on its own training images.
     own = dataset is None or same_dataset(dataset, card.dataset)
     name = card.dataset if own else dataset
+    if not own and moved_here(card.dataset, dataset, model.source):
+        own = True  # the run's folder, moved or copied: its test files there, under the new name
+    elif dataset is None and moved_hint(name):
+        raise TinyVisionError(f"{name}: the run's folder is gone; {moved_hint(name)}")
     # A folder the run split itself: its own test files, as its split.json (or its seed) says. Any folder
     # is decoded to the model's input shape, as predict reads a file: the run's files give the tensors it
     # was tested on even after the folder has grown, and another folder of other sizes can be evaluated.

@@ -222,8 +222,9 @@ def train(
     if isinstance(options.get("init_from"), os.PathLike):  # a Path, or the Run train() returned, as out= takes
         options = {**options, "init_from": os.fspath(options["init_from"])}
     if resume is not None:
-        given = {k for k, v in options.items() if v is not None and k != "device"}
-        given |= {k for k, v in dict(dataset=dataset, model=model, preset=preset, out=out).items() if v is not None}
+        # Where the data is now (the folder moved, or the named dataset's copy) and the device may change.
+        given = {k for k, v in options.items() if v is not None and k not in ("device", "data_dir")}
+        given |= {k for k, v in dict(model=model, preset=preset, out=out).items() if v is not None}
         if given or dry_run:
             names = ", ".join(f"--{k.replace('_', '-')}" for k in sorted(given)) or "--dry-run"
             raise TinyVisionError(f"--resume continues the run with its saved config; drop {names}")
@@ -231,6 +232,7 @@ def train(
         cfg = run_folder.read_config()
         if "RANK" not in os.environ:  # (under torchrun, rank 0 marks the folder running as the others look)
             refuse_if_running(run_folder.path)
+        cfg = relocated(run_folder, cfg, dataset, options.get("data_dir"))
         if options.get("device"):
             cfg.device = options["device"]
     else:
@@ -270,6 +272,41 @@ def train(
     if dist.is_main and plots:
         run.draw(result.setup.data.test_images)
     return run
+
+
+def relocated(run_folder, cfg: RunConfig, dataset: str | None, data_dir: str | None) -> RunConfig:
+    """A run resumed where its data is now: `dataset`, its folder dataset moved (the folder must hold every
+    file of its split.json), or `data_dir`, where a named dataset is now kept. Its config.json says so from
+    then on, so evaluate, plot and export find the data too. (A moved folder could never be resumed.)"""
+    import dataclasses
+
+    from tinyvision.atomic import write_json
+    from tinyvision.config import anchored, same_dataset
+    from tinyvision.datasets.folder import moved_hint
+    from tinyvision.datasets.registry import is_folder
+    from tinyvision.datasets.split import SPLIT_FILE, moved_here
+    from tinyvision.runs_index import read_status
+
+    if read_status(run_folder.path)[0] == "finished" and run_folder.metrics_json.is_file():  # files stay as they are
+        raise TinyVisionError(f"{run_folder.path} already finished its {cfg.epochs} epochs")
+    changes = {}
+    if dataset is None and moved_hint(cfg.dataset):
+        raise TinyVisionError(f"{cfg.dataset}: the run's folder is gone; {moved_hint(cfg.dataset)}")
+    if dataset is not None and not same_dataset(dataset, cfg.dataset):
+        if not moved_here(cfg.dataset, dataset, run_folder.path):
+            raise TinyVisionError(f"--resume continues the run on its own data: {flag('dataset', dataset)} is not "
+                                  f"{cfg.dataset}, nor a folder holding every file of {run_folder.path / SPLIT_FILE}")
+        changes["dataset"] = anchored(dataset)
+    if data_dir is not None:
+        if is_folder(cfg.dataset):
+            raise TinyVisionError(f"--data-dir does not apply to {cfg.dataset}: the path is part of the name")
+        changes["data_dir"] = os.path.abspath(os.path.expanduser(data_dir))
+    if not changes or all(getattr(cfg, k) == v for k, v in changes.items()):
+        return cfg
+    cfg = dataclasses.replace(cfg, **changes).validate()
+    if os.environ.get("RANK", "0") == "0":  # (under torchrun each rank reaches the same config; rank 0 writes it)
+        write_json(run_folder.config, cfg.to_dict())
+    return cfg
 
 
 def refuse_if_running(folder: Path) -> None:

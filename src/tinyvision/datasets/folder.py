@@ -30,9 +30,9 @@ import torch
 
 from tinyvision.datasets.folder_cache import FolderIndex, ImageStore, memory_budget, open_cache, take
 from tinyvision.datasets.image_data import ImageData
-from tinyvision.datasets.registry import DIGITS_PREFIX, FOLDER_PREFIX
+from tinyvision.datasets.registry import DIGITS_PREFIX, FOLDER_PREFIX, is_folder
 from tinyvision.datasets.split import SPLITS, TRAIN, VAL, SplitOptions, saved_split, stratified_split
-from tinyvision.errors import TinyVisionError
+from tinyvision.errors import TinyVisionError, flag
 from tinyvision.typed_json import is_int
 
 EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
@@ -78,6 +78,14 @@ def path_of(name: str) -> Path:
         if name.startswith(prefix):
             return Path(name[len(prefix):]).expanduser()
     return Path(name).expanduser()
+
+
+def moved_hint(name: str) -> str | None:
+    """For a folder dataset whose folder is gone, how to name where it is now (a run reads its own files
+    wherever they moved: `split.moved_here`); None for any other dataset."""
+    if not is_folder(name) or path_of(name).is_dir():
+        return None
+    return f"if it moved, pass {flag('dataset', name.split(':', 1)[0] + ':NEW_PATH')}"
 
 
 def check_outside(name: str, out: str | os.PathLike, what: str) -> None:

@@ -159,6 +159,21 @@ def split_beside(path: Path) -> tuple[dict[str, str] | None, tuple[int, int, int
     return read_split(file) if file.is_file() else (None, None)
 
 
+def moved_here(run_dataset: str, dataset: str, run: Path) -> bool:
+    """Whether `dataset` is the folder dataset of the run at `run` (its folder, or a checkpoint in it) moved or
+    copied elsewhere: a folder dataset holding every file the run's split.json names. Evaluated there, the run
+    reads its own test files (taken for another folder, all of it was scored, the run's training images
+    with the rest), and resumed there, its own split."""
+    from tinyvision.datasets.folder import path_of
+    from tinyvision.datasets.registry import is_folder
+
+    if not (is_folder(run_dataset) and is_folder(dataset)):
+        return False
+    files, _ = split_beside(run)
+    root = path_of(dataset)
+    return bool(files) and root.is_dir() and all((root / name).is_file() for name in files)
+
+
 def split_of_run(path: Path, config: dict, shape: tuple[int, int, int] | None = None) -> SplitOptions:
     """How a run's folder dataset was split: its split.json when it is there (beside the checkpoint),
     else the seed and shares of its config (the same files give the same split); decoded to `shape`
