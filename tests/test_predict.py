@@ -709,3 +709,38 @@ def test_one_mnist_digit_as_keras_or_torchvision_holds_it_is_read_as_evaluation_
         assert not any(model.is_prepared(d) for d in drawn)
         right = np.mean([a.label == str(label) for a, label in zip(answers, mnist[1][:200])])
         assert right >= np.mean([a.label == str(label) for a, label in zip(batch, mnist[1][:200])]) - 0.05
+
+
+def test_a_pattern_or_a_home_path_names_images_as_ultralytics_users_write_them(tmp_path, monkeypatch, capsys):
+    # predict("scans/*.png") and predict("~/digit.png") were "no such file" (load took "~" already).
+    import tinyvision
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    model = tinyvision.load(untrained_digit_checkpoint(tmp_path / "model.safetensors"))
+    scans = tmp_path / "scans"
+    (scans / "more").mkdir(parents=True)
+    digits = one_of_each_digit()
+    for name, digit in (("b.png", digits[3]), ("a.png", digits[5]), ("more/c.png", digits[7]), ("d.jpg", digits[1])):
+        Image.fromarray(digit[0].numpy()).save(scans / name)
+    one = model.predict("~/scans/a.png")
+    assert one.path == str(scans / "a.png") and one.label == model.predict(scans / "a.png").label
+    assert [Path(p.path).name for p in model.predict("~/scans/*.png")] == ["a.png", "b.png"]
+    assert [Path(p.path).name for p in model.predict(str(scans / "**" / "*.png"))] == ["a.png", "b.png", "c.png"]
+    assert [p.path for p in model.predict(["~/scans/b.png"])] == [str(scans / "b.png")]
+    with pytest.raises(TinyVisionError, match=r"\*\.gif: no file matches this pattern$"):
+        model.predict("~/scans/*.gif")
+    assert main(["predict", str(tmp_path / "model.safetensors"), "~/scans/*.png", "--json"]) == 0
+    assert [Path(a["file"]).name for a in json.loads(capsys.readouterr().out)] == ["a.png", "b.png"]
+
+
+def test_a_batch_of_colour_digits_is_read_as_each_of_them_alone(tmp_path):
+    # One (28, 28, 3) digit and a list of them were read; the batch (N, 28, 28, 3) or (N, 3, 28, 28) was refused.
+    import tinyvision
+
+    model = tinyvision.load(untrained_digit_checkpoint(tmp_path / "model.safetensors"))
+    gray = torch.stack(one_of_each_digit())[:, 0].numpy()
+    colour = np.repeat(gray[..., None], 3, axis=-1)
+    alone = [model.predict(image) for image in colour]
+    for batch in (colour, torch.from_numpy(colour).permute(0, 3, 1, 2)):
+        answers = model.predict(batch)
+        assert [(a.label, a.probability) for a in answers] == [(a.label, a.probability) for a in alone]

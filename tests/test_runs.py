@@ -257,10 +257,18 @@ def test_plot_draws_an_unfinished_runs_curves_so_far(tiny_dataset, tmp_path, cap
     ("epochs", 2.5, "epochs must be an integer, got 2.5"),
     ("lr", "0.1", "lr must be a number, got '0.1'"),
     ("hflip", 1, "hflip must be True or False, got 1"),
+    ("seed", 2**64, r"seed must be from 0 to 2\*\*63 - 1"),  # (overflowed deep inside, in a traceback)
+    ("batch_size", 10**9, "batch_size must be from 1 to 65,536"),  # (asked for 98 GB, in a traceback)
+    ("limit_batches", 0.5, "limit_batches must be an integer or None, got 0.5"),
 ])
-def test_api_options_of_the_wrong_type_are_refused_in_one_line(tiny_dataset, tmp_path, option, value, message):
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_api_options_of_the_wrong_type_are_refused_in_one_line(tiny_dataset, tmp_path, option, value, message,
+                                                               dry_run):
+    # A dry run checks the options as the real run does: it replaced epochs and limit_batches before their
+    # check, and passed what the real run then refused.
     with pytest.raises(tinyvision.TinyVisionError, match=f"^{message}$"):
-        tinyvision.train(dataset=tiny_dataset, out=tmp_path / "run", progress=False, **{option: value})
+        tinyvision.train(dataset=tiny_dataset, out=tmp_path / "run", progress=False, dry_run=dry_run,
+                         **{option: value})
     assert not (tmp_path / "run").exists()
 
 

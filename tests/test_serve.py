@@ -129,6 +129,21 @@ def test_every_refusal_has_the_same_error_shape_even_frameworks_own(client):
     assert spec["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorReply")
 
 
+def test_every_page_and_reading_answers_head_as_its_get_does_without_a_body(client):
+    # HEAD was 405 everywhere but health (RFC 9110: a general-purpose server supports it), and health's
+    # GET+HEAD route put a duplicate operation id into the schema.
+    import warnings
+
+    for path in ("/", "/static/app.js", "/static/style.css", "/api/model", "/api/health"):
+        got, head = client.get(path), client.head(path)
+        assert (head.status_code, head.content) == (200, b""), path
+        assert head.headers["content-type"] == got.headers["content-type"], path
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # FastAPI warns of a duplicate operation id
+        paths = client.get("/openapi.json").json()["paths"]
+    assert "head" not in paths["/api/health"] and "get" in paths["/api/health"]
+
+
 def test_openapi_describes_the_endpoints_bodies_and_errors(client):
     spec = client.get("/openapi.json").json()
     predict = spec["paths"]["/api/predict"]["post"]
@@ -360,6 +375,26 @@ def test_the_page_keeps_its_answers_straight_fits_a_phone_and_is_reachable_by_ke
             page.wait_for_function("!document.getElementById('why-figure').hidden", timeout=15_000)
             assert shown_prediction(page) == "4"
 
+            # A stroke begun while a photo's answer is on its way makes the drawing the subject: the photo's
+            # answer, arriving later, was shown beside a drawn 1.
+            page.uncheck("#why")
+            page.set_input_files("#upload", str(upload))
+            draw(page, STROKES["1"])
+            page.wait_for_timeout(2500)
+            assert shown_prediction(page) == "1"
+
+            # Clear tapped (a finger) while the mouse still draws: the stroke goes on as a new one; every move
+            # threw into an empty stroke list, and the rest of the stroke was lost.
+            page.click("#clear")
+            box = page.locator("#pad").bounding_box()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 30)
+            page.mouse.down()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 60, steps=3)
+            page.evaluate("document.getElementById('clear').click()")
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] - 30, steps=10)
+            page.mouse.up()
+            assert shown_prediction(page) == "1"
+
             page.focus("#clear")
             page.keyboard.press("Tab")
             assert page.evaluate("document.activeElement.id") == "upload"
@@ -375,6 +410,12 @@ def test_the_page_keeps_its_answers_straight_fits_a_phone_and_is_reachable_by_ke
             offline.route("**/api/model", lambda route: route.abort())
             offline.goto(live_server + "/")
             offline.wait_for_function("document.getElementById('model-info').textContent.includes('cannot reach')")
+            gone = browser.new_page()  # the server stops after the page loaded: said so, not "Failed to fetch"
+            gone.goto(live_server + "/")
+            gone.wait_for_selector("#bars .row[data-class='9']")
+            gone.route("**/api/predict*", lambda route: route.abort())
+            draw(gone, STROKES["7"])
+            gone.wait_for_function("document.getElementById('message').textContent.includes('cannot reach')")
             assert errors == []
         finally:
             browser.close()

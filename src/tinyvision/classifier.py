@@ -10,7 +10,6 @@ by the one decoder (`image.prepare`).
 from __future__ import annotations
 
 import copy
-import io
 import json
 import os
 import warnings
@@ -354,7 +353,8 @@ class Model:
 
             source = pixel_values(source)
         batch = torch.as_tensor(np.ascontiguousarray(source)) if isinstance(source, np.ndarray) else source
-        if isinstance(source, np.ndarray) and batch.shape[1] != channels and batch.shape[-1] == channels:
+        if isinstance(source, np.ndarray) and batch.shape[1] != channels and (
+                batch.shape[-1] == channels or batch.shape[-1] in (3, 4) and batch.shape[1] not in (1, 3, 4)):
             batch = batch.permute(0, 3, 1, 2)  # numpy's (N, H, W, C)
         return batch
 
@@ -396,7 +396,7 @@ class Model:
         evaluation counted, each wrong (an 8 read "53")."""
         from PIL import Image
 
-        from tinyvision.image.decode import decode, read_file, read_stream
+        from tinyvision.image.decode import decode, open_image, read_file, read_stream
 
         data = read_stream(source, self.limits)  # a stream, read once for both looks
         if isinstance(data, (str, os.PathLike)) and Path(data).is_file():
@@ -406,7 +406,10 @@ class Model:
             if isinstance(data, Image.Image):
                 size = data.size
             elif isinstance(data, (bytes, bytearray, memoryview)):
-                with Image.open(io.BytesIO(bytes(data))) as header:  # the header alone: no pixels decoded
+                # The header alone, behind the decoder's own checks: a bare Image.open decoded the huge PNG
+                # inside an icon while opening it (a 688 KB upload took a server worker to 1 GB), and walked
+                # a file of endless PNG chunks or JPEG fill bytes the checks refuse in milliseconds.
+                with open_image(bytes(data), self.limits) as header:
                     size = header.size
             else:
                 return data, None
@@ -435,22 +438,32 @@ class Model:
         (H, W, C), uint8 or float in [0, 1]), a torch tensor, or a list of these;
         a batch of prepared inputs (`prepared_batch`: a tensor or numpy array (N, C, H, W), or MNIST's
         (N, H, W) as Keras and torchvision hold it; uint8, or floats in [0, 1]) gives one prediction each,
-        and a folder one per image in it and below (sorted; one that cannot be read is answered with label
-        None and reason "unreadable: ..."). An answer for a file has its `path`.
+        and a folder one per image in it and below, as does a pattern of file names ("scans/*.jpg"; sorted;
+        one that cannot be read is answered with label None and reason "unreadable: ..."). A path may start
+        with `~`. An answer for a file has its `path`.
         A digit model reads a whole number: `label` is every digit, left to right.
         """
         batch = self.prepared_batch(source)
+        if batch is not None and batch.shape[1] != self.input_shape[0] and batch.shape[1] in (1, 3, 4):
+            # Colour digits for a gray model (or gray photos for a colour one): each image converted as one
+            # alone or in a list is (a batch of them was refused).
+            return [self.predict_one(image) for image in source]
         if batch is not None:
             return self.predict_prepared(batch)
-        if isinstance(source, (str, os.PathLike)) and not os.fspath(source):  # Path("") is the current folder
-            raise TinyVisionError("an empty path names no image or folder")
-        if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
-            from tinyvision.predict import expand
+        if isinstance(source, (str, os.PathLike)):
+            if not os.fspath(source):  # Path("") is the current folder
+                raise TinyVisionError("an empty path names no image or folder")
+            from tinyvision.predict import expand, is_pattern
 
-            # The images in it and below, as a folder dataset lists them; a damaged one is answered as such.
-            return [self.predict_found(path) for path in expand(Path(source))]
+            path = Path(source).expanduser()
+            if path.is_dir() or is_pattern(path):
+                # A folder: the images in it and below, as a folder dataset lists them; a pattern
+                # ("scans/*.jpg"): the files it matches. Each is answered, a damaged one as such.
+                return [self.predict_found(found) for found in expand(path)]
+            return self.predict_named(path)
         if isinstance(source, (list, tuple)):
-            return [self.predict_named(s) for s in source]
+            return [self.predict_named(Path(s).expanduser() if isinstance(s, (str, os.PathLike)) else s)
+                    for s in source]
         return self.predict_named(source)
 
     __call__ = predict

@@ -22,6 +22,11 @@ from tinyvision.errors import TinyVisionError
 BALANCE = ("none", "weights", "sampler")
 
 
+# Past this a batch outgrows every dataset here, and the digit recipe's pools, drawn per batch, outgrow memory
+# (a batch of 10**9 asked for 98 GB and ended in a traceback).
+MAX_BATCH = 1 << 16
+
+
 @dataclass
 class RunConfig:
     dataset: str = "mnist"
@@ -92,7 +97,8 @@ class RunConfig:
         self.check_types()
         checks = [
             (self.epochs >= 1, "--epochs must be at least 1"),
-            (self.batch_size >= 1, "--batch-size must be at least 1"),
+            (1 <= self.batch_size <= MAX_BATCH, f"--batch-size must be from 1 to {MAX_BATCH:,}"),
+            (0 <= self.seed < 2**63, "--seed must be from 0 to 2**63 - 1"),
             (self.lr > 0 and math.isfinite(self.lr), "--lr must be a positive number"),
             (self.weight_decay >= 0 and math.isfinite(self.weight_decay), "--weight-decay must be >= 0"),
             (0 <= self.momentum < 1, "--momentum must be in [0, 1)"),

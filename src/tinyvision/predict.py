@@ -6,11 +6,14 @@ images in it and below, listed as a folder dataset lists them (sorted, hidden fi
 
 from __future__ import annotations
 
+import glob
 from dataclasses import dataclass
 from pathlib import Path
 
 from tinyvision.classifier import Model, Prediction
 from tinyvision.errors import TinyVisionError
+
+GLOB_CHARS = "*?["
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,21 @@ def files_of(paths: list[Path]) -> list[tuple[Path, str | None]]:
     return found
 
 
+def is_pattern(path: Path) -> bool:
+    """Whether `path` names no file but is a pattern of names (`*`, `?`, `[`)."""
+    return not path.exists() and any(c in str(path) for c in GLOB_CHARS)
+
+
 def expand(path: Path) -> list[Path]:
-    """A file as itself; a folder as the image files in it and below (a folder of none is an error)."""
+    """A file as itself; a folder as the image files in it and below (a folder of none is an error); `~` as the
+    home folder; a pattern (`*`, `?`, `[`) that names no file as the files and folders it matches, sorted
+    (`predict("scans/*.jpg")`, as Ultralytics takes a source; `**` spans folders)."""
+    path = Path(path).expanduser()
+    if is_pattern(path):
+        matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True))
+        if not matches:
+            raise TinyVisionError(f"{path}: no file matches this pattern")
+        return [found for match in matches for found in expand(match)]
     if not path.is_dir():
         return [path]
     from tinyvision.datasets.folder import EXTENSIONS, images_in

@@ -236,9 +236,11 @@ def train(
         if options.get("device"):
             cfg.device = options["device"]
     else:
+        cfg = config_for(dataset, model, preset, options)  # the options checked as a real run checks them
         if dry_run:
-            options = {**options, "epochs": 1, "limit_batches": 2}
-        cfg = config_for(dataset, model, preset, options)
+            import dataclasses
+
+            cfg = dataclasses.replace(cfg, epochs=1, limit_batches=2)
     for where in (out, resume):
         if where is not None:
             check_path_text(where)

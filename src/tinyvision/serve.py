@@ -257,21 +257,27 @@ def create_app(model: Model, options: ServeOptions | None = None) -> FastAPI:
         where = " ".join(str(part) for part in first.get("loc", ()))
         return error(422, f"{where}: {first.get('msg', 'invalid request')}".strip(": "))
 
+    # Each GET answers HEAD too (RFC 9110: headers without the body; uptime checks and proxies send it),
+    # registered apart and left out of the schema: one route for both gave two operations of one id.
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.head("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
         return page
 
     @app.get("/static/{name}", include_in_schema=False)
+    @app.head("/static/{name}", include_in_schema=False)
     def asset(name: str) -> Response:
         if name not in static:
             return error(404, f"no such file: {name}")
         return Response(static[name], media_type=STATIC[name])
 
-    @app.api_route("/api/health", methods=["GET", "HEAD"])  # HEAD: what many uptime checks send
+    @app.get("/api/health")
+    @app.head("/api/health", include_in_schema=False)
     def health() -> dict:
         return {"status": "ok"}
 
     @app.get("/api/model")
+    @app.head("/api/model", include_in_schema=False)
     def model_info() -> dict:
         return {
             "model": card.model, "dataset": card.dataset, "kind": card.kind, "classes": list(card.classes),

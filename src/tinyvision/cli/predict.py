@@ -18,7 +18,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", type=path_arg, metavar="RUN_DIR_OR_CHECKPOINT",
                    help="a run folder, a model.safetensors or an exported model.onnx")
     p.add_argument("images", type=path_arg, nargs="+", metavar="IMAGE",
-                   help="an image file, or a folder: every image in it and below")
+                   help="an image file, a folder (every image in it and below) or a quoted pattern ('scans/*.jpg')")
     p.add_argument("--top-k", type=int, default=3, help="how many classes to list per image (3)")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of lines")
     p.add_argument("--show-input", type=path_arg, metavar="PATH",

@@ -32,6 +32,7 @@ const PEN_MIN = 3;
 
 function clearPad() {
   strokes.length = 0;
+  pen = null;  // a stroke held through Clear (a finger taps it, the pen still down) starts anew, not into nothing
   paint();
 }
 
@@ -135,9 +136,14 @@ function resetResult(message) {
 
 async function send(blob) {
   const query = whyBox.checked ? "?input=1&explain=1" : "?input=1";
-  const response = await fetch(`/api/predict${query}`, {
-    method: "POST", body: blob, headers: { "Content-Type": blob.type || "application/octet-stream" },
-  });
+  let response;
+  try {
+    response = await fetch(`/api/predict${query}`, {
+      method: "POST", body: blob, headers: { "Content-Type": blob.type || "application/octet-stream" },
+    });
+  } catch {  // the browser's own words ("Failed to fetch") say nothing of what to do
+    throw new Error("cannot reach the server: is it still running? Reload the page when it is");
+  }
   let body = null;
   try { body = await response.json(); } catch { /* not JSON: a proxy's error page */ }
   if (!response.ok || body === null) throw new Error((body && body.error) || `HTTP ${response.status}`);
@@ -166,13 +172,16 @@ async function predictCanvas() {
 async function predictFile(file) {
   const mine = ++shown;
   predictionEl.dataset.state = "busy";
+  // The pad was cleared for the photo: a stroke drawn before its answer came makes the drawing the answer's
+  // subject, and the photo's answer is dropped (it was shown beside the drawing of another number).
+  const current = () => mine === shown && strokes.length === 0;
   try {
     const result = await send(file);
-    if (mine === shown) { uploaded = file; showResult(result); }
+    if (current()) { uploaded = file; showResult(result); }
   } catch (err) {
-    if (mine === shown) { uploaded = null; resetResult(`${file.name}: ${err.message}`); }
+    if (current()) { uploaded = null; resetResult(`${file.name}: ${err.message}`); }
   } finally {
-    if (mine === shown) predictionEl.dataset.state = "done";
+    if (current()) predictionEl.dataset.state = "done";
   }
 }
 
