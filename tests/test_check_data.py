@@ -204,13 +204,18 @@ def test_odd_names_a_link_to_itself_and_macos_metadata_neither_crash_nor_count(t
     (root / "train" / "dog" / "loop.png").symlink_to("loop.png")
     (root / "train" / "__MACOSX" / "cat").mkdir(parents=True)
     (root / "train" / "__MACOSX" / "cat" / "._0.png").write_bytes(b"\x00\x05\x16\x07 Mac metadata")
+    # A Synology NAS's thumbnails of each photo (read as training images, test images' copies among them), and
+    # a JPEG as Windows browsers name one (skipped without a word, though predict read it).
+    (root / "train" / "cat" / "@eaDir" / "0.png").mkdir(parents=True)
+    Image.fromarray(photo(7)).save(root / "train" / "cat" / "@eaDir" / "0.png" / "SYNOPHOTO_THUMB_S.jpg")
+    Image.fromarray(photo(8)).save(root / "train" / "dog" / "download.jfif", format="JPEG")
     out = tmp_path / "check"
     assert main(["check-data", f"folder:{root}", "--out", str(out)]) == 1  # the link is a problem, named
     printed = capsys.readouterr().out
     assert "1 unreadable file(s)" in printed and "Traceback" not in printed
     report = json.loads((out / "report.json").read_text())
     readable = {c: report["counts"]["train"][c] + report["counts"]["val"][c] for c in ("cat", "dog")}
-    assert report["classes"] == ["cat", "dog"] and readable == {"cat": 13, "dog": 12}
+    assert report["classes"] == ["cat", "dog"] and readable == {"cat": 13, "dog": 13}
     assert (out / "check.png").is_file()
     assert main(["train", "--dataset", f"folder:{root}", "--epochs", "1", "--out", str(tmp_path / "run"),
                  "--progress", "lines", "--no-plots"]) == 0
@@ -375,3 +380,27 @@ def test_a_report_or_run_folder_inside_the_dataset_is_refused_and_stale_figures_
     (out / "duplicates.png").write_bytes(b"an older check's pairs")
     main(["check-data", f"folder:{root}", "--out", str(out)])
     assert not (out / "duplicates.png").exists() and "duplicates.png" not in (out / "report.md").read_text()
+
+
+def test_images_the_layout_leaves_out_are_named_not_dropped_without_a_word(tmp_path, capsys):
+    # Photos loose in train/, and a third class folder beside train/ and test/, were left out with "no problems
+    # found"; the user's bird class was never trained on.
+    root = clean_folder(tmp_path / "pics")
+    for i in range(3):
+        Image.fromarray(photo(900 + i)).save(root / "train" / f"loose{i}.png")
+    (root / "bird").mkdir()
+    Image.fromarray(photo(950)).save(root / "bird" / "0.png")
+    assert main(["check-data", f"folder:{root}", "--out", str(tmp_path / "check")]) == 1
+    printed = capsys.readouterr().out
+    assert f"not used: 3 image(s) in {root / 'train'} itself" in printed and "not used: bird beside" in printed
+    assert main(["train", "--dataset", f"folder:{root}", "--epochs", "1", "--out", str(tmp_path / "run"),
+                 "--progress", "lines", "--no-plots"]) == 0
+    assert "warning: not used: bird beside train/ and test/" in capsys.readouterr().err
+    one = tmp_path / "one"  # a folder of class folders, photos at its top
+    for label in ("cat", "dog"):
+        (one / label).mkdir(parents=True)
+        for i in range(6):
+            Image.fromarray(photo(seed_of("train", label, i))).save(one / label / f"{i}.png")
+    Image.fromarray(photo(990)).save(one / "stray.png")
+    assert main(["check-data", f"folder:{one}", "--out", str(tmp_path / "check-one")]) == 1
+    assert f"not used: 1 image(s) in {one} itself, not in a class folder" in capsys.readouterr().out

@@ -142,6 +142,16 @@ def test_a_folder_larger_than_the_memory_budget_trains_from_the_file_alike(tmp_p
         for k in ("train_loss", "val_loss", "val_acc"))
     assert mapped["test_acc"] == pytest.approx(in_memory["test_acc"])
     assert mapped["test_acc"] > 0.5  # and it learnt (chance: 0.25)
+    # Such a run is drawn and evaluated too: the mistakes figure took one image from the file (a traceback
+    # after the run had finished), and evaluate refused the mapped split.
+    import tinyvision
+
+    run = tinyvision.Run(tmp_path / "mapped")
+    if not mapped["worst_mistakes"]:  # a mistake to draw, whatever this run got right
+        mapped["worst_mistakes"] = [{"index": 0, "label": 0, "predicted": 1, "confidence": 0.9}]
+        (run.path / "metrics.json").write_text(json.dumps(mapped))
+    assert {p.name for p in run.draw()} >= {"misclassified.png", "confusion.png"}
+    assert run.model.evaluate()["test_acc"] == pytest.approx(mapped["test_acc"])
 
 
 def test_decoding_in_worker_processes_matches_decoding_here(tmp_path, monkeypatch):
@@ -257,3 +267,36 @@ def test_a_run_keeps_its_image_shape_when_the_folder_grows_other_sizes(tmp_path,
     assert "knows the classes c0, c1" in err and "has zz, which it does not" in err
     assert len(err.strip().splitlines()) == 1
     assert tinyvision.load(out).input_shape == (1, 16, 16)
+
+
+def test_the_decode_cache_never_answers_for_another_folder_or_a_replaced_photo(tmp_path, monkeypatch):
+    # Its key was each file's name, size, time and mode: two folders unzipped with normalised timestamps shared
+    # one entry (a "held-out" folder was scored on the other's pixels), and a photo replaced by another of the
+    # same size, its time kept (cp -p, rsync -a), was served as the old one.
+    import os
+
+    def bmp_folder(root: Path, seed: int) -> Path:
+        for label in range(2):
+            (root / f"c{label}").mkdir(parents=True)
+            for i in range(10):  # BMPs: one size for any picture
+                path = root / f"c{label}" / f"{i:02d}.bmp"
+                Image.fromarray(quadrant_image(label, seed + 10 * label + i)).save(path)
+                os.utime(path, ns=(315_532_800 * 10**9, 315_532_800 * 10**9))  # 1980-01-01, as zips keep it
+        return root
+
+    def pixels(root: Path) -> torch.Tensor:
+        data = load_dataset(f"folder:{root}", split=SplitOptions(0, 0.1, 0.1))
+        return torch.cat([data.train_images, data.val_images, data.test_images])
+
+    a, b = bmp_folder(tmp_path / "a", 0), bmp_folder(tmp_path / "b", 5000)
+    first, second = pixels(a), pixels(b)
+    monkeypatch.setenv("TINYVISION_DATA", str(tmp_path / "fresh-cache"))
+    assert torch.equal(second, pixels(b)) and not torch.equal(first, second)
+    monkeypatch.setenv("TINYVISION_DATA", str(tmp_path / "cache"))
+    photo = b / "c0" / "03.bmp"
+    Image.fromarray(quadrant_image(1, 9999)).save(photo)  # another picture, same size ...
+    os.utime(photo, ns=(315_532_800 * 10**9, 315_532_800 * 10**9))  # ... and the same time
+    monkeypatch.setenv("TINYVISION_DATA", str(tmp_path / "fresh-cache-2"))
+    replaced = pixels(b)
+    monkeypatch.setenv("TINYVISION_DATA", str(tmp_path / "cache"))
+    assert torch.equal(pixels(b), replaced) and not torch.equal(replaced, second)

@@ -16,6 +16,7 @@ from tinyvision.calibration import (
     default_quantile,
     number_thresholds,
     refusal_scores,
+    refused_mask,
     reject_reason,
     rejection_threshold,
 )
@@ -119,6 +120,22 @@ def test_threshold_refuses_at_most_the_chosen_share_of_validation():
     # --reject-quantile's default: lower for a digit model taught non-digits, which refuses them anyway
     assert default_quantile("digits", True) == 0.003
     assert default_quantile("digits", False) == default_quantile("clothes", True) == 0.01
+
+
+def test_too_few_validation_images_set_no_threshold_rather_than_refuse_too_many():
+    # A small folder's 30 validation images put the 1% bar at their lowest score, and 8% of its test images
+    # were refused (a 61-image folder: half). A bar is set only where n can bound it (split conformal).
+    g = torch.Generator().manual_seed(0)
+    scores = torch.rand(2000, generator=g)
+    assert rejection_threshold(scores[:30], 0.01) is None and rejection_threshold(scores[:98], 0.01) is None
+    assert rejection_threshold(scores[:99], 0.01) == float(scores[:99].min())
+    refused = [float((scores[500:] < rejection_threshold(scores[i : i + 99], 0.01)).float().mean())
+               for i in range(0, 495, 99)]  # five separate validation splits of 99, each judged on 1,500 more
+    assert sum(refused) / len(refused) < 0.02
+    logits = torch.stack([4 * scores[:30], torch.zeros(30)], 1)
+    report = choose_rejection(logits, 0.01, "clothes")
+    assert "threshold" not in report and report["val_rejected"] == 0.0 and "30 validation images" in report["note"]
+    assert refused_mask(logits, report).sum() == 0  # a card without a bar answers everything
 
 
 def test_a_number_of_k_real_digits_is_refused_as_rarely_as_one_digit():

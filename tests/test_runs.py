@@ -152,6 +152,32 @@ def test_balanced_training_on_an_imbalanced_set_runs_and_resumes_identically(tmp
     assert whole["per_class"][3]["support"] > 0 and whole["test_balanced_acc"] > 0.25
 
 
+def test_class_weights_with_label_smoothing_weigh_each_image_by_its_own_class():
+    # PyTorch's cross_entropy(weight=, label_smoothing=) weighs the smoothing term by every class's weight:
+    # at 100:1 calling everything the rare class was the cheapest answer, and --balance weights with the
+    # folder recipe's smoothing trained a 99% folder to 1%.
+    import torch.nn.functional as F
+
+    from tinyvision.training.loop import smoothed_cross_entropy
+
+    y = torch.tensor([0] * 99 + [1])
+    weights = torch.tensor([100 / (2 * 99), 100 / (2 * 1)])  # --balance weights: N / (classes x count)
+    all_majority = torch.tensor([[4.0, -4.0]]).repeat(100, 1)
+    all_rare = all_majority.flip(1)
+    loss = lambda logits: float(smoothed_cross_entropy(logits, y, 0.2, weights))  # noqa: E731
+    torch_loss = lambda logits: float(F.cross_entropy(logits, y, weight=weights, label_smoothing=0.2))  # noqa: E731
+    assert torch_loss(all_majority) > 5 * torch_loss(all_rare)  # what training followed
+    # Balanced, the two wrong answers cost about the same (each class weighs half), and the right one least.
+    assert loss(all_majority) == pytest.approx(loss(all_rare), rel=0.05)
+    right = torch.where(y[:, None] == 0, all_majority, all_rare)
+    assert loss(right) < 0.5 * loss(all_rare)
+    logits = torch.randn(100, 2)
+    assert float(smoothed_cross_entropy(logits, y, 0.2, torch.ones(2))) == pytest.approx(
+        float(F.cross_entropy(logits, y, label_smoothing=0.2)), rel=1e-5)  # plain weights: PyTorch's own
+    assert float(smoothed_cross_entropy(logits, y, 0.0, weights)) == pytest.approx(
+        float(F.cross_entropy(logits, y, weight=weights)), rel=1e-5)
+
+
 def test_ctrl_c_while_the_last_epoch_is_saved_stops_before_the_test_and_resume_finishes(tiny_dataset, tmp_path):
     # A stop asked for during the last epoch's save was ignored: calibration, the test and the figures ran,
     # and the run ended "finished" with exit code 0.

@@ -362,9 +362,17 @@ def test_a_connection_that_never_finishes_its_headers_is_closed_and_connections_
         slow = socket.create_connection(("127.0.0.1", port))
         slow.sendall(b"POST /api/predict HTTP/1.1\r\nHost: x\r\n")  # and never the rest (slowloris)
         assert closed_within(slow, 5)
-        held = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
-        extra = socket.create_connection(("127.0.0.1", port))
-        assert closed_within(extra, 2)  # past the cap: closed as it opens
+        held = []
+        for _ in range(4):
+            held.append(socket.create_connection(("127.0.0.1", port)))
+            time.sleep(0.05)  # (opened in this order)
+        # Past the cap, the connection that has waited longest for its headers makes room: refusing the newcomer
+        # let one client holding the cap with idle sockets lock everyone else out.
+        extra = socket.create_connection(("127.0.0.1", port), timeout=10)
+        assert closed_within(held[0], 2) and not closed_within(held[1], 0.2)
+        extra.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        extra.settimeout(10)
+        assert b" 200 " in extra.recv(4096)
         for sock in (slow, extra, *held):
             sock.close()
         time.sleep(0.2)

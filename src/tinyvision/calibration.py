@@ -119,12 +119,15 @@ def refusal_scores(logits: torch.Tensor, score: str) -> torch.Tensor:
     return logits.softmax(1).amax(1)
 
 
-def rejection_threshold(confidence: torch.Tensor, quantile: float) -> float:
-    """The score below which at most `quantile` of these (validation) images fall."""
-    if len(confidence) == 0:
-        return 0.0
-    ordered = confidence.flatten().sort().values
-    return float(ordered[int(quantile * (len(ordered) - 1))])
+def rejection_threshold(confidence: torch.Tensor, quantile: float) -> float | None:
+    """The score below which at most `quantile` of new images like these (validation) images fall: the
+    k-th lowest score, k = floor(quantile x (n + 1)) (split conformal: a new image's score is as likely to
+    rank anywhere among the n + 1). None when n is too small for that bar (k < 1): the lowest of 30
+    validation scores refused 8% of a small folder's test images where the quantile promised 1%."""
+    rank = math.floor(quantile * (len(confidence) + 1))
+    if rank < 1:
+        return None
+    return float(confidence.flatten().sort().values[rank - 1])
 
 
 def number_thresholds(confidence: torch.Tensor, quantile: float, max_digits: int) -> dict[str, float]:
@@ -136,7 +139,8 @@ def number_thresholds(confidence: torch.Tensor, quantile: float, max_digits: int
     independent scores is under t with probability 1 - (1 - F(t))^k, so the bar that keeps it at
     `quantile` is the single-digit quantile 1 - (1 - quantile)^(1/k): exact, no sampling.
     """
-    return {str(k): rejection_threshold(confidence, 1 - (1 - quantile) ** (1 / k)) for k in range(2, max_digits + 1)}
+    bars = {str(k): rejection_threshold(confidence, 1 - (1 - quantile) ** (1 / k)) for k in range(2, max_digits + 1)}
+    return {k: bar for k, bar in bars.items() if bar is not None}
 
 
 def choose_rejection(val_logits: torch.Tensor, quantile: float, kind: str,
@@ -150,9 +154,14 @@ def choose_rejection(val_logits: torch.Tensor, quantile: float, kind: str,
     score = ENERGY if kind == "digits" else TOP_PROBABILITY
     confidence = refusal_scores(val_logits, score)
     threshold = rejection_threshold(confidence, quantile)
-    refused = float((confidence < threshold).float().mean()) if len(confidence) else 0.0
-    report: dict = {"threshold": threshold, "score": score, "reason": "not a digit" if kind == "digits" else "unsure",
+    refused = float((confidence < threshold).float().mean()) if threshold is not None else 0.0
+    report: dict = {"score": score, "reason": "not a digit" if kind == "digits" else "unsure",
                     "quantile": quantile, "split": "validation"}
+    if threshold is None:  # nothing refused: too few validation images to bound what a bar would refuse
+        report["note"] = (f"no threshold: {len(confidence)} validation images cannot place a bar at the "
+                          f"{quantile:g} quantile (at least {math.ceil(1 / quantile) - 1} can)")
+    else:
+        report["threshold"] = threshold
     if kind != "digits":
         return {**report, "val_rejected": refused}
     report["val_digits_rejected"] = refused

@@ -109,10 +109,15 @@ class Prediction:
     reason: str | None = None  # why it abstained: "not a digit", "unsure"
     digits: tuple[dict, ...] = field(default_factory=tuple)  # a number's digits, left to right
     path: str | None = None  # the file it was read from, when it was given as a path (or found in a folder)
+    # A number of two or more digits: the probability that it is read exactly, calibrated on validation numbers
+    # (`read_number.NUMBER_CONFIDENCE`); None: the product of its digits' probabilities stands.
+    whole: float | None = None
 
     @property
     def probability(self) -> float:
-        """The probability of `label` (for a number, of all its digits together)."""
+        """The probability of `label` (for a number, that every digit is right and none missing or extra)."""
+        if self.whole is not None:
+            return self.whole
         if self.digits:
             p = 1.0
             for d in self.digits:

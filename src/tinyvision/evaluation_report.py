@@ -62,7 +62,7 @@ def evaluate_model(model: Model, dataset: str | None = None, data_dir: Path | No
     images = data.test_images
     if limit_batches is not None:
         images = images[: limit_batches * batch_size]
-    result = score(model.logits(images), labels[: len(images)])
+    result = score(logits_in_chunks(model, images, batch_size), labels[: len(images)])
     return {
         "checkpoint": str(model.source),
         "model": card.model,
@@ -71,6 +71,14 @@ def evaluate_model(model: Model, dataset: str | None = None, data_dir: Path | No
         "temperature": card.temperature,
         **split_report(result, card.classes, card.reject),
     }
+
+
+def logits_in_chunks(model: Model, images, batch_size: int) -> torch.Tensor:
+    """`model.logits` of a split a chunk at a time: a folder too large for memory stays in its mapped file
+    (`MappedImages`), and only a chunk of it is gathered at once (it was refused whole)."""
+    if isinstance(images, torch.Tensor):
+        return model.logits(images)
+    return torch.cat([model.logits(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
 
 
 def listed(classes, shown: int = 8) -> str:

@@ -6,8 +6,9 @@ and never finishes its headers (slowloris) holds a socket, a file descriptor
 and buffers each, and uvicorn neither times that out nor caps the number of
 connections: enough of them exhaust the process's file descriptors and the
 server stops accepting anyone. This protocol is uvicorn's own HTTP/1.1
-protocol (h11) with both bounds added: a connection past MAX_CONNECTIONS is
-closed as it opens, and one whose request's headers have not arrived within
+protocol (h11) with both bounds added: a connection past MAX_CONNECTIONS
+closes the one that has waited longest for a request's headers (or, when every
+connection is in a request, is closed as it opens), and one whose request's headers have not arrived within
 HEADER_SECONDS is closed: the first request's, from the moment the connection
 opens, and each later one's on a kept-alive connection, from the moment the
 response before it was sent (uvicorn's keep-alive timer stops at the next
@@ -93,10 +94,25 @@ class BoundedH11Protocol(H11Protocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.header_deadline: asyncio.TimerHandle | None = None
-        if len(self.connections) > MAX_CONNECTIONS:
+        open_now = [c for c in self.connections if not c.transport.is_closing()]
+        if len(open_now) > MAX_CONNECTIONS and not self.shed_idle(open_now):
             transport.close()  # refused as it opens: nothing read, nothing logged per connection
             return
         self.start_header_deadline()
+
+    def shed_idle(self, connections: list) -> bool:
+        """At the cap, close the connection that has waited longest for a request's headers, to make room for
+        this one; False when every other connection is in a request. Refusing the newcomer instead let one
+        client that held the cap with idle sockets (reopening each one closed) lock everyone else out."""
+        idle = [c for c in connections if c is not self and getattr(c, "waiting_for_headers", lambda: False)()]
+        if not idle:
+            return False
+        min(idle, key=lambda c: c.idle_since).transport.close()
+        return True
+
+    def waiting_for_headers(self) -> bool:
+        """No request under way: the connection waits for a request's headers (its first, or its next)."""
+        return self.header_deadline is not None and self.cycle is self.waiting_after
 
     def start_header_deadline(self) -> None:
         """From now, the next request's headers have HEADER_SECONDS to arrive. Which request cycle is current
@@ -104,6 +120,7 @@ class BoundedH11Protocol(H11Protocol):
         if self.header_deadline is not None:
             self.header_deadline.cancel()
         self.waiting_after = self.cycle
+        self.idle_since = self.loop.time()
         self.header_deadline = self.loop.call_later(HEADER_SECONDS, self.headers_too_slow)
 
     def headers_too_slow(self) -> None:

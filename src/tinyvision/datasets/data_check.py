@@ -109,6 +109,7 @@ class CheckInput:
     modes: Counter = field(default_factory=Counter)
     unreadable: dict[str, str] = field(default_factory=dict)  # file -> reason
     layout: str = "built-in"
+    unused: list[str] = field(default_factory=list)  # images the layout leaves out, where (`folder.unused_images`)
 
     def chunks(self) -> Iterator[torch.Tensor]:
         for start in range(0, len(self.labels), CHUNK):
@@ -141,7 +142,7 @@ def from_image_data(data: ImageData) -> CheckInput:
 
 
 def from_folder(name: str, image_size: int | None, split: SplitOptions) -> CheckInput:
-    from tinyvision.datasets.folder import open_folder, split_codes
+    from tinyvision.datasets.folder import open_folder, split_codes, unused_images
 
     folder = open_folder(name, image_size, shape=split.shape, saved=split.saved)
     codes = split_codes(folder, split)
@@ -159,6 +160,7 @@ def from_folder(name: str, image_size: int | None, split: SplitOptions) -> Check
         sizes=Counter(f"{index.sizes[i][0]}x{index.sizes[i][1]}" for i in listed if index.sizes[i]),
         modes=Counter(index.modes[i] for i in listed if index.modes[i]),
         unreadable={f: r for f, r in index.errors.items()}, layout=folder.listing.layout,
+        unused=unused_images(folder.listing) if split.saved is None else [],
     )
 
 
@@ -412,6 +414,7 @@ def problems_of(report: dict) -> list[str]:
     problems = []
     if report["unreadable"]:
         problems.append(f"{len(report['unreadable'])} unreadable file(s)")
+    problems += [f"not used: {place}" for place in report.get("unused", [])]
     for kind, label in (("identical_files", "identical files"), ("identical_pixels", "identical images")):
         d = report[kind]
         if d is None or not d["groups"]:
@@ -444,7 +447,7 @@ def run_checks(inp: CheckInput, near: bool = True) -> CheckReport:
     report = {
         "dataset": inp.name, "layout": inp.layout, "classes": list(inp.classes), "image_shape": list(inp.shape),
         "images": int(len(inp.labels)), "counts": counts, "sizes": dict(inp.sizes.most_common()),
-        "modes": dict(inp.modes.most_common()), "unreadable": inp.unreadable,
+        "modes": dict(inp.modes.most_common()), "unreadable": inp.unreadable, "unused": inp.unused,
         "identical_files": None, "identical_pixels": exact_duplicates(pixel, inp),
         "near_duplicates": near_duplicates(fp, inp) if near else None,
         "imbalance": imbalance(counts, inp.classes),

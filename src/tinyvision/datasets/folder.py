@@ -35,7 +35,8 @@ from tinyvision.datasets.split import SPLITS, TRAIN, VAL, SplitOptions, saved_sp
 from tinyvision.errors import TinyVisionError, flag
 from tinyvision.typed_json import is_int
 
-EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+# .jfif and .jpe: JPEGs as Windows browsers and older cameras name them (predict read them; training skipped them).
+EXTENSIONS = {".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 MIN_SIZE, MAX_SIZE = 4, 1024
 LAYOUT_HELP = "expected PATH/<class>/*.jpg (one folder, split for you) or PATH/train/<class>/ and PATH/test/<class>/"
 
@@ -110,7 +111,9 @@ def root_of(name: str) -> Path:
 
 # Folders that are no one's images: macOS's zip archives unpack their files' metadata into __MACOSX/
 # (as ._name files of the same extensions).
-HIDDEN_FOLDERS = frozenset({"__MACOSX"})
+# Folders of what tools leave beside photos, never the user's images: macOS's zip resource forks, Synology's
+# thumbnails (@eaDir: three small copies of every photo, test images included, read as training images).
+HIDDEN_FOLDERS = frozenset({"__MACOSX", "@eaDir"})
 
 
 def hidden(name: str) -> bool:
@@ -212,6 +215,29 @@ def list_folder(root: Path, saved: dict[str, str] | None = None, least: int = 2)
     return FolderListing(root, "classes", classes, files, labels, None)
 
 
+def unused_images(listing: FolderListing) -> list[str]:
+    """Images the folder's layout leaves out, each place in words: at the top of a folder of class folders,
+    loose in train/, val/ or test/, or a class folder beside train/ and test/ (dropped without a word, a
+    user's third class was never trained on)."""
+    root, found = listing.root, []
+
+    def loose(folder: Path) -> int:
+        if not folder.is_dir():
+            return 0
+        return sum(1 for p in folder.iterdir() if p.suffix.lower() in EXTENSIONS and not hidden(p.name) and p.is_file())
+
+    places = [root] if listing.layout == "classes" else [root, *(root / s for s in SPLITS)]
+    for folder in places:
+        if loose(folder):
+            found.append(f"{loose(folder)} image(s) in {folder} itself, not in a class folder")
+    if listing.layout == "splits":
+        beside = [p.name for p in sorted(root.iterdir())
+                  if p.is_dir() and not hidden(p.name) and p.name not in SPLITS and images_in(p)]
+        if beside:
+            found.append(f"{', '.join(beside)} beside train/ and test/ (class folders go inside them)")
+    return found
+
+
 def check_image_size(image_size: int | None) -> None:
     if image_size is not None and not is_int(image_size):
         raise TinyVisionError(f"--image-size must be an integer, got {image_size!r}")
@@ -299,6 +325,9 @@ def load_folder(name: str, image_size: int | None = None, split: SplitOptions | 
     message = skipped_message(folder)
     if message:
         print(f"tinyvision: warning: {message}", file=sys.stderr)
+    if split.saved is None:  # (a run's own files are listed from its split.json)
+        for place in unused_images(folder.listing):
+            print(f"tinyvision: warning: not used: {place}", file=sys.stderr)
     return data
 
 

@@ -184,7 +184,10 @@ def cache_key(root: Path, files: list[str], labels: list[int], image_size: int |
         from tinyvision.image.digits import PREPARATION_VERSION
 
         extra += f" v{PREPARATION_VERSION}"
-    digest = hashlib.sha256(f"v{CACHE_VERSION} size={image_size}{extra}\n".encode())
+    # The folder itself is part of the key: two folders of the same names, sizes and times (unzipped with
+    # normalised timestamps) shared one entry, and a "held-out" folder was scored on the first one's pixels.
+    where = os.path.realpath(root).encode("utf-8", "surrogateescape")
+    digest = hashlib.sha256(f"v{CACHE_VERSION} size={image_size}{extra}\n".encode() + where + b"\n")
     for name, label in zip(files, labels):
         try:
             st = (root / name).stat()
@@ -192,8 +195,10 @@ def cache_key(root: Path, files: list[str], labels: list[int], image_size: int |
             st = (root / name).lstat()
         # A name that is not UTF-8 (bytes from another system) has surrogates standing in for its bytes. The
         # mode is part of the key: a file unreadable for its permissions, then given them (chmod, which
-        # leaves the size and time as they were), is read again rather than reported from the cache.
-        line = f"{name}\t{label}\t{st.st_size}\t{st.st_mtime_ns}\t{st.st_mode:o}\n"
+        # leaves the size and time as they were), is read again rather than reported from the cache. So are
+        # the inode and the change time, which no copy keeps: a photo replaced by another of the same size
+        # with its time kept (cp -p, rsync -a) was served from the cache as the old one.
+        line = f"{name}\t{label}\t{st.st_size}\t{st.st_mtime_ns}\t{st.st_mode:o}\t{st.st_ino}\t{st.st_ctime_ns}\n"
         digest.update(line.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()[:24]
 
@@ -351,6 +356,8 @@ class MappedImages:
     def __getitem__(self, key) -> torch.Tensor:
         if isinstance(key, torch.Tensor):
             key = key.cpu().numpy()
+        if isinstance(key, (int, np.integer)):  # one image (C, H, W), as a tensor's x[i] (the mistakes figure)
+            return torch.from_numpy(self.store.gather(self.rows[[key]]))[0]
         return torch.from_numpy(self.store.gather(self.rows[key]))
 
     def select(self, index) -> MappedImages:
