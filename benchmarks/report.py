@@ -1534,6 +1534,40 @@ def numbers_other_writers_table(val: dict, *rest: dict) -> str:
     return markdown(header, "lrrr", rows)
 
 
+def merged_bin(bins: list[dict], low: float, high: float) -> str:
+    """The answers stated at probabilities in [low, high), pooled from a reliability table: "stated / exact (n)"."""
+    inside = [b for b in bins if b["from"] >= low and b["to"] <= high]
+    n = sum(b["answers"] for b in inside)
+    if not n:
+        return "—"
+    stated = sum(b["mean_probability"] * b["answers"] for b in inside) / n
+    exact = sum(b["exact"] * b["answers"] for b in inside) / n
+    return f"{pct(stated, 1)} / {pct(exact, 1)} ({count(n)})"
+
+
+@table("number-confidence", "number_confidence.json", "number_confidence_test.json")
+def number_confidence_table(fit: dict, check: dict) -> str:
+    """A number's stated probability against how often such numbers are read exactly, before (the product of
+    its digits' probabilities) and after the knots fitted on validation numbers (read_number.NUMBER_CONFIDENCE),
+    which must be the fitted ones; test sets read once with the knots fixed."""
+    from tinyvision.read_number import NUMBER_CONFIDENCE
+
+    if NUMBER_CONFIDENCE != fit["knots"] or check["knots_in_use"] != fit["knots"]:
+        raise ReportError("read_number.NUMBER_CONFIDENCE is not the fit in number_confidence.json; rerun both")
+    same_model("the number-confidence files", "run", fit, check)
+    sets = [("validation: MNIST validation digits (fitted here)", fit, "product", "with_knots")]
+    names = {"/tmp/numbers": "test: MNIST test digits", "/tmp/numbers-writers": "test: other writers' digits"}
+    sets += [(names.get(k, k), m, "product", "probability") for k, m in check["sets"].items()]
+    rows = []
+    for name, m, before, after in sets:
+        for label, key in (("product of the digits", before), ("**calibrated** (in use)", after)):
+            bins = m[key]["bins"]
+            rows.append([name, count(m["answered_numbers"]), label, merged_bin(bins, 0.9, 0.99),
+                         merged_bin(bins, 0.99, 1.0), f"{m[key]['ece']:.4f}"])
+    return markdown(["numbers answered with 2-4 digits", "answers", "probability", "stated 0.9-0.99: mean / exact",
+                     "stated 0.99-1: mean / exact", "calibration error (ECE)"], "lrlrrr", rows)
+
+
 @value("writers-numbers-read-rate", *WRITER_NUMBER_RUNS)
 def writers_numbers_read_rate(*runs: dict) -> str:
     return mean_sd([r["read"]["rate"] for r in runs], 1)

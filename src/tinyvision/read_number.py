@@ -104,7 +104,16 @@ SLANT_RESCUE: float | None = None
 # product leaves out how the number was cut (a digit dropped as noise or swallowed by its neighbour adds no
 # factor): numbers answered at 0.99-0.999 were wrong about 7% of the time. Fitted on validation numbers with the
 # default recipe's model (benchmarks/number_confidence.py, results/number_confidence.json); None: the product.
-NUMBER_CONFIDENCE: list[list[float]] | None = None
+NUMBER_CONFIDENCE: list[list[float]] | None = [
+    [0.0, 0.0],
+    [0.817821, 0.755418],
+    [0.977802, 0.885449],
+    [0.993987, 0.962848],
+    [0.997397, 0.987616],
+    [0.99882, 0.996904],
+    [0.999689, 0.997412],
+    [1.0, 0.997412],
+]
 
 
 def to_uint8(images: list[np.ndarray]) -> torch.Tensor:
