@@ -384,3 +384,30 @@ def test_a_small_folder_trains_in_small_batches_unless_told_otherwise(tmp_path):
     assert config_for(f"folder:{root}", None, None, {}).batch_size == 32  # 800 training images: 25 steps
     assert config_for(f"folder:{root}", None, None, {"batch_size": 256}).batch_size == 256
     assert config_for("cifar10", None, None, {}).batch_size == 256
+
+
+def test_class_names_in_either_unicode_form_are_one_class(tmp_path, capsys):
+    # macOS writes "café" decomposed (NFD): a model of a Mac's folder "did not know" the same classes copied
+    # from Linux, and a folder holding both spellings trained two classes that print alike.
+    import unicodedata
+
+    mac = tmp_path / "mac"
+    for k, name in enumerate(("café", "crème")):
+        for i in range(12):
+            save_image(mac / unicodedata.normalize("NFD", name) / f"{i}.png", 40 + 160 * k + i)
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", f"folder:{mac}", "--model", "mlp", "--epochs", "1", "--out", str(run),
+                 "--no-plots", "--progress", "lines"]) == 0
+    linux = tmp_path / "linux"
+    for k, name in enumerate(("café", "crème")):
+        for i in range(4):
+            save_image(linux / unicodedata.normalize("NFC", name) / f"{i}.png", 40 + 160 * k + i)
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--dataset", f"folder:{linux}", "--out", str(tmp_path / "ev")]) == 0
+    assert "test set (8 images)" in capsys.readouterr().out
+    both = tmp_path / "both"
+    for form in ("NFC", "NFD"):
+        save_image(both / unicodedata.normalize(form, "café") / "0.png", 50)
+    save_image(both / "tea" / "0.png", 200)
+    assert main(["check-data", f"folder:{both}", "--out", str(tmp_path / "check")]) == 2
+    assert "in two Unicode forms" in capsys.readouterr().err

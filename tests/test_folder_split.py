@@ -224,6 +224,20 @@ def test_a_run_whose_folder_moved_is_resumed_and_evaluated_where_it_is_now(tmp_p
     report = json.loads((tmp_path / "ev" / "evaluation.json").read_text())
     assert report["test_count"] == split["counts"]["test"] < len(split["files"])
     assert report["test_acc"] == run.metrics["test_acc"]
+    # Other pictures under the same names are another folder: scored whole, and not resumed from.
+    other = one_folder(tmp_path / "other", per_class=(20, 20))
+    for path in other.rglob("*.png"):
+        Image.fromarray(quadrant_image(int(path.parent.name[1:]), 5000 + int(path.stem))).save(path)
+    assert main(["evaluate", str(tmp_path / "run"), "--dataset", f"folder:{other}", "--out", str(tmp_path / "ev2")
+                 ]) == 0
+    scored = json.loads((tmp_path / "ev2" / "evaluation.json").read_text())["test_count"]
+    assert scored == len(list(other.rglob("*.png")))
+    # Its folder gone again, the run's figures from metrics.json are still drawn; the mistakes' need its images.
+    moved.rename(tmp_path / "gone")
+    capsys.readouterr()
+    assert main(["plot", str(tmp_path / "run")]) == 0
+    out, err = capsys.readouterr()
+    assert "confusion.png" in out and "misclassified.png not drawn" in err and "the run's folder is gone" in err
 
 
 def test_a_run_keeps_its_image_shape_when_the_folder_grows_other_sizes(tmp_path, capsys):

@@ -726,6 +726,8 @@ def test_a_pattern_or_a_home_path_names_images_as_ultralytics_users_write_them(t
     assert one.path == str(scans / "a.png") and one.label == model.predict(scans / "a.png").label
     assert [Path(p.path).name for p in model.predict("~/scans/*.png")] == ["a.png", "b.png"]
     assert [Path(p.path).name for p in model.predict(str(scans / "**" / "*.png"))] == ["a.png", "b.png", "c.png"]
+    (scans / "empty").mkdir()  # a matched folder without images is no error, and no image is answered twice
+    assert [Path(p.path).name for p in model.predict(str(scans / "**"))] == ["a.png", "b.png", "d.jpg", "c.png"]
     assert [p.path for p in model.predict(["~/scans/b.png"])] == [str(scans / "b.png")]
     with pytest.raises(TinyVisionError, match=r"\*\.gif: no file matches this pattern$"):
         model.predict("~/scans/*.gif")
@@ -741,7 +743,7 @@ def test_a_batch_of_colour_digits_is_read_as_each_of_them_alone(tmp_path):
     gray = torch.stack(one_of_each_digit())[:, 0].numpy()
     colour = np.repeat(gray[..., None], 3, axis=-1)
     alone = [model.predict(image) for image in colour]
-    for batch in (colour, torch.from_numpy(colour).permute(0, 3, 1, 2)):
+    for batch in (colour, torch.from_numpy(colour).permute(0, 3, 1, 2), colour.transpose(0, 3, 1, 2)):
         answers = model.predict(batch)
         assert [(a.label, a.probability) for a in answers] == [(a.label, a.probability) for a in alone]
 

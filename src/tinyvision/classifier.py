@@ -452,7 +452,7 @@ class Model:
         if batch is not None and batch.shape[1] != self.input_shape[0] and batch.shape[1] in (1, 3, 4):
             # Colour digits for a gray model (or gray photos for a colour one): each image converted as one
             # alone or in a list is (a batch of them was refused).
-            return [self.predict_one(image) for image in source]
+            return [self.predict_one(image) for image in batch]  # each (C, H, W), as torch holds one image
         if batch is not None:
             return self.predict_prepared(batch)
         if isinstance(source, (str, os.PathLike)):
@@ -464,7 +464,11 @@ class Model:
             if path.is_dir() or is_pattern(path):
                 # A folder: the images in it and below, as a folder dataset lists them; a pattern
                 # ("scans/*.jpg"): the files it matches. Each is answered, a damaged one as such.
-                return [self.predict_found(found) for found in expand(path)]
+                try:
+                    found = expand(path)
+                except TinyVisionError as exc:
+                    raise TinyVisionError(f"{path}: {exc}") from None
+                return [self.predict_found(each) for each in found]
             return self.predict_named(path)
         if isinstance(source, (list, tuple)):
             return [self.predict_named(Path(s).expanduser() if isinstance(s, (str, os.PathLike)) else s)

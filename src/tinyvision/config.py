@@ -98,7 +98,8 @@ class RunConfig:
         checks = [
             (self.epochs >= 1, "--epochs must be at least 1"),
             (1 <= self.batch_size <= MAX_BATCH, f"--batch-size must be from 1 to {MAX_BATCH:,}"),
-            (0 <= self.seed < 2**63, "--seed must be from 0 to 2**63 - 1"),
+            # (seeds are mixed, e.g. x 1,000,003, before they seed a generator: 2**63 overflowed)
+            (0 <= self.seed < 2**32, "--seed must be from 0 to 4294967295 (2**32 - 1)"),
             (self.lr > 0 and math.isfinite(self.lr), "--lr must be a positive number"),
             (self.weight_decay >= 0 and math.isfinite(self.weight_decay), "--weight-decay must be >= 0"),
             (0 <= self.momentum < 1, "--momentum must be in [0, 1)"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -45,14 +46,17 @@ def evaluate_model(model: Model, dataset: str | None = None, data_dir: Path | No
         SplitOptions(shape=shape, needed=("test",), all_test=True)
     data = load_dataset(name, data_dir, card.config.get("image_size") if own else None, split=split)
     labels = data.test_labels
-    if tuple(data.classes) != tuple(card.classes):
-        unknown = [c for c in data.classes if c not in card.classes]
+    # Names compared as text, whatever their Unicode form: macOS writes "café" decomposed, and a model of a
+    # Mac's folder did not know the same classes copied from Linux or Windows.
+    known = [nfc(c) for c in card.classes]
+    if [nfc(c) for c in data.classes] != known:
+        unknown = [c for c in data.classes if nfc(c) not in known]
         if unknown:
             raise TinyVisionError(f"{model.source} knows the classes {listed(card.classes)}; {data.name} has "
                                   f"{listed(unknown)}, which it does not")
         # Some of the model's classes (a folder of cats and dogs for a model of ten): labelled as the model
         # numbers its classes; the others have no test images (support 0).
-        index = torch.tensor([card.classes.index(c) for c in data.classes])
+        index = torch.tensor([known.index(nfc(c)) for c in data.classes])
         labels = index[labels]
     if data.input_shape != card.input_shape:
         raise TinyVisionError(
@@ -79,6 +83,10 @@ def logits_in_chunks(model: Model, images, batch_size: int) -> torch.Tensor:
     if isinstance(images, torch.Tensor):
         return model.logits(images)
     return torch.cat([model.logits(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
+
+
+def nfc(name: str) -> str:
+    return unicodedata.normalize("NFC", name)
 
 
 def listed(classes, shown: int = 8) -> str:

@@ -91,10 +91,15 @@ def saliency_maps(network: nn.Module, norm: Normalization, pixels: torch.Tensor,
     """
     x = pixels.float() / 255.0
     # Interpolated images per forward pass: 64 images' steps for digits, fewer as images grow (36 mistakes x
-    # 32 steps at 1024 px in one pass took 15 GB while the figures of a finished run were drawn).
+    # 32 steps at 1024 px in one pass took 15 GB while the figures of a finished run were drawn). Captum
+    # takes at least every image of a call in each pass, so larger images go a few (or one) per call.
     per_pass = max(1, min(64 * steps, IG_PIXELS_PER_PASS // max(1, x[0].numel())))
-    attributions = integrated_gradients()(normalised(network, norm)).attribute(
-        x, baselines=torch.zeros_like(x), target=targets.tolist(), n_steps=steps, internal_batch_size=per_pass)
+    per_call = max(1, per_pass // steps)
+    explainer = integrated_gradients()(normalised(network, norm))
+    attributions = torch.cat([
+        explainer.attribute(part, baselines=torch.zeros_like(part), target=targets[i : i + per_call].tolist(),
+                            n_steps=steps, internal_batch_size=max(per_pass, len(part)))
+        for i, part in ((i, x[i : i + per_call]) for i in range(0, len(x), per_call))])
     maps = attributions.detach().sum(1).clamp_min(0)
     return maps / maps.flatten(1).amax(1).clamp_min(1e-12).view(-1, 1, 1)
 

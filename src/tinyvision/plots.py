@@ -161,15 +161,19 @@ def plot_misclassified(images: torch.Tensor, mistakes: list[dict], classes: list
     return save_figure(misclassified_figure(images, mistakes, classes, saliency=saliency), path)
 
 
-def draw_run(metrics: dict, test_images: torch.Tensor, folder, saliency: torch.Tensor | None = None) -> list[Path]:
-    """A run folder's three figures, from its metrics.json (and the mistakes' saliency, when given)."""
+def draw_run(metrics: dict, test_images: torch.Tensor | None, folder,
+             saliency: torch.Tensor | None = None) -> list[Path]:
+    """A run folder's three figures, from its metrics.json (and the mistakes' saliency, when given); without
+    the test images (their folder is gone), the curves and the confusion."""
     title = f"{metrics['model']} on {metrics['dataset']}"
-    return [
+    drawn = [
         plot_curves(metrics["history"], folder.curves, title),
         plot_confusion(metrics["confusion"], metrics["classes"], folder.confusion, f"{title}: test confusion"),
-        plot_misclassified(test_images, metrics["worst_mistakes"], metrics["classes"], folder.misclassified,
-                           saliency),
     ]
+    if test_images is not None:
+        drawn.append(plot_misclassified(test_images, metrics["worst_mistakes"], metrics["classes"],
+                                        folder.misclassified, saliency))
+    return drawn
 
 
 def plot_time_to_accuracy(result: dict, path: Path) -> None:

@@ -55,19 +55,29 @@ def is_pattern(path: Path) -> bool:
 
 def expand(path: Path) -> list[Path]:
     """A file as itself; a folder as the image files in it and below (a folder of none is an error); `~` as the
-    home folder; a pattern (`*`, `?`, `[`) that names no file as the files and folders it matches, sorted
-    (`predict("scans/*.jpg")`, as Ultralytics takes a source; `**` spans folders)."""
+    home folder; a pattern (`*`, `?`, `[`) that names no file as the files it matches and the images of the
+    folders it matches, each once, sorted (`predict("scans/*.jpg")`, as Ultralytics takes a source; `**` spans
+    folders); a pattern that finds no image is an error."""
     path = Path(path).expanduser()
     if is_pattern(path):
-        matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True))
-        if not matches:
-            raise TinyVisionError(f"{path}: no file matches this pattern")
-        return [found for match in matches for found in expand(match)]
+        found: dict[Path, None] = {}
+        for match in sorted(Path(m) for m in glob.glob(str(path), recursive=True)):
+            for image in (images_of(match) if match.is_dir() else [match]):
+                found.setdefault(image)
+        if not found:
+            raise TinyVisionError("no file matches this pattern")
+        return sorted(found)
     if not path.is_dir():
         return [path]
-    from tinyvision.datasets.folder import EXTENSIONS, images_in
+    found_here = images_of(path)
+    if not found_here:
+        from tinyvision.datasets.folder import EXTENSIONS
 
-    found = images_in(path)
-    if not found:
         raise TinyVisionError(f"a folder with no images ({', '.join(sorted(EXTENSIONS))}, any case)")
-    return found
+    return found_here
+
+
+def images_of(folder: Path) -> list[Path]:
+    from tinyvision.datasets.folder import images_in
+
+    return images_in(folder)

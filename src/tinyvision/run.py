@@ -97,9 +97,12 @@ class Run:
 
     def test_images(self):
         from tinyvision.datasets import load_dataset
+        from tinyvision.datasets.folder import moved_hint
         from tinyvision.datasets.split import split_of_run
 
         cfg = self.config
+        if moved_hint(cfg.dataset):  # (resumed or evaluated, a moved folder is named anew: `relocated`)
+            raise TinyVisionError(f"{cfg.dataset}: the run's folder is gone")
         # The run's test files at the run's input shape, whatever the folder holds now.
         split = split_of_run(self.path, cfg.to_dict(), self.model.card.input_shape)
         return load_dataset(cfg.dataset, Path(cfg.data_dir) if cfg.data_dir else None, cfg.image_size,
@@ -126,7 +129,17 @@ class Run:
         """Write curves.png, confusion.png and misclassified.png (with saliency) into the run folder."""
         from tinyvision import plots
 
-        images = self.test_images() if test_images is None else test_images
+        images = test_images
+        if images is None:
+            try:
+                images = self.test_images()
+            except TinyVisionError as exc:  # the curves and the confusion need only metrics.json
+                import warnings
+
+                from tinyvision.errors import TinyVisionWarning
+
+                warnings.warn(f"misclassified.png not drawn: {exc}", TinyVisionWarning, stacklevel=2)
+                return plots.draw_run(self.metrics, None, self.folder)
         return plots.draw_run(self.metrics, images, self.folder, self.mistakes_saliency(images))
 
 
@@ -279,7 +292,7 @@ def train(
 def relocated(run_folder, cfg: RunConfig, dataset: str | None, data_dir: str | None) -> RunConfig:
     """A run resumed where its data is now: `dataset`, its folder dataset moved (the folder must hold every
     file of its split.json), or `data_dir`, where a named dataset is now kept. Its config.json says so from
-    then on, so evaluate, plot and export find the data too. (A moved folder could never be resumed.)"""
+    then on, so later commands find the data too. (A moved folder could never be resumed.)"""
     import dataclasses
 
     from tinyvision.atomic import write_json
@@ -295,6 +308,9 @@ def relocated(run_folder, cfg: RunConfig, dataset: str | None, data_dir: str | N
     if dataset is None and moved_hint(cfg.dataset):
         raise TinyVisionError(f"{cfg.dataset}: the run's folder is gone; {moved_hint(cfg.dataset)}")
     if dataset is not None and not same_dataset(dataset, cfg.dataset):
+        if not (run_folder.path / SPLIT_FILE).is_file():
+            raise TinyVisionError(f"{run_folder.path} has no {SPLIT_FILE} to know its files by (a run of a folder "
+                                  f"records one from its start): it resumes only on {cfg.dataset}")
         if not moved_here(cfg.dataset, dataset, run_folder.path):
             raise TinyVisionError(f"--resume continues the run on its own data: {flag('dataset', dataset)} is not "
                                   f"{cfg.dataset}, nor a folder holding every file of {run_folder.path / SPLIT_FILE}")

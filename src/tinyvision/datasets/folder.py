@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import sys
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,7 +126,17 @@ def visible(path: Path, base: Path) -> bool:
 
 
 def class_folders(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not hidden(p.name))
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not hidden(p.name))
+    # Two folders whose names differ only in their Unicode form (macOS decomposes "café") print alike: trained
+    # as two classes of one name, their images were each other's mistakes.
+    forms: dict[str, list[str]] = {}
+    for name in names:
+        forms.setdefault(unicodedata.normalize("NFC", name), []).append(name)
+    twins = [name for name, spellings in forms.items() if len(spellings) > 1]
+    if twins:
+        raise TinyVisionError(f"{folder} holds class folders named {', '.join(map(repr, twins))} twice, in two "
+                              f"Unicode forms (one from macOS?); merge them into one folder")
+    return names
 
 
 def images_in(folder: Path) -> list[Path]:

@@ -29,6 +29,7 @@ from tinyvision.atomic import write_json
 from tinyvision.errors import TinyVisionError
 
 SPLIT_FILE = "split.json"
+DIGESTS = 32  # files of a split whose bytes split.json records (`file_digests`)
 SPLITS = ("train", "val", "test")
 TRAIN, VAL, TEST = 0, 1, 2
 
@@ -119,7 +120,24 @@ def write_split(path: Path, dataset: str, files: dict[str, str], options: SplitO
     how = None if options is None else {"seed": options.seed, "val_fraction": options.val_fraction,
                                         "test_fraction": options.test_fraction}
     write_json(path, {"dataset": dataset, "made_by": how, "counts": counts,
-                      "input_shape": list(shape) if shape else None, "files": files})
+                      "input_shape": list(shape) if shape else None, "files": files,
+                      "digests": file_digests(dataset, files)})
+
+
+def file_digests(dataset: str, files: dict[str, str], count: int = DIGESTS) -> dict[str, str]:
+    """The SHA-256 of `count` of the files, spread over the sorted list: what tells the run's folder, moved,
+    from another folder whose files happen to have the same names (cat/0000.jpg, ...)."""
+    from tinyvision.datasets.folder import path_of
+
+    names = sorted(files)
+    chosen = names[:: max(1, len(names) // count)][:count]
+    digests = {}
+    for name in chosen:
+        try:
+            digests[name] = hashlib.sha256((path_of(dataset) / name).read_bytes()).hexdigest()
+        except OSError:  # vanished since it was listed: it tells nothing
+            continue
+    return digests
 
 
 def read_split(path: Path) -> tuple[dict[str, str], tuple[int, int, int] | None]:
@@ -171,7 +189,18 @@ def moved_here(run_dataset: str, dataset: str, run: Path) -> bool:
         return False
     files, _ = split_beside(run)
     root = path_of(dataset)
-    return bool(files) and root.is_dir() and all((root / name).is_file() for name in files)
+    if not files or not root.is_dir() or not all((root / name).is_file() for name in files):
+        return False
+    # The same names are not the same files: the bytes of those split.json recorded must match (a run
+    # written before it recorded them is known by its names alone).
+    folder = Path(run) if Path(run).is_dir() else Path(run).parent
+    recorded = json.loads((folder / SPLIT_FILE).read_text()).get("digests") or {}
+    try:
+        return isinstance(recorded, dict) and all(
+            name in files and hashlib.sha256((root / name).read_bytes()).hexdigest() == digest
+            for name, digest in recorded.items())
+    except OSError:
+        return False
 
 
 def split_of_run(path: Path, config: dict, shape: tuple[int, int, int] | None = None) -> SplitOptions:

@@ -104,7 +104,14 @@ def rejection(s: Setup, temperature: float) -> dict:
     quantile = s.cfg.reject_quantile
     if quantile is None:
         quantile = default_quantile(s.spec.kind, s.cfg.outlier_exposure > 0)
-    return choose_rejection(val, quantile, s.spec.kind, negatives)
+    reject = choose_rejection(val, quantile, s.spec.kind, negatives)
+    if "note" in reject:  # said where training is watched, not only in metrics.json
+        import warnings
+
+        from tinyvision.errors import TinyVisionWarning
+
+        warnings.warn(f"the model will answer every image: {reject['note']}", TinyVisionWarning, stacklevel=2)
+    return reject
 
 
 def final_metrics(s: Setup, pos: Position, temperature: float, calibration: dict, reject: dict) -> dict:

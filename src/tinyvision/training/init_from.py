@@ -22,6 +22,7 @@ from torch import nn
 
 from tinyvision.checkpoint import load_state, read_card, resolve_model_path
 from tinyvision.errors import TinyVisionError, flag
+from tinyvision.evaluation_report import nfc
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class InitReport:
     new_head: bool
 
     def line(self) -> str:
-        head = "; a new head for the new classes" if self.new_head else ""
+        head = "; a new head, the classes differing from the source's" if self.new_head else ""
         shown = ", ".join(self.skipped[:4]) + (f" and {len(self.skipped) - 4} more" if len(self.skipped) > 4 else "")
         skipped = f" (kept fresh: {shown})" if self.skipped else ""
         return (f"init from {self.source}: loaded {len(self.loaded)} tensors, "
@@ -63,7 +64,7 @@ def init_from(model: nn.Module, path: str | Path, classes: tuple[str, ...], name
     from tinyvision.classifier import warn_unfinished
 
     warn_unfinished(card, source)  # weights from the middle of a run: said, as loading them anywhere says
-    new_head = tuple(card.classes) != tuple(classes)
+    new_head = [nfc(c) for c in card.classes] != [nfc(c) for c in classes]  # (a name's Unicode form aside)
     head = head_names(model) if new_head else set()
     own = model.state_dict()
     loaded, skipped = [], []
