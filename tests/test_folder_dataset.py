@@ -27,6 +27,20 @@ def save_image(path: Path, value: int, size=(12, 12), mode="L", fmt="PNG") -> No
     Image.fromarray(array, mode).save(path, fmt)
 
 
+def labelled(root: Path, classes, per_class: int, start: int, step: int) -> Path:
+    """Class folders of small gray images, class k's i-th of value start + step * k + i."""
+    for k, name in enumerate(classes):
+        for i in range(per_class):
+            save_image(root / name / f"{i}.png", start + step * k + i)
+    return root
+
+
+def train_mlp(root: Path, run: Path) -> None:
+    """One epoch of the MLP on `folder:root` into `run`, from the command line."""
+    assert main(["train", "--dataset", f"folder:{root}", "--model", "mlp", "--epochs", "1", "--out", str(run),
+                 "--no-plots", "--progress", "lines"]) == 0
+
+
 def make_folder(root: Path, classes=("cat", "dog"), n_train=6, n_test=2, mode="L", fmt="PNG") -> Path:
     ext = ".png" if fmt == "PNG" else ".jpg"
     for k, name in enumerate(classes):
@@ -339,17 +353,10 @@ def test_another_labelled_folder_is_evaluated_whole_even_with_some_of_the_classe
     # folder with only some of the model's classes was refused ("the same names, in the same order").
     import json
 
-    root = tmp_path / "pics"
-    for k, name in enumerate(("cat", "dog", "fox")):
-        for i in range(12):
-            save_image(root / name / f"{i}.png", 30 + 90 * k + i)
+    root = labelled(tmp_path / "pics", ("cat", "dog", "fox"), 12, 30, 90)
     run = tmp_path / "run"
-    assert main(["train", "--dataset", f"folder:{root}", "--model", "mlp", "--epochs", "1", "--out", str(run),
-                 "--no-plots", "--progress", "lines"]) == 0
-    other = tmp_path / "other"
-    for k, name in enumerate(("cat", "fox")):
-        for i in range(15):
-            save_image(other / name / f"{i}.png", 35 + 180 * k + i)
+    train_mlp(root, run)
+    other = labelled(tmp_path / "other", ("cat", "fox"), 15, 35, 180)
     capsys.readouterr()
     assert main(["evaluate", str(run), "--dataset", f"folder:{other}", "--json", "--out", str(tmp_path / "e")]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -391,17 +398,11 @@ def test_class_names_in_either_unicode_form_are_one_class(tmp_path, capsys):
     # from Linux, and a folder holding both spellings trained two classes that print alike.
     import unicodedata
 
-    mac = tmp_path / "mac"
-    for k, name in enumerate(("café", "crème")):
-        for i in range(12):
-            save_image(mac / unicodedata.normalize("NFD", name) / f"{i}.png", 40 + 160 * k + i)
+    names = ("café", "crème")
+    mac = labelled(tmp_path / "mac", [unicodedata.normalize("NFD", n) for n in names], 12, 40, 160)
     run = tmp_path / "run"
-    assert main(["train", "--dataset", f"folder:{mac}", "--model", "mlp", "--epochs", "1", "--out", str(run),
-                 "--no-plots", "--progress", "lines"]) == 0
-    linux = tmp_path / "linux"
-    for k, name in enumerate(("café", "crème")):
-        for i in range(4):
-            save_image(linux / unicodedata.normalize("NFC", name) / f"{i}.png", 40 + 160 * k + i)
+    train_mlp(mac, run)
+    linux = labelled(tmp_path / "linux", [unicodedata.normalize("NFC", n) for n in names], 4, 40, 160)
     capsys.readouterr()
     assert main(["evaluate", str(run), "--dataset", f"folder:{linux}", "--out", str(tmp_path / "ev")]) == 0
     assert "test set (8 images)" in capsys.readouterr().out
