@@ -412,3 +412,8 @@ def test_class_names_in_either_unicode_form_are_one_class(tmp_path, capsys):
     save_image(both / "tea" / "0.png", 200)
     assert main(["check-data", f"folder:{both}", "--out", str(tmp_path / "check")]) == 2
     assert "in two Unicode forms" in capsys.readouterr().err
+    split = tmp_path / "split"  # train/ written on a Mac, test/ elsewhere
+    labelled(split / "train", [unicodedata.normalize("NFD", n) for n in names], 4, 40, 160)
+    labelled(split / "test", [unicodedata.normalize("NFC", n) for n in names], 2, 40, 160)
+    assert main(["check-data", f"folder:{split}", "--out", str(tmp_path / "check2")]) == 2
+    assert "name one class in two Unicode forms" in capsys.readouterr().err

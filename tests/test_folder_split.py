@@ -213,7 +213,7 @@ def test_a_run_whose_folder_moved_is_resumed_and_evaluated_where_it_is_now(tmp_p
     partial = tmp_path / "partial"
     shutil.copytree(moved / "c0", partial / "c0")
     assert main(["train", "--resume", str(tmp_path / "run"), "--dataset", f"folder:{partial}"]) == 2
-    assert "nor a folder holding every file of" in capsys.readouterr().err
+    assert "nor a folder holding the files of" in capsys.readouterr().err
     run = tinyvision.train(resume=tmp_path / "run", dataset=f"folder:{moved}", progress=False, plots=False)
     assert run.config.dataset == f"folder:{moved}"  # config.json says where the files are now
     assert run.metrics["test_count"] == split["counts"]["test"]
@@ -232,6 +232,14 @@ def test_a_run_whose_folder_moved_is_resumed_and_evaluated_where_it_is_now(tmp_p
                  ]) == 0
     scored = json.loads((tmp_path / "ev2" / "evaluation.json").read_text())["test_count"]
     assert scored == len(list(other.rglob("*.png")))
+    # A run that recorded no fingerprints (before they were written) cannot tell its folder from another of the
+    # same names: the copy is then another folder, scored whole.
+    written = json.loads((tmp_path / "run" / "split.json").read_text())
+    assert len(written["digests"]) == len(written["files"]) == 20  # (fewer files than 32: each one)
+    (tmp_path / "run" / "split.json").write_text(json.dumps({**written, "digests": {}}))
+    assert main(["evaluate", str(tmp_path / "run"), "--dataset", f"folder:{copy}", "--out", str(tmp_path / "ev3")
+                 ]) == 0
+    assert json.loads((tmp_path / "ev3" / "evaluation.json").read_text())["test_count"] == 20
     # Its folder gone again, the run's figures from metrics.json are still drawn; the mistakes' need its images.
     moved.rename(tmp_path / "gone")
     capsys.readouterr()
@@ -314,3 +322,15 @@ def test_the_decode_cache_never_answers_for_another_folder_or_a_replaced_photo(t
     replaced = pixels(b)
     monkeypatch.setenv("TINYVISION_DATA", str(tmp_path / "cache"))
     assert torch.equal(pixels(b), replaced) and not torch.equal(replaced, second)
+
+
+def test_the_files_a_split_fingerprints_are_spread_over_all_of_them(tmp_path):
+    from tinyvision.datasets.split import DIGESTS, file_digests
+
+    root = tmp_path / "pics"
+    root.mkdir()
+    names = {f"{i:03d}.png": "train" for i in range(120)}
+    for name in names:
+        (root / name).write_bytes(name.encode())
+    chosen = sorted(file_digests(f"folder:{root}", names))
+    assert len(chosen) == DIGESTS and chosen[0] == "000.png" and chosen[-1] == "119.png"

@@ -727,9 +727,13 @@ def test_a_pattern_or_a_home_path_names_images_as_ultralytics_users_write_them(t
     assert [Path(p.path).name for p in model.predict("~/scans/*.png")] == ["a.png", "b.png"]
     assert [Path(p.path).name for p in model.predict(str(scans / "**" / "*.png"))] == ["a.png", "b.png", "c.png"]
     (scans / "empty").mkdir()  # a matched folder without images is no error, and no image is answered twice
+    (scans / "notes.txt").write_text("not an image")  # listed as a folder lists its images: these are not
+    (scans / "@eaDir" / "a.png").mkdir(parents=True)
+    Image.fromarray(digits[5][0].numpy()).save(scans / "@eaDir" / "a.png" / "SYNOPHOTO_THUMB_S.jpg")
     assert [Path(p.path).name for p in model.predict(str(scans / "**"))] == ["a.png", "b.png", "d.jpg", "c.png"]
+    assert [Path(p.path).name for p in model.predict(str(scans / "*"))] == ["a.png", "b.png", "d.jpg", "c.png"]
     assert [p.path for p in model.predict(["~/scans/b.png"])] == [str(scans / "b.png")]
-    with pytest.raises(TinyVisionError, match=r"\*\.gif: no file matches this pattern$"):
+    with pytest.raises(TinyVisionError, match=r"\*\.gif: no image matches this pattern$"):
         model.predict("~/scans/*.gif")
     assert main(["predict", str(tmp_path / "model.safetensors"), "~/scans/*.png", "--json"]) == 0
     assert [Path(a["file"]).name for a in json.loads(capsys.readouterr().out)] == ["a.png", "b.png"]

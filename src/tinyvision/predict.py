@@ -7,6 +7,7 @@ images in it and below, listed as a folder dataset lists them (sorted, hidden fi
 from __future__ import annotations
 
 import glob
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,12 +61,21 @@ def expand(path: Path) -> list[Path]:
     folders); a pattern that finds no image is an error."""
     path = Path(path).expanduser()
     if is_pattern(path):
+        from tinyvision.datasets.folder import EXTENSIONS, visible
+
+        # What the pattern matches below its fixed start, as a folder's images are listed: image files only,
+        # hidden names and tools' folders (__MACOSX, @eaDir) skipped ("dir/*" answered notes.txt as a failure).
+        fixed = Path(*[part for part in itertools.takewhile(lambda p: not any(c in p for c in GLOB_CHARS),
+                                                                path.parts)])
         found: dict[Path, None] = {}
         for match in sorted(Path(m) for m in glob.glob(str(path), recursive=True)):
+            if not visible(match, fixed):
+                continue
             for image in (images_of(match) if match.is_dir() else [match]):
-                found.setdefault(image)
+                if image.suffix.lower() in EXTENSIONS:
+                    found.setdefault(image)
         if not found:
-            raise TinyVisionError("no file matches this pattern")
+            raise TinyVisionError("no image matches this pattern")
         return sorted(found)
     if not path.is_dir():
         return [path]

@@ -306,14 +306,17 @@ def relocated(run_folder, cfg: RunConfig, dataset: str | None, data_dir: str | N
         raise TinyVisionError(f"{run_folder.path} already finished its {cfg.epochs} epochs")
     changes = {}
     if dataset is None and moved_hint(cfg.dataset):
-        raise TinyVisionError(f"{cfg.dataset}: the run's folder is gone; {moved_hint(cfg.dataset)}")
+        how = moved_hint(cfg.dataset) if (run_folder.path / SPLIT_FILE).is_file() else \
+            f"the run has no {SPLIT_FILE} to find its files elsewhere by"
+        raise TinyVisionError(f"{cfg.dataset}: the run's folder is gone; {how}")
     if dataset is not None and not same_dataset(dataset, cfg.dataset):
         if not (run_folder.path / SPLIT_FILE).is_file():
             raise TinyVisionError(f"{run_folder.path} has no {SPLIT_FILE} to know its files by (a run of a folder "
                                   f"records one from its start): it resumes only on {cfg.dataset}")
         if not moved_here(cfg.dataset, dataset, run_folder.path):
             raise TinyVisionError(f"--resume continues the run on its own data: {flag('dataset', dataset)} is not "
-                                  f"{cfg.dataset}, nor a folder holding every file of {run_folder.path / SPLIT_FILE}")
+                                  f"{cfg.dataset}, nor a folder holding the files of {run_folder.path / SPLIT_FILE} "
+                                  f"(every one it names, those it fingerprints with the same bytes)")
         changes["dataset"] = anchored(dataset)
     if data_dir is not None:
         if is_folder(cfg.dataset):

@@ -38,10 +38,13 @@ def run(args: argparse.Namespace) -> int:
     from tinyvision.datasets.folder import check_outside
     from tinyvision.datasets.registry import spec_for
     from tinyvision.datasets.split import SplitOptions
+    from tinyvision.errors import TinyVisionError
 
     val = args.val_fraction
     if val is None:  # the dataset's own recipe share, as `tinyvision train` would use
         val = spec_for(args.dataset).defaults.get("val_fraction", 0.1)
+    if not 0 <= args.seed < 2**32:  # as train's --seed
+        raise TinyVisionError("--seed must be from 0 to 4294967295 (2**32 - 1)")
     split = SplitOptions(args.seed, val, args.test_fraction)
     safe = args.dataset.replace("/", "_").replace(":", "-").strip("_")
     out = args.out or Path("checks") / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -208,6 +208,12 @@ def list_folder(root: Path, saved: dict[str, str] | None = None, least: int = 2)
             if split == "val" and not (root / "val").is_dir():
                 continue
             extra = sorted(set(class_folders(root / split)) - set(classes))
+            forms = {unicodedata.normalize("NFC", c): c for c in classes}
+            twins = [f"{split}/{c} and train/{forms[unicodedata.normalize('NFC', c)]}" for c in extra
+                     if unicodedata.normalize("NFC", c) in forms]
+            if twins:
+                raise TinyVisionError(f"{root}: {', '.join(twins)} name one class in two Unicode forms (one from "
+                                      f"macOS?); rename one")
             if extra:
                 raise TinyVisionError(f"{root / split} has classes not in train/: {', '.join(extra)}")
             # To train, every class needs images in train/; to evaluate (least 1), only test/ is read.

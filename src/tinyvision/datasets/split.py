@@ -130,7 +130,7 @@ def file_digests(dataset: str, files: dict[str, str], count: int = DIGESTS) -> d
     from tinyvision.datasets.folder import path_of
 
     names = sorted(files)
-    chosen = names[:: max(1, len(names) // count)][:count]
+    chosen = sorted({names[round(i * (len(names) - 1) / max(1, count - 1))] for i in range(count)}) if names else []
     digests = {}
     for name in chosen:
         try:
@@ -191,12 +191,13 @@ def moved_here(run_dataset: str, dataset: str, run: Path) -> bool:
     root = path_of(dataset)
     if not files or not root.is_dir() or not all((root / name).is_file() for name in files):
         return False
-    # The same names are not the same files: the bytes of those split.json recorded must match (a run
-    # written before it recorded them is known by its names alone).
+    # The same names are not the same files: the bytes of those split.json recorded must match. A run written
+    # before it recorded them cannot tell its folder from another of the same names (cat/0000.jpg, ...): it is
+    # never taken for moved (another folder's pictures were scored as its test files, and trained on).
     folder = Path(run) if Path(run).is_dir() else Path(run).parent
-    recorded = json.loads((folder / SPLIT_FILE).read_text()).get("digests") or {}
+    recorded = json.loads((folder / SPLIT_FILE).read_text()).get("digests")
     try:
-        return isinstance(recorded, dict) and all(
+        return isinstance(recorded, dict) and bool(recorded) and all(
             name in files and hashlib.sha256((root / name).read_bytes()).hexdigest() == digest
             for name, digest in recorded.items())
     except OSError:
