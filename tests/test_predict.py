@@ -777,3 +777,22 @@ def test_a_numbers_probability_is_how_often_such_a_number_is_read_exactly(brief_
         assert a.probability == number_confidence(product) == a.to_dict()["probability"]
     one = model.predict(images[0])  # a single digit keeps its own calibrated probability
     assert one.probability == max(one.probabilities.values())
+
+
+def test_a_batch_of_gray_photos_for_a_colour_model_is_read_as_each_alone(tmp_path):
+    # (N, H, W, 1), as numpy holds gray photos, was refused; (N, 1, H, W) was read.
+    import tinyvision
+    from tinyvision.checkpoint import ModelCard, save_model
+    from tinyvision.models import create_model
+    from tinyvision.normalization import Normalization
+
+    torch.manual_seed(0)
+    card = ModelCard("tvnet", (3, 32, 32), ("a", "b"), Normalization((0.5,) * 3, (0.25,) * 3), "folder:x", {},
+                     "test", {"test_acc": 0.5}, kind="folder", preparation="resize")
+    save_model(tmp_path / "model.safetensors", create_model("tvnet", (3, 32, 32), 2).eval(), card)
+    model = tinyvision.load(tmp_path / "model.safetensors")
+    gray = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 1), dtype=np.uint8)
+    alone = [model.predict(image[..., 0]) for image in gray]
+    for batch in (gray, gray.transpose(0, 3, 1, 2)):
+        answers = model.predict(batch)
+        assert [(a.label, a.probability) for a in answers] == [(a.label, a.probability) for a in alone]

@@ -359,7 +359,7 @@ class Model:
             source = pixel_values(source)
         batch = torch.as_tensor(np.ascontiguousarray(source)) if isinstance(source, np.ndarray) else source
         if isinstance(source, np.ndarray) and batch.shape[1] != channels and (
-                batch.shape[-1] == channels or batch.shape[-1] in (3, 4) and batch.shape[1] not in (1, 3, 4)):
+                batch.shape[-1] == channels or batch.shape[-1] in (1, 3, 4) and batch.shape[1] not in (1, 3, 4)):
             batch = batch.permute(0, 3, 1, 2)  # numpy's (N, H, W, C)
         return batch
 
