@@ -102,8 +102,10 @@ SLANT_RESCUE: float | None = None
 # How often a number answered with two or more digits is read exactly, against the product of its digits'
 # probabilities (the chance that every digit read is right): (product, exact rate) knots, interpolated. The
 # product leaves out how the number was cut (a digit dropped as noise or swallowed by its neighbour adds no
-# factor): numbers answered at 0.99-0.999 were wrong about 7% of the time. Fitted on validation numbers with the
-# default recipe's model (benchmarks/number_confidence.py, results/number_confidence.json); None: the product.
+# factor): on the API red team's numbers of small and touching digits, those answered at 0.99-0.999 were wrong
+# 7% of the time. Fitted on validation numbers with the default recipe's seed-0 model, and used for every digit
+# model (benchmarks/number_confidence.py, results/number_confidence.json, table number-confidence); None: the
+# product stands.
 NUMBER_CONFIDENCE: list[list[float]] | None = [
     [0.0, 0.0],
     [0.817821, 0.755418],
