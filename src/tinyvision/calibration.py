@@ -170,8 +170,8 @@ def choose_rejection(val_logits: torch.Tensor, quantile: float, kind: str,
     report["number_thresholds"] = number_thresholds(confidence, quantile, MAX_DIGITS)
     if negative_logits is not None and len(negative_logits):
         negatives = refusal_scores(negative_logits, score)
-        below = (negatives < threshold).float().mean() if threshold is not None else torch.tensor(0.0)
-        report["val_negatives_rejected"] = float(below)
+        report["val_negatives_rejected"] = \
+            float((negatives < threshold).float().mean()) if threshold is not None else 0.0
         report["val_negatives"] = len(negative_logits)
     return report
 

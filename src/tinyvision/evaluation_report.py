@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,7 +10,7 @@ import torch
 from tinyvision.atomic import write_json
 from tinyvision.config import same_dataset
 from tinyvision.datasets import load_dataset
-from tinyvision.datasets.folder import moved_hint
+from tinyvision.datasets.folder import moved_hint, nfc
 from tinyvision.datasets.split import SplitOptions, moved_here, split_of_run
 from tinyvision.errors import TinyVisionError
 from tinyvision.evaluate import score, split_report
@@ -35,8 +34,8 @@ def evaluate_model(model: Model, dataset: str | None = None, data_dir: Path | No
     name = card.dataset if own else dataset
     if not own and moved_here(card.dataset, dataset, model.source):
         own = True  # the run's folder, moved or copied: its test files there, under the new name
-    elif dataset is None and moved_hint(name):
-        raise TinyVisionError(f"{name}: the run's folder is gone; {moved_hint(name)}")
+    elif dataset is None and (hint := moved_hint(name)):
+        raise TinyVisionError(f"{name}: the run's folder is gone; {hint}")
     # A folder the run split itself: its own test files, as its split.json (or its seed) says. Any folder
     # is decoded to the model's input shape, as predict reads a file: the run's files give the tensors it
     # was tested on even after the folder has grown, and another folder of other sizes can be evaluated.
@@ -83,10 +82,6 @@ def logits_in_chunks(model: Model, images, batch_size: int) -> torch.Tensor:
     if isinstance(images, torch.Tensor):
         return model.logits(images)
     return torch.cat([model.logits(images[i : i + batch_size]) for i in range(0, len(images), batch_size)])
-
-
-def nfc(name: str) -> str:
-    return unicodedata.normalize("NFC", name)
 
 
 def listed(classes, shown: int = 8) -> str:

@@ -96,10 +96,13 @@ def saliency_maps(network: nn.Module, norm: Normalization, pixels: torch.Tensor,
     per_pass = max(1, min(64 * steps, IG_PIXELS_PER_PASS // max(1, x[0].numel())))
     per_call = max(1, per_pass // steps)
     explainer = integrated_gradients()(normalised(network, norm))
-    attributions = torch.cat([
-        explainer.attribute(part, baselines=torch.zeros_like(part), target=targets[i : i + per_call].tolist(),
-                            n_steps=steps, internal_batch_size=max(per_pass, len(part)))
-        for i, part in ((i, x[i : i + per_call]) for i in range(0, len(x), per_call))])
+    parts = []
+    for i in range(0, len(x), per_call):
+        part = x[i : i + per_call]
+        parts.append(explainer.attribute(part, baselines=torch.zeros_like(part),
+                                         target=targets[i : i + per_call].tolist(), n_steps=steps,
+                                         internal_batch_size=max(per_pass, len(part))))
+    attributions = torch.cat(parts)
     maps = attributions.detach().sum(1).clamp_min(0)
     return maps / maps.flatten(1).amax(1).clamp_min(1e-12).view(-1, 1, 1)
 

@@ -59,10 +59,10 @@ def expand(path: Path) -> list[Path]:
     home folder; a pattern (`*`, `?`, `[`) that names no file as the files it matches and the images of the
     folders it matches, each once, sorted (`predict("scans/*.jpg")`, as Ultralytics takes a source; `**` spans
     folders); a pattern that finds no image is an error."""
+    from tinyvision.datasets.folder import EXTENSIONS, images_in, visible
+
     path = Path(path).expanduser()
     if is_pattern(path):
-        from tinyvision.datasets.folder import EXTENSIONS, visible
-
         # What the pattern matches below its fixed start, as a folder's images are listed: image files only,
         # hidden names and tools' folders (__MACOSX, @eaDir) skipped ("dir/*" answered notes.txt as a failure).
         fixed = Path(*[part for part in itertools.takewhile(lambda p: not any(c in p for c in GLOB_CHARS),
@@ -71,7 +71,7 @@ def expand(path: Path) -> list[Path]:
         for match in sorted(Path(m) for m in glob.glob(str(path), recursive=True)):
             if not visible(match, fixed):
                 continue
-            for image in (images_of(match) if match.is_dir() else [match]):
+            for image in (images_in(match) if match.is_dir() else [match]):
                 if image.suffix.lower() in EXTENSIONS:
                     found.setdefault(image)
         if not found:
@@ -79,15 +79,7 @@ def expand(path: Path) -> list[Path]:
         return sorted(found)
     if not path.is_dir():
         return [path]
-    found_here = images_of(path)
+    found_here = images_in(path)
     if not found_here:
-        from tinyvision.datasets.folder import EXTENSIONS
-
         raise TinyVisionError(f"a folder with no images ({', '.join(sorted(EXTENSIONS))}, any case)")
     return found_here
-
-
-def images_of(folder: Path) -> list[Path]:
-    from tinyvision.datasets.folder import images_in
-
-    return images_in(folder)

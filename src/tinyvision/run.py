@@ -305,8 +305,8 @@ def relocated(run_folder, cfg: RunConfig, dataset: str | None, data_dir: str | N
     if read_status(run_folder.path)[0] == "finished" and run_folder.metrics_json.is_file():  # files stay as they are
         raise TinyVisionError(f"{run_folder.path} already finished its {cfg.epochs} epochs")
     changes = {}
-    if dataset is None and moved_hint(cfg.dataset):
-        how = moved_hint(cfg.dataset) if (run_folder.path / SPLIT_FILE).is_file() else \
+    if dataset is None and (hint := moved_hint(cfg.dataset)):
+        how = hint if (run_folder.path / SPLIT_FILE).is_file() else \
             f"the run has no {SPLIT_FILE} to find its files elsewhere by"
         raise TinyVisionError(f"{cfg.dataset}: the run's folder is gone; {how}")
     if dataset is not None and not same_dataset(dataset, cfg.dataset):

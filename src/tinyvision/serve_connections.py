@@ -8,8 +8,8 @@ connections: enough of them exhaust the process's file descriptors and the
 server stops accepting anyone. This protocol is uvicorn's own HTTP/1.1
 protocol (h11) with both bounds added: a connection past MAX_CONNECTIONS
 closes the one that has waited longest for a request's headers (or, when every
-connection is in a request, is closed as it opens), and one whose request's headers have not arrived within
-HEADER_SECONDS is closed: the first request's, from the moment the connection
+connection is in a request, is closed as it opens), and one whose request's
+headers have not arrived within HEADER_SECONDS is closed: the first request's, from the moment the connection
 opens, and each later one's on a kept-alive connection, from the moment the
 response before it was sent (uvicorn's keep-alive timer stops at the next
 request's first byte, so headers trickled after a good request would

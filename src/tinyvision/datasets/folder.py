@@ -125,13 +125,18 @@ def visible(path: Path, base: Path) -> bool:
     return not any(hidden(part) for part in path.relative_to(base).parts)
 
 
+def nfc(name: str) -> str:
+    """A class name in one Unicode form: macOS writes "café" decomposed, Linux and Windows composed."""
+    return unicodedata.normalize("NFC", name)
+
+
 def class_folders(folder: Path) -> list[str]:
     names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not hidden(p.name))
     # Two folders whose names differ only in their Unicode form (macOS decomposes "café") print alike: trained
     # as two classes of one name, their images were each other's mistakes.
     forms: dict[str, list[str]] = {}
     for name in names:
-        forms.setdefault(unicodedata.normalize("NFC", name), []).append(name)
+        forms.setdefault(nfc(name), []).append(name)
     twins = [name for name, spellings in forms.items() if len(spellings) > 1]
     if twins:
         raise TinyVisionError(f"{folder} holds class folders named {', '.join(map(repr, twins))} twice, in two "
@@ -208,9 +213,8 @@ def list_folder(root: Path, saved: dict[str, str] | None = None, least: int = 2)
             if split == "val" and not (root / "val").is_dir():
                 continue
             extra = sorted(set(class_folders(root / split)) - set(classes))
-            forms = {unicodedata.normalize("NFC", c): c for c in classes}
-            twins = [f"{split}/{c} and train/{forms[unicodedata.normalize('NFC', c)]}" for c in extra
-                     if unicodedata.normalize("NFC", c) in forms]
+            forms = {nfc(c): c for c in classes}
+            twins = [f"{split}/{c} and train/{forms[nfc(c)]}" for c in extra if nfc(c) in forms]
             if twins:
                 raise TinyVisionError(f"{root}: {', '.join(twins)} name one class in two Unicode forms (one from "
                                       f"macOS?); rename one")
@@ -245,8 +249,9 @@ def unused_images(listing: FolderListing) -> list[str]:
 
     places = [root] if listing.layout == "classes" else [root, *(root / s for s in SPLITS)]
     for folder in places:
-        if loose(folder):
-            found.append(f"{loose(folder)} image(s) in {folder} itself, not in a class folder")
+        count = loose(folder)
+        if count:
+            found.append(f"{count} image(s) in {folder} itself, not in a class folder")
     if listing.layout == "splits":
         beside = [p.name for p in sorted(root.iterdir())
                   if p.is_dir() and not hidden(p.name) and p.name not in SPLITS and images_in(p)]

@@ -129,12 +129,12 @@ def file_digests(dataset: str, files: dict[str, str], count: int = DIGESTS) -> d
     from another folder whose files happen to have the same names (cat/0000.jpg, ...)."""
     from tinyvision.datasets.folder import path_of
 
-    names = sorted(files)
+    root, names = path_of(dataset), sorted(files)
     chosen = sorted({names[round(i * (len(names) - 1) / max(1, count - 1))] for i in range(count)}) if names else []
     digests = {}
     for name in chosen:
         try:
-            digests[name] = hashlib.sha256((path_of(dataset) / name).read_bytes()).hexdigest()
+            digests[name] = hashlib.sha256((root / name).read_bytes()).hexdigest()
         except OSError:  # vanished since it was listed: it tells nothing
             continue
     return digests

@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from tinyvision.checkpoint import load_state, read_card, resolve_model_path
+from tinyvision.datasets.folder import nfc
 from tinyvision.errors import TinyVisionError, flag
-from tinyvision.evaluation_report import nfc
 
 
 @dataclass(frozen=True)
