@@ -2059,19 +2059,22 @@ def check_data_table(data: dict) -> str:
 @table("near-duplicate-thresholds", "near_duplicates.json")
 def near_duplicate_thresholds_table(data: dict) -> str:
     """check-data's near-duplicate bar on training images: copies found, and distinct images flagged, at each
-    thumbnail correlation, under the shipped rule (its pHash distance, neighbours and detail bar). The shipped
-    bars, colour and one-channel, in bold; they must be among those measured."""
+    thumbnail correlation, under the shipped rule (its pHash distance, neighbours, detail bar and inner bar).
+    The shipped bars, colour and one-channel, in bold; they must be among those measured."""
     from tinyvision.datasets import data_check
 
-    measured = (data["distance"], data.get("neighbours"), data.get("detail"))
-    shipped_rule = (data_check.NEAR_DISTANCE, data_check.NEAR_NEIGHBOURS, data_check.NEAR_DETAIL)
+    measured = (data["distance"], data.get("neighbours"), data.get("detail"), data.get("inner_agree"))
+    shipped_rule = (data_check.NEAR_DISTANCE, data_check.NEAR_NEIGHBOURS, data_check.NEAR_DETAIL,
+                    data_check.INNER_AGREE)
     if data.get("rule") != "shipped" or measured != shipped_rule:
         raise ReportError(f"near_duplicates.json measured the rule {data.get('rule')} with (pHash bits, neighbours, "
-                          f"detail) {measured}; check-data uses {shipped_rule}: run it again")
-    shipped = {"photos": data_check.NEAR_CORRELATION, "digits": data_check.NEAR_CORRELATION_GRAY}
+                          f"detail, inner) {measured}; check-data uses {shipped_rule}: run it again")
+    shipped = {"photos": data_check.NEAR_CORRELATION, "digits": data_check.NEAR_CORRELATION_GRAY,
+               "products": data_check.NEAR_CORRELATION}
     levels = [str(c) for c in data["correlations"]]
     rows = []
-    for kind, what in (("photos", "photos (CIFAR-10 train, colour)"), ("digits", "digits (MNIST train, gray)")):
+    for kind, what in (("photos", "photos (CIFAR-10 train, colour)"), ("digits", "digits (MNIST train, gray)"),
+                       ("products", "products on white (CIFAR-10 train, colour)")):
         part = data[kind]
         if str(shipped[kind]) not in levels:
             raise ReportError(f"near_duplicates.json has no figures at the shipped bar {shipped[kind]}")
@@ -2085,6 +2088,35 @@ def near_duplicate_thresholds_table(data: dict) -> str:
                      *cells(part["distinct_pairs_flagged"], count)])
     return markdown(["copy kind (of {} each)".format(count(data["photos"]["sources"])),
                      *[f"≥ {c}" for c in levels]], "l" + "r" * len(levels), rows)
+
+
+@table("near-duplicate-grounds", "near_duplicates_grounds_none.json", "near_duplicates_grounds_0.8.json",
+       "near_duplicates_grounds_0.85.json", "near_duplicates.json")
+def near_duplicate_grounds_table(*runs: dict) -> str:
+    """Products on white at the colour bar: copies found and distinct pairs flagged, with images on a uniform
+    ground compared as wholes only, or also inside (each inner bar measured). The shipped inner bar in bold;
+    it must be among those measured, on the same sample."""
+    from tinyvision.datasets import data_check
+
+    bar = str(data_check.NEAR_CORRELATION)
+    inner = [run.get("inner_agree") for run in runs]
+    if data_check.INNER_AGREE not in inner or any(run.get("rule") != "shipped" for run in runs):
+        raise ReportError(f"near-duplicate-grounds measured inner bars {inner}; check-data uses "
+                          f"{data_check.INNER_AGREE}: run it again")
+    if len({run["products"]["images"] for run in runs}) != 1:
+        raise ReportError("near-duplicate-grounds: the runs measured different product samples")
+
+    def head(value) -> str:
+        text = "wholes only" if value is None else f"inside ≥ {value}"
+        return f"**{text}**" if value == data_check.INNER_AGREE else text
+
+    first = runs[0]["products"]
+    rows = [[f"{copy}, found", *[pct(run["products"]["recall"][copy][bar], 1) for run in runs]]
+            for copy in first["recall"]]
+    rows.append([f"distinct pairs flagged among {count(first['images'])}",
+                 *[count(run["products"]["distinct_pairs_flagged"][bar]) for run in runs]])
+    return markdown([f"products on white, at ≥ {bar} (copies of {count(first['sources'])} each)",
+                     *[head(v) for v in inner]], "l" + "r" * len(runs), rows)
 
 
 @table("near-duplicate-rules", "near_duplicates_phash.json", "near_duplicates.json")

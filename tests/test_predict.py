@@ -796,3 +796,32 @@ def test_a_batch_of_gray_photos_for_a_colour_model_is_read_as_each_alone(tmp_pat
     for batch in (gray, gray.transpose(0, 3, 1, 2)):
         answers = model.predict(batch)
         assert [(a.label, a.probability) for a in answers] == [(a.label, a.probability) for a in alone]
+
+
+def test_a_number_too_long_to_read_is_said_so_and_a_page_of_marks_is_not_a_digit(brief_run, capsys):
+    # A 13-digit number was answered "not a digit", as a blank page is: its writer had no hint of the limit.
+    import tinyvision
+    from tinyvision.datasets import load_dataset
+    from tinyvision.image.segment import MAX_DIGITS
+
+    model = tinyvision.load(brief_run.path)
+    data = load_dataset("mnist")
+    images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
+    ones = set(np.flatnonzero(labels == 1).tolist())
+    picked = [k for k in range(200) if k not in ones][: MAX_DIGITS + 1]  # no 1s: none swallowed by a neighbour
+    gap = np.zeros((28, 10), np.uint8)
+
+    def number(count: int) -> bytes:
+        line = np.concatenate([gap] + [part for k in picked[:count] for part in (images[k], gap)], 1)
+        return encode(Image.fromarray(255 - line).resize((line.shape[1] * 3, 84), Image.Resampling.BICUBIC), "PNG")
+
+    longest = model.predict(number(MAX_DIGITS))
+    assert longest.reason is None and len(longest.digits) == MAX_DIGITS
+    too_long = model.predict(number(MAX_DIGITS + 1))
+    assert (too_long.label, too_long.reason) == (None, "too many digits")
+    rng = np.random.default_rng(0)
+    marks = np.full((400, 400), 255, np.uint8)
+    for top, left in rng.integers(5, 390, size=(300, 2)):  # a page of specks and dashes: no number
+        marks[top : top + 4, left : left + 6] = 0
+    page = model.predict(encode(Image.fromarray(marks), "PNG"))
+    assert (page.label, page.reason) == (None, "not a digit")

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from tinyvision.classifier import Model, Prediction
 
 NOT_A_DIGIT = "not a digit"
+TOO_MANY_DIGITS = "too many digits"  # a number longer than segment.MAX_DIGITS: read, but not answered
 # Which readings of several digits are judged by the card's bar for that many digits (the rest by the
 # single-digit bar): "separate" (the digits come from two or more separate marks: a number's layout),
 # "always", or "never". Chosen on validation (benchmarks/number_rules.py, results/number_rules.json):
@@ -142,8 +143,11 @@ def read_number(model: Model, source) -> Prediction:
         segments = segment(ink, confidence)
     except ImageError as exc:
         # A blank page is no digit, and a page of marks or a textured photo no number: answers, not errors.
-        if exc.kind in ("no_ink", "too_many_digits"):
+        # A number too long to read is said so: "not a digit" would send its writer looking for a fault.
+        if exc.kind in ("no_ink", "too_many_marks"):
             return abstain(model, NOT_A_DIGIT)
+        if exc.kind == "too_many_digits":
+            return abstain(model, TOO_MANY_DIGITS)
         raise
     scale = ink.shape[0] / height  # boxes back in the user's image's pixels
     reading = read_segments(model, ink, segments, scale)

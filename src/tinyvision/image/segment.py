@@ -173,7 +173,7 @@ def group_pieces(labels: np.ndarray, count: int) -> tuple[np.ndarray, float, np.
     group = np.where(np.maximum(heights, widths) >= SPECK_SIDE * height, np.arange(count), -1)
     kept = np.flatnonzero(group >= 0)
     if kept.size > MAX_MARKS:
-        raise ImageError(f"found {kept.size} marks; at most {MAX_DIGITS} digits are read", "too_many_digits")
+        raise ImageError(f"found {kept.size} marks; at most {MAX_DIGITS} digits are read", "too_many_marks")
     height = weighted_median(heights[kept], area[kept])
     major = np.array([i for i in kept if heights[i] >= MAJOR_HEIGHT * height])
     for k, a in enumerate(major):
