@@ -415,17 +415,24 @@ def test_headers_trickled_after_a_kept_alive_request_are_cut_off_too(model_path,
     b"POST /api/predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n",
     b"GARBAGE\r\n\r\n",
 ])
-def test_a_request_http_cannot_parse_gets_a_json_400(model_path, request_bytes):
+def test_a_request_http_cannot_parse_gets_a_json_400_and_no_log_line(model_path, request_bytes, caplog):
+    # Each one also logged uvicorn's "Invalid HTTP request received.": a client chose how many lines to write.
     from tinyvision import serve_connections
 
     app = create_app(tinyvision.load(model_path), ServeOptions(workers=1, queue=1))
     with LiveServer(app, http=serve_connections.BoundedH11Protocol) as base:
         port = int(base.rsplit(":", 1)[1])
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall(request_bytes)
-            reply = b""
-            while chunk := sock.recv(4096):
-                reply += chunk
+        uvicorn_log = logging.getLogger("uvicorn.error")  # uvicorn's own handler: it does not propagate
+        uvicorn_log.addHandler(caplog.handler)
+        try:
+            with caplog.at_level(logging.WARNING), socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+                sock.sendall(request_bytes)
+                reply = b""
+                while chunk := sock.recv(4096):
+                    reply += chunk
+        finally:
+            uvicorn_log.removeHandler(caplog.handler)
+        assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
         head, _, body = reply.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 400 ") and b"content-type: application/json" in head.lower()
         assert json.loads(body)["error"].startswith("malformed HTTP request")

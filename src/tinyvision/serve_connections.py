@@ -32,6 +32,7 @@ Two more bounds for what happens after the headers:
 from __future__ import annotations
 
 import asyncio
+import logging
 import json
 
 import h11
@@ -81,12 +82,19 @@ class ChunkCountingConnection(h11.Connection):
         return event
 
 
+CLIENT_DRIVEN = logging.getLogger("tinyvision.serve.http")
+CLIENT_DRIVEN.setLevel(logging.ERROR)
+
+
 class BoundedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a cap on open connections, a deadline for every request's headers and
     for a response the client does not read, and a floor under a chunked body's chunk size."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        # uvicorn logs a warning for each request it cannot parse, or upgrade it does not support: lines a
+        # client writes into the server's log, as many as it sends. Errors (the app's own) are still logged.
+        self.logger = CLIENT_DRIVEN
         limit = self.config.h11_max_incomplete_event_size
         self.conn = ChunkCountingConnection(h11.SERVER, DEFAULT_MAX_INCOMPLETE_EVENT_SIZE if limit is None else limit)
         self.write_deadline: asyncio.TimerHandle | None = None
