@@ -417,3 +417,28 @@ def test_class_names_in_either_unicode_form_are_one_class(tmp_path, capsys):
     labelled(split / "test", [unicodedata.normalize("NFC", n) for n in names], 2, 40, 160)
     assert main(["check-data", f"folder:{split}", "--out", str(tmp_path / "check2")]) == 2
     assert "name one class in two Unicode forms" in capsys.readouterr().err
+
+
+def test_the_worst_mistakes_name_their_files(tmp_path, capsys):
+    # metrics.json and `evaluate --json` gave each mistake as an index into the test split: a folder's user
+    # could not find the image to look at it (or to fix its label).
+    import json
+    import os
+
+    root = tmp_path / "pics"
+    for k, name in enumerate(("dark", "light")):
+        for i in range(24):
+            save_image(root / "train" / name / f"{i}.png", 20 + 200 * k + i)
+        for i in range(4):
+            save_image(root / "test" / name / f"{i}.png", 22 + 200 * k + i)
+    odd = os.fsdecode(b"misfiled-caf\xe9.png")  # a light image filed as dark, under a name that is not UTF-8
+    save_image(root / "test" / "dark" / odd, 225)
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", f"folder:{root}", "--model", "mlp", "--epochs", "8", "--out", str(run),
+                 "--no-plots", "--progress", "lines"]) == 0
+    mistakes = json.loads((run / "metrics.json").read_text())["worst_mistakes"]
+    assert f"test/dark/{odd}" in [m["file"] for m in mistakes], mistakes
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--json"]) == 0
+    evaluated = json.loads(capsys.readouterr().out)["worst_mistakes"]
+    assert [m["file"] for m in evaluated] == [m["file"] for m in mistakes]

@@ -115,18 +115,25 @@ def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: 
     return ece
 
 
-def worst_mistakes(evaluation: Evaluation, count: int = 36) -> list[dict]:
-    """The misclassified examples the model was most confident about."""
+def worst_mistakes(evaluation: Evaluation, count: int = 36, files: list[str] | None = None) -> list[dict]:
+    """The misclassified examples the model was most confident about; with the test split's `files` (a
+    folder's, in the split's order), each names its file: an index alone leaves a user nothing to open."""
     probs = evaluation.log_probs.exp()
     preds = probs.argmax(1)
     wrong = (preds != evaluation.labels).nonzero().flatten()
     confidence = probs[wrong, preds[wrong]]
     order = confidence.argsort(descending=True)[:count]
     return [
-        {"index": int(wrong[i]), "label": int(evaluation.labels[wrong[i]]),
-         "predicted": int(preds[wrong[i]]), "confidence": round(float(confidence[i]), 4)}
+        {"index": int(wrong[i]), **({"file": files[int(wrong[i])]} if files is not None else {}),
+         "label": int(evaluation.labels[wrong[i]]), "predicted": int(preds[wrong[i]]),
+         "confidence": round(float(confidence[i]), 4)}
         for i in order
     ]
+
+
+def test_files(split_files: dict[str, str] | None) -> list[str] | None:
+    """A dataset of files' test files, in the order of its test images (`ImageData.split_files`)."""
+    return None if split_files is None else [f for f, split in split_files.items() if split == "test"]
 
 
 def abstention_report(evaluation: Evaluation, reject: dict | None) -> dict:
@@ -144,9 +151,11 @@ def abstention_report(evaluation: Evaluation, reject: dict | None) -> dict:
             "test_acc_answered": right.sum().item() / max(1, int(answered.sum()))}
 
 
-def split_report(evaluation: Evaluation, classes: tuple[str, ...], reject: dict | None = None) -> dict:
+def split_report(evaluation: Evaluation, classes: tuple[str, ...], reject: dict | None = None,
+                 files: list[str] | None = None) -> dict:
     """Everything the test split says about a model, as saved in metrics.json and printed by `evaluate`;
-    with the card's rejection rule (`reject`), what it abstains on."""
+    with the card's rejection rule (`reject`), what it abstains on; with the test `files`, the worst
+    mistakes name theirs."""
     cm = confusion_matrix(evaluation.predictions, evaluation.labels, len(classes))
     per_class = per_class_metrics(cm, classes)
     report = {
@@ -158,7 +167,7 @@ def split_report(evaluation: Evaluation, classes: tuple[str, ...], reject: dict 
         "classes": list(classes),
         "per_class": per_class,
         "confusion": cm.tolist(),
-        "worst_mistakes": worst_mistakes(evaluation),
+        "worst_mistakes": worst_mistakes(evaluation, files=files),
         **abstention_report(evaluation, reject),
     }
     if len(classes) > 5:  # top-k only says something when k is well below the number of classes

@@ -13,7 +13,7 @@ from tinyvision.datasets import load_dataset
 from tinyvision.datasets.folder import moved_hint, nfc
 from tinyvision.datasets.split import SplitOptions, moved_here, split_of_run
 from tinyvision.errors import TinyVisionError
-from tinyvision.evaluate import score, split_report
+from tinyvision.evaluate import score, split_report, test_files
 
 if TYPE_CHECKING:
     from tinyvision.classifier import Model
@@ -72,7 +72,7 @@ def evaluate_model(model: Model, dataset: str | None = None, data_dir: Path | No
         "dataset": data.name,
         "tta": card.tta.to_dict(),
         "temperature": card.temperature,
-        **split_report(result, card.classes, card.reject),
+        **split_report(result, card.classes, card.reject, test_files(data.split_files)),
     }
 
 

@@ -32,8 +32,8 @@ Two more bounds for what happens after the headers:
 from __future__ import annotations
 
 import asyncio
-import logging
 import json
+import logging
 
 import h11
 from uvicorn.protocols.http.h11_impl import DEFAULT_MAX_INCOMPLETE_EVENT_SIZE, H11Protocol

@@ -26,7 +26,7 @@ from tinyvision.datasets import ImageData
 from tinyvision.datasets.split import split_beside
 from tinyvision.distributed import Distributed
 from tinyvision.errors import TinyVisionError, resume_command
-from tinyvision.evaluate import eval_batch_size, evaluate, split_report
+from tinyvision.evaluate import eval_batch_size, evaluate, split_report, test_files
 from tinyvision.inference import all_view_logits, calibrated_logits, eval_mode
 from tinyvision.models import count_parameters
 from tinyvision.run_folder import RunFolder
@@ -130,7 +130,7 @@ def final_metrics(s: Setup, pos: Position, temperature: float, calibration: dict
         "best_val": max(pos.history, key=lambda r: -math.inf if math.isnan(r["val_acc"]) else r["val_acc"]),
         "tta": s.tta.to_dict(),
         "calibration": calibration,
-        **split_report(test, s.data.classes, reject),
+        **split_report(test, s.data.classes, reject, test_files(s.data.split_files)),
         "history": pos.history,
         "code_version": code_version(),
     }
