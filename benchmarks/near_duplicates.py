@@ -16,13 +16,7 @@ the project's own decoding, fingerprints, candidates and correlations:
   flags (a sample can hold real duplicates: CIFAR-10 does).
 
 `--rule phash` measures the rule before the neighbours and the alignment
-(candidates by pHash alone, 16x16 thumbnails as they stand). A third set,
-"products", is distinct CIFAR-10 train photos shrunk to 24 or 32 px and centred
-on a white 64x64 canvas, as a shop's photos are: on the whole image a uniform
-ground dominates pHash and thumbnails, and two products pass for copies, so
-check-data fingerprints such images by what stands on the ground
-(`hashing.content_crops`). `--sets` measures some of the three (the choice of
-set never changes another's figures).
+(candidates by pHash alone, 16x16 thumbnails as they stand).
 
     OMP_NUM_THREADS=1 python benchmarks/near_duplicates.py --cifar-train /tmp/cifar10-jpeg/train
 """
@@ -40,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
 
 SOURCES = 400
-SAMPLE = {"photos": 3000, "digits": 5000, "products": 1000}
+SAMPLE = {"photos": 3000, "digits": 5000}
 DISTANCE = 8
 CORRELATIONS = (0.95, 0.97, 0.98, 0.985, 0.99)
 
@@ -141,27 +135,6 @@ def measure(images, rule: str) -> dict:
             "flagged_per_1000_images": {c: round(1000 * v / len(images), 2) for c, v in flagged.items()}}
 
 
-def on_white(files: list[Path], rng: np.random.Generator):
-    """SAMPLE["products"] distinct CIFAR-10 photos, each shrunk to 24 or 32 px and centred on a white 64x64
-    canvas, saved as PNG and decoded as a folder dataset decodes its files: uint8 (N, 3, 64, 64)."""
-    import torch
-    from PIL import Image
-
-    from tinyvision.image.prepare import Preparation, prepare
-
-    rows = []
-    for n, k in enumerate(rng.choice(len(files), SAMPLE["products"], replace=False)):
-        side = (24, 32)[n % 2]
-        canvas = Image.new("RGB", (64, 64), "white")
-        with Image.open(files[k]) as photo:
-            canvas.paste(photo.convert("RGB").resize((side, side), Image.Resampling.BILINEAR),
-                         ((64 - side) // 2, (64 - side) // 2))
-        buffer = io.BytesIO()
-        canvas.save(buffer, "PNG")
-        rows.append(prepare(buffer.getvalue(), Preparation("resize", (3, 64, 64))))
-    return torch.stack(rows)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cifar-train", type=Path, required=True,
@@ -169,11 +142,6 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rule", choices=("shipped", "phash"), default="shipped",
                         help="check-data's rule, or candidates by pHash alone with thumbnails as they stand")
-    parser.add_argument("--inner-agree", default=None, metavar="BAR|none",
-                        help="how alike two images on a uniform ground must be inside (default: check-data's "
-                             "INNER_AGREE; none: compared as wholes only)")
-    parser.add_argument("--sets", nargs="+", choices=tuple(SAMPLE), default=list(SAMPLE),
-                        help="the sets to measure (default: all three)")
     parser.add_argument("--out", type=Path, default=RESULTS_DIR / "near_duplicates.json")
     args = parser.parse_args()
 
@@ -183,31 +151,23 @@ def main() -> None:
     from tinyvision.image.prepare import Preparation, prepare
 
     torch.set_num_threads(1)
-    if args.inner_agree is not None:
-        data_check.INNER_AGREE = None if args.inner_agree == "none" else float(args.inner_agree)
     rng = np.random.default_rng(args.seed)
     files = sorted(args.cifar_train.glob("*/*.jpg"))
     if not files:
         raise SystemExit(f"no class folders of .jpg files in {args.cifar_train}")
     with recorded() as prov:
-        # Every sample is drawn, measured or not, so that --sets never changes a set's images.
-        photo_files = rng.choice(len(files), SAMPLE["photos"], replace=False)
+        photos = torch.stack([prepare(files[k].read_bytes(), Preparation("resize", (3, 32, 32)))
+                              for k in rng.choice(len(files), SAMPLE["photos"], replace=False)])
         digits = load_dataset("mnist").train_images
-        digit_rows = torch.from_numpy(np.sort(rng.choice(len(digits), SAMPLE["digits"], replace=False)))
-        sets = {"photos": lambda: torch.stack([prepare(files[k].read_bytes(), Preparation("resize", (3, 32, 32)))
-                                               for k in photo_files]),
-                "digits": lambda: digits[digit_rows],
-                "products": lambda: on_white(files, rng)}
-        sets = {name: sets[name]() for name in SAMPLE if name in args.sets}
+        digits = digits[torch.from_numpy(np.sort(rng.choice(len(digits), SAMPLE["digits"], replace=False)))]
         result = {"about": __doc__.splitlines()[0], "rule": args.rule, "distance": DISTANCE,
                   "neighbours": data_check.NEAR_NEIGHBOURS if args.rule == "shipped" else None,
                   "detail": data_check.NEAR_DETAIL if args.rule == "shipped" else None,
-                  "inner_agree": data_check.INNER_AGREE if args.rule == "shipped" else None,
                   "correlations": list(CORRELATIONS),
-                  **{name: measure(images, args.rule) for name, images in sets.items()}}
+                  "photos": measure(photos, args.rule), "digits": measure(digits, args.rule)}
     result["provenance"] = prov
     write_results(args.out, result)
-    print({k: result[k]["distinct_pairs_flagged"] for k in sets})
+    print({k: result[k]["distinct_pairs_flagged"] for k in ("photos", "digits")})
 
 
 if __name__ == "__main__":

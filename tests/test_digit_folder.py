@@ -93,3 +93,23 @@ def test_a_digit_folder_prepared_by_an_older_preparation_is_prepared_again(tmp_p
     monkeypatch.setattr(digits, "PREPARATION_VERSION", digits.PREPARATION_VERSION + 1)
     assert cache_key(tmp_path, ["7/a.png"], [0], 28, "digit") != key
     assert cache_key(tmp_path, ["7/a.png"], [0], 28) == resized  # other folders' caches stay valid
+
+
+def test_a_digit_model_evaluates_another_folder_as_predict_reads_it_however_it_is_named(tmp_path, capsys):
+    # Named `folder:`, another folder's photos were plain-resized for a digit model, which predict prepares
+    # as digits: evaluate said 20% of files predict read at 96.5%.
+    run = tmp_path / "run"
+    assert main(["train", "--dataset", f"digits:{digit_photos(tmp_path / 'marks')}", "--epochs", "3",
+                 "--batch-size", "16", "--lr", "0.05", "--model", "tvnet", "--no-plots", "--progress", "lines",
+                 "--out", str(run)]) == 0
+    other = digit_photos(tmp_path / "other", per_class=15, seed=1)
+    model = tinyvision.load(run)
+    files = sorted(other.rglob("*.*"))
+    predicted = np.mean([model.predict(f).label == f.parent.name for f in files])
+    capsys.readouterr()
+    for name in (f"folder:{other}", f"digits:{other}"):
+        assert main(["evaluate", str(run), "--dataset", name, "--json"]) == 0
+        report = json.loads(capsys.readouterr().out)
+        # Right and answered, of all files: what a user predicting each file one by one gets.
+        right = report.get("test_acc_answered", report["test_acc"]) * (1 - report.get("test_abstained", 0.0))
+        assert abs(right - predicted) <= 1 / len(files) + 1e-9, (name, right, predicted)

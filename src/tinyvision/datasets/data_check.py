@@ -48,7 +48,6 @@ from tinyvision.datasets.hashing import (
     details,
     gray_thumbnails,
     hamming,
-    inner_thumbnails,
     mirrored,
     near_pairs,
     nearest_pairs,
@@ -77,14 +76,6 @@ NEAR_NEIGHBOURS = 4
 # details at most 0.46; moved and trimmed copies' details were at least 0.8 wherever the whole passed:
 # benchmarks/near_duplicates.py).
 NEAR_DETAIL = 0.8
-# Two images on a uniform ground (a shop's products on white, `hashing.inner_thumbnails`) must also match inside
-# what stands on it, at least this much: as wholes, their ground makes two products of one outline correlate
-# as copies do (1,000 products on white gave 2,271 distinct pairs at 0.97). A plain inside, its gray levels
-# spread under INNER_FLAT, says nothing and is not compared. Chosen on training images
-# (benchmarks/near_duplicates.py, results/near_duplicates*.json, table near-duplicate-grounds). None: images
-# on a ground are compared as wholes only.
-INNER_AGREE: float | None = 0.9
-INNER_FLAT = 4.0
 # Colour images are also searched for mirrored copies (each image's nearest others by its mirror image's
 # centred thumbnail, judged as a moved copy is): a photo flipped left to right is the same photo to a
 # model trained with flips, as photo models are. Gray images are not: a mirrored digit is another
@@ -219,19 +210,14 @@ def exact_duplicates(keys: np.ndarray, inp: CheckInput) -> dict:
 @dataclass
 class Fingerprints:
     """Per image: `pixel` hashes (exact copies); for the near-duplicate search (empty without it) `phash`,
-    normalised 16x16 gray `thumbs`, `centred` descriptors and uint8 32x32 gray `aligned` thumbnails, and for
-    images on a uniform ground (`grounded`) the `inner` thumbnail of what stands on it and its gray `spread`
-    (`hashing.inner_thumbnails`); `gray`: whether the images are gray (`GRAY_SHARE`), which sets the bar and
-    leaves out the mirrored search."""
+    normalised 16x16 gray `thumbs`, `centred` descriptors and uint8 32x32 gray `aligned` thumbnails;
+    `gray`: whether the images are gray (`GRAY_SHARE`), which sets the bar and leaves out the mirrored search."""
 
     pixel: np.ndarray
     phash: np.ndarray
     thumbs: torch.Tensor
     centred: torch.Tensor
     aligned: torch.Tensor
-    grounded: torch.Tensor
-    inner: torch.Tensor
-    spread: torch.Tensor
     gray: bool = True
 
     @property
@@ -248,7 +234,7 @@ class Fingerprints:
 
 def fingerprints(inp: CheckInput, near: bool = True) -> Fingerprints:
     """Every image's fingerprints, chunk by chunk (about 2 KB an image for the near search)."""
-    pixel, phash, thumbs, centred, aligned, inner, gray = [], [], [], [], [], [], 0
+    pixel, phash, thumbs, centred, aligned, gray = [], [], [], [], [], 0
     for x in inp.chunks():
         pixel.append(pixel_hashes(x.numpy()))
         gray += int(gray_images(x).sum())
@@ -258,18 +244,12 @@ def fingerprints(inp: CheckInput, near: bool = True) -> Fingerprints:
         thumbs.append(normalised_rows(gray_thumbnails(x, 16)).half())
         centred.append(centred_descriptors(x).half())
         aligned.append(align_thumbnails(x))
-        grounded, inside, spread = inner_thumbnails(x)
-        inner.append((grounded, inside.half(), spread))
     pixel = np.concatenate(pixel) if pixel else np.zeros((0, 2), np.uint64)
     gray = gray >= GRAY_SHARE * max(1, len(pixel))
     if not phash:
         return Fingerprints(pixel, np.zeros(0, np.uint64), torch.zeros(0, 256, dtype=torch.float16),
-                            torch.zeros(0, 64, dtype=torch.float16), torch.zeros(0, 32, 32, dtype=torch.uint8),
-                            torch.zeros(0, dtype=torch.bool), torch.zeros(0, 64, dtype=torch.float16), torch.zeros(0),
-                            gray)
-    grounded, inside, spread = (torch.cat(parts) for parts in zip(*inner))
-    return Fingerprints(pixel, np.concatenate(phash), torch.cat(thumbs), torch.cat(centred), torch.cat(aligned),
-                        grounded, inside, spread, gray)
+                            torch.zeros(0, 64, dtype=torch.float16), torch.zeros(0, 32, 32, dtype=torch.uint8), gray)
+    return Fingerprints(pixel, np.concatenate(phash), torch.cat(thumbs), torch.cat(centred), torch.cat(aligned), gray)
 
 
 def gray_images(x: torch.Tensor) -> torch.Tensor:
@@ -281,16 +261,12 @@ def gray_images(x: torch.Tensor) -> torch.Tensor:
 
 
 def candidate_pairs(fp: Fingerprints) -> np.ndarray:
-    """(K, 4) rows (i, j, pHash distance, mirrored), i < j: pHashes within NEAR_DISTANCE bits, each image with
-    its NEAR_NEIGHBOURS nearest by centred thumbnail, and each image on a uniform ground with its nearest such
-    by inner thumbnail (mirrored 0); with `fp.mirrors`, also each
+    """(K, 4) rows (i, j, pHash distance, mirrored), i < j: pHashes within NEAR_DISTANCE bits, and each
+    image with its NEAR_NEIGHBOURS nearest by centred thumbnail (mirrored 0); with `fp.mirrors`, also each
     image with the NEAR_NEIGHBOURS nearest to its mirror image (mirrored 1, the distance from i's mirror
     image's pHash). A pair may come twice, once each way."""
     close = near_pairs(fp.phash, NEAR_DISTANCE)[:, :2]
-    # Among images on a uniform ground, whose whole thumbnails crowd together, also by what stands on it.
-    grounded = torch.nonzero(fp.grounded).view(-1) if INNER_AGREE is not None else torch.zeros(0, dtype=torch.long)
-    inside = grounded[nearest_pairs(fp.inner[grounded].float(), NEAR_NEIGHBOURS)].view(-1, 2).numpy()
-    pairs = np.unique(np.concatenate([close, nearest_pairs(fp.centred.float(), NEAR_NEIGHBOURS), inside]), axis=0)
+    pairs = np.unique(np.concatenate([close, nearest_pairs(fp.centred.float(), NEAR_NEIGHBOURS)]), axis=0)
     rows = [np.column_stack([pairs, hamming(fp.phash[pairs[:, 0]], fp.phash[pairs[:, 1]]),
                              np.zeros(len(pairs), np.int64)])]
     if fp.mirrors:
@@ -346,22 +322,7 @@ def pair_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray, bar: float
         passed = np.zeros(len(rest), bool)
         passed[check[sharp >= NEAR_DETAIL]] = True
         corr[rest] = np.where(passed, aligned, np.minimum(corr[rest], bar - 1e-3))  # failed: under the bar
-    return np.where(insides_differ(fp, i, j, flip), np.minimum(corr, bar - 1e-3), corr)
-
-
-def insides_differ(fp: Fingerprints, i: np.ndarray, j: np.ndarray, flip: np.ndarray | None) -> np.ndarray:
-    """(K,) bool: rows i and j both stand on a uniform ground, neither inside is plain, and their insides
-    correlate under INNER_AGREE (i's mirrored where `flip`): not copies, however alike as wholes."""
-    ti, tj = torch.from_numpy(np.asarray(i)), torch.from_numpy(np.asarray(j))
-    if INNER_AGREE is None:
-        return np.zeros(len(ti), bool)
-    both = fp.grounded[ti] & fp.grounded[tj] & (fp.spread[ti] >= INNER_FLAT) & (fp.spread[tj] >= INNER_FLAT)
-    if not bool(both.any()):
-        return both.numpy()
-    left = fp.inner[ti].float()
-    if flip is not None:
-        left = torch.where(torch.from_numpy(np.asarray(flip)).view(-1, 1).bool(), mirrored(left), left)
-    return (both & ((left * fp.inner[tj].float()).sum(1) < INNER_AGREE)).numpy()
+    return corr
 
 
 def where_pairs(i: np.ndarray, j: np.ndarray, inp: CheckInput) -> np.ndarray:

@@ -29,7 +29,6 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torchvision.ops import roi_align
 
 HASH_SIDE, DCT_KEEP = 32, 8
 CENTRED_SIDE = 8  # centred thumbnails for the nearest-neighbour search: coarse, so a shifted copy stays close
@@ -37,18 +36,6 @@ ALIGN_SIDE = 32  # the thumbnails compared at their best alignment
 ALIGN_SHIFT = 2  # thumbnail pixels either way (of 32): a copy moved by up to 1/16 of the image
 ALIGN_CROP = 2  # thumbnail pixels cropped from each side at most (of 32), then scaled back: a trimmed copy
 DETAIL_BOX = 5  # the box blur taken from a thumbnail to leave its detail (`details`)
-# A ground: the image's outermost ring of pixels is one colour (GROUND_SHARE of it within GROUND_LEVELS of its
-# median, in every channel), as in a shop's photos of products on white. There the ground dominates an image's
-# thumbnails, and two different products of one outline pass for copies: such images are also compared by
-# what stands on the ground (`inner_thumbnails`): the box holding all but GROUND_TRIM of the ink-like
-# difference from the ground on each side (robust to a copy's blur and JPEG ringing, which a threshold is not),
-# shrunk by INNER_SHRINK a side to keep the outline's edge out, as an INNER_SIDE x INNER_SIDE gray thumbnail.
-GROUND_LEVELS = 24
-GROUND_SHARE = 0.9
-GROUND_NOISE = 8.0  # levels of difference from the ground taken as noise (JPEG, paper grain)
-GROUND_TRIM = 0.02
-INNER_SHRINK = 0.1
-INNER_SIDE = 8
 
 
 def _weights(words: int, seed: int) -> np.ndarray:
@@ -70,44 +57,6 @@ def pixel_hashes(images: np.ndarray) -> np.ndarray:
         for k in range(2):
             out[:, k] = (words * _weights(words.shape[1], 1234 + k)).sum(axis=1, dtype=np.uint64)
     return out
-
-
-def inner_thumbnails(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """uint8 (N, C, H, W) -> (grounded (N,) bool, thumbnails float32 (N, INNER_SIDE ** 2) normalised as
-    `normalised_rows`, spread (N,) float32: their gray levels' standard deviation): for each image on a
-    uniform ground (see GROUND_SHARE), a thumbnail of the inside of what stands on it, scaled as the image
-    is (zeros for the others). A copy at another size, re-saved, blurred or moved on its ground keeps it."""
-    n, _, h, w = images.shape
-    empty = torch.zeros(n, INNER_SIDE * INNER_SIDE)
-    if n == 0 or h < 4 or w < 4:
-        return torch.zeros(n, dtype=torch.bool), empty, torch.zeros(n)
-    x = images.float()
-    ring = torch.cat([x[:, :, 0], x[:, :, -1], x[:, :, 1:-1, 0], x[:, :, 1:-1, -1]], dim=2)  # (N, C, ring)
-    ground = ring.median(dim=2).values[:, :, None, None]  # (N, C, 1, 1)
-    on_ring = ((ring - ground[..., 0]).abs().amax(1) <= GROUND_LEVELS).float().mean(1)
-    difference = ((x - ground).abs().amax(1) - GROUND_NOISE).clamp_min(0)  # (N, H, W)
-    grounded = (on_ring >= GROUND_SHARE) & (difference.sum((1, 2)) > 0)
-    if not bool(grounded.any()):
-        return grounded, empty, torch.zeros(n)
-
-    def span(profile: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, L) difference along one axis -> where all but GROUND_TRIM of it lies before / after."""
-        share = profile.cumsum(1) / profile.sum(1, keepdim=True).clamp_min(1e-6)
-        return (share < GROUND_TRIM).sum(1).float(), (share < 1 - GROUND_TRIM).sum(1).float() + 1
-
-    top, bottom = span(difference.sum(2)[grounded])
-    left, right = span(difference.sum(1)[grounded])
-    scale = (1 - 2 * INNER_SHRINK) * torch.maximum((bottom - top) / h, (right - left) / w)
-    cy, cx = (top + bottom) / 2, (left + right) / 2
-    boxes = torch.stack([torch.arange(len(top), dtype=torch.float32), cx - scale * w / 2, cy - scale * h / 2,
-                         cx + scale * w / 2, cy + scale * h / 2], dim=1)
-    side = (INNER_SIDE * 4, INNER_SIDE * 4)  # sampled finely, then averaged down: antialiased
-    inside = roi_align(x[grounded].mean(1, keepdim=True), boxes, side, sampling_ratio=2, aligned=True)
-    inside = F.avg_pool2d(inside, 4)
-    thumbs, spread = empty.clone(), torch.zeros(n)
-    thumbs[grounded] = normalised_rows(inside)
-    spread[grounded] = inside.flatten(1).std(1)
-    return grounded, thumbs, spread
 
 
 def _dct_matrix(n: int) -> torch.Tensor:
