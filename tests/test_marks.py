@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 from test_paper import photo
 from test_segment import HEIGHT, assert_found, digit, write
 from tinyvision.image.digits import ink_map
-from tinyvision.image.marks import drop_marks
+from tinyvision.image.marks import drop_marks, holds_marks
 from tinyvision.image.segment import segment
 
 PEN = 5  # px: about a digit's stroke at HEIGHT
@@ -71,3 +71,21 @@ def test_drawings_keep_what_makes_them_drawings():
     joined = draw(np.zeros((200, 300), np.float32), [("line", [60, 40, 60, 150]), ("line", [140, 40, 140, 150]),
                                                      ("line", [40, 150, 260, 150])])  # 1 1 standing on a line
     assert np.array_equal(drop_marks(joined), joined)
+
+
+def test_a_face_is_no_zero_and_no_mnist_digit_holds_marks_in_its_loops(mnist):
+    # A drawn smiley was read "0" at 0.98: its eyes and mouth joined its outline as parts of one digit.
+    # No digit holds ink in its loop: none of MNIST's first 2,000 test digits is taken for a drawing.
+    face = draw(np.zeros((300, 300), np.float32), [("ellipse", [40, 40, 260, 260]), ("ellipse", [100, 100, 125, 130]),
+                                                   ("ellipse", [175, 100, 200, 130]),
+                                                   ("line", [100, 200, 150, 212, 200, 200])])
+    assert holds_marks(ink_map(photo(face)))
+    ring = draw(np.zeros((300, 300), np.float32), [("ellipse", [40, 40, 260, 260])])
+    assert not holds_marks(ink_map(photo(ring)))  # an empty ring: a 0
+    assert not holds_marks(draw(ring, [("ellipse", [148, 148, 152, 152])]))  # a speck in it: dirt, no drawing
+    marked, _, _ = marked_number(mnist, "circle")
+    assert not holds_marks(drop_marks(marked))  # a circled number: the circle goes, its digits are read
+    images, _ = mnist
+    for small in images[:2000]:
+        big = np.asarray(Image.fromarray(small).resize((112, 112), Image.Resampling.BICUBIC), np.float32)
+        assert not holds_marks(np.clip(big, 0, 1))

@@ -798,8 +798,9 @@ def test_a_batch_of_gray_photos_for_a_colour_model_is_read_as_each_alone(tmp_pat
         assert [(a.label, a.probability) for a in answers] == [(a.label, a.probability) for a in alone]
 
 
-def test_a_number_too_long_to_read_is_said_so_and_a_page_of_marks_is_not_a_digit(brief_run, capsys):
+def test_a_number_too_long_to_read_is_said_so_and_a_line_of_text_is_not_a_digit(brief_run, capsys):
     # A 13-digit number was answered "not a digit", as a blank page is: its writer had no hint of the limit.
+    # A line of words is cut into as many pieces, and is still "not a digit".
     import tinyvision
     from tinyvision.datasets import load_dataset
     from tinyvision.image.segment import MAX_DIGITS
@@ -819,6 +820,14 @@ def test_a_number_too_long_to_read_is_said_so_and_a_page_of_marks_is_not_a_digit
     assert longest.reason is None and len(longest.digits) == MAX_DIGITS
     too_long = model.predict(number(MAX_DIGITS + 1))
     assert (too_long.label, too_long.reason) == (None, "too many digits")
+    from matplotlib import font_manager
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 48)
+    words = Image.new("L", (1100, 90), 255)
+    ImageDraw.Draw(words).text((20, 10), "Call me tomorrow at home", fill=0, font=font)
+    text = model.predict(encode(words, "PNG"))  # more pieces than MAX_DIGITS too, but letters: no number
+    assert (text.label, text.reason) == (None, "not a digit")
     rng = np.random.default_rng(0)
     marks = np.full((400, 400), 255, np.uint8)
     for top, left in rng.integers(5, 390, size=(300, 2)):  # a page of specks and dashes: no number

@@ -610,7 +610,10 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
     # the uncapped one is read rather than nothing.)
     reading = _best_reading(parts, costs, height, most) or _best_reading(parts, costs, height)
     if len(reading) > max_digits:
-        raise ImageError(f"found {len(reading)} digits; at most {max_digits} are read", "too_many_digits")
+        error = ImageError(f"found {len(reading)} digits; at most {max_digits} are read", "too_many_digits")
+        # What was found, for the caller to tell a number too long from a line of text.
+        error.found = [prepare_ink(_own_ink(ink, parts.index, _span_box(parts.box[i:j]), i, j)[0]) for i, j in reading]
+        raise error
     segments = []
     for i, j in reading:
         own, found_box = _own_ink(ink, parts.index, _span_box(parts.box[i:j]), i, j)
