@@ -7,7 +7,7 @@ outline is cleared: what is inside a face is no number. `doodles` draws those wi
 (never the evaluation sets' doodles), photographed in the user styles of benchmarks/user_photos.py.
 
 Each variant sets constants of `image.marks` (NAME=VALUE, None for off; `off` clears no marks at all:
-FRAME_CONTENT=None;UNDERLINE_WIDTH=None)
+FRAME_CONTENT=None;UNDERLINE_WIDTH=None;HOLE_MARK=None)
 and is read through `Model.predict` by one seed-0 run:
 
     python benchmarks/number_photos.py build --count 400 --paper marked --source val --seed 3 \\
@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 from number_photos import PNG_SIGNATURE, _stroke, hand_ellipse, load_manifest, render, user_photos  # noqa: E402
 from provenance import RESULTS_DIR, recorded, write_results  # noqa: E402
 
-OFF = "FRAME_CONTENT=None;UNDERLINE_WIDTH=None"  # the reader before image.marks
+OFF = "FRAME_CONTENT=None;UNDERLINE_WIDTH=None;HOLE_MARK=None"  # the reader before image.marks
 DOODLES = ("face", "clock", "target", "house", "eye", "planet", "framed-scribble", "sun")
 
 
@@ -173,7 +173,7 @@ def main() -> None:
     shipped = constants_of(marks)
     with recorded() as prov:
         rows = [read_variant(v, model, numbers, doodles, args, shipped) for v in args.variant or ["default"]]
-    constants = {name: v for name, v in shipped.items() if name.startswith(("FRAME_", "UNDERLINE_", "BAR_"))}
+    constants = {name: v for name, v in shipped.items() if name.startswith(("FRAME_", "UNDERLINE_", "BAR_", "HOLE_"))}
     write_results(args.out, {"about": __doc__.splitlines()[0], "constants": constants, "numbers": str(args.numbers),
                              "numbers_count": len(numbers), "doodles": str(args.doodles),
                              "doodles_count": len(doodles), "run": str(args.checkpoint),

@@ -472,6 +472,15 @@ def whole_reading_evaluation_table(before: dict, after: dict) -> str:
     return same_runs_table("whole-reading-evaluation", before, after)
 
 
+@table("hole-marks-evaluation", "handwriting_hole_before.json", "handwriting_hole.json")
+def hole_marks_evaluation_table(before: dict, after: dict) -> str:
+    """The hole rule on the evaluation sets: the same seed-0 run read with it off (--reader HOLE_MARK=None)
+    and as shipped. It chose nothing: the bar was chosen on validation (hole-marks)."""
+    if before.get("reader_settings") != {"HOLE_MARK": None} or after.get("reader_settings"):
+        raise ReportError("hole-marks-evaluation wants a --reader HOLE_MARK=None file, then one as shipped")
+    return same_runs_table("hole-marks-evaluation", before, after)
+
+
 def same_runs_table(what: str, before: dict, after: dict, same_path: bool = True) -> str:
     """Every evaluation set read by the same runs' weights before and after a change: share right or
     refused, mean +- std over the runs. `same_path` False: the runs were retrained elsewhere, and only
@@ -534,6 +543,10 @@ for _name, _set, _key in (("handwriting-acc", "handwriting", "accuracy"),
                           ("optdigits-acc", "hand-optdigits", "accuracy"),
                           ("pendigits-acc", "hand-pendigits", "accuracy")):
     value(_name, "handwriting.json")(handwriting_value(_set, _key))
+
+for _name, _file in (("hole-doodles-before", "handwriting_hole_before.json"),
+                     ("hole-doodles-after", "handwriting_hole.json")):
+    value(_name, _file)(handwriting_value("other-marks", "refused"))
 
 
 # --- whole numbers (benchmarks/number_photos.py read --results) -------------------------------
@@ -653,6 +666,8 @@ def marks_choices_table(data: dict) -> str:
         value = getattr(marks, name)
         if recorded != value:
             raise ReportError(f"marks_choices.json: {name} was {recorded} there, is {value} now: run it again")
+    # The frames and underlines were chosen before the hole rule (HOLE_MARK) existed: a file that does not
+    # record it was measured without it, and the hole rule was then chosen with them (table hole-marks).
     for v in variants:
         rows.append([marks_variant_name(v), pct(v["numbers_read"], 1), pct(v["numbers_misread"], 1)]
                     + [pct(v["numbers_by_mark"][m], 1) for m in MARK_NAMES]
@@ -660,6 +675,40 @@ def marks_choices_table(data: dict) -> str:
     return markdown(["variant", f"marked numbers read ({count(data['numbers_count'])})", "… misread",
                      *[f"… {n}" for n in MARK_NAMES.values()], f"drawings refused ({count(data['doodles_count'])})",
                      "numbers + drawings (points)"], "lrrrrrrrr", rows)
+
+
+@table("hole-marks", "hole_marks_marks.json", "hole_marks_val4k.json")
+def hole_marks_table(marks_file: dict, val4k: dict) -> str:
+    """The hole rule (image.marks.HOLE_MARK) on validation: drawings refused and marked numbers read
+    (marks_choices.py), and the reading rules' validation sets (segment_costs.py), one seed-0 run, per bar.
+    Chosen by marked numbers read + drawings refused + validation numbers read exactly, in points; the
+    shipped bar must have the most (ties keep it)."""
+    import tinyvision.image.marks as marks
+
+    def bar(v: dict):
+        return marks.HOLE_MARK if v["variant"] == "default" else v["settings"]["HOLE_MARK"]
+
+    if marks_file["constants"].get("HOLE_MARK", "missing") != marks.HOLE_MARK:
+        raise ReportError(f"hole_marks_marks.json measured HOLE_MARK {marks_file['constants'].get('HOLE_MARK')} as "
+                          f"shipped; it is {marks.HOLE_MARK} now: run it again")
+    readings = {bar(v): v for v in val4k["variants"]}
+    rows, points = [], {}
+    for v in marks_file["variants"]:
+        r = readings.get(bar(v))
+        if r is None:
+            raise ReportError(f"hole_marks_val4k.json has no reading with HOLE_MARK {bar(v)}")
+        points[bar(v)] = 100 * (v["numbers_read"] + v["doodles_refused"] + r["numbers_read_exactly"])
+        name = "off (before)" if bar(v) is None else f"≥ {bar(v)} of the outer piece's height"
+        rows.append([f"**{name}**" if bar(v) == marks.HOLE_MARK else name, pct(v["doodles_refused"], 1),
+                     pct(v["numbers_read"], 1), *reading_cells(r), pct(r["words_refused"]), f"{points[bar(v)]:.2f}"])
+    if points[marks.HOLE_MARK] < max(points.values()):
+        raise ReportError(f"hole-marks: the shipped HOLE_MARK {marks.HOLE_MARK} does not have the most points")
+    return markdown(["a piece inside another's hole refuses the image when",
+                     f"drawings refused ({count(marks_file['doodles_count'])})",
+                     f"marked numbers read ({count(marks_file['numbers_count'])})", "numbers read exactly (4,000)",
+                     "… some digits touching", "single digits right (1,500)", "… refused", "letters refused (600)",
+                     "other non-digits refused (600)", "words refused (600)",
+                     "drawings + marked + numbers (points)"], "l" + "r" * 10, rows)
 
 
 @table("marks-validation", "marks_val4k.json")
@@ -2059,22 +2108,19 @@ def check_data_table(data: dict) -> str:
 @table("near-duplicate-thresholds", "near_duplicates.json")
 def near_duplicate_thresholds_table(data: dict) -> str:
     """check-data's near-duplicate bar on training images: copies found, and distinct images flagged, at each
-    thumbnail correlation, under the shipped rule (its pHash distance, neighbours, detail bar and inner bar).
-    The shipped bars, colour and one-channel, in bold; they must be among those measured."""
+    thumbnail correlation, under the shipped rule (its pHash distance, neighbours and detail bar). The shipped
+    bars, colour and one-channel, in bold; they must be among those measured."""
     from tinyvision.datasets import data_check
 
-    measured = (data["distance"], data.get("neighbours"), data.get("detail"), data.get("inner_agree"))
-    shipped_rule = (data_check.NEAR_DISTANCE, data_check.NEAR_NEIGHBOURS, data_check.NEAR_DETAIL,
-                    data_check.INNER_AGREE)
+    measured = (data["distance"], data.get("neighbours"), data.get("detail"))
+    shipped_rule = (data_check.NEAR_DISTANCE, data_check.NEAR_NEIGHBOURS, data_check.NEAR_DETAIL)
     if data.get("rule") != "shipped" or measured != shipped_rule:
         raise ReportError(f"near_duplicates.json measured the rule {data.get('rule')} with (pHash bits, neighbours, "
-                          f"detail, inner) {measured}; check-data uses {shipped_rule}: run it again")
-    shipped = {"photos": data_check.NEAR_CORRELATION, "digits": data_check.NEAR_CORRELATION_GRAY,
-               "products": data_check.NEAR_CORRELATION}
+                          f"detail) {measured}; check-data uses {shipped_rule}: run it again")
+    shipped = {"photos": data_check.NEAR_CORRELATION, "digits": data_check.NEAR_CORRELATION_GRAY}
     levels = [str(c) for c in data["correlations"]]
     rows = []
-    for kind, what in (("photos", "photos (CIFAR-10 train, colour)"), ("digits", "digits (MNIST train, gray)"),
-                       ("products", "products on white (CIFAR-10 train, colour)")):
+    for kind, what in (("photos", "photos (CIFAR-10 train, colour)"), ("digits", "digits (MNIST train, gray)")):
         part = data[kind]
         if str(shipped[kind]) not in levels:
             raise ReportError(f"near_duplicates.json has no figures at the shipped bar {shipped[kind]}")
@@ -2088,35 +2134,6 @@ def near_duplicate_thresholds_table(data: dict) -> str:
                      *cells(part["distinct_pairs_flagged"], count)])
     return markdown(["copy kind (of {} each)".format(count(data["photos"]["sources"])),
                      *[f"≥ {c}" for c in levels]], "l" + "r" * len(levels), rows)
-
-
-@table("near-duplicate-grounds", "near_duplicates_grounds_none.json", "near_duplicates_grounds_0.8.json",
-       "near_duplicates_grounds_0.85.json", "near_duplicates.json")
-def near_duplicate_grounds_table(*runs: dict) -> str:
-    """Products on white at the colour bar: copies found and distinct pairs flagged, with images on a uniform
-    ground compared as wholes only, or also inside (each inner bar measured). The shipped inner bar in bold;
-    it must be among those measured, on the same sample."""
-    from tinyvision.datasets import data_check
-
-    bar = str(data_check.NEAR_CORRELATION)
-    inner = [run.get("inner_agree") for run in runs]
-    if data_check.INNER_AGREE not in inner or any(run.get("rule") != "shipped" for run in runs):
-        raise ReportError(f"near-duplicate-grounds measured inner bars {inner}; check-data uses "
-                          f"{data_check.INNER_AGREE}: run it again")
-    if len({run["products"]["images"] for run in runs}) != 1:
-        raise ReportError("near-duplicate-grounds: the runs measured different product samples")
-
-    def head(value) -> str:
-        text = "wholes only" if value is None else f"inside ≥ {value}"
-        return f"**{text}**" if value == data_check.INNER_AGREE else text
-
-    first = runs[0]["products"]
-    rows = [[f"{copy}, found", *[pct(run["products"]["recall"][copy][bar], 1) for run in runs]]
-            for copy in first["recall"]]
-    rows.append([f"distinct pairs flagged among {count(first['images'])}",
-                 *[count(run["products"]["distinct_pairs_flagged"][bar]) for run in runs]])
-    return markdown([f"products on white, at ≥ {bar} (copies of {count(first['sources'])} each)",
-                     *[head(v) for v in inner]], "l" + "r" * len(runs), rows)
 
 
 @table("near-duplicate-rules", "near_duplicates_phash.json", "near_duplicates.json")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 
 import torch
 
@@ -29,24 +28,13 @@ def select_device(name: str = "auto") -> torch.device:
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
-@contextlib.contextmanager
-def autocast(device: torch.device) -> Iterator[None]:
-    """Inference's precision: full fp32 on every device. On CUDA, TF32 (which training turns on for speed,
-    `configure_backends`) is off inside: evaluation, calibration and the run's final test on a GPU ran in
-    bf16, while predict and serve answer in fp32 on the CPU, and 2 of 10,000 MNIST answers differed (by a
-    CPU emulation). The figures a run reports are measured at the precision that answers users."""
-    if device.type != "cuda":
-        yield
-        return
-    matmul = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = False
-    try:
-        with torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled,
-                                        benchmark=torch.backends.cudnn.benchmark,
-                                        deterministic=torch.backends.cudnn.deterministic, allow_tf32=False):
-            yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = matmul
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """Inference's precision: fp32 on every device. A run trained on CUDA was calibrated and tested under
+    bf16 autocast, while predict and serve answer in fp32 on the CPU (2 of 10,000 MNIST answers differed,
+    by a CPU emulation): the figures a run reports are measured at the precision that answers users. (TF32,
+    which training turns on for CUDA's matmuls, is left as it is: a process-wide setting, not one to flip
+    per call from threads serving requests.)"""
+    return contextlib.nullcontext()
 
 
 def native_bf16(device: torch.device) -> bool:

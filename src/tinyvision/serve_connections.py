@@ -82,8 +82,19 @@ class ChunkCountingConnection(h11.Connection):
         return event
 
 
-CLIENT_DRIVEN = logging.getLogger("tinyvision.serve.http")
-CLIENT_DRIVEN.setLevel(logging.ERROR)
+class ErrorsOnly:
+    """uvicorn's logger less its warnings, which a client causes (a request it cannot parse, an upgrade it
+    does not support): its errors still go out through uvicorn's handler and format. (A logger's level would
+    not hold: uvicorn's logging setup resets those of its loggers' children.)"""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+
+    def warning(self, *args, **kwargs) -> None:
+        pass
+
+    def __getattr__(self, name: str):
+        return getattr(self.logger, name)
 
 
 class BoundedH11Protocol(H11Protocol):
@@ -94,7 +105,7 @@ class BoundedH11Protocol(H11Protocol):
         super().__init__(*args, **kwargs)
         # uvicorn logs a warning for each request it cannot parse, or upgrade it does not support: lines a
         # client writes into the server's log, as many as it sends. Errors (the app's own) are still logged.
-        self.logger = CLIENT_DRIVEN
+        self.logger = ErrorsOnly(self.logger)
         limit = self.config.h11_max_incomplete_event_size
         self.conn = ChunkCountingConnection(h11.SERVER, DEFAULT_MAX_INCOMPLETE_EVENT_SIZE if limit is None else limit)
         self.write_deadline: asyncio.TimerHandle | None = None

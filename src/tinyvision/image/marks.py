@@ -38,12 +38,14 @@ UNDERLINE_DEPTH = 0.7  # ... no column of it deeper than this share of a digit h
 # close together, one piece, are about 0.5) ...
 UNDERLINE_OVERHANG = 1.0  # ... and no longer than the digits above it and this many digit heights
 SOFT_EDGE = 2  # px around a cleared mark: its faint edge goes with it
-# A piece of ink inside another's hole, at least this share of the outer one's height either way, makes the
-# image no number (`holds_marks`): no digit holds ink in its loop, and a face's eyes and mouth, joined to its
-# outline as parts of a "0", were read as one (a drawn smiley answered "0" at 0.98). Frames holding digits
-# were cleared before (`frames`). None: never. Chosen on validation
+# HOLE_PIECES pieces of ink or more inside one hole of another, each at least HOLE_MARK of the outer one's
+# height either way, make the image no number (`holds_marks`): a face's eyes and mouth, joined to its outline
+# as parts of a "0", were read as one (a drawn smiley answered "0" at 0.98). One piece is not enough: a
+# dotted or slashed zero (monospace fonts draw them), a pen's dot in a loop. Frames holding digits were
+# cleared before (`frames`). None: never. Chosen on validation
 # (benchmarks/segment_costs.py and marks_choices.py, results/hole_marks_*.json, table hole-marks).
 HOLE_MARK: float | None = 0.1
+HOLE_PIECES = 2
 MAX_PIECES = 1000  # more pieces than this are a texture or noise, no marked number: left as they are (the
 # search compares every piece with every other, and the reader refuses such a page anyway)
 
@@ -58,12 +60,13 @@ def interior(outline: np.ndarray) -> np.ndarray:
 
 
 def holds_marks(ink: np.ndarray) -> bool:
-    """Whether a piece of the ink holds another in one of its holes, at least HOLE_MARK of its height
-    either way (as `frames` finds a frame, but for what no digit has inside it: a face's eyes)."""
+    """Whether one hole of a piece of ink holds HOLE_PIECES other pieces or more, each at least HOLE_MARK of
+    its height either way (as `frames` finds a frame, but for what no digit has inside it: a face's eyes
+    and mouth). One piece alone in a loop is a dotted or slashed zero, or a pen's dot."""
     if HOLE_MARK is None:
         return False
     labels, count = label_components(ink > INK_LEVEL)
-    if count < 2 or count > MAX_PIECES:
+    if count < HOLE_PIECES + 1 or count > MAX_PIECES:
         return False
     box, _ = component_boxes(labels, count)
     heights, sides = box[:, 2] - box[:, 0], np.maximum(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1])
@@ -71,11 +74,13 @@ def holds_marks(ink: np.ndarray) -> bool:
         t, left, b, r = box[c]
         held = np.flatnonzero((box[:, 0] > t) & (box[:, 1] > left) & (box[:, 2] < b) & (box[:, 3] < r)
                               & (sides >= HOLE_MARK * heights[c]))
-        if held.size == 0:
+        if held.size < HOLE_PIECES:
             continue
         crop = labels[t:b, left:r]
-        holes = interior(crop == c)
-        if any(holes[crop == k].all() for k in held):
+        holes, _ = label_components(interior(crop == c))
+        where = [np.unique(holes[crop == k]) for k in held]
+        inside = [int(w[0]) for w in where if w.size == 1 and w[0] >= 0]  # wholly within one hole
+        if inside and max(np.bincount(inside)) >= HOLE_PIECES:
             return True
     return False
 
