@@ -44,7 +44,7 @@ SOFT_EDGE = 2  # px around a cleared mark: its faint edge goes with it
 # dotted or slashed zero (monospace fonts draw them), a pen's dot in a loop. Frames holding digits were
 # cleared before (`frames`). None: never. Chosen on validation
 # (benchmarks/segment_costs.py and marks_choices.py, results/hole_marks_*.json, table hole-marks).
-HOLE_MARK: float | None = 0.1
+HOLE_MARK: float | None = 0.05
 HOLE_PIECES = 2
 MAX_PIECES = 1000  # more pieces than this are a texture or noise, no marked number: left as they are (the
 # search compares every piece with every other, and the reader refuses such a page anyway)
