@@ -49,6 +49,19 @@ PREPARED_CENTRE = 2.0
 PREPARED_INK, PREPARED_SIDE, PREPARED_PIECE = 0.1, 1, 8
 
 
+def looks_prepared(ink: np.ndarray) -> bool:
+    """Whether a digit-sized image (floats in [0, 1]) already looks as preparation leaves a digit: light ink
+    on a dark frame (PREPARED_FRAME), centred by mass (PREPARED_CENTRE), one digit fitted to MNIST's box."""
+    height, width = ink.shape
+    frame = np.concatenate([ink[0], ink[-1], ink[1:-1, 0], ink[1:-1, -1]])
+    total = float(ink.sum())
+    if total <= 0 or float(frame.mean()) > PREPARED_FRAME:
+        return False
+    rows, cols = np.mgrid[:height, :width]
+    centre = (float((ink * rows).sum()) / total, float((ink * cols).sum()) / total)
+    return bool(np.hypot(centre[0] - height / 2, centre[1] - width / 2) <= PREPARED_CENTRE and one_fitted_digit(ink))
+
+
 def one_fitted_digit(ink: np.ndarray) -> bool:
     """Whether an image's ink (floats in [0, 1], light on dark) is one digit fitted as MNIST fits its digits:
     its box's longer side DIGIT_BOX / DIGIT_FIELD of the image's (every MNIST digit: 19 or 20 px of 28) and no
@@ -315,13 +328,7 @@ class Model:
                                              and 0.0 <= float(values.min()) and float(values.max()) <= 1.0):
             return None
         ink = values.reshape(height, width).astype(np.float32) / (255.0 if values.dtype == np.uint8 else 1.0)
-        frame = np.concatenate([ink[0], ink[-1], ink[1:-1, 0], ink[1:-1, -1]])
-        total = float(ink.sum())
-        if total <= 0 or float(frame.mean()) > PREPARED_FRAME:
-            return None
-        rows, cols = np.mgrid[:height, :width]
-        centre = (float((ink * rows).sum()) / total, float((ink * cols).sum()) / total)
-        if np.hypot(centre[0] - height / 2, centre[1] - width / 2) > PREPARED_CENTRE or not one_fitted_digit(ink):
+        if not looks_prepared(ink):
             return None
         # (a copy: a decoded image's pixels are Pillow's read-only buffer, which torch refuses to share)
         return as_pixels(torch.from_numpy(np.array(values, copy=True)).reshape(1, height, width))
