@@ -691,6 +691,11 @@ def test_one_mnist_digit_as_keras_or_torchvision_holds_it_is_read_as_evaluation_
         for one in (digit, torch.from_numpy(digit / 255.0).float()[None]):
             answer = model.predict(one)
             assert answer.label == expected.label and torch.equal(answer.input, torch.from_numpy(digit)[None])
+    # Saved as a PNG: `prepare` gives the input `predict` takes (it prepared the digit a second time).
+    for digit in digits[:50]:
+        saved = encode(Image.fromarray(digit), "PNG")
+        assert torch.equal(model.prepare(saved), torch.from_numpy(digit)[None])
+        assert torch.equal(model.prepare(saved), model.predict(saved).input)
     # Dark on light, or off-centre by 4 px: no dataset image, so prepared as any image is, and read as well.
     inverted = 255 - digits
     moved = np.zeros_like(digits)

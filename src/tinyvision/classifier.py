@@ -336,11 +336,14 @@ class Model:
     def prepare(self, source) -> torch.Tensor:
         """Any image source -> the uint8 (C, H, W) input this model takes.
 
-        A dataset image (see `is_prepared`) is taken as it is; anything else goes
-        through the decoder and the model's preparation (MNIST-style for digit
-        models: the image's ink as one digit; `predict` reads every digit).
+        A dataset image (see `dataset_image`), or for a digit model a file of one (an MNIST digit saved as a
+        PNG, `saved_dataset_image`), is taken as it is, as `predict` takes it; anything else goes through the
+        decoder and the model's preparation (MNIST-style for digit models: the image's ink as one digit;
+        `predict` reads every digit).
         """
         taken = self.dataset_image(source)
+        if taken is None and self.preparation.mode == "digit":
+            source, taken = self.saved_dataset_image(source)
         return taken if taken is not None else prepare(source, self.preparation, self.limits)
 
     def prepared_batch(self, source) -> torch.Tensor | None:
