@@ -62,6 +62,34 @@ def looks_prepared(ink: np.ndarray) -> bool:
     return bool(np.hypot(centre[0] - height / 2, centre[1] - width / 2) <= PREPARED_CENTRE and one_fitted_digit(ink))
 
 
+def gray_of_size(data, height: int, width: int, limits: Limits = DEFAULT_LIMITS) -> np.ndarray | None:
+    """Bytes or a PIL image of exactly height x width, gray: its uint8 (H, W) pixels; None for another size,
+    colour (a photo, not a dataset's digit), or an image the decoder refuses (the reader decodes it again
+    within its limits and says what is wrong, in its words). Where a saved dataset digit is looked for
+    (`Model.saved_dataset_image`, a `digits:` folder's files)."""
+    from PIL import Image
+
+    from tinyvision.image.decode import decode, open_image
+
+    try:
+        if isinstance(data, Image.Image):
+            size = data.size
+        else:
+            # The header alone, behind the decoder's own checks: a bare Image.open decoded the huge PNG
+            # inside an icon while opening it (a 688 KB upload took a server worker to 1 GB), and walked
+            # a file of endless PNG chunks or JPEG fill bytes the checks refuse in milliseconds.
+            with open_image(bytes(data), limits) as header:
+                size = header.size
+        if size != (width, height):
+            return None
+        pixels = decode(data, None, limits)
+    except Exception:  # noqa: BLE001  (Pillow's DecompressionBombError is no OSError: a bomb upload was a 500)
+        return None
+    if pixels.shape[-1] != 1 and not (pixels == pixels[..., :1]).all():
+        return None
+    return pixels[..., 0]
+
+
 def one_fitted_digit(ink: np.ndarray) -> bool:
     """Whether an image's ink (floats in [0, 1], light on dark) is one digit fitted as MNIST fits its digits:
     its box's longer side DIGIT_BOX / DIGIT_FIELD of the image's (every MNIST digit: 19 or 20 px of 28) and no
@@ -411,31 +439,16 @@ class Model:
         evaluation counted, each wrong (an 8 read "53")."""
         from PIL import Image
 
-        from tinyvision.image.decode import decode, open_image, read_file, read_stream
+        from tinyvision.image.decode import read_file, read_stream
 
         data = read_stream(source, self.limits)  # a stream, read once for both looks
         if isinstance(data, (str, os.PathLike)) and Path(data).is_file():
             data = read_file(data, self.limits)
+        if not isinstance(data, (Image.Image, bytes, bytearray, memoryview)):
+            return data, None
         _, height, width = self.input_shape
-        try:
-            if isinstance(data, Image.Image):
-                size = data.size
-            elif isinstance(data, (bytes, bytearray, memoryview)):
-                # The header alone, behind the decoder's own checks: a bare Image.open decoded the huge PNG
-                # inside an icon while opening it (a 688 KB upload took a server worker to 1 GB), and walked
-                # a file of endless PNG chunks or JPEG fill bytes the checks refuse in milliseconds.
-                with open_image(bytes(data), self.limits) as header:
-                    size = header.size
-            else:
-                return data, None
-            if size != (width, height):
-                return data, None
-            pixels = decode(data, None, self.limits)
-        except Exception:  # noqa: BLE001  (Pillow's DecompressionBombError is no OSError: a bomb upload was a 500)
-            return data, None  # the reader decodes it again within its limits and says what is wrong, in its words
-        if pixels.shape[-1] != 1 and not (pixels == pixels[..., :1]).all():
-            return data, None  # colour: a photo, not a dataset's digit
-        return data, self.dataset_image(pixels[..., 0])
+        gray = gray_of_size(data, height, width, self.limits)
+        return data, None if gray is None else self.dataset_image(gray)
 
     def predict_found(self, path: Path) -> Prediction:
         """A folder's image: its prediction, or, when it cannot be read, an answer saying so (label None,
