@@ -713,6 +713,34 @@ def hole_marks_table(marks_file: dict, val4k: dict) -> str:
                      "drawings + marked + numbers (points)"], "l" + "r" * 10, rows)
 
 
+@table("long-lines", "long_lines.json")
+def long_lines_table(data: dict) -> str:
+    """read_number.TEXT_REFUSED_SHARE on validation (long_lines.py): per bar, long numbers answered "too many
+    digits" and lines of words "not a digit", one seed-0 run. Chosen by long numbers answered so, among the
+    bars that give up at most `words_given` points of lines of words against the strictest; the file's choice
+    must be the shipped bar."""
+    from tinyvision import read_number
+
+    shipped = read_number.TEXT_REFUSED_SHARE
+    bars = {b["TEXT_REFUSED_SHARE"]: b for b in data["bars"]}
+    if shipped not in bars:
+        raise ReportError(f"long-lines: the shipped TEXT_REFUSED_SHARE {shipped} was not measured: run it again")
+    if data["chosen"] != shipped:
+        raise ReportError(f"long-lines: the file chose {data['chosen']}, the reader ships {shipped}")
+    rows = []
+    for bar, b in sorted(bars.items()):
+        sets = b["sets"]
+        name = "any refused piece (before)" if bar == 0 else f"more than {pct(bar, 0)} of the pieces refused"
+        rows.append([f"**{name}**" if bar == shipped else name,
+                     *(pct(sets[k]["answered_as_wanted"], 1) for k in ("handwritten_numbers", "typed_numbers",
+                                                                        "word_lines")),
+                     f"{b['numbers_points']:.2f}"])
+    n = count(data["count"])
+    return markdown(["a line is text (\"not a digit\") when", f"handwritten numbers, 13-20 digits ({n})",
+                     f"typed numbers, 13-20 digits ({n})", f"lines of words ({n})", "numbers (points)"], "lrrrr",
+                    rows)
+
+
 @table("marks-validation", "marks_val4k.json")
 def marks_validation_table(data: dict) -> str:
     """What clearing marks costs where there are none: the reading rules' validation sets (4,000 numbers,

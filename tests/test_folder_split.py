@@ -334,3 +334,25 @@ def test_the_files_a_split_fingerprints_are_spread_over_all_of_them(tmp_path):
         (root / name).write_bytes(name.encode())
     chosen = sorted(file_digests(f"folder:{root}", names))
     assert len(chosen) == DIGESTS and chosen[0] == "000.png" and chosen[-1] == "119.png"
+
+
+def test_an_export_written_elsewhere_scores_its_runs_own_test_files_after_the_folder_grew(tmp_path):
+    # Exported outside its run folder, a model.onnx found no split.json: once the folder had grown, evaluate
+    # scored all of it, the run's validation images (which chose its temperature and threshold) too.
+    import tinyvision
+
+    root = one_folder(tmp_path / "pics", per_class=(10, 10))
+    run = tinyvision.train(dataset=f"folder:{root}", out=tmp_path / "run", progress=False, plots=False,
+                           model="tvnet", epochs=1, batch_size=4, lr=0.05, hflip=False, tta_flip=False,
+                           device="cpu", val_fraction=0.2, test_fraction=0.2)
+    split = json.loads((tmp_path / "run" / "split.json").read_text())
+    exported = tinyvision.load(run.path).export("onnx", tmp_path / "shipped" / "model.onnx")
+    # Another run's split.json beside the export is not this run's split.
+    (tmp_path / "shipped" / "split.json").write_text(json.dumps({**split, "files": {}}))
+    one_folder(tmp_path / "more", per_class=(10, 10))
+    for path in (tmp_path / "more").rglob("*.png"):  # 20 new files under new names
+        path.rename(root / path.parent.name / f"new-{path.name}")
+    own = tinyvision.load(run.path).evaluate()
+    away = tinyvision.load(exported).evaluate()
+    assert away["test_count"] == own["test_count"] == split["counts"]["test"] < 40
+    assert away["test_acc"] == pytest.approx(own["test_acc"])

@@ -688,7 +688,8 @@ def test_one_mnist_digit_as_keras_or_torchvision_holds_it_is_read_as_evaluation_
     digits = np.round(mnist[0][:200] * 255).astype(np.uint8)
     batch = model.predict(digits)
     for digit, expected in zip(digits, batch):
-        for one in (digit, torch.from_numpy(digit / 255.0).float()[None]):
+        # (uint8 (1, 28, 28) is also how torchvision's read_image gives a gray file)
+        for one in (digit, torch.from_numpy(digit / 255.0).float()[None], torch.from_numpy(digit)[None]):
             answer = model.predict(one)
             assert answer.label == expected.label and torch.equal(answer.input, torch.from_numpy(digit)[None])
     # Saved as a PNG: `prepare` gives the input `predict` takes (it prepared the digit a second time).
@@ -714,6 +715,12 @@ def test_one_mnist_digit_as_keras_or_torchvision_holds_it_is_read_as_evaluation_
         assert not any(model.is_prepared(d) for d in drawn)
         right = np.mean([a.label == str(label) for a, label in zip(answers, mnist[1][:200])])
         assert right >= np.mean([a.label == str(label) for a, label in zip(batch, mnist[1][:200])]) - 0.05
+        # The same drawing as a uint8 (1, 28, 28) tensor is no dataset image either: the answer is the
+        # pixels', not the dtype's (used as it was, dark on light was read right 25 times in 300).
+        for d, answer in zip(drawn[:60], answers):
+            as_tensor = model.predict(torch.from_numpy(d)[None])
+            assert (as_tensor.label, as_tensor.reason) == (answer.label, answer.reason)
+            assert torch.equal(as_tensor.input, answer.input)
 
 
 def test_a_pattern_or_a_home_path_names_images_as_ultralytics_users_write_them(tmp_path, monkeypatch, capsys):
@@ -814,25 +821,40 @@ def test_a_number_too_long_to_read_is_said_so_and_a_line_of_text_is_not_a_digit(
     data = load_dataset("mnist")
     images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
     ones = set(np.flatnonzero(labels == 1).tolist())
-    picked = [k for k in range(200) if k not in ones][: MAX_DIGITS + 1]  # no 1s: none swallowed by a neighbour
+    picked = [k for k in range(200) if k not in ones][:16]  # no 1s: none swallowed by a neighbour
     gap = np.zeros((28, 10), np.uint8)
 
-    def number(count: int) -> bytes:
-        line = np.concatenate([gap] + [part for k in picked[:count] for part in (images[k], gap)], 1)
+    def number(count: int, doubtful: np.ndarray | None = None) -> bytes:
+        shown = [images[k] for k in picked[:count]]
+        if doubtful is not None:
+            shown[5] = doubtful
+        line = np.concatenate([gap] + [part for digit in shown for part in (digit, gap)], 1)
         return encode(Image.fromarray(255 - line).resize((line.shape[1] * 3, 84), Image.Resampling.BICUBIC), "PNG")
 
     longest = model.predict(number(MAX_DIGITS))
     assert longest.reason is None and len(longest.digits) == MAX_DIGITS
     too_long = model.predict(number(MAX_DIGITS + 1))
     assert (too_long.label, too_long.reason) == (None, "too many digits")
+    # One doubtful piece in a long number (a smudge where a digit was, a phone number's "+") leaves it a
+    # number: any refused piece made it "not a digit", and 7 of 50 written 16-digit numbers were.
+    smudge = np.zeros((28, 28), np.uint8)
+    smudge[6:22, 7:21] = 255
+    alone = np.full((84, 84), 255, np.uint8)
+    alone[18:66, 21:63] = 0
+    assert model.predict(encode(Image.fromarray(alone), "PNG")).reason == "not a digit"  # a refused piece
+    smudged = model.predict(number(16, smudge))
+    assert (smudged.label, smudged.reason) == (None, "too many digits")
     from matplotlib import font_manager
     from PIL import ImageDraw, ImageFont
 
-    font = ImageFont.truetype(font_manager.findfont("DejaVu Sans"), 48)
-    words = Image.new("L", (1100, 90), 255)
-    ImageDraw.Draw(words).text((20, 10), "Call me tomorrow at home", fill=0, font=font)
-    text = model.predict(encode(words, "PNG"))  # more pieces than MAX_DIGITS too, but letters: no number
-    assert (text.label, text.reason) == (None, "not a digit")
+    # More pieces than MAX_DIGITS too, but letters: no number. (This briefly trained model refuses a fifth to
+    # a third of these lines' pieces; the shipped one 18-65% of lines like them, the bar is 10%.)
+    font = ImageFont.truetype(font_manager.findfont("DejaVu Serif"), 48)
+    for line in ("CALL ME TOMORROW AT HOME", "Meet me at the station"):
+        words = Image.new("L", (1100, 90), 255)
+        ImageDraw.Draw(words).text((20, 10), line, fill=0, font=font)
+        text = model.predict(encode(words, "PNG"))
+        assert (text.label, text.reason) == (None, "not a digit")
     rng = np.random.default_rng(0)
     marks = np.full((400, 400), 255, np.uint8)
     for top, left in rng.integers(5, 390, size=(300, 2)):  # a page of specks and dashes: no number

@@ -370,10 +370,10 @@ def test_a_damaged_run_folder_resumes_into_one_line(tiny_dataset, tmp_path, dama
     if damage == "split-shape":  # a hand-edited split.json must not become a 3000x3000 decode
         split = tmp_path / "run" / "split.json"
         split.write_text(json.dumps({"files": {}, "input_shape": [1, 3000, 3000]}))
-        from tinyvision.datasets.split import read_split
+        from tinyvision.datasets.split import split_beside
 
         with pytest.raises(tinyvision.TinyVisionError, match=words.replace("[", "\\[")):
-            read_split(split)
+            split_beside(split.parent)
         return
     torch.save({"hello": 1} if damage == "state-keys" else [1, 2], tmp_path / "run" / "train_state.pt")
     with pytest.raises(tinyvision.TinyVisionError, match=words.replace("(", "\\(").replace(")", "\\)")):

@@ -332,17 +332,19 @@ class Model:
     def dataset_image(self, source) -> torch.Tensor | None:
         """`source` as the uint8 (C, H, W) input it already is, or None (an image to prepare).
 
-        A uint8 tensor shaped like the model's input is one. For a digit model, so is one digit of the
-        model's size, (H, W) (or a (1, H, W) tensor; uint8, or floats in [0, 1]), that already looks as
+        For other models, a uint8 tensor shaped like the model's input is one. For a digit model, one digit of
+        the model's size is, (H, W) (or a (1, H, W) tensor; uint8, or floats in [0, 1]), when it already looks as
         preparation leaves a digit: light ink on a dark frame, its centre of mass at the centre (as MNIST
         centred it; every MNIST digit within 1.42 px), one digit fitted to MNIST's box (`one_fitted_digit`:
         99.78% of MNIST's test digits; a small number drawn in the canvas is not). That is MNIST's
         `x_test[0]` in Keras, or
         torchvision's `ToTensor()` digit: read as a user's image it was prepared a second time, and the
         answer could differ from the batch `x_test[:1]` and from evaluation (6 of 1,500 test digits). A
-        user's own drawing of that size, dark on light or off-centre, is prepared as any image is."""
+        user's own drawing of that size, dark on light or off-centre, is prepared as any image is, whatever
+        its dtype: a uint8 (1, H, W) tensor too (torchvision's `read_image` of a 28x28 drawing; used as it
+        was, a drawing dark on light was read right 25 times in 300, and 293 times as floats)."""
         if isinstance(source, torch.Tensor) and source.dtype == torch.uint8 \
-                and tuple(source.shape) == tuple(self.input_shape):
+                and tuple(source.shape) == tuple(self.input_shape) and self.preparation.mode != "digit":
             return source.cpu()
         channels, height, width = self.input_shape
         if self.preparation.mode != "digit" or not isinstance(source, (torch.Tensor, np.ndarray)) \
@@ -351,7 +353,11 @@ class Model:
         shape = tuple(source.shape)
         if shape != (height, width) and not (isinstance(source, torch.Tensor) and shape == (1, height, width)):
             return None
-        values = source.detach().cpu().float().numpy() if isinstance(source, torch.Tensor) else source
+        if isinstance(source, torch.Tensor):  # (uint8 stays uint8: 0-255 as floats would be refused)
+            source = source.detach().cpu()
+            values = source.numpy() if source.dtype == torch.uint8 else source.float().numpy()
+        else:
+            values = source
         if values.dtype != np.uint8 and not (np.issubdtype(values.dtype, np.floating) and np.isfinite(values).all()
                                              and 0.0 <= float(values.min()) and float(values.max()) <= 1.0):
             return None
@@ -564,11 +570,13 @@ class Model:
 
     def export(self, format: str = "onnx", path: str | Path | None = None) -> Path:  # noqa: A002
         """Write the inference path as an ONNX or TorchScript file (plus a JSON card beside it)."""
+        from tinyvision.datasets.split import split_record
         from tinyvision.export import export_graph
 
         out = self.export_target(format, path)
         weights = stored_digest(self.source) if self.source.suffix == ".safetensors" else None
-        return export_graph(copy.deepcopy(self.graph).cpu().eval(), self.card, format, out, weights)
+        split, _ = split_record(self.source)
+        return export_graph(copy.deepcopy(self.graph).cpu().eval(), self.card, format, out, weights, split)
 
     def export_target(self, format: str, path: str | Path | None = None) -> Path:  # noqa: A002
         """Where `export` writes (default: model.onnx / model.pt beside the checkpoint), refused when it is a

@@ -37,7 +37,8 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def sidecar(card: ModelCard, fmt: str, model_sha256: str, weights_sha256: str | None = None) -> dict:
+def sidecar(card: ModelCard, fmt: str, model_sha256: str, weights_sha256: str | None = None,
+            split: dict | None = None) -> dict:
     return {
         "format": fmt,
         # The file this card belongs to: written over by another export and stopped between the two files,
@@ -66,6 +67,9 @@ def sidecar(card: ModelCard, fmt: str, model_sha256: str, weights_sha256: str | 
         "test_acc": card.metrics.get("test_acc"),
         "code_version": card.code_version,
         "card": json.loads(card.to_json()),
+        # The run's split.json (a folder dataset's), as written: evaluated away from its run folder, the export
+        # still scores the run's own test files, and knows its folder moved (`datasets.split.split_record`).
+        "split": split,
     }
 
 
@@ -78,7 +82,7 @@ def quiet():
 
 
 def export_graph(graph: InferenceGraph, card: ModelCard, fmt: str, path: Path,
-                 weights_sha256: str | None = None) -> Path:
+                 weights_sha256: str | None = None, split: dict | None = None) -> Path:
     """Write `path` and its JSON sidecar, each atomically; returns `path`. The model is published last, once
     its sidecar is written: a sidecar that cannot be written (a folder by that name, a full disk) leaves
     no model without one. A full disk is one line, not a traceback (TorchScript writes through Python:
@@ -104,7 +108,7 @@ def export_graph(graph: InferenceGraph, card: ModelCard, fmt: str, path: Path,
                 buffer = io.BytesIO()
                 torch.jit.save(torch.jit.trace(graph, example), buffer)
                 tmp.write_bytes(buffer.getvalue())
-            write_json(beside, sidecar(card, fmt, file_sha256(tmp), weights_sha256))
+            write_json(beside, sidecar(card, fmt, file_sha256(tmp), weights_sha256, split))
     except OSError as exc:
         raise TinyVisionError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path

@@ -37,6 +37,13 @@ if TYPE_CHECKING:
 
 NOT_A_DIGIT = "not a digit"
 TOO_MANY_DIGITS = "too many digits"  # a number longer than segment.MAX_DIGITS: read, but not answered
+# More pieces found than a number has digits are a number too long to read when at most this share of them
+# is refused by the card, else a line of text ("not a digit"). 0: any refused piece makes it text, and the
+# longer a real number, the likelier one of its digits is doubted (7 of 50 written 16-digit numbers, most
+# typed phone numbers with their "+"). Chosen on validation (benchmarks/long_lines.py,
+# results/long_lines.json): long numbers of MNIST's validation digits and typed in TRAIN fonts against
+# lines of words in TRAIN fonts.
+TEXT_REFUSED_SHARE = 0.1
 # Which readings of several digits are judged by the card's bar for that many digits (the rest by the
 # single-digit bar): "separate" (the digits come from two or more separate marks: a number's layout),
 # "always", or "never". Chosen on validation (benchmarks/number_rules.py, results/number_rules.json):
@@ -170,13 +177,13 @@ def read_number(model: Model, source) -> Prediction:
 
 
 def too_long_or_text(model: Model, found: list[np.ndarray]) -> str:
-    """Why more digits than are read were found: a number too long when the card answers every one of them,
-    else a line of text ("not a digit"). Cut into pieces, a line of words had a fifth to a half of them
-    refused by the default model (a briefly trained one: 7-9%); 13 written digits, none."""
+    """Why more digits than are read were found: a number too long when the card refuses at most
+    TEXT_REFUSED_SHARE of them, else a line of text ("not a digit"). Cut into pieces, a line of words had a
+    fifth to a half of them refused by the default model (a briefly trained one: 7-9%)."""
     from tinyvision.calibration import refused_mask
 
     refused = refused_mask(model.logits(to_uint8(found)), model.card.reject or {})
-    return NOT_A_DIGIT if bool(refused.any()) else TOO_MANY_DIGITS
+    return NOT_A_DIGIT if float(refused.float().mean()) > TEXT_REFUSED_SHARE else TOO_MANY_DIGITS
 
 
 def number_confidence(product: float) -> float | None:

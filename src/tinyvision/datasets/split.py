@@ -140,13 +140,12 @@ def file_digests(dataset: str, files: dict[str, str], count: int = DIGESTS) -> d
     return digests
 
 
-def read_split(path: Path) -> tuple[dict[str, str], tuple[int, int, int] | None]:
-    """A split.json, read once: its file -> split assignment, and the (C, H, W) its files were decoded to
-    (None: not recorded, an older run)."""
+def parse_split(d: dict, path: Path) -> tuple[dict[str, str], tuple[int, int, int] | None]:
+    """A split.json's content (read from `path`) -> its file -> split assignment, and the (C, H, W) its files
+    were decoded to (None: not recorded, an older run)."""
     try:
-        d = json.loads(Path(path).read_text())
         files, shape = d["files"], d.get("input_shape")
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise TinyVisionError(f"{path}: unreadable split file ({exc})") from None
     if not isinstance(files, dict) or not all(v in SPLITS for v in files.values()):
         raise TinyVisionError(f"{path}: a split file maps file names to train, val or test")
@@ -169,12 +168,35 @@ def split_shape(shape, path: Path) -> tuple[int, int, int] | None:
     return tuple(shape)
 
 
+def split_record(path: Path) -> tuple[dict | None, Path]:
+    """The split.json of the run at `path` (its folder, a checkpoint in it, or an export) as written, and
+    where it was read from; (None, that place) when there is none. An export carries its run's split in its
+    card (`export.sidecar`): exported outside the run folder it found none, and once the folder had grown,
+    evaluate scored all of it, the run's validation images too; that one wins over a split.json beside it,
+    which may be another run's."""
+    path = Path(path)
+    sidecar = path.with_name(path.name + ".json")
+    if path.suffix.lower() in (".onnx", ".pt") and sidecar.is_file():
+        try:
+            carried = json.loads(sidecar.read_text()).get("split")
+        except (OSError, ValueError, AttributeError) as exc:
+            raise TinyVisionError(f"{sidecar}: unreadable export card ({exc})") from None
+        if carried is not None:
+            return carried, sidecar
+    file = (path if path.is_dir() else path.parent) / SPLIT_FILE
+    if not file.is_file():
+        return None, file
+    try:
+        return json.loads(file.read_text()), file
+    except (OSError, ValueError) as exc:
+        raise TinyVisionError(f"{file}: unreadable split file ({exc})") from None
+
+
 def split_beside(path: Path) -> tuple[dict[str, str] | None, tuple[int, int, int] | None]:
-    """What the split.json of a run folder (or beside a checkpoint file) says (see `read_split`), or
-    (None, None) when there is none."""
-    folder = Path(path) if Path(path).is_dir() else Path(path).parent
-    file = folder / SPLIT_FILE
-    return read_split(file) if file.is_file() else (None, None)
+    """What the split of the run at `path` says (`split_record`: its split.json, or an export's copy; see
+    `parse_split`), or (None, None) when there is none."""
+    record, where = split_record(path)
+    return parse_split(record, where) if record is not None else (None, None)
 
 
 def moved_here(run_dataset: str, dataset: str, run: Path) -> bool:
@@ -194,8 +216,8 @@ def moved_here(run_dataset: str, dataset: str, run: Path) -> bool:
     # The same names are not the same files: the bytes of those split.json recorded must match. A run written
     # before it recorded them cannot tell its folder from another of the same names (cat/0000.jpg, ...): it is
     # never taken for moved (another folder's pictures were scored as its test files, and trained on).
-    folder = Path(run) if Path(run).is_dir() else Path(run).parent
-    recorded = json.loads((folder / SPLIT_FILE).read_text()).get("digests")
+    record, _ = split_record(run)
+    recorded = record.get("digests") if isinstance(record, dict) else None
     try:
         return isinstance(recorded, dict) and bool(recorded) and all(
             name in files and hashlib.sha256((root / name).read_bytes()).hexdigest() == digest
