@@ -417,3 +417,13 @@ def test_a_huge_exif_tag_is_never_unpacked_only_the_orientation_is_read():
         tracemalloc.stop()
     assert shown.shape == (40, 20, 1) and shown[:10].mean() > 200 and shown[30:].mean() < 50
     assert peak < 40 * 2**20, f"{peak / 2**20:.0f} MB traced for a {len(buffer.getvalue()) / 2**20:.1f} MB file"
+
+
+def test_a_channels_first_array_is_refused_with_how_to_pass_it():
+    # numpy holds images (H, W, C); a (C, H, W) array, as torch holds one, was "not an image" and no more.
+    with pytest.raises(ImageError, match=r"\(3, 32, 32\) is not an image: .*channels first\? pass "
+                                         r"x\.transpose\(1, 2, 0\), or a torch tensor$"):
+        decode(np.zeros((3, 32, 32), np.uint8))
+    with pytest.raises(ImageError, match=r"\(32, 32, 7\) is not an image: expected \(H, W\) or \(H, W, C\)$"):
+        decode(np.zeros((32, 32, 7), np.uint8))
+    assert decode(np.zeros((3, 32, 32), np.uint8).transpose(1, 2, 0)).shape == (32, 32, 3)
