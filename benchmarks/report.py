@@ -715,30 +715,46 @@ def hole_marks_table(marks_file: dict, val4k: dict) -> str:
 
 @table("long-lines", "long_lines.json")
 def long_lines_table(data: dict) -> str:
-    """read_number.TEXT_REFUSED_SHARE on validation (long_lines.py): per bar, long numbers answered "too many
-    digits" and lines of words "not a digit", one seed-0 run. Chosen by long numbers answered so, among the
-    bars that give up at most `words_given` points of lines of words against the strictest; the file's choice
-    must be the shipped bar."""
+    """read_number.TEXT_REFUSED_SHARE on validation (long_lines.py), one seed-0 run: long numbers answered "too
+    many digits", lines of words and of words and numbers "not a digit", per setting: every share with refused
+    pieces alone, and for each candidate doubt bar (a piece less sure counts too) its best setting. Chosen by
+    long numbers answered so, among the settings that give up at most `text_given` points of each kind of text
+    line against the strictest; the file's choice must be what the reader ships."""
     from tinyvision import read_number
 
-    shipped = read_number.TEXT_REFUSED_SHARE
-    bars = {b["TEXT_REFUSED_SHARE"]: b for b in data["bars"]}
-    if shipped not in bars:
-        raise ReportError(f"long-lines: the shipped TEXT_REFUSED_SHARE {shipped} was not measured: run it again")
+    shipped = {"TEXT_REFUSED_SHARE": read_number.TEXT_REFUSED_SHARE,
+               "TEXT_PIECE_SURE": getattr(read_number, "TEXT_PIECE_SURE", None)}
     if data["chosen"] != shipped:
         raise ReportError(f"long-lines: the file chose {data['chosen']}, the reader ships {shipped}")
+    settings = data["settings"]
+    strict = next(v for v in settings if v["TEXT_REFUSED_SHARE"] == 0 and v["TEXT_PIECE_SURE"] is None)
+    text = ("word_lines", "mixed_lines")
+
+    def kept(v: dict) -> bool:
+        return all(100 * v["sets"][k]["answered_as_wanted"] >= 100 * strict["sets"][k]["answered_as_wanted"]
+                   - data["text_given"] for k in text)
+
+    shown = [v for v in settings if v["TEXT_PIECE_SURE"] is None]
+    for sure in sorted({v["TEXT_PIECE_SURE"] for v in settings} - {None}):
+        candidates = [v for v in settings if v["TEXT_PIECE_SURE"] == sure and kept(v)]
+        if candidates:
+            shown.append(max(candidates, key=lambda v: v["numbers_points"]))
     rows = []
-    for bar, b in sorted(bars.items()):
-        sets = b["sets"]
-        name = "any refused piece (before)" if bar == 0 else f"more than {pct(bar, 0)} of the pieces refused"
-        rows.append([f"**{name}**" if bar == shipped else name,
-                     *(pct(sets[k]["answered_as_wanted"], 1) for k in ("handwritten_numbers", "typed_numbers",
-                                                                        "word_lines")),
-                     f"{b['numbers_points']:.2f}"])
+    for v in shown:
+        share, sure = v["TEXT_REFUSED_SHARE"], v["TEXT_PIECE_SURE"]
+        name = ("any refused piece (before)" if share == 0 else f"more than {pct(share, 0)} of the pieces refused")
+        if sure is not None:
+            name = name.replace("refused", f"refused or under {sure} sure")
+        chosen = {"TEXT_REFUSED_SHARE": share, "TEXT_PIECE_SURE": sure} == shipped
+        rows.append([f"**{name}**" if chosen else name,
+                     *(pct(v["sets"][k]["answered_as_wanted"], 1) for k in ("handwritten_numbers", "typed_numbers",
+                                                                            *text)),
+                     "yes" if kept(v) else "no", f"{v['numbers_points']:.2f}"])
     n = count(data["count"])
     return markdown(["a line is text (\"not a digit\") when", f"handwritten numbers, 13-20 digits ({n})",
-                     f"typed numbers, 13-20 digits ({n})", f"lines of words ({n})", "numbers (points)"], "lrrrr",
-                    rows)
+                     f"typed numbers, 13-20 digits ({n})", f"lines of words ({n})",
+                     f"lines of words and numbers ({n})", f"text within {data['text_given']:g} point",
+                     "numbers (points)"], "lrrrrrr", rows)
 
 
 @table("marks-validation", "marks_val4k.json")

@@ -356,3 +356,12 @@ def test_an_export_written_elsewhere_scores_its_runs_own_test_files_after_the_fo
     away = tinyvision.load(exported).evaluate()
     assert away["test_count"] == own["test_count"] == split["counts"]["test"] < 40
     assert away["test_acc"] == pytest.approx(own["test_acc"])
+    # The card names the test files only (the training files' names stay in the run folder), and knows a copy
+    # of the folder by them.
+    carried = json.loads((tmp_path / "shipped" / "model.onnx.json").read_text())["split"]
+    assert carried["files"] == {name: "test" for name, part in split["files"].items() if part == "test"}
+    assert carried["digests"] and set(carried["digests"]) <= set(carried["files"])
+    import shutil
+
+    copy = shutil.copytree(root, tmp_path / "copy")
+    assert tinyvision.load(exported).evaluate(f"folder:{copy}")["test_count"] == split["counts"]["test"]

@@ -570,13 +570,14 @@ class Model:
 
     def export(self, format: str = "onnx", path: str | Path | None = None) -> Path:  # noqa: A002
         """Write the inference path as an ONNX or TorchScript file (plus a JSON card beside it)."""
-        from tinyvision.datasets.split import split_record
+        from tinyvision.datasets.split import split_record, test_part
         from tinyvision.export import export_graph
 
         out = self.export_target(format, path)
         weights = stored_digest(self.source) if self.source.suffix == ".safetensors" else None
         split, _ = split_record(self.source)
-        return export_graph(copy.deepcopy(self.graph).cpu().eval(), self.card, format, out, weights, split)
+        return export_graph(copy.deepcopy(self.graph).cpu().eval(), self.card, format, out, weights,
+                            test_part(split))
 
     def export_target(self, format: str, path: str | Path | None = None) -> Path:  # noqa: A002
         """Where `export` writes (default: model.onnx / model.pt beside the checkpoint), refused when it is a

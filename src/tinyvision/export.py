@@ -67,8 +67,8 @@ def sidecar(card: ModelCard, fmt: str, model_sha256: str, weights_sha256: str | 
         "test_acc": card.metrics.get("test_acc"),
         "code_version": card.code_version,
         "card": json.loads(card.to_json()),
-        # The run's split.json (a folder dataset's), as written: evaluated away from its run folder, the export
-        # still scores the run's own test files, and knows its folder moved (`datasets.split.split_record`).
+        # The test part of the run's split.json (a folder dataset's: `datasets.split.test_part`): evaluated away
+        # from its run folder, the export still scores the run's own test files, and knows its folder moved.
         "split": split,
     }
 

@@ -192,6 +192,17 @@ def split_record(path: Path) -> tuple[dict | None, Path]:
         raise TinyVisionError(f"{file}: unreadable split file ({exc})") from None
 
 
+def test_part(record: dict | None) -> dict | None:
+    """A split.json's content cut to what evaluating its test files needs, for an export's card: the test files
+    (files of no split in it are left out when the folder is read), with fingerprints of some of them, to know
+    the folder moved. The whole file named every training image, and grew the card past the model's own size
+    at 50,000 files."""
+    if not isinstance(record, dict) or not isinstance(record.get("files"), dict) or "dataset" not in record:
+        return record
+    tests = {str(name): "test" for name, split in record["files"].items() if split == "test"}
+    return {**record, "files": tests, "digests": file_digests(str(record["dataset"]), tests)}
+
+
 def split_beside(path: Path) -> tuple[dict[str, str] | None, tuple[int, int, int] | None]:
     """What the split of the run at `path` says (`split_record`: its split.json, or an export's copy; see
     `parse_split`), or (None, None) when there is none."""
