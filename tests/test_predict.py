@@ -721,6 +721,13 @@ def test_one_mnist_digit_as_keras_or_torchvision_holds_it_is_read_as_evaluation_
             as_tensor = model.predict(torch.from_numpy(d)[None])
             assert (as_tensor.label, as_tensor.reason) == (answer.label, answer.reason)
             assert torch.equal(as_tensor.input, answer.input)
+        # Saved as RGB or RGBA and read by torchvision's read_image ((3 or 4, 28, 28), the planes alike): one
+        # image, not three or four digits (three or four answers, none right).
+        for d, answer in zip(drawn[:20], answers):
+            gray = torch.from_numpy(d)
+            for planes in (gray.expand(3, 28, 28), torch.stack([gray, gray, gray, torch.full_like(gray, 255)])):
+                one = model.predict(planes.clone())
+                assert not isinstance(one, list) and (one.label, one.reason) == (answer.label, answer.reason)
 
 
 def test_a_pattern_or_a_home_path_names_images_as_ultralytics_users_write_them(tmp_path, monkeypatch, capsys):

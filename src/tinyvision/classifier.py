@@ -387,7 +387,10 @@ class Model:
         (`x_test`, `x_test[:1]`) and torchvision (`dataset.data[:4]`) hold it. A (3, 28, 28) or (4, 28, 28)
         tensor is three or four digits, not one colour image of the model's exact size (which was the
         reading once: a learner's `dataset.data[:4]` came back as one made-up number). A (1, H, W) tensor
-        stays one image, as torchvision's ToTensor gives one; a (1, H, W) numpy array is a batch of one."""
+        stays one image, as torchvision's ToTensor gives one; a (1, H, W) numpy array is a batch of one. So is a
+        (3, H, W) or (4, H, W) tensor whose first three planes are the same: a gray drawing saved as RGB or RGBA
+        and read by torchvision's `read_image` (three or four answers, none right), where three dataset digits
+        are never one another's copies."""
         if not isinstance(source, (torch.Tensor, np.ndarray)) or source.ndim not in (3, 4):
             return None
         channels, height, width = self.input_shape
@@ -396,6 +399,9 @@ class Model:
                 return None
             if isinstance(source, torch.Tensor) and source.shape[0] == 1:
                 return None  # one (1, H, W) image, as torch holds one
+            if isinstance(source, torch.Tensor) and source.shape[0] in (3, 4) and source.layout == torch.strided \
+                    and torch.equal(source[0], source[1]) and torch.equal(source[0], source[2]):
+                return None  # one gray image in colour planes
             source = source[:, None]
         if isinstance(source, np.ndarray) and source.dtype.kind not in "biuf":  # objects, strings, dates: refused
             from tinyvision.image.decode import pixel_values
