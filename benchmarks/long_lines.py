@@ -91,8 +91,11 @@ def font_lines(count: int, seed: int, make) -> list[bytes]:
     return out
 
 
+# Short and long: a line of 20 pieces or more, mostly digits, has room for a refused letter under a share.
 MIXED = ("{W} {4} {w} {4}", "Tel {3} {4} {4}", "{W} {5} / {4}", "{W} {4} {W} {2}", "ID {4}-{4}-{4}",
-         "{W} No. {6}", "{w} {3} {w} {3} {w}", "{A}-{A}-{A}", "{W} {2}.{2}.{4} {w} {3}")
+         "{W} No. {6}", "{w} {3} {w} {3} {w}", "{A}-{A}-{A}", "{W} {2}.{2}.{4} {w} {3}",
+         "{W} {4} {3} {4} {w} {4} {3} {4}", "{W} {W} {4} {4} {4} {4}", "{W} {2}{A}{8}", "{W} {4} {W} {4} {W} {4}",
+         "{W} {w} {5} {w} {2}.{2}.{4}", "{A}-{A}-{A}-{A}-{A}")
 
 
 def mixed_line(rng: np.random.Generator) -> str:

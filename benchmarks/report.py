@@ -742,7 +742,7 @@ def long_lines_table(data: dict) -> str:
     rows = []
     for v in shown:
         share, sure = v["TEXT_REFUSED_SHARE"], v["TEXT_PIECE_SURE"]
-        name = ("any refused piece (before)" if share == 0 else f"more than {pct(share, 0)} of the pieces refused")
+        name = ("any refused piece (as before)" if share == 0 else f"more than {pct(share, 0)} of the pieces refused")
         if sure is not None:
             name = name.replace("refused", f"refused or under {sure} sure")
         chosen = {"TEXT_REFUSED_SHARE": share, "TEXT_PIECE_SURE": sure} == shipped

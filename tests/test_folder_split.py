@@ -365,3 +365,10 @@ def test_an_export_written_elsewhere_scores_its_runs_own_test_files_after_the_fo
 
     copy = shutil.copytree(root, tmp_path / "copy")
     assert tinyvision.load(exported).evaluate(f"folder:{copy}")["test_count"] == split["counts"]["test"]
+    # Exported while its folder is away, the card keeps the fingerprints the run recorded: evaluated where the
+    # folder is now, as the error says to, it scored the whole folder.
+    moved = root.rename(tmp_path / "moved")
+    again = tinyvision.load(run.path).export("onnx", tmp_path / "shipped2" / "model.onnx")
+    with pytest.raises(tinyvision.TinyVisionError, match="the run's folder is gone"):
+        tinyvision.load(again).evaluate()
+    assert tinyvision.load(again).evaluate(f"folder:{moved}")["test_count"] == split["counts"]["test"]

@@ -62,6 +62,26 @@ def looks_prepared(ink: np.ndarray) -> bool:
     return bool(np.hypot(centre[0] - height / 2, centre[1] - width / 2) <= PREPARED_CENTRE and one_fitted_digit(ink))
 
 
+def gray_in_planes(planes: torch.Tensor) -> bool:
+    """Whether a (2, 3 or 4, H, W) tensor is one gray image in colour planes rather than that many digits: three
+    planes alike (RGB), three alike and an alpha plane (RGBA), or a gray plane and an alpha plane (LA). An alpha
+    plane is opaque all over (one value, not 0), or holds the ink where the colour is one value all over (ink
+    on a transparent ground). Digits of a dataset are never copies of one another, nor one value all over (a
+    batch that repeats one digit three times, as a 3-D tensor, is one image: pass it as (N, 1, H, W))."""
+    count = planes.shape[0]
+    if count not in (2, 3, 4):
+        return False
+    colour = planes[: 3 if count >= 3 else 1]
+    if not all(torch.equal(colour[0], plane) for plane in colour[1:]):
+        return False
+    if count == 3:
+        return True
+    alpha, gray = planes[-1], colour[0]
+    opaque = bool((alpha == alpha.flatten()[0]).all()) and bool(alpha.flatten()[0] != 0)
+    inked = bool((gray == gray.flatten()[0]).all()) and not bool((alpha == alpha.flatten()[0]).all())
+    return opaque or inked
+
+
 def gray_of_size(data, height: int, width: int, limits: Limits = DEFAULT_LIMITS) -> np.ndarray | None:
     """Bytes or a PIL image of exactly height x width, gray: its uint8 (H, W) pixels; None for another size,
     colour (a photo, not a dataset's digit), or an image the decoder refuses (the reader decodes it again
@@ -388,20 +408,19 @@ class Model:
         tensor is three or four digits, not one colour image of the model's exact size (which was the
         reading once: a learner's `dataset.data[:4]` came back as one made-up number). A (1, H, W) tensor
         stays one image, as torchvision's ToTensor gives one; a (1, H, W) numpy array is a batch of one. So is a
-        (3, H, W) or (4, H, W) tensor whose first three planes are the same: a gray drawing saved as RGB or RGBA
-        and read by torchvision's `read_image` (three or four answers, none right), where three dataset digits
-        are never one another's copies."""
+        gray drawing in colour planes (`gray_in_planes`), as torchvision's `read_image` reads one saved as RGB,
+        RGBA or gray with alpha (three or four answers, none right). A sparse or meta tensor is no batch: the
+        decoder says it holds no pixels."""
         if not isinstance(source, (torch.Tensor, np.ndarray)) or source.ndim not in (3, 4):
+            return None
+        if isinstance(source, torch.Tensor) and (source.layout != torch.strided or source.is_meta):
             return None
         channels, height, width = self.input_shape
         if source.ndim == 3:
             if channels != 1 or tuple(source.shape[1:]) != (height, width):
                 return None
-            if isinstance(source, torch.Tensor) and source.shape[0] == 1:
-                return None  # one (1, H, W) image, as torch holds one
-            if isinstance(source, torch.Tensor) and source.shape[0] in (3, 4) and source.layout == torch.strided \
-                    and torch.equal(source[0], source[1]) and torch.equal(source[0], source[2]):
-                return None  # one gray image in colour planes
+            if isinstance(source, torch.Tensor) and (source.shape[0] == 1 or gray_in_planes(source)):
+                return None  # one (1, H, W) image, as torch holds one, or one gray image in colour planes
             source = source[:, None]
         if isinstance(source, np.ndarray) and source.dtype.kind not in "biuf":  # objects, strings, dates: refused
             from tinyvision.image.decode import pixel_values

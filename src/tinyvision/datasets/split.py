@@ -200,7 +200,11 @@ def test_part(record: dict | None) -> dict | None:
     if not isinstance(record, dict) or not isinstance(record.get("files"), dict) or "dataset" not in record:
         return record
     tests = {str(name): "test" for name, split in record["files"].items() if split == "test"}
-    return {**record, "files": tests, "digests": file_digests(str(record["dataset"]), tests)}
+    recorded = record.get("digests") if isinstance(record.get("digests"), dict) else {}
+    digests = {**{n: d for n, d in recorded.items() if n in tests}, **file_digests(str(record["dataset"]), tests)}
+    # The folder away at export time and none of the recorded fingerprints a test file's: those recorded (a few
+    # training files' names), else a copy of the folder could not be told from another of the same names.
+    return {**record, "files": tests, "digests": digests or recorded}
 
 
 def split_beside(path: Path) -> tuple[dict[str, str] | None, tuple[int, int, int] | None]:
@@ -231,10 +235,19 @@ def moved_here(run_dataset: str, dataset: str, run: Path) -> bool:
     recorded = record.get("digests") if isinstance(record, dict) else None
     try:
         return isinstance(recorded, dict) and bool(recorded) and all(
-            name in files and hashlib.sha256((root / name).read_bytes()).hexdigest() == digest
+            inside(name, files) and hashlib.sha256((root / name).read_bytes()).hexdigest() == digest
             for name, digest in recorded.items())
     except OSError:
         return False
+
+
+def inside(name: str, files: dict[str, str]) -> bool:
+    """Whether a fingerprinted file may be read under the folder: one of the split's files, or (an export's
+    card lists its test files, and may fingerprint others) a relative path that stays inside the folder."""
+    if name in files:
+        return True
+    path = Path(name)
+    return isinstance(name, str) and not path.is_absolute() and ".." not in path.parts and bool(path.parts)
 
 
 def split_of_run(path: Path, config: dict, shape: tuple[int, int, int] | None = None) -> SplitOptions:

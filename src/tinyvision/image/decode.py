@@ -545,7 +545,7 @@ def array_to_pixels(array: np.ndarray) -> np.ndarray:
     if array.ndim != 3 or array.shape[-1] not in (1, 2, 3, 4):
         # Channels first, as torch holds an image: numpy's images are (H, W, C), and the error says how.
         hint = ("; channels first? pass x.transpose(1, 2, 0), or a torch tensor"
-                if array.ndim == 3 and array.shape[0] in (1, 3, 4) and min(array.shape[1:]) >= MIN_SIDE else "")
+                if array.ndim == 3 and array.shape[0] in (1, 2, 3, 4) and min(array.shape[1:]) >= MIN_SIDE else "")
         raise ImageError(f"array of shape {tuple(array.shape)} is not an image: expected (H, W) or (H, W, C){hint}",
                          "not_image")
     if min(array.shape[:2]) < MIN_SIDE:
