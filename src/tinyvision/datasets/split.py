@@ -246,8 +246,10 @@ def inside(name: str, files: dict[str, str]) -> bool:
     card lists its test files, and may fingerprint others) a relative path that stays inside the folder."""
     if name in files:
         return True
+    if not isinstance(name, str):
+        return False
     path = Path(name)
-    return isinstance(name, str) and not path.is_absolute() and ".." not in path.parts and bool(path.parts)
+    return not path.is_absolute() and ".." not in path.parts and bool(path.parts)
 
 
 def split_of_run(path: Path, config: dict, shape: tuple[int, int, int] | None = None) -> SplitOptions:
