@@ -728,7 +728,11 @@ def test_one_mnist_digit_as_keras_or_torchvision_holds_it_is_read_as_evaluation_
             opaque = torch.full_like(gray, 255)
             rgb, rgba, gray_alpha = gray.expand(3, 28, 28), torch.stack([gray, gray, gray, opaque]), torch.stack(
                 [gray, opaque])
-            for planes in (rgb, rgba, gray_alpha):
+            # Dark ink on a clear white ground, as a drawing app saves one: (255, 255, 255, 0) around the ink.
+            clear = torch.where(gray < 250, 255, 0).to(torch.uint8)
+            white = torch.where(clear == 0, 255, gray).to(torch.uint8)
+            on_clear = torch.stack([white, white, white, clear])
+            for planes in (rgb, rgba, gray_alpha, on_clear):
                 one = model.predict(planes.clone())
                 assert not isinstance(one, list) and (one.label, one.reason) == (answer.label, answer.reason)
     # Digits of a dataset stay a batch, three copies of one and another included (the fourth is no alpha plane).

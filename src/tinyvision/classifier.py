@@ -65,9 +65,10 @@ def looks_prepared(ink: np.ndarray) -> bool:
 def gray_in_planes(planes: torch.Tensor) -> bool:
     """Whether a (2, 3 or 4, H, W) tensor is one gray image in colour planes rather than that many digits: three
     planes alike (RGB), three alike and an alpha plane (RGBA), or a gray plane and an alpha plane (LA). An alpha
-    plane is opaque all over (one value, not 0), or holds the ink where the colour is one value all over (ink
-    on a transparent ground). Digits of a dataset are never copies of one another, nor one value all over (a
-    batch that repeats one digit three times, as a 3-D tensor, is one image: pass it as (N, 1, H, W))."""
+    plane is opaque all over, or transparent (0) only where the gray is one value, the ground (black or white
+    ink on a clear ground, or ink drawn in the alpha alone). Digits of a dataset are never copies of one
+    another, and a digit's dark ground never lies where only one value of another digit does (a batch that
+    repeats one digit three times, as a 3-D tensor, is one image: pass it as (N, 1, H, W))."""
     count = planes.shape[0]
     if count not in (2, 3, 4):
         return False
@@ -77,9 +78,11 @@ def gray_in_planes(planes: torch.Tensor) -> bool:
     if count == 3:
         return True
     alpha, gray = planes[-1], colour[0]
-    opaque = bool((alpha == alpha.flatten()[0]).all()) and bool(alpha.flatten()[0] != 0)
-    inked = bool((gray == gray.flatten()[0]).all()) and not bool((alpha == alpha.flatten()[0]).all())
-    return opaque or inked
+    clear = alpha == 0
+    if not bool(clear.any()):
+        return True  # opaque all over
+    ground = gray[clear]
+    return not bool(clear.all()) and bool((ground == ground[0]).all())
 
 
 def gray_of_size(data, height: int, width: int, limits: Limits = DEFAULT_LIMITS) -> np.ndarray | None:
