@@ -139,3 +139,18 @@ def test_a_file_name_that_is_not_utf8_prints_on_a_strict_utf8_stream(tiny_datase
             assert json.loads(printed)[0]["file"].endswith("\\xff\\xfe-scan.png")
         else:  # the name's own bytes, as ls shows them
             assert printed.startswith(os.fsencode(name) + b": ")
+
+
+def test_a_batch_or_a_list_is_explained_image_by_image_as_predict_answers_it(tiny_dataset, tmp_path):
+    # model.explain(dataset.data[:3]) gave one explanation, of the three digits taken as one colour picture,
+    # where predict gives three answers.
+    cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.05, seed=3, limit_batches=2).validate()
+    fit_run(cfg, tmp_path / "run")
+    model = tinyvision.load(tmp_path / "run")
+    images = load_dataset(tiny_dataset).test_images[:3]  # uint8 (3, 1, H, W)
+    for batch in (images, images[:, 0], images.numpy(), list(images)):
+        explained, answered = model.explain(batch), model.predict(batch)
+        assert isinstance(explained, list) and len(explained) == len(answered) == 3
+        for explanation, answer in zip(explained, answered):
+            assert explanation.label == answer.top(1)[0][0] and torch.equal(explanation.input, answer.input)
+    assert not isinstance(model.explain(images[0]), list)

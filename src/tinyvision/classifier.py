@@ -564,7 +564,9 @@ class Model:
         return torch.cat(list(maps), dim=1)
 
     def explain(self, source):
-        """Why the model answers what it does for an image: an `Explanation` (`.figure()` draws it).
+        """Why the model answers what it does for an image: an `Explanation` (`.figure()` draws it); for a
+        batch of prepared inputs or a list, as `predict` takes them, a list, one for each of `predict`'s
+        answers (a batch explained as one image was a made-up colour picture's explanation).
         A refusal is explained by the class it came closest to, with its `reason`; `NothingToExplain`
         (a `TinyVisionError`) when the model read no mark at all (a page of noise: "not a digit").
 
@@ -572,9 +574,20 @@ class Model:
         the PyTorch network for the prepared input (for a number: each digit,
         side by side); test-time views are not part of the picture.
         """
+        batch = self.prepared_batch(source)
+        if batch is not None and batch.shape[1] != self.input_shape[0]:
+            return [self.explain(image) for image in batch]  # as predict: each converted as one image is
+        if batch is not None:
+            return [self.explanation(p) for p in self.predict_prepared(batch)]
+        if isinstance(source, (list, tuple)):  # each named as predict names it (a path may start with ~)
+            return [self.explanation(self.predict_named(Path(s).expanduser() if isinstance(s, (str, os.PathLike))
+                                                        else s)) for s in source]
+        return self.explanation(self.predict_one(source))
+
+    def explanation(self, prediction: Prediction):
+        """The `Explanation` of one of this model's predictions (see `explain`)."""
         from tinyvision.explain import Explanation, feature_maps
 
-        prediction = self.predict_one(source)
         inputs, labels = self.explained_inputs(prediction)
         maps = [feature_maps(self.graph.network, self.card.normalization, x) for x in inputs]
         stitched = [(name, torch.cat([m[k][1] for m in maps], dim=2)) for k, (name, _) in enumerate(maps[0])]
