@@ -574,14 +574,8 @@ class Model:
         the PyTorch network for the prepared input (for a number: each digit,
         side by side); test-time views are not part of the picture.
         """
-        batch = self.prepared_batch(source)
-        if batch is not None and batch.shape[1] != self.input_shape[0]:
-            return [self.explain(image) for image in batch]  # as predict: each converted as one image is
-        if batch is not None:
-            return [self.explanation(p) for p in self.predict_prepared(batch)]
-        if isinstance(source, (list, tuple)):  # each named as predict names it (a path may start with ~)
-            return [self.explanation(self.predict_named(Path(s).expanduser() if isinstance(s, (str, os.PathLike))
-                                                        else s)) for s in source]
+        if isinstance(source, (list, tuple)) or self.prepared_batch(source) is not None:
+            return [self.explanation(p) for p in self.predict(source)]  # predict's answers, one by one
         return self.explanation(self.predict_one(source))
 
     def explanation(self, prediction: Prediction):

@@ -483,6 +483,11 @@ def _own_ink(ink: np.ndarray, index: np.ndarray, span: np.ndarray, i: int,
     return own[top:bottom, first:last], (t + top, left + first, t + bottom, left + last)
 
 
+def _candidate(ink: np.ndarray, parts: _Parts, i: int, j: int) -> np.ndarray:
+    """Parts i..j-1 as the model would read them: their own ink, prepared as a digit (28x28 in [0, 1])."""
+    return prepare_ink(_own_ink(ink, parts.index, _span_box(parts.box[i:j]), i, j)[0])
+
+
 def _group_ink(ink: np.ndarray, in_group: np.ndarray, group: np.ndarray, box: np.ndarray,
                g: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """Group g's own ink, uncut, as `_own_ink` crops a part's; `in_group`: each pixel's group."""
@@ -598,7 +603,7 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
     confidence: dict[tuple[int, int], float] = {}
     if score is not None and len(costs) > 1:  # one candidate digit: nothing for the model to choose
         spans = list(costs)
-        found = score([prepare_ink(_own_ink(ink, parts.index, _span_box(parts.box[i:j]), i, j)[0]) for i, j in spans])
+        found = score([_candidate(ink, parts, i, j) for i, j in spans])
         for span, c in zip(spans, found):
             confidence[span] = float(c)
             costs[span] += CONFIDENCE_WEIGHT * -np.log(max(float(c), 1e-6))
@@ -612,7 +617,7 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
     if len(reading) > max_digits:
         error = ImageError(f"found {len(reading)} digits; at most {max_digits} are read", "too_many_digits")
         # What was found, for the caller to tell a number too long from a line of text.
-        error.found = [prepare_ink(_own_ink(ink, parts.index, _span_box(parts.box[i:j]), i, j)[0]) for i, j in reading]
+        error.found = [_candidate(ink, parts, i, j) for i, j in reading]
         raise error
     segments = []
     for i, j in reading:
