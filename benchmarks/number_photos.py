@@ -38,6 +38,7 @@ DEFAULT_OUT = Path.home() / ".cache" / "tinyvision" / "bench-sets" / "numbers"
 LENGTHS = (2, 3, 4)
 TOUCH_RATE = 0.12  # chance that a neighbouring pair is pushed into contact
 UNEVEN_RATE = 0.3  # chance that a number has uneven sizes and baselines
+SMALL_SIZE = (0.35, 0.6)  # `--small-rate`: one digit written this much smaller than the line's digits
 PNG_SIGNATURE = b"\x89PNG"
 MAX_ANGLE = 8.0  # the line's slant, degrees; each digit adds up to +-4 of its own
 BOX_LEVEL = 0.3  # coverage above which a pixel is visible ink: a digit's true box, touching
@@ -81,18 +82,25 @@ def _contact_gap(a: np.ndarray, a_top: int, b: np.ndarray, b_top: int) -> float 
 
 
 def compose(digits: list[np.ndarray], rng: np.random.Generator, touch_rate: float = TOUCH_RATE,
-            height_range: tuple[int, int] = (200, 400)) -> tuple[np.ndarray, list[list[int]], dict]:
-    """MNIST digits (28x28 uint8) -> ink coverage of the written number, each digit's box, and facts."""
+            height_range: tuple[int, int] = (200, 400),
+            small_rate: float = 0.0) -> tuple[np.ndarray, list[list[int]], dict]:
+    """MNIST digits (28x28 uint8) -> ink coverage of the written number, each digit's box, and facts.
+    `small_rate`: the chance that one digit, any, is written SMALL_SIZE of the others' height (a digit
+    squeezed in, or written small): the reader must read it, or doubt the number, never drop it."""
     photos = user_photos()
     h_img = int(rng.integers(*height_range))
     height = h_img * rng.uniform(0.3, 0.55)  # a digit's nominal height, px
     uneven = bool(rng.random() < UNEVEN_RATE)
     size_spread, base_spread = (0.25, 0.15) if uneven else (0.1, 0.05)
+    # Drawn only when asked for, so sets built without small digits stay the same image for image.
+    small = int(rng.integers(len(digits))) if small_rate and rng.random() < small_rate else None
     slant = rng.uniform(-MAX_ANGLE, MAX_ANGLE)
     layers, tops, lefts, touch_planned = [], [], [], []
     x = 0.0
     for i, digit in enumerate(digits):
         size = max(8, round(height * rng.uniform(1 - size_spread, 1 + size_spread)))
+        if i == small:
+            size = max(8, round(size * rng.uniform(*SMALL_SIZE)))
         cov = photos.ink_coverage(digit, size, slant + rng.uniform(-4, 4))
         if i > 0:
             x = lefts[-1] + layers[-1].shape[1] + 0.25 * height  # about where this digit goes
@@ -132,7 +140,7 @@ def compose(digits: list[np.ndarray], rng: np.random.Generator, touch_rate: floa
         boxes.append([int(rows.min()), int(cols.min()), int(rows.max()) + 1, int(cols.max()) + 1])
         masks.append(mask)
     touching = [bool((_dilate(a) & b).any()) for a, b in zip(masks, masks[1:])]
-    facts = {"touching": any(touching), "touching_pairs": sum(touching), "uneven": uneven,
+    facts = {"touching": any(touching), "touching_pairs": sum(touching), "uneven": uneven, "small": small is not None,
              "slant": round(float(slant), 1), "digit_height": round(float(height))}
     return alpha, boxes, facts
 
@@ -378,13 +386,13 @@ def validation_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH_RATE,
-          source: str = "test", paper: str = "user") -> list[dict]:
+          source: str = "test", paper: str = "user", small_rate: float = 0.0) -> list[dict]:
     """Write `count` number photos and manifest.json into `out`; return the manifest.
     `source`: "test", MNIST's test digits (the reported figure), or "val", the validation split
     (val_fraction 0.1, seed 0) of MNIST's training digits, for choices among seed-0 runs; "writers-test"
     and "writers-val", numbers by other writers than MNIST's (sets/handwritten.py `number_digits`: the UCI
     test writers, or the training writers' rows that training leaves out).
-    `paper`: "user", user_photos' styles, or "hard", HARD_STYLES."""
+    `paper`: "user", user_photos' styles, or "hard", HARD_STYLES. `small_rate`: see `compose`."""
     from tinyvision.datasets import load_dataset
 
     if source == "val":
@@ -409,7 +417,7 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         index = order[used : used + n]
         used += n
         style = styles[i % len(styles)]
-        alpha, boxes, facts = compose([images[j] for j in index], rng, touch_rate)
+        alpha, boxes, facts = compose([images[j] for j in index], rng, touch_rate, small_rate=small_rate)
         size = list(alpha.shape)
         number = "".join(str(int(labels[j])) for j in index)
         if paper in ("hard", "marked"):
@@ -430,6 +438,7 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         manifest.append({"file": name, "number": number, "style": style, **facts,
                          "size": size, "boxes": boxes, "digit_index": index.tolist()})  # into the source's digits
     (out / "manifest.json").write_text(json.dumps({"seed": seed, "count": count, "touch_rate": touch_rate,
+                                                   "small_rate": small_rate,
                                                    "paper": paper, "source": source,
                                                    "images": manifest}, indent=1))
     return manifest
@@ -464,6 +473,8 @@ def _breakdown(manifest: list[dict], right: list[bool]) -> dict:
         by["by_style"][entry["style"]].append(ok)
         by["by_touching"]["touching" if entry["touching"] else "separate"].append(ok)
         by["by_uneven"]["uneven" if entry["uneven"] else "even"].append(ok)
+        if entry.get("small"):  # (sets built before small digits have none)
+            by["by_small"]["one digit small"].append(ok)
     return {"images": len(right), "rate": round(sum(right) / max(1, len(right)), 4),
             **{k: _rates(v) for k, v in by.items()}}
 
@@ -547,6 +558,9 @@ def main() -> None:
     b.add_argument("--count", type=int, default=1000)
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--touch-rate", type=float, default=TOUCH_RATE, help="chance a neighbouring pair touches")
+    b.add_argument("--small-rate", type=float, default=0.0,
+                   help=f"chance that one digit of a number is written {SMALL_SIZE[0]:g}-{SMALL_SIZE[1]:g} of the "
+                        "others' height")
     b.add_argument("--source", choices=("test", "val", "writers-test", "writers-val"), default="test",
                    help="MNIST's test digits (the reported figure), or the validation split of its training "
                         "digits (val_fraction 0.1, seed 0), for choosing among seed-0 runs; writers-test, "
@@ -569,7 +583,7 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.command == "build":
-        manifest = build(args.out, args.count, args.seed, args.touch_rate, args.source, args.paper)
+        manifest = build(args.out, args.count, args.seed, args.touch_rate, args.source, args.paper, args.small_rate)
         print(json.dumps({"out": str(args.out), "images": len(manifest),
                           "touching": sum(e["touching"] for e in manifest)}, indent=2))
         return

@@ -86,7 +86,7 @@ def read_numbers(model, folder: Path) -> dict:
     scored = number_photos.score_reads(manifest, reads)
     return {"read_exactly": scored["rate"], "by_touching": {k: v["rate"] for k, v in scored["by_touching"].items()},
             "not_answered": round(sum(v is None for v in reads.values()) / len(reads), 4),
-            "seconds_per_image": round(seconds, 4)}
+            "seconds_per_image": round(seconds, 4), "images": len(manifest)}
 
 
 def main() -> None:

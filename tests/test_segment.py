@@ -166,6 +166,28 @@ def test_the_digit_limit_is_enforced(mnist):
     assert len(segment(ink, max_digits=MAX_DIGITS + 1)) == MAX_DIGITS + 1
 
 
+def test_a_digit_written_small_is_read_when_the_model_takes_it_for_one(mnist):
+    """A digit at 0.4 of its neighbours' height is short enough to be a mark dropped as noise ("721" was
+    "71"); written apart, dropping it now costs the model's belief that it is a digit, so the model decides."""
+    small = round(0.4 * HEIGHT)
+    glyphs = [digit(mnist, 7), digit(mnist, 2, height=small), digit(mnist, 1)]
+    ink, boxes = write(glyphs, gaps=[HEIGHT // 2] * 2, tops=[0, HEIGHT - small, 0])  # the small one on the line
+    assert len(segment(ink)) == 2  # geometry alone: a short mark, noise
+    sure = lambda images: [0.999] * len(images)  # noqa: E731
+    assert_found(segment(ink, score=sure), boxes)
+    # A model that doubts the mark is a digit (a smudge as tall) still has it dropped.
+    alone = [segment(write([g])[0])[0].image for g in (glyphs[0], glyphs[2])]
+
+    def sure_of_the_tall_ones(images: list[np.ndarray]) -> list[float]:
+        return [0.999 if max(np.corrcoef(image.ravel(), a.ravel())[0, 1] for a in alone) > 0.9 else 0.3
+                for image in images]
+
+    assert_found(segment(ink, score=sure_of_the_tall_ones), [boxes[0], boxes[2]])
+    # Close beside a stem (a script d's bowl, a broken 2's tail) a short mark is no digit of its own.
+    close, _ = write(glyphs, gaps=[3, HEIGHT // 2], tops=[0, HEIGHT - small, 0])
+    assert len(segment(close, score=sure)) == 2
+
+
 def test_blank_ink_is_refused():
     with pytest.raises(ImageError) as error:
         segment(np.zeros((50, 80), np.float32))

@@ -82,6 +82,18 @@ JOIN_GAP_COST = 0.5  # ... plus this per stroke width of gap between them
 MAX_JOIN_GAP = 0.3  # digit heights: pieces farther apart are never one digit
 BAD_DIGIT_COST = 2.0  # a candidate digit that is a sliver or much shorter than the others
 DROP_COST = 1.0  # calling a part noise, for a part MAJOR_HEIGHT long; grows with the square of its size
+# With a score callback, a part at least this share of the digit height (but short, under MAJOR_HEIGHT),
+# shaped like a digit (no wider than WIDE_ASPECT x its height, unlike a 5's flat hat) and written apart from
+# the other marks (SMALL_DIGIT_GAP) is perhaps a digit written small: a reading that drops it as noise, or
+# joins it to a neighbour as a 5's hat is, also pays the model's belief that it is a digit of its own,
+# CONFIDENCE_WEIGHT x -log(1 - its confidence read alone). With its size the only price, a digit at 0.4 of
+# its neighbours' height was dropped or joined: "762" was answered "76" (None: size only).
+SMALL_DIGIT_HEIGHT: float | None = 0.3
+# ... at least this many pen widths (the parts' median stroke) from every other mark's columns: the bowl of a
+# script d and the tail of a broken 2 lie closer to their stem, and read alone as a confident 1. Both chosen on
+# validation (benchmarks/segment_costs.py, results/small_digits_*.json, table small-digits): the most numbers
+# with a small digit read, among settings within half a point of the rule off on the other sets.
+SMALL_DIGIT_GAP = 1.0
 CONFIDENCE_WEIGHT = 3.0  # with a score callback: weight of each digit's -log confidence
 ANALYSIS_HEIGHT = 64  # digits taller than this (px) ...
 ANALYSIS_STROKE = 4  # ... with strokes wider than this are read on a coarser copy of the ink map
@@ -494,22 +506,47 @@ def _group_ink(ink: np.ndarray, in_group: np.ndarray, group: np.ndarray, box: np
     return _own_ink(ink, np.where(in_group == g, 0, -1), _span_box(box[group == g]), 0, 1)
 
 
-def _best_reading(parts: _Parts, costs: dict[tuple[int, int], float], height: float,
+def _small_digit_doubt(parts: _Parts, height: float, confidence: dict[tuple[int, int], float]) -> np.ndarray:
+    """What each part costs a reading that does not read it as a digit of its own (dropped, or joined to
+    another): for a whole part of a small digit's height and shape, apart from the rest (SMALL_DIGIT_HEIGHT,
+    SMALL_DIGIT_GAP), the model's belief that it is one; 0 for the others. `confidence`: the score callback's,
+    of each candidate digit, parts i..j-1 as (i, j) (empty without a callback)."""
+    doubt = np.zeros(len(parts.area))
+    if SMALL_DIGIT_HEIGHT is None:
+        return doubt
+    tall, wide = parts.box[:, 2] - parts.box[:, 0], parts.box[:, 3] - parts.box[:, 1]
+    small = (tall >= SMALL_DIGIT_HEIGHT * height) & (tall < MAJOR_HEIGHT * height) & (wide <= WIDE_ASPECT * tall)
+    left, right, pen = parts.box[:, 1], parts.box[:, 3], float(np.median(parts.stroke))
+    for k in np.flatnonzero(parts.whole & small):
+        others = parts.group != parts.group[k]
+        apart = np.maximum(left[others] - right[k], left[k] - right[others]).astype(float).min(initial=np.inf)
+        if apart >= SMALL_DIGIT_GAP * pen and (int(k), int(k) + 1) in confidence:
+            doubt[k] = CONFIDENCE_WEIGHT * -np.log(max(1.0 - confidence[(int(k), int(k) + 1)], 1e-6))
+    return doubt
+
+
+def _drop_costs(parts: _Parts, height: float, doubt: np.ndarray) -> np.ndarray:
+    """What calling each part noise costs (inf: it is no mark to drop): its size, and its `doubt`."""
+    tall = parts.box[:, 2] - parts.box[:, 0]
+    size = np.maximum(tall, parts.box[:, 3] - parts.box[:, 1])
+    droppable = parts.whole & (tall < MAJOR_HEIGHT * height)
+    return np.where(droppable, DROP_COST * (size / (MAJOR_HEIGHT * height)) ** 2 + doubt, np.inf)
+
+
+def _best_reading(parts: _Parts, costs: dict[tuple[int, int], float], drop: np.ndarray,
                   max_digits: int | None = None) -> list[tuple[int, int]]:
-    """The cheapest way to cover the parts, left to right, by digits and dropped marks; with
-    `max_digits`, the cheapest of those with at most that many digits (none: an empty reading)."""
+    """The cheapest way to cover the parts, left to right, by digits and dropped marks (`drop`: what
+    dropping each costs, `_drop_costs`); with `max_digits`, the cheapest of those with at most that many
+    digits (none: an empty reading)."""
     n = len(parts.area)
     limit = n if max_digits is None else min(n, max_digits)
-    droppable = parts.whole & ((parts.box[:, 2] - parts.box[:, 0]) < MAJOR_HEIGHT * height)
-    size = np.maximum(parts.box[:, 2] - parts.box[:, 0], parts.box[:, 3] - parts.box[:, 1])
-    drop = DROP_COST * (size / (MAJOR_HEIGHT * height)) ** 2
     # best[j, d]: the cheapest cover of parts 0..j-1 with d digits; back: where it came from.
     best = np.full((n + 1, limit + 1), np.inf)
     back = np.zeros((n + 1, limit + 1, 2), np.int64)  # (previous j, 1 if parts i..j-1 are a digit)
     best[0, 0] = 0.0
     for j in range(1, n + 1):
         edge = parts.boundary[j] if j < n else 0.0
-        if droppable[j - 1]:
+        if np.isfinite(drop[j - 1]):
             step = best[j - 1] + drop[j - 1] + edge
             better = step < best[j]
             best[j][better], back[j][better] = step[better], (j - 1, 0)
@@ -613,7 +650,12 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
         most = max(2 if unsure else 1, int(2 * (r - left) / (LONE_SPLIT_ASPECT * (b - t))))
     # (A lone group's parts can always be read as one digit, so a capped reading exists; if none did,
     # the uncapped one is read rather than nothing.)
-    reading = _best_reading(parts, costs, height, most) or _best_reading(parts, costs, height)
+    doubt = _small_digit_doubt(parts, height, confidence)
+    for i, j in costs:
+        if j - i > 1:  # a digit joined of several parts: none of them read as a digit of its own
+            costs[(i, j)] += float(doubt[i:j].sum())
+    drop = _drop_costs(parts, height, doubt)
+    reading = _best_reading(parts, costs, drop, most) or _best_reading(parts, costs, drop)
     if len(reading) > max_digits:
         error = ImageError(f"found {len(reading)} digits; at most {max_digits} are read", "too_many_digits")
         # What was found, for the caller to tell a number too long from a line of text.
