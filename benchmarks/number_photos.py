@@ -145,6 +145,40 @@ def compose(digits: list[np.ndarray], rng: np.random.Generator, touch_rate: floa
     return alpha, boxes, facts
 
 
+BESIDE_MARKS = ("degree", "comma", "apostrophe", "blot", "specks")  # `--beside-rate`: marks that are no digit
+
+
+def add_beside_mark(alpha: np.ndarray, boxes: list[list[int]], height: float, kind: str,
+                    rng: np.random.Generator) -> np.ndarray:
+    """The line with a mark that is no digit written after its last digit, the number unchanged: a degree
+    sign (a raised ring), a comma (hanging below the line), an apostrophe (a raised stroke), an ink blot or a
+    few specks (on the line), in a pen about as wide as the digits'. The canvas grows to its right."""
+    from PIL import Image, ImageDraw
+
+    pen = max(2, round(0.1 * height))
+    top, _, bottom, right = boxes[-1]
+    x = right + rng.uniform(0.1, 0.3) * height
+    grown = np.pad(alpha, ((0, 0), (0, int(0.8 * height) + pen)))
+    canvas = Image.new("L", (grown.shape[1], grown.shape[0]), 0)
+    draw = ImageDraw.Draw(canvas)
+    size = rng.uniform(0.25, 0.42) * height
+    if kind == "degree":
+        draw.ellipse([x, top, x + size, top + size], outline=255, width=pen)
+    elif kind == "comma":
+        draw.line([(x + 0.1 * size, bottom - 0.2 * size), (x + 0.15 * size, bottom + 0.3 * size),
+                   (x - 0.2 * size, bottom + 0.8 * size)], fill=255, width=pen, joint="curve")
+    elif kind == "apostrophe":
+        draw.line([(x + 0.15 * size, top), (x, top + size)], fill=255, width=pen)
+    elif kind == "blot":
+        draw.ellipse([x, bottom - size, x + size * rng.uniform(0.7, 1.2), bottom], fill=255)
+    else:  # specks
+        for _ in range(int(rng.integers(3, 7))):
+            cx, cy, d = x + rng.uniform(0, size), bottom - rng.uniform(0, size), rng.uniform(0.4, 1.0) * pen
+            draw.ellipse([cx, cy, cx + d, cy + d], fill=255)
+    np.maximum(grown, np.asarray(canvas, np.float32) / 255.0, out=grown)
+    return grown
+
+
 def _dilate(mask: np.ndarray) -> np.ndarray:
     padded = np.pad(mask, 1)
     h, w = mask.shape
@@ -386,13 +420,15 @@ def validation_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH_RATE,
-          source: str = "test", paper: str = "user", small_rate: float = 0.0) -> list[dict]:
+          source: str = "test", paper: str = "user", small_rate: float = 0.0,
+          beside_rate: float = 0.0) -> list[dict]:
     """Write `count` number photos and manifest.json into `out`; return the manifest.
     `source`: "test", MNIST's test digits (the reported figure), or "val", the validation split
     (val_fraction 0.1, seed 0) of MNIST's training digits, for choices among seed-0 runs; "writers-test"
     and "writers-val", numbers by other writers than MNIST's (sets/handwritten.py `number_digits`: the UCI
     test writers, or the training writers' rows that training leaves out).
-    `paper`: "user", user_photos' styles, or "hard", HARD_STYLES. `small_rate`: see `compose`."""
+    `paper`: "user", user_photos' styles, or "hard", HARD_STYLES. `small_rate`: see `compose`; `beside_rate`:
+    the chance that a mark that is no digit follows the number (BESIDE_MARKS in turn, `add_beside_mark`)."""
     from tinyvision.datasets import load_dataset
 
     if source == "val":
@@ -418,6 +454,9 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         used += n
         style = styles[i % len(styles)]
         alpha, boxes, facts = compose([images[j] for j in index], rng, touch_rate, small_rate=small_rate)
+        if beside_rate and rng.random() < beside_rate:  # drawn only when asked for: other sets stay the same
+            facts["beside"] = BESIDE_MARKS[i % len(BESIDE_MARKS)]
+            alpha = add_beside_mark(alpha, boxes, facts["digit_height"], facts["beside"], rng)
         size = list(alpha.shape)
         number = "".join(str(int(labels[j])) for j in index)
         if paper in ("hard", "marked"):
@@ -438,7 +477,7 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         manifest.append({"file": name, "number": number, "style": style, **facts,
                          "size": size, "boxes": boxes, "digit_index": index.tolist()})  # into the source's digits
     (out / "manifest.json").write_text(json.dumps({"seed": seed, "count": count, "touch_rate": touch_rate,
-                                                   "small_rate": small_rate,
+                                                   "small_rate": small_rate, "beside_rate": beside_rate,
                                                    "paper": paper, "source": source,
                                                    "images": manifest}, indent=1))
     return manifest
@@ -475,6 +514,8 @@ def _breakdown(manifest: list[dict], right: list[bool]) -> dict:
         by["by_uneven"]["uneven" if entry["uneven"] else "even"].append(ok)
         if entry.get("small"):  # (sets built before small digits have none)
             by["by_small"]["one digit small"].append(ok)
+        if entry.get("beside"):
+            by["by_beside"][entry["beside"]].append(ok)
     return {"images": len(right), "rate": round(sum(right) / max(1, len(right)), 4),
             **{k: _rates(v) for k, v in by.items()}}
 
@@ -558,6 +599,8 @@ def main() -> None:
     b.add_argument("--count", type=int, default=1000)
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--touch-rate", type=float, default=TOUCH_RATE, help="chance a neighbouring pair touches")
+    b.add_argument("--beside-rate", type=float, default=0.0,
+                   help=f"chance that a mark that is no digit follows a number ({', '.join(BESIDE_MARKS)})")
     b.add_argument("--small-rate", type=float, default=0.0,
                    help=f"chance that one digit of a number is written {SMALL_SIZE[0]:g}-{SMALL_SIZE[1]:g} of the "
                         "others' height")
@@ -583,7 +626,8 @@ def main() -> None:
     args = parser.parse_args()
 
     if args.command == "build":
-        manifest = build(args.out, args.count, args.seed, args.touch_rate, args.source, args.paper, args.small_rate)
+        manifest = build(args.out, args.count, args.seed, args.touch_rate, args.source, args.paper, args.small_rate,
+                         args.beside_rate)
         print(json.dumps({"out": str(args.out), "images": len(manifest),
                           "touching": sum(e["touching"] for e in manifest)}, indent=2))
         return

@@ -188,6 +188,22 @@ def test_a_digit_written_small_is_read_when_the_model_takes_it_for_one(mnist):
     assert len(segment(close, score=sure)) == 2
 
 
+def test_a_raised_mark_or_one_the_card_refuses_is_no_digit_written_small(mnist):
+    """A degree sign after "25" is a small ring a model reads as a sure 0 ("25°" was "250"): only a mark that
+    stands on its neighbours' line, and that the card does not refuse alone, is doubted as a small digit."""
+    side = round(0.35 * HEIGHT)
+    ring = strokes((side + 8, side + 8), lambda d: d.ellipse([(4, 4), (side + 3, side + 3)], outline=255, width=6))
+    rows, cols = np.nonzero(ring > 0.05)
+    ring = ring[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+    glyphs = [digit(mnist, 2), digit(mnist, 5), ring]
+    sure = lambda images: [0.999] * len(images)  # noqa: E731
+    raised, _ = write(glyphs, gaps=[HEIGHT // 4, HEIGHT // 2])  # its top at the digits' tops
+    assert len(segment(raised, score=sure)) == 2
+    on_line, boxes = write(glyphs, gaps=[HEIGHT // 4, HEIGHT // 2], tops=[0, 0, HEIGHT - ring.shape[0]])
+    assert_found(segment(on_line, score=sure), boxes)  # a small 0
+    assert len(segment(on_line, score=sure, refused=lambda images: [True] * len(images))) == 2
+
+
 def test_blank_ink_is_refused():
     with pytest.raises(ImageError) as error:
         segment(np.zeros((50, 80), np.float32))

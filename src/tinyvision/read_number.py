@@ -29,7 +29,7 @@ from tinyvision.image.components import INK_LEVEL
 from tinyvision.image.decode import ImageError, decode_sized
 from tinyvision.image.digits import WORK_SIDE, ink_extent, ink_map, prepare_ink
 from tinyvision.image.marks import holds_marks
-from tinyvision.image.segment import Score, original_box, segment, slant_shears
+from tinyvision.image.segment import original_box, segment, slant_shears
 from tinyvision.image.signs import Signs, find_signs
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ def read_number(model: Model, source) -> Prediction:
         ink, signs = find_signs(ink_map(pixels))
         if holds_marks(ink):  # a face's eyes inside its outline: a drawing, not a 0
             return abstain(model, NOT_A_DIGIT)
-        segments = segment(ink, confidence)
+        segments = segment(ink, confidence, refused=confidence.refused)
     except ImageError as exc:
         # A blank page is no digit, and a page of marks or a textured photo no number: answers, not errors.
         # A number too long to read is said so: "not a digit" would send its writer looking for a fault.
@@ -212,16 +212,27 @@ class Scorer:
 
     def __init__(self, model: Model) -> None:
         self.model = model
-        self.known: dict[bytes, float] = {}
+        self.known: dict[bytes, tuple[float, bool]] = {}  # (top probability, refused by the card) per input
 
-    def __call__(self, images: list[np.ndarray]) -> list[float]:
+    def _read(self, images: list[np.ndarray]) -> list[tuple[float, bool]]:
+        from tinyvision.calibration import refused_mask
+
         inputs = to_uint8(images)
         keys = [bytes(x.numpy().tobytes()) for x in inputs]
         new = {k: i for i, k in enumerate(keys) if k not in self.known}
         if new:
-            sure = self.model.log_probs(inputs[list(new.values())]).exp().max(1).values.tolist()
-            self.known.update(zip(new, sure))
+            logits = self.model.logits(inputs[list(new.values())])
+            sure = logits.log_softmax(1).exp().max(1).values.tolist()  # as Model.log_probs gives them
+            refused = refused_mask(logits, self.model.card.reject or {}).tolist()
+            self.known.update(zip(new, zip(sure, refused)))
         return [self.known[k] for k in keys]
+
+    def __call__(self, images: list[np.ndarray]) -> list[float]:
+        return [sure for sure, _ in self._read(images)]
+
+    def refused(self, images: list[np.ndarray]) -> list[bool]:
+        """Which candidate digits the card refuses as digits, each alone (segment's `refused`)."""
+        return [refused for _, refused in self._read(images)]
 
 
 @dataclass(frozen=True)
@@ -263,12 +274,12 @@ def read_segments(model: Model, ink: np.ndarray, segments: list, scale: float) -
     return Reading(tuple(digits), probs, torch.cat(list(inputs), dim=2), reason)
 
 
-def second_opinion(model: Model, ink: np.ndarray, scale: float, confidence: Score, reading: Reading) -> Reading:
+def second_opinion(model: Model, ink: np.ndarray, scale: float, confidence: Scorer, reading: Reading) -> Reading:
     """`reading`, or the reading of the image cut again with seams along slants too
     (SLANT_MAX), when the card answers that one and it is more likely right as a whole; a refused
     `reading` is replaced only by one at least SLANT_RESCUE likely (None: never)."""
     try:
-        found = segment(ink, confidence, slants=slant_shears(SLANT_MAX))
+        found = segment(ink, confidence, slants=slant_shears(SLANT_MAX), refused=confidence.refused)
     except ImageError:
         return reading
     again = read_segments(model, ink, found, scale)

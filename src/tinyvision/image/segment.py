@@ -94,6 +94,11 @@ SMALL_DIGIT_HEIGHT: float | None = 0.3
 # validation (benchmarks/segment_costs.py, results/small_digits_*.json, table small-digits): the most numbers
 # with a small digit read, among settings within half a point of the rule off on the other sets.
 SMALL_DIGIT_GAP = 1.0
+# ... and its bottom within this share of the digit height of the line its neighbours stand on: a degree sign or
+# an apostrophe is raised, a comma hangs below (a red team: "25°" read "250" at 0.997). And the card must not
+# refuse it alone (segment's `refused` callback): an ink blot is no digit however sure its top class. Chosen
+# with the others (table small-digits), among 0.15, 0.25 and anywhere (None), on numbers followed by such marks too.
+SMALL_DIGIT_LINE: float | None = 0.25
 CONFIDENCE_WEIGHT = 3.0  # with a score callback: weight of each digit's -log confidence
 ANALYSIS_HEIGHT = 64  # digits taller than this (px) ...
 ANALYSIS_STROKE = 4  # ... with strokes wider than this are read on a coarser copy of the ink map
@@ -117,6 +122,7 @@ UNSURE_WHOLE = 0.999
 LONE_UNSURE_ASPECT: float | None = 0.8
 
 Score = Callable[[list[np.ndarray]], Sequence[float]]
+Refused = Callable[[list[np.ndarray]], Sequence[bool]]
 
 
 @dataclass(frozen=True)
@@ -506,22 +512,45 @@ def _group_ink(ink: np.ndarray, in_group: np.ndarray, group: np.ndarray, box: np
     return _own_ink(ink, np.where(in_group == g, 0, -1), _span_box(box[group == g]), 0, 1)
 
 
-def _small_digit_doubt(parts: _Parts, height: float, confidence: dict[tuple[int, int], float]) -> np.ndarray:
-    """What each part costs a reading that does not read it as a digit of its own (dropped, or joined to
-    another): for a whole part of a small digit's height and shape, apart from the rest (SMALL_DIGIT_HEIGHT,
-    SMALL_DIGIT_GAP), the model's belief that it is one; 0 for the others. `confidence`: the score callback's,
-    of each candidate digit, parts i..j-1 as (i, j) (empty without a callback)."""
-    doubt = np.zeros(len(parts.area))
+def _small_digit_marks(parts: _Parts, height: float) -> list[int]:
+    """The parts that may be digits written small (SMALL_DIGIT_HEIGHT, SMALL_DIGIT_GAP, SMALL_DIGIT_LINE): whole,
+    short, shaped like a digit, apart from every other mark's columns and standing on the line of the digits
+    beside them (where their bottoms would put it), not raised above it (a degree sign, an apostrophe) nor
+    hanging below it (a comma)."""
     if SMALL_DIGIT_HEIGHT is None:
-        return doubt
+        return []
     tall, wide = parts.box[:, 2] - parts.box[:, 0], parts.box[:, 3] - parts.box[:, 1]
     small = (tall >= SMALL_DIGIT_HEIGHT * height) & (tall < MAJOR_HEIGHT * height) & (wide <= WIDE_ASPECT * tall)
-    left, right, pen = parts.box[:, 1], parts.box[:, 3], float(np.median(parts.stroke))
+    left, right, bottom, pen = parts.box[:, 1], parts.box[:, 3], parts.box[:, 2], float(np.median(parts.stroke))
+    centre = (left + right) / 2
+    digits = np.flatnonzero(tall >= MAJOR_HEIGHT * height)
+    found = []
     for k in np.flatnonzero(parts.whole & small):
         others = parts.group != parts.group[k]
         apart = np.maximum(left[others] - right[k], left[k] - right[others]).astype(float).min(initial=np.inf)
-        if apart >= SMALL_DIGIT_GAP * pen and (int(k), int(k) + 1) in confidence:
-            doubt[k] = CONFIDENCE_WEIGHT * -np.log(max(1.0 - confidence[(int(k), int(k) + 1)], 1e-6))
+        before, after = digits[centre[digits] < centre[k]], digits[centre[digits] > centre[k]]
+        sides = [before[np.argmax(centre[before])]] if before.size else []
+        sides += [after[np.argmin(centre[after])]] if after.size else []
+        if apart < SMALL_DIGIT_GAP * pen or not sides:
+            continue
+        # The line's bottom under the mark: between its neighbours' bottoms, as a slanted line runs.
+        xs, ys = centre[sides].astype(float), bottom[sides].astype(float)
+        line = float(np.interp(centre[k], xs, ys)) if len(sides) == 2 and xs[1] > xs[0] else float(ys.mean())
+        if SMALL_DIGIT_LINE is None or abs(bottom[k] - line) <= SMALL_DIGIT_LINE * height:
+            found.append(int(k))
+    return found
+
+
+def _small_digit_doubt(parts: _Parts, marks: list[int], confidence: dict[tuple[int, int], float]) -> np.ndarray:
+    """What each part costs a reading that does not read it as a digit of its own (dropped, or joined to
+    another): for each of `marks` (`_small_digit_marks` the card does not refuse), the model's belief that it is
+    a digit, CONFIDENCE_WEIGHT x -log(1 - its confidence alone); 0 for the others. `confidence`: the score
+    callback's, of each candidate digit, parts i..j-1 as (i, j)."""
+    doubt = np.zeros(len(parts.area))
+    for k in marks:
+        c = confidence.get((k, k + 1))
+        if c is not None and np.isfinite(c):
+            doubt[k] = CONFIDENCE_WEIGHT * -np.log(max(1.0 - c, 1e-6))
     return doubt
 
 
@@ -588,14 +617,15 @@ def reduce_ink(ink: np.ndarray, factor: int) -> np.ndarray:
 
 
 def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_DIGITS,
-            slants: Sequence[float] = ()) -> list[Segment]:
+            slants: Sequence[float] = (), refused: Refused | None = None) -> list[Segment]:
     """The digits written in an ink map, left to right.
 
     `score`, given candidate digits as 28x28 images, returns a confidence in
     (0, 1] for each (a model's top softmax probability, ideally calibrated): the
     model then chooses how touching digits are cut and broken ones joined.
     Raises `ImageError` when there is no ink or more than `max_digits` digits.
-    `slants`: also cut along these slants (`candidate_cuts`).
+    `slants`: also cut along these slants (`candidate_cuts`). `refused`, given candidate digits, says which
+    the model's card refuses as digits (a mark it refuses is never taken for a digit written small).
     """
     labels, count = label_components(ink > INK_LEVEL)
     if count == 0:
@@ -650,7 +680,10 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
         most = max(2 if unsure else 1, int(2 * (r - left) / (LONE_SPLIT_ASPECT * (b - t))))
     # (A lone group's parts can always be read as one digit, so a capped reading exists; if none did,
     # the uncapped one is read rather than nothing.)
-    doubt = _small_digit_doubt(parts, height, confidence)
+    marks = _small_digit_marks(parts, height) if score is not None else []
+    if marks and refused is not None:  # a mark the card would refuse as a digit is no digit written small
+        marks = [k for k, no in zip(marks, refused([_candidate(ink, parts, k, k + 1) for k in marks])) if not no]
+    doubt = _small_digit_doubt(parts, marks, confidence)
     for i, j in costs:
         if j - i > 1:  # a digit joined of several parts: none of them read as a digit of its own
             costs[(i, j)] += float(doubt[i:j].sum())
