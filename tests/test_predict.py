@@ -434,18 +434,29 @@ def test_the_second_opinion_scores_no_candidate_digit_twice(tmp_path, monkeypatc
     numbers = [_drawn_117(shift, 10, lean) for shift in (-2, 2) for lean in (0.25, 0.35)]
     asked: list[bytes] = []
     scored: list[bytes] = []
-    score, log_probs = read_number.Scorer.__call__, model.log_probs
+    score, read = read_number.Scorer.__call__, read_number.Scorer._read
+    logits, log_probs = model.logits, model.log_probs
+    scoring = [False]  # inside the scorer: its calls of the model are what is counted
 
     def ask(self, images):
         asked.extend(bytes(x.numpy().tobytes()) for x in read_number.to_uint8(images))
         return score(self, images)
 
+    def scorer_reads(self, images):
+        scoring[0] = True
+        try:
+            return read(self, images)
+        finally:
+            scoring[0] = False
+
     def count(inputs):
-        scored.extend(bytes(x.numpy().tobytes()) for x in inputs)
-        return log_probs(inputs)
+        if scoring[0]:
+            scored.extend(bytes(x.numpy().tobytes()) for x in inputs)
+        return logits(inputs)
 
     monkeypatch.setattr(read_number.Scorer, "__call__", ask)
-    monkeypatch.setattr(model, "log_probs", count)
+    monkeypatch.setattr(read_number.Scorer, "_read", scorer_reads)
+    monkeypatch.setattr(model, "logits", count)
     for number in numbers:
         asked.clear()
         scored.clear()

@@ -549,7 +549,7 @@ def _small_digit_doubt(parts: _Parts, marks: list[int], confidence: dict[tuple[i
     doubt = np.zeros(len(parts.area))
     for k in marks:
         c = confidence.get((k, k + 1))
-        if c is not None and np.isfinite(c):
+        if c is not None and 0.0 <= c <= 1.0:  # (a NaN or out-of-range score says nothing)
             doubt[k] = CONFIDENCE_WEIGHT * -np.log(max(1.0 - c, 1e-6))
     return doubt
 
@@ -682,7 +682,8 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
     # the uncapped one is read rather than nothing.)
     marks = _small_digit_marks(parts, height) if score is not None else []
     if marks and refused is not None:  # a mark the card would refuse as a digit is no digit written small
-        marks = [k for k, no in zip(marks, refused([_candidate(ink, parts, k, k + 1) for k in marks])) if not no]
+        said = refused([_candidate(ink, parts, k, k + 1) for k in marks])
+        marks = [k for k, no in zip(marks, said, strict=True) if not no]
     doubt = _small_digit_doubt(parts, marks, confidence)
     for i, j in costs:
         if j - i > 1:  # a digit joined of several parts: none of them read as a digit of its own
