@@ -21,7 +21,9 @@ bright on black in [0, 1], at most WORK_SIDE px on the longest side):
    height, a sliver, a short mark). With a `score` callback (a model's
    confidence in each candidate digit) each digit also costs its -log
    confidence, so the model chooses how touching digits are cut and broken
-   ones joined (classifier-guided segmentation). The cheapest reading wins.
+   ones joined (classifier-guided segmentation), and a short mark that may be
+   a digit written small costs its -log doubt when dropped or joined
+   (SMALL_DIGIT_HEIGHT). The cheapest reading wins.
 5. Each digit is prepared from its own ink only (a neighbour's ink inside its
    box is masked out): fit 20x20 keeping aspect, centre of mass at MNIST's centre.
 """
