@@ -216,13 +216,14 @@ class Scorer:
 
     def _read(self, images: list[np.ndarray]) -> list[tuple[float, bool]]:
         from tinyvision.calibration import refused_mask
+        from tinyvision.inference import as_log_probs
 
         inputs = to_uint8(images)
         keys = [bytes(x.numpy().tobytes()) for x in inputs]
         new = {k: i for i, k in enumerate(keys) if k not in self.known}
         if new:
             logits = self.model.logits(inputs[list(new.values())])
-            sure = logits.log_softmax(1).exp().max(1).values.tolist()  # as Model.log_probs gives them
+            sure = as_log_probs(logits).exp().max(1).values.tolist()  # as Model.log_probs gives them
             refused = refused_mask(logits, self.model.card.reject or {}).tolist()
             self.known.update(zip(new, zip(sure, refused)))
         return [self.known[k] for k in keys]

@@ -670,10 +670,11 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
     parts = over_segment(ink, labels, group, height, box, (frozenset(wide) - uncut) | unsure, inset, slants)
     costs = _digit_costs(parts, height)
     confidence: dict[tuple[int, int], float] = {}
+    candidates: dict[tuple[int, int], np.ndarray] = {}  # each candidate digit's model input, when scored
     if score is not None and len(costs) > 1:  # one candidate digit: nothing for the model to choose
-        spans = list(costs)
-        found = score([_candidate(ink, parts, i, j) for i, j in spans])
-        for span, c in zip(spans, found):
+        candidates = {(i, j): _candidate(ink, parts, i, j) for i, j in costs}
+        found = score(list(candidates.values()))
+        for span, c in zip(candidates, found):
             confidence[span] = float(c)
             costs[span] += CONFIDENCE_WEIGHT * -np.log(max(float(c), 1e-6))
     most = None
@@ -682,9 +683,9 @@ def segment(ink: np.ndarray, score: Score | None = None, max_digits: int = MAX_D
         most = max(2 if unsure else 1, int(2 * (r - left) / (LONE_SPLIT_ASPECT * (b - t))))
     # (A lone group's parts can always be read as one digit, so a capped reading exists; if none did,
     # the uncapped one is read rather than nothing.)
-    marks = _small_digit_marks(parts, height) if score is not None else []
+    marks = _small_digit_marks(parts, height) if confidence else []  # (each part alone is a scored candidate)
     if marks and refused is not None:  # a mark the card would refuse as a digit is no digit written small
-        said = refused([_candidate(ink, parts, k, k + 1) for k in marks])
+        said = refused([candidates[(k, k + 1)] for k in marks])
         marks = [k for k, no in zip(marks, said, strict=True) if not no]
     doubt = _small_digit_doubt(parts, marks, confidence)
     for i, j in costs:
