@@ -442,3 +442,31 @@ def test_the_worst_mistakes_name_their_files(tmp_path, capsys):
     assert main(["evaluate", str(run), "--json"]) == 0
     evaluated = json.loads(capsys.readouterr().out)["worst_mistakes"]
     assert [m["file"] for m in evaluated] == [m["file"] for m in mistakes]
+
+
+def test_a_full_disk_while_decoding_a_folder_is_one_line_and_leaves_no_temporary(tmp_path, monkeypatch, capsys):
+    """The decoded images are written through a memory map into the cache's temporary file. Only truncated to
+    its size, that file had no blocks on the disk: on a full disk the first row written past the free space
+    killed the process with SIGBUS, with no message and a temporary as large as the folder left behind for
+    good (a red team's 4 MB tmpfs). The space is now taken, really, before a row is written."""
+    import errno
+    import os
+
+    from tinyvision.atomic import allocate
+
+    (tmp_path / "big").touch()
+    allocate(tmp_path / "big", 1 << 20)
+    stat = os.stat(tmp_path / "big")
+    assert stat.st_size == 1 << 20 and stat.st_blocks * 512 >= 1 << 20  # on the disk, not a hole
+    root = make_folder(tmp_path / "data")
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "posix_fallocate", full, raising=False)
+    capsys.readouterr()
+    assert main(["check-data", f"folder:{root}", "--no-near"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.endswith("No space left on device") and ".u8" in err
+    folders = tmp_path / "cache" / "folders"
+    assert not folders.exists() or not [p.name for p in folders.iterdir() if p.suffix in (".tmp", ".u8")]

@@ -151,6 +151,22 @@ def atomic_path(path: str | os.PathLike, exclusive: bool = False) -> Iterator[Pa
             tmp_path.unlink()
 
 
+def allocate(path: Path, size: int) -> None:
+    """Give the (empty) file at `path` `size` bytes of zeros that are really on the disk, so a full disk or a
+    quota is an OSError here, not later: a file only truncated to its size is sparse, and the first write
+    through a memory map into a block the disk cannot give kills the process with SIGBUS, with no message
+    and its temporary file left behind."""
+    with open(path, "r+b") as f:
+        if size <= 0:
+            return
+        if hasattr(os, "posix_fallocate"):  # (glibc writes the zeros itself where the file system cannot)
+            os.posix_fallocate(f.fileno(), 0, size)
+            return
+        block = bytes(1 << 20)  # elsewhere (macOS): write them
+        for start in range(0, size, len(block)):
+            f.write(block[: min(len(block), size - start)])
+
+
 def write_bytes(path: str | os.PathLike, data: bytes, exclusive: bool = False) -> None:
     with atomic_path(path, exclusive) as tmp:
         tmp.write_bytes(data)

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tinyvision.atomic import atomic_path, write_json
+from tinyvision.atomic import allocate, atomic_path, write_json
 from tinyvision.datasets.cache import cache_root
 from tinyvision.errors import TinyVisionError
 
@@ -268,8 +268,7 @@ def build_cache(root: Path, files: list[str], labels: list[int], image_size: int
     if preparation == "digit":  # whatever the files, a digit is 28x28 gray ink on black
         shape = (1, DIGIT_FIELD, DIGIT_FIELD)
     with atomic_path(images_path) as tmp:
-        with open(tmp, "wb") as f:
-            f.truncate(len(files) * int(np.prod(shape)))
+        allocate(tmp, len(files) * int(np.prod(shape)))  # the decoders write their rows through a memory map
         decoded = run_chunks(decode_rows, root, files, (str(tmp), shape, len(files), preparation), "decoding")
     return FolderIndex(
         shape=shape, files=files, labels=labels, ok=[h is not None for h, _ in decoded],
