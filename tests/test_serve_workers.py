@@ -66,7 +66,7 @@ def test_worker_processes_answer_as_the_model_does_in_this_process(model_path):
     assert not any(alive(pid) for pid in pids)  # the workers ended with the server
 
 
-def test_a_worker_that_dies_costs_one_request_and_is_replaced(model_path):
+def test_a_worker_that_dies_costs_its_own_request_at_most_and_is_replaced(model_path):
     model = tinyvision.load(model_path)
     real_predict = model.predict
 
@@ -87,7 +87,8 @@ def test_a_worker_that_dies_costs_one_request_and_is_replaced(model_path):
         while alive(victim) and time.monotonic() < deadline:
             time.sleep(0.05)
         statuses = [httpx.post(base + "/api/predict", content=photo(d, 0), timeout=60).status_code for d in range(6)]
-        assert statuses.count(500) <= 1 and statuses.count(200) >= 5  # at most the request that met it
+        # It died idle, answering no one: no request pays for it (the next two were answered 500 before).
+        assert statuses == [200] * 6
         assert httpx.get(base + "/api/health", timeout=10).json() == {"status": "ok"}
         pids = app.state.workers.pids()
         assert len(pids) == 2 and victim not in pids and all(alive(p) for p in pids)

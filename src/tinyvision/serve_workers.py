@@ -10,8 +10,10 @@ pipes, which releases the GIL.
 
     request thread --(bytes, flags)--> worker: answer(model, ...) --(reply | error)--> request thread
 
-A worker that dies (killed for memory, a crash in a decoder) costs only its own
-request, answered 500; a new worker is forked in its place. Where `fork` is not
+A worker that dies answering a request (killed for memory, a crash in a decoder)
+costs only that request, answered 500; a new worker is forked in its place. One
+that dies while idle costs no request: the next one finds it dead and goes to its
+replacement. Where `fork` is not
 available (Windows, macOS's default) the server keeps its prediction threads.
 """
 
@@ -131,6 +133,9 @@ class WorkerPool:
     def __call__(self, *args: Any) -> dict:
         """One request, on a free worker (the server's admission gate keeps one free for each caller)."""
         process, conn = self.idle.get()
+        if not process.is_alive():  # killed while idle (the out-of-memory killer, an operator): not this request's
+            self._retire(process, conn, wait=0.0)  # doing, so it goes to a new worker rather than failing with 500
+            process, conn = self._start()
         try:
             conn.send(args)
             if self.deadline is not None and not conn.poll(self.deadline):
