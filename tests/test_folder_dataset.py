@@ -470,3 +470,14 @@ def test_a_full_disk_while_decoding_a_folder_is_one_line_and_leaves_no_temporary
     assert "\n" not in err and err.endswith("No space left on device") and ".u8" in err
     folders = tmp_path / "cache" / "folders"
     assert not folders.exists() or not [p.name for p in folders.iterdir() if p.suffix in (".tmp", ".u8")]
+
+
+def test_a_python_bytecode_folder_beside_the_classes_is_no_class(tmp_path):
+    """A script kept with the data leaves __pycache__/ beside the class folders: a class folder of no images,
+    and the whole folder was refused (exit 2) by train and check-data alike."""
+    root = labelled(tmp_path / "pics", ("cat", "dog"), 12, 40, 80)
+    (root / "__pycache__").mkdir()
+    (root / "__pycache__" / "prepare.cpython-311.pyc").write_bytes(b"\xa7\r\r\n compiled")
+    data = load_dataset(f"folder:{root}")
+    assert data.classes == ("cat", "dog")
+    assert main(["check-data", f"folder:{root}", "--no-near", "--out", str(tmp_path / "check")]) == 0

@@ -110,11 +110,11 @@ def root_of(name: str) -> Path:
     return root
 
 
-# Folders that are no one's images: macOS's zip archives unpack their files' metadata into __MACOSX/
-# (as ._name files of the same extensions).
-# Folders of what tools leave beside photos, never the user's images: macOS's zip resource forks, Synology's
-# thumbnails (@eaDir: three small copies of every photo, test images included, read as training images).
-HIDDEN_FOLDERS = frozenset({"__MACOSX", "@eaDir"})
+# Folders of what tools leave beside photos, never the user's images: macOS's zip resource forks (__MACOSX/,
+# ._name files of the same extensions), Synology's thumbnails (@eaDir: three small copies of every photo, test
+# images included, read as training images), Python's bytecode beside a script kept with the data (__pycache__:
+# a class folder of no images, and the whole folder was refused).
+HIDDEN_FOLDERS = frozenset({"__MACOSX", "@eaDir", "__pycache__"})
 
 
 def hidden(name: str) -> bool:
