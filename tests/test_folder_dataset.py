@@ -481,3 +481,27 @@ def test_a_python_bytecode_folder_beside_the_classes_is_no_class(tmp_path):
     data = load_dataset(f"folder:{root}")
     assert data.classes == ("cat", "dog")
     assert main(["check-data", f"folder:{root}", "--no-near", "--out", str(tmp_path / "check")]) == 0
+
+
+@pytest.mark.parametrize("damage", ["ok one short", "labels of another folder", "shape of two numbers"])
+def test_a_damaged_cache_index_is_rebuilt_not_a_traceback(tmp_path, capsys, damage):
+    """An index whose lists disagree (a red team cut `ok` by one; the image file's size still matched) ended
+    check-data with a numpy broadcasting traceback and exit 1, check-data's "problems found". A damaged index
+    is no index: the folder is decoded again."""
+    import json
+
+    root = make_folder(tmp_path / "pics")
+    first = load_dataset(f"folder:{root}")
+    index_path = next((tmp_path / "cache" / "folders").glob("*.json"))
+    index = json.loads(index_path.read_text())
+    if damage == "ok one short":
+        index["ok"] = index["ok"][:-1]
+    elif damage == "labels of another folder":
+        index["labels"] = [1 - v for v in index["labels"]]
+    else:
+        index["shape"] = index["shape"][1:]
+    index_path.write_text(json.dumps(index))
+    again = load_dataset(f"folder:{root}")
+    assert (again.train_images == first.train_images).all() and (again.train_labels == first.train_labels).all()
+    assert main(["check-data", f"folder:{root}", "--out", str(tmp_path / "check")]) in (0, 1)
+    assert "Traceback" not in capsys.readouterr().err

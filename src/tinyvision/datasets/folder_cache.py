@@ -187,8 +187,17 @@ class FolderIndex:
         if d.get("version") != CACHE_VERSION:
             raise ValueError("another cache version")
         sizes = [tuple(s) if s else None for s in d["sizes"]]
-        return cls(tuple(d["shape"]), d["files"], d["labels"], d["ok"], d["errors"], d["byte_hashes"], sizes,
-                   d["modes"])
+        index = cls(tuple(d["shape"]), d["files"], d["labels"], d["ok"], d["errors"], d["byte_hashes"], sizes,
+                    d["modes"])
+        # A damaged or edited index is no index: lists of another length, or of the wrong kind, failed later
+        # with a traceback (a red team's, with `ok` one short).
+        lists = (index.files, index.labels, index.ok, index.byte_hashes, index.sizes, index.modes)
+        if (len(index.shape) != 3 or not all(type(v) is int and v > 0 for v in index.shape)
+                or not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists}) != 1
+                or not all(type(v) is bool for v in index.ok) or not all(type(v) is int for v in index.labels)
+                or not isinstance(index.errors, dict)):
+            raise ValueError("an inconsistent cache index")
+        return index
 
 
 def cache_key(root: Path, files: list[str], labels: list[int], image_size: int | None,
@@ -291,7 +300,8 @@ def open_cache(root: Path, files: list[str], labels: list[int], image_size: int 
     if use_cache:
         for key in keys:
             found = cached(folder / f"{key}.json", folder / f"{key}.u8")
-            if found is not None and (shape is None or found[0].shape == tuple(shape)):
+            if (found is not None and (shape is None or found[0].shape == tuple(shape))
+                    and found[0].files == files and found[0].labels == labels):  # (the index of these files)
                 return found
     images_path, index_path = folder / f"{keys[-1]}.u8", folder / f"{keys[-1]}.json"
     index = build_cache(root, files, labels, image_size, images_path, preparation, shape)
