@@ -476,3 +476,12 @@ def test_a_number_written_small_is_read_and_only_the_left_button_draws(live_serv
             assert shown_prediction(page) == "1"
         finally:
             browser.close()
+
+
+def test_the_address_printed_at_start_is_one_a_browser_opens():
+    """`serve --host ::1` printed http://::1:8799/, which no browser takes: an IPv6 host goes in brackets."""
+    from tinyvision.serve import server_url
+
+    assert server_url("127.0.0.1", 8000) == "http://127.0.0.1:8000/"
+    assert server_url("::1", 8799) == "http://[::1]:8799/"
+    assert server_url("localhost", 80) == "http://localhost:80/"

@@ -387,6 +387,11 @@ def large_buffers_mapped() -> bool:
         return False
 
 
+def server_url(host: str, port: int) -> str:
+    """The address to open: an IPv6 host in brackets (http://::1:8000/ is no URL a browser takes)."""
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
 def run_server(model: Model, host: str = "127.0.0.1", port: int = 8000, options: ServeOptions | None = None) -> None:
     import uvicorn
 
@@ -400,6 +405,6 @@ def run_server(model: Model, host: str = "127.0.0.1", port: int = 8000, options:
     if options.processes:
         threads = 1  # each worker process computes on one torch thread (`serve_workers`)
     kind = "worker processes" if options.processes else "worker threads"
-    print(f"tinyvision: serving {model.card.model} ({model.card.dataset}) on http://{host}:{port}/ "
+    print(f"tinyvision: serving {model.card.model} ({model.card.dataset}) on {server_url(host, port)} "
           f"({options.workers} {kind} x {threads} torch thread(s), queue {options.queue})", flush=True)
     uvicorn.run(create_app(model, options), host=host, port=port, log_level="warning", http=BoundedH11Protocol)
