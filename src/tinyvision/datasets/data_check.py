@@ -17,7 +17,9 @@ What is checked:
   `NEAR_CORRELATION_GRAY`), 16x16 as they are, or 32x32 at their best
   alignment (moved by up to 2/32 of the side, trimmed by up to 2/32 a side):
   a re-encoded, resized, brightened, slightly moved or trimmed copy is found,
-  two different photos are not. Simple images that really are alike (two
+  two different photos are not. Among colour images the pair must also agree
+  in colour (`NEAR_COLOUR`, on 4x4 chromaticity thumbnails): the rest is gray,
+  and a red and a green disc are not copies of each other. Simple images that really are alike (two
   plain handwritten 1s) can pass: look at `duplicates.png`;
 - each duplicate is placed: within a class, across classes (the same image
   with two labels: one of them is wrong), or across splits (the same image in
@@ -70,6 +72,11 @@ NEAR_CORRELATION_GRAY = 0.99
 # Each image's nearest others by centred thumbnail, also candidates: a copy moved or trimmed by a pixel or
 # two, whose pHash moved too far, is among them (benchmarks/near_duplicates.py).
 NEAR_NEIGHBOURS = 4
+# An image's candidates by pHash are at most its this many nearest among the images listed after it: in a
+# folder of many alike images (a burst of photos, a video's frames) every pair is within NEAR_DISTANCE, and
+# keeping them all took 3.7 GB and 2.5 minutes for 6,000 frames (a red team); the pairs the report counts are
+# then a bound from below, and each group of alike images stays linked.
+NEAR_PAIRS_PER_IMAGE = 16
 # A pair that passes only aligned, or was found only as nearest neighbours, must also match in its details
 # (each thumbnail less its blur) at least this much: as a whole, two photos of a plain sky over a horizon
 # correlate as copies do (in the CIFAR-10 copy's photos, 12 such pairs of different classes at 0.97, their
@@ -86,6 +93,21 @@ NEAR_DETAIL = 0.8
 # scan: about 1); the dataset, when GRAY_SHARE of its images are.
 GRAY_SPREAD = 4.0
 GRAY_SHARE = 0.9
+# Every rule above compares gray thumbnails, so colour never counted: two classes that differ only in colour
+# (red discs and green discs, each image drawn apart) passed as each other's copies (a red team: 58 label
+# conflicts, and leakage). Among colour images a near duplicate must also agree in colour: each image keeps
+# its 4x4 thumbnail's chromaticity, each channel's share of its cell, (channel + COLOUR_EPS) / (sum + 3
+# COLOUR_EPS), which a brightened copy keeps, and a near-black cell reads as gray rather than as JPEG's colour
+# noise. A pair is no near duplicate when, in some cell, the shares differ by more than NEAR_COLOUR (summed
+# over the three channels, from 0 to 2). Chosen on training images (benchmarks/near_duplicates.py,
+# results/near_duplicates_colour.json, table near-duplicate-colour in docs/datasets.md): of 400 CIFAR-10
+# training photos' copies, the furthest in colour was a copy cropped 2 px a side (0.27; JPEG q30: 0.25), and at
+# 0.3, the least bar measured that finds every kind of copy as often as no colour test does, none is lost;
+# the red team's red and green discs differ by 1.1 or more. A photo with its red and green swapped still
+# passes three times in four: most photos are nearly gray, and then it is nearly the same photo.
+NEAR_COLOUR = 0.3
+COLOUR_EPS = 8.0  # levels of 255: a near-black cell's few levels of noise hardly move its shares
+COLOUR_SIDE = 4
 TINY_CLASS = 10  # a class with fewer training images than this can hardly be learnt or measured
 IMBALANCE_RATIO = 10.0  # largest class / smallest class in training, from which to warn
 NEAR_SEARCH_LIMIT = 20_000  # the one-line summary at training skips the (quadratic) near search above this
@@ -211,7 +233,8 @@ def exact_duplicates(keys: np.ndarray, inp: CheckInput) -> dict:
 class Fingerprints:
     """Per image: `pixel` hashes (exact copies); for the near-duplicate search (empty without it) `phash`,
     normalised 16x16 gray `thumbs`, `centred` descriptors and uint8 32x32 gray `aligned` thumbnails;
-    `gray`: whether the images are gray (`GRAY_SHARE`), which sets the bar and leaves out the mirrored search."""
+    `gray`: whether the images are gray (`GRAY_SHARE`), which sets the bar and leaves out the mirrored search
+    and the colour test; `colour`: (N, 3, COLOUR_SIDE, COLOUR_SIDE) chromaticities (`colour_descriptors`)."""
 
     pixel: np.ndarray
     phash: np.ndarray
@@ -219,6 +242,7 @@ class Fingerprints:
     centred: torch.Tensor
     aligned: torch.Tensor
     gray: bool = True
+    colour: torch.Tensor | None = None
 
     @property
     def mirrors(self) -> bool:
@@ -234,7 +258,7 @@ class Fingerprints:
 
 def fingerprints(inp: CheckInput, near: bool = True) -> Fingerprints:
     """Every image's fingerprints, chunk by chunk (about 2 KB an image for the near search)."""
-    pixel, phash, thumbs, centred, aligned, gray = [], [], [], [], [], 0
+    pixel, phash, thumbs, centred, aligned, colour, gray = [], [], [], [], [], [], 0
     for x in inp.chunks():
         pixel.append(pixel_hashes(x.numpy()))
         gray += int(gray_images(x).sum())
@@ -244,12 +268,33 @@ def fingerprints(inp: CheckInput, near: bool = True) -> Fingerprints:
         thumbs.append(normalised_rows(gray_thumbnails(x, 16)).half())
         centred.append(centred_descriptors(x).half())
         aligned.append(align_thumbnails(x))
+        colour.append(colour_descriptors(x))
     pixel = np.concatenate(pixel) if pixel else np.zeros((0, 2), np.uint64)
     gray = gray >= GRAY_SHARE * max(1, len(pixel))
     if not phash:
         return Fingerprints(pixel, np.zeros(0, np.uint64), torch.zeros(0, 256, dtype=torch.float16),
-                            torch.zeros(0, 64, dtype=torch.float16), torch.zeros(0, 32, 32, dtype=torch.uint8), gray)
-    return Fingerprints(pixel, np.concatenate(phash), torch.cat(thumbs), torch.cat(centred), torch.cat(aligned), gray)
+                            torch.zeros(0, 64, dtype=torch.float16), torch.zeros(0, 32, 32, dtype=torch.uint8), gray,
+                            torch.zeros(0, 3, COLOUR_SIDE, COLOUR_SIDE, dtype=torch.float16))
+    return Fingerprints(pixel, np.concatenate(phash), torch.cat(thumbs), torch.cat(centred), torch.cat(aligned), gray,
+                        torch.cat(colour))
+
+
+def colour_descriptors(x: torch.Tensor) -> torch.Tensor:
+    """(N, 3, COLOUR_SIDE, COLOUR_SIDE) float16 chromaticity of uint8 (N, C, H, W) images (see NEAR_COLOUR):
+    each cell's channels' shares of their sum; one-channel images are gray, a third each."""
+    if x.shape[1] < 3:
+        return torch.full((len(x), 3, COLOUR_SIDE, COLOUR_SIDE), 1 / 3, dtype=torch.float16)
+    cells = torch.nn.functional.adaptive_avg_pool2d(x[:, :3].float(), COLOUR_SIDE)
+    return ((cells + COLOUR_EPS) / (cells.sum(1, keepdim=True) + 3 * COLOUR_EPS)).half()
+
+
+def colour_differences(fp: Fingerprints, i: np.ndarray, j: np.ndarray, flip: np.ndarray | None = None) -> np.ndarray:
+    """How far apart rows i and j are in colour (i's mirror image where `flip`): the largest, over cells, of
+    their chromaticities' difference summed over channels (0 the same colours, 2 apart)."""
+    a, b = fp.colour[i].float(), fp.colour[j].float()
+    if flip is not None:
+        a = torch.where(torch.from_numpy(np.asarray(flip, bool)).view(-1, 1, 1, 1), a.flip(-1), a)
+    return (a - b).abs().sum(1).flatten(1).amax(1).numpy() if len(a) else np.zeros(0, np.float32)
 
 
 def gray_images(x: torch.Tensor) -> torch.Tensor:
@@ -265,7 +310,7 @@ def candidate_pairs(fp: Fingerprints) -> np.ndarray:
     image with its NEAR_NEIGHBOURS nearest by centred thumbnail (mirrored 0); with `fp.mirrors`, also each
     image with the NEAR_NEIGHBOURS nearest to its mirror image (mirrored 1, the distance from i's mirror
     image's pHash). A pair may come twice, once each way."""
-    close = near_pairs(fp.phash, NEAR_DISTANCE)[:, :2]
+    close = near_pairs(fp.phash, NEAR_DISTANCE, NEAR_PAIRS_PER_IMAGE)[:, :2]
     pairs = np.unique(np.concatenate([close, nearest_pairs(fp.centred.float(), NEAR_NEIGHBOURS)]), axis=0)
     rows = [np.column_stack([pairs, hamming(fp.phash[pairs[:, 0]], fp.phash[pairs[:, 1]]),
                              np.zeros(len(pairs), np.int64)])]
@@ -298,7 +343,7 @@ def thumb_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray, flip: np.
 
 
 def pair_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray, bar: float,
-                      flip: np.ndarray | None = None) -> np.ndarray:
+                      flip: np.ndarray | None = None, colour: float | None = NEAR_COLOUR) -> np.ndarray:
     """How alike rows i and j are (i mirrored where `flip`), as `bar` judges them (a pair under it is not a
     near duplicate).
 
@@ -307,7 +352,8 @@ def pair_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray, bar: float
     thumbnails' correlation at their best alignment (a moved or trimmed copy) when their details match too
     (NEAR_DETAIL): as a whole, two photos of a plain sky over a horizon correlate as copies do. A mirrored
     pair is judged on i's mirror image the same way (its pHash too: a half-size mirrored copy fails the
-    details)."""
+    details). Among colour images, a pair whose colours differ by more than `colour` (NEAR_COLOUR; None: no
+    colour test) fails whatever its thumbnails."""
     corr = thumb_correlations(fp, i, j, flip)
     far = phash_distances(fp, i, j, flip) > NEAR_DISTANCE
     rest = np.flatnonzero(far | (corr < bar))
@@ -322,6 +368,9 @@ def pair_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray, bar: float
         passed = np.zeros(len(rest), bool)
         passed[check[sharp >= NEAR_DETAIL]] = True
         corr[rest] = np.where(passed, aligned, np.minimum(corr[rest], bar - 1e-3))  # failed: under the bar
+    if not fp.gray and colour is not None:
+        apart = colour_differences(fp, i, j, flip) > colour
+        corr[apart] = np.minimum(corr[apart], bar - 1e-3)
     return corr
 
 
@@ -455,6 +504,7 @@ def run_checks(inp: CheckInput, near: bool = True) -> CheckReport:
         "thresholds": {"near_distance_bits": NEAR_DISTANCE, "near_neighbours": NEAR_NEIGHBOURS,
                        "near_detail_correlation": NEAR_DETAIL, "near_mirrored": fp.mirrors, "gray": fp.gray,
                        "near_thumbnail_correlation": near_correlation(fp),
+                       "near_colour_difference": None if fp.gray else NEAR_COLOUR,
                        "tiny_class": TINY_CLASS, "imbalance_ratio": IMBALANCE_RATIO},
     }
     if inp.byte_hashes is not None:
