@@ -287,7 +287,7 @@ class Model:
         path = Path(path).expanduser()
         if path.suffix.lower() in (".pt", ".pth") and path.is_file():
             what = ("a training state, for resuming its run" if path.name == STATE_FILE
-                    else "a TorchScript export, a program, which loading could run")
+                    else "a PyTorch file (a pickle or a TorchScript export: a program, which loading could run)")
             raise TinyVisionError(f"{path}: {what}; load its run folder, a model.safetensors or a .onnx export "
                                   f"instead")
         if runtime not in ("auto", "torch", "onnx"):
