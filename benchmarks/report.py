@@ -835,6 +835,12 @@ def small_digits_test_table(before: dict, after: dict, beside_before: dict, besi
     """Test numbers (MNIST test digits) with one digit written small (number_photos.py build --small-rate 1),
     and followed by a mark that is no digit (--beside-rate 1), read by the default recipe's seed-0 run with the
     small-digit rule off and on: the same model and photos."""
+    return small_and_beside(before, after, beside_before, beside_after, ("rule off", "rule on"))
+
+
+def small_and_beside(before: dict, after: dict, beside_before: dict, beside_after: dict,
+                     labels: tuple[str, str]) -> str:
+    """Small-digit and beside-mark test numbers read one way and another (`labels`) by one model."""
     same_model("the small-digit numbers", "model", before, after, beside_before, beside_after)
     rows = []
     for title, old, new, by in (("one digit written small", before, after, None),
@@ -848,7 +854,71 @@ def small_digits_test_table(before: dict, after: dict, beside_before: dict, besi
                  / d["images"] for d in (old, new)]
         rows.append(["… answered wrong", "", pct(wrong[0], 1), pct(wrong[1], 1)])
         rows.append(["… no answer", "", *(pct(d["abstained"] / d["images"], 1) for d in (old, new))])
-    return markdown(["test numbers", "images", "rule off", "rule on"], "lrrr", rows)
+    return markdown(["test numbers", "images", *labels], "lrrr", rows)
+
+
+@table("small-digit-shape", "small_digit_shape_val4k.json", "small_digit_shape_small_val.json",
+       "small_digit_shape_beside_val.json")
+def small_digit_shape_table(common: dict, small: dict, beside: dict) -> str:
+    """image.segment.SMALL_DIGIT_ASPECT on validation (benchmarks/segment_costs.py, one seed-0 run, the same
+    variants read three times, as small-digits): how wide for its height a short mark may be and still be doubted
+    as a digit written small. Chosen as small-digits chose its rule: the most small-digit numbers read among the
+    settings within SMALL_GIVEN points of the setting before (WIDE_ASPECT's 1.2) on the others, a tie going to the
+    narrowest; the choice must be what the reader ships."""
+    import tinyvision.image.segment as segment
+
+    if len({common["run"], small["run"], beside["run"]}) != 1:
+        raise ReportError("small-digit-shape: the three files must come from one run")
+    files = [{v["settings"]["SMALL_DIGIT_ASPECT"]: v for v in f["variants"]} for f in (common, small, beside)]
+    by_setting, rows_small, rows_beside = files
+    if not set(by_setting) == set(rows_small) == set(rows_beside) or BEFORE_ASPECT not in by_setting:
+        raise ReportError(f"small-digit-shape: the files must read the same settings, {BEFORE_ASPECT} among them")
+
+    def points(k: float) -> float:
+        return refusal_points(by_setting[k]) + 100 * rows_beside[k]["numbers_read_exactly"]
+
+    def kept(k: float) -> bool:
+        return points(k) >= points(BEFORE_ASPECT) - SMALL_GIVEN
+
+    chosen = max((k for k in by_setting if kept(k)), key=lambda k: (rows_small[k]["numbers_read_exactly"], -k))
+    if chosen != segment.SMALL_DIGIT_ASPECT:
+        raise ReportError(f"small-digit-shape: validation chooses {chosen}, the reader ships "
+                          f"{segment.SMALL_DIGIT_ASPECT}")
+    rows = []
+    for k in sorted(by_setting):
+        v = by_setting[k]
+        name = f"{k:g} x its height" + (" (before)" if k == BEFORE_ASPECT else "")
+        rows.append([f"**{name}**" if k == chosen else name, pct(rows_small[k]["numbers_read_exactly"], 1),
+                     pct(rows_beside[k]["numbers_read_exactly"], 1),
+                     *(pct(c, 2) for c in (v["numbers_read_exactly"], v["singles_right"], v["singles_refused"],
+                                           v["letters_refused"], v["negatives_refused"], v["words_refused"])),
+                     f"{points(k):.2f}", "yes" if kept(k) else "no"])
+    return markdown(["a short mark is doubted as a small digit when no wider than",
+                     f"numbers with a small digit ({count(small['variants'][0]['numbers_images'])})",
+                     "numbers followed by a mark (°, comma, ', blot, specks) "
+                     f"({count(beside['variants'][0]['numbers_images'])})",
+                     f"numbers read exactly ({count(common['variants'][0]['numbers_images'])})",
+                     f"single digits right ({count(common['singles'])})", "… refused",
+                     f"letters refused ({count(common['letters'])})",
+                     f"other non-digits refused ({count(common['negatives'])})",
+                     f"words refused ({count(common['words'])})",
+                     "numbers read + numbers with a mark read + letters, other non-digits and words refused, points",
+                     f"within {SMALL_GIVEN:g} point of before"], "l" + "r" * 10, rows)
+
+
+@table("small-digit-shape-test", "numbers_small_shape_before.json", "numbers_small_shape.json",
+       "numbers_beside_shape_before.json", "numbers_beside_shape.json")
+def small_digit_shape_test_table(before: dict, after: dict, beside_before: dict, beside_after: dict) -> str:
+    """Test numbers with one digit written small, and followed by a mark that is no digit, read by the default
+    recipe's seed-0 run with SMALL_DIGIT_ASPECT as before (1.2) and as chosen: the same model and photos."""
+    import tinyvision.image.segment as segment
+
+    return small_and_beside(before, after, beside_before, beside_after,
+                            (f"no wider than {BEFORE_ASPECT:g} x its height (before)",
+                             f"no wider than {segment.SMALL_DIGIT_ASPECT:g} x its height (now)"))
+
+
+BEFORE_ASPECT = 1.2  # SMALL_DIGIT_ASPECT before it was chosen: WIDE_ASPECT, a wide digit's bound
 
 
 BESIDE_NAMES = {"degree": "a degree sign (a raised ring)", "comma": "a comma", "apostrophe": "an apostrophe",
@@ -2314,6 +2384,43 @@ def near_duplicate_rules_table(before: dict, after: dict) -> str:
                      count(after[kind]["distinct_pairs_flagged"][bars[kind]])])
     return markdown(["copy kind (of {} each)".format(count(after["photos"]["sources"])), "pHash alone",
                      "pHash, or nearest and aligned (shipped)"], "lrr", rows)
+
+
+@table("near-duplicate-colour", "near_duplicates_colour.json")
+def near_duplicate_colour_table(data: dict) -> str:
+    """check-data's colour test for colour images (NEAR_COLOUR) on training photos, at the shipped correlation
+    bar: each kind of copy's largest colour difference and how often it is found at each colour bar, and what
+    each bar still flags (recoloured photos, distinct pairs). The shipped bar in bold; it must be measured."""
+    from tinyvision.datasets import data_check
+
+    measured = (data["distance"], data.get("neighbours"), data.get("detail"), data.get("colour"),
+                data.get("colour_eps"))
+    shipped_rule = (data_check.NEAR_DISTANCE, data_check.NEAR_NEIGHBOURS, data_check.NEAR_DETAIL,
+                    data_check.NEAR_COLOUR, data_check.COLOUR_EPS)
+    if data.get("rule") != "shipped" or measured != shipped_rule or "colour" not in data.get("photos", {}):
+        raise ReportError(f"near_duplicates_colour.json measured (pHash bits, neighbours, detail, colour, eps) "
+                          f"{measured} with rule {data.get('rule')}; check-data uses {shipped_rule}: run it again")
+    part = data["photos"]["colour"]
+    shipped = str(data_check.NEAR_COLOUR)
+    levels = [str(c) for c in part["bars"] if 0.2 <= c <= 0.5 or c >= 2]  # around the bar, and no test at all
+    if shipped not in levels:
+        raise ReportError(f"near_duplicates_colour.json has no figures at the shipped colour bar {shipped}")
+
+    def cells(values: dict, fmt) -> list[str]:
+        return [f"**{fmt(values[c])}**" if c == shipped else fmt(values[c]) for c in levels]
+
+    def largest(x: float | None) -> str:
+        return "—" if x is None else f"{x:.2f}"
+
+    rows = [[f"{copy}, found", largest(part["largest_difference_of_a_copy"][copy]), *cells(recall, lambda x: pct(x, 1))]
+            for copy, recall in part["recall"].items()]
+    rows.append(["recoloured (red and green swapped), still flagged", "—",
+                 *cells(part["recoloured_flagged"], lambda x: pct(x, 1))])
+    rows.append([f"distinct pairs flagged among {count(data['photos']['images'])}", "—",
+                 *cells(part["distinct_pairs_flagged"], count)])
+    header = [f"photo copy kind (of {count(data['photos']['sources'])} each)", "largest colour difference of a copy",
+              *[("no colour test" if float(c) >= 2 else f"≤ {c}") for c in levels]]
+    return markdown(header, "lr" + "r" * len(levels), rows)
 
 
 # --- the source line under every table -------------------------------------------------------

@@ -188,6 +188,19 @@ def test_a_digit_written_small_is_read_when_the_model_takes_it_for_one(mnist):
     assert len(segment(close, score=sure)) == 2
 
 
+def test_a_digit_written_small_and_flat_is_read(mnist):
+    """MNIST has flat 2s and 5s, wider than tall; written small, one 1.45 x as wide as tall was held to a wide
+    digit's bound (1.2), not doubted as a digit written small, and dropped ("95" was answered "9")."""
+    small = round(0.34 * HEIGHT)
+    two = digit(mnist, 2, height=small)
+    flat = np.asarray(Image.fromarray(two).resize((round(1.45 * two.shape[0]), two.shape[0]),
+                                                 Image.Resampling.BILINEAR))
+    sure = lambda images: [0.999] * len(images)  # noqa: E731
+    ink, boxes = write([digit(mnist, 9), flat], gaps=[HEIGHT // 2], tops=[0, HEIGHT - flat.shape[0]])  # "92"
+    assert len(segment(ink)) == 1  # geometry alone: a short mark, noise
+    assert_found(segment(ink, score=sure), boxes)
+
+
 def test_a_raised_mark_or_one_the_card_refuses_is_no_digit_written_small(mnist):
     """A degree sign after "25" is a small ring a model reads as a sure 0 ("25°" was "250"): only a mark that
     stands on its neighbours' line, and that the card does not refuse alone, is doubted as a small digit."""

@@ -85,7 +85,7 @@ MAX_JOIN_GAP = 0.3  # digit heights: pieces farther apart are never one digit
 BAD_DIGIT_COST = 2.0  # a candidate digit that is a sliver or much shorter than the others
 DROP_COST = 1.0  # calling a part noise, for a part MAJOR_HEIGHT long; grows with the square of its size
 # With a score callback, a part at least this share of the digit height (but short, under MAJOR_HEIGHT),
-# shaped like a digit (no wider than WIDE_ASPECT x its height, unlike a 5's flat hat) and written apart from
+# shaped like a digit (no wider than SMALL_DIGIT_ASPECT x its height, unlike a 5's flat hat) and written apart from
 # the other marks (SMALL_DIGIT_GAP) is perhaps a digit written small: a reading that drops it as noise, or
 # joins it to a neighbour as a 5's hat is, also pays the model's belief that it is a digit of its own,
 # CONFIDENCE_WEIGHT x -log(1 - its confidence read alone). With its size the only price, a digit at 0.4 of
@@ -101,6 +101,11 @@ SMALL_DIGIT_GAP = 1.0
 # refuse it alone (segment's `refused` callback): an ink blot is no digit however sure its top class. Chosen
 # with the others (table small-digits), among 0.15, 0.25 and anywhere (None), on numbers followed by such marks too.
 SMALL_DIGIT_LINE: float | None = 0.25
+# ... and no wider than this x its own height: MNIST has flat 2s, 5s and 7s, and written small one held to a wide
+# digit's bound (WIDE_ASPECT, 1.2) was dropped ("95" answered "9"). Chosen on validation with the others' rule
+# (benchmarks/segment_costs.py, results/small_digit_shape_*.json, table small-digit-shape): the most numbers with a
+# small digit read within half a point of 1.2 on the other sets, a tie going to the narrower (1.6 and 2.0 tied).
+SMALL_DIGIT_ASPECT = 1.6
 CONFIDENCE_WEIGHT = 3.0  # with a score callback: weight of each digit's -log confidence
 ANALYSIS_HEIGHT = 64  # digits taller than this (px) ...
 ANALYSIS_STROKE = 4  # ... with strokes wider than this are read on a coarser copy of the ink map
@@ -522,7 +527,7 @@ def _small_digit_marks(parts: _Parts, height: float) -> list[int]:
     if SMALL_DIGIT_HEIGHT is None:
         return []
     tall, wide = parts.box[:, 2] - parts.box[:, 0], parts.box[:, 3] - parts.box[:, 1]
-    small = (tall >= SMALL_DIGIT_HEIGHT * height) & (tall < MAJOR_HEIGHT * height) & (wide <= WIDE_ASPECT * tall)
+    small = (tall >= SMALL_DIGIT_HEIGHT * height) & (tall < MAJOR_HEIGHT * height) & (wide <= SMALL_DIGIT_ASPECT * tall)
     left, right, bottom, pen = parts.box[:, 1], parts.box[:, 3], parts.box[:, 2], float(np.median(parts.stroke))
     centre = (left + right) / 2
     digits = np.flatnonzero(tall >= MAJOR_HEIGHT * height)
