@@ -155,7 +155,7 @@ def test_a_torchscript_export_is_not_loaded_and_a_prediction_prints_short(tiny_r
     import io
 
     path = tinyvision.load(tiny_run).export("torchscript", tmp_path / "m.pt")
-    with pytest.raises(tinyvision.TinyVisionError, match="a PyTorch file \(a pickle or a TorchScript export: a program"):
+    with pytest.raises(tinyvision.TinyVisionError, match=r"\(a pickle or a TorchScript export: a program"):
         tinyvision.load(path)
     with pytest.raises(tinyvision.TinyVisionError, match="a training state, for resuming its run"):
         tinyvision.load(tiny_run / "train_state.pt")  # not called a TorchScript export
