@@ -126,6 +126,21 @@ def test_a_class_with_no_readable_image_is_named(tmp_path, capsys):
     assert "class(es) with no readable training images: bird" in capsys.readouterr().out
 
 
+def test_an_empty_class_folder_is_a_problem_listed_with_the_others_not_the_end_of_the_check(tmp_path, capsys):
+    """An empty class folder refused the whole check (exit 2), so every other problem stayed hidden; it is now
+    listed among them (exit 1). Training on such a folder is still refused: a class with no image cannot be
+    learnt."""
+    root = clean_folder(tmp_path / "pics")
+    (root / "train" / "bird").mkdir()
+    shutil.copy(root / "train" / "cat" / "0.png", root / "test" / "dog" / "leak.png")
+    assert main(["check-data", f"folder:{root}", "--no-near", "--out", str(tmp_path / "check")]) == 1
+    out = capsys.readouterr().out
+    assert "class(es) with no readable training images: bird" in out and "across splits" in out
+    assert main(["train", "--dataset", f"folder:{root}", "--model", "mlp", "--epochs", "1",
+                 "--out", str(tmp_path / "run")]) == 2
+    assert "holds no images" in capsys.readouterr().err
+
+
 def test_a_bad_request_exits_2(tmp_path, capsys):
     assert main(["check-data", f"folder:{tmp_path / 'nope'}", "--out", str(tmp_path / "o")]) == 2
     assert "is not a folder" in capsys.readouterr().err

@@ -166,7 +166,8 @@ def from_image_data(data: ImageData) -> CheckInput:
 def from_folder(name: str, image_size: int | None, split: SplitOptions) -> CheckInput:
     from tinyvision.datasets.folder import open_folder, split_codes, unused_images
 
-    folder = open_folder(name, image_size, shape=split.shape, saved=split.saved)
+    # A class folder with no images is a problem to list with the others, not a reason to check nothing.
+    folder = open_folder(name, image_size, shape=split.shape, saved=split.saved, empty_classes=True)
     codes = split_codes(folder, split)
     rows = np.flatnonzero(folder.ok & (codes >= 0))
     index = folder.index

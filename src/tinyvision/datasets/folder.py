@@ -184,12 +184,14 @@ def run_classes(saved: dict[str, str], splits: bool) -> tuple[str, ...]:
     return tuple(sorted({name.split("/")[1 if splits else 0] for name in saved}))
 
 
-def list_folder(root: Path, saved: dict[str, str] | None = None, least: int = 2) -> FolderListing:
+def list_folder(root: Path, saved: dict[str, str] | None = None, least: int = 2,
+                empty_classes: bool = False) -> FolderListing:
     """Which layout the folder has, its classes and its image files. With a run's `saved` split, the
     classes are the run's: a class folder added since is not listed (its files would be left out of the
     run's split anyway, and a name sorting before the others shifted every label: `evaluate` refused).
     `least`: the classes it must hold (a classifier is trained on 2 at least; a folder of one of a model's
-    classes can be evaluated)."""
+    classes can be evaluated). `empty_classes`: a class folder with no images is listed (check-data reports
+    it among the other problems) rather than refused."""
     if saved is not None:
         splits = split_layout(root)
         classes = run_classes(saved, splits)
@@ -222,7 +224,8 @@ def list_folder(root: Path, saved: dict[str, str] | None = None, least: int = 2)
                 raise TinyVisionError(f"{root / split} has classes not in train/: {', '.join(extra)}")
             # To train, every class needs images in train/; to evaluate (least 1), only test/ is read.
             needs = split == "test" or least > 1
-            f, y = list_classes(root, root / split, classes, split, required=split == "train" and least > 1)
+            f, y = list_classes(root, root / split, classes, split,
+                                required=split == "train" and least > 1 and not empty_classes)
             if not f and needs:
                 raise TinyVisionError(f"{root / split} holds no images")
             files, labels, origins = files + f, labels + y, origins + [split] * len(f)
@@ -232,7 +235,7 @@ def list_folder(root: Path, saved: dict[str, str] | None = None, least: int = 2)
         raise TinyVisionError(
             f"{root} has {len(classes)} class folder(s); a classifier needs at least 2; {LAYOUT_HELP}"
         )
-    files, labels = list_classes(root, root, classes, None, required=True)
+    files, labels = list_classes(root, root, classes, None, required=not empty_classes)
     return FolderListing(root, "classes", classes, files, labels, None)
 
 
@@ -269,7 +272,7 @@ def check_image_size(image_size: int | None) -> None:
 
 def open_folder(name: str, image_size: int | None = None, use_cache: bool = True,
                 shape: tuple[int, int, int] | None = None, saved: dict[str, str] | None = None,
-                least: int = 2) -> FolderImages:
+                least: int = 2, empty_classes: bool = False) -> FolderImages:
     """List `folder:PATH` and decode it (or find it decoded in the cache); to `shape` (C, H, W) when
     given, a run's own (see `SplitOptions.shape`), else as `image_size` and the files say; with a run's
     `saved` split, its classes only (`list_folder`)."""
@@ -278,7 +281,7 @@ def open_folder(name: str, image_size: int | None = None, use_cache: bool = True
     preparation = preparation_of(name)
     if preparation == "digit" and image_size not in (None, 28):
         raise TinyVisionError(f"{name}: digits are prepared at 28x28 (as MNIST's), not --image-size {image_size}")
-    listing = list_folder(root, saved, least)
+    listing = list_folder(root, saved, least, empty_classes)
     index, store = open_cache(root, listing.files, listing.labels, image_size, use_cache, preparation, shape)
     return FolderImages(name, listing, index, store)
 
