@@ -167,4 +167,29 @@ def test_a_small_folder_of_own_digits_is_calibrated_and_refuses_on_mnists_valida
     card = tinyvision.load(tmp_path / "run").card
     assert card.reject.get("threshold") is not None and card.temperature != 1.0
     for entry in (metrics["rejection"], metrics["calibration"]):
-        assert re.fullmatch(r"validation \(\d+\) and MNIST's validation digits \(6000\)", entry["split"])
+        assert re.fullmatch(r"validation \(\d+\) and MNIST's validation digits \(6000, held out by seed 0\)",
+                            entry["split"])
+    # Tuned from an MNIST run of seed 1, the digits held out are that run's: by the tune's own seed, nine in ten
+    # of them were the MNIST run's training digits, and the bar refused more unseen digits than it promised.
+    assert main(["train", "--dataset", "mnist", "--seed", "1", "--model", "tvnet", "--epochs", "1",
+                 "--limit-batches", "2", "--no-plots", "--progress", "lines", "--out", str(tmp_path / "base")]) == 0
+    assert main(["train", "--dataset", f"digits:{root}", "--epochs", "1", "--batch-size", "16", "--model", "tvnet",
+                 "--init-from", str(tmp_path / "base"), "--no-plots", "--progress", "lines",
+                 "--out", str(tmp_path / "tuned")]) == 0
+    tuned = json.loads((tmp_path / "tuned" / "metrics.json").read_text())
+    assert tuned["calibration"]["split"].endswith("(6000, held out by seed 1)")
+
+
+def test_a_reject_quantile_of_0_refuses_nothing_and_trains_to_the_end(tmp_path, mnist):
+    """--reject-quantile 0 (refuse nothing) is accepted, and ended every run in a ZeroDivisionError with no
+    metrics.json (a red team)."""
+    images, labels = mnist
+    root = tmp_path / "mine"
+    for k in range(10):
+        (root / str(k)).mkdir(parents=True)
+        for i, index in enumerate(np.flatnonzero(labels == k)[:6]):
+            Image.fromarray((images[index] * 255).astype(np.uint8)).save(root / str(k) / f"{i}.png")
+    assert main(["train", "--dataset", f"digits:{root}", "--epochs", "1", "--batch-size", "16", "--model", "tvnet",
+                 "--reject-quantile", "0", "--no-plots", "--progress", "lines", "--out", str(tmp_path / "run")]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "threshold" not in metrics["rejection"] and "refuses nothing" in metrics["rejection"]["note"]

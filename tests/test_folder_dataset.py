@@ -483,7 +483,8 @@ def test_a_python_bytecode_folder_beside_the_classes_is_no_class(tmp_path):
     assert main(["check-data", f"folder:{root}", "--no-near", "--out", str(tmp_path / "check")]) == 0
 
 
-@pytest.mark.parametrize("damage", ["ok one short", "labels of another folder", "shape of two numbers"])
+@pytest.mark.parametrize("damage", ["ok one short", "labels of another folder", "shape of two numbers", "null",
+                                    "deeply nested"])
 def test_a_damaged_cache_index_is_rebuilt_not_a_traceback(tmp_path, capsys, damage):
     """An index whose lists disagree (a red team cut `ok` by one; the image file's size still matched) ended
     check-data with a numpy broadcasting traceback and exit 1, check-data's "problems found". A damaged index
@@ -498,9 +499,11 @@ def test_a_damaged_cache_index_is_rebuilt_not_a_traceback(tmp_path, capsys, dama
         index["ok"] = index["ok"][:-1]
     elif damage == "labels of another folder":
         index["labels"] = [1 - v for v in index["labels"]]
-    else:
+    elif damage == "shape of two numbers":
         index["shape"] = index["shape"][1:]
-    index_path.write_text(json.dumps(index))
+    index_text = json.dumps(index) if damage not in ("null", "deeply nested") else \
+        "null" if damage == "null" else "[" * 100_000 + "]" * 100_000
+    index_path.write_text(index_text)
     again = load_dataset(f"folder:{root}")
     assert (again.train_images == first.train_images).all() and (again.train_labels == first.train_labels).all()
     assert main(["check-data", f"folder:{root}", "--out", str(tmp_path / "check")]) in (0, 1)

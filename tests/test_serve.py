@@ -485,3 +485,4 @@ def test_the_address_printed_at_start_is_one_a_browser_opens():
     assert server_url("127.0.0.1", 8000) == "http://127.0.0.1:8000/"
     assert server_url("::1", 8799) == "http://[::1]:8799/"
     assert server_url("localhost", 80) == "http://localhost:80/"
+    assert server_url("[::1]", 8000) == "http://[::1]:8000/" and server_url("fe80::1%eth0", 80) == "http://[fe80::1%25eth0]:80/"

@@ -119,6 +119,11 @@ def refusal_scores(logits: torch.Tensor, score: str) -> torch.Tensor:
     return logits.softmax(1).amax(1)
 
 
+def images_for(quantile: float) -> int:
+    """The fewest validation images that place a bar at `quantile` (`rejection_threshold`); 0 for none."""
+    return math.ceil(1 / quantile) - 1 if quantile > 0 else 0
+
+
 def rejection_threshold(confidence: torch.Tensor, quantile: float) -> float | None:
     """The score below which at most `quantile` of new images like these (validation) images fall: the
     k-th lowest score, k = floor(quantile x (n + 1)) (split conformal: a new image's score is as likely to
@@ -157,9 +162,11 @@ def choose_rejection(val_logits: torch.Tensor, quantile: float, kind: str,
     refused = float((confidence < threshold).float().mean()) if threshold is not None else 0.0
     report: dict = {"score": score, "reason": "not a digit" if kind == "digits" else "unsure",
                     "quantile": quantile, "split": "validation"}
-    if threshold is None:  # nothing refused: too few validation images to bound what a bar would refuse
+    if threshold is None and quantile <= 0:  # asked to refuse nothing
+        report["note"] = "no threshold: --reject-quantile 0 refuses nothing"
+    elif threshold is None:  # nothing refused: too few validation images to bound what a bar would refuse
         report["note"] = (f"no threshold: {len(confidence)} validation images cannot place a bar at the "
-                          f"{quantile:g} quantile (at least {math.ceil(1 / quantile) - 1} can)")
+                          f"{quantile:g} quantile (at least {images_for(quantile)} can)")
     else:
         report["threshold"] = threshold
     if kind != "digits":

@@ -389,7 +389,10 @@ def large_buffers_mapped() -> bool:
 
 def server_url(host: str, port: int) -> str:
     """The address to open: an IPv6 host in brackets (http://::1:8000/ is no URL a browser takes)."""
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    host = host.strip("[]")  # (given bracketed already)
+    if ":" in host:  # IPv6, a zone's % written as %25 (RFC 6874)
+        return f"http://[{host.replace('%', '%25')}]:{port}/"
+    return f"http://{host}:{port}/"
 
 
 def run_server(model: Model, host: str = "127.0.0.1", port: int = 8000, options: ServeOptions | None = None) -> None:

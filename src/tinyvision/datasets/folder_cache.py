@@ -184,7 +184,7 @@ class FolderIndex:
 
     @classmethod
     def from_dict(cls, d: dict) -> FolderIndex:
-        if d.get("version") != CACHE_VERSION:
+        if not isinstance(d, dict) or d.get("version") != CACHE_VERSION:
             raise ValueError("another cache version")
         sizes = [tuple(s) if s else None for s in d["sizes"]]
         index = cls(tuple(d["shape"]), d["files"], d["labels"], d["ok"], d["errors"], d["byte_hashes"], sizes,
@@ -316,7 +316,7 @@ def cached(index_path: Path, images_path: Path) -> tuple[FolderIndex, ImageStore
     try:
         index = FolderIndex.from_dict(json.loads(index_path.read_text()))
         return index, ImageStore(images_path, index.shape, len(index.files))
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):  # (JSON of another shape)
         return None
 
 
