@@ -179,6 +179,48 @@ def add_beside_mark(alpha: np.ndarray, boxes: list[list[int]], height: float, ki
     return grown
 
 
+FLAT_MARKS = ("dash", "tilde", "smile", "equals")  # `--flat-rate`: flat marks that are no digit
+
+
+def add_flat_mark(alpha: np.ndarray, boxes: list[list[int]], height: float, kind: str,
+                  rng: np.random.Generator) -> tuple[np.ndarray, list[list[int]]]:
+    """The line with a short flat mark that is no digit standing on it, before the number or after it (a dash, a
+    tilde, a smile, an equals sign), the number unchanged: as tall as a digit written small (0.3-0.45 of the
+    digit height) and 1.2-2.2 x as wide as tall, a pen width or more from the digits, in the digits' pen. The
+    canvas grows on that side; the boxes move with it."""
+    from PIL import Image, ImageDraw
+
+    pen = max(2, round(0.1 * height))
+    tall = rng.uniform(0.3, 0.45) * height
+    wide = tall * rng.uniform(1.2, 2.2)
+    gap = rng.uniform(1.2, 3.0) * pen
+    before = bool(rng.random() < 0.5)
+    room = int(wide + gap + 2 * pen)
+    grown = np.pad(alpha, ((0, 0), (room, 0) if before else (0, room)))
+    if before:
+        boxes = [[t, lf + room, b, r + room] for t, lf, b, r in boxes]
+    near = boxes[0] if before else boxes[-1]
+    bottom = near[2] - rng.uniform(0.0, 0.1) * height  # on the line
+    x0 = near[1] - gap - wide if before else near[3] + gap
+    x1, y0 = x0 + wide, bottom - tall
+    half = pen / 2  # strokes kept inside the box, so the mark is as tall and wide as drawn
+    canvas = Image.new("L", (grown.shape[1], grown.shape[0]), 0)
+    draw = ImageDraw.Draw(canvas)
+    if kind == "dash":
+        draw.line([(x0 + half, bottom - half), (x1 - half, y0 + half)], fill=255, width=pen)
+    elif kind == "tilde":
+        xs = np.linspace(x0 + half, x1 - half, 24)
+        ys = (y0 + bottom) / 2 - (tall / 2 - half) * np.sin(np.linspace(0, 2 * np.pi, 24))
+        draw.line(list(zip(xs.tolist(), ys.tolist())), fill=255, width=pen, joint="curve")
+    elif kind == "smile":
+        draw.arc([x0 + half, 2 * y0 - bottom + half, x1 - half, bottom - half], 0, 180, fill=255, width=pen)
+    else:  # equals
+        for y in (y0 + half, bottom - half):
+            draw.line([(x0 + half, y), (x1 - half, y)], fill=255, width=pen)
+    np.maximum(grown, np.asarray(canvas, np.float32) / 255.0, out=grown)
+    return grown, boxes
+
+
 def _dilate(mask: np.ndarray) -> np.ndarray:
     padded = np.pad(mask, 1)
     h, w = mask.shape
@@ -421,14 +463,15 @@ def validation_digits() -> tuple[np.ndarray, np.ndarray]:
 
 def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH_RATE,
           source: str = "test", paper: str = "user", small_rate: float = 0.0,
-          beside_rate: float = 0.0) -> list[dict]:
+          beside_rate: float = 0.0, flat_rate: float = 0.0) -> list[dict]:
     """Write `count` number photos and manifest.json into `out`; return the manifest.
     `source`: "test", MNIST's test digits (the reported figure), or "val", the validation split
     (val_fraction 0.1, seed 0) of MNIST's training digits, for choices among seed-0 runs; "writers-test"
     and "writers-val", numbers by other writers than MNIST's (sets/handwritten.py `number_digits`: the UCI
     test writers, or the training writers' rows that training leaves out).
     `paper`: "user", user_photos' styles, or "hard", HARD_STYLES. `small_rate`: see `compose`; `beside_rate`:
-    the chance that a mark that is no digit follows the number (BESIDE_MARKS in turn, `add_beside_mark`)."""
+    the chance that a mark that is no digit follows the number (BESIDE_MARKS in turn, `add_beside_mark`);
+    `flat_rate`: that a short flat mark stands on the line before or after it (FLAT_MARKS, `add_flat_mark`)."""
     from tinyvision.datasets import load_dataset
 
     if source == "val":
@@ -457,6 +500,9 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         if beside_rate and rng.random() < beside_rate:  # drawn only when asked for: other sets stay the same
             facts["beside"] = BESIDE_MARKS[i % len(BESIDE_MARKS)]
             alpha = add_beside_mark(alpha, boxes, facts["digit_height"], facts["beside"], rng)
+        if flat_rate and rng.random() < flat_rate:  # (the same)
+            facts["beside"] = FLAT_MARKS[i % len(FLAT_MARKS)]
+            alpha, boxes = add_flat_mark(alpha, boxes, facts["digit_height"], facts["beside"], rng)
         size = list(alpha.shape)
         number = "".join(str(int(labels[j])) for j in index)
         if paper in ("hard", "marked"):
@@ -478,6 +524,7 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
                          "size": size, "boxes": boxes, "digit_index": index.tolist()})  # into the source's digits
     (out / "manifest.json").write_text(json.dumps({"seed": seed, "count": count, "touch_rate": touch_rate,
                                                    "small_rate": small_rate, "beside_rate": beside_rate,
+                                                   "flat_rate": flat_rate,
                                                    "paper": paper, "source": source,
                                                    "images": manifest}, indent=1))
     return manifest
@@ -601,6 +648,9 @@ def main() -> None:
     b.add_argument("--touch-rate", type=float, default=TOUCH_RATE, help="chance a neighbouring pair touches")
     b.add_argument("--beside-rate", type=float, default=0.0,
                    help=f"chance that a mark that is no digit follows a number ({', '.join(BESIDE_MARKS)})")
+    b.add_argument("--flat-rate", type=float, default=0.0,
+                   help=f"chance that a short flat mark that is no digit stands on the line before or after a "
+                        f"number ({', '.join(FLAT_MARKS)})")
     b.add_argument("--small-rate", type=float, default=0.0,
                    help=f"chance that one digit of a number is written {SMALL_SIZE[0]:g}-{SMALL_SIZE[1]:g} of the "
                         "others' height")
@@ -627,7 +677,7 @@ def main() -> None:
 
     if args.command == "build":
         manifest = build(args.out, args.count, args.seed, args.touch_rate, args.source, args.paper, args.small_rate,
-                         args.beside_rate)
+                         args.beside_rate, args.flat_rate)
         print(json.dumps({"out": str(args.out), "images": len(manifest),
                           "touching": sum(e["touching"] for e in manifest)}, indent=2))
         return

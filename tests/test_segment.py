@@ -188,17 +188,17 @@ def test_a_digit_written_small_is_read_when_the_model_takes_it_for_one(mnist):
     assert len(segment(close, score=sure)) == 2
 
 
-def test_a_digit_written_small_and_flat_is_read(mnist):
-    """MNIST has flat 2s and 5s, wider than tall; written small, one 1.45 x as wide as tall was held to a wide
-    digit's bound (1.2), not doubted as a digit written small, and dropped ("95" was answered "9")."""
-    small = round(0.34 * HEIGHT)
-    two = digit(mnist, 2, height=small)
-    flat = np.asarray(Image.fromarray(two).resize((round(1.45 * two.shape[0]), two.shape[0]),
-                                                 Image.Resampling.BILINEAR))
+def test_a_short_flat_mark_on_the_line_is_no_digit_written_small(mnist):
+    """A dash, a tilde or a smile as tall as a digit written small stands on the line beside a number, and a model
+    reads it as a sure digit: doubted as one (the shape bound at 1.6 x its height, tried), "18" and a smile was
+    answered "180" at 0.997 (a red team). A mark wider than 1.2 x its height is no digit written small."""
+    dash = strokes((22, 34), lambda d: d.line([(2, 19), (31, 2)], fill=255, width=7))  # 1.55 x as wide as tall
+    rows, cols = np.nonzero(dash > 0.05)
+    dash = dash[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     sure = lambda images: [0.999] * len(images)  # noqa: E731
-    ink, boxes = write([digit(mnist, 9), flat], gaps=[HEIGHT // 2], tops=[0, HEIGHT - flat.shape[0]])  # "92"
-    assert len(segment(ink)) == 1  # geometry alone: a short mark, noise
-    assert_found(segment(ink, score=sure), boxes)
+    ink, boxes = write([digit(mnist, 1), digit(mnist, 8), dash], gaps=[HEIGHT // 4, HEIGHT // 2],
+                       tops=[0, 0, HEIGHT - dash.shape[0]])
+    assert_found(segment(ink, score=sure), boxes[:2])
 
 
 def test_a_raised_mark_or_one_the_card_refuses_is_no_digit_written_small(mnist):

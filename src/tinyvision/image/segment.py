@@ -101,11 +101,13 @@ SMALL_DIGIT_GAP = 1.0
 # refuse it alone (segment's `refused` callback): an ink blot is no digit however sure its top class. Chosen
 # with the others (table small-digits), among 0.15, 0.25 and anywhere (None), on numbers followed by such marks too.
 SMALL_DIGIT_LINE: float | None = 0.25
-# ... and no wider than this x its own height: MNIST has flat 2s, 5s and 7s, and written small one held to a wide
-# digit's bound (WIDE_ASPECT, 1.2) was dropped ("95" answered "9"). Chosen on validation with the others' rule
-# (benchmarks/segment_costs.py, results/small_digit_shape_*.json, table small-digit-shape): the most numbers with a
-# small digit read within half a point of 1.2 on the other sets, a tie going to the narrower (1.6 and 2.0 tied).
-SMALL_DIGIT_ASPECT = 1.6
+# ... and no wider than this x its own height (a wide digit's bound, WIDE_ASPECT). MNIST has flat 2s, 5s and 7s, and
+# written small one wider than that is dropped ("95" answered "9"); 1.6 read 1 more in 100 validation numbers
+# with a small digit, but a short dash, tilde, smile or equals sign on the line beside a number was then read as
+# a digit ("18" and a smile: "180" at 0.997; a red team), 6 in 100 more. Chosen on validation with the others'
+# rule (benchmarks/segment_costs.py, results/small_digit_shape_*.json, table small-digit-shape), on numbers beside
+# such flat marks too (number_photos.py build --flat-rate 1).
+SMALL_DIGIT_ASPECT = 1.2
 CONFIDENCE_WEIGHT = 3.0  # with a score callback: weight of each digit's -log confidence
 ANALYSIS_HEIGHT = 64  # digits taller than this (px) ...
 ANALYSIS_STROKE = 4  # ... with strokes wider than this are read on a coarser copy of the ink map
