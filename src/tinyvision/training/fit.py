@@ -86,10 +86,10 @@ def quantile_of(s: Setup) -> float:
 def calibration_split(s: Setup) -> tuple[torch.Tensor, torch.Tensor, str]:
     """The images the temperature and the refusal threshold are chosen on, and what they are: the validation
     split; for a folder of the user's own digits (`digits:PATH`) too small to place the threshold, MNIST's
-    validation digits as well (by the run's seed, as an MNIST run holds them out). A fine-tune on a few hundred
-    photos held out some 20: the run was left uncalibrated and without a threshold, and answered a K or a W with
-    a digit at 11% (a red team). Every digit model reads digits; MNIST's are real digits it was never trained
-    on here, so the bar keeps what it promises on digits, not on 20 of them."""
+    validation digits as well, those no weight of the run was trained on (`mnist_split_of`). A fine-tune on a
+    few hundred photos held out some 20: the run was left uncalibrated and without a threshold, and answered a
+    K or a W with a digit at 11% (a red team). Every digit model reads digits; MNIST's are real digits it was
+    never trained on, so the bar keeps what it promises on digits, not on 20 of them."""
     x, y = s.val_x, s.val_y
     if not (s.spec.kind == "digits" and s.cfg.dataset.startswith(DIGITS_PREFIX) and isinstance(x, torch.Tensor)
             and len(y) < max(MIN_CALIBRATION_IMAGES, images_for(quantile_of(s)))):
