@@ -147,18 +147,23 @@ def test_mnist_digits_saved_as_pngs_are_evaluated_as_predict_reads_each_file(tmp
     assert abs(right - predicted) < 1e-9, (right, predicted)
 
 
+def own_digits(root: Path, mnist, per_class: int) -> Path:
+    """A digits folder 0/ ... 9/ of MNIST test digits saved as PNGs, `per_class` each."""
+    images, labels = mnist
+    for k in range(10):
+        (root / str(k)).mkdir(parents=True)
+        for i, index in enumerate(np.flatnonzero(labels == k)[:per_class]):
+            Image.fromarray((images[index] * 255).astype(np.uint8)).save(root / str(k) / f"{i}.png")
+    return root
+
+
 def test_a_small_folder_of_own_digits_is_calibrated_and_refuses_on_mnists_validation_digits_too(tmp_path, mnist,
                                                                                                  capsys):
     """A few hundred photos hold out some 20 for validation: too few to place the "not a digit" bar (the default
     refuses 0.3% of digits: 333 at least) or to fit a temperature. The tuned run was left uncalibrated with no
     bar, and answered a K with a digit at 11% (a red team). Its bar and temperature are now chosen on its own
     validation digits and MNIST's validation digits with them."""
-    images, labels = mnist
-    root = tmp_path / "mine"
-    for k in range(10):
-        (root / str(k)).mkdir(parents=True)
-        for i, index in enumerate(np.flatnonzero(labels == k)[:12]):
-            Image.fromarray((images[index] * 255).astype(np.uint8)).save(root / str(k) / f"{i}.png")
+    root = own_digits(tmp_path / "mine", mnist, 12)
     capsys.readouterr()
     assert main(["train", "--dataset", f"digits:{root}", "--epochs", "2", "--batch-size", "16", "--model", "tvnet",
                  "--no-plots", "--progress", "lines", "--out", str(tmp_path / "run")]) == 0
@@ -183,12 +188,7 @@ def test_a_small_folder_of_own_digits_is_calibrated_and_refuses_on_mnists_valida
 def test_a_reject_quantile_of_0_refuses_nothing_and_trains_to_the_end(tmp_path, mnist):
     """--reject-quantile 0 (refuse nothing) is accepted, and ended every run in a ZeroDivisionError with no
     metrics.json (a red team)."""
-    images, labels = mnist
-    root = tmp_path / "mine"
-    for k in range(10):
-        (root / str(k)).mkdir(parents=True)
-        for i, index in enumerate(np.flatnonzero(labels == k)[:6]):
-            Image.fromarray((images[index] * 255).astype(np.uint8)).save(root / str(k) / f"{i}.png")
+    root = own_digits(tmp_path / "mine", mnist, 6)
     assert main(["train", "--dataset", f"digits:{root}", "--epochs", "1", "--batch-size", "16", "--model", "tvnet",
                  "--reject-quantile", "0", "--no-plots", "--progress", "lines", "--out", str(tmp_path / "run")]) == 0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
