@@ -508,3 +508,18 @@ def test_a_damaged_cache_index_is_rebuilt_not_a_traceback(tmp_path, capsys, dama
     assert (again.train_images == first.train_images).all() and (again.train_labels == first.train_labels).all()
     assert main(["check-data", f"folder:{root}", "--out", str(tmp_path / "check")]) in (0, 1)
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_a_pipe_or_a_device_named_like_an_image_is_reported_unreadable_not_skipped_or_waited_on(tmp_path, capsys):
+    """A pipe (a/fifo.png) and a link to a device (b/zero.png) were skipped without a word: the user's count of
+    images did not add up and nothing said why. They are listed, and the decoder reports each "not a file"; a
+    pipe is never opened (reading one waits for a writer for good)."""
+    import os
+
+    root = labelled(tmp_path / "pics", ("a", "b"), 12, 40, 80)
+    os.mkfifo(root / "a" / "fifo.png")
+    (root / "b" / "zero.png").symlink_to("/dev/zero")
+    assert main(["check-data", f"folder:{root}", "--no-near", "--out", str(tmp_path / "check")]) == 1
+    assert "2 unreadable file(s)" in capsys.readouterr().out
+    report = (tmp_path / "check" / "report.md").read_text()
+    assert "`a/fifo.png`: not a file" in report and "`b/zero.png`: not a file" in report

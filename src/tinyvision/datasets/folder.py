@@ -145,12 +145,13 @@ def class_folders(folder: Path) -> list[str]:
 
 
 def images_in(folder: Path) -> list[Path]:
-    """Image files in `folder` and below, any letter case of the extension, hidden ones skipped. A broken
-    link is listed too: the decoder reports it as unreadable, as it reports a damaged file."""
+    """Image files in `folder` and below, any letter case of the extension, hidden ones skipped. Whatever else
+    bears an image's name is listed too, for the decoder to report unreadable as it reports a damaged file: a
+    broken link, a pipe, a link to a device (skipped without a word, a user's files went missing unexplained)."""
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS and visible(p, folder)
-                  and (p.is_file() or (p.is_symlink() and not p.exists())))
+                  and not p.is_dir())
 
 
 def list_classes(root: Path, base: Path, classes: tuple[str, ...], origin: str | None,

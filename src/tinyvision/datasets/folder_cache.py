@@ -84,6 +84,9 @@ def read_headers(root: str, start: int, names: list[str]) -> list[tuple[tuple[in
 
     out = []
     for name in names:
+        if not os.path.isfile(os.path.join(root, name)):  # a pipe would block its reader for good
+            out.append(None)
+            continue
         try:
             with Image.open(os.path.join(root, name)) as img:
                 w, h = img.size
