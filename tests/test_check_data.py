@@ -141,6 +141,19 @@ def test_an_empty_class_folder_is_a_problem_listed_with_the_others_not_the_end_o
     assert "holds no images" in capsys.readouterr().err
 
 
+def test_no_test_split_is_a_problem_as_train_says(tmp_path, capsys):
+    """check-data --test-fraction 0 found no problem (exit 0) where train refuses the same split (exit 2): every
+    class is untested."""
+    root = tmp_path / "pics"
+    for k, label in enumerate(("cat", "dog")):
+        (root / label).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(photo(seed_of("untested", k, i))).save(root / label / f"{i}.png")
+    assert main(["check-data", f"folder:{root}", "--no-near", "--test-fraction", "0",
+                 "--out", str(tmp_path / "check")]) == 1
+    assert "class(es) with no test images: cat, dog" in capsys.readouterr().out
+
+
 def test_a_bad_request_exits_2(tmp_path, capsys):
     assert main(["check-data", f"folder:{tmp_path / 'nope'}", "--out", str(tmp_path / "o")]) == 2
     assert "is not a folder" in capsys.readouterr().err

@@ -448,9 +448,9 @@ def imbalance(counts: dict, classes: tuple[str, ...]) -> dict:
         "ratio": round(largest / smallest, 2) if smallest else None,
         "tiny_classes": [c for c, v in zip(classes, values) if v < TINY_CLASS],
         "empty_classes": [c for c, v in zip(classes, values) if v == 0],
-        # A class the test split lacks (a test/ folder without it) has no test accuracy to measure.
-        "untested_classes": [c for c, v in zip(classes, values) if v and "test" in counts
-                             and not counts["test"].get(c, 0)],
+        # A class the test split lacks (a test/ folder without it, or no test split at all: --test-fraction 0,
+        # which train refuses) has no test accuracy to measure.
+        "untested_classes": [c for c, v in zip(classes, values) if v and not counts.get("test", {}).get(c, 0)],
     }
 
 
