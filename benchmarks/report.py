@@ -835,12 +835,6 @@ def small_digits_test_table(before: dict, after: dict, beside_before: dict, besi
     """Test numbers (MNIST test digits) with one digit written small (number_photos.py build --small-rate 1),
     and followed by a mark that is no digit (--beside-rate 1), read by the default recipe's seed-0 run with the
     small-digit rule off and on: the same model and photos."""
-    return small_and_beside(before, after, beside_before, beside_after, ("rule off", "rule on"))
-
-
-def small_and_beside(before: dict, after: dict, beside_before: dict, beside_after: dict,
-                     labels: tuple[str, str]) -> str:
-    """Small-digit and beside-mark test numbers read one way and another (`labels`) by one model."""
     same_model("the small-digit numbers", "model", before, after, beside_before, beside_after)
     rows = []
     for title, old, new, by in (("one digit written small", before, after, None),
@@ -854,7 +848,7 @@ def small_and_beside(before: dict, after: dict, beside_before: dict, beside_afte
                  / d["images"] for d in (old, new)]
         rows.append(["… answered wrong", "", pct(wrong[0], 1), pct(wrong[1], 1)])
         rows.append(["… no answer", "", *(pct(d["abstained"] / d["images"], 1) for d in (old, new))])
-    return markdown(["test numbers", "images", *labels], "lrrr", rows)
+    return markdown(["test numbers", "images", "rule off", "rule on"], "lrrr", rows)
 
 
 @table("small-digit-shape", "small_digit_shape_val4k.json", "small_digit_shape_small_val.json",

@@ -108,7 +108,7 @@ def test_a_run_stopped_after_its_last_epoch_or_before_its_first_is_finished_by_r
     fit_module = importlib.import_module("tinyvision.training.fit")  # (`training.fit` is also a function)
     real = fit_module.calibrate
 
-    def interrupted(s):
+    def interrupted(*args):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(fit_module, "calibrate", interrupted)

@@ -76,6 +76,9 @@ def restore_parts(s: Setup, state: dict, source) -> Position:
     return pos
 
 
+CalibrationSplit = tuple[torch.Tensor, torch.Tensor, str]  # images, labels, what they are (`calibration_split`)
+
+
 def quantile_of(s: Setup) -> float:
     """The share of validation digits (or images) the refusal threshold is placed to refuse."""
     if s.cfg.reject_quantile is not None:
@@ -83,7 +86,7 @@ def quantile_of(s: Setup) -> float:
     return default_quantile(s.spec.kind, s.cfg.outlier_exposure > 0)
 
 
-def calibration_split(s: Setup) -> tuple[torch.Tensor, torch.Tensor, str]:
+def calibration_split(s: Setup) -> CalibrationSplit:
     """The images the temperature and the refusal threshold are chosen on, and what they are: the validation
     split; for a folder of the user's own digits (`digits:PATH`) too small to place the threshold, MNIST's
     validation digits as well, those no weight of the run was trained on (`mnist_split_of`). A fine-tune on a
@@ -133,11 +136,11 @@ def mnist_split_of(cfg: RunConfig, depth: int = 8) -> RunConfig | None:
     return parent if same else None
 
 
-def calibrate(s: Setup) -> tuple[float, dict]:
+def calibrate(s: Setup, split: CalibrationSplit) -> tuple[float, dict]:
     """Temperature scaling on the validation split (nothing is chosen on the test split)."""
     if len(s.val_y) == 0:
         return 1.0, {"temperature": 1.0, "note": "no validation split: not calibrated"}
-    x, y, where = calibration_split(s)
+    x, y, where = split
     with eval_mode(s.graph()) as graph:
         logits = all_view_logits(graph, x, s.device, batch_size=eval_batch_size(x),
                                  limit_batches=s.cfg.limit_batches)
@@ -149,13 +152,13 @@ def calibrate(s: Setup) -> tuple[float, dict]:
     return temperature, {"split": where, **calibration_report(logits, labels, temperature)}
 
 
-def rejection(s: Setup, temperature: float) -> dict:
+def rejection(s: Setup, temperature: float, split: CalibrationSplit) -> dict:
     """The confidence below which the model says "not a digit" (digit models) or "unsure", chosen on the
     validation split; with outlier exposure, also the share of held-out non-digits it refuses."""
     if len(s.val_y) == 0:
         return {}
     limit = s.cfg.limit_batches
-    x, _, where = calibration_split(s)
+    x, _, where = split
     with eval_mode(s.graph(temperature)) as graph:
         val = calibrated_logits(graph, x, s.device, batch_size=eval_batch_size(x), limit_batches=limit)
         negatives = None
@@ -253,8 +256,9 @@ def fit_seeded(cfg: RunConfig, run: RunFolder, callbacks: list[Callback], dist: 
         hooks.epoch_end(s, pos, row)
     if stop.is_set():  # Ctrl-C during the last epoch's save: the rest (calibration, the test) was done anyway
         raise interrupted("after the last epoch", "Finish")
-    temperature, calibration = calibrate(s)
-    reject = rejection(s, temperature)
+    split = calibration_split(s)  # (once: it may read the runs this one descends from, and MNIST)
+    temperature, calibration = calibrate(s, split)
+    reject = rejection(s, temperature, split)
     metrics = final_metrics(s, pos, temperature, calibration, reject)
     metrics["rejection"] = reject
     card = model_card(s, {
