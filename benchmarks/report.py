@@ -1412,6 +1412,32 @@ def slant_second_opinion_table(*files: dict) -> str:
                      "numbers read + letters, other non-digits and words refused, points"], "lllrrrrrrrrr", rows)
 
 
+def pair_points(v: dict) -> float:
+    """What the pair reader's bar is chosen by, for one validation row: numbers read exactly, single digits
+    right, and letters, other non-digits and words refused, in points (a pair read whole may answer a word's
+    letters, or split a single digit)."""
+    return refusal_points(v) + 100 * v["singles_right"]
+
+
+@table("pair-reader", "pair_reader_a.json", "pair_reader_b.json")
+def pair_reader_table(*files: dict) -> str:
+    """The bar the pair reader must clear to read a mark as two digits (read_number.PAIR_BAR), on validation
+    (benchmarks/segment_costs.py, two calls on one seed-0 default run); the bar in use is marked, and it has
+    the most points."""
+    if len({f["run"] for f in files}) != 1 or len({f["numbers_set"] for f in files}) != 1:
+        raise ReportError("the pair-reader files must come from one run and one set of numbers")
+    rows = bar_sweep([v for f in files for v in f["variants"]], "PAIR_BAR", pair_points, "none",
+                     lambda v: [pct(v["words_refused"])])
+    first = files[0]
+    return markdown(["pair reader: a mark read as two digits when at least", "numbers read exactly",
+                     "… some digits touching", f"single digits right ({count(first['singles'])})", "… refused",
+                     f"letters refused ({count(first['letters'])})",
+                     f"other non-digits refused ({count(first['negatives'])})",
+                     f"words refused ({count(first['words'])})",
+                     "numbers + single digits read, letters, other non-digits and words refused, points"],
+                    "lrrrrrrrr", rows)
+
+
 CUT_READING_SETS = {"numbers": "validation numbers", "singles": "single validation digits",
                     "letters": "letters (TRAIN fonts' odd half)", "negatives": "other non-digits",
                     "words": "words (TRAIN fonts)"}

@@ -111,6 +111,20 @@ SLANT_DOUBT = 0.999
 # right as a whole (None: never, so a refusal stays a refusal). Chosen with them: every bar tried (any, 0.99)
 # read more numbers but let words, letters and other non-digits through, a smaller sum.
 SLANT_RESCUE: float | None = None
+# A mark of an answered reading that may be two touching digits (its ink at least PAIR_ASPECT x as wide as
+# tall, found to hold one digit or two) is also read whole by the pair reader (`pair_reader`), and its two
+# digits replace the mark's reading when the pair reader is at least PAIR_BAR sure of them: a thin 1 against
+# its neighbour that no seam gets between ("31" read "3"), or a touching pair cut in the wrong place. None: no
+# pair reading. Chosen on validation (benchmarks/segment_costs.py, results/pair_reader_*.json, table
+# pair-reader in docs/predict-serve-export.md) by numbers and single digits read plus letters, other
+# non-digits and words refused.
+PAIR_BAR: float | None = 0.99
+PAIR_ASPECT = 0.6
+# ... and only when the pair is likelier than the mark's reading by the digit model (the product of its
+# digits' probabilities): read as pairs whatever the digit model said, single digits of separate numbers it
+# was 0.9999 sure of became pairs ("746" -> "7146", "935" -> "0135"): 18 of the first 1,000 validation numbers
+# changed, 12 for the worse and 5 for the better; with this, only those 5 changed.
+PAIR_LIKELIER = True
 # How often a number answered with two or more digits is read exactly, against the product of its digits'
 # probabilities (the chance that every digit read is right): (product, exact rate) knots, interpolated. The
 # product leaves out how the number was cut (a digit dropped as noise or swallowed by its neighbour adds no
@@ -167,6 +181,8 @@ def read_number(model: Model, source) -> Prediction:
     doubted = min(reading.sure) < SLANT_DOUBT if reading.reason is None else SLANT_RESCUE is not None
     if SLANT_MAX is not None and doubted:
         reading = second_opinion(model, ink, scale, confidence, reading)
+    if PAIR_BAR is not None:
+        reading = read_pairs(model, reading, scale)
     if len(reading.digits) > 1 and (reading.reason is not None or WHOLE_PREFER is not None):
         whole = read_whole(model, ink, scale, WHOLE_PREFER if reading.reason is None else None)
         if whole is not None and (reading.reason is not None or not WHOLE_LIKELIER
@@ -245,6 +261,8 @@ class Reading:
     probs: torch.Tensor  # (digits, classes), calibrated
     strip: torch.Tensor  # uint8 (1, 28, 28 x digits): what the model saw, left to right
     reason: str | None
+    segments: tuple = ()  # the found digits (`image.segment.Segment`) the digits were read from
+    logits: torch.Tensor | None = None  # (digits, classes), calibrated: what the card's rules judge
 
     @property
     def sure(self) -> list[float]:
@@ -272,7 +290,68 @@ def read_segments(model: Model, ink: np.ndarray, segments: list, scale: float) -
                        "box": user_box(s.box, scale)})
     marks = len({s.group for s in segments})
     reason = rejection(model, logits, marks > 1, cut=marks < len(segments))
-    return Reading(tuple(digits), probs, torch.cat(list(inputs), dim=2), reason)
+    return Reading(tuple(digits), probs, torch.cat(list(inputs), dim=2), reason, tuple(segments), logits)
+
+
+def read_pairs(model: Model, reading: Reading, scale: float) -> Reading:
+    """An answered `reading` with each mark that the pair reader reads as two digits at least PAIR_BAR surely
+    (PAIR_ASPECT, at most two digits found in it), and likelier than the digit model's reading of it
+    (PAIR_LIKELIER), read as those two. The card's rules then judge the digits of the other marks, as
+    `read_segments` judges them; a mark read as a pair has passed PAIR_BAR."""
+    from tinyvision import pair_reader
+
+    # Only an answer is read again: the pair reader never answers what the card refused. Rescuing refusals
+    # too read more touching numbers but answered letters as pairs ("h" -> "17"): at PAIR_BAR 0.9, 7 points
+    # fewer validation letters refused (benchmarks/segment_costs.py, an earlier call with that rule).
+    if (reading.reason is not None or list(model.classes) != list("0123456789") or not reading.segments
+            or reading.logits is None):
+        return reading
+    groups: dict[int, list[int]] = {}
+    for i, s in enumerate(reading.segments):
+        groups.setdefault(s.group, []).append(i)
+    marks = {g: pair_reader.mark_ink([reading.segments[i] for i in members]) for g, members in groups.items()
+             if len(members) <= 2}
+    marks = {g: (ink, box) for g, (ink, box) in marks.items() if ink.shape[1] >= PAIR_ASPECT * ink.shape[0]}
+    if not marks:
+        return reading
+    probs = pair_reader.bundled().probabilities([ink for ink, _ in marks.values()])
+    sure, best = probs.max(1)
+    # A pair replaces the mark's reading only when likelier than it (its digits' product): a single digit the
+    # digit model is sure of stays one, however sure the pair reader of a pair.
+    paired = {g: p for g, p, k, c in zip(marks, probs, best, sure)
+              if int(k) != pair_reader.NO_PAIR and float(c) >= PAIR_BAR
+              and (not PAIR_LIKELIER or float(c) > float(np.prod([reading.sure[i] for i in groups[g]])))}
+    if not paired:
+        return reading
+    digits, digit_probs, strip, kept = [], [], [], []
+    for g, members in groups.items():
+        if g not in paired:
+            kept += members
+            for i in members:
+                digits.append(reading.digits[i])
+                digit_probs.append(reading.probs[i])
+                strip.append(reading.strip[:, :, 28 * i : 28 * (i + 1)])
+            continue
+        ink, box = marks[g]
+        if len(members) == 2:  # cut apart already: the cut's two digits, where they are and as the model saw them
+            boxes = [reading.segments[i].box for i in members]
+            images = [reading.segments[i].image for i in members]
+        else:
+            boxes = pair_reader.split_box(ink, box)
+            images = pair_reader.halves(ink, box, boxes)
+        for p, digit_box in zip(pair_reader.digit_probabilities(paired[g]), boxes):
+            k = int(p.argmax())
+            digits.append({"class": model.classes[k], "probability": round(float(p[k]), 6),
+                           "box": user_box(digit_box, scale)})
+            digit_probs.append(p)
+        strip += list(to_uint8(images))
+    if [d["class"] for d in digits] == [d["class"] for d in reading.digits]:
+        return reading  # the pair reader agrees: the digit model's own probabilities stand
+    rest = {reading.segments[i].group for i in kept}
+    reason = rejection(model, reading.logits[kept], len(groups) > 1, cut=len(rest) < len(kept)) if kept else None
+    order = sorted(range(len(digits)), key=lambda i: digits[i]["box"][0])
+    return Reading(tuple(digits[i] for i in order), torch.stack([digit_probs[i] for i in order]),
+                   torch.cat([strip[i] for i in order], dim=2), reason, reading.segments, reading.logits)
 
 
 def second_opinion(model: Model, ink: np.ndarray, scale: float, confidence: Scorer, reading: Reading) -> Reading:
