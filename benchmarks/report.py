@@ -1438,6 +1438,18 @@ def pair_reader_table(*files: dict) -> str:
                     "lrrrrrrrr", rows)
 
 
+@table("pair-reader-evaluation", "handwriting_pair_before.json", "handwriting.json", "numbers_pair_before.json",
+       "numbers.json")
+def pair_reader_evaluation_table(before: dict, after: dict, numbers_before: dict, numbers_after: dict) -> str:
+    """The pair reader on the evaluation sets and the test numbers: the same default runs without it
+    (PAIR_BAR None) and with it. It chose nothing: the bar was chosen on validation (pair-reader)."""
+    runs_before, runs_after = same_runs("pair-reader-evaluation", before, after)
+    same_model("the pair-reader-evaluation numbers", "model", numbers_before, numbers_after)
+    rows = set_rows(SET_NAMES, lambda name: runs_before, runs_after)
+    return markdown(["set", "images", "share", f"without ({len(runs_before)} runs)", "with (same runs)"],
+                    "lrlrr", rows + number_rows(numbers_before, numbers_after))
+
+
 CUT_READING_SETS = {"numbers": "validation numbers", "singles": "single validation digits",
                     "letters": "letters (TRAIN fonts' odd half)", "negatives": "other non-digits",
                     "words": "words (TRAIN fonts)"}

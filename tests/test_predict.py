@@ -931,3 +931,29 @@ def test_touching_digits_the_cut_loses_are_read_by_the_pair_reader_and_single_di
     answered = next(p for p in (model.predict(n) for n in numbers) if p.label is not None and len(p.digits) == 3)
     lefts = [d["box"][0] for d in answered.digits]
     assert lefts == sorted(lefts) and all(d["box"][2] > 0 and d["box"][3] > 0 for d in answered.digits)
+
+
+def test_a_pair_read_whole_is_boxed_and_shown_digit_by_digit_where_the_digits_are(brief_run):
+    """The pair reader reads a mark uncut; the answer still boxes and shows each digit. A thin 1 against a wide
+    7 meets it far from the middle: cut in the middle, the 7's box was its bar and its image a dash."""
+    import tinyvision
+    from tinyvision.datasets import load_dataset
+    from tinyvision.read_number import pair_sides
+
+    model = tinyvision.load(brief_run.path)
+    data = load_dataset("mnist")
+    images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
+    checked = 0
+    for seven, one in zip(np.flatnonzero(labels == 7)[:10], np.flatnonzero(labels == 1)[:10]):
+        a, b = images[seven] / 255.0, images[one] / 255.0
+        a = a[:, np.flatnonzero(a.max(0) > 0.25)[0] : np.flatnonzero(a.max(0) > 0.25)[-1] + 1]
+        b = b[:, np.flatnonzero(b.max(0) > 0.25)[0] : np.flatnonzero(b.max(0) > 0.25)[-1] + 1]
+        ink = np.zeros((28, a.shape[1] + b.shape[1] - 1), np.float32)
+        ink[:, : a.shape[1]] = a
+        np.maximum(ink[:, a.shape[1] - 1 :], b, out=ink[:, a.shape[1] - 1 :])
+        (box_7, box_1), shown = pair_sides(model, ink, (0, 0, 28, ink.shape[1]), [7, 1])
+        assert box_7[1] <= 1 and box_7[3] >= 0.8 * a.shape[1], (box_7, a.shape)  # the whole 7, not its bar
+        assert box_1[1] >= a.shape[1] - 4, (box_1, a.shape)  # the 1 alone
+        assert len(shown) == 2 and all(s.shape == (28, 28) for s in shown)
+        checked += 1
+    assert checked == 10

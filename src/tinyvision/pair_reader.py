@@ -210,22 +210,29 @@ def mark_ink(segments: list) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     return out, (top, left, bottom, right)
 
 
-def split_box(ink: np.ndarray, box: tuple[int, int, int, int]) -> list[tuple[int, int, int, int]]:
-    """The boxes of a pair's two digits, for the answer: the mark's box cut at its thinnest column in its
-    middle fifth, each side shrunk to its ink (the pair reader reads without cutting; this only places them)."""
-    top, left, _, _ = box
+SPLIT_CANDIDATES = 16  # columns tried as where a pair's two digits meet, between a fifth and four fifths across
+
+
+def split_columns(ink: np.ndarray) -> list[int]:
+    """The columns tried as where a pair's two digits meet (`sides`): evenly between a fifth and four fifths
+    of the mark's width. A thin 1 beside a wide digit meets it far from the middle."""
     width = ink.shape[1]
-    lo, hi = int(width * 0.4), max(int(width * 0.6), int(width * 0.4) + 1)
-    column = lo + int(np.argmin(ink[:, lo:hi].sum(0)))
-    boxes = []
-    for a, b in ((0, column), (column, width)):
+    columns = np.linspace(0.2 * width, 0.8 * width, SPLIT_CANDIDATES).round().astype(int)
+    return sorted({int(c) for c in columns if 0 < c < width})
+
+
+def sides(ink: np.ndarray, box: tuple[int, int, int, int], column: int) -> tuple[list, list[np.ndarray]]:
+    """A pair's mark cut at `column`: each side's box (top, left, bottom, right) in the ink map, shrunk to its
+    ink, and each side prepared as MNIST prepared its digits (28x28): where the answer boxes the two digits
+    and what it shows of them (the pair reader itself reads the mark uncut)."""
+    top, left = box[0], box[1]
+    boxes, images = [], []
+    for a, b in ((0, column), (column, ink.shape[1])):
         side = ink[:, a:b]
-        if (side > 0.1).any():
-            t, lf, bt, rt = ink_extent(side > 0.1)
-        else:
-            t, lf, bt, rt = 0, 0, ink.shape[0], b - a
+        t, lf, bt, rt = ink_extent(side > 0.1) if (side > 0.1).any() else (0, 0, ink.shape[0], b - a)
         boxes.append((top + t, left + a + lf, top + bt, left + a + rt))
-    return boxes
+        images.append(prepare_ink(side) if (side > 0.1).any() else np.zeros((28, 28), np.float32))
+    return boxes, images
 
 
 def digit_probabilities(probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -233,11 +240,3 @@ def digit_probabilities(probs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
     pairs = probs[:NO_PAIR].reshape(10, 10)
     pairs = pairs / pairs.sum().clamp_min(1e-12)
     return pairs.sum(1), pairs.sum(0)
-
-
-def halves(ink: np.ndarray, box: tuple[int, int, int, int], boxes: list[tuple[int, int, int, int]]) -> list[np.ndarray]:
-    """Each digit of a pair, its ink inside its box (`split_box`), prepared as MNIST prepared its digits: the
-    28x28 inputs a reading shows, explains and draws the saliency of (the pair reader itself saw the mark
-    whole)."""
-    top, left = box[0], box[1]
-    return [prepare_ink(ink[t - top : b - top, lf - left : r - left]) for t, lf, b, r in boxes]

@@ -333,14 +333,13 @@ def read_pairs(model: Model, reading: Reading, scale: float) -> Reading:
                 strip.append(reading.strip[:, :, 28 * i : 28 * (i + 1)])
             continue
         ink, box = marks[g]
-        if len(members) == 2:  # cut apart already: the cut's two digits, where they are and as the model saw them
-            boxes = [reading.segments[i].box for i in members]
-            images = [reading.segments[i].image for i in members]
+        pair = [int(p.argmax()) for p in pair_reader.digit_probabilities(paired[g])]
+        if [reading.digits[i]["class"] for i in members] == [model.classes[k] for k in pair]:
+            # Cut apart already, into these two digits: where they are, and as the model saw them.
+            boxes, images = [reading.segments[i].box for i in members], [reading.segments[i].image for i in members]
         else:
-            boxes = pair_reader.split_box(ink, box)
-            images = pair_reader.halves(ink, box, boxes)
-        for p, digit_box in zip(pair_reader.digit_probabilities(paired[g]), boxes):
-            k = int(p.argmax())
+            boxes, images = pair_sides(model, ink, box, pair)
+        for p, k, digit_box in zip(pair_reader.digit_probabilities(paired[g]), pair, boxes):
             digits.append({"class": model.classes[k], "probability": round(float(p[k]), 6),
                            "box": user_box(digit_box, scale)})
             digit_probs.append(p)
@@ -352,6 +351,21 @@ def read_pairs(model: Model, reading: Reading, scale: float) -> Reading:
     order = sorted(range(len(digits)), key=lambda i: digits[i]["box"][0])
     return Reading(tuple(digits[i] for i in order), torch.stack([digit_probs[i] for i in order]),
                    torch.cat([strip[i] for i in order], dim=2), reason, reading.segments, reading.logits)
+
+
+def pair_sides(model: Model, ink: np.ndarray, box: tuple[int, int, int, int], pair: list[int]) -> tuple[list, list]:
+    """Where a mark read as the pair `pair` (two class indices) divides into its two digits: of the candidate
+    columns (`pair_reader.split_columns`), the one whose two sides the digit model reads likeliest as those
+    two digits; each side's box and 28x28 image (`pair_reader.sides`). The middle of a "71" runs through the
+    7: its box was the 7's bar and the image shown for it a dash."""
+    from tinyvision import pair_reader
+
+    candidates = [pair_reader.sides(ink, box, c) for c in pair_reader.split_columns(ink)]
+    if not candidates:
+        return pair_reader.sides(ink, box, max(1, ink.shape[1] // 2))
+    log_probs = model.logits(to_uint8([image for _, images in candidates for image in images])).log_softmax(1)
+    score = log_probs[0::2, pair[0]] + log_probs[1::2, pair[1]]
+    return candidates[int(score.argmax())]
 
 
 def second_opinion(model: Model, ink: np.ndarray, scale: float, confidence: Scorer, reading: Reading) -> Reading:
