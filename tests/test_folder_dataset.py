@@ -309,9 +309,10 @@ def test_a_class_folder_named_in_latin_1_trains_draws_and_evaluates(tmp_path):
     import sys
 
     root = tmp_path / "pics"
-    for k, name in enumerate((os.fsdecode(b"caf\xe9"), "tea")):
+    # ... and a name with a newline in it broke evaluate's one-line-per-class table ("   red", then "light ...").
+    for k, name in enumerate((os.fsdecode(b"caf\xe9"), "tea", "red\nlight")):
         for i in range(12):
-            save_image(root / name / f"{i}.png", 40 + 160 * k + i)
+            save_image(root / name / f"{i}.png", 20 + 90 * k + i)
     run = tmp_path / "run"
     for args in (["train", "--dataset", f"folder:{root}", "--model", "mlp", "--epochs", "1", "--out", str(run),
                   "--progress", "lines"], ["evaluate", str(run)]):
@@ -320,6 +321,9 @@ def test_a_class_folder_named_in_latin_1_trains_draws_and_evaluates(tmp_path):
                               env={**os.environ, "TINYVISION_DATA": str(tmp_path / "cache")})
         assert done.returncode == 0 and b"Traceback" not in done.stderr, done.stderr[-2000:]
     assert b"caf\xe9" in done.stdout  # evaluate's per-class table
+    lines = done.stdout.splitlines()  # the title, the metrics, the header, a line per class, the confusion's file
+    assert len(lines) == 7 and lines[-1].startswith(b"confusion"), done.stdout
+    assert sorted(line.split()[0] for line in lines[3:6]) == [b"caf\xe9", b"red\\nlight", b"tea"], done.stdout
     assert (run / "confusion.png").is_file() and (run / "misclassified.png").is_file()
 
 

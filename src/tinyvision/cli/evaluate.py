@@ -48,8 +48,11 @@ def run(args: argparse.Namespace) -> int:
           f"balanced_acc {100 * report['test_balanced_acc']:.2f}%  macro_f1 {100 * report['test_macro_f1']:.2f}%"
           + (f"  top5_acc {100 * report['test_top5_acc']:.2f}%" if "test_top5_acc" in report else ""))
     print(f"{'class':>12}  {'precision':>9}  {'recall':>7}  {'f1':>7}  {'support':>7}")
-    for row in report["per_class"]:
-        print(f"{row['class']:>12}  {100 * row['precision']:8.2f}%  {100 * row['recall']:6.2f}%  "
+    from tinyvision.datasets.check_report import escaped
+
+    for row in report["per_class"]:  # a class name with a newline in it would break the table's lines
+        name = escaped(row["class"], bytes_as_text=False)
+        print(f"{name:>12}  {100 * row['precision']:8.2f}%  {100 * row['recall']:6.2f}%  "
               f"{100 * row['f1']:6.2f}%  {row['support']:>7}")
     if files:
         print(f"confusion matrix -> {files['confusion_png']}")

@@ -29,12 +29,18 @@ def near_rule(t: dict) -> str:
     return f"near duplicates ({found} and 16x16 thumbnails correlated >= {t['near_thumbnail_correlation']})"
 
 
+def escaped(name: str, bytes_as_text: bool = True) -> str:
+    """A file or class name on one line: a newline or other control character as Python writes it; a byte
+    that is not UTF-8 (held as a lone surrogate, PEP 383) as \\xNN, or kept (`bytes_as_text` False: a
+    terminal is given the name's own bytes, as `ls` writes them); any other character as it is."""
+    return "".join((f"\\x{ord(ch) - 0xDC00:02x}" if bytes_as_text else ch) if 0xDC80 <= ord(ch) <= 0xDCFF
+                   else ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in name)
+
+
 def shown(name: str) -> str:
     """A file or class name as report.md shows it: in a code span, with what would break the Markdown
-    escaped: a byte that is not UTF-8 (held as a lone surrogate, PEP 383) as \\xNN, a newline or other
-    control character as Python writes it; report.json keeps the name itself."""
-    text = "".join(f"\\x{ord(ch) - 0xDC00:02x}" if 0xDC80 <= ord(ch) <= 0xDCFF
-                   else ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in name)
+    escaped (`escaped`); report.json keeps the name itself."""
+    text = escaped(name)
     fence = "``" if "`" in text else "`"  # a backtick in the name: a longer fence, spaced off it
     return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
 
