@@ -9,8 +9,8 @@
     GET  /openapi.json   the API described: endpoints, bodies, errors
 
 Errors are JSON {"error": "..."}: 413 for a body over the size limit or an
-image too large to decode, 415 for bytes that are not an image, 400 for a
-corrupt or tiny image or a malformed form (a blank page is answered "not a
+image too large to decode, 415 for bytes that are not an image, 400 for an
+empty body, a corrupt or tiny image or a malformed form (a blank page is answered "not a
 digit"), 408 for a body that arrives too slowly (`serve_uploads`: past
 `body_seconds`, or under its pace), 503 (with Retry-After) when every worker
 is busy and the queue is full, or when the bodies the server holds would pass
@@ -63,7 +63,8 @@ from tinyvision.serve_uploads import FIELD, BodyBudget, BodyTooLarge, BodyTooSlo
 from tinyvision.serve_workers import WorkerDied, WorkerPool, WorkerTimedOut, can_fork
 
 WEB = files("tinyvision") / "web"
-STATUS = {"not_image": 415, "too_large": 413, "corrupt": 400, "too_small": 400, "no_ink": 400, "bad_form": 400}
+STATUS = {"empty": 400, "not_image": 415, "too_large": 413, "corrupt": 400, "too_small": 400, "no_ink": 400,
+          "bad_form": 400}
 STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
 CLOSE = {"Connection": "close"}
 MAX_DEFAULT_WORKERS = 8

@@ -114,7 +114,7 @@ class ImageError(TinyVisionError):
 
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)
-        self.kind = kind  # not_image | corrupt | too_large | too_small | no_ink | not_a_file
+        self.kind = kind  # empty | not_image | corrupt | too_large | too_small | no_ink | not_a_file
 
 
 @dataclass(frozen=True)
@@ -162,7 +162,7 @@ def signed(data: bytes) -> bool:
 def open_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
     """Bytes -> an opened (not yet decoded) Pillow image whose size has been checked."""
     if not data:
-        raise ImageError("empty file", "not_image")
+        raise ImageError("empty file", "empty")  # nothing sent: no kind of image at all
     if data[:4] == b"\x00\x00\x01\x00":
         check_icon(data)  # Pillow decodes an icon's image while opening it
     if data[:2] == b"\xff\xd8":
