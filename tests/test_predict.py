@@ -412,6 +412,8 @@ def test_a_leaning_one_against_its_neighbour_is_read_by_the_second_opinion(brief
     truth += ["117"] * 27
 
     assert read_number.SLANT_MAX is not None  # on by default
+    # The second opinion alone: the pair reader (PAIR_BAR) reads many of these pairs whole, with or without it.
+    monkeypatch.setattr(read_number, "PAIR_BAR", None)
     read = [model.predict(n).label for n in numbers]
     monkeypatch.setattr(read_number, "SLANT_MAX", None)
     read_before = [model.predict(n).label for n in numbers]
