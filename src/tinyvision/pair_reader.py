@@ -29,7 +29,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from tinyvision.image.digits import crop_to_ink, ink_extent, prepare_ink
+from tinyvision.image.digits import crop_to_ink, fit_box, ink_extent, place_by_centre_of_mass, prepare_ink
 
 HEIGHT, WIDTH = 28, 48  # the pair's field: MNIST's 28 rows, room for two digits side by side
 BOX_HEIGHT, BOX_WIDTH = 20, 40  # ... the ink fitted into this box, keeping its aspect, as MNIST fitted 20x20
@@ -43,22 +43,8 @@ BUNDLE = (Path(__file__).resolve().parent / "datasets" / "bundled" / "pair-reade
 def prepare_pair(ink: np.ndarray) -> np.ndarray:
     """One mark's ink (bright on black, in [0, 1]) -> a HEIGHT x WIDTH float image: cropped to its ink,
     fitted into BOX_HEIGHT x BOX_WIDTH keeping its aspect, centre of mass at the field's centre."""
-    top, left, bottom, right = ink_extent(ink > 0.1)
-    crop = ink[top:bottom, left:right].astype(np.float32)
-    h, w = crop.shape
-    scale = min(BOX_HEIGHT / h, BOX_WIDTH / w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    fitted = Image.fromarray(crop).resize(size, Image.Resampling.LANCZOS, reducing_gap=None)
-    image = np.clip(np.asarray(fitted, np.float32), 0.0, 1.0)
-    fh, fw = image.shape
-    total = max(float(image.sum()), 1e-6)
-    centre_row = float(image.sum(1) @ np.arange(fh)) / total
-    centre_col = float(image.sum(0) @ np.arange(fw)) / total
-    row = int(np.clip(round(HEIGHT / 2 - centre_row), 0, HEIGHT - fh))
-    col = int(np.clip(round(WIDTH / 2 - centre_col), 0, WIDTH - fw))
-    out = np.zeros((HEIGHT, WIDTH), np.float32)
-    out[row : row + fh, col : col + fw] = image
-    return out
+    fitted = fit_box(ink.astype(np.float32), BOX_HEIGHT, width=BOX_WIDTH, level=0.1)
+    return place_by_centre_of_mass(fitted, HEIGHT, width=WIDTH)
 
 
 class PairNet(nn.Module):

@@ -333,13 +333,14 @@ def read_pairs(model: Model, reading: Reading, scale: float) -> Reading:
                 strip.append(reading.strip[:, :, 28 * i : 28 * (i + 1)])
             continue
         ink, box = marks[g]
-        pair = [int(p.argmax()) for p in pair_reader.digit_probabilities(paired[g])]
+        each = pair_reader.digit_probabilities(paired[g])
+        pair = [int(p.argmax()) for p in each]
         if [reading.digits[i]["class"] for i in members] == [model.classes[k] for k in pair]:
             # Cut apart already, into these two digits: where they are, and as the model saw them.
             boxes, images = [reading.segments[i].box for i in members], [reading.segments[i].image for i in members]
         else:
             boxes, images = pair_sides(model, ink, box, pair)
-        for p, k, digit_box in zip(pair_reader.digit_probabilities(paired[g]), pair, boxes):
+        for p, k, digit_box in zip(each, pair, boxes):
             digits.append({"class": model.classes[k], "probability": round(float(p[k]), 6),
                            "box": user_box(digit_box, scale)})
             digit_probs.append(p)
@@ -349,8 +350,9 @@ def read_pairs(model: Model, reading: Reading, scale: float) -> Reading:
     rest = {reading.segments[i].group for i in kept}
     reason = rejection(model, reading.logits[kept], len(groups) > 1, cut=len(rest) < len(kept)) if kept else None
     order = sorted(range(len(digits)), key=lambda i: digits[i]["box"][0])
+    # No segments or logits: they were the digit model's reading, and no longer line up with these digits.
     return Reading(tuple(digits[i] for i in order), torch.stack([digit_probs[i] for i in order]),
-                   torch.cat([strip[i] for i in order], dim=2), reason, reading.segments, reading.logits)
+                   torch.cat([strip[i] for i in order], dim=2), reason)
 
 
 def pair_sides(model: Model, ink: np.ndarray, box: tuple[int, int, int, int], pair: list[int]) -> tuple[list, list]:

@@ -23,9 +23,6 @@ from tinyvision.image.paper import clear_paper, filter2d, paper_level
 WORK_SIDE = 512  # the longest side analysed: plenty for a 20x20 result, bounded cost
 DIGIT_BOX = 20  # MNIST: the digit's bounding box fits 20x20 ...
 DIGIT_FIELD = 28  # ... inside a 28x28 field
-# Where MNIST puts the centre of mass (row, col), in pixel indices: measured on
-# its training split as 14.00 +- 0.29 both ways (the geometric centre is 13.5).
-MNIST_CENTRE = (14.0, 14.0)
 MIN_CONTRAST = 0.2  # ink must differ from paper by 20% of the full range, else "no ink"
 # Raised whenever the digit preparation changes what it gives, so that folders of digits cached as an older
 # one prepared them are prepared again (datasets/folder_cache.py). 2: tiny images enlarged first; caches
@@ -174,27 +171,31 @@ def resize_to_height(digit: np.ndarray, height: int) -> np.ndarray:
     return np.asarray(Image.fromarray(digit).resize((width, height), Image.Resampling.BILINEAR), np.float32)
 
 
-def fit_box(ink: np.ndarray, box: int = DIGIT_BOX) -> np.ndarray:
-    """Crop to the ink's bounding box and scale it to fit box x box, keeping the aspect ratio."""
-    top, left, bottom, right = ink_extent(ink)
+def fit_box(ink: np.ndarray, box: int = DIGIT_BOX, width: int | None = None, level: float = 0.0) -> np.ndarray:
+    """Crop to the bounding box of the ink brighter than `level` and scale it to fit box x box (box x `width`:
+    a pair of digits, `pair_reader`), keeping the aspect ratio."""
+    top, left, bottom, right = ink_extent(ink > level)
     crop = ink[top:bottom, left:right]
     h, w = crop.shape
-    scale = box / max(h, w)
+    scale = min(box / h, (width or box) / w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     resized = Image.fromarray(crop).resize(size, Image.Resampling.LANCZOS, reducing_gap=None)
     return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
 
 
-def place_by_centre_of_mass(digit: np.ndarray, field: int = DIGIT_FIELD) -> np.ndarray:
-    """Put the digit in a field x field image with its centre of mass at MNIST's centre."""
+def place_by_centre_of_mass(digit: np.ndarray, field: int = DIGIT_FIELD, width: int | None = None) -> np.ndarray:
+    """Put the digit in a field x field image (field x `width`) with its centre of mass at (field / 2, width / 2)
+    in pixel indices: where MNIST puts it, (14, 14), measured on its training split as 14.00 +- 0.29 both ways
+    (the geometric centre is 13.5)."""
+    width = width or field
     h, w = digit.shape
-    total = digit.sum()
+    total = max(float(digit.sum()), 1e-6)  # ink too faint to survive the resize: placed at the corner, not NaN
     rows, cols = np.arange(h), np.arange(w)
     com_r = (digit.sum(1) @ rows) / total
     com_c = (digit.sum(0) @ cols) / total
-    top = int(np.clip(round(MNIST_CENTRE[0] - com_r), 0, field - h))
-    left = int(np.clip(round(MNIST_CENTRE[1] - com_c), 0, field - w))
-    out = np.zeros((field, field), dtype=np.float32)
+    top = int(np.clip(round(field / 2 - com_r), 0, field - h))
+    left = int(np.clip(round(width / 2 - com_c), 0, width - w))
+    out = np.zeros((field, width), dtype=np.float32)
     out[top : top + h, left : left + w] = digit
     return out
 
