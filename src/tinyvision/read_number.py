@@ -125,6 +125,12 @@ PAIR_ASPECT = 0.6
 # was 0.9999 sure of became pairs ("746" -> "7146", "935" -> "0135"): 18 of the first 1,000 validation numbers
 # changed, 12 for the worse and 5 for the better; with this, only those 5 changed.
 PAIR_LIKELIER = True
+# ... and a reading the card refused is read again the same way, its marks that the pair reader reads at least
+# PAIR_RESCUE surely (and likelier than the digit model's reading of them) taken as those pairs, and answered
+# when the card's rules answer its other marks' digits (None: a refusal stays a refusal). A touching "13" or
+# "797" cut into the right digits, one of them a little doubted, was refused with the letters whose halves
+# pass for digits; the pair reader, reading the mark uncut, is a second reader of it.
+PAIR_RESCUE: float | None = None
 # How often a number answered with two or more digits is read exactly, against the product of its digits'
 # probabilities (the chance that every digit read is right): (product, exact rate) knots, interpolated. The
 # product leaves out how the number was cut (a digit dropped as noise or swallowed by its neighbour adds no
@@ -181,7 +187,7 @@ def read_number(model: Model, source) -> Prediction:
     doubted = min(reading.sure) < SLANT_DOUBT if reading.reason is None else SLANT_RESCUE is not None
     if SLANT_MAX is not None and doubted:
         reading = second_opinion(model, ink, scale, confidence, reading)
-    if PAIR_BAR is not None:
+    if PAIR_BAR is not None or PAIR_RESCUE is not None:
         reading = read_pairs(model, reading, scale)
     if len(reading.digits) > 1 and (reading.reason is not None or WHOLE_PREFER is not None):
         whole = read_whole(model, ink, scale, WHOLE_PREFER if reading.reason is None else None)
@@ -294,16 +300,17 @@ def read_segments(model: Model, ink: np.ndarray, segments: list, scale: float) -
 
 
 def read_pairs(model: Model, reading: Reading, scale: float) -> Reading:
-    """An answered `reading` with each mark that the pair reader reads as two digits at least PAIR_BAR surely
-    (PAIR_ASPECT, at most two digits found in it), and likelier than the digit model's reading of it
-    (PAIR_LIKELIER), read as those two. The card's rules then judge the digits of the other marks, as
-    `read_segments` judges them; a mark read as a pair has passed PAIR_BAR."""
+    """`reading` with each mark that the pair reader reads as two digits at least PAIR_BAR surely (a refused
+    reading: PAIR_RESCUE; PAIR_ASPECT, at most two digits found in it), and likelier than the digit model's
+    reading of it (PAIR_LIKELIER), read as those two. The card's rules then judge the digits of the other
+    marks, as `read_segments` judges them; a mark read as a pair has passed the pair reader's bar."""
     from tinyvision import pair_reader
 
-    # Only an answer is read again: the pair reader never answers what the card refused. Rescuing refusals
-    # too read more touching numbers but answered letters as pairs ("h" -> "17"): at PAIR_BAR 0.9, 7 points
-    # fewer validation letters refused (benchmarks/segment_costs.py, an earlier call with that rule).
-    if (reading.reason is not None or list(model.classes) != list("0123456789") or not reading.segments
+    # A refusal is read again only at PAIR_RESCUE: at PAIR_BAR 0.9, refusals rescued too read more touching
+    # numbers but answered letters as pairs ("h" -> "17"), 7 points fewer validation letters refused
+    # (benchmarks/segment_costs.py, an earlier call with that rule).
+    bar = PAIR_BAR if reading.reason is None else PAIR_RESCUE
+    if (bar is None or list(model.classes) != list("0123456789") or not reading.segments
             or reading.logits is None):
         return reading
     groups: dict[int, list[int]] = {}
@@ -319,7 +326,7 @@ def read_pairs(model: Model, reading: Reading, scale: float) -> Reading:
     # A pair replaces the mark's reading only when likelier than it (its digits' product): a single digit the
     # digit model is sure of stays one, however sure the pair reader of a pair.
     paired = {g: p for g, p, k, c in zip(marks, probs, best, sure)
-              if int(k) != pair_reader.NO_PAIR and float(c) >= PAIR_BAR
+              if int(k) != pair_reader.NO_PAIR and float(c) >= bar
               and (not PAIR_LIKELIER or float(c) > float(np.prod([reading.sure[i] for i in groups[g]])))}
     if not paired:
         return reading
@@ -345,8 +352,8 @@ def read_pairs(model: Model, reading: Reading, scale: float) -> Reading:
                            "box": user_box(digit_box, scale)})
             digit_probs.append(p)
         strip += list(to_uint8(images))
-    if [d["class"] for d in digits] == [d["class"] for d in reading.digits]:
-        return reading  # the pair reader agrees: the digit model's own probabilities stand
+    if reading.reason is None and [d["class"] for d in digits] == [d["class"] for d in reading.digits]:
+        return reading  # the pair reader agrees with an answer: the digit model's own probabilities stand
     rest = {reading.segments[i].group for i in kept}
     reason = rejection(model, reading.logits[kept], len(groups) > 1, cut=len(rest) < len(kept)) if kept else None
     order = sorted(range(len(digits)), key=lambda i: digits[i]["box"][0])
