@@ -325,8 +325,12 @@ def read_pairs(model: Model, reading: Reading, scale: float) -> Reading:
     sure, best = probs.max(1)
     # A pair replaces the mark's reading only when likelier than it (its digits' product): a single digit the
     # digit model is sure of stays one, however sure the pair reader of a pair.
+    # A refusal is rescued only by a pair without a digit of STROKE_DIGITS: read uncut, a letter's or a shape's
+    # strokes pass for "11", "17" or "10" as surely as they pass for them cut (at PAIR_RESCUE 0.99, each of the
+    # 18 validation letters, non-digits and words answered had a 1 or a 7 in its pair).
     paired = {g: p for g, p, k, c in zip(marks, probs, best, sure)
               if int(k) != pair_reader.NO_PAIR and float(c) >= bar
+              and (reading.reason is None or not set(f"{int(k):02d}") & set(STROKE_DIGITS))
               and (not PAIR_LIKELIER or float(c) > float(np.prod([reading.sure[i] for i in groups[g]])))}
     if not paired:
         return reading
