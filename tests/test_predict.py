@@ -349,9 +349,9 @@ def _word_photo(word: str) -> bytes:
     return encode(image, "PNG")
 
 
-def _touching_then_apart(a: np.ndarray, b: np.ndarray, c: np.ndarray, overlap: int = 2) -> bytes:
+def _touching_then_apart(a: np.ndarray, b: np.ndarray, c: np.ndarray | None, overlap: int = 2) -> bytes:
     """Three MNIST digits (28 rows each) as a number: the first two overlapping by `overlap` columns (their
-    strokes meet, so the reader must cut them apart), the third written apart."""
+    strokes meet, so the reader must cut them apart), the third written apart (None: the touching pair alone)."""
     def ink(d: np.ndarray) -> np.ndarray:
         cols = np.flatnonzero(d.max(0) > 60)
         return d[:, cols[0] : cols[-1] + 1]
@@ -361,7 +361,7 @@ def _touching_then_apart(a: np.ndarray, b: np.ndarray, c: np.ndarray, overlap: i
     pair[:, : first.shape[1]] = first
     np.maximum(pair[:, first.shape[1] - overlap :], second, out=pair[:, first.shape[1] - overlap :])
     gap, margin = np.zeros((28, 8), np.uint8), np.zeros((28, 10), np.uint8)
-    line = np.concatenate([margin, pair, gap, c, margin], 1)
+    line = np.concatenate([margin, pair, margin] if c is None else [margin, pair, gap, c, margin], 1)
     return encode(Image.fromarray(255 - line).resize((line.shape[1] * 4, 112), Image.Resampling.BICUBIC), "PNG")
 
 
@@ -933,6 +933,42 @@ def test_touching_digits_the_cut_loses_are_read_by_the_pair_reader_and_single_di
     answered = next(p for p in (model.predict(n) for n in numbers) if p.label is not None and len(p.digits) == 3)
     lefts = [d["box"][0] for d in answered.digits]
     assert lefts == sorted(lefts) and all(d["box"][2] > 0 and d["box"][3] > 0 for d in answered.digits)
+
+
+def test_a_refused_touching_pair_is_answered_by_the_pair_reader_unless_a_letter_could_pass_for_it(brief_run,
+                                                                                                   monkeypatch):
+    """A touching pair cut into the right digits, one of them a little doubted, is refused with the letters
+    whose halves pass for digits; the pair reader, reading the mark uncut, rescues it (read_number.PAIR_RESCUE)
+    unless the pair has a 1 or a 7, what a letter's or a shape's strokes pass for: those refusals stand."""
+    import tinyvision
+    import tinyvision.read_number as read_number
+    from tinyvision.datasets import load_dataset
+
+    model = tinyvision.load(brief_run.path)
+    data = load_dataset("mnist")
+    images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
+    plain = np.flatnonzero(~np.isin(labels, [1, 7]))[:240]
+    strokes = np.flatnonzero(np.isin(labels, [1, 7]))[:120]
+
+    def pairs(indices: np.ndarray) -> list[tuple[bytes, str]]:
+        return [(_touching_then_apart(images[a], images[b], None, overlap=3), f"{labels[a]}{labels[b]}")
+                for a, b in zip(indices[0::2], indices[1::2])]
+
+    def read(numbers: list[tuple[bytes, str]]) -> list[str | None]:
+        return [model.predict(n).label for n, _ in numbers]
+
+    plain_pairs, stroke_pairs = pairs(plain), pairs(strokes)
+    assert read_number.PAIR_RESCUE is not None  # on by default
+    plain_read, stroke_read = read(plain_pairs), read(stroke_pairs)
+    monkeypatch.setattr(read_number, "PAIR_RESCUE", None)
+    plain_before, stroke_before = read(plain_pairs), read(stroke_pairs)
+    rescued = [(label, truth) for label, before, (_, truth) in zip(plain_read, plain_before, plain_pairs)
+               if before is None and label is not None]
+    # Seen when this test was written, with the briefly trained run: 42 of the 120 pairs refused without the
+    # rescue, 30 of them answered with it, all 30 right; 18 of the 60 pairs of 1s and 7s refused, all still.
+    assert len(rescued) >= 15 and np.mean([label == truth for label, truth in rescued]) >= 0.9, rescued
+    assert all(a == b for a, b in zip(plain_read, plain_before) if b is not None)  # answers stand as they were
+    assert stroke_read == stroke_before  # a refused "11", "17", "71" or "77" stays refused
 
 
 def test_a_pair_read_whole_is_boxed_and_shown_digit_by_digit_where_the_digits_are(brief_run):

@@ -129,8 +129,11 @@ PAIR_LIKELIER = True
 # PAIR_RESCUE surely (and likelier than the digit model's reading of them) taken as those pairs, and answered
 # when the card's rules answer its other marks' digits (None: a refusal stays a refusal). A touching "13" or
 # "797" cut into the right digits, one of them a little doubted, was refused with the letters whose halves
-# pass for digits; the pair reader, reading the mark uncut, is a second reader of it.
-PAIR_RESCUE: float | None = None
+# pass for digits; the pair reader, reading the mark uncut, is a second reader of it. Only a pair without a digit
+# of STROKE_DIGITS rescues (`read_pairs`). Chosen on validation (benchmarks/segment_costs.py,
+# results/pair_rescue_{a,b}.json, table pair-rescue in docs/predict-serve-export.md) by numbers and single digits
+# read plus letters, other non-digits and words refused: lower bars read a few more numbers but answered letters.
+PAIR_RESCUE: float | None = 0.9
 # How often a number answered with two or more digits is read exactly, against the product of its digits'
 # probabilities (the chance that every digit read is right): (product, exact rate) knots, interpolated. The
 # product leaves out how the number was cut (a digit dropped as noise or swallowed by its neighbour adds no
