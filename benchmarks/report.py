@@ -1438,13 +1438,46 @@ def pair_reader_table(*files: dict) -> str:
                     "lrrrrrrrr", rows)
 
 
-@table("pair-reader-evaluation", "handwriting_pair_before.json", "handwriting.json", "numbers_pair_before.json",
-       "numbers.json")
+@table("pair-reader-evaluation", "handwriting_pair_before.json", "handwriting_rescue_before.json",
+       "numbers_pair_before.json", "numbers_rescue_before.json")
 def pair_reader_evaluation_table(before: dict, after: dict, numbers_before: dict, numbers_after: dict) -> str:
     """The pair reader on the evaluation sets and the test numbers: the same default runs without it
-    (PAIR_BAR None) and with it. It chose nothing: the bar was chosen on validation (pair-reader)."""
+    (PAIR_BAR None) and with it (before it rescued refusals: PAIR_RESCUE off). It chose nothing: the bar was
+    chosen on validation (pair-reader)."""
     runs_before, runs_after = same_runs("pair-reader-evaluation", before, after)
     same_model("the pair-reader-evaluation numbers", "model", numbers_before, numbers_after)
+    rows = set_rows(SET_NAMES, lambda name: runs_before, runs_after)
+    return markdown(["set", "images", "share", f"without ({len(runs_before)} runs)", "with (same runs)"],
+                    "lrlrr", rows + number_rows(numbers_before, numbers_after))
+
+
+@table("pair-rescue", "pair_rescue_a.json", "pair_rescue_b.json")
+def pair_rescue_table(*files: dict) -> str:
+    """The bar the pair reader must clear to answer a refused reading's mark as a pair without a 1 or a 7
+    (read_number.PAIR_RESCUE), on validation (benchmarks/segment_costs.py, two calls on one seed-0 default run);
+    the bar in use is marked, and it has the most points."""
+    if len({f["run"] for f in files}) != 1 or len({f["numbers_set"] for f in files}) != 1:
+        raise ReportError("the pair-rescue files must come from one run and one set of numbers")
+    rows = bar_sweep([v for f in files for v in f["variants"]], "PAIR_RESCUE", pair_points, "none",
+                     lambda v: [pct(v["numbers_not_answered"]), pct(v["words_refused"])])
+    first = files[0]
+    return markdown(["a refusal's mark answered as a pair when at least", "numbers read exactly",
+                     "… some digits touching", f"single digits right ({count(first['singles'])})", "… refused",
+                     f"letters refused ({count(first['letters'])})",
+                     f"other non-digits refused ({count(first['negatives'])})", "numbers unanswered",
+                     f"words refused ({count(first['words'])})",
+                     "numbers + single digits read, letters, other non-digits and words refused, points"],
+                    "lrrrrrrrrr", rows)
+
+
+@table("pair-rescue-evaluation", "handwriting_rescue_before.json", "handwriting.json", "numbers_rescue_before.json",
+       "numbers.json")
+def pair_rescue_evaluation_table(before: dict, after: dict, numbers_before: dict, numbers_after: dict) -> str:
+    """The pair rescue on the evaluation sets and the test numbers: the same default runs without it
+    (PAIR_RESCUE None, the pair reader on) and with it. It chose nothing: the bar was chosen on validation
+    (pair-rescue)."""
+    runs_before, runs_after = same_runs("pair-rescue-evaluation", before, after)
+    same_model("the pair-rescue-evaluation numbers", "model", numbers_before, numbers_after)
     rows = set_rows(SET_NAMES, lambda name: runs_before, runs_after)
     return markdown(["set", "images", "share", f"without ({len(runs_before)} runs)", "with (same runs)"],
                     "lrlrr", rows + number_rows(numbers_before, numbers_after))

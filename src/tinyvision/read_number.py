@@ -14,7 +14,8 @@ spread-out probabilities), when digits cut apart among several marks are not
 sure as a whole (a word's letters cut into pieces, SEVERAL_CUT_BAR; lower for
 a reading without a 1 or a 7, the digits a letter's strokes pass for), or when
 the image holds more marks than a number has, or no ink at all (a blank
-page): reason "not a digit".
+page): reason "not a digit". A mark that may be two touching digits is also read whole by the pair reader
+(`pair_reader`; PAIR_BAR), which may also answer a refusal with a pair without a 1 or a 7 (PAIR_RESCUE).
 """
 
 from __future__ import annotations
@@ -138,18 +139,18 @@ PAIR_RESCUE: float | None = 0.9
 # probabilities (the chance that every digit read is right): (product, exact rate) knots, interpolated. The
 # product leaves out how the number was cut (a digit dropped as noise or swallowed by its neighbour adds no
 # factor): on the API red team's numbers of small and touching digits, those answered at 0.99-0.999 were wrong
-# 7% of the time. Fitted on validation numbers with the default recipe's seed-0 model, and used for every digit
-# model (benchmarks/number_confidence.py, results/number_confidence.json, table number-confidence); None: the
-# product stands.
+# 7% of the time. Fitted on validation numbers with the default recipe's seed-0 model (again once the pair reader
+# and its rescue were on), and used for every digit model (benchmarks/number_confidence.py,
+# results/number_confidence.json, table number-confidence); None: the product stands.
 NUMBER_CONFIDENCE: list[list[float]] | None = [
     [0.0, 0.0],
-    [0.817821, 0.755418],
-    [0.977802, 0.885449],
-    [0.993987, 0.962848],
-    [0.997397, 0.987616],
-    [0.99882, 0.996904],
-    [0.999689, 0.997412],
-    [1.0, 0.997412],
+    [0.834289, 0.781538],
+    [0.982516, 0.92],
+    [0.994764, 0.953846],
+    [0.997877, 0.981538],
+    [0.999203, 0.994861],
+    [0.999809, 0.998148],
+    [1.0, 0.998148],
 ]
 
 
