@@ -947,8 +947,8 @@ def test_a_refused_touching_pair_is_answered_by_the_pair_reader_unless_a_letter_
     model = tinyvision.load(brief_run.path)
     data = load_dataset("mnist")
     images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
-    plain = np.flatnonzero(~np.isin(labels, [1, 7]))[:240]
-    strokes = np.flatnonzero(np.isin(labels, [1, 7]))[:120]
+    plain = np.flatnonzero(~np.isin(labels, [1, 7]))[:160]
+    strokes = np.flatnonzero(np.isin(labels, [1, 7]))[:80]
 
     def pairs(indices: np.ndarray) -> list[tuple[bytes, str]]:
         return [(_touching_then_apart(images[a], images[b], None, overlap=3), f"{labels[a]}{labels[b]}")
@@ -964,9 +964,9 @@ def test_a_refused_touching_pair_is_answered_by_the_pair_reader_unless_a_letter_
     plain_before, stroke_before = read(plain_pairs), read(stroke_pairs)
     rescued = [(label, truth) for label, before, (_, truth) in zip(plain_read, plain_before, plain_pairs)
                if before is None and label is not None]
-    # Seen when this test was written, with the briefly trained run: 42 of the 120 pairs refused without the
-    # rescue, 30 of them answered with it, all 30 right; 18 of the 60 pairs of 1s and 7s refused, all still.
-    assert len(rescued) >= 15 and np.mean([label == truth for label, truth in rescued]) >= 0.9, rescued
+    # Seen when this test was written, with the briefly trained run: 29 of the 80 pairs refused without the
+    # rescue, 21 of them answered with it, all 21 right; 16 of the 40 pairs of 1s and 7s refused, all still.
+    assert len(rescued) >= 10 and np.mean([label == truth for label, truth in rescued]) >= 0.9, rescued
     assert all(a == b for a, b in zip(plain_read, plain_before) if b is not None)  # answers stand as they were
     assert stroke_read == stroke_before  # a refused "11", "17", "71" or "77" stays refused
 
