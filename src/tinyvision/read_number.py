@@ -128,8 +128,8 @@ PAIR_ASPECT = 0.6
 PAIR_LIKELIER = True
 # ... and a reading the card refused is read again the same way, its marks that the pair reader reads at least
 # PAIR_RESCUE surely (and likelier than the digit model's reading of them) taken as those pairs, and answered
-# when the card's rules answer its other marks' digits (None: a refusal stays a refusal). A touching "13" or
-# "797" cut into the right digits, one of them a little doubted, was refused with the letters whose halves
+# when the card's rules answer its other marks' digits (None: a refusal stays a refusal). A touching "32" or
+# "443" cut into the right digits, one of them a little doubted, was refused with the letters whose halves
 # pass for digits; the pair reader, reading the mark uncut, is a second reader of it. Only a pair without a digit
 # of STROKE_DIGITS rescues (`read_pairs`). Chosen on validation (benchmarks/segment_costs.py,
 # results/pair_rescue_{a,b}.json, table pair-rescue in docs/predict-serve-export.md) by numbers and single digits
