@@ -1345,17 +1345,24 @@ def number_rows(before: dict, after: dict, title: str = "test numbers (seed-0 ru
     return rows
 
 
+def reader_evaluation(what: str, before: dict, after: dict, numbers_before: dict, numbers_after: dict,
+                      arms: tuple[str, str] = ("before", "after")) -> str:
+    """A reading rule on every evaluation set and the test numbers, read by the same default runs before and
+    after it (`arms` names the two columns): share right or refused, mean +- std over the runs."""
+    runs_before, runs_after = same_runs(what, before, after)
+    same_model(f"the {what} numbers", "model", numbers_before, numbers_after)
+    rows = set_rows(SET_NAMES, lambda name: runs_before, runs_after)
+    return markdown(["set", "images", "share", f"{arms[0]} ({len(runs_before)} runs)", f"{arms[1]} (same runs)"],
+                    "lrlrr", rows + number_rows(numbers_before, numbers_after))
+
+
 @table("slant-second-opinion-evaluation", "handwriting_slant_before.json", "handwriting_slant.json",
        "numbers_slant_before.json", "numbers_slant.json")
 def slant_second_opinion_evaluation_table(before: dict, after: dict, numbers_before: dict,
                                           numbers_after: dict) -> str:
     """The slant second opinion on the evaluation sets and the test numbers: the same default runs before and
     after. It chose nothing: the settings were chosen on validation (slant-second-opinion)."""
-    runs_before, runs_after = same_runs("slant-second-opinion-evaluation", before, after)
-    same_model("the slant-second-opinion-evaluation numbers", "model", numbers_before, numbers_after)
-    rows = set_rows(SET_NAMES, lambda name: runs_before, runs_after)
-    return markdown(["set", "images", "share", f"before ({len(runs_before)} runs)", "after (same runs)"],
-                    "lrlrr", rows + number_rows(numbers_before, numbers_after))
+    return reader_evaluation("slant-second-opinion-evaluation", before, after, numbers_before, numbers_after)
 
 
 def refusal_points(v: dict) -> float:
@@ -1419,23 +1426,30 @@ def pair_points(v: dict) -> float:
     return refusal_points(v) + 100 * v["singles_right"]
 
 
+def pair_bar_table(what: str, files: tuple[dict, ...], name: str, heading: str, extra: dict[str, str]) -> str:
+    """A pair-reader bar (read_number `name`) swept on validation (benchmarks/segment_costs.py, calls on one
+    seed-0 default run): the reading columns, then `extra` ({header: key of each row, shown as a share}), then
+    the points it is chosen by (`pair_points`); the bar in use is marked, and it must have the most points."""
+    if len({f["run"] for f in files}) != 1 or len({f["numbers_set"] for f in files}) != 1:
+        raise ReportError(f"the {what} files must come from one run and one set of numbers")
+    rows = bar_sweep([v for f in files for v in f["variants"]], name, pair_points, "none",
+                     lambda v: [pct(v[key]) for key in extra.values()])
+    first = files[0]
+    return markdown([heading, "numbers read exactly", "… some digits touching",
+                     f"single digits right ({count(first['singles'])})", "… refused",
+                     f"letters refused ({count(first['letters'])})",
+                     f"other non-digits refused ({count(first['negatives'])})", *extra,
+                     "numbers + single digits read, letters, other non-digits and words refused, points"],
+                    "l" + "r" * (7 + len(extra)), rows)
+
+
 @table("pair-reader", "pair_reader_a.json", "pair_reader_b.json")
 def pair_reader_table(*files: dict) -> str:
     """The bar the pair reader must clear to read a mark as two digits (read_number.PAIR_BAR), on validation
     (benchmarks/segment_costs.py, two calls on one seed-0 default run); the bar in use is marked, and it has
     the most points."""
-    if len({f["run"] for f in files}) != 1 or len({f["numbers_set"] for f in files}) != 1:
-        raise ReportError("the pair-reader files must come from one run and one set of numbers")
-    rows = bar_sweep([v for f in files for v in f["variants"]], "PAIR_BAR", pair_points, "none",
-                     lambda v: [pct(v["words_refused"])])
-    first = files[0]
-    return markdown(["pair reader: a mark read as two digits when at least", "numbers read exactly",
-                     "… some digits touching", f"single digits right ({count(first['singles'])})", "… refused",
-                     f"letters refused ({count(first['letters'])})",
-                     f"other non-digits refused ({count(first['negatives'])})",
-                     f"words refused ({count(first['words'])})",
-                     "numbers + single digits read, letters, other non-digits and words refused, points"],
-                    "lrrrrrrrr", rows)
+    return pair_bar_table("pair-reader", files, "PAIR_BAR", "pair reader: a mark read as two digits when at least",
+                          {f"words refused ({count(files[0]['words'])})": "words_refused"})
 
 
 @table("pair-reader-evaluation", "handwriting_pair_before.json", "handwriting_rescue_before.json",
@@ -1444,11 +1458,8 @@ def pair_reader_evaluation_table(before: dict, after: dict, numbers_before: dict
     """The pair reader on the evaluation sets and the test numbers: the same default runs without it
     (PAIR_BAR None) and with it (before it rescued refusals: PAIR_RESCUE off). It chose nothing: the bar was
     chosen on validation (pair-reader)."""
-    runs_before, runs_after = same_runs("pair-reader-evaluation", before, after)
-    same_model("the pair-reader-evaluation numbers", "model", numbers_before, numbers_after)
-    rows = set_rows(SET_NAMES, lambda name: runs_before, runs_after)
-    return markdown(["set", "images", "share", f"without ({len(runs_before)} runs)", "with (same runs)"],
-                    "lrlrr", rows + number_rows(numbers_before, numbers_after))
+    return reader_evaluation("pair-reader-evaluation", before, after, numbers_before, numbers_after,
+                             ("without", "with"))
 
 
 @table("pair-rescue", "pair_rescue_a.json", "pair_rescue_b.json")
@@ -1456,18 +1467,9 @@ def pair_rescue_table(*files: dict) -> str:
     """The bar the pair reader must clear to answer a refused reading's mark as a pair without a 1 or a 7
     (read_number.PAIR_RESCUE), on validation (benchmarks/segment_costs.py, two calls on one seed-0 default run);
     the bar in use is marked, and it has the most points."""
-    if len({f["run"] for f in files}) != 1 or len({f["numbers_set"] for f in files}) != 1:
-        raise ReportError("the pair-rescue files must come from one run and one set of numbers")
-    rows = bar_sweep([v for f in files for v in f["variants"]], "PAIR_RESCUE", pair_points, "none",
-                     lambda v: [pct(v["numbers_not_answered"]), pct(v["words_refused"])])
-    first = files[0]
-    return markdown(["a refusal's mark answered as a pair when at least", "numbers read exactly",
-                     "… some digits touching", f"single digits right ({count(first['singles'])})", "… refused",
-                     f"letters refused ({count(first['letters'])})",
-                     f"other non-digits refused ({count(first['negatives'])})", "numbers unanswered",
-                     f"words refused ({count(first['words'])})",
-                     "numbers + single digits read, letters, other non-digits and words refused, points"],
-                    "lrrrrrrrrr", rows)
+    return pair_bar_table("pair-rescue", files, "PAIR_RESCUE", "a refusal's mark answered as a pair when at least",
+                          {"numbers unanswered": "numbers_not_answered",
+                           f"words refused ({count(files[0]['words'])})": "words_refused"})
 
 
 @table("pair-rescue-evaluation", "handwriting_rescue_before.json", "handwriting.json", "numbers_rescue_before.json",
@@ -1476,11 +1478,8 @@ def pair_rescue_evaluation_table(before: dict, after: dict, numbers_before: dict
     """The pair rescue on the evaluation sets and the test numbers: the same default runs without it
     (PAIR_RESCUE None, the pair reader on) and with it. It chose nothing: the bar was chosen on validation
     (pair-rescue)."""
-    runs_before, runs_after = same_runs("pair-rescue-evaluation", before, after)
-    same_model("the pair-rescue-evaluation numbers", "model", numbers_before, numbers_after)
-    rows = set_rows(SET_NAMES, lambda name: runs_before, runs_after)
-    return markdown(["set", "images", "share", f"without ({len(runs_before)} runs)", "with (same runs)"],
-                    "lrlrr", rows + number_rows(numbers_before, numbers_after))
+    return reader_evaluation("pair-rescue-evaluation", before, after, numbers_before, numbers_after,
+                             ("without", "with"))
 
 
 CUT_READING_SETS = {"numbers": "validation numbers", "singles": "single validation digits",
