@@ -191,8 +191,7 @@ def read_number(model: Model, source) -> Prediction:
     doubted = min(reading.sure) < SLANT_DOUBT if reading.reason is None else SLANT_RESCUE is not None
     if SLANT_MAX is not None and doubted:
         reading = second_opinion(model, ink, scale, confidence, reading)
-    if PAIR_BAR is not None or PAIR_RESCUE is not None:
-        reading = read_pairs(model, reading, scale)
+    reading = read_pairs(model, reading, scale)  # as it was when neither pair bar is set
     if len(reading.digits) > 1 and (reading.reason is not None or WHOLE_PREFER is not None):
         whole = read_whole(model, ink, scale, WHOLE_PREFER if reading.reason is None else None)
         if whole is not None and (reading.reason is not None or not WHOLE_LIKELIER
