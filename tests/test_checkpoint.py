@@ -245,3 +245,30 @@ def test_a_checkpoint_under_a_name_that_is_not_utf8_is_named_not_blamed(tmp_path
     with pytest.raises(TinyVisionError, match="its path is not UTF-8 text") as refused:
         load_model(folder / "m.safetensors")
     assert "not a readable" not in str(refused.value)
+
+
+def test_a_small_model_loads_without_torchs_compiler_and_checking_shapes_draws_no_random_numbers(tmp_path):
+    import subprocess
+    import sys
+
+    from tinyvision.checkpoint import check_tensors
+    from tinyvision.models import fits
+
+    # Checking a card's shapes on the meta device made torch import its compiler (1.5 s): `tinyvision
+    # predict` took 4 s for one digit, more than a third of it that. A small model's shapes are checked on
+    # the CPU; a fresh process that loads one and reads a batch never imports torch._dynamo.
+    save_model(tmp_path / "m.safetensors", create_model("tvnet-digits", (1, 28, 28), 10), card("tvnet-digits"))
+    script = ("import sys, torch\nfrom tinyvision.checkpoint import load_model\n"
+              f"model, _ = load_model({str(tmp_path / 'm.safetensors')!r})\nmodel(torch.zeros(2, 1, 28, 28))\n"
+              "print('torch._dynamo' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
+    # The throwaway model draws nothing from the global generator: a seeded run's weights do not depend on
+    # whether its shapes were checked first.
+    torch.manual_seed(0)
+    straight = create_model("tvnet-digits", (1, 28, 28), 10).state_dict()
+    torch.manual_seed(0)
+    assert fits("tvnet-digits", (1, 28, 28), 10) and fits("mlp", (1, 28, 28), 10)
+    check_tensors(tmp_path / "m.safetensors", card("tvnet-digits"))
+    checked = create_model("tvnet-digits", (1, 28, 28), 10).state_dict()
+    assert all(torch.equal(straight[k], checked[k]) for k in straight)

@@ -26,7 +26,7 @@ from torch import nn
 from tinyvision.atomic import atomic_path
 from tinyvision.errors import TinyVisionError
 from tinyvision.inference import TTA
-from tinyvision.models import create_model
+from tinyvision.models import create_model, shapes_only
 from tinyvision.normalization import MIN_STD, Normalization
 from tinyvision.typed_json import is_int, is_number, typed
 
@@ -275,11 +275,12 @@ INT_DTYPES = ("I64", "I32")
 
 
 def check_tensors(path: Path, card: ModelCard) -> None:
-    """The file's tensors, from its header alone, against the model its card describes, built on the meta
-    device (shapes, no memory): the same names, shapes and kinds of number, or one line saying which
-    differs. A card may describe a model of gigabytes (an MLP on 1024x1024 images) or the header a
-    tensor of gigabytes in a file of kilobytes; neither is allocated unless the file holds it."""
-    with torch.device("meta"):
+    """The file's tensors, from its header alone, against the model its card describes, built only for its
+    shapes (on the meta device, no memory, unless it is small: `shapes_only`): the same names, shapes and
+    kinds of number, or one line saying which differs. A card may describe a model of gigabytes (an MLP on
+    1024x1024 images) or the header a tensor of gigabytes in a file of kilobytes; neither is allocated
+    unless the file holds it."""
+    with shapes_only(card.input_shape, len(card.classes)):
         wanted = create_model(card.model, card.input_shape, len(card.classes)).state_dict()
     try:
         with safetensors.safe_open(text_path(path), framework="pt") as f:

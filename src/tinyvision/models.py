@@ -7,7 +7,8 @@ the loss live outside. No model hard-codes a resolution: sizes derive from the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -36,11 +37,31 @@ def create_model(name: str, input_shape: InputShape, num_classes: int) -> nn.Mod
     return MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes)
 
 
-def fits(name: str, input_shape: InputShape, num_classes: int) -> bool:
-    """Whether the model can take images of `input_shape`: a forward pass on the meta device, which
-    computes every shape and no value, so it costs milliseconds even for large images."""
-    try:
+# A throwaway model for its shapes is built and run on the CPU when its inputs are this small and its classes
+# this few: every registered model is then under 14 M weights, built and run in milliseconds. Larger ones go
+# to the meta device (shapes, no memory), whose first forward costs torch about 1.5 s of imports (its
+# convolution and BatchNorm meta kernels): every `train` and every checkpoint load paid that.
+SMALL_INPUT = 3 * 64 * 64
+SMALL_CLASSES = 1000
+
+
+@contextmanager
+def shapes_only(input_shape: InputShape, num_classes: int) -> Iterator[None]:
+    """The device to build a model on only for its shapes, without drawing from torch's global random
+    generator (a training run's weights must not depend on whether its shapes were checked)."""
+    c, h, w = input_shape
+    if c * h * w > SMALL_INPUT or num_classes > SMALL_CLASSES:
         with torch.device("meta"):
+            yield
+        return
+    with torch.random.fork_rng(devices=[]), torch.device("cpu"), torch.no_grad():
+        yield
+
+
+def fits(name: str, input_shape: InputShape, num_classes: int) -> bool:
+    """Whether the model can take images of `input_shape`: one forward pass of a throwaway model."""
+    try:
+        with shapes_only(input_shape, num_classes):
             MODELS[name](input_shape=input_shape, num_classes=num_classes).eval()(torch.zeros(1, *input_shape))
     except RuntimeError:  # a pooling that shrinks the image to nothing
         return False
