@@ -86,3 +86,16 @@ def mnist() -> tuple[np.ndarray, np.ndarray]:
 
     data = load_dataset("mnist")
     return data.test_images[:, 0].numpy().astype(np.float32) / 255.0, data.test_labels.numpy()
+
+
+@pytest.fixture(scope="session")
+def brief_digit_run(tmp_path_factory):
+    """A real digit model of the default recipe, trained briefly (120 steps on the bundled MNIST, about 95% on
+    its test set): trained once for the whole session and shared by the tests that read with it (predict,
+    the server, the one path). Reading changes nothing in its folder."""
+    import tinyvision
+
+    run = tinyvision.train(out=tmp_path_factory.mktemp("brief") / "run", epochs=1, limit_batches=120, device="cpu",
+                           progress=False, plots=False)
+    assert run.metrics["test_acc"] > 0.9
+    return run

@@ -59,9 +59,8 @@ def assert_same_answers(model, images, labels, paths, cli, served=None):
     return confusion_matrix(probs.argmax(1), labels, len(model.classes))
 
 
-def test_mnist_files_predicted_with_prep_resize_match_evaluate(tmp_path, capsys):
-    run = tinyvision.train(out=tmp_path / "run", epochs=1, limit_batches=40, device="cpu", progress=False,
-                           plots=False)
+def test_mnist_files_predicted_with_prep_resize_match_evaluate(brief_digit_run, tmp_path, capsys):
+    run = brief_digit_run
     model = tinyvision.load(run.path, preparation="resize")  # the file is the dataset image: no digit prep
     data = load_dataset("mnist")
     images, labels = data.test_images[:1000], data.test_labels[:1000]
@@ -74,12 +73,11 @@ def test_mnist_files_predicted_with_prep_resize_match_evaluate(tmp_path, capsys)
         assert round(report["test_abstained"] * len(cli)) == sum(c is None for c in cli)
 
 
-def test_mnist_files_predicted_as_users_predict_them_match_evaluate_and_the_server(tmp_path, capsys):
+def test_mnist_files_predicted_as_users_predict_them_match_evaluate_and_the_server(brief_digit_run, tmp_path, capsys):
     # With the digit preparation users get by default, a test digit saved as a PNG was prepared a second time
     # by the number reader: 7 of 2,000 answers differed from what evaluate counted, each wrong (an 8 read
     # "53"). A file holding a dataset image is now read as evaluation reads it.
-    run = tinyvision.train(out=tmp_path / "run", epochs=1, limit_batches=40, device="cpu", progress=False,
-                           plots=False)
+    run = brief_digit_run
     model = tinyvision.load(run.path)
     assert model.preparation.mode == "digit"
     data = load_dataset("mnist")

@@ -85,14 +85,10 @@ def test_exif_orientation_is_honoured():
     assert pixels.shape[0] / shown[1] == pytest.approx(pixels.shape[1] / shown[0], rel=0.05)
 
 
-@pytest.fixture(scope="module")
-def brief_run(tmp_path_factory):
-    """A digit model of the default recipe trained briefly (120 steps), shared by the tests that read numbers
-    with it: reading changes nothing in its folder."""
-    import tinyvision
-
-    return tinyvision.train(out=tmp_path_factory.mktemp("brief") / "run", epochs=1, limit_batches=120, device="cpu",
-                            progress=False, plots=False)
+@pytest.fixture
+def brief_run(brief_digit_run):
+    """The session's briefly trained digit model (conftest.brief_digit_run)."""
+    return brief_digit_run
 
 
 def mode_variants(image: Image.Image) -> dict[str, bytes]:

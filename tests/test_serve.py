@@ -223,13 +223,10 @@ def browser_or_skip():
     return sync_playwright
 
 
-@pytest.fixture(scope="module")
-def trained_digits(tmp_path_factory) -> Path:
-    """A real digit model: 120 steps of the default recipe on the bundled MNIST (about 95% on its test set)."""
-    run = tinyvision.train(out=tmp_path_factory.mktemp("digits") / "run", epochs=1, limit_batches=120,
-                           device="cpu", progress=False, plots=False)
-    assert run.metrics["test_acc"] > 0.9
-    return run.path
+@pytest.fixture
+def trained_digits(brief_digit_run) -> Path:
+    """A real digit model: the session's 120 steps of the default recipe (conftest.brief_digit_run)."""
+    return brief_digit_run.path
 
 
 @pytest.fixture
