@@ -3,15 +3,16 @@
 A number's probability was the product of its digits' calibrated probabilities: the chance that every digit
 read is right. It leaves out how the number was cut: a digit dropped as noise, or a 1 swallowed by its
 neighbour, adds no factor, and numbers answered at 0.99-0.999 were wrong about 7% of the time (API red team,
-finding 1). `fit` reads validation numbers (`number_photos.py build --source val`: MNIST validation digits)
-through `Model.predict`, as a user's photo is read, and fits the exact-reading rate of the answers of two or
-more digits against that product: quantile bins of the product, made monotone (pool adjacent violators).
+finding 1). `fit` reads validation numbers (`number_photos.py build --source val`: MNIST validation digits; `--source
+writers-val`: other writers' validation digits) through `Model.predict`, as a user's photo is read, and fits
+the exact-reading rate of the answers of two or more digits against that product, each set weighing the same:
+quantile bins of the product, made monotone (pool adjacent violators).
 Those knots are `read_number.NUMBER_CONFIDENCE`. `check` measures the reliability and the expected
 calibration error (ECE) of the product and of the calibrated probability on other sets, test sets once the
 knots are fixed.
 
     OMP_NUM_THREADS=1 python benchmarks/number_confidence.py fit /tmp/tta4/default-seed0 \\
-        --numbers /tmp/numbers-val4k --out benchmarks/results/number_confidence.json
+        --numbers /tmp/numbers-val4k --numbers /tmp/numbers-writers-val --out benchmarks/results/number_confidence.json
     OMP_NUM_THREADS=1 python benchmarks/number_confidence.py check /tmp/tta4/default-seed0 \\
         --numbers /tmp/numbers --numbers /tmp/numbers-writers --out benchmarks/results/number_confidence_test.json
 """
@@ -57,11 +58,17 @@ def answered_numbers(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r["read"] is not None and r["digits"] >= 2]
 
 
-def fit_knots(x: np.ndarray, right: np.ndarray, bins: int = BINS) -> list[list[float]]:
-    """(product, exact rate) knots: quantile bins of x, their mean x and rate, pooled until the rate rises with
-    x; then (0, 0) below and the top bin's rate at 1."""
+def fit_knots(x: np.ndarray, right: np.ndarray, weight: np.ndarray | None = None,
+              bins: int = BINS) -> list[list[float]]:
+    """(product, exact rate) knots: bins of x holding equal weight, their weighted mean x and rate, pooled
+    until the rate rises with x; then (0, 0) below and the top bin's rate at 1."""
+    weight = np.ones_like(x) if weight is None else weight
     order = np.argsort(x, kind="stable")
-    blocks = [[float(x[i].sum()), float(right[i].sum()), len(i)] for i in np.array_split(order, bins) if len(i)]
+    x, right, weight = x[order], right[order], weight[order]
+    below = np.cumsum(weight) - weight  # the weight of the answers under each one
+    bin_of = np.minimum((below / weight.sum() * bins).astype(int), bins - 1)
+    blocks = [[float((weight * x)[inside].sum()), float((weight * right)[inside].sum()), float(weight[inside].sum())]
+              for inside in (bin_of == b for b in range(bins)) if inside.any()]
     pooled: list[list[float]] = []
     for block in blocks:
         pooled.append(list(block))
@@ -104,7 +111,7 @@ def main() -> None:
     parser.add_argument("mode", choices=("fit", "check"))
     parser.add_argument("run", type=Path, help="a digit run folder")
     parser.add_argument("--numbers", type=Path, action="append", required=True,
-                        help="a number set (benchmarks/number_photos.py build); fit: one validation set")
+                        help="a number set (benchmarks/number_photos.py build); fit: validation sets, weighed equally")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     from tinyvision.checkpoint import stored_digest
@@ -113,11 +120,15 @@ def main() -> None:
     with recorded() as provenance:
         sets = {str(folder): readings(args.run, folder) for folder in args.numbers}
         if args.mode == "fit":
-            (rows,) = sets.values()
-            numbers = answered_numbers(rows)
-            knots = fit_knots(np.array([r["product"] for r in numbers]),
-                              np.array([r["read"] == r["truth"] for r in numbers], dtype=float))
-            result = {"knots": knots, "fitted_on": str(args.numbers[0]), **measured(rows, knots)}
+            # Each validation set is one population of writers and weighs the same, however many numbers it
+            # holds: 4,000 numbers of MNIST's writers would outweigh 1,000 of other writers four to one.
+            answers = [answered_numbers(rows) for rows in sets.values()]
+            pick = [(r, 1.0 / len(numbers)) for numbers in answers for r in numbers]
+            knots = fit_knots(np.array([r["product"] for r, _ in pick]),
+                              np.array([r["read"] == r["truth"] for r, _ in pick], dtype=float),
+                              np.array([w for _, w in pick]))
+            result = {"knots": knots, "fitted_on": list(sets), "weighting": "each set equally",
+                      "sets": {name: measured(rows, knots) for name, rows in sets.items()}}
         else:
             result = {"knots_in_use": NUMBER_CONFIDENCE,
                       "sets": {name: measured(rows, None) for name, rows in sets.items()}}
