@@ -1880,15 +1880,18 @@ def merged_bin(bins: list[dict], low: float, high: float) -> str:
 @table("number-confidence", "number_confidence.json", "number_confidence_test.json")
 def number_confidence_table(fit: dict, check: dict) -> str:
     """A number's stated probability against how often such numbers are read exactly, before (the product of
-    its digits' probabilities) and after the knots fitted on validation numbers (read_number.NUMBER_CONFIDENCE),
-    which must be the fitted ones; test sets read once with the knots fixed."""
+    its digits' probabilities) and after the knots fitted on validation numbers of MNIST's writers and of other
+    writers, each set weighing the same (read_number.NUMBER_CONFIDENCE), which must be the fitted ones; test sets
+    read once with the knots fixed."""
     from tinyvision.read_number import NUMBER_CONFIDENCE
 
     if NUMBER_CONFIDENCE != fit["knots"] or check["knots_in_use"] != fit["knots"]:
         raise ReportError("read_number.NUMBER_CONFIDENCE is not the fit in number_confidence.json; rerun both")
     same_model("the number-confidence files", "run", fit, check)
-    sets = [("validation: MNIST validation digits (fitted here)", fit, "product", "with_knots")]
-    names = {"/tmp/numbers": "test: MNIST test digits", "/tmp/numbers-writers": "test: other writers' digits"}
+    names = {"/tmp/numbers-val4k": "validation: MNIST validation digits (fitted here)",
+             "/tmp/numbers-writers-val": "validation: other writers' digits (fitted here)",
+             "/tmp/numbers": "test: MNIST test digits", "/tmp/numbers-writers": "test: other writers' digits"}
+    sets = [(names.get(k, k), m, "product", "with_knots") for k, m in fit["sets"].items()]
     sets += [(names.get(k, k), m, "product", "probability") for k, m in check["sets"].items()]
     rows = []
     for name, m, before, after in sets:
