@@ -2165,6 +2165,14 @@ def inference_table(data: dict) -> str:
     return markdown(["model", "batch", *RUNTIMES.values(), "same answer as PyTorch"], "lrrrrr", rows)
 
 
+@table("cold-start", "cold_start.json")
+def cold_start_table(data: dict) -> str:
+    """`tinyvision predict RUN IMAGE` from the shell, per source tree, against importing torch in the same run."""
+    rows = [[f"`{label}`" if label == "import torch" else label, f"{data['median_seconds'][label]:.2f} s",
+             f"{data['ratio_to_reference'][label]:.2f} x"] for label in data["median_seconds"]]
+    return markdown(["process", f"median wall time ({data['repeats']} runs)", "x `import torch`"], "lrr", rows)
+
+
 @table("distributed", "distributed.json")
 def distributed_table(data: dict) -> str:
     rows = []
