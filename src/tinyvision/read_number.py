@@ -126,11 +126,6 @@ PAIR_ASPECT = 0.6
 # was 0.9999 sure of became pairs ("746" -> "7146", "935" -> "0135"): 18 of the first 1,000 validation numbers
 # changed, 12 for the worse and 5 for the better; with this, only those 5 changed.
 PAIR_LIKELIER = True
-# ... except that a mark of an answered reading read as one digit, at least PAIR_WIDE x as wide as tall, is
-# read as the pair when the pair reader is at least PAIR_WIDE_BAR sure of it, likelier or not: a touching "21"
-# squeezed into one digit's box reads as a sure "2" to the digit model. None: no such rule.
-PAIR_WIDE: float | None = None
-PAIR_WIDE_BAR = 0.9
 # ... and a reading the card refused is read again the same way, its marks that the pair reader reads at least
 # PAIR_RESCUE surely (and likelier than the digit model's reading of them) taken as those pairs, and answered
 # when the card's rules answer its other marks' digits (None: a refusal stays a refusal). A touching "32" or
@@ -342,12 +337,10 @@ def read_pairs(model: Model, reading: Reading, scale: float) -> Reading:
     # A refusal is rescued only by a pair without a digit of STROKE_DIGITS: read uncut, a letter's or a shape's
     # strokes pass for "11", "17" or "10" as surely as they pass for them cut (at PAIR_RESCUE 0.99, each of the
     # 18 validation letters, non-digits and words answered had a 1 or a 7 in its pair).
-    wide = {g for g, (ink, _) in marks.items() if reading.reason is None and PAIR_WIDE is not None
-            and len(groups[g]) == 1 and ink.shape[1] >= PAIR_WIDE * ink.shape[0]}
     paired = {g: p for g, p, k, c in zip(marks, probs, best, sure)
-              if int(k) != pair_reader.NO_PAIR and float(c) >= (PAIR_WIDE_BAR if g in wide else bar)
+              if int(k) != pair_reader.NO_PAIR and float(c) >= bar
               and (reading.reason is None or not set(f"{int(k):02d}") & set(STROKE_DIGITS))
-              and (not PAIR_LIKELIER or g in wide or float(c) > float(np.prod([reading.sure[i] for i in groups[g]])))}
+              and (not PAIR_LIKELIER or float(c) > float(np.prod([reading.sure[i] for i in groups[g]])))}
     if not paired:
         return reading
     digits, digit_probs, strip, kept = [], [], [], []
