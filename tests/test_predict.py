@@ -85,12 +85,6 @@ def test_exif_orientation_is_honoured():
     assert pixels.shape[0] / shown[1] == pytest.approx(pixels.shape[1] / shown[0], rel=0.05)
 
 
-@pytest.fixture
-def brief_run(brief_digit_run):
-    """The session's briefly trained digit model (conftest.brief_digit_run)."""
-    return brief_digit_run
-
-
 def mode_variants(image: Image.Image) -> dict[str, bytes]:
     """One dark-on-light digit photo in many formats, bit depths and colour modes."""
     gray16 = Image.fromarray(np.asarray(image).astype(np.uint16) * 257)
@@ -213,14 +207,14 @@ def test_colour_models_are_resized_not_digit_prepared():
         choose_preparation("resize", (3, 32, 32), "digit")
 
 
-def test_an_8x8_scan_of_a_digit_is_read_better_enlarged_first(brief_run, tmp_path, monkeypatch):
+def test_an_8x8_scan_of_a_digit_is_read_better_enlarged_first(brief_digit_run, tmp_path, monkeypatch):
     """An 8x8 grid (a low-resolution scan, as UCI's optdigits) is enlarged before its ink is found: at its own
     size a stroke is a pixel or two. A briefly trained model reads MNIST test digits saved at 8x8 better so."""
     import tinyvision
     import tinyvision.image.digits as digits
     from tinyvision.datasets import load_dataset
 
-    run = brief_run
+    run = brief_digit_run
     model = tinyvision.load(run.path)
     data = load_dataset("mnist")
     scans = [encode(Image.fromarray(d[0].numpy()).resize((8, 8), Image.Resampling.BOX), "PNG")
@@ -255,7 +249,7 @@ def _broken(digit: np.ndarray, gap: int = 3) -> np.ndarray:
     return out
 
 
-def test_a_digit_in_pieces_is_read_whole_and_a_number_still_as_digits(brief_run, tmp_path, monkeypatch):
+def test_a_digit_in_pieces_is_read_whole_and_a_number_still_as_digits(brief_digit_run, tmp_path, monkeypatch):
     """Several marks no wider than one digit are also read whole (read_number.WHOLE_ASPECT): a briefly trained
     model reads MNIST test 0s broken into two arcs as 0 more often so; two digits written apart are still
     read as a number."""
@@ -263,7 +257,7 @@ def test_a_digit_in_pieces_is_read_whole_and_a_number_still_as_digits(brief_run,
     import tinyvision.read_number as read_number
     from tinyvision.datasets import load_dataset
 
-    run = brief_run
+    run = brief_digit_run
     model = tinyvision.load(run.path)
     data = load_dataset("mnist")
     images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
@@ -287,7 +281,7 @@ def test_a_digit_in_pieces_is_read_whole_and_a_number_still_as_digits(brief_run,
     assert np.mean([a == t for a, t in zip(numbers_whole, truth)]) >= 0.8
 
 
-def test_a_one_standing_beside_a_round_digit_is_not_swallowed_by_the_whole_reading(brief_run, monkeypatch):
+def test_a_one_standing_beside_a_round_digit_is_not_swallowed_by_the_whole_reading(brief_digit_run, monkeypatch):
     """A 9 and a 1 standing apart, narrower together than 0.8 x their height, were read whole, squeezed into
     one box: a sure 9, and the 1 was gone ("91" drawn large on the page was answered "9"). The whole reading
     now wins over an answered reading in pieces only when it is also more likely right."""
@@ -295,7 +289,7 @@ def test_a_one_standing_beside_a_round_digit_is_not_swallowed_by_the_whole_readi
     import tinyvision.read_number as read_number
     from tinyvision.datasets import load_dataset
 
-    model = tinyvision.load(brief_run.path)
+    model = tinyvision.load(brief_digit_run.path)
     data = load_dataset("mnist")
     images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
     ones = [images[i] for i in np.flatnonzero(labels == 1)[:40]]
@@ -385,7 +379,7 @@ def _drawn_117(shift: int, pen: int, lean: float) -> bytes:
     return encode(image, "PNG")
 
 
-def test_a_leaning_one_against_its_neighbour_is_read_by_the_second_opinion(brief_run, tmp_path, monkeypatch):
+def test_a_leaning_one_against_its_neighbour_is_read_by_the_second_opinion(brief_digit_run, tmp_path, monkeypatch):
     """A 1 leaning against the digit before it lies along it, where no upright seam gets between them: the
     pair is read as one digit. read_number's second opinion cuts a doubtful answer again along slants too,
     and answers the reading more likely right as a whole. A briefly trained model reads more numbers with a
@@ -395,7 +389,7 @@ def test_a_leaning_one_against_its_neighbour_is_read_by_the_second_opinion(brief
     import tinyvision.read_number as read_number
     from tinyvision.datasets import load_dataset
 
-    run = brief_run
+    run = brief_digit_run
     model = tinyvision.load(run.path)
     data = load_dataset("mnist")
     images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
@@ -468,7 +462,7 @@ def test_the_second_opinion_scores_no_candidate_digit_twice(tmp_path, monkeypatc
         assert (again.label, again.digits) == (first.label, first.digits)
 
 
-def test_a_word_is_not_a_number_and_touching_digits_still_are(brief_run, tmp_path, monkeypatch):
+def test_a_word_is_not_a_number_and_touching_digits_still_are(brief_digit_run, tmp_path, monkeypatch):
     """A photo of a word is several marks, its letters cut into digit-like pieces (h -> 17, e -> 13, o -> 0):
     read_number.SEVERAL_CUT_BAR refuses such a reading unless it is sure as a whole. A briefly trained model
     refuses words far more often with it, at a much smaller price in numbers with touching digits, and it
@@ -477,7 +471,7 @@ def test_a_word_is_not_a_number_and_touching_digits_still_are(brief_run, tmp_pat
     import tinyvision.read_number as read_number
     from tinyvision.datasets import load_dataset
 
-    run = brief_run
+    run = brief_digit_run
     model = tinyvision.load(run.path)
     words = [_word_photo(w) for w in WORDS] + [_word_photo(w.capitalize()) for w in WORDS]
     data = load_dataset("mnist")
@@ -567,14 +561,14 @@ def _signed_photo(digits: list[np.ndarray], minus: bool, point_after: int | None
                                                                       Image.Resampling.BICUBIC), "PNG")
 
 
-def test_a_minus_and_a_decimal_point_are_read_with_the_digits(brief_run, tmp_path, monkeypatch, capsys):
+def test_a_minus_and_a_decimal_point_are_read_with_the_digits(brief_digit_run, tmp_path, monkeypatch, capsys):
     """'-3.14' was read '314': the minus and the point are read (image.signs), wherever the digits are; and
     with one kind of sign off, the others are still read."""
     import tinyvision
     import tinyvision.image.signs as signs
     from tinyvision.datasets import load_dataset
 
-    run = brief_run
+    run = brief_digit_run
     model = tinyvision.load(run.path)
     data = load_dataset("mnist")
     images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
@@ -687,13 +681,13 @@ def test_an_unreadable_file_given_to_predict_is_named_in_its_error(tmp_path):
     assert caught.value.kind == "corrupt"  # still the decoder's kind, for the server's status codes
 
 
-def test_one_mnist_digit_as_keras_or_torchvision_holds_it_is_read_as_evaluation_reads_it(brief_run, mnist):
+def test_one_mnist_digit_as_keras_or_torchvision_holds_it_is_read_as_evaluation_reads_it(brief_digit_run, mnist):
     # Keras's x_test[0] (uint8 (28, 28)) and torchvision's ToTensor() digit (float (1, 28, 28)) went through the
     # number reader, which prepared the digit a second time: 6 of 1,500 answers differed from the batch
     # x_test[:1] and from what evaluation counted. A user's own 28x28 drawing is still prepared.
     import tinyvision
 
-    model = tinyvision.load(brief_run.path)
+    model = tinyvision.load(brief_digit_run.path)
     digits = np.round(mnist[0][:200] * 255).astype(np.uint8)
     batch = model.predict(digits)
     for digit, expected in zip(digits, batch):
@@ -793,7 +787,7 @@ def test_a_batch_of_colour_digits_is_read_as_each_of_them_alone(tmp_path):
         assert [(a.label, a.probability) for a in answers] == [(a.label, a.probability) for a in alone]
 
 
-def test_a_numbers_probability_is_how_often_such_a_number_is_read_exactly(brief_run):
+def test_a_numbers_probability_is_how_often_such_a_number_is_read_exactly(brief_digit_run):
     # It was the product of its digits' probabilities, which prices no cut: a digit dropped as noise or a 1
     # swallowed by its neighbour adds no factor, and numbers answered at 0.99-0.999 were wrong ~7% of the time.
     # The knots are the ones fitted on validation numbers (benchmarks/number_confidence.py).
@@ -807,7 +801,7 @@ def test_a_numbers_probability_is_how_often_such_a_number_is_read_exactly(brief_
     products = np.linspace(0, 1, 201)
     calibrated = [number_confidence(float(p)) for p in products]
     assert all(a <= b for a, b in zip(calibrated, calibrated[1:])) and calibrated[-1] < 0.999
-    model = tinyvision.load(brief_run.path)
+    model = tinyvision.load(brief_digit_run.path)
     data = load_dataset("mnist")
     images = data.test_images[:, 0].numpy()
     answers = [model.predict(_touching_then_apart(images[k], images[k + 1], images[k + 2])) for k in range(0, 30, 3)]
@@ -839,14 +833,14 @@ def test_a_batch_of_gray_photos_for_a_colour_model_is_read_as_each_alone(tmp_pat
         assert [(a.label, a.probability) for a in answers] == [(a.label, a.probability) for a in alone]
 
 
-def test_a_number_too_long_to_read_is_said_so_and_a_line_of_text_is_not_a_digit(brief_run, capsys):
+def test_a_number_too_long_to_read_is_said_so_and_a_line_of_text_is_not_a_digit(brief_digit_run, capsys):
     # A 13-digit number was answered "not a digit", as a blank page is: its writer had no hint of the limit.
     # A line of words is cut into as many pieces, and is still "not a digit".
     import tinyvision
     from tinyvision.datasets import load_dataset
     from tinyvision.image.segment import MAX_DIGITS
 
-    model = tinyvision.load(brief_run.path)
+    model = tinyvision.load(brief_digit_run.path)
     data = load_dataset("mnist")
     images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
     ones = set(np.flatnonzero(labels == 1).tolist())
@@ -892,7 +886,7 @@ def test_a_number_too_long_to_read_is_said_so_and_a_line_of_text_is_not_a_digit(
     assert (page.label, page.reason) == (None, "not a digit")
 
 
-def test_touching_digits_the_cut_loses_are_read_by_the_pair_reader_and_single_digits_are_not(brief_run,
+def test_touching_digits_the_cut_loses_are_read_by_the_pair_reader_and_single_digits_are_not(brief_digit_run,
                                                                                               monkeypatch):
     """A thin 1 laid against its neighbour leaves no seam to cut along, and a cut touching pair may leave a
     side in doubt: the pair reader reads such a mark whole (read_number.PAIR_BAR). Single digits, and
@@ -901,7 +895,7 @@ def test_touching_digits_the_cut_loses_are_read_by_the_pair_reader_and_single_di
     import tinyvision.read_number as read_number
     from tinyvision.datasets import load_dataset
 
-    model = tinyvision.load(brief_run.path)
+    model = tinyvision.load(brief_digit_run.path)
     data = load_dataset("mnist")
     images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
     ones = np.flatnonzero(labels == 1)
@@ -931,7 +925,7 @@ def test_touching_digits_the_cut_loses_are_read_by_the_pair_reader_and_single_di
     assert lefts == sorted(lefts) and all(d["box"][2] > 0 and d["box"][3] > 0 for d in answered.digits)
 
 
-def test_a_refused_touching_pair_is_answered_by_the_pair_reader_unless_a_letter_could_pass_for_it(brief_run,
+def test_a_refused_touching_pair_is_answered_by_the_pair_reader_unless_a_letter_could_pass_for_it(brief_digit_run,
                                                                                                    monkeypatch):
     """A touching pair cut into the right digits, one of them a little doubted, is refused with the letters
     whose halves pass for digits; the pair reader, reading the mark uncut, rescues it (read_number.PAIR_RESCUE)
@@ -940,7 +934,7 @@ def test_a_refused_touching_pair_is_answered_by_the_pair_reader_unless_a_letter_
     import tinyvision.read_number as read_number
     from tinyvision.datasets import load_dataset
 
-    model = tinyvision.load(brief_run.path)
+    model = tinyvision.load(brief_digit_run.path)
     data = load_dataset("mnist")
     images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
     plain = np.flatnonzero(~np.isin(labels, [1, 7]))[:160]
@@ -967,14 +961,14 @@ def test_a_refused_touching_pair_is_answered_by_the_pair_reader_unless_a_letter_
     assert stroke_read == stroke_before  # a refused "11", "17", "71" or "77" stays refused
 
 
-def test_a_pair_read_whole_is_boxed_and_shown_digit_by_digit_where_the_digits_are(brief_run):
+def test_a_pair_read_whole_is_boxed_and_shown_digit_by_digit_where_the_digits_are(brief_digit_run):
     """The pair reader reads a mark uncut; the answer still boxes and shows each digit. A thin 1 against a wide
     7 meets it far from the middle: cut in the middle, the 7's box was its bar and its image a dash."""
     import tinyvision
     from tinyvision.datasets import load_dataset
     from tinyvision.read_number import pair_sides
 
-    model = tinyvision.load(brief_run.path)
+    model = tinyvision.load(brief_digit_run.path)
     data = load_dataset("mnist")
     images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
     checked = 0

@@ -39,8 +39,8 @@ def create_model(name: str, input_shape: InputShape, num_classes: int) -> nn.Mod
 
 # A throwaway model for its shapes is built and run on the CPU when its inputs are this small and its classes
 # this few: every registered model is then under 14 M weights, built and run in milliseconds. Larger ones go
-# to the meta device (shapes, no memory), whose first forward costs torch about 1.5 s of imports (its
-# convolution and BatchNorm meta kernels): every `train` and every checkpoint load paid that.
+# to the meta device (shapes, no memory), whose first forward makes torch import its compiler for its
+# convolution and BatchNorm meta kernels, about 1.5 s: every checkpoint load paid that.
 SMALL_INPUT = 3 * 64 * 64
 SMALL_CLASSES = 1000
 
