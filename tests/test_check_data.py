@@ -160,6 +160,22 @@ def test_a_bad_request_exits_2(tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+def test_an_out_that_is_a_file_or_below_one_exits_2_in_one_line_before_the_check(tmp_path, capsys, monkeypatch):
+    # `--out report.md` (an earlier check's report) ran the whole check, then ended in a traceback and exit 1,
+    # which check-data gives for "problems found".
+    import tinyvision.datasets.data_check as data_check
+
+    root = clean_folder(tmp_path / "pics")
+    old = tmp_path / "report.md"
+    old.write_text("old report")
+    monkeypatch.setattr(data_check, "run_checks", lambda *a, **k: pytest.fail("the check ran before --out was checked"))
+    for out, shown in ((old, f"--out={old} exists"), (old / "sub", f"--out={old / 'sub'}: {old} exists")):
+        assert main(["check-data", f"folder:{root}", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"{shown} and is not a folder" in err
+    assert old.read_text() == "old report"
+
+
 def test_built_in_datasets_are_checked_from_their_tensors(tiny_dataset):
     report = tinyvision.datasets.check(tiny_dataset)
     assert report.data["counts"]["train"] and report.data["identical_files"] is None

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tinyvision.errors import TinyVisionError
+from tinyvision.errors import TinyVisionError, flag
 
 
 def _current_umask() -> int:
@@ -165,6 +165,23 @@ def allocate(path: Path, size: int) -> None:
         block = bytes(1 << 20)  # elsewhere (macOS): write them
         for start in range(0, size, len(block)):
             f.write(block[: min(len(block), size - start)])
+
+
+def check_output_folder(path: str | os.PathLike, option: str = "out") -> None:
+    """Refuse, in one line, an output folder that cannot be one: `path` or a folder above it is a file.
+    Called before the work whose results go there (a data check of minutes ended in a traceback when its
+    --out named the report.md of an earlier check)."""
+    folder = Path(path)
+    for above in (folder, *folder.parents):
+        try:
+            if not above.exists():
+                continue
+            if above.is_dir():
+                return
+        except OSError:  # a name over the file system's limit: the write itself says so, in one line
+            return
+        where = "" if above == folder else f": {above}"
+        raise TinyVisionError(f"{flag(option, folder)}{where} exists and is not a folder")
 
 
 def write_bytes(path: str | os.PathLike, data: bytes, exclusive: bool = False) -> None:

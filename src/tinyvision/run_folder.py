@@ -8,7 +8,7 @@ import json
 import math
 from pathlib import Path
 
-from tinyvision.atomic import write_json, write_text
+from tinyvision.atomic import check_output_folder, write_json, write_text
 from tinyvision.checkpoint import MODEL_FILE, STATE_FILE
 from tinyvision.config import RunConfig
 from tinyvision.errors import TinyVisionError, flag
@@ -69,8 +69,7 @@ class RunFolder:
         The config is published exclusively: of two runs racing for one
         folder, one wins and the other gets a one-line error.
         """
-        if self.path.exists() and not self.path.is_dir():
-            raise TinyVisionError(f"{flag('out', self.path)} exists and is not a folder")
+        check_output_folder(self.path)
         taken = f"{self.path} already holds a run; pass {flag('resume', self.path)} or a new --out"
         if self.state.exists() or self.model.exists():
             raise TinyVisionError(taken)

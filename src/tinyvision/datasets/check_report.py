@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from tinyvision.atomic import write_json, write_text
+from tinyvision.atomic import check_output_folder, write_json, write_text
 
 if TYPE_CHECKING:
     from tinyvision.datasets.data_check import CheckReport
@@ -139,6 +139,7 @@ def example_pairs(report: CheckReport) -> list[tuple[torch.Tensor, torch.Tensor,
 def write_report(report: CheckReport, out: Path, figures: bool = True) -> dict[str, Path]:
     """report.json and report.md, written last: a check stopped while drawing leaves no report naming
     figures it never drew (an earlier check's report is removed first, and its figures too)."""
+    check_output_folder(out)  # (a Python caller's `out`; the CLI has checked it before the check)
     files = {"json": out / "report.json", "markdown": out / "report.md"}
     for name in ("report.md", "report.json"):
         (out / name).unlink(missing_ok=True)
