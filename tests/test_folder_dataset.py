@@ -352,6 +352,29 @@ def test_a_fine_tune_on_its_sources_folder_keeps_the_sources_split(tmp_path):
     assert len(added) == 20 and sorted(set(added.values())) == ["test", "train", "val"]
 
 
+def test_a_fine_tune_on_a_moved_copy_of_its_sources_folder_keeps_the_sources_split(tmp_path):
+    # Compared by path alone, a copy of the source's folder (a new disk, a renamed folder) was split afresh:
+    # most of the fine-tune's test images were its source's training images, silently. `evaluate` already
+    # knew the copy as the run's folder; a fine-tune keeps the source's split there too.
+    import json
+    import shutil
+
+    import tinyvision
+
+    root = tmp_path / "pics"
+    for k, name in enumerate(("cat", "dog")):
+        for i in range(30):
+            save_image(root / name / f"{i}.png", 40 + 160 * k + i)
+    options = dict(model="mlp", epochs=1, progress=False, plots=False)
+    source = tinyvision.train(dataset=f"folder:{root}", out=tmp_path / "source", seed=0, **options)
+    moved = tmp_path / "moved"
+    shutil.copytree(root, moved)
+    tuned = tinyvision.train(dataset=f"folder:{moved}", out=tmp_path / "tuned", seed=5, init_from=source, **options)
+    before = json.loads((source.path / "split.json").read_text())["files"]
+    after = json.loads((tuned.path / "split.json").read_text())["files"]
+    assert after == before
+
+
 def test_another_labelled_folder_is_evaluated_whole_even_with_some_of_the_classes(tmp_path, capsys):
     # evaluate --dataset folder:OTHER scored the tenth of it a seed-0 split calls test (60 of 600 images), and a
     # folder with only some of the model's classes was refused ("the same names, in the same order").

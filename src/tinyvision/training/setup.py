@@ -109,14 +109,19 @@ def load_data(cfg: RunConfig, dist: Distributed, saved_split: dict[str, str] | N
 
 def fine_tune_split(cfg: RunConfig, split: SplitOptions) -> SplitOptions:
     """A fine-tune on the folder its source run was split from keeps that split (its training files stay
-    out of the new test split), and splits only the files added since (`SplitOptions.extend`)."""
+    out of the new test split), and splits only the files added since (`SplitOptions.extend`). The folder
+    moved or copied elsewhere is the same folder, as `evaluate` and `--resume` know it (`moved_here`):
+    compared by path alone, a copy was split afresh, and the source's training images were scored as unseen."""
     from tinyvision.checkpoint import read_card, resolve_model_path
     from tinyvision.config import same_dataset
-    from tinyvision.datasets.split import split_beside
+    from tinyvision.datasets.split import moved_here, split_beside
 
     source = resolve_model_path(Path(cfg.init_from).expanduser())
     files, _ = split_beside(source)
-    if not files or not same_dataset(read_card(source).dataset, cfg.dataset):
+    if not files:
+        return split
+    source_dataset = read_card(source).dataset
+    if not (same_dataset(source_dataset, cfg.dataset) or moved_here(source_dataset, cfg.dataset, source)):
         return split
     return dataclasses.replace(split, saved=files, extend=True)
 
