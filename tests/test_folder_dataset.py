@@ -220,6 +220,28 @@ def test_a_broken_link_is_reported_unreadable_and_a_class_named_train_is_a_class
     assert "skipped 1 unreadable image(s): car/gone.png (broken link)" in err
 
 
+def test_images_in_a_linked_sub_folder_of_a_class_count_once_and_links_that_loop_are_not_followed(tmp_path, capsys):
+    # photos/dog/2023 -> a folder kept elsewhere: its 30 photos were left out without a word (a linked class
+    # folder was followed), and dog counted only the photos in its own folder.
+    root = labelled(tmp_path / "pics", ("cat", "dog"), 10, 40, 100)
+    elsewhere = tmp_path / "nas" / "dog2023"
+    for i in range(30):
+        save_image(elsewhere / f"{i}.png", 150 + i)
+    save_image(tmp_path / "nas" / "stray.png", 20)  # beside the linked folder, not in it
+    dog = root / "dog"
+    (dog / "2023").symlink_to(elsewhere)
+    (dog / "again").symlink_to(elsewhere)  # a second link to it: counted once
+    (elsewhere / "back").symlink_to("..")  # up from the linked folder: nas/ holds it (a loop)
+    (dog / "up").symlink_to(root)  # the dataset itself: cat's images are no dog's
+    (dog / "self").symlink_to(".")
+    data = load_dataset(f"folder:{root}")
+    files = sorted(data.split_files)
+    assert len(data.train_labels) + len(data.val_labels) + len(data.test_labels) == 50
+    assert [f for f in files if f.startswith("dog/")] == sorted(
+        [f"dog/{i}.png" for i in range(10)] + [f"dog/2023/{i}.png" for i in range(30)])
+    assert "unreadable" not in capsys.readouterr().err
+
+
 def test_a_folder_named_relative_to_here_is_found_from_anywhere_and_photos_train_at_224(tmp_path, monkeypatch,
                                                                                            capsys):
     # config.json held "folder:pics" as typed, so evaluate or --resume from another directory said

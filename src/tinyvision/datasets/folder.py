@@ -10,7 +10,7 @@ test (`--val-fraction`, `--test-fraction`: 80/10/10 by default; see
 split; without one, `--val-fraction` of each class of train/ is held out.
 
 Files: .jpg .jpeg .png .bmp .gif .webp .tif .tiff in any letter case, in the
-class folder or below it; names starting with a dot are skipped. Every image
+class folder or below it (through links to folders too); names starting with a dot are skipped. Every image
 is decoded once by the one decoder (`image.prepare`, as `predict` does), to
 one size (`--image-size N` for NxN, default the most common size), gray when
 every file is gray and RGB otherwise, into the cache of `folder_cache`.
@@ -20,6 +20,7 @@ decoder's reason.
 
 from __future__ import annotations
 
+import heapq
 import os
 import sys
 import unicodedata
@@ -147,11 +148,57 @@ def class_folders(folder: Path) -> list[str]:
 def images_in(folder: Path) -> list[Path]:
     """Image files in `folder` and below, any letter case of the extension, hidden ones skipped. Whatever else
     bears an image's name is listed too, for the decoder to report unreadable as it reports a damaged file: a
-    broken link, a pipe, a link to a device (skipped without a word, a user's files went missing unexplained)."""
-    if not folder.is_dir():
+    broken link, a pipe, a link to a device (skipped without a word, a user's files went missing unexplained).
+
+    A link to a folder is followed, as a linked class folder is (`Path.rglob` did not: photos/dog/2023 ->
+    elsewhere was left out without a word). Each folder is walked once, by its real path, the folders that are
+    no link first: a file keeps the name it had before a link to its folder was added (a run's split.json names
+    it so), a second link to one folder adds nothing, and a link to a folder above (`..`), which holds the
+    folder being walked, is not followed: it would loop, or count another class's images in this one."""
+    if not is_folder_entry(folder):
         return []
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in EXTENSIONS and visible(p, folder)
-                  and not p.is_dir())
+    found: list[Path] = []
+    walked: set[str] = set()
+    # (a folder, the real paths of it and of the folders it was reached through); links wait, in name order
+    folders: list[tuple[Path, tuple[str, ...]]] = [(folder, (os.path.realpath(folder),))]
+    links: list[tuple[str, Path, tuple[str, ...]]] = []
+    while folders or links:
+        here, chain = folders.pop() if folders else heapq.heappop(links)[1:]
+        if chain[-1] in walked:
+            continue
+        walked.add(chain[-1])
+        try:
+            with os.scandir(here) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError:  # unreadable (no permission) or gone: nothing listed from it, as rglob did
+            continue
+        for entry in entries:
+            path = here / entry.name
+            if hidden(entry.name):
+                continue
+            if not is_folder_entry(entry):
+                if path.suffix.lower() in EXTENSIONS:
+                    found.append(path)
+            elif not entry.is_symlink():
+                folders.append((path, (*chain, os.path.join(chain[-1], entry.name))))
+            elif not holds_any(real := os.path.realpath(path), chain):
+                heapq.heappush(links, (str(path), path, (*chain, real)))
+    return sorted(found)
+
+
+def holds_any(folder: str, reals: tuple[str, ...]) -> bool:
+    """Whether the real path `folder` is one of `reals` or a folder above one."""
+    inside = folder.rstrip(os.sep) + os.sep
+    return any(real == folder or real.startswith(inside) for real in reals)
+
+
+def is_folder_entry(entry: Path | os.DirEntry) -> bool:
+    """Whether a path (or a folder listing's entry) is a folder or a link to one; False for a broken link or a
+    link loop (ELOOP), which some Python versions raise for."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def list_classes(root: Path, base: Path, classes: tuple[str, ...], origin: str | None,
