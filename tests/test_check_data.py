@@ -243,6 +243,29 @@ def test_class_names_in_any_script_and_a_folder_of_unreadable_files_keep_stderr_
     assert "Warning" not in capsys.readouterr().err and not [str(w.message) for w in recwarn]
 
 
+def test_a_folder_none_of_whose_files_opens_gets_a_report_of_each_files_reason_and_train_refuses_it(tmp_path,
+                                                                                                    capsys):
+    # Phone photos in HEIC renamed .jpg, and web pages saved as .jpg: check-data stopped at one line and exit 2,
+    # with no report and no file's reason (one readable photo added, it wrote the report, every reason in it).
+    root = tmp_path / "pics"
+    for label in ("cat", "dog"):
+        (root / label).mkdir(parents=True)
+        for i in range(3):
+            (root / label / f"IMG_{i}.jpg").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(99))
+        (root / label / "page.jpg").write_bytes(b"<!DOCTYPE html><html><body>a photo</body></html>")
+    out = tmp_path / "check"
+    assert main(["check-data", f"folder:{root}", "--out", str(out)]) == 1
+    assert "8 unreadable file(s)" in capsys.readouterr().out
+    markdown = (out / "report.md").read_text()
+    assert markdown.count("not an image Pillow can read") == 8 and "`dog/page.jpg`: not an image" in markdown
+    assert "No figures: no image could be read." in markdown and not (out / "check.png").exists()
+    assert json.loads((out / "report.json").read_text())["images"] == 0
+    assert main(["train", "--dataset", f"folder:{root}", "--epochs", "1", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "none of the 8 images could be read (e.g. cat/IMG_0.jpg: not an image" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_folder_of_many_classes_gets_a_short_summary_and_its_figure_quickly(tmp_path, capsys):
     # 400 classes of 3 images: check.png drew a row of axes per class (over ten minutes of layout), and the
     # summary printed every tiny class's name, twice.

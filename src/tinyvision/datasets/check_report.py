@@ -64,24 +64,24 @@ def duplicate_lines(title: str, d: dict | None, note: str = "") -> list[str]:
 
 
 def render_markdown(d: dict) -> str:
-    splits = list(d["counts"])
+    splits = list(d["counts"]) or ["train"]  # (no image read: no split holds one, each class a row of 0)
+    shape = f"shape {tuple(d['image_shape'])} as trained" if d["image_shape"] else "no shape (no image read)"
     lines = [f"# Data check: {d['dataset']}", "",
-             f"{d['images']} readable images, {len(d['classes'])} classes, shape {tuple(d['image_shape'])} "
-             f"as trained; layout: {d['layout']}.", ""]
+             f"{d['images']} readable images, {len(d['classes'])} classes, {shape}; layout: {d['layout']}.", ""]
     lines += ["## Problems", ""]
     lines += [f"- {p}" for p in d["problems"]] or ["None found."]
     lines += ["", "## Images per class", "", "| class | " + " | ".join(splits) + " |",
               "| --- | " + " | ".join("---:" for _ in splits) + " |"]
     for c in d["classes"]:
         cell = shown(c).replace("|", "\\|")  # a pipe in a class name would end the table's cell
-        lines.append(f"| {cell} | " + " | ".join(str(d["counts"][s].get(c, 0)) for s in splits) + " |")
-    lines.append("| **all** | " + " | ".join(str(sum(d["counts"][s].values())) for s in splits) + " |")
+        lines.append(f"| {cell} | " + " | ".join(str(d["counts"].get(s, {}).get(c, 0)) for s in splits) + " |")
+    lines.append("| **all** | " + " | ".join(str(sum(d["counts"].get(s, {}).values())) for s in splits) + " |")
     bal = d["imbalance"]
     tiny = ", ".join(map(shown, bal["tiny_classes"])) or "none"
     lines += ["", f"Training classes: largest {bal['largest']}, smallest {bal['smallest']}, ratio {bal['ratio']}; "
               f"tiny classes (< {d['thresholds']['tiny_class']}): {tiny}.", ""]
-    sizes = ", ".join(f"{k} ({v})" for k, v in list(d["sizes"].items())[:8])
-    modes = ", ".join(f"{k} ({v})" for k, v in d["modes"].items())
+    sizes = ", ".join(f"{k} ({v})" for k, v in list(d["sizes"].items())[:8]) or "none read"
+    modes = ", ".join(f"{k} ({v})" for k, v in d["modes"].items()) or "none read"
     lines += ["## Sizes and modes", "", f"- sizes (width x height): {sizes}", f"- modes: {modes}", ""]
     lines += ["## Unreadable files", ""]
     lines += [f"- {shown(f)}: {r}" for f, r in list(d["unreadable"].items())[:50]] or ["None."]
@@ -96,8 +96,9 @@ def render_markdown(d: dict) -> str:
     if "test_images_with_a_train_near_duplicate" in leak:
         lines += [f"- test images with a near duplicate in training: {leak['test_images_with_a_train_near_duplicate']}"]
     pairs = any((d.get(kind) or {}).get("examples") for kind in ("identical_pixels", "near_duplicates"))
-    lines += ["", f"Checked in {d['seconds']} s. Figures: `check.png` (counts, samples)"
-              + (", `duplicates.png` (example pairs)." if pairs else ".")]
+    figures = ("No figures: no image could be read." if not d["images"] else "Figures: `check.png` (counts, "
+               "samples)" + (", `duplicates.png` (example pairs)." if pairs else "."))
+    lines += ["", f"Checked in {d['seconds']} s. {figures}"]
     return "\n".join(lines) + "\n"
 
 
@@ -143,7 +144,7 @@ def write_report(report: CheckReport, out: Path, figures: bool = True) -> dict[s
     files = {"json": out / "report.json", "markdown": out / "report.md"}
     for name in ("report.md", "report.json"):
         (out / name).unlink(missing_ok=True)
-    if figures:
+    if figures and report.data["images"]:  # no image read: no bars, no samples, nothing to draw
         from tinyvision.plots import data_check_figure, duplicate_pairs_figure, save_figure
 
         files["figure"] = save_figure(data_check_figure(report.data, sample_images(report)), out / "check.png")

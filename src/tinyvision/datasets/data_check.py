@@ -495,7 +495,8 @@ def run_checks(inp: CheckInput, near: bool = True) -> CheckReport:
     pixel = fp.pixel
     counts = counts_table(inp)
     report = {
-        "dataset": inp.name, "layout": inp.layout, "classes": list(inp.classes), "image_shape": list(inp.shape),
+        "dataset": inp.name, "layout": inp.layout, "classes": list(inp.classes),
+        "image_shape": list(inp.shape) if len(inp.labels) else None,  # (no image read: no shape was chosen)
         "images": int(len(inp.labels)), "counts": counts, "sizes": dict(inp.sizes.most_common()),
         "modes": dict(inp.modes.most_common()), "unreadable": inp.unreadable, "unused": inp.unused,
         "identical_files": None, "identical_pixels": exact_duplicates(pixel, inp),
@@ -540,9 +541,10 @@ class CheckReport:
         """One line, as `tinyvision train` prints it."""
         d = self.data
         per_split = " / ".join(f"{sum(v.values())} {s}" for s, v in d["counts"].items())
+        per_split = f" ({per_split})" if per_split else ""  # (none: no image could be read)
         found = "; ".join(self.problems) if self.problems else "no problems found"
         near = "" if d["near_duplicates"] is not None else " (near duplicates not searched)"
-        return f"data check: {d['images']} images ({per_split}), {len(d['classes'])} classes: {found}{near}"
+        return f"data check: {d['images']} images{per_split}, {len(d['classes'])} classes: {found}{near}"
 
     def leakage(self) -> str | None:
         """A warning line when test images have (near) copies in train, else None."""

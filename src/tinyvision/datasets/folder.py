@@ -371,6 +371,10 @@ def to_image_data(folder: FolderImages, codes: np.ndarray, needed: tuple[str, ..
     """The splits as an `ImageData`: in memory when the folder fits the budget, else gathered from the file.
     Every class needs training images when the training split is `needed` (not to evaluate a run)."""
     listing, ok = folder.listing, folder.ok
+    if listing.files and not ok.any():  # nothing to train on or score: one line, with a file's reason
+        name, reason = next(iter(folder.index.errors.items()), (listing.files[0], "unreadable"))
+        raise TinyVisionError(f"{listing.root}: none of the {len(listing.files)} images could be read (e.g. "
+                              f"{name}: {reason}; tinyvision check-data lists each file's reason)")
     labels = torch.tensor(listing.labels, dtype=torch.int64)
     rows = {split: np.flatnonzero((codes == code) & ok) for code, split in enumerate(SPLITS)}
     empty = [listing.classes[k] for k in range(len(listing.classes))

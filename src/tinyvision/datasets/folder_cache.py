@@ -273,9 +273,10 @@ def build_cache(root: Path, files: list[str], labels: list[int], image_size: int
     from tinyvision.image.digits import DIGIT_FIELD
 
     headers = run_chunks(read_headers, root, files, (), "reading headers")
-    chosen = choose_shape(headers, image_size, GRAY_MODES)
-    if chosen is None:
-        raise TinyVisionError(f"{root}: none of the {len(files)} images could be read")
+    # No header read (HEIC photos renamed .jpg, web pages saved as .jpg): any shape will do, every file is
+    # then refused by the decoder with its reason, which check-data lists (it stopped at one line without them).
+    side = image_size or MIN_AUTO_SIDE
+    chosen = choose_shape(headers, image_size, GRAY_MODES) or (1, side, side)
     shape = tuple(shape) if shape is not None else chosen
     if preparation == "digit":  # whatever the files, a digit is 28x28 gray ink on black
         shape = (1, DIGIT_FIELD, DIGIT_FIELD)
