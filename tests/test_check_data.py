@@ -141,6 +141,22 @@ def test_an_empty_class_folder_is_a_problem_listed_with_the_others_not_the_end_o
     assert "holds no images" in capsys.readouterr().err
 
 
+def test_an_empty_class_does_not_hide_the_imbalance_of_the_others(tmp_path, capsys):
+    # With an empty class folder, report.md read "ratio None" and no imbalance was reported, though one class
+    # had 1 training image to the other's 30; it showed only once the empty folder was removed.
+    root = tmp_path / "pics"
+    for label, count in (("cat", 38), ("frog", 2)):
+        (root / label).mkdir(parents=True)
+        for i in range(count):
+            Image.fromarray(photo(seed_of("imbalance", label, i))).save(root / label / f"{i}.png")
+    (root / "bird").mkdir()
+    assert main(["check-data", f"folder:{root}", "--no-near", "--out", str(tmp_path / "check")]) == 1
+    out = capsys.readouterr().out
+    assert "class(es) with no readable training images: bird" in out and "class imbalance: largest/smallest" in out
+    markdown = (tmp_path / "check" / "report.md").read_text()
+    assert "ratio None" not in markdown and "(of those with training images; empty: `bird`)" in markdown
+
+
 def test_no_test_split_is_a_problem_as_train_says(tmp_path, capsys):
     """check-data --test-fraction 0 found no problem (exit 0) where train refuses the same split (exit 2): every
     class is untested."""

@@ -78,8 +78,11 @@ def render_markdown(d: dict) -> str:
     lines.append("| **all** | " + " | ".join(str(sum(d["counts"].get(s, {}).values())) for s in splits) + " |")
     bal = d["imbalance"]
     tiny = ", ".join(map(shown, bal["tiny_classes"])) or "none"
-    lines += ["", f"Training classes: largest {bal['largest']}, smallest {bal['smallest']}, ratio {bal['ratio']}; "
-              f"tiny classes (< {d['thresholds']['tiny_class']}): {tiny}.", ""]
+    spread = (f"largest {bal['largest']}, smallest {bal['smallest']}, ratio {bal['ratio']}"
+              if bal["ratio"] is not None else "none has training images")
+    if bal["ratio"] is not None and bal.get("empty_classes"):
+        spread += f" (of those with training images; empty: {', '.join(map(shown, bal['empty_classes']))})"
+    lines += ["", f"Training classes: {spread}; tiny classes (< {d['thresholds']['tiny_class']}): {tiny}.", ""]
     sizes = ", ".join(f"{k} ({v})" for k, v in list(d["sizes"].items())[:8]) or "none read"
     modes = ", ".join(f"{k} ({v})" for k, v in d["modes"].items()) or "none read"
     lines += ["## Sizes and modes", "", f"- sizes (width x height): {sizes}", f"- modes: {modes}", ""]

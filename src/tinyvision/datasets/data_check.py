@@ -442,7 +442,10 @@ def counts_table(inp: CheckInput) -> dict:
 def imbalance(counts: dict, classes: tuple[str, ...]) -> dict:
     train = counts.get("train", {})
     values = [train.get(c, 0) for c in classes]
-    smallest, largest = min(values, default=0), max(values, default=0)
+    # Among the classes with training images: an empty class is a problem of its own (`empty_classes`), and
+    # counted here it made the ratio None, which hid a 30-to-1 imbalance among the others.
+    held = [v for v in values if v]
+    smallest, largest = min(held, default=0), max(held, default=0)
     return {
         "largest": largest, "smallest": smallest,
         "ratio": round(largest / smallest, 2) if smallest else None,
@@ -481,9 +484,9 @@ def problems_of(report: dict) -> list[str]:
     if bal.get("untested_classes"):
         problems.append(f"class(es) with no test images: {some(bal['untested_classes'])} (their accuracy "
                         f"cannot be measured)")
-    if bal["ratio"] is None:
-        problems.append(f"class(es) with no readable training images: {some(bal.get('empty_classes', []))}")
-    elif bal["ratio"] >= IMBALANCE_RATIO:
+    if bal.get("empty_classes"):
+        problems.append(f"class(es) with no readable training images: {some(bal['empty_classes'])}")
+    if bal["ratio"] is not None and bal["ratio"] >= IMBALANCE_RATIO:
         problems.append(f"class imbalance: largest/smallest = {bal['ratio']} "
                         "(try --balance=weights or --balance=sampler)")
     return problems
