@@ -219,3 +219,18 @@ def test_an_export_stopped_during_its_check_publishes_nothing(tiny_dataset, tmp_
     monkeypatch.setattr(export, "check_parity", stopped)
     assert main(["export", str(tmp_path / "run"), "--format", "onnx"]) == 130  # as the CLI answers Ctrl-C
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == before  # nothing new, nothing hidden
+
+
+def test_exporting_and_loading_an_export_leave_the_callers_random_generator_as_it_was(tiny_dataset, tmp_path):
+    # The example traced through the graph was drawn from torch's global generator: a seeded notebook that
+    # exported its model got other numbers afterwards than without the export.
+    cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.05, seed=3, limit_batches=2).validate()
+    fit_run(cfg, tmp_path / "run")
+    model = tinyvision.load(tmp_path / "run")
+    for step in (lambda: model.export("onnx", tmp_path / "m.onnx"), lambda: tinyvision.load(tmp_path / "m.onnx"),
+                 lambda: model.export("torchscript", tmp_path / "m.pt")):
+        torch.manual_seed(1234)
+        expected = torch.rand(3)
+        torch.manual_seed(1234)
+        step()
+        assert torch.equal(torch.rand(3), expected)

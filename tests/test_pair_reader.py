@@ -64,3 +64,18 @@ def test_the_shipped_pair_reader_reads_touching_test_digits_and_seldom_takes_one
     # PAIR_BAR (most of them a 1 as "11", narrower than PAIR_ASPECT, so never asked).
     assert rate >= 0.9, rate
     assert surely_two <= 0.03, surely_two
+
+
+def test_loading_the_pair_reader_leaves_the_callers_random_generator_as_it_was():
+    # Its network was built (random init, then overwritten from the bundled file) from torch's global
+    # generator: a seeded notebook's first predict() of a drawn number moved the notebook's random numbers.
+    import torch
+
+    bundled.cache_clear()
+    torch.manual_seed(1234)
+    expected = torch.rand(3)
+    torch.manual_seed(1234)
+    reader = bundled()
+    assert torch.equal(torch.rand(3), expected)
+    bundled.cache_clear()
+    assert all(torch.equal(v, bundled().net.state_dict()[k]) for k, v in reader.net.state_dict().items())

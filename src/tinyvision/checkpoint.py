@@ -331,7 +331,10 @@ def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Modul
     """Rebuild the model a checkpoint describes and load its weights, in eval mode."""
     path = resolve_model_path(path)
     state, card = load_state(path)
-    model = create_model(card.model, card.input_shape, len(card.classes))
+    # Built under a forked generator: its random initial weights are overwritten from the file, and drawn from
+    # the caller's generator they moved it (a seeded notebook's numbers changed after train() drew its figures).
+    with torch.random.fork_rng(devices=[]):
+        model = create_model(card.model, card.input_shape, len(card.classes))
     load_weights(model, state, path, card.model)
     return model.to(device).eval(), card
 

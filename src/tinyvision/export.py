@@ -90,7 +90,8 @@ def export_graph(graph: InferenceGraph, card: ModelCard, fmt: str, path: Path,
     if fmt not in FORMATS:
         raise TinyVisionError(f"unknown export format {fmt!r}; choose from {', '.join(FORMATS)}")
     graph = graph.cpu().eval()
-    example = torch.rand(2, *card.input_shape)
+    # Any pixels trace the same graph; drawn from a generator of its own, so exporting leaves the caller's as it was.
+    example = torch.rand(2, *card.input_shape, generator=torch.Generator().manual_seed(0))
     beside = path.with_name(path.name + ".json")
     try:
         with atomic_path(path) as tmp, quiet(), torch.no_grad():

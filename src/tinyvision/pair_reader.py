@@ -173,7 +173,8 @@ def bundled() -> PairReader:
     """The pair reader that ships with tinyvision (weights only: safetensors runs no code)."""
     from safetensors.torch import load_file
 
-    net = PairNet()
+    with torch.random.fork_rng(devices=[]):  # its random init, overwritten at once, must not move the caller's
+        net = PairNet()
     state = {k: v.float() for k, v in load_file(str(BUNDLE)).items()}
     net.load_state_dict(state)
     return PairReader(net)
