@@ -31,11 +31,12 @@ _LAZY = {
     "Interrupted": ("tinyvision.training.loop", "Interrupted"),
     "RunConfig": ("tinyvision.config", "RunConfig"),
     "ImageError": ("tinyvision.image.decode", "ImageError"),
+    "NothingToExplain": ("tinyvision.classifier", "NothingToExplain"),
     "UnfinishedRunWarning": ("tinyvision.errors", "UnfinishedRunWarning"),
 }
 
 if TYPE_CHECKING:
-    from tinyvision.classifier import Model, Prediction, load
+    from tinyvision.classifier import Model, NothingToExplain, Prediction, load
     from tinyvision.compare import Comparison, compare
     from tinyvision.config import RunConfig
     from tinyvision.errors import UnfinishedRunWarning
@@ -63,6 +64,7 @@ def presets() -> dict[str, dict]:
 
 
 __all__ = [
-    "Comparison", "ImageError", "Interrupted", "Model", "Prediction", "Run", "RunConfig", "TinyVisionError",
-    "UnfinishedRunWarning", "__version__", "compare", "datasets", "load", "models", "presets", "train",
+    "Comparison", "ImageError", "Interrupted", "Model", "NothingToExplain", "Prediction", "Run", "RunConfig",
+    "TinyVisionError", "UnfinishedRunWarning", "__version__", "compare", "datasets", "load", "models", "presets",
+    "train",
 ]

@@ -38,6 +38,7 @@ from tinyvision.image.prepare import Preparation, choose_preparation, prepare
 from tinyvision.inference import InferenceGraph, as_log_probs, calibrated_logits
 
 Runner = Callable[[torch.Tensor], torch.Tensor]  # uint8 (N, C, H, W) -> calibrated logits (N, classes)
+UNREADABLE = "unreadable: "  # the reason of a folder's file that could not be read (`Model.predict_found`)
 # A digit array of the model's size is taken as already prepared (`Model.dataset_image`) when its one-pixel frame
 # is this dark on average (1% of MNIST's digits touch the frame, a little) ...
 PREPARED_FRAME = 0.05
@@ -158,9 +159,11 @@ class NothingToExplain(TinyVisionError):
     """The model refused an image before reading any mark in it (a page of noise, a textured photo): no
     input it classified, so no saliency or feature maps to draw. The refusal itself is the answer."""
 
-    def __init__(self, reason: str | None) -> None:
+    def __init__(self, reason: str | None, path: str | None = None) -> None:
         self.reason = reason
-        super().__init__(f"nothing to explain: the model answered {reason!r} before reading any mark")
+        self.path = path  # the file, when it was read from one (in a folder's list, which one)
+        named = f"{path}: " if path else ""
+        super().__init__(f"{named}nothing to explain: the model answered {reason!r} before reading any mark")
 
 
 @dataclass(frozen=True)
@@ -490,7 +493,7 @@ class Model:
         try:
             return self.predict_one(path)
         except TinyVisionError as exc:
-            return Prediction(None, {}, torch.zeros(self.input_shape, dtype=torch.uint8), reason=f"unreadable: {exc}",
+            return Prediction(None, {}, torch.zeros(self.input_shape, dtype=torch.uint8), reason=f"{UNREADABLE}{exc}",
                               path=os.fspath(path))
 
     def predict(self, source) -> Prediction | list[Prediction]:
@@ -551,7 +554,9 @@ class Model:
             inputs = list(prediction.input.split(self.input_shape[2], dim=2))  # the strip, one digit each
             return inputs, [d["class"] for d in prediction.digits]
         if not prediction.probabilities:
-            raise NothingToExplain(prediction.reason)
+            if prediction.reason and prediction.reason.startswith(UNREADABLE):  # a folder's file: no answer at all
+                raise TinyVisionError(f"{prediction.path}: {prediction.reason}")
+            raise NothingToExplain(prediction.reason, prediction.path)
         return [prediction.input], [prediction.top(1)[0][0]]
 
     def saliency(self, prediction: Prediction) -> torch.Tensor:
@@ -564,9 +569,10 @@ class Model:
         return torch.cat(list(maps), dim=1)
 
     def explain(self, source):
-        """Why the model answers what it does for an image: an `Explanation` (`.figure()` draws it); for a
-        batch of prepared inputs or a list, as `predict` takes them, a list, one for each of `predict`'s
-        answers (a batch explained as one image was a made-up colour picture's explanation).
+        """Why the model answers what it does for an image: an `Explanation` (`.figure()` draws it). `source`
+        is anything `predict` takes, read as it reads it: a batch of prepared inputs, a list, a folder or a
+        pattern gives a list, one for each of `predict`'s answers (a batch explained as one image was a made-up
+        colour picture's explanation; a folder, a pattern or a `~` path was refused as no file).
         A refusal is explained by the class it came closest to, with its `reason`; `NothingToExplain`
         (a `TinyVisionError`) when the model read no mark at all (a page of noise: "not a digit").
 
@@ -574,9 +580,8 @@ class Model:
         the PyTorch network for the prepared input (for a number: each digit,
         side by side); test-time views are not part of the picture.
         """
-        if isinstance(source, (list, tuple)) or self.prepared_batch(source) is not None:
-            return [self.explanation(p) for p in self.predict(source)]  # predict's answers, one by one
-        return self.explanation(self.predict_one(source))
+        answers = self.predict(source)
+        return [self.explanation(p) for p in answers] if isinstance(answers, list) else self.explanation(answers)
 
     def explanation(self, prediction: Prediction):
         """The `Explanation` of one of this model's predictions (see `explain`)."""
@@ -588,7 +593,7 @@ class Model:
         # A refusal is explained too, as one: the class the model came closest to, and that it was refused.
         return Explanation(
             input=prediction.input, label="".join(labels), probability=prediction.probability,
-            saliency=self.saliency(prediction), feature_maps=stitched, reason=prediction.reason,
+            saliency=self.saliency(prediction), feature_maps=stitched, reason=prediction.reason, path=prediction.path,
         )
 
     # -- evaluation and export -------------------------------------------------------------------

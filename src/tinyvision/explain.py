@@ -33,6 +33,7 @@ class Explanation:
     saliency: torch.Tensor  # (H, W) float in [0, 1]: where the evidence for `label` lies
     feature_maps: list[tuple[str, torch.Tensor]]  # (layer name, (channels, h, w)) per convolution
     reason: str | None = None  # why the model refused ("not a digit", "unsure"); None: `label` is its answer
+    path: str | None = None  # the file it was read from, as `Prediction.path` (which of a folder's images)
 
     def __repr__(self) -> str:
         # Short, as a notebook shows it: the answer, not every tensor's values.

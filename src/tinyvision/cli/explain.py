@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
             failed = True
     for i, path in enumerate(images):
         try:
-            explanation = model.explain(path)
+            # Each file read as `predict` reads one (`predict_files`): its errors are shown with its path here.
+            explanation = model.explanation(model.predict_one(path))
         except NothingToExplain as refused:  # an answer, as predict gives it: nothing drawn, not an error
             print(f"{path}: - ({refused.reason}): no mark was read, nothing to draw")
             continue
