@@ -234,3 +234,26 @@ def test_exporting_and_loading_an_export_leave_the_callers_random_generator_as_i
         torch.manual_seed(1234)
         step()
         assert torch.equal(torch.rand(3), expected)
+
+
+def test_a_missing_onnx_file_suggests_an_export_command_that_writes_it(tiny_dataset, tmp_path, capsys):
+    # `predict RUN/model.onnx` suggested `tinyvision export RUN/model.onnx --format onnx`, which failed with the
+    # same message: export reads a run folder or its checkpoint, not the file it is to write.
+    import shlex
+
+    cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.05, seed=3, limit_batches=2).validate()
+    run = tmp_path / "my run"  # (a space: the suggested command must still be one the shell runs)
+    fit_run(cfg, run)
+    image = tmp_path / "x.png"
+    Image.fromarray(np.zeros((12, 12), np.uint8)).save(image)
+    for onnx in (run / "model.onnx", run / "digits.onnx", tmp_path / "elsewhere" / "m.onnx"):
+        assert main(["predict", str(onnx), str(image)]) == 2
+        err = capsys.readouterr().err
+        suggested = shlex.split(err.split("write it first with: ")[1])
+        assert suggested[:2] == ["tinyvision", "export"], err
+        if onnx.parent != run:  # no run beside it: the command names where to put its own run folder
+            assert suggested[2] == "RUN_DIR"
+            suggested[2] = str(run)
+        assert main(suggested[1:] + ["--check-images", "0"]) == 0
+        capsys.readouterr()
+        assert main(["predict", str(onnx), str(image)]) == 0

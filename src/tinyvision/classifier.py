@@ -296,11 +296,11 @@ class Model:
         if runtime not in ("auto", "torch", "onnx"):
             raise TinyVisionError(f"unknown runtime {runtime!r}; choose torch or onnx")
         if path.suffix.lower() == ".onnx" or runtime == "onnx":
-            onnx_path = path if path.suffix.lower() == ".onnx" else resolve_model_path(path).with_name("model.onnx")
+            checkpoint = resolve_model_path(path) if path.suffix.lower() != ".onnx" else path.with_name(MODEL_FILE)
+            onnx_path = path if path.suffix.lower() == ".onnx" else checkpoint.with_name("model.onnx")
             if not onnx_path.is_file():
-                raise TinyVisionError(
-                    f"no {onnx_path}; write it first with: tinyvision export {path} --format onnx"
-                )
+                command = export_command(onnx_path, checkpoint if checkpoint.is_file() else None)
+                raise TinyVisionError(f"no {onnx_path}; write it first with: {command}")
             card, exported_from = onnx_card(onnx_path)
             if path.suffix.lower() != ".onnx":
                 check_export_current(onnx_path, exported_from, resolve_model_path(path))
@@ -681,6 +681,18 @@ def check_export_current(onnx_path: Path, exported, checkpoint: Path) -> None:
         raise TinyVisionError(f"{onnx_path} was exported from other weights than {checkpoint} holds now (the run "
                               f"trained on after it): export it again with: tinyvision export "
                               f"{checkpoint.parent} --format onnx")
+
+
+def export_command(onnx_path: Path, checkpoint: Path | None) -> str:
+    """The shell command that writes a missing `.onnx` from `checkpoint` (None: none beside it, RUN_DIR): export
+    reads a run, not the file it is to write (`tinyvision export RUN/model.onnx` answered that RUN/model.onnx
+    was missing). `model.onnx` beside the checkpoint is export's default; another name or place is its --out."""
+    from shlex import quote
+
+    source = "RUN_DIR" if checkpoint is None else quote(str(checkpoint.parent if checkpoint.name == MODEL_FILE
+                                                             else checkpoint))
+    default = checkpoint is not None and onnx_path == checkpoint.with_name("model.onnx")
+    return f"tinyvision export {source} --format onnx" + ("" if default else f" --out {quote(str(onnx_path))}")
 
 
 def warn_unfinished(card: ModelCard, path: Path) -> None:
