@@ -257,3 +257,37 @@ def test_a_missing_onnx_file_suggests_an_export_command_that_writes_it(tiny_data
         assert main(suggested[1:] + ["--check-images", "0"]) == 0
         capsys.readouterr()
         assert main(["predict", str(onnx), str(image)]) == 0
+
+
+def test_an_export_of_an_unfinished_run_says_how_to_get_a_finished_one(tiny_dataset, tmp_path):
+    # Exported before its run finished, then the run finished with --resume: loading the .onnx still warned
+    # "finish it with: tinyvision.train(resume=RUN)", which answered that RUN had already finished. An export
+    # written elsewhere pointed resume at the folder it lay in, no run at all.
+    import threading
+    import warnings
+
+    from tinyvision.errors import UnfinishedRunWarning
+    from tinyvision.training import Interrupted
+
+    cfg = RunConfig(dataset=tiny_dataset, epochs=2, batch_size=32, lr=0.05, seed=3, limit_batches=2).validate()
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(Interrupted):
+        fit_run(cfg, tmp_path / "run", stop=stop)
+    with pytest.warns(UnfinishedRunWarning):
+        model = tinyvision.load(tmp_path / "run")
+    model.export("onnx")
+    model.export("onnx", tmp_path / "elsewhere" / "m.onnx")
+    with pytest.warns(UnfinishedRunWarning, match=r"finish its run with: .*resume=.*then export it again") as seen:
+        tinyvision.load(tmp_path / "elsewhere" / "m.onnx")
+    assert "RUN_DIR" in str(seen[0].message) and str(tmp_path / "elsewhere'") not in str(seen[0].message)
+
+    fit_run(cfg, tmp_path / "run", resume=True)
+    with pytest.warns(UnfinishedRunWarning, match="its run has finished since: export it again with: ") as seen:
+        tinyvision.load(tmp_path / "run" / "model.onnx")
+    message = str(seen[0].message)
+    assert "resume" not in message
+    assert main(message.split("export it again with: tinyvision ")[1].split() + ["--check-images", "0"]) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnfinishedRunWarning)
+        tinyvision.load(tmp_path / "run" / "model.onnx")

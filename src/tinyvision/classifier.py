@@ -304,7 +304,7 @@ class Model:
             card, exported_from = onnx_card(onnx_path)
             if path.suffix.lower() != ".onnx":
                 check_export_current(onnx_path, exported_from, resolve_model_path(path))
-            warn_unfinished(card, onnx_path)
+            warn_unfinished_export(card, onnx_path)
             return cls(card, onnx_path, runner=onnx_runner(onnx_path, card), preparation=preparation)
         dev = select_device(device)
         network, card = load_model(path, dev)
@@ -703,6 +703,27 @@ def warn_unfinished(card: ModelCard, path: Path) -> None:
         folder = path if path.is_dir() else path.parent
         warnings.warn(f"{path}: {why}; finish it with: {resume_command(folder)}", UnfinishedRunWarning,
                       stacklevel=4)
+
+
+def warn_unfinished_export(card: ModelCard, onnx_path: Path) -> None:
+    """`warn_unfinished` for an export, saying what gives a finished one: finishing the run never rewrites its
+    export (the run beside it may have finished since, and `--resume` then answers "already finished"), and
+    an export written elsewhere is not in its run's folder."""
+    why = unfinished(card)
+    if why is None:
+        return
+    checkpoint = onnx_path.with_name(MODEL_FILE)
+    try:
+        finished = checkpoint.is_file() and unfinished(read_card(checkpoint)) is None
+    except TinyVisionError:  # a damaged checkpoint beside it: the export is still what was asked for
+        finished = False
+    export = export_command(onnx_path, checkpoint if checkpoint.is_file() else None)
+    if finished:
+        advice = f"its run has finished since: export it again with: {export}"
+    else:
+        folder = onnx_path.parent if checkpoint.is_file() else "RUN_DIR"
+        advice = f"finish its run with: {resume_command(folder)}, then export it again with: {export}"
+    warnings.warn(f"{onnx_path}: {why}; {advice}", UnfinishedRunWarning, stacklevel=4)
 
 
 def load(path: str | Path, preparation: str = "auto", device: str = "cpu", runtime: str = "auto") -> Model:
