@@ -266,3 +266,6 @@ def test_train_help_names_every_preset_and_dataset_form():
 
     helped = tinyvision("train", "--help").stdout
     assert all(name in helped for name in PRESETS) and "digits:PATH" in helped and "folder:PATH" in helped
+    # --precision said inference stays fp32 "on CPU"; it is fp32 on every device (device.autocast), GPU too.
+    words = " ".join(helped.split())
+    assert "fp32 on every device" in words and "fp32 on CPU" not in words

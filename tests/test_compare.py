@@ -28,6 +28,14 @@ def test_compare_writes_the_report_table_json_and_figure(tiny_dataset, tmp_path,
     assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| tvnet |" in capsys.readouterr().out
 
+    # Runs are keyed by the model each name stands for: `runs["default"]` was a bare KeyError: 'default'.
+    import tinyvision
+
+    runs = tinyvision.Comparison(out, report).runs
+    assert runs["tvnet"].path == out / "tvnet"
+    with pytest.raises(KeyError, match=r"'default'.* keyed by model name .*: mlp, tvnet"):
+        runs["default"]
+
 
 def test_compare_refuses_bad_requests_before_writing(tiny_dataset, tmp_path, capsys):
     out = tmp_path / "cmp"

@@ -130,6 +130,15 @@ def render_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+class RunsByModel(dict):
+    """`Comparison.runs`: each model's `Run`, keyed by the model's registered name, as report.json names it
+    (`default` runs as the dataset's default model, under that name); a missing key names those there are."""
+
+    def __missing__(self, key):
+        raise KeyError(f"{key!r}: no such run; a comparison's runs are keyed by model name ('default' under the "
+                       f"name of the model it stands for): {', '.join(self)}")
+
+
 class Comparison:
     """The result of `tinyvision.compare`: the report's data, its table, its figure, each model's run."""
 
@@ -139,7 +148,7 @@ class Comparison:
 
     @property
     def runs(self) -> dict[str, Run]:
-        return {r["model"]: Run(r["run"]) for r in self.report["results"]}
+        return RunsByModel({r["model"]: Run(r["run"]) for r in self.report["results"]})
 
     def table(self) -> MarkdownText:
         """The report's markdown table (a `str`; a notebook renders it as a table, not a quoted string)."""

@@ -79,7 +79,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=DEVICES)
     p.add_argument("--precision", choices=["auto", "fp32", "bf16"],
                    help="training steps: bf16 autocast, or fp32; auto (default) takes bf16 on CUDA and on "
-                   "CPUs with native bf16 (AVX512-BF16, AMX). Evaluation and inference stay fp32 on CPU")
+                   "CPUs with native bf16 (AVX512-BF16, AMX). Evaluation, calibration and inference stay fp32 "
+                   "on every device")
     p.add_argument("--limit-batches", type=int, help="smoke runs: at most N batches per loop")
     p.add_argument("--sync-bn", action="store_true", default=None,
                    help="under torchrun on GPUs: BatchNorm statistics over the global batch")
