@@ -1903,6 +1903,28 @@ def number_confidence_table(fit: dict, check: dict) -> str:
                      "stated 0.99-1: mean / exact", "calibration error (ECE)"], "lrlrrr", rows)
 
 
+@table("digit-confidence", "digit_confidence.json")
+def digit_confidence_table(data: dict) -> str:
+    """A single digit's stated probability against how often such answers are right, per evaluation set of
+    other writers' digits (pooled first), printed digits and user photos of MNIST test digits: the shipped runs,
+    read as users' files are (benchmarks/digit_confidence.py); the temperature was fitted on MNIST's
+    validation digits alone."""
+    order = ["handwriting", *HANDWRITING, "printed-digits", "user-photos-mnist-test"]
+    rows = []
+    for name in order:
+        runs = [r["sets"][name] for r in data["runs"] if name in r["sets"]]
+        if not runs:
+            continue
+        bins = [b for r in runs for b in r["bins"]]  # every run's answers together, per bin
+        ece = [r["ece"] for r in runs]
+        rows.append([SET_NAMES.get(name, name), count(round(sum(r["answers"] for r in runs) / len(runs))),
+                     merged_bin(bins, 0.5, 0.99), merged_bin(bins, 0.99, 1.0),
+                     f"{statistics.mean(ece):.4f} ± {spread(ece):.4f}" if len(ece) > 1 else f"{ece[0]:.4f}"])
+    return markdown(["digits read one at a time", "answers (per run)", "stated 0.5-0.99: mean / right (all runs)",
+                     "stated 0.99-1: mean / right (all runs)", f"calibration error (ECE, {len(data['runs'])} runs)"],
+                    "lrrrr", rows)
+
+
 @value("writers-numbers-read-rate", *WRITER_NUMBER_RUNS)
 def writers_numbers_read_rate(*runs: dict) -> str:
     return mean_sd([r["read"]["rate"] for r in runs], 1)
