@@ -463,7 +463,7 @@ def validation_digits() -> tuple[np.ndarray, np.ndarray]:
 
 def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH_RATE,
           source: str = "test", paper: str = "user", small_rate: float = 0.0,
-          beside_rate: float = 0.0, flat_rate: float = 0.0) -> list[dict]:
+          beside_rate: float = 0.0, flat_rate: float = 0.0, digit_counts: tuple[int, ...] = LENGTHS) -> list[dict]:
     """Write `count` number photos and manifest.json into `out`; return the manifest.
     `source`: "test", MNIST's test digits (the reported figure), or "val", the validation split
     (val_fraction 0.1, seed 0) of MNIST's training digits, for choices among seed-0 runs; "writers-test"
@@ -471,7 +471,9 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
     test writers, or the training writers' rows that training leaves out).
     `paper`: "user", user_photos' styles, or "hard", HARD_STYLES. `small_rate`: see `compose`; `beside_rate`:
     the chance that a mark that is no digit follows the number (BESIDE_MARKS in turn, `add_beside_mark`);
-    `flat_rate`: that a short flat mark stands on the line before or after it (FLAT_MARKS, `add_flat_mark`)."""
+    `flat_rate`: that a short flat mark stands on the line before or after it (FLAT_MARKS, `add_flat_mark`).
+    `digit_counts`: the digit counts drawn from (1: single digits on the same paper, what a lone digit's
+    preparation is chosen on)."""
     from tinyvision.datasets import load_dataset
 
     if source == "val":
@@ -486,7 +488,7 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
     rng = np.random.default_rng(seed)
     styles = HARD_STYLES if paper == "hard" else MARKS if paper == "marked" else SIGNS if paper == "signed" \
         else user_photos().STYLES
-    lengths = rng.choice(LENGTHS, count)
+    lengths = rng.choice(digit_counts, count)
     # Each test digit at most once while they last.
     order = rng.permutation(len(labels))
     order = np.concatenate([order] * (1 + int(lengths.sum()) // len(labels)))
@@ -524,7 +526,7 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
                          "size": size, "boxes": boxes, "digit_index": index.tolist()})  # into the source's digits
     (out / "manifest.json").write_text(json.dumps({"seed": seed, "count": count, "touch_rate": touch_rate,
                                                    "small_rate": small_rate, "beside_rate": beside_rate,
-                                                   "flat_rate": flat_rate,
+                                                   "flat_rate": flat_rate, "lengths": list(digit_counts),
                                                    "paper": paper, "source": source,
                                                    "images": manifest}, indent=1))
     return manifest
@@ -654,6 +656,8 @@ def main() -> None:
     b.add_argument("--small-rate", type=float, default=0.0,
                    help=f"chance that one digit of a number is written {SMALL_SIZE[0]:g}-{SMALL_SIZE[1]:g} of the "
                         "others' height")
+    b.add_argument("--lengths", default=",".join(map(str, LENGTHS)),
+                   help="comma-separated digit counts a number is drawn with (1: single digits)")
     b.add_argument("--source", choices=("test", "val", "writers-test", "writers-val"), default="test",
                    help="MNIST's test digits (the reported figure), or the validation split of its training "
                         "digits (val_fraction 0.1, seed 0), for choosing among seed-0 runs; writers-test, "
@@ -677,7 +681,7 @@ def main() -> None:
 
     if args.command == "build":
         manifest = build(args.out, args.count, args.seed, args.touch_rate, args.source, args.paper, args.small_rate,
-                         args.beside_rate, args.flat_rate)
+                         args.beside_rate, args.flat_rate, tuple(int(n) for n in args.lengths.split(",")))
         print(json.dumps({"out": str(args.out), "images": len(manifest),
                           "touching": sum(e["touching"] for e in manifest)}, indent=2))
         return

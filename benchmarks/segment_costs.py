@@ -41,7 +41,7 @@ def settings(variant: str, modules: list) -> dict[str, tuple]:
         current = getattr(module, name, "missing")
         if not name.isupper() or isinstance(current, bool) or not isinstance(current, (int, float, type(None))):
             raise SystemExit(f"segment_costs.py: {name!r} is not a numeric constant of image.segment, read_number, "
-                             f"image.marks or image.signs")
+                             f"image.marks, image.signs or image.digits")
         found[name] = (module, None if value == "None" else float(value))
     return found
 
@@ -66,12 +66,13 @@ def restore(module, constants: dict) -> None:
 
 def reader_modules() -> list:
     """The modules whose constants a variant may set."""
+    import tinyvision.image.digits as digits
     import tinyvision.image.marks as marks
     import tinyvision.image.segment as segment
     import tinyvision.image.signs as signs
     import tinyvision.read_number as read_number
 
-    return [segment, read_number, marks, signs]
+    return [segment, read_number, marks, signs, digits]
 
 
 def reader_settings(text: str) -> dict:

@@ -114,3 +114,50 @@ def test_the_fast_min_and_max_filters_equal_the_plain_window_ones():
             padded = np.pad(grid, r, mode="edge")
             want = op(sliding_window_view(padded, (size, size)), axis=(-2, -1))
             assert np.array_equal(filter2d(grid, size, op), want), (shape, size, op.__name__)
+
+
+def jpeg_photo(gray: np.ndarray, grain: float = 0.015, seed: int = 0) -> np.ndarray:
+    """A gray photo (in [0, 1]) with the paper's grain, through a JPEG at quality 88 as a phone saves it:
+    decoded pixels, uint8 (H, W, 3)."""
+    import io
+
+    from PIL import Image
+
+    noisy = gray + np.random.default_rng(seed).normal(0, grain, gray.shape)
+    buffer = io.BytesIO()
+    Image.fromarray(np.round(np.clip(noisy, 0, 1) * 255).astype(np.uint8)).convert("RGB").save(buffer, "JPEG",
+                                                                                                 quality=88)
+    return np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("RGB"))
+
+
+def test_a_lone_digit_on_ruled_paper_is_prepared_as_on_plain_paper(mnist):
+    """A lone digit is prepared from all of the image's ink, cropped to every pixel brighter than 0; the
+    faint leftovers of the cleared rules lay across the whole page, so the crop took the page and the model
+    saw a speck (a red team: 4 of 16 single digits read on ruled paper)."""
+    from tinyvision.image.digits import prepare_digit
+
+    ink, _ = write([digit(mnist, 9)], margin=120)
+    ruled = np.full(ink.shape, 0.95, np.float32)
+    for row in range(10, ink.shape[0], 110):  # anti-aliased rules, one of them under the digit
+        ruled[row : row + 2] = 0.72
+        ruled[row + 2] = 0.85
+    plain = prepare_digit(jpeg_photo(0.95 * (1 - ink) + 0.08 * ink))
+    on_rules = prepare_digit(jpeg_photo(ruled * (1 - ink) + 0.08 * ink))
+    rows = np.flatnonzero((on_rules > 0.25).any(1))
+    assert rows[-1] - rows[0] + 1 >= 18  # fitted into MNIST's 20-px box, not shrunk to a speck
+    assert np.abs(on_rules - plain).mean() < 0.05
+
+
+@pytest.mark.parametrize(("labels", "nth"), [((7, 7, 8, 2), 0), ((7, 3, 3), 2), ((3, 6, 1, 4), 3)])
+def test_a_small_number_in_a_large_photo_is_dark_ink_on_light_paper(mnist, labels, nth):
+    """A few strokes are under 1% of a large photo's pixels: its 1st and 99th percentiles are both paper,
+    and the ink was decided by narrowness on a 128-px copy, where such strokes are under a pixel wide: the
+    paper was taken for the ink (a red team: 4000x3000 photos of numbers 150 px tall, 9 of 16 read)."""
+    from tinyvision.image.digits import WORK_SIDE, ink_polarity, shrink, to_gray
+
+    ink, _ = write([digit(mnist, d, nth=nth, height=75) for d in labels], gaps=[15] * (len(labels) - 1), margin=8)
+    page = np.zeros((1500, 2000), np.float32)
+    page[750 : 750 + ink.shape[0], 1000 : 1000 + ink.shape[1]] = ink
+    gray = shrink(to_gray(jpeg_photo(0.95 * (1 - page) + 0.08 * page)), WORK_SIDE)
+    assert (page > 0.5).mean() < 0.01
+    assert np.median(ink_polarity(gray)) < 0.5  # the paper dark and the strokes bright, as in MNIST
