@@ -326,6 +326,9 @@ def render_hard(alpha: np.ndarray, boxes: list[list[int]], facts: dict, style: s
 # How people mark a number they wrote: underlined (once or twice), boxed, circled. Drawn with the writer's
 # own pen into the ink, at the line's slant, with a hand's wobble, then photographed in a user style.
 MARKS = ("underlined", "double-underlined", "boxed", "circled")
+# `--paper circled-one`: one digit of the number circled, the ring often across its neighbours (a red team:
+# the ring and the neighbours it touched were one piece, and the neighbours were cleared with it).
+ONE_MARKS = ("circled-one",)
 
 
 def _stroke(points: np.ndarray, width: float, shape: tuple[int, int]) -> np.ndarray:
@@ -436,6 +439,14 @@ def render_marked(alpha: np.ndarray, boxes: list[list[int]], facts: dict, style:
         corners += rng.uniform(-0.04, 0.04, corners.shape) * height
         corners[-1] = corners[0] + rng.uniform(-0.05, 0.1, 2) * height  # the pen closes roughly
         marks.append(corners)
+    elif style == "circled-one":  # a ring round one digit, drawn as tight as people draw it
+        t, lf, b, r = boxes[int(rng.integers(len(boxes)))]
+        cx, cy = (lf + r) / 2, (t + b) / 2
+        rx = (r - lf) / 2 + rng.uniform(0.15, 0.45) * height
+        ry = (b - t) / 2 + rng.uniform(0.1, 0.3) * height
+        points = hand_ellipse(cx, cy, rx, ry, rng, turn=2 * np.pi + rng.uniform(0.1, 0.4), n=72)
+        points[:, 1] += rise * (points[:, 0] - cx)
+        marks.append(points)
     else:  # circled: an ellipse round the number, its ends overlapping a little
         # Through points near the number's corners, a little outside or (a tight circle) inside them.
         cx, cy = (left + right) / 2, (top + bottom) / 2
@@ -486,7 +497,8 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         data = load_dataset("mnist")
         images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
     rng = np.random.default_rng(seed)
-    styles = HARD_STYLES if paper == "hard" else MARKS if paper == "marked" else SIGNS if paper == "signed" \
+    styles = HARD_STYLES if paper == "hard" else MARKS if paper == "marked" \
+        else ONE_MARKS if paper == "circled-one" else SIGNS if paper == "signed" \
         else user_photos().STYLES
     lengths = rng.choice(digit_counts, count)
     # Each test digit at most once while they last.
@@ -507,7 +519,7 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
             alpha, boxes = add_flat_mark(alpha, boxes, facts["digit_height"], facts["beside"], rng)
         size = list(alpha.shape)
         number = "".join(str(int(labels[j])) for j in index)
-        if paper in ("hard", "marked"):
+        if paper in ("hard", "marked", "circled-one"):
             render_on = render_hard if paper == "hard" else render_marked
             data, shape, boxes = render_on(alpha, boxes, facts, style, rng)
             size = [int(v) for v in shape]
@@ -662,11 +674,11 @@ def main() -> None:
                    help="MNIST's test digits (the reported figure), or the validation split of its training "
                         "digits (val_fraction 0.1, seed 0), for choosing among seed-0 runs; writers-test, "
                         "writers-val: other writers' digits (UCI test writers; training writers' held-out rows)")
-    b.add_argument("--paper", choices=("user", "hard", "marked", "signed"), default="user",
+    b.add_argument("--paper", choices=("user", "hard", "marked", "circled-one", "signed"), default="user",
                    help="user: user_photos' styles; hard: ruled and squared paper, a shadow, the desk beside "
                         "the sheet, pencil; marked: the number underlined (once or twice), boxed or circled "
-                        "in the writer's pen; signed: a minus before it, a decimal point in it, both, or a "
-                        "comma (thousands before three digits, decimal otherwise)")
+                        "in the writer's pen; circled-one: one of its digits circled; signed: a minus before it, "
+                        "a decimal point in it, both, or a comma (thousands before three digits, decimal otherwise)")
     s = commands.add_parser("segment", help="score the segmenter alone (count and IoU >= 0.5 of every box)")
     r = commands.add_parser("read", help="read every photo as a user does: tinyvision.load(RUN).predict(file)")
     r.add_argument("checkpoint", type=Path, help="run folder or model.safetensors of an MNIST model")

@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw
 
 from test_paper import photo
 from test_segment import HEIGHT, assert_found, digit, write
+from tinyvision.image.components import label_components
 from tinyvision.image.digits import ink_map
 from tinyvision.image.marks import drop_marks, holds_marks
 from tinyvision.image.segment import segment
@@ -91,3 +92,22 @@ def test_a_face_is_no_zero_but_a_dotted_zero_and_every_mnist_digit_are_digits(mn
     for small in images[:1000]:  # each as the reader sees it: a photo of it, through the ink map
         big = np.asarray(Image.fromarray(small).resize((112, 112), Image.Resampling.BICUBIC), np.float32)
         assert not holds_marks(ink_map(photo(np.clip(big, 0, 1))))
+
+
+def test_a_ring_round_one_digit_touching_its_neighbours_clears_the_ring_not_them(mnist):
+    """A ring round the 7 of "279" that runs into the 2 and the 9 is one piece with them, and their strokes
+    lay on that piece's outer edge: they were cleared with the ring, and "279" was answered "7" at 100% (a red
+    team: 11 of 32 numbers with one digit circled lost a digit). Only the ring round the hole is the frame."""
+    ink, boxes = write([digit(mnist, 2), digit(mnist, 7), digit(mnist, 9)], gaps=[HEIGHT // 6] * 2, margin=60)
+    t, left, b, r = boxes[1]
+    ring = (left - HEIGHT // 6 - 12, t - HEIGHT // 5, r + HEIGHT // 6 + 12, b + HEIGHT // 5)
+    marked = draw(ink, [("ellipse", list(ring))])
+    pieces, _ = label_components(marked > 0.25)
+    ends = {int(pieces[box[0]:box[2], box[1]:box[3]].max()) for box in (boxes[0], boxes[2])}
+    assert len(ends) == 1  # the ring runs into both neighbours: the 2, the ring and the 9 are one piece
+    cleared = drop_marks(marked)
+    for t0, l0, b0, r0 in (boxes[0], boxes[2]):  # each neighbour keeps most of its ink, but where the ring crosses
+        region = (slice(t0, b0), slice(l0, r0))
+        kept = (cleared[region] > 0.25) & (ink[region] > 0.25)
+        assert kept.sum() >= 0.7 * (ink[region] > 0.25).sum()  # (none of the 2 was kept, 5% of the 9)
+    assert (cleared[boxes[1][0]:boxes[1][2], boxes[1][1]:boxes[1][3]] > 0.25).sum() > 0  # the 7 stays too
