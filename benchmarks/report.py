@@ -677,6 +677,41 @@ def marks_choices_table(data: dict) -> str:
                      "numbers + drawings (points)"], "lrrrrrrrr", rows)
 
 
+FRAME_REACH_FILES = ("frame_reach_marks_a.json", "frame_reach_marks_b.json", "frame_reach_circled_none.json",
+                     "frame_reach_circled_0.75.json", "frame_reach_circled_1.25.json", "frame_reach_circled_2.json")
+
+
+@table("frame-reach", *FRAME_REACH_FILES)
+def frame_reach_table(marks_a: dict, marks_b: dict, *circled: dict) -> str:
+    """How far from the hole it closes a frame's outline is cleared (image.marks.FRAME_HOLE_REACH), on
+    validation: the marks_choices.py sets (marked numbers, drawings) and numbers with one digit circled
+    (number_photos.py build --paper circled-one), one seed-0 run per setting. The setting in use must have the
+    most points."""
+    import tinyvision.image.marks as marks
+
+    reads = {c["reader_settings"].get("FRAME_HOLE_REACH", marks.FRAME_HOLE_REACH): c for c in circled}
+    rows, best = [], []
+    for v in marks_a["variants"] + marks_b["variants"]:
+        reach = v["settings"].get("FRAME_HOLE_REACH", marks.FRAME_HOLE_REACH)
+        if reach not in reads:
+            raise ReportError(f"frame-reach: no read of the circled numbers with FRAME_HOLE_REACH={reach}")
+        one = reads[reach]["read"]["rate"]
+        total = marks_points(v) + 100 * one
+        in_use = reach == marks.FRAME_HOLE_REACH
+        best.append((total, in_use))
+        label = "anywhere along the outer edge (before)" if reach is None else f"within {reach:g} strokes"
+        rows.append([f"**{label}**" if in_use else label, pct(v["numbers_read"], 1), pct(v["numbers_misread"], 1),
+                     pct(v["doodles_refused"], 1), pct(one, 1), f"{total:.2f}"])
+    if max(best)[1] is not True:
+        raise ReportError("frame-reach: the FRAME_HOLE_REACH in use is not the setting with the most points")
+    order = sorted(range(len(rows)), key=lambda i: (rows[i][0].strip("*").startswith("anywhere") is False,
+                                                    rows[i][0]))
+    return markdown(["a frame's outline cleared", f"marked numbers read ({count(marks_a['numbers_count'])})",
+                     "… misread", f"drawings refused ({count(marks_a['doodles_count'])})",
+                     f"numbers with one digit circled ({count(circled[0]['images'])})", "all three, points"],
+                    "lrrrrr", [rows[i] for i in order])
+
+
 @table("hole-marks", "hole_marks_marks.json", "hole_marks_val4k.json")
 def hole_marks_table(marks_file: dict, val4k: dict) -> str:
     """The hole rule (image.marks.HOLE_MARK) on validation: drawings refused and marked numbers read
@@ -1480,6 +1515,49 @@ def pair_rescue_evaluation_table(before: dict, after: dict, numbers_before: dict
     (pair-rescue)."""
     return reader_evaluation("pair-rescue-evaluation", before, after, numbers_before, numbers_after,
                              ("without", "with"))
+
+
+LONE_INK_FILES = (("lone_ink_a.json", "lone_ink_singles_paper_a.json", "lone_ink_numbers_paper_a.json"),
+                  ("lone_ink_b.json", "lone_ink_singles_paper_b.json", "lone_ink_numbers_paper_b.json"),
+                  ("lone_ink_c.json", "lone_ink_singles_paper_c.json", "lone_ink_numbers_paper_c.json"))
+
+
+@table("lone-ink", *(name for files in LONE_INK_FILES for name in files))
+def lone_ink_table(*files: dict) -> str:
+    """A lone digit's faint ink kept only near a stroke (image.digits.NEAR_STROKE) and a photo's extremes
+    deciding which way round its ink is (POLARITY_TAIL), on validation: the validation sets of the pair bars
+    (benchmarks/segment_costs.py) and single digits and numbers of MNIST's validation digits on hard paper
+    (number_photos.py build --paper hard, read by number_photos.py read), one seed-0 default run; each setting's
+    three files in turn. The setting in use is marked, and it must have the most points."""
+    import tinyvision.image.digits as digits
+
+    rows, points = [], []
+    for costs, singles, numbers in zip(files[0::3], files[1::3], files[2::3]):
+        if len(costs["variants"]) != 1 or singles["reader_settings"] != numbers["reader_settings"]:
+            raise ReportError("each lone-ink setting is one segment_costs.py variant and two reads with its constants")
+        v = costs["variants"][0]
+        if {k: x for k, x in v["settings"].items()} != singles["reader_settings"]:
+            raise ReportError("a lone-ink setting's segment_costs.py variant and reads set different constants")
+        reach = v["settings"].get("NEAR_STROKE", digits.NEAR_STROKE)
+        tail = v["settings"].get("POLARITY_TAIL", digits.POLARITY_TAIL)
+        in_use = reach == digits.NEAR_STROKE and tail == digits.POLARITY_TAIL
+        total = pair_points(v) + 100 * (singles["read"]["rate"] + numbers["read"]["rate"])
+        points.append((total, in_use))
+        label = "neither (as before)" if reach is None and tail is None else f"within {reach:g} stroke width(s)"
+        label = f"**{label}**" if in_use else label
+        rows.append([label, *reading_cells(v), pct(v["words_refused"]), pct(singles["read"]["rate"]),
+                     pct(numbers["read"]["rate"]), f"{total:.2f}"])
+    if max(points)[1] is not True:
+        raise ReportError("the NEAR_STROKE and POLARITY_TAIL in use are not the setting with the most points")
+    first = files[0]
+    return markdown(["a lone digit's faint ink counted", "numbers read exactly", "… some digits touching",
+                     f"single digits right ({count(first['singles'])})", "… refused",
+                     f"letters refused ({count(first['letters'])})",
+                     f"other non-digits refused ({count(first['negatives'])})",
+                     f"words refused ({count(first['words'])})",
+                     f"single digits on hard paper ({count(files[1]['images'])})",
+                     f"numbers on hard paper ({count(files[2]['images'])})",
+                     "all of these, points"], "l" + "r" * 10, rows)
 
 
 CUT_READING_SETS = {"numbers": "validation numbers", "singles": "single validation digits",
