@@ -349,6 +349,20 @@ def test_a_class_folder_named_in_latin_1_trains_draws_and_evaluates(tmp_path):
     assert (run / "confusion.png").is_file() and (run / "misclassified.png").is_file()
 
 
+FINE_TUNE = dict(model="mlp", epochs=1, progress=False, plots=False)
+
+
+def fine_tune_source(tmp_path):
+    """A folder of 30 cats and 30 dogs and a run trained on it with seed 0 (the source of a fine-tune)."""
+    import tinyvision
+
+    root = tmp_path / "pics"
+    for k, name in enumerate(("cat", "dog")):
+        for i in range(30):
+            save_image(root / name / f"{i}.png", 40 + 160 * k + i)
+    return root, tinyvision.train(dataset=f"folder:{root}", out=tmp_path / "source", seed=0, **FINE_TUNE)
+
+
 def test_a_fine_tune_on_its_sources_folder_keeps_the_sources_split(tmp_path):
     # --init-from a run of the same folder with another seed split it afresh: 48 of the fine-tune's 60 test
     # images were its source's training images, scored as unseen. The source's split is kept, and only files
@@ -357,16 +371,11 @@ def test_a_fine_tune_on_its_sources_folder_keeps_the_sources_split(tmp_path):
 
     import tinyvision
 
-    root = tmp_path / "pics"
-    for k, name in enumerate(("cat", "dog")):
-        for i in range(30):
-            save_image(root / name / f"{i}.png", 40 + 160 * k + i)
-    options = dict(model="mlp", epochs=1, progress=False, plots=False)
-    source = tinyvision.train(dataset=f"folder:{root}", out=tmp_path / "source", seed=0, **options)
+    root, source = fine_tune_source(tmp_path)
     for k, name in enumerate(("cat", "dog")):
         for i in range(30, 40):
             save_image(root / name / f"{i}.png", 40 + 160 * k + i)
-    tuned = tinyvision.train(dataset=f"folder:{root}/", out=tmp_path / "tuned", seed=5, init_from=source, **options)
+    tuned = tinyvision.train(dataset=f"folder:{root}/", out=tmp_path / "tuned", seed=5, init_from=source, **FINE_TUNE)
     before = json.loads((source.path / "split.json").read_text())["files"]
     after = json.loads((tuned.path / "split.json").read_text())["files"]
     assert {f: after[f] for f in before} == before  # every file where it was
@@ -383,15 +392,10 @@ def test_a_fine_tune_on_a_moved_copy_of_its_sources_folder_keeps_the_sources_spl
 
     import tinyvision
 
-    root = tmp_path / "pics"
-    for k, name in enumerate(("cat", "dog")):
-        for i in range(30):
-            save_image(root / name / f"{i}.png", 40 + 160 * k + i)
-    options = dict(model="mlp", epochs=1, progress=False, plots=False)
-    source = tinyvision.train(dataset=f"folder:{root}", out=tmp_path / "source", seed=0, **options)
+    root, source = fine_tune_source(tmp_path)
     moved = tmp_path / "moved"
     shutil.copytree(root, moved)
-    tuned = tinyvision.train(dataset=f"folder:{moved}", out=tmp_path / "tuned", seed=5, init_from=source, **options)
+    tuned = tinyvision.train(dataset=f"folder:{moved}", out=tmp_path / "tuned", seed=5, init_from=source, **FINE_TUNE)
     before = json.loads((source.path / "split.json").read_text())["files"]
     after = json.loads((tuned.path / "split.json").read_text())["files"]
     assert after == before
