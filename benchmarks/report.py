@@ -1381,14 +1381,15 @@ def number_rows(before: dict, after: dict, title: str = "test numbers (seed-0 ru
 
 
 def reader_evaluation(what: str, before: dict, after: dict, numbers_before: dict, numbers_after: dict,
-                      arms: tuple[str, str] = ("before", "after")) -> str:
+                      arms: tuple[str, str] = ("before", "after"), extra: list[list[str]] = ()) -> str:
     """A reading rule on every evaluation set and the test numbers, read by the same default runs before and
-    after it (`arms` names the two columns): share right or refused, mean +- std over the runs."""
+    after it (`arms` names the two columns): share right or refused, mean +- std over the runs; then `extra`
+    rows in the same columns."""
     runs_before, runs_after = same_runs(what, before, after)
     same_model(f"the {what} numbers", "model", numbers_before, numbers_after)
     rows = set_rows(SET_NAMES, lambda name: runs_before, runs_after)
     return markdown(["set", "images", "share", f"{arms[0]} ({len(runs_before)} runs)", f"{arms[1]} (same runs)"],
-                    "lrlrr", rows + number_rows(numbers_before, numbers_after))
+                    "lrlrr", rows + number_rows(numbers_before, numbers_after) + list(extra))
 
 
 @table("slant-second-opinion-evaluation", "handwriting_slant_before.json", "handwriting_slant.json",
@@ -1536,7 +1537,7 @@ def lone_ink_table(*files: dict) -> str:
         if len(costs["variants"]) != 1 or singles["reader_settings"] != numbers["reader_settings"]:
             raise ReportError("each lone-ink setting is one segment_costs.py variant and two reads with its constants")
         v = costs["variants"][0]
-        if {k: x for k, x in v["settings"].items()} != singles["reader_settings"]:
+        if v["settings"] != singles["reader_settings"]:
             raise ReportError("a lone-ink setting's segment_costs.py variant and reads set different constants")
         reach = v["settings"].get("NEAR_STROKE", digits.NEAR_STROKE)
         tail = v["settings"].get("POLARITY_TAIL", digits.POLARITY_TAIL)
@@ -1570,16 +1571,12 @@ def paper_marks_evaluation_table(before: dict, after: dict, numbers_before: dict
     on the evaluation sets and the test sets (MNIST's test digits): the same default runs before and after
     (the test sets of paper and marks: the seed-0 run). It chose nothing: the settings were chosen on
     validation (lone-ink, frame-reach)."""
-    runs_before, runs_after = same_runs("paper-marks-evaluation", before, after)
-    same_model("the paper-marks-evaluation numbers", "model", numbers_before, numbers_after, *pairs)
-    rows = set_rows(SET_NAMES, lambda name: runs_before, runs_after) + number_rows(numbers_before, numbers_after)
+    same_model("the paper-marks-evaluation test sets", "model", numbers_after, *pairs)
     titles = ("test single digits on hard paper (ruled, squared, shadow, desk, pencil)",
               "test numbers with one digit circled", "test numbers underlined, boxed or circled by their writer")
-    for title, (old, new) in zip(titles, zip(pairs[0::2], pairs[1::2])):
-        rows.append([title, count(new["images"]), "read exactly", pct(old["read"]["rate"], 1),
-                     pct(new["read"]["rate"], 1)])
-    return markdown(["set", "images", "share", f"before ({len(runs_before)} runs)", "after (same runs)"], "lrlrr",
-                    rows)
+    extra = [[title, count(new["images"]), "read exactly", pct(old["read"]["rate"], 1), pct(new["read"]["rate"], 1)]
+             for title, old, new in zip(titles, pairs[0::2], pairs[1::2])]
+    return reader_evaluation("paper-marks-evaluation", before, after, numbers_before, numbers_after, extra=extra)
 
 
 CUT_READING_SETS = {"numbers": "validation numbers", "singles": "single validation digits",

@@ -296,14 +296,15 @@ class Model:
         if runtime not in ("auto", "torch", "onnx"):
             raise TinyVisionError(f"unknown runtime {runtime!r}; choose torch or onnx")
         if path.suffix.lower() == ".onnx" or runtime == "onnx":
-            checkpoint = resolve_model_path(path) if path.suffix.lower() != ".onnx" else path.with_name(MODEL_FILE)
-            onnx_path = path if path.suffix.lower() == ".onnx" else checkpoint.with_name("model.onnx")
+            given = path.suffix.lower() == ".onnx"  # the export itself, or the run it was made from
+            checkpoint = path.with_name(MODEL_FILE) if given else resolve_model_path(path)
+            onnx_path = path if given else checkpoint.with_name("model.onnx")
             if not onnx_path.is_file():
                 command = export_command(onnx_path, checkpoint if checkpoint.is_file() else None)
                 raise TinyVisionError(f"no {onnx_path}; write it first with: {command}")
             card, exported_from = onnx_card(onnx_path)
-            if path.suffix.lower() != ".onnx":
-                check_export_current(onnx_path, exported_from, resolve_model_path(path))
+            if not given:
+                check_export_current(onnx_path, exported_from, checkpoint)
             warn_unfinished_export(card, onnx_path)
             return cls(card, onnx_path, runner=onnx_runner(onnx_path, card), preparation=preparation)
         dev = select_device(device)

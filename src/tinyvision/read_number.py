@@ -28,7 +28,7 @@ import torch
 
 from tinyvision.image.components import INK_LEVEL
 from tinyvision.image.decode import ImageError, decode_sized
-from tinyvision.image.digits import WORK_SIDE, ink_extent, ink_map, near_strokes, prepare_ink
+from tinyvision.image.digits import WORK_SIDE, ink_extent, ink_map, prepare_whole
 from tinyvision.image.marks import holds_marks
 from tinyvision.image.segment import original_box, segment, slant_shears
 from tinyvision.image.signs import Signs, find_signs
@@ -292,9 +292,9 @@ class Reading:
 
 def read_segments(model: Model, ink: np.ndarray, segments: list, scale: float) -> Reading:
     """The model's reading of found digits, judged by the card's rules (`rejection`)."""
-    # One digit: prepared from all of the image's ink near a stroke (`near_strokes`), exactly as `Model.prepare`
-    # (and MNIST) does; the segmenter's own-ink crop drops faint strokes a lone digit may need.
-    images = [prepare_ink(near_strokes(ink))] if len(segments) == 1 else [s.image for s in segments]
+    # One digit: prepared from all of the image's ink near a stroke, exactly as `Model.prepare` (and MNIST) does;
+    # the segmenter's own-ink crop drops faint strokes a lone digit may need.
+    images = [prepare_whole(ink)] if len(segments) == 1 else [s.image for s in segments]
     inputs = to_uint8(images)
     logits = model.logits(inputs)
     probs = logits.softmax(1)
@@ -416,7 +416,7 @@ def read_whole(model: Model, ink: np.ndarray, scale: float, at_least: float | No
     top, left, bottom, right = ink_extent(ink > INK_LEVEL)
     if right - left > WHOLE_ASPECT * (bottom - top):
         return None
-    inputs = to_uint8([prepare_ink(near_strokes(ink))])
+    inputs = to_uint8([prepare_whole(ink)])
     logits = model.logits(inputs)
     probs = logits.softmax(1)
     k = int(probs[0].argmax())

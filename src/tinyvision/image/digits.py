@@ -18,7 +18,7 @@ from PIL import Image
 
 from tinyvision.image.components import INK_LEVEL, stroke_width
 from tinyvision.image.decode import ImageError
-from tinyvision.image.marks import drop_marks
+from tinyvision.image.marks import dilate, drop_marks
 from tinyvision.image.paper import clear_paper, filter2d, paper_level
 
 WORK_SIDE = 512  # the longest side analysed: plenty for a 20x20 result, bounded cost
@@ -233,14 +233,14 @@ def near_strokes(ink: np.ndarray) -> np.ndarray:
     faint = (ink > 0) & ~strong
     if NEAR_STROKE is None or not strong.any() or not faint.any():
         return ink
-    reach = max(1, round(NEAR_STROKE * stroke_width(strong)))
-    # Strong pixels in each (2 reach + 1)-square window, from a summed-area table: a dilation in O(pixels).
-    table = np.pad(strong.astype(np.int32).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    h, w = strong.shape
-    top, left = np.clip(np.arange(h) - reach, 0, h), np.clip(np.arange(w) - reach, 0, w)
-    bottom, right = np.clip(np.arange(h) + reach + 1, 0, h), np.clip(np.arange(w) + reach + 1, 0, w)
-    near = (table[bottom][:, right] - table[top][:, right] - table[bottom][:, left] + table[top][:, left]) > 0
+    near = dilate(strong, max(1, round(NEAR_STROKE * stroke_width(strong))))
     return np.where(strong | (faint & near), ink, 0.0).astype(ink.dtype)
+
+
+def prepare_whole(ink: np.ndarray) -> np.ndarray:
+    """A whole ink map read as one digit (a lone digit, or several marks read whole), prepared as MNIST prepared
+    its digits from all of its ink near a stroke (`near_strokes`): what `Model.prepare` and `read_number` give."""
+    return prepare_ink(near_strokes(ink))
 
 
 def prepare_ink(ink: np.ndarray) -> np.ndarray:
@@ -251,6 +251,6 @@ def prepare_ink(ink: np.ndarray) -> np.ndarray:
 
 def prepare_digit(pixels: np.ndarray) -> np.ndarray:
     """(H, W, C) uint8 of one digit -> a 28x28 float image in [0, 1], as MNIST prepared its digits."""
-    return prepare_ink(near_strokes(ink_map(pixels)))
+    return prepare_whole(ink_map(pixels))
 
 

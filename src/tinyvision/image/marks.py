@@ -96,7 +96,7 @@ def _erode(mask: np.ndarray, reach: int) -> np.ndarray:
     return filter2d(padded, 2 * reach + 1, np.min)[reach:-reach, reach:-reach] > 0.5
 
 
-def _dilate(mask: np.ndarray, reach: int) -> np.ndarray:
+def dilate(mask: np.ndarray, reach: int) -> np.ndarray:
     """Pixels whose (2 reach + 1) square holds a pixel of `mask` (nothing beyond its edges does)."""
     padded = np.pad(mask.astype(np.float32), reach)
     return filter2d(padded, 2 * reach + 1, np.max)[reach:-reach, reach:-reach] > 0.5
@@ -127,7 +127,7 @@ def frames(labels: np.ndarray, box: np.ndarray) -> np.ndarray:
         if FRAME_SPILL is None or inside.sum() <= FRAME_SPILL * solid.sum():
             outline = solid & ~core
             if FRAME_HOLE_REACH is not None:  # the ring round what is framed, not a neighbour it touches
-                outline &= _dilate(framing_holes(holes, crop, held), max(1, round(FRAME_HOLE_REACH * stroke)) + 1)
+                outline &= dilate(framing_holes(holes, crop, held), max(1, round(FRAME_HOLE_REACH * stroke)) + 1)
             found[t:b, left:r] |= outline
     return found
 
