@@ -213,6 +213,21 @@ def test_hashes_find_exact_and_near_copies_but_not_other_photos():
     assert sum(j - i != 200 for i, j in found) <= 2  # hardly any two different photos
 
 
+def test_a_mirror_copy_is_reported_as_alike_at_most_as_a_correlation_can_be():
+    import torch
+
+    from tinyvision.datasets.data_check import check_image_data
+    from tinyvision.datasets.image_data import ImageData
+
+    x = torch.from_numpy(np.stack([photo(s) for s in range(40)])).permute(0, 3, 1, 2).contiguous()
+    both = torch.cat([x, x.flip(-1)])  # each photo and its mirror image
+    labels = torch.zeros(len(both), dtype=torch.long)
+    report = check_image_data(ImageData("mirrors", ("a", "b"), both, labels, both[:2], labels[:2]))
+    near = report.data["near_duplicates"]
+    assert near["mirrored"] >= 30  # (float16 thumbnails multiplied to 1.0001: a correlation printed over 1)
+    assert all(-1.0 <= e["correlation"] <= 1.0 for e in near["examples"])
+
+
 def test_a_crowd_of_alike_images_yields_a_bounded_number_of_pairs_still_linking_them_all():
     """A burst of photos or a video's frames: every pair is within the pHash distance, and keeping them all
     took 3.7 GB and 2.5 minutes for 6,000 frames (a red team). Each image keeps its nearest few among those

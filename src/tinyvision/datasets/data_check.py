@@ -333,14 +333,15 @@ def phash_distances(fp: Fingerprints, i: np.ndarray, j: np.ndarray, flip: np.nda
 
 def thumb_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray, flip: np.ndarray | None = None) -> np.ndarray:
     """Rows i and j's 16x16 thumbnails' correlation as they stand (i's mirrored where `flip`), 65,536 pairs
-    at a time."""
+    at a time; within [-1, 1]."""
     out = [np.zeros(0, np.float32)]
     for k in range(0, len(i), 65536):
         a = fp.thumbs[i[k:k + 65536]].float()
         if flip is not None:
             a = torch.where(torch.from_numpy(flip[k:k + 65536]).view(-1, 1).bool(), mirrored(a), a)
         out.append((a * fp.thumbs[j[k:k + 65536]].float()).sum(1).numpy())
-    return np.concatenate(out)
+    # Clipped: float16 unit rows multiply to a little over 1 (an image and its mirror copy: 1.0001, reported so).
+    return np.clip(np.concatenate(out), -1.0, 1.0)
 
 
 def pair_correlations(fp: Fingerprints, i: np.ndarray, j: np.ndarray, bar: float,

@@ -241,7 +241,7 @@ def aligned_correlations(a: torch.Tensor, b: torch.Tensor, shift: int = ALIGN_SH
             best = torch.maximum(best, _best_shift(_cropped(x, c), into_y, shift))
             best = torch.maximum(best, _best_shift(_cropped(y, c), into_x, shift))
         out.append(best)
-    return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
+    return torch.cat(out).clamp(-1.0, 1.0).numpy() if out else np.zeros(0, np.float32)  # (rounding: over 1)
 
 
 def details(thumbnails: torch.Tensor, box: int = DETAIL_BOX) -> torch.Tensor:
