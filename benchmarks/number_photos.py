@@ -8,7 +8,8 @@ rendered in the photo styles of benchmarks/user_photos.py (`--paper hard`: on ru
 squared paper, under a shadow, beside the desk the sheet lies on, in pencil; `--paper
 marked`: underlined, boxed or circled by the writer; `--paper signed`: with a minus sign, a
 decimal point, both ("-3.14"), or a comma: a thousands comma before three digits, a
-decimal comma before any other count), plus
+decimal comma before any other count; `--paper form`: each digit in a cell of a printed row of
+boxes), plus
 manifest.json (file, number, style, touching, each digit's true box). `segment` scores the
 segmenter alone; `read` segments and classifies with a trained model. Both
 print JSON; `score_reads` is what a benchmark calls to score its predictions.
@@ -19,6 +20,8 @@ print JSON; `score_reads` is what a benchmark calls to score its predictions.
         --out /tmp/numbers-marked-val
     python benchmarks/number_photos.py build --count 400 --paper signed --source val --seed 4 \\
         --out /tmp/numbers-signed-val
+    python benchmarks/number_photos.py build --count 300 --paper form --touch-rate 0 --source val \\
+        --seed 6 --out /tmp/numbers-form-val
     python benchmarks/number_photos.py segment
     python benchmarks/number_photos.py read RUN_DIR --results benchmarks/results/numbers.json
 """
@@ -329,6 +332,9 @@ MARKS = ("underlined", "double-underlined", "boxed", "circled")
 # `--paper circled-one`: one digit of the number circled, the ring often across its neighbours (a red team:
 # the ring and the neighbours it touched were one piece, and the neighbours were cleared with it).
 ONE_MARKS = ("circled-one",)
+# `--paper form`: each digit written into a cell of a printed row of boxes, the cells sharing their walls (a red
+# team: the inner walls were kept and read as 1s). Build it with --touch-rate 0: one digit to a cell.
+FORMS = ("form-boxes",)
 
 
 def _stroke(points: np.ndarray, width: float, shape: tuple[int, int]) -> np.ndarray:
@@ -447,6 +453,21 @@ def render_marked(alpha: np.ndarray, boxes: list[list[int]], facts: dict, style:
         points = hand_ellipse(cx, cy, rx, ry, rng, turn=2 * np.pi + rng.uniform(0.1, 0.4), n=72)
         points[:, 1] += rise * (points[:, 0] - cx)
         marks.append(points)
+    elif style == "form-boxes":  # printed: straight thin lines, lighter than the pen, walls between the digits
+        line = height * rng.uniform(0.02, 0.06)
+        shade = rng.uniform(0.55, 1.0)
+        t, b = top - rng.uniform(0.1, 0.35) * height, bottom + rng.uniform(0.1, 0.35) * height
+        walls = [left - rng.uniform(0.1, 0.35) * height]
+        walls += [(boxes[k - 1][3] + boxes[k][1]) / 2 for k in range(1, len(boxes))]
+        walls.append(right + rng.uniform(0.1, 0.35) * height)
+        printed = np.zeros_like(alpha)
+        lines = [np.array([[walls[0], t], [walls[-1], t]]), np.array([[walls[0], b], [walls[-1], b]])]
+        lines += [np.array([[x, t], [x, b]]) for x in walls]
+        for points in lines:
+            points = points.copy()
+            points[:, 1] += rise * (points[:, 0] - walls[0])
+            np.maximum(printed, _stroke(points, line, alpha.shape), out=printed)
+        np.maximum(alpha, shade * printed, out=alpha)
     else:  # circled: an ellipse round the number, its ends overlapping a little
         # Through points near the number's corners, a little outside or (a tight circle) inside them.
         cx, cy = (left + right) / 2, (top + bottom) / 2
@@ -498,7 +519,7 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
     rng = np.random.default_rng(seed)
     styles = HARD_STYLES if paper == "hard" else MARKS if paper == "marked" \
-        else ONE_MARKS if paper == "circled-one" else SIGNS if paper == "signed" \
+        else ONE_MARKS if paper == "circled-one" else FORMS if paper == "form" else SIGNS if paper == "signed" \
         else user_photos().STYLES
     lengths = rng.choice(digit_counts, count)
     # Each test digit at most once while they last.
@@ -519,7 +540,7 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
             alpha, boxes = add_flat_mark(alpha, boxes, facts["digit_height"], facts["beside"], rng)
         size = list(alpha.shape)
         number = "".join(str(int(labels[j])) for j in index)
-        if paper in ("hard", "marked", "circled-one"):
+        if paper in ("hard", "marked", "circled-one", "form"):
             render_on = render_hard if paper == "hard" else render_marked
             data, shape, boxes = render_on(alpha, boxes, facts, style, rng)
             size = [int(v) for v in shape]
@@ -674,10 +695,11 @@ def main() -> None:
                    help="MNIST's test digits (the reported figure), or the validation split of its training "
                         "digits (val_fraction 0.1, seed 0), for choosing among seed-0 runs; writers-test, "
                         "writers-val: other writers' digits (UCI test writers; training writers' held-out rows)")
-    b.add_argument("--paper", choices=("user", "hard", "marked", "circled-one", "signed"), default="user",
+    b.add_argument("--paper", choices=("user", "hard", "marked", "circled-one", "form", "signed"), default="user",
                    help="user: user_photos' styles; hard: ruled and squared paper, a shadow, the desk beside "
                         "the sheet, pencil; marked: the number underlined (once or twice), boxed or circled "
-                        "in the writer's pen; circled-one: one of its digits circled; signed: a minus before it, "
+                        "in the writer's pen; circled-one: one of its digits circled; form: each digit in a cell "
+                        "of a printed row of boxes (with --touch-rate 0); signed: a minus before it, "
                         "a decimal point in it, both, or a comma (thousands before three digits, decimal otherwise)")
     s = commands.add_parser("segment", help="score the segmenter alone (count and IoU >= 0.5 of every box)")
     r = commands.add_parser("read", help="read every photo as a user does: tinyvision.load(RUN).predict(file)")

@@ -34,6 +34,13 @@ FRAME_SPILL: float | None = None  # a frame with more of its ink deeper than tha
 # and on that piece's outer edge, were cleared with it ("279" with its 7 circled read "7" at 100%; a red team:
 # 11 of 32 such numbers answered with a digit dropped). A ring lies within a stroke of the hole it closes.
 FRAME_HOLE_REACH: float | None = 1.25
+# A row of printed cells (a form's boxes, one digit in each) is one piece whose inner walls lie deep inside its
+# filled shape, and were kept and read as 1s ("3614" in four boxes: "3161114" at 85%; a red team: 24 of 32 such
+# numbers misread). A cell is a hole spanning FORM_CELL of the frame's height and at least FORM_CELL_WIDTH of it
+# wide (a narrow sliver beside a digit that touches a box's top and bottom is none); the frame's ink within the
+# hole reach of two cells is a wall, cleared with the outline. None: no walls are cleared.
+FORM_CELL: float | None = 0.8
+FORM_CELL_WIDTH = 0.5
 BAR_THIN = 0.2  # a bar's ink per column is at most this share of its length ...
 BAR_FLAT = 0.5  # ... and its box at most this share of its length high (a ring is not a bar)
 MAJOR_HEIGHT = 0.45  # pieces (not bars) at least this share of the tallest are the digits
@@ -126,10 +133,29 @@ def frames(labels: np.ndarray, box: np.ndarray) -> np.ndarray:
         inside = solid & core  # ink deeper than an outline: digits drawn into the frame
         if FRAME_SPILL is None or inside.sum() <= FRAME_SPILL * solid.sum():
             outline = solid & ~core
+            reach = max(1, round((FRAME_HOLE_REACH or FRAME_BAND) * stroke)) + 1
+            cells = form_cells(holes)
             if FRAME_HOLE_REACH is not None:  # the ring round what is framed, not a neighbour it touches
-                outline &= dilate(framing_holes(holes, crop, held), max(1, round(FRAME_HOLE_REACH * stroke)) + 1)
+                outline &= dilate(framing_holes(holes, crop, held) | cells.any(0), reach)
+            if len(cells) >= 2:  # a form's walls: ink between two of its cells
+                near = np.zeros(solid.shape, np.int32)
+                for cell in cells:
+                    near += dilate(cell, reach)
+                outline |= solid & (near >= 2)
             found[t:b, left:r] |= outline
     return found
+
+
+def form_cells(holes: np.ndarray) -> np.ndarray:
+    """The holes of a frame (the `holes` mask, the frame's box) that are a form's cells: FORM_CELL of its
+    height tall and FORM_CELL_WIDTH of it wide or more, as (n, H, W) masks (none when FORM_CELL is None)."""
+    each, count = label_components(holes)
+    if FORM_CELL is None or count == 0:
+        return np.zeros((0, *holes.shape), bool)
+    box, _ = component_boxes(each, count)
+    tall = (box[:, 2] - box[:, 0] >= FORM_CELL * holes.shape[0]) & (box[:, 3] - box[:, 1] >= FORM_CELL_WIDTH
+                                                                       * holes.shape[0])
+    return np.stack([np.zeros(holes.shape, bool)] + [each == k for k in np.flatnonzero(tall)])[1:]
 
 
 def framing_holes(holes: np.ndarray, crop: np.ndarray, held: np.ndarray) -> np.ndarray:
