@@ -463,9 +463,7 @@ def render_marked(alpha: np.ndarray, boxes: list[list[int]], facts: dict, style:
         printed = np.zeros_like(alpha)
         lines = [np.array([[walls[0], t], [walls[-1], t]]), np.array([[walls[0], b], [walls[-1], b]])]
         lines += [np.array([[x, t], [x, b]]) for x in walls]
-        for points in lines:
-            points = points.copy()
-            points[:, 1] += rise * (points[:, 0] - walls[0])
+        for points in lines:  # (square to the canvas: the writing's slant tilts the digits in their cells)
             np.maximum(printed, _stroke(points, line, alpha.shape), out=printed)
         np.maximum(alpha, shade * printed, out=alpha)
     else:  # circled: an ellipse round the number, its ends overlapping a little

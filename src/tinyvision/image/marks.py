@@ -36,11 +36,11 @@ FRAME_SPILL: float | None = None  # a frame with more of its ink deeper than tha
 FRAME_HOLE_REACH: float | None = 1.25
 # A row of printed cells (a form's boxes, one digit in each) is one piece whose inner walls lie deep inside its
 # filled shape, and were kept and read as 1s ("3614" in four boxes: "3161114" at 85%; a red team: 24 of 32 such
-# numbers misread). A cell is a hole spanning FORM_CELL of the frame's height and at least FORM_CELL_WIDTH of it
-# wide (a narrow sliver beside a digit that touches a box's top and bottom is none); the frame's ink within the
-# hole reach of two cells is a wall, cleared with the outline. None: no walls are cleared.
+# numbers misread). A cell is a hole spanning FORM_CELL of the frame's height or more; the frame's ink within the
+# hole reach of two cells is a wall, cleared with the outline (a 1 that touches both the top and the bottom of
+# a box drawn round a number is taken for one). None: no walls are cleared. Chosen on validation (table
+# form-cells; a cell's width was not asked for: any test of it, 0.25 or 0.5 of the frame's height, read fewer).
 FORM_CELL: float | None = 0.8
-FORM_CELL_WIDTH = 0.5
 BAR_THIN = 0.2  # a bar's ink per column is at most this share of its length ...
 BAR_FLAT = 0.5  # ... and its box at most this share of its length high (a ring is not a bar)
 MAJOR_HEIGHT = 0.45  # pieces (not bars) at least this share of the tallest are the digits
@@ -112,7 +112,8 @@ def dilate(mask: np.ndarray, reach: int) -> np.ndarray:
 def frames(labels: np.ndarray, box: np.ndarray) -> np.ndarray:
     """The outlines of pieces that frame others, as a mask: a piece whose holes hold a piece FRAME_CONTENT
     of its height or taller. Its outline is its ink within FRAME_BAND strokes of its filled shape's edge;
-    a digit drawn into the frame lies deeper, and stays."""
+    a digit drawn into the frame lies deeper, and stays. A row of a form's cells (`form_cells`) loses the
+    walls between them too."""
     heights = box[:, 2] - box[:, 0]
     found = np.zeros(labels.shape, bool)
     if FRAME_CONTENT is None:
@@ -147,15 +148,14 @@ def frames(labels: np.ndarray, box: np.ndarray) -> np.ndarray:
 
 
 def form_cells(holes: np.ndarray) -> np.ndarray:
-    """The holes of a frame (the `holes` mask, the frame's box) that are a form's cells: FORM_CELL of its
-    height tall and FORM_CELL_WIDTH of it wide or more, as (n, H, W) masks (none when FORM_CELL is None)."""
+    """The holes of a frame (the `holes` mask, the frame's box) that are a form's cells, FORM_CELL of its
+    height tall or more, as (n, H, W) masks (none when FORM_CELL is None)."""
     each, count = label_components(holes)
     if FORM_CELL is None or count == 0:
         return np.zeros((0, *holes.shape), bool)
     box, _ = component_boxes(each, count)
-    tall = (box[:, 2] - box[:, 0] >= FORM_CELL * holes.shape[0]) & (box[:, 3] - box[:, 1] >= FORM_CELL_WIDTH
-                                                                       * holes.shape[0])
-    return np.stack([np.zeros(holes.shape, bool)] + [each == k for k in np.flatnonzero(tall)])[1:]
+    tall = np.flatnonzero(box[:, 2] - box[:, 0] >= FORM_CELL * holes.shape[0])
+    return np.stack([np.zeros(holes.shape, bool)] + [each == k for k in tall])[1:]
 
 
 def framing_holes(holes: np.ndarray, crop: np.ndarray, held: np.ndarray) -> np.ndarray:
