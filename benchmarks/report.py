@@ -712,6 +712,92 @@ def frame_reach_table(marks_a: dict, marks_b: dict, *circled: dict) -> str:
                     "lrrrrr", [rows[i] for i in order])
 
 
+FORM_CELLS = (None, 0.6, 0.8, 0.9)  # the FORM_CELL settings read on validation (form_cells_*_{setting}.json)
+FORM_CELLS_FILES = ("form_cells_marks.json", *(f"form_cells_form_{c}.json" for c in FORM_CELLS),
+                    *(f"form_cells_circled_{c}.json" for c in FORM_CELLS))
+
+
+def wrong_answers(read: dict) -> float:
+    """The share of a set's numbers answered, and answered wrong (not refused)."""
+    outcomes = [o for o in read["outcomes"].values() if o["images"]]
+    return sum(o["too_many"] + o["too_few"] + o["misread"] for o in outcomes) / read["images"]
+
+
+@table("form-cells", *FORM_CELLS_FILES)
+def form_cells_table(marks_file: dict, *reads: dict) -> str:
+    """A form's cells (image.marks.FORM_CELL) on validation: the marks_choices.py sets (marked numbers,
+    drawings), numbers with one digit circled, and numbers written one digit to a cell of a printed row of
+    boxes (number_photos.py build --paper form), one seed-0 run per setting. The setting in use must have the
+    most points (a tie keeps it)."""
+    import tinyvision.image.marks as marks
+
+    if marks_file["constants"].get("FORM_CELL") != marks.FORM_CELL:
+        raise ReportError("form_cells_marks.json: FORM_CELL was another value there: run it again")
+    forms, circled = reads[: len(FORM_CELLS)], reads[len(FORM_CELLS):]
+    same_model("the form-cells reads", "model", *reads)
+
+    def setting(settings: dict):
+        return settings.get("FORM_CELL", marks.FORM_CELL)
+
+    rows, ranked = [], []
+    for v in marks_file["variants"]:
+        cell = setting(v["settings"])
+        form = next((f for f in forms if setting(f["reader_settings"]) == cell), None)
+        ring = next((f for f in circled if setting(f["reader_settings"]) == cell), None)
+        if form is None or ring is None:
+            raise ReportError(f"form-cells: no read of the form or circled numbers with FORM_CELL={cell}")
+        total = marks_points(v) + 100 * (ring["read"]["rate"] + form["read"]["rate"])
+        in_use = cell == marks.FORM_CELL
+        ranked.append((round(total, 6), in_use))
+        label = "no walls cleared (before)" if cell is None else f"cells {cell:g} of the frame's height or more"
+        rows.append((cell is not None, cell or 0, [f"**{label}**" if in_use else label, pct(v["numbers_read"], 1),
+                     pct(v["doodles_refused"], 1), pct(ring["read"]["rate"], 1), pct(form["read"]["rate"], 1),
+                     pct(wrong_answers(form["read"]), 1), f"{total:.2f}"]))
+    best = max(t for t, _ in ranked)
+    if not any(used and t == best for t, used in ranked):
+        raise ReportError("form-cells: the FORM_CELL in use is not the setting with the most points")
+    return markdown(["a form's walls", f"marked numbers read ({count(marks_file['numbers_count'])})",
+                     f"drawings refused ({count(marks_file['doodles_count'])})",
+                     f"one digit circled ({count(circled[0]['images'])})",
+                     f"numbers in a row of boxes ({count(forms[0]['images'])})", "… answered wrong",
+                     "all four, points"], "lrrrrrr", [r for *_, r in sorted(rows, key=lambda r: r[:2])])
+
+
+@table("form-cells-evaluation", "numbers_form_before_seed0.json", "numbers_form_before_seed1.json",
+       "numbers_form_before_seed2.json", "numbers_form_seed0.json", "numbers_form_seed1.json",
+       "numbers_form_seed2.json", "numbers_marked_frame_reach.json", "numbers_marked_form_cells.json",
+       "numbers_circled.json", "numbers_circled_form_cells.json", "frame_reach_val4k.json", "form_cells_val4k.json")
+def form_cells_evaluation_table(*files: dict) -> str:
+    """The form's walls on test sets (MNIST's test digits): numbers in a row of printed boxes, read by the
+    three default runs before and after (mean +- std); the marked and circled test numbers and the reading
+    rules' validation sets, by the seed-0 run. It chose nothing (table form-cells did, on validation)."""
+    before, after, (marked0, marked1, circ0, circ1, val0, val1) = files[:3], files[3:6], files[6:]
+    for old, new in zip(before, after):
+        same_model("the form test numbers", "model", old, new)
+    same_model("the marked and circled test numbers", "model", marked0, marked1, circ0, circ1)
+
+    def spread(reads, key=lambda f: f["read"]["rate"]) -> str:
+        xs = [key(f) for f in reads]
+        return f"{100 * statistics.mean(xs):.1f} ± {100 * statistics.stdev(xs):.1f}%"
+
+    wrong = lambda f: wrong_answers(f["read"])  # noqa: E731
+    rows = [["test numbers in a row of printed boxes, one digit to a cell", count(after[0]["images"]),
+             "read exactly", spread(before), spread(after)],
+            ["… answered wrong", count(after[0]["images"]), "answered wrong", spread(before, wrong),
+             spread(after, wrong)],
+            ["test numbers underlined, boxed or circled by their writer (seed 0)", count(marked1["images"]),
+             "read exactly", pct(marked0["read"]["rate"], 1), pct(marked1["read"]["rate"], 1)],
+            ["test numbers with one digit circled (seed 0)", count(circ1["images"]), "read exactly",
+             pct(circ0["read"]["rate"], 1), pct(circ1["read"]["rate"], 1)]]
+    (v0,), (v1,) = val0["variants"], val1["variants"]
+    for key, title, share in (("numbers_read_exactly", "validation numbers (reading rules' sets, seed 0)",
+                               "read exactly"), ("singles_right", "single validation digits", "right"),
+                              ("letters_refused", "letters", "refused"), ("negatives_refused",
+                              "other non-digits", "refused"), ("words_refused", "words", "refused")):
+        rows.append([title, "", share, pct(v0[key]), pct(v1[key])])
+    return markdown(["set", "images", "share", "before", "after"], "lrlrr", rows)
+
+
 @table("hole-marks", "hole_marks_marks.json", "hole_marks_val4k.json")
 def hole_marks_table(marks_file: dict, val4k: dict) -> str:
     """The hole rule (image.marks.HOLE_MARK) on validation: drawings refused and marked numbers read
@@ -1906,6 +1992,9 @@ def seam_rules_table(data: dict) -> str:
 @value("singles-paper-after", "singles_paper.json")
 @value("circled-one-before", "numbers_circled_before.json")
 @value("circled-one-after", "numbers_circled.json")
+@value("form-cells-width-0.25", "form_cells_width_0.25.json")
+@value("form-cells-width-0.5", "form_cells_width_0.5.json")
+@value("form-cells-width-none", "form_cells_form_0.8.json")
 def read_rate(data: dict) -> str:  # numbers read exactly, in any number_photos.py results file
     return pct(data["read"]["rate"], 1)
 
