@@ -173,7 +173,8 @@ def main() -> None:
     shipped = constants_of(marks)
     with recorded() as prov:
         rows = [read_variant(v, model, numbers, doodles, args, shipped) for v in args.variant or ["default"]]
-    constants = {name: v for name, v in shipped.items() if name.startswith(("FRAME_", "FORM_", "UNDERLINE_", "BAR_", "HOLE_"))}
+    kinds = ("FRAME_", "FORM_", "UNDERLINE_", "BAR_", "HOLE_")
+    constants = {name: v for name, v in shipped.items() if name.startswith(kinds)}
     write_results(args.out, {"about": __doc__.splitlines()[0], "constants": constants, "numbers": str(args.numbers),
                              "numbers_count": len(numbers), "doodles": str(args.doodles),
                              "doodles_count": len(doodles), "run": str(args.checkpoint),
