@@ -517,3 +517,43 @@ def test_a_server_restarts_on_its_port_at_once_and_a_taken_port_is_one_line():
     client.close()
     listener.close()
     check_listen("127.0.0.1", port)  # a bare bind said "Address already in use" for a minute
+
+
+def tiff_of_strips(rows: int, width: int = 8, strips: int | None = None, order: str = "<") -> bytes:
+    """An uncompressed 8-bit gray TIFF, `width` x `rows`, a row a strip; `strips` offsets listed (default:
+    one a row), every one pointing at the same row of dark ink on white."""
+    import struct
+
+    strips = rows if strips is None else strips
+    magic = b"II*\x00" if order == "<" else b"MM\x00*"
+    tags = 9
+    row_at = 8 + 2 + 12 * tags + 4
+    row = bytes([255] * (width // 2) + [0] * (width - width // 2))
+    offsets_at = row_at + len(row)
+    counts_at = offsets_at + 4 * strips
+    entries = [(256, 4, 1, width), (257, 4, 1, rows), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
+               (273, 4, strips, offsets_at), (277, 3, 1, 1), (278, 4, 1, 1), (279, 4, strips, counts_at)]
+    ifd = struct.pack(order + "H", tags) + b"".join(
+        struct.pack(order + "HHI", tag, kind, count) + (struct.pack(order + "HH", value, 0) if kind == 3
+                                                        else struct.pack(order + "I", value))
+        for tag, kind, count, value in entries) + b"\x00" * 4
+    return (magic + struct.pack(order + "I", 8) + ifd + row + struct.pack(order + "I", row_at) * strips
+            + struct.pack(order + "I", width) * strips)
+
+
+def test_a_tiff_listing_millions_of_strips_is_refused_at_once_and_an_ordinary_one_read(model_path):
+    """A 2 MB TIFF listing 250,000 strips (one row of 8 pixels each, all at the same offset): Pillow made a
+    Python tile of each strip and decoded them one by one, seconds and ~100 MB in a worker for a small file;
+    at the 10 MB limit (2.4 million strips), 30 s and 0.8 GB a request, and two such uploads held both of
+    the default server's workers until their deadline. It is answered 400 at once; a TIFF written a row a
+    strip, as some scanners write them, is still read, in either byte order."""
+    client = TestClient(create_app(tinyvision.load(model_path), ServeOptions(workers=1)))
+    for order in "<>":
+        ordinary = client.post("/api/predict", content=tiff_of_strips(600, width=400, order=order),
+                               headers={"content-type": "image/tiff"})
+        assert ordinary.status_code == 200, ordinary.text
+    started = time.monotonic()
+    reply = client.post("/api/predict", content=tiff_of_strips(250_000), headers={"content-type": "image/tiff"})
+    assert time.monotonic() - started < 1, f"{time.monotonic() - started:.1f} s"
+    assert reply.status_code == 400 and "250,000 strips" in reply.json()["error"], reply.text
+    assert client.get("/api/health").json() == {"status": "ok"}

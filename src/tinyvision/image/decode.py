@@ -17,6 +17,8 @@ Memory is bounded by design, whatever the file claims:
 - what a decoder holds besides the pixels counts against the budget: a
   progressive JPEG's coefficients, libwebp's canvases, a TIFF's strip,
   Pillow's Python BMP run-length decoder;
+- what a file makes the decoder walk is bounded before it is opened: a JPEG's scans and header
+  segments, a PNG's chunks, a TIFF's strips or tiles;
 - only formats whose decoders honour the header's size are opened (an
   icon's directory may lie about the PNG inside, so that is checked first).
 
@@ -34,6 +36,7 @@ import io
 import math
 import os
 import re
+import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +72,12 @@ MAX_JPEG_SEGMENTS = 1000
 # Pillow reads a PNG's chunks one by one in Python: 9 MB of empty ancillary chunks took 2-3 s to open. A
 # photo's PNG holds its pixels in chunks of 8-64 KB: 10 MB of them is a few hundred to a few thousand.
 MAX_PNG_CHUNKS = 20_000
+# Pillow makes a Python tile for each strip (or tile) of an uncompressed TIFF, and decodes them one by one: a
+# 9.6 MB file listing 2.4 million strips took 0.8 GB and 30 s to open and decode, however few its pixels. A
+# photo's TIFF holds its pixels in strips of 8 KB or more (libtiff's default) or tiles of 16x16 and up: a 40 MP
+# gray image has about 5,000 strips, an image written a row a strip as many strips as rows.
+MAX_TIFF_STRIPS = 20_000
+TIFF_STRIP_TAGS = (273, 279, 324, 325)  # StripOffsets, StripByteCounts, TileOffsets, TileByteCounts
 
 
 def quiet_decoder_diagnostics() -> None:
@@ -169,6 +178,8 @@ def open_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
         check_jpeg(data)
     if data[:8] == b"\x89PNG\r\n\x1a\n":
         check_png(data)
+    if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        check_tiff(data)
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
     except UnidentifiedImageError:
@@ -263,6 +274,31 @@ def check_png(data: bytes) -> None:
         if data[i + 4 : i + 8] == b"IEND":
             return
         i += 12 + int.from_bytes(data[i : i + 4], "big")  # length, type, data, CRC
+
+
+def check_tiff(data: bytes) -> None:
+    """Refuse a TIFF whose first directory lists more strips or tiles than any image's pixels need, before
+    Pillow makes a Python tile of each. (Classic and BigTIFF; a directory that cannot be read is left to
+    Pillow, which refuses it.)"""
+    order = "<" if data[:2] == b"II" else ">"
+    big = data[2:4] in (b"+\x00", b"\x00+")
+    head, entry, count_at = (16, 20, "Q") if big else (8, 12, "I")
+    if len(data) < head:
+        return
+    start = int.from_bytes(data[8:16] if big else data[4:8], "little" if order == "<" else "big")
+    width = 8 if big else 2
+    if start + width > len(data):
+        return
+    entries = int.from_bytes(data[start : start + width], "little" if order == "<" else "big")
+    first = start + width
+    for i in range(min(entries, (len(data) - first) // entry)):
+        at = first + i * entry
+        tag = struct.unpack_from(order + "H", data, at)[0]
+        if tag in TIFF_STRIP_TAGS:
+            count = struct.unpack_from(order + count_at, data, at + 4)[0]
+            if count > MAX_TIFF_STRIPS:
+                raise ImageError(f"TIFF of {count:,} strips or tiles, over the {MAX_TIFF_STRIPS:,} any image within "
+                                 f"the limits needs", "corrupt")
 
 
 def first_scan_components(data: bytes) -> int:
