@@ -557,3 +557,47 @@ def test_a_tiff_listing_millions_of_strips_is_refused_at_once_and_an_ordinary_on
     assert time.monotonic() - started < 1, f"{time.monotonic() - started:.1f} s"
     assert reply.status_code == 400 and "250,000 strips" in reply.json()["error"], reply.text
     assert client.get("/api/health").json() == {"status": "ok"}
+
+
+def rle8_bmp(w: int, h: int, runs: bytes) -> bytes:
+    """An 8-bit run-length BMP of gray levels, w x h, of the given runs."""
+    import struct
+
+    palette = b"".join(bytes([v, v, v, 0]) for v in range(256))
+    at = 14 + 40 + len(palette)
+    return (b"BM" + struct.pack("<IHHI", at + len(runs), 0, 0, at)
+            + struct.pack("<IiiHHIIiiII", 40, w, h, 1, 8, 1, len(runs), 0, 0, 256, 0) + palette + runs)
+
+
+def rle8_runs(pixels: np.ndarray) -> bytes:
+    """A gray image's rows, bottom-up, as runs of one value, each row ended, then the bitmap."""
+    runs = bytearray()
+    for row in pixels[::-1]:
+        x = 0
+        while x < len(row):
+            n = 1
+            while x + n < len(row) and n < 255 and row[x + n] == row[x]:
+                n += 1
+            runs += bytes([n, row[x]])
+            x += n
+        runs += b"\x00\x00"  # end of the row
+    return bytes(runs) + b"\x00\x01"  # end of the bitmap
+
+
+def test_a_run_length_bmp_too_large_to_decode_quickly_is_refused_at_once_and_a_drawing_read(model_path):
+    """Pillow decodes a run-length BMP in Python and pads each ended row byte by byte: a 19 KB BMP of 4600
+    rows, each ended after its first pixel, held a worker for 3.6 s, and a 9.8 MB one of one-pixel runs for
+    7 s; eighteen of those (176 MB, sent once) kept the default server answering everyone else 503, then
+    nothing, for 95 s. Such a file is now answered 413 at once; a drawing saved as a run-length BMP is read."""
+    client = TestClient(create_app(tinyvision.load(model_path), ServeOptions(workers=1)))
+    drawing = np.full((300, 300), 255, np.uint8)
+    drawing[60:240, 140:160] = 0  # a 1
+    ordinary = client.post("/api/predict", content=rle8_bmp(300, 300, rle8_runs(drawing)),
+                           headers={"content-type": "image/bmp"})
+    assert ordinary.status_code == 200, ordinary.text
+    bomb = rle8_bmp(4600, 4600, b"\x01\xff\x00\x00" * 4600 + b"\x00\x01")  # a white pixel, the row ended
+    started = time.monotonic()
+    reply = client.post("/api/predict", content=bomb, headers={"content-type": "image/bmp"})
+    assert time.monotonic() - started < 1, f"{time.monotonic() - started:.1f} s"
+    assert reply.status_code == 413 and "run-length BMP" in reply.json()["error"], reply.text
+    assert client.get("/api/health").json() == {"status": "ok"}

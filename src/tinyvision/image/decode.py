@@ -18,7 +18,7 @@ Memory is bounded by design, whatever the file claims:
   progressive JPEG's coefficients, libwebp's canvases, a TIFF's strip,
   Pillow's Python BMP run-length decoder;
 - what a file makes the decoder walk is bounded before it is opened: a JPEG's scans and header
-  segments, a PNG's chunks, a TIFF's strips or tiles;
+  segments, a PNG's chunks, a TIFF's strips or tiles; a run-length BMP's runs;
 - only formats whose decoders honour the header's size are opened (an
   icon's directory may lie about the PNG inside, so that is checked first).
 
@@ -78,6 +78,13 @@ MAX_PNG_CHUNKS = 20_000
 # gray image has about 5,000 strips, an image written a row a strip as many strips as rows.
 MAX_TIFF_STRIPS = 20_000
 TIFF_STRIP_TAGS = (273, 279, 324, 325)  # StripOffsets, StripByteCounts, TileOffsets, TileByteCounts
+# Pillow decodes a run-length BMP in Python, a run at a time, and pads an ended row, or a run of the 4-bit kind,
+# a pixel at a time: a 9.8 MB file of one-pixel runs took 7 s of a worker, and a 19 KB one of 4600 rows ended
+# after their first pixel 3.6 s. A drawing's runs are long (a 21 MP page of paper: 87,000 runs, 0.1 s); the
+# runs are counted before it is decoded (a run a microsecond), and a file of more runs, or more pixels filled one
+# by one, is refused.
+MAX_RLE_RUNS = 200_000
+MAX_RLE_SLOW_PIXELS = 4_000_000
 
 
 def quiet_decoder_diagnostics() -> None:
@@ -191,7 +198,44 @@ def open_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
     except Exception as exc:  # a damaged header surfaces as any of several exception types
         raise ImageError(f"corrupt image ({exc})", "corrupt") from None
     check_size(*image.size, limits)
+    check_rle_bmp(image, data)
     return image
+
+
+def check_rle_bmp(image: Image.Image, data: bytes) -> None:
+    """Refuse a run-length BMP whose decoding in Pillow's Python decoder would take seconds: walk its runs as
+    that decoder does, counting them and the pixels it fills one at a time (ended rows' padding, and every
+    pixel of the 4-bit kind), and stop at a bound."""
+    compression = image.info.get("compression") if image.format == "BMP" else None
+    if compression not in (1, 2):  # RLE8, RLE4
+        return
+    rle4 = compression == 2
+    w, h = image.size
+    total, filled, x, runs, slow = w * h, 0, 0, 0, 0
+    i = int.from_bytes(data[10:14], "little")  # where the pixel data starts
+    while i + 1 < len(data) and filled < total:
+        count, value = data[i], data[i + 1]
+        i += 2
+        runs += 1
+        if count:  # a run of one value
+            count = min(count, max(0, w - x))
+            x, filled, slow = x + count, filled + count, slow + count * rle4
+        elif value == 0:  # end of the row: padded a pixel at a time
+            pad = -filled % w
+            filled, slow, x = filled + pad, slow + pad, 0
+        elif value == 1:  # end of the bitmap
+            break
+        elif value == 2:  # a move
+            filled += min(total - filled, data[i] + data[i + 1] * w if i + 1 < len(data) else 0)
+            x, i = filled % w, i + 2
+        else:  # that many pixels as they are
+            count = min(total - filled, value)
+            i += (count + 1) // 2 if rle4 else count
+            i += i % 2
+            x, filled, slow = x + value, filled + count, slow + count * rle4
+        if runs > MAX_RLE_RUNS or slow > MAX_RLE_SLOW_PIXELS:
+            raise ImageError(f"run-length BMP of over {MAX_RLE_RUNS:,} runs or {MAX_RLE_SLOW_PIXELS:,} pixels "
+                             f"filled one by one, which Pillow decodes in Python: send a PNG", "too_large")
 
 
 def check_size(w: int, h: int, limits: Limits) -> None:
