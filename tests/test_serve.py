@@ -483,3 +483,55 @@ def test_the_address_printed_at_start_is_one_a_browser_opens():
     assert server_url("::1", 8799) == "http://[::1]:8799/"
     assert server_url("localhost", 80) == "http://localhost:80/"
     assert server_url("[::1]", 8000) == "http://[::1]:8000/" and server_url("fe80::1%eth0", 80) == "http://[fe80::1%25eth0]:80/"
+
+
+def test_the_page_asks_a_busy_server_again_for_the_drawing_and_the_upload_on_screen(predictor, tmp_path):
+    """A server whose workers and queue are all taken answers 503 with Retry-After. The page showed "the
+    server is busy; try again shortly" and asked no more: the drawing (or photo) on screen stayed unanswered
+    until the user drew another stroke or chose the file again. It now asks again when the server says, once
+    per Retry-After (not once per busy answer to a stroke's live predictions, which gave up within 4 s)."""
+    sync_playwright = browser_or_skip()
+    app = create_app(predictor, ServeOptions(workers=1, queue=0))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    photo = tmp_path / "seven.png"
+    photo.write_bytes(photo_of(7))
+    admission = app.state.admission
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+            try:
+                page = browser.new_page(viewport={"width": 1000, "height": 800})
+                asked = []
+                page.on("request", lambda request: asked.append(request.url) if "/api/predict" in request.url else 0)
+                page.goto(f"http://127.0.0.1:{port}/")
+                page.wait_for_selector("#bars .row[data-class='9']")
+                for drawn, act in ((True, lambda: draw(page, STROKES["7"])),
+                                   (False, lambda: page.set_input_files("#upload", str(photo)))):
+                    page.click("#clear")
+                    admission.inside = admission.capacity  # every place taken: 503, Retry-After 1
+                    act()
+                    page.wait_for_function("document.getElementById('message').textContent.includes('busy')",
+                                           timeout=10_000)
+                    if drawn:  # asked again once a Retry-After (1 s), not once per busy answer to a stroke
+                        asked.clear()
+                        page.wait_for_timeout(2500)
+                        assert 1 <= len(asked) <= 3, asked
+                    admission.inside = 0  # the server is free again; nobody touches the page
+                    page.wait_for_function("document.getElementById('prediction').dataset.state === 'done' && "
+                                           "document.getElementById('message').textContent === ''", timeout=10_000)
+                    assert page.locator("#prediction").inner_text() != "–"
+                    assert not page.locator("#input-figure").is_hidden()  # the answer's model input is shown
+            finally:
+                browser.close()
+    finally:
+        admission.inside = 0
+        server.should_exit = True
+        thread.join(10)

@@ -146,8 +146,36 @@ async function send(blob) {
   }
   let body = null;
   try { body = await response.json(); } catch { /* not JSON: a proxy's error page */ }
-  if (!response.ok || body === null) throw new Error((body && body.error) || `HTTP ${response.status}`);
+  if (!response.ok || body === null) {
+    const err = new Error((body && body.error) || `HTTP ${response.status}`);
+    // Busy (every worker and the queue taken): the server says when to ask again.
+    const wait = Number(response.headers.get("Retry-After"));
+    if (response.status === 503 && response.headers.has("Retry-After") && wait >= 0) err.retryAfter = wait;
+    throw err;
+  }
   return body;
+}
+
+// A busy server is asked again after its Retry-After, for the image still on screen, up to BUSY_TRIES times in
+// a row: before, "the server is busy" stayed until the user drew another stroke or chose the file again.
+// One retry waits at a time: a request sent meanwhile (a stroke, an upload, Clear) replaces it, so that the busy
+// answers to a stroke's live predictions do not each start a chain of their own.
+const BUSY_TRIES = 30;
+let busyTries = 0;
+let retryTimer = null;
+
+function cancelRetry() {
+  if (retryTimer !== null) clearTimeout(retryTimer);
+  retryTimer = null;
+}
+
+function retryLater(err, again) {
+  if (err.retryAfter === undefined || busyTries >= BUSY_TRIES) { busyTries = 0; return false; }
+  busyTries++;
+  messageEl.textContent = `${err.message} (asking again…)`;
+  cancelRetry();
+  retryTimer = setTimeout(() => { retryTimer = null; again(); }, Math.min(err.retryAfter, 10) * 1000 + 100);
+  return true;
 }
 
 // One request at a time; if the drawing changed meanwhile, send the newest canvas when it returns.
@@ -155,33 +183,48 @@ async function predictCanvas() {
   if (inFlight) { dirty = true; return; }
   inFlight = true;
   dirty = false;
+  cancelRetry();
   const mine = shown;
+  let retrying = false;
   predictionEl.dataset.state = "busy";
   try {
     const blob = await new Promise((resolve) => pad.toBlob(resolve, "image/png"));
     const result = await send(blob);
+    busyTries = 0;
     if (mine === shown) { uploaded = null; showResult(result); }  // else cleared (or replaced) meanwhile
   } catch (err) {
-    if (mine === shown) resetResult(err.message);
+    if (mine === shown) {
+      // Busy: the drawing is sent again when the server says, unless cleared, redrawn or answered meanwhile.
+      retrying = !dirty && retryLater(err, () => {
+        if (mine === shown && !inFlight && predictionEl.dataset.state === "busy") predictCanvas();
+      });
+      if (!retrying) resetResult(err.message);
+    }
   } finally {
     inFlight = false;
-    if (dirty) predictCanvas(); else if (mine === shown) predictionEl.dataset.state = "done";
+    if (dirty) predictCanvas(); else if (mine === shown && !retrying) predictionEl.dataset.state = "done";
   }
 }
 
 async function predictFile(file) {
   const mine = ++shown;
+  cancelRetry();
+  let retrying = false;
   predictionEl.dataset.state = "busy";
   // The pad was cleared for the photo: a stroke drawn before its answer came makes the drawing the answer's
   // subject, and the photo's answer is dropped (it was shown beside the drawing of another number).
   const current = () => mine === shown && strokes.length === 0;
   try {
     const result = await send(file);
+    busyTries = 0;
     if (current()) { uploaded = file; showResult(result); }
   } catch (err) {
-    if (current()) { uploaded = null; resetResult(`${file.name}: ${err.message}`); }
+    if (current()) {
+      retrying = retryLater(err, () => { if (current()) predictFile(file); });
+      if (!retrying) { uploaded = null; resetResult(`${file.name}: ${err.message}`); }
+    }
   } finally {
-    if (current()) predictionEl.dataset.state = "done";
+    if (current() && !retrying) predictionEl.dataset.state = "done";
   }
 }
 
@@ -229,6 +272,8 @@ pad.addEventListener("pointerleave", (event) => {
 document.getElementById("clear").addEventListener("click", () => {
   shown++;  // an answer still on its way is for a drawing that is gone
   dirty = false;
+  cancelRetry();
+  busyTries = 0;
   uploaded = null;
   clearPad();
   resetResult("");
