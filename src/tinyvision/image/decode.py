@@ -18,7 +18,8 @@ Memory is bounded by design, whatever the file claims:
   progressive JPEG's coefficients, libwebp's canvases, a TIFF's strip,
   Pillow's Python BMP run-length decoder;
 - what a file makes the decoder walk is bounded before it is opened: a JPEG's scans and header
-  segments, a PNG's chunks, a TIFF's strips or tiles; a run-length BMP's runs;
+  segments, a PNG's chunks, a TIFF's strips or tiles; a run-length BMP's runs; a PNM's header, and
+  a plain PNM's comments and values;
 - only formats whose decoders honour the header's size are opened (an
   icon's directory may lie about the PNG inside, so that is checked first).
 
@@ -85,6 +86,13 @@ TIFF_STRIP_TAGS = (273, 279, 324, 325)  # StripOffsets, StripByteCounts, TileOff
 # by one, is refused.
 MAX_RLE_RUNS = 200_000
 MAX_RLE_SLOW_PIXELS = 4_000_000
+# Pillow reads a PNM's header a byte at a time in Python (10 MB of comments or blanks: 2 s), cuts each comment out
+# of the plain formats' pixel data by copying its 1 MB block (a 1 MB file of empty comments: 9 s; 3.5 MB held a
+# worker its whole 30 s), and turns each number of a plain PGM or PPM into a pixel in Python (a 9.7 MB P2: 5 s).
+# A PNM's header is a few dozen bytes (a comment naming its writer); the plain formats are for small images.
+MAX_PNM_HEADER = 4096
+MAX_PNM_COMMENTS = 100
+MAX_PLAIN_PNM_SAMPLES = 1_000_000
 
 
 def quiet_decoder_diagnostics() -> None:
@@ -187,6 +195,8 @@ def open_image(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Image.Image:
         check_png(data)
     if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         check_tiff(data)
+    if data[:1] == b"P" and data[1:2] in (b"1", b"2", b"3", b"4", b"5", b"6", b"f"):
+        check_pnm(data)
     try:
         image = Image.open(io.BytesIO(data), formats=FORMATS)
     except UnidentifiedImageError:
@@ -343,6 +353,43 @@ def check_tiff(data: bytes) -> None:
             if count > MAX_TIFF_STRIPS:
                 raise ImageError(f"TIFF of {count:,} strips or tiles, over the {MAX_TIFF_STRIPS:,} any image within "
                                  f"the limits needs", "corrupt")
+
+
+def check_pnm(data: bytes) -> None:
+    """Refuse a PNM whose header or plain pixel data Pillow would take seconds to read (MAX_PNM_HEADER): its
+    header is walked here as Pillow reads it (blanks, comments to the end of their line, tokens)."""
+    kind = data[1:2]
+    wanted = 2 if kind in (b"1", b"4") else 3  # width, height (and the largest value, or the scale)
+    tokens: list[bytes] = []
+    i, end = 2, min(len(data), MAX_PNM_HEADER)
+    token = b""
+    while i < end and len(tokens) < wanted:
+        c = data[i : i + 1]
+        if c == b"#":  # a comment, to the end of its line
+            stop = min((j for j in (data.find(b"\n", i, end), data.find(b"\r", i, end)) if j >= 0), default=end)
+            i = stop + 1
+            continue
+        if c.isspace():
+            if token:
+                tokens.append(token)
+                token = b""
+        else:
+            token += c
+        i += 1
+    if len(tokens) < wanted:
+        if len(data) > MAX_PNM_HEADER:
+            raise ImageError(f"PNM header of over {MAX_PNM_HEADER:,} bytes, which no image needs", "corrupt")
+        return  # a short file: Pillow says what is wrong with it
+    if kind in (b"1", b"2", b"3"):
+        comments = data.count(b"#", i)
+        if comments > MAX_PNM_COMMENTS:
+            raise ImageError(f"plain PNM of {comments:,} comments among its pixels, over the {MAX_PNM_COMMENTS}"
+                             f" read", "corrupt")
+    if kind in (b"2", b"3") and all(t.isdigit() for t in tokens[:2]):
+        samples = int(tokens[0]) * int(tokens[1]) * (3 if kind == b"3" else 1)
+        if samples > MAX_PLAIN_PNM_SAMPLES:
+            raise ImageError(f"plain (text) PNM of {samples:,} values, over the {MAX_PLAIN_PNM_SAMPLES:,} read "
+                             f"(Pillow reads each in Python): send a binary PNM or a PNG", "too_large")
 
 
 def first_scan_components(data: bytes) -> int:
