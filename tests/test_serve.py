@@ -521,9 +521,11 @@ def test_the_page_asks_a_busy_server_again_for_the_drawing_and_the_upload_on_scr
                     page.wait_for_function("document.getElementById('message').textContent.includes('busy')",
                                            timeout=10_000)
                     if drawn:  # asked again once a Retry-After (1 s), not once per busy answer to a stroke
+                        # (a chain per busy answer sent 13 in 2.5 s; a loaded machine may still send a stroke's
+                        # last live prediction or two after the first busy answer, hence the slack)
                         asked.clear()
-                        page.wait_for_timeout(2500)
-                        assert 1 <= len(asked) <= 3, asked
+                        page.wait_for_timeout(5000)
+                        assert 2 <= len(asked) <= 8, asked
                     admission.inside = 0  # the server is free again; nobody touches the page
                     page.wait_for_function("document.getElementById('prediction').dataset.state === 'done' && "
                                            "document.getElementById('message').textContent === ''", timeout=10_000)
