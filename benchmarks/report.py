@@ -790,11 +790,13 @@ def form_cells_evaluation_table(*files: dict) -> str:
             ["test numbers with one digit circled (seed 0)", count(circ1["images"]), "read exactly",
              pct(circ0["read"]["rate"], 1), pct(circ1["read"]["rate"], 1)]]
     (v0,), (v1,) = val0["variants"], val1["variants"]
-    for key, title, share in (("numbers_read_exactly", "validation numbers (reading rules' sets, seed 0)",
-                               "read exactly"), ("singles_right", "single validation digits", "right"),
-                              ("letters_refused", "letters", "refused"), ("negatives_refused",
-                              "other non-digits", "refused"), ("words_refused", "words", "refused")):
-        rows.append([title, "", share, pct(v0[key]), pct(v1[key])])
+    for key, title, share, size in (
+            ("numbers_read_exactly", "validation numbers (reading rules' sets, seed 0)", "read exactly",
+             v1["numbers_images"]), ("singles_right", "single validation digits", "right", val1["singles"]),
+            ("letters_refused", "letters", "refused", val1["letters"]),
+            ("negatives_refused", "other non-digits", "refused", val1["negatives"]),
+            ("words_refused", "words", "refused", val1["words"])):
+        rows.append([title, count(size), share, pct(v0[key]), pct(v1[key])])
     return markdown(["set", "images", "share", "before", "after"], "lrlrr", rows)
 
 
