@@ -80,6 +80,14 @@ class TinyVisionError(Exception):
         return text if _callers[-1] == "cli" else python_spelling(text)
 
 
+class ImageError(TinyVisionError):
+    """A file that cannot be used as an image; `kind` says why, for HTTP status codes."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind  # empty | not_image | corrupt | too_large | too_small | no_ink | not_a_file
+
+
 def expect(value, kinds: type | tuple[type, ...], name: str, what: str) -> None:
     """A Python caller's argument of the wrong type, refused in one line ("`name` must be WHAT, not ..."),
     where it would have failed later in a traceback (`train(dataset=3)`, `compare(models=None)`). A bool
