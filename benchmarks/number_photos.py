@@ -481,6 +481,34 @@ def render_marked(alpha: np.ndarray, boxes: list[list[int]], facts: dict, style:
     return render(alpha, look, rng), np.array(alpha.shape), boxes
 
 
+def dotted(zero: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """An MNIST 0 (28x28 uint8) with a dot in its hole, as some people and monospace fonts write it: an
+    upright stroke 0.25-0.45 of the digit's height (shorter, or one pixel wide, where the hole is small), at
+    the hole's centre, a pixel clear of the ring (left as it was when the hole has no room for one)."""
+    from tinyvision.image.marks import interior
+
+    hole = interior(zero > 32)
+    if not hole.any():
+        return zero
+    edge = np.pad(~hole, 1, constant_values=True)
+    room = hole & ~edge[:-2, 1:-1] & ~edge[2:, 1:-1] & ~edge[1:-1, :-2] & ~edge[1:-1, 2:]  # a pixel clear of it
+    rows, cols = np.nonzero(hole)
+    cy, cx = float(rows.mean()), float(cols.mean())
+    ink = np.flatnonzero((zero > 32).any(1))
+    share = rng.uniform(0.25, 0.45)
+    for scale in (1.0, 0.8, 0.6):
+        for width in (2, 1):
+            half = share * scale * (ink[-1] - ink[0] + 1) / 2
+            top, bottom, left = round(cy - half), round(cy + half), round(cx - width / 2)
+            dot = np.zeros_like(hole)
+            dot[max(0, top) : bottom + 1, max(0, left) : left + width] = True
+            if not (dot & ~room).any():
+                out = zero.copy()
+                out[dot] = 255
+                return out
+    return zero
+
+
 def validation_digits() -> tuple[np.ndarray, np.ndarray]:
     """MNIST's validation digits of a seed-0 run (val_fraction 0.1): uint8 (N, 28, 28) and labels."""
     from tinyvision.datasets import load_dataset
@@ -529,7 +557,17 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         index = order[used : used + n]
         used += n
         style = styles[i % len(styles)]
-        alpha, boxes, facts = compose([images[j] for j in index], rng, touch_rate, small_rate=small_rate)
+        glyphs = [images[j] for j in index]
+        if paper == "dotted-zero":  # one of its digits a 0, drawn with a dot in its hole
+            zeros = np.flatnonzero(labels == 0)
+            k = int(rng.integers(n))
+            index = index.copy()
+            index[k] = zeros[int(rng.integers(len(zeros)))]
+            glyphs = [images[j] for j in index]
+            glyphs[k] = dotted(glyphs[k], rng)
+        alpha, boxes, facts = compose(glyphs, rng, touch_rate, small_rate=small_rate)
+        if paper == "dotted-zero":
+            facts["dotted"] = not np.array_equal(glyphs[k], images[index[k]])  # (no room in its hole: no dot)
         if beside_rate and rng.random() < beside_rate:  # drawn only when asked for: other sets stay the same
             facts["beside"] = BESIDE_MARKS[i % len(BESIDE_MARKS)]
             alpha = add_beside_mark(alpha, boxes, facts["digit_height"], facts["beside"], rng)
@@ -693,11 +731,13 @@ def main() -> None:
                    help="MNIST's test digits (the reported figure), or the validation split of its training "
                         "digits (val_fraction 0.1, seed 0), for choosing among seed-0 runs; writers-test, "
                         "writers-val: other writers' digits (UCI test writers; training writers' held-out rows)")
-    b.add_argument("--paper", choices=("user", "hard", "marked", "circled-one", "form", "signed"), default="user",
+    b.add_argument("--paper", choices=("user", "hard", "marked", "circled-one", "form", "dotted-zero", "signed"),
+                   default="user",
                    help="user: user_photos' styles; hard: ruled and squared paper, a shadow, the desk beside "
                         "the sheet, pencil; marked: the number underlined (once or twice), boxed or circled "
                         "in the writer's pen; circled-one: one of its digits circled; form: each digit in a cell "
-                        "of a printed row of boxes (with --touch-rate 0); signed: a minus before it, "
+                        "of a printed row of boxes (with --touch-rate 0); dotted-zero: one of its digits a 0 with a "
+                        "dot in its hole (user_photos' styles); signed: a minus before it, "
                         "a decimal point in it, both, or a comma (thousands before three digits, decimal otherwise)")
     s = commands.add_parser("segment", help="score the segmenter alone (count and IoU >= 0.5 of every box)")
     r = commands.add_parser("read", help="read every photo as a user does: tinyvision.load(RUN).predict(file)")
