@@ -11,7 +11,7 @@ from test_paper import photo
 from test_segment import HEIGHT, assert_found, digit, write
 from tinyvision.image.components import label_components
 from tinyvision.image.digits import ink_map
-from tinyvision.image.marks import drop_marks, holds_marks
+from tinyvision.image.marks import drop_marks, holds_marks, interior
 from tinyvision.image.segment import segment
 
 PEN = 5  # px: about a digit's stroke at HEIGHT
@@ -132,3 +132,25 @@ def test_a_row_of_printed_boxes_loses_its_walls_and_keeps_one_digit_in_each(mnis
     assert len({int(pieces[top - m, x]) for x in walls}) == 1  # the row of boxes is one piece
     assert np.array_equal(drop_marks(form) > 0.25, ink > 0.25)  # the walls go, every digit stays whole
     assert_found(segment(ink_map(photo(form))), boxes)
+
+
+def test_a_dotted_zero_alone_or_in_a_number_is_a_zero_not_a_frame_round_a_one(mnist):
+    """A 0 with a dot in its hole (some people write one; Hack and other monospace fonts draw one) was cleared
+    as a frame round the dot, and the dot read as a "1" at 99.99% (a red team: every Hack 0 of 20 numbers).
+    A frame round one piece alone holds one at least half its height; a ring round one digit still goes."""
+    zero = digit(mnist, 0, nth=1)  # (a round one: its hole has room for the dot)
+    ink, boxes = write([digit(mnist, 2), zero], margin=60)
+    t, left, b, r = boxes[1]
+    hole = interior(zero > 0.05)  # the 0's hole, where its dot goes: down its middle column, clear of the ring
+    column = int(np.nonzero(hole)[1].mean())
+    rows = np.flatnonzero(hole[:, column])
+    cy, half = (rows[0] + rows[-1]) // 2, int(0.21 * zero.shape[0])
+    assert 0.35 * zero.shape[0] <= 2 * half < 0.5 * zero.shape[0]  # about a dotted 0's dot (Hack's: 0.46)
+    dotted = ink.copy()
+    dotted[t + cy - half : t + cy + half, left + column - 1 : left + column + 2] = 1.0
+    assert label_components(dotted > 0.25)[1] == 3  # the 2, the 0 and its dot
+    assert np.array_equal(drop_marks(dotted), dotted)
+    lone = dotted[:, boxes[0][3] + 10 :]  # the dotted 0 alone
+    assert np.array_equal(drop_marks(lone), lone)
+    ringed = draw(ink, [("ellipse", [left - HEIGHT // 4, t - HEIGHT // 4, r + HEIGHT // 4, b + HEIGHT // 4])])
+    assert np.array_equal(drop_marks(ringed) > 0.25, ink > 0.25)  # a ring round the plain 0 is cleared
