@@ -723,44 +723,54 @@ def wrong_answers(read: dict) -> float:
     return sum(o["too_many"] + o["too_few"] + o["misread"] for o in outcomes) / read["images"]
 
 
+def marks_rule_table(constant: str, marks_file: dict, sets: list[tuple[str, tuple[dict, ...]]],
+                     label: Callable[[object], str], first: str) -> str:
+    """One image.marks constant on validation, one seed-0 run per setting: the marks_choices.py sets (marked
+    numbers, drawings) and each of `sets` ((its column's title, its reads: one per setting)), the last set's
+    numbers answered wrong too. Ranked by points (the marks sets' and each set's numbers read); the setting
+    in use must have the most (a tie keeps it). `label(value)` names a row, `first` the column of names."""
+    import tinyvision.image.marks as marks
+
+    shipped = getattr(marks, constant)
+    if marks_file["constants"].get(constant) != shipped:
+        raise ReportError(f"{constant} was another value in the marks_choices file: run it again")
+    same_model(f"the {constant} reads", "model", *(r for _, reads in sets for r in reads))
+
+    def setting(settings: dict):
+        return settings.get(constant, shipped)
+
+    rows, ranked = [], []
+    for v in marks_file["variants"]:
+        value = setting(v["settings"])
+        picked = [next((r for r in reads if setting(r["reader_settings"]) == value), None) for _, reads in sets]
+        if None in picked:
+            raise ReportError(f"no read of every set with {constant}={value}")
+        total = marks_points(v) + 100 * sum(r["read"]["rate"] for r in picked)
+        ranked.append((round(total, 6), value == shipped))
+        name = label(value)
+        rows.append((value is not None, value or 0, [f"**{name}**" if value == shipped else name,
+                     pct(v["numbers_read"], 1), pct(v["doodles_refused"], 1),
+                     *(pct(r["read"]["rate"], 1) for r in picked), pct(wrong_answers(picked[-1]["read"]), 1),
+                     f"{total:.2f}"]))
+    best = max(t for t, _ in ranked)
+    if not any(used and t == best for t, used in ranked):
+        raise ReportError(f"the {constant} in use is not the setting with the most points")
+    titles = [f"{title} ({count(reads[0]['images'])})" for title, reads in sets]
+    return markdown([first, f"marked numbers read ({count(marks_file['numbers_count'])})",
+                     f"drawings refused ({count(marks_file['doodles_count'])})", *titles, "… answered wrong",
+                     "points"], "l" + "r" * (len(titles) + 4), [r for *_, r in sorted(rows, key=lambda r: r[:2])])
+
+
 @table("form-cells", *FORM_CELLS_FILES)
 def form_cells_table(marks_file: dict, *reads: dict) -> str:
     """A form's cells (image.marks.FORM_CELL) on validation: the marks_choices.py sets (marked numbers,
     drawings), numbers with one digit circled, and numbers written one digit to a cell of a printed row of
-    boxes (number_photos.py build --paper form), one seed-0 run per setting. The setting in use must have the
-    most points (a tie keeps it)."""
-    import tinyvision.image.marks as marks
-
-    if marks_file["constants"].get("FORM_CELL") != marks.FORM_CELL:
-        raise ReportError("form_cells_marks.json: FORM_CELL was another value there: run it again")
+    boxes (number_photos.py build --paper form), one seed-0 run per setting."""
     forms, circled = reads[: len(FORM_CELLS)], reads[len(FORM_CELLS):]
-    same_model("the form-cells reads", "model", *reads)
-
-    def setting(settings: dict):
-        return settings.get("FORM_CELL", marks.FORM_CELL)
-
-    rows, ranked = [], []
-    for v in marks_file["variants"]:
-        cell = setting(v["settings"])
-        form = next((f for f in forms if setting(f["reader_settings"]) == cell), None)
-        ring = next((f for f in circled if setting(f["reader_settings"]) == cell), None)
-        if form is None or ring is None:
-            raise ReportError(f"form-cells: no read of the form or circled numbers with FORM_CELL={cell}")
-        total = marks_points(v) + 100 * (ring["read"]["rate"] + form["read"]["rate"])
-        in_use = cell == marks.FORM_CELL
-        ranked.append((round(total, 6), in_use))
-        label = "no walls cleared (before)" if cell is None else f"cells {cell:g} of the frame's height or more"
-        rows.append((cell is not None, cell or 0, [f"**{label}**" if in_use else label, pct(v["numbers_read"], 1),
-                     pct(v["doodles_refused"], 1), pct(ring["read"]["rate"], 1), pct(form["read"]["rate"], 1),
-                     pct(wrong_answers(form["read"]), 1), f"{total:.2f}"]))
-    best = max(t for t, _ in ranked)
-    if not any(used and t == best for t, used in ranked):
-        raise ReportError("form-cells: the FORM_CELL in use is not the setting with the most points")
-    return markdown(["a form's walls", f"marked numbers read ({count(marks_file['numbers_count'])})",
-                     f"drawings refused ({count(marks_file['doodles_count'])})",
-                     f"one digit circled ({count(circled[0]['images'])})",
-                     f"numbers in a row of boxes ({count(forms[0]['images'])})", "… answered wrong",
-                     "all four, points"], "lrrrrrr", [r for *_, r in sorted(rows, key=lambda r: r[:2])])
+    return marks_rule_table("FORM_CELL", marks_file, [("one digit circled", circled),
+                                                       ("numbers in a row of boxes", forms)],
+                            lambda c: "no walls cleared (before)" if c is None
+                            else f"cells {c:g} of the frame's height or more", "a form's walls")
 
 
 @table("form-cells-evaluation", "numbers_form_before_seed0.json", "numbers_form_before_seed1.json",
@@ -798,6 +808,54 @@ def form_cells_evaluation_table(*files: dict) -> str:
             ("words_refused", "words", "refused", val1["words"])):
         rows.append([title, count(size), share, pct(v0[key]), pct(v1[key])])
     return markdown(["set", "images", "share", "before", "after"], "lrlrr", rows)
+
+
+FRAME_ONES = (None, 0.4, 0.5, 0.6)  # the FRAME_ONE_CONTENT settings read on validation (frame_one_*_{setting}.json)
+FRAME_ONE_FILES = ("frame_one_marks.json", *(f"frame_one_{kind}_{c}.json" for kind in ("circled", "form", "dotted")
+                                             for c in FRAME_ONES))
+
+
+@table("frame-one", *FRAME_ONE_FILES)
+def frame_one_table(marks_file: dict, *reads: dict) -> str:
+    """How much of a frame round one piece alone that piece must fill (image.marks.FRAME_ONE_CONTENT) on
+    validation: the marks_choices.py sets, numbers with one digit circled, numbers in a row of printed boxes,
+    and numbers with a dotted 0 (number_photos.py build --paper dotted-zero), one seed-0 run per setting."""
+    n = len(FRAME_ONES)
+    return marks_rule_table("FRAME_ONE_CONTENT", marks_file,
+                            [("one digit circled", reads[:n]), ("numbers in a row of boxes", reads[n:2 * n]),
+                             ("numbers with a dotted 0", reads[2 * n:])],
+                            lambda c: "as any frame: 0.35 (before)" if c is None else f"at least {c:g} of its height",
+                            "a frame round one piece")
+
+
+@table("marks-rules-evaluation", "handwriting.json", "handwriting_marks.json", "numbers.json",
+       "numbers_marks.json", "numbers_dotted_before_seed0.json", "numbers_dotted_before_seed1.json",
+       "numbers_dotted_before_seed2.json", "numbers_dotted_seed0.json", "numbers_dotted_seed1.json",
+       "numbers_dotted_seed2.json", "frame_one_val4k.json")
+def marks_rules_evaluation_table(before: dict, after: dict, numbers_before: dict, numbers_after: dict,
+                                 *files: dict) -> str:
+    """Both marks rules of this change (a form's walls, a frame round one piece) on the evaluation sets and the
+    test numbers, read by the same default runs before and after; the test numbers with a dotted 0 (three
+    runs, without and with FRAME_ONE_CONTENT) and the reading rules' validation sets (seed 0, the same).
+    It chose nothing (tables form-cells and frame-one did, on validation)."""
+    dotted_before, dotted_after, (val,) = files[:3], files[3:6], files[6:]
+    for old, new in zip(dotted_before, dotted_after):
+        same_model("the dotted-zero test numbers", "model", old, new)
+
+    def spread(reads) -> str:
+        xs = [f["read"]["rate"] for f in reads]
+        return f"{100 * statistics.mean(xs):.1f} ± {100 * statistics.stdev(xs):.1f}%"
+
+    v0, v1 = val["variants"]
+    if v0["settings"] != {"FRAME_ONE_CONTENT": None} or v1["settings"]:
+        raise ReportError("frame_one_val4k.json: read FRAME_ONE_CONTENT=None, then the default")
+    extra = [["test numbers with a dotted 0 (3 runs; before: without the one-piece rule)",
+              count(dotted_after[0]["images"]), "read exactly", spread(dotted_before), spread(dotted_after)]]
+    extra += [[f"{title} (validation, seed 0; before: without the one-piece rule)", count(size), share,
+               pct(v0[key]), pct(v1[key])] for key, title, share, size in (
+        ("numbers_read_exactly", "numbers", "read exactly", v1["numbers_images"]),
+        ("singles_right", "single digits", "right", val["singles"]))]
+    return reader_evaluation("marks-rules-evaluation", before, after, numbers_before, numbers_after, extra=extra)
 
 
 @table("hole-marks", "hole_marks_marks.json", "hole_marks_val4k.json")
