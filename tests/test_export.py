@@ -291,3 +291,49 @@ def test_an_export_of_an_unfinished_run_says_how_to_get_a_finished_one(tiny_data
     with warnings.catch_warnings():
         warnings.simplefilter("error", UnfinishedRunWarning)
         tinyvision.load(tmp_path / "run" / "model.onnx")
+
+
+def hostile_export(path, extra_output: bool):
+    """`path` (an export) with a node computing a tensor of 4 TB: as a second output, or added to the logits
+    (its sum, a scalar) so that the one output stays as its card says; its sidecar's checksum updated."""
+    import hashlib
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = onnx.load(str(path))
+    size = helper.make_tensor("size", TensorProto.INT64, [2], [1 << 20, 1 << 20])
+    graph.graph.initializer.append(size)
+    graph.graph.node.append(helper.make_node("ConstantOfShape", ["size"], ["huge"]))
+    if extra_output:
+        graph.graph.output.append(helper.make_tensor_value_info("huge", TensorProto.FLOAT, None))
+    else:
+        logits = graph.graph.output[0].name
+        for node in graph.graph.node:
+            node.output[:] = [f"{o}_raw" if o == logits else o for o in node.output]
+        graph.graph.node.append(helper.make_node("ReduceSum", ["huge"], ["total"], keepdims=0))
+        graph.graph.node.append(helper.make_node("Add", [f"{logits}_raw", "total"], [logits]))
+    onnx.save(graph, str(path))
+    sidecar = path.with_name(path.name + ".json")
+    card = json.loads(sidecar.read_text())
+    card["model_sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    sidecar.write_text(json.dumps(card))
+
+
+def test_an_onnx_file_with_another_output_or_failing_to_run_is_refused_in_one_line(tiny_dataset, tmp_path, capsys):
+    # A second output was computed at every prediction and, failing in ONNX Runtime, ended in its traceback.
+    cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.05, seed=3, limit_batches=2).validate()
+    fit_run(cfg, tmp_path / "run")
+    image = tmp_path / "x.png"
+    Image.fromarray(np.zeros((12, 12), np.uint8)).save(image)
+    exported = tinyvision.load(tmp_path / "run").export("onnx", tmp_path / "m.onnx")
+    for extra_output in (True, False):
+        path = tmp_path / f"m{extra_output}.onnx"
+        path.write_bytes(exported.read_bytes())
+        path.with_name(path.name + ".json").write_text(exported.with_name(exported.name + ".json").read_text())
+        hostile_export(path, extra_output)
+        capsys.readouterr()
+        assert main(["predict", str(path), str(image)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1, err
+        assert ("1 inputs and 2 outputs" if extra_output else "the exported model failed to run") in err

@@ -226,15 +226,24 @@ def onnx_runner(path: Path, card: ModelCard) -> Runner:
 
     session = onnx_session(path)
     inputs, outputs = session.get_inputs(), session.get_outputs()
-    given = [inputs[0].shape[1:], outputs[0].shape[1:]] if len(inputs) == 1 and outputs else None
+    # One input and one output, as export writes them: a graph with a second output computed it at every
+    # prediction (one of terabytes failed in a traceback), and only the first was looked at.
+    given = [inputs[0].shape[1:], outputs[0].shape[1:]] if len(inputs) == 1 and len(outputs) == 1 else None
     if given != [list(card.input_shape), [len(card.classes)]]:
-        shown = given or f"{len(inputs)} inputs"
+        shown = given or f"{len(inputs)} inputs and {len(outputs)} outputs"
         raise TinyVisionError(f"{path}: the model takes and gives {shown}, its card says "
                               f"{[list(card.input_shape), [len(card.classes)]]} (a sidecar of another export?)")
+    names = [inputs[0].name], [outputs[0].name]
+
+    def run_chunk(pixels: np.ndarray) -> np.ndarray:
+        try:
+            return session.run(names[1], {names[0][0]: pixels})[0]
+        except Exception as exc:  # ONNX Runtime's own error types: a damaged or hostile graph, in one line
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TinyVisionError(f"{path}: the exported model failed to run ({first[:300]})") from None
 
     def run(pixels: torch.Tensor) -> torch.Tensor:
-        outputs = [session.run(None, {"pixels": (pixels[i : i + 500].float() / 255.0).numpy()})[0]
-                   for i in range(0, len(pixels), 500)]
+        outputs = [run_chunk((pixels[i : i + 500].float() / 255.0).numpy()) for i in range(0, len(pixels), 500)]
         return torch.from_numpy(np.concatenate(outputs)) if outputs else torch.zeros(0, 0)
 
     return run

@@ -122,6 +122,7 @@ def onnx_session(path: Path):
         raise TinyVisionError("--runtime=onnx needs onnxruntime: pip install 'tinyvision[onnx]'") from None
     options = ort.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
+    options.log_severity_level = 4  # its own log lines on stderr: a failure is reported once, in our line
     try:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:
