@@ -151,3 +151,18 @@ def test_a_temporary_left_by_a_killed_writer_is_removed_by_the_next_write(tmp_pa
     write_json(target, {"fresh": True})
     assert not left[0].exists() and live.exists()
     assert json.loads(target.read_text()) == {"fresh": True}
+
+
+def test_a_write_under_a_file_names_the_file_that_is_not_a_folder(tmp_path):
+    # `evaluate --out report.md`, `explain --out x.png`, `predict --show-input FIFO`: mkdir's "File exists" named
+    # no culprit and read as a refusal to write over an existing file.
+    from tinyvision.errors import TinyVisionError
+
+    (tmp_path / "report.md").write_text("an earlier report\n")
+    os.mkfifo(tmp_path / "fifo")
+    for above in (tmp_path / "report.md", tmp_path / "fifo"):
+        for target in (above / "evaluation.json", above / "sub" / "evaluation.json"):
+            with pytest.raises(TinyVisionError) as caught:
+                write_json(target, {"test_acc": 1.0})
+            assert str(caught.value) == f"cannot write {target}: {above} exists and is not a folder"
+    assert (tmp_path / "report.md").read_text() == "an earlier report\n"

@@ -126,7 +126,11 @@ def atomic_path(path: str | os.PathLike, exclusive: bool = False) -> Iterator[Pa
         remove_stale_temporaries(target)
         fd, tmp = tempfile.mkstemp(prefix=f"{temp_prefix(target)}{os.getpid()}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:  # the folder is a file, read-only, or cannot be made; a name too long
-        raise TinyVisionError(f"cannot write {target}: {exc.strerror or exc}") from None
+        above = not_a_folder_above(target)
+        # A file where a folder must be (`--out report.md`, `--show-input x.png` for several images, a FIFO)
+        # was reported by mkdir as "File exists", which named no culprit and read as a refusal to overwrite.
+        why = f"{above} exists and is not a folder" if above is not None else exc.strerror or exc
+        raise TinyVisionError(f"cannot write {target}: {why}") from None
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -149,6 +153,19 @@ def atomic_path(path: str | os.PathLike, exclusive: bool = False) -> Iterator[Pa
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def not_a_folder_above(target: Path) -> Path | None:
+    """The nearest folder above `target` that exists as something else (a file, a FIFO, a device), or None."""
+    for above in target.parents:
+        try:
+            if above.is_dir():
+                return None
+            if os.path.lexists(above):
+                return above
+        except OSError:  # a name over the file system's limit
+            return None
+    return None
 
 
 def allocate(path: Path, size: int) -> None:
