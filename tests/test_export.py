@@ -203,6 +203,14 @@ def test_a_stale_nan_or_misnamed_export_is_caught(tiny_dataset, tmp_path, monkey
         assert words in capsys.readouterr().err
     assert (run / "config.json").read_bytes() == config and not (tmp_path / "m.pt").exists()
     assert (tmp_path / "link.onnx").is_symlink()
+    # Nor over a file of another kind: `--out photo.png` replaced a user's photo with a graph no loader reads.
+    (tmp_path / "photo.png").write_bytes(b"a user's photo")
+    for out in (tmp_path / "photo.png", tmp_path / "model"):
+        assert main(["export", str(run), "--format", "onnx", "--out", str(out)]) == 2
+        assert "a onnx export is named *.onnx" in capsys.readouterr().err
+    with pytest.raises(tinyvision.TinyVisionError, match=r"a torchscript export is named \*\.pt"):
+        tinyvision.load(run).export("torchscript", tmp_path / "photo.png")
+    assert (tmp_path / "photo.png").read_bytes() == b"a user's photo" and not (tmp_path / "model").exists()
 
 
 def test_an_export_stopped_during_its_check_publishes_nothing(tiny_dataset, tmp_path, monkeypatch):

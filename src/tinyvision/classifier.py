@@ -655,6 +655,11 @@ class Model:
         if other is not None:  # loading goes by the suffix: an ONNX graph named .pt was refused as TorchScript
             raise TinyVisionError(f"{out}: {out.suffix} names a {other} file; name a {format} export "
                                   f"{FORMATS[format]}")
+        if out.suffix.lower() != FORMATS[format]:
+            # Any other name was written: `--out photo.png` replaced the user's photo with a graph, which no
+            # loader then read (files are loaded by their suffix).
+            raise TinyVisionError(f"{out}: a {format} export is named *{FORMATS[format]} (files are loaded by "
+                                  f"their suffix); name it {out.with_suffix(FORMATS[format]).name}")
         return out
 
 
