@@ -985,3 +985,23 @@ def test_a_pair_read_whole_is_boxed_and_shown_digit_by_digit_where_the_digits_ar
         assert len(shown) == 2 and all(s.shape == (28, 28) for s in shown)
         checked += 1
     assert checked == 10
+
+
+def test_a_dataset_digit_in_colour_planes_is_read_as_its_saved_file_is(brief_digit_run, mnist):
+    # Saved as an RGB PNG, an MNIST digit is read as the dataset image it is; the same pixels as an array
+    # (`np.asarray(Image.open(path))`, (28, 28, 3)) or as torchvision's `read_image` gives them ((3, 28, 28))
+    # were prepared a second time, and the answers differed from the file's.
+    import tinyvision
+
+    model = tinyvision.load(brief_digit_run.path)
+    digits = np.round(mnist[0][:40] * 255).astype(np.uint8)
+    for digit, expected in zip(digits, model.predict(digits)):
+        file_answer = model.predict(encode(Image.fromarray(digit).convert("RGB"), "PNG"))
+        assert file_answer.label == expected.label
+        assert file_answer.probability == pytest.approx(expected.probability, abs=1e-5)
+        opaque = np.full_like(digit, 255)
+        for planes in (np.stack([digit] * 3, -1), np.dstack([digit] * 3 + [opaque]), np.stack([digit] * 3, -1) / 255.0,
+                       torch.from_numpy(np.stack([digit] * 3)), torch.from_numpy(np.stack([digit] * 3)).float() / 255):
+            answer = model.predict(planes)
+            assert (answer.label, answer.probability) == (file_answer.label, file_answer.probability)
+            assert torch.equal(answer.input, torch.from_numpy(digit)[None])

@@ -114,6 +114,27 @@ def gray_of_size(data, height: int, width: int, limits: Limits = DEFAULT_LIMITS)
     return pixels[..., 0]
 
 
+def gray_plane(source, height: int, width: int):
+    """A gray digit of height x width held in colour planes, as its one plane: a numpy (H, W, 3 or 4) array
+    (`np.asarray(Image.open(path))` of a digit saved as RGB or RGBA) or a (3 or 4, H, W) tensor (torchvision's
+    `read_image`), its colour planes alike and its alpha, if any, opaque all over; any other source as it is.
+    Its file was read as the dataset image it is (`gray_of_size`), and the same pixels as an array prepared a
+    second time: the answers differed."""
+    if isinstance(source, np.ndarray) and source.ndim == 3 and source.shape[:2] == (height, width) \
+            and source.shape[2] in (3, 4):
+        planes = np.moveaxis(source, -1, 0)
+    elif isinstance(source, torch.Tensor) and source.ndim == 3 and tuple(source.shape[1:]) == (height, width) \
+            and source.shape[0] in (3, 4):
+        planes = source.detach().cpu().numpy() if source.dtype == torch.uint8 else source.detach().cpu().float().numpy()
+    else:
+        return source
+    opaque = 255 if planes.dtype == np.uint8 else 1.0
+    if not (planes[1:3] == planes[0]).all() or (len(planes) == 4 and not (planes[3] == opaque).all()):
+        return source
+    gray = planes[0]
+    return torch.from_numpy(np.array(gray, copy=True))[None] if isinstance(source, torch.Tensor) else gray
+
+
 def one_fitted_digit(ink: np.ndarray) -> bool:
     """Whether an image's ink (floats in [0, 1], light on dark) is one digit fitted as MNIST fits its digits:
     its box's longer side DIGIT_BOX / DIGIT_FIELD of the image's (every MNIST digit: 19 or 20 px of 28) and no
@@ -386,6 +407,7 @@ class Model:
         if self.preparation.mode != "digit" or not isinstance(source, (torch.Tensor, np.ndarray)) \
                 or (isinstance(source, torch.Tensor) and source.layout != torch.strided):  # sparse: refused later
             return None
+        source = gray_plane(source, height, width)
         shape = tuple(source.shape)
         if shape != (height, width) and not (isinstance(source, torch.Tensor) and shape == (1, height, width)):
             return None
