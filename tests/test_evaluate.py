@@ -161,3 +161,30 @@ def test_a_model_in_a_folder_the_user_cannot_write_is_still_evaluated(tiny_datas
     out, err = capsys.readouterr()
     assert "test_acc" in json.loads(out) and "Permission denied" in err and "--out" in err
     assert main(["evaluate", str(tmp_path / "run"), "--out", str(tmp_path / "elsewhere")]) == 2
+
+
+def test_evaluate_refuses_a_bad_out_or_limit_before_evaluating_and_names_the_flag(tiny_dataset, tmp_path, monkeypatch,
+                                                                                  capsys):
+    # `--out report.md` was refused only after the whole evaluation ("File exists"), and `--limit-batches 0` was
+    # named as Python's `limit_batches` on the command line.
+    import tinyvision
+    import tinyvision.evaluation_report as evaluation_report
+    from conftest import fit_run
+    from tinyvision.cli import main
+    from tinyvision.config import RunConfig
+
+    run = tmp_path / "run"
+    fit_run(RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, limit_batches=2).validate(), run)
+    (tmp_path / "report.md").write_text("an earlier report\n")
+    evaluated = []
+    real = evaluation_report.evaluate_model
+    monkeypatch.setattr(evaluation_report, "evaluate_model", lambda *a, **k: evaluated.append(1) or real(*a, **k))
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--out", str(tmp_path / "report.md")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"tinyvision: error: --out={tmp_path / 'report.md'} exists and is not a folder"
+    assert not evaluated
+    assert main(["evaluate", str(run), "--limit-batches", "0"]) == 2
+    assert "error: --limit-batches must be a whole number, at least 1, not 0" in capsys.readouterr().err
+    with pytest.raises(tinyvision.TinyVisionError, match="^limit_batches must be a whole number"):
+        tinyvision.load(run).evaluate(limit_batches=0)

@@ -637,7 +637,8 @@ class Model:
 
         if limit_batches is not None and (isinstance(limit_batches, bool) or not isinstance(limit_batches, int)
                                           or limit_batches < 1):
-            raise TinyVisionError(f"limit_batches must be a whole number, at least 1, not {limit_batches!r}")
+            # (written as the flag: the CLI shows it so, a Python caller reads `limit_batches`)
+            raise TinyVisionError(f"--limit-batches must be a whole number, at least 1, not {limit_batches!r}")
         return evaluate_model(self, dataset, Path(data_dir) if data_dir else None, limit_batches)
 
     def export(self, format: str = "onnx", path: str | Path | None = None) -> Path:  # noqa: A002

@@ -26,8 +26,11 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import tinyvision
+    from tinyvision.atomic import check_output_folder
     from tinyvision.evaluation_report import write_evaluation
 
+    if args.out is not None:  # refused before the evaluation, not after it (its figures were lost)
+        check_output_folder(args.out)
     model = tinyvision.load(args.checkpoint, device=args.device)
     report = model.evaluate(args.dataset, data_dir=args.data_dir, limit_batches=args.limit_batches)
     try:
