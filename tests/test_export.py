@@ -345,3 +345,26 @@ def test_an_onnx_file_with_another_output_or_failing_to_run_is_refused_in_one_li
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1, err
         assert ("1 inputs and 2 outputs" if extra_output else "the exported model failed to run") in err
+
+
+def test_an_export_killed_midway_leaves_no_hidden_copy_for_good(tiny_dataset, tmp_path):
+    # Killed (SIGKILL, SIGTERM) while writing or checking, an export left `.model.onnx.<pid>.unchecked.onnx`
+    # (its card, or the temporary file it was written through) in the run folder; no later export removed it.
+    import os
+    import time
+
+    cfg = RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, lr=0.05, seed=3, limit_batches=2).validate()
+    run = tmp_path / "run"
+    fit_run(cfg, run)
+    before = sorted(p.name for p in run.iterdir())
+    gone = 2 ** 22 + 7  # above Linux's largest process id: no such process
+    left = [f".model.onnx.{gone}.unchecked.onnx", f".model.onnx.{gone}.unchecked.onnx.json",
+            f"..model.onnx.{gone}.unchecked.onnx.{gone}.k2j4x1.tmp"]
+    live = f".model.onnx.{os.getppid()}.unchecked.onnx"  # an export still running (this process's parent): kept
+    old = time.time() - 3600
+    for name in (*left, live):
+        (run / name).write_bytes(b"half a model")
+        os.utime(run / name, (old, old))
+    assert main(["export", str(run), "--format", "onnx", "--check-images", "4"]) == 0
+    after = sorted(p.name for p in run.iterdir())
+    assert after == sorted({*before, "model.onnx", "model.onnx.json", live}), (before, after)

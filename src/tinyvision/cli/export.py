@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from tinyvision.cli.common import path_arg
@@ -41,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     # Written under a hidden name, checked, and only then published: a check stopped midway (Ctrl-C) left a
     # model in place that was never checked, and one that failed was published for a moment.
     final = model.export_target(args.format, args.out)
+    remove_stale_staging(final)
     staged = model.export(args.format, staging_name(final))
     published = False
     try:
@@ -78,6 +80,31 @@ def check_images(model, args: argparse.Namespace):
 def staging_name(final: Path) -> Path:
     """Where an export is written before its check: hidden, beside where it goes (one file system)."""
     return final.with_name(f".{final.name}.{os.getpid()}.unchecked{final.suffix}")
+
+
+def remove_stale_staging(final: Path) -> None:
+    """Staged exports of `final` (and their cards, and the temporary files they were written through) that an
+    export killed midway (SIGKILL, SIGTERM, a power cut) left behind: named for a process that is gone and
+    untouched for `atomic.STALE_SECONDS`. No later export's name held that process id, so each kill left a
+    hidden copy of the model in the folder for good."""
+    from tinyvision.atomic import STALE_SECONDS, process_alive
+
+    try:
+        names = os.listdir(final.parent)
+    except OSError:
+        return
+    for name in names:
+        for prefix in (f".{final.name}.", f"..{final.name}."):  # the staged file; a temporary file of it
+            pid = name[len(prefix):].split(".", 1)[0]
+            if not name.startswith(prefix) or ".unchecked" not in name or not pid.isdigit():
+                continue
+            path = final.parent / name
+            try:
+                if not process_alive(int(pid)) and time.time() - path.lstat().st_mtime >= STALE_SECONDS:
+                    path.unlink()
+            except OSError:  # gone already, or not ours to remove: harmless
+                pass
+            break
 
 
 def publish(staged: Path, final: Path) -> Path:
