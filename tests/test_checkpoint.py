@@ -156,6 +156,12 @@ def test_a_card_out_of_range_is_refused_before_anything_is_built(tmp_path, chang
     ({"tta": [0, False]}, "tta: dict expected"),
     ({"reject": {"number_thresholds": [3.0]}}, "number_thresholds: dict expected"),
     ({"kind": "weird"}, "out of range: kind 'weird'"),
+    # The config evaluate and export split the run's folder by: a seed of "x" ended them in int()'s traceback.
+    ({"config": {"seed": "x"}}, "out of range: config seed"),
+    ({"config": {"seed": 1.5}}, "out of range: config seed"),
+    ({"config": {"val_fraction": "0.1"}}, "out of range: config fractions"),
+    ({"config": {"test_fraction": float("nan")}}, "out of range: config fractions"),
+    ({"config": {"image_size": 10 ** 30}}, "out of range: config image_size"),
 ])
 def test_a_card_of_the_wrong_types_is_one_line_not_coerced(tmp_path, change, words):
     save_model(tmp_path / "m.safetensors", create_model("tutorial-b", (1, 28, 28), 10), card())

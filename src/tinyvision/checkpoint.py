@@ -144,6 +144,16 @@ class ModelCard:
             (all(is_number(b) and math.isfinite(b) and abs(b) <= MAX_ENERGY
                  and (score_of(reject) == ENERGY or 0 <= b <= 1) for b in bars), "rejection thresholds"),
         ]
+        # The config values evaluate and export split and decode the run's folder with (`split_of_run`): taken as
+        # written, never coerced (a seed of "x" ended evaluate in int()'s traceback, and "0.1" passed for 0.1).
+        config = self.config
+        checks += [
+            (is_int(config.get("seed", 0)) and abs(config.get("seed", 0)) < 2 ** 63, "config seed"),
+            (all(is_number(config.get(k, 0.1)) and 0 <= config.get(k, 0.1) < 1
+                 for k in ("val_fraction", "test_fraction")), "config fractions"),
+            (config.get("image_size") is None or (is_int(config["image_size"]) and MIN_SIZE <= config["image_size"]
+                                                  <= MAX_SIZE), "config image_size"),
+        ]
         bad = [what for ok, what in checks if not ok]
         if bad:
             raise ValueError(f"out of range: {', '.join(bad)}")
