@@ -188,3 +188,19 @@ def test_evaluate_refuses_a_bad_out_or_limit_before_evaluating_and_names_the_fla
     assert "error: --limit-batches must be a whole number, at least 1, not 0" in capsys.readouterr().err
     with pytest.raises(tinyvision.TinyVisionError, match="^limit_batches must be a whole number"):
         tinyvision.load(run).evaluate(limit_batches=0)
+
+
+def test_evaluate_given_a_dataset_or_folder_of_the_wrong_type_says_so_in_one_line(tiny_dataset, tmp_path):
+    # `model.evaluate(dataset=3)` ended in an AttributeError ('int' object has no attribute 'startswith'), and
+    # `data_dir=3` in a TypeError, from deep inside.
+    import tinyvision
+    from conftest import fit_run
+    from tinyvision.config import RunConfig
+
+    fit_run(RunConfig(dataset=tiny_dataset, epochs=1, batch_size=32, limit_batches=2).validate(), tmp_path / "run")
+    model = tinyvision.load(tmp_path / "run")
+    with pytest.raises(tinyvision.TinyVisionError, match="^dataset must be a dataset's name .*, not int 3$"):
+        model.evaluate(dataset=3)
+    with pytest.raises(tinyvision.TinyVisionError, match="^data_dir must be a folder's path or None, not int 3$"):
+        model.evaluate(data_dir=3)
+    assert "test_acc" in model.evaluate()

@@ -32,7 +32,7 @@ from tinyvision.checkpoint import (
     unfinished,
 )
 from tinyvision.device import select_device
-from tinyvision.errors import TinyVisionError, UnfinishedRunWarning, resume_command
+from tinyvision.errors import TinyVisionError, UnfinishedRunWarning, expect, resume_command
 from tinyvision.image.decode import DEFAULT_LIMITS, ImageError, Limits
 from tinyvision.image.prepare import Preparation, choose_preparation, prepare
 from tinyvision.inference import InferenceGraph, as_log_probs, calibrated_logits
@@ -639,6 +639,9 @@ class Model:
                                           or limit_batches < 1):
             # (written as the flag: the CLI shows it so, a Python caller reads `limit_batches`)
             raise TinyVisionError(f"--limit-batches must be a whole number, at least 1, not {limit_batches!r}")
+        # (a number or None here ended in an AttributeError or TypeError from deep inside)
+        expect(dataset, (str, type(None)), "dataset", "a dataset's name (mnist, folder:PATH, ...) or None")
+        expect(data_dir, (str, os.PathLike, type(None)), "data_dir", "a folder's path or None")
         return evaluate_model(self, dataset, Path(data_dir) if data_dir else None, limit_batches)
 
     def export(self, format: str = "onnx", path: str | Path | None = None) -> Path:  # noqa: A002
