@@ -618,6 +618,9 @@ def test_what_holds_no_image_is_refused_in_one_line_and_odd_pixel_types_are_read
         "uint8 wrapped into int8": digit.numpy().astype(np.int8),
         "a sparse tensor": digit.float().to_sparse(),
         "a batch of objects": np.full((3, 28, 28), None, dtype=object),
+        # A digit's size on the meta device (no data): torch's NotImplementedError, "Cannot copy out of meta tensor".
+        "a meta tensor": torch.zeros(28, 28, device="meta"),
+        "a meta tensor in colour planes": torch.zeros(3, 28, 28, device="meta"),
     }
     monkeypatch.chdir(tmp_path)
     (tmp_path / "seven.png").write_bytes(encode(Image.fromarray(255 - digit.numpy()), "PNG"))  # "" read it

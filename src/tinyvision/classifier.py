@@ -400,13 +400,13 @@ class Model:
         user's own drawing of that size, dark on light or off-centre, is prepared as any image is, whatever
         its dtype: a uint8 (1, H, W) tensor too (torchvision's `read_image` of a 28x28 drawing; used as it
         was, a drawing dark on light was read right 25 times in 300, and 293 times as floats)."""
-        if isinstance(source, torch.Tensor) and source.dtype == torch.uint8 \
+        if isinstance(source, torch.Tensor) and source.dtype == torch.uint8 and not source.is_meta \
                 and tuple(source.shape) == tuple(self.input_shape) and self.preparation.mode != "digit":
             return source.cpu()
         channels, height, width = self.input_shape
         if self.preparation.mode != "digit" or not isinstance(source, (torch.Tensor, np.ndarray)) \
-                or (isinstance(source, torch.Tensor) and source.layout != torch.strided):  # sparse: refused later
-            return None
+                or (isinstance(source, torch.Tensor) and (source.layout != torch.strided or source.is_meta)):
+            return None  # sparse or meta: refused later, by the decoder (it holds no pixels)
         source = gray_plane(source, height, width)
         shape = tuple(source.shape)
         if shape != (height, width) and not (isinstance(source, torch.Tensor) and shape == (1, height, width)):
