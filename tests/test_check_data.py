@@ -565,3 +565,28 @@ def test_classes_that_differ_only_in_colour_are_not_near_duplicates_but_a_recolo
     assert (near["pairs"], near["across_splits"], near["across_classes"]) == (2, 1, 2)
     assert near["test_images_with_a_train_near_duplicate"] == 1 and "1 a near duplicate" in printed
     assert report["thresholds"]["near_colour_difference"] is not None and not report["thresholds"]["gray"]
+
+
+def test_a_data_check_never_writes_over_a_comparisons_report(tmp_path, capsys):
+    # `compare` and `check-data` both write report.json and report.md: a check written into a comparison's folder
+    # replaced its report without a word. A folder of an earlier check is still written over.
+    root = tmp_path / "pics"
+    for label in ("cat", "dog"):
+        (root / label).mkdir(parents=True)
+        for i in range(12):
+            rng = np.random.default_rng(seed_of("c", label, i))
+            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(root / label / f"{i}.png")
+    comparison = tmp_path / "comparison"
+    comparison.mkdir()
+    report = {"dataset": f"folder:{root}", "seed": 0, "results": [{"model": "mlp", "test_acc": 0.5}]}
+    (comparison / "report.json").write_text(json.dumps(report))
+    (comparison / "report.md").write_text("# Comparison\n")
+    capsys.readouterr()
+    assert main(["check-data", f"folder:{root}", "--out", str(comparison), "--no-near"]) == 2
+    assert "holds a comparison's report.json" in capsys.readouterr().err
+    assert json.loads((comparison / "report.json").read_text()) == report
+    assert (comparison / "report.md").read_text() == "# Comparison\n"
+    check = tmp_path / "check"
+    for _ in range(2):  # a data check's own folder, used again
+        assert main(["check-data", f"folder:{root}", "--out", str(check), "--no-near"]) == 0
+    assert "identical_files" in json.loads((check / "report.json").read_text())

@@ -34,7 +34,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tinyvision.atomic import check_output_folder
+    from tinyvision.datasets.check_report import check_report_folder
     from tinyvision.datasets.data_check import check
     from tinyvision.datasets.folder import check_outside
     from tinyvision.datasets.registry import spec_for
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     safe = args.dataset.replace("/", "_").replace(":", "-").strip("_")
     out = args.out or Path("checks") / f"{safe}-{time.strftime('%Y%m%d-%H%M%S')}"
     check_outside(args.dataset, out, "the report folder")  # before the check: refused at once
-    check_output_folder(out)
+    check_report_folder(out)
     report = check(args.dataset, args.image_size, split, data_dir=args.data_dir, near=not args.no_near)
     report.data["command"] = shlex.join(["tinyvision", *sys.argv[1:]]) if sys.argv[0].endswith("tinyvision") else None
     files = report.write(out)

@@ -140,10 +140,32 @@ def example_pairs(report: CheckReport) -> list[tuple[torch.Tensor, torch.Tensor,
     return pairs
 
 
+def check_report_folder(out: Path) -> None:
+    """Refuse, in one line, a folder whose report.json is another command's: `tinyvision compare` writes its
+    report.json and report.md under the same names, and a data check written there replaced the comparison's
+    report without a word. An earlier data check's report is replaced, as before."""
+    import json
+
+    from tinyvision.errors import TinyVisionError, flag
+
+    check_output_folder(out)
+    existing = Path(out) / "report.json"
+    if not existing.is_file():
+        return
+    try:
+        data = json.loads(existing.read_text())
+    except (OSError, ValueError):
+        data = None
+    if not (isinstance(data, dict) and "identical_files" in data and "layout" in data):  # a data check's keys
+        what = "a comparison's report.json (tinyvision compare)" if isinstance(data, dict) and "results" in data \
+            else "a report.json that is no data check's"
+        raise TinyVisionError(f"{flag('out', out)} holds {what}; pass another --out")
+
+
 def write_report(report: CheckReport, out: Path, figures: bool = True) -> dict[str, Path]:
     """report.json and report.md, written last: a check stopped while drawing leaves no report naming
     figures it never drew (an earlier check's report is removed first, and its figures too)."""
-    check_output_folder(out)  # (a Python caller's `out`; the CLI has checked it before the check)
+    check_report_folder(out)  # (a Python caller's `out`; the CLI has checked it before the check)
     files = {"json": out / "report.json", "markdown": out / "report.md"}
     for name in ("report.md", "report.json"):
         (out / name).unlink(missing_ok=True)
