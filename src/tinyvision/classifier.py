@@ -10,10 +10,8 @@ by the one decoder (`image.prepare`).
 from __future__ import annotations
 
 import copy
-import json
 import os
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -31,151 +29,22 @@ from tinyvision.checkpoint import (
     stored_digest,
     unfinished,
 )
+from tinyvision.dataset_inputs import as_pixels, gray_in_planes, gray_of_size, gray_plane, looks_prepared
 from tinyvision.device import select_device
 from tinyvision.errors import TinyVisionError, UnfinishedRunWarning, expect, resume_command
+from tinyvision.exported import (
+    Runner,
+    check_export_current,
+    export_command,
+    onnx_card,
+    onnx_runner,
+    warn_unfinished_export,
+)
 from tinyvision.image.decode import DEFAULT_LIMITS, ImageError, Limits
 from tinyvision.image.prepare import Preparation, choose_preparation, prepare
 from tinyvision.inference import InferenceGraph, as_log_probs, calibrated_logits
 
-Runner = Callable[[torch.Tensor], torch.Tensor]  # uint8 (N, C, H, W) -> calibrated logits (N, classes)
 UNREADABLE = "unreadable: "  # the reason of a folder's file that could not be read (`Model.predict_found`)
-# A digit array of the model's size is taken as already prepared (`Model.dataset_image`) when its one-pixel frame
-# is this dark on average (1% of MNIST's digits touch the frame, a little) ...
-PREPARED_FRAME = 0.05
-# ... and its ink's centre of mass is within this many pixels of the centre (MNIST's digits: 1.42 at most) ...
-PREPARED_CENTRE = 2.0
-# ... and its ink (above PREPARED_INK) is one digit fitted as MNIST's are: its box's longer side within
-# PREPARED_SIDE px (of 28) of MNIST's 20 (each of its digits: 19 or 20), and no two pieces of PREPARED_PIECE px
-# or more side by side.
-PREPARED_INK, PREPARED_SIDE, PREPARED_PIECE = 0.1, 1, 8
-
-
-def looks_prepared(ink: np.ndarray) -> bool:
-    """Whether a digit-sized image (floats in [0, 1]) already looks as preparation leaves a digit: light ink
-    on a dark frame (PREPARED_FRAME), centred by mass (PREPARED_CENTRE), one digit fitted to MNIST's box."""
-    height, width = ink.shape
-    frame = np.concatenate([ink[0], ink[-1], ink[1:-1, 0], ink[1:-1, -1]])
-    total = float(ink.sum())
-    if total <= 0 or float(frame.mean()) > PREPARED_FRAME:
-        return False
-    rows, cols = np.mgrid[:height, :width]
-    centre = (float((ink * rows).sum()) / total, float((ink * cols).sum()) / total)
-    return bool(np.hypot(centre[0] - height / 2, centre[1] - width / 2) <= PREPARED_CENTRE and one_fitted_digit(ink))
-
-
-def gray_in_planes(planes: torch.Tensor) -> bool:
-    """Whether a (2, 3 or 4, H, W) tensor is one gray image in colour planes rather than that many digits: three
-    planes alike (RGB), three alike and an alpha plane (RGBA), or a gray plane and an alpha plane (LA). An alpha
-    plane is opaque all over, or transparent (0) only where the gray is one value, the ground (black or white
-    ink on a clear ground, or ink drawn in the alpha alone). Digits of a dataset are never copies of one
-    another, and a digit's dark ground never lies where only one value of another digit does (a batch that
-    repeats one digit three times, as a 3-D tensor, is one image: pass it as (N, 1, H, W))."""
-    count = planes.shape[0]
-    if count not in (2, 3, 4):
-        return False
-    colour = planes[: 3 if count >= 3 else 1]
-    if not all(torch.equal(colour[0], plane) for plane in colour[1:]):
-        return False
-    if count == 3:
-        return True
-    alpha, gray = planes[-1], colour[0]
-    clear = alpha == 0
-    if not bool(clear.any()):
-        return True  # opaque all over
-    ground = gray[clear]
-    return not bool(clear.all()) and bool((ground == ground[0]).all())
-
-
-def gray_of_size(data, height: int, width: int, limits: Limits = DEFAULT_LIMITS) -> np.ndarray | None:
-    """Bytes or a PIL image of exactly height x width, gray: its uint8 (H, W) pixels; None for another size,
-    colour (a photo, not a dataset's digit), or an image the decoder refuses (the reader decodes it again
-    within its limits and says what is wrong, in its words). Where a saved dataset digit is looked for
-    (`Model.saved_dataset_image`, a `digits:` folder's files)."""
-    from PIL import Image
-
-    from tinyvision.image.decode import decode, open_image
-
-    try:
-        if isinstance(data, Image.Image):
-            size = data.size
-        else:
-            # The header alone, behind the decoder's own checks: a bare Image.open decoded the huge PNG
-            # inside an icon while opening it (a 688 KB upload took a server worker to 1 GB), and walked
-            # a file of endless PNG chunks or JPEG fill bytes the checks refuse in milliseconds.
-            with open_image(bytes(data), limits) as header:
-                size = header.size
-        if size != (width, height):
-            return None
-        pixels = decode(data, None, limits)
-    except Exception:  # noqa: BLE001  (Pillow's DecompressionBombError is no OSError: a bomb upload was a 500)
-        return None
-    if pixels.shape[-1] != 1 and not (pixels == pixels[..., :1]).all():
-        return None
-    return pixels[..., 0]
-
-
-def gray_plane(source, height: int, width: int):
-    """A gray digit of height x width held in colour planes, as its one plane: a numpy (H, W, 3 or 4) array
-    (`np.asarray(Image.open(path))` of a digit saved as RGB or RGBA) or a (3 or 4, H, W) tensor (torchvision's
-    `read_image`), its colour planes alike and its alpha, if any, opaque all over; any other source as it is.
-    Its file was read as the dataset image it is (`gray_of_size`), and the same pixels as an array prepared a
-    second time: the answers differed."""
-    if isinstance(source, np.ndarray) and source.ndim == 3 and source.shape[:2] == (height, width) \
-            and source.shape[2] in (3, 4):
-        planes = np.moveaxis(source, -1, 0)
-    elif isinstance(source, torch.Tensor) and source.ndim == 3 and tuple(source.shape[1:]) == (height, width) \
-            and source.shape[0] in (3, 4):
-        planes = source.detach().cpu().numpy() if source.dtype == torch.uint8 else source.detach().cpu().float().numpy()
-    else:
-        return source
-    opaque = 255 if planes.dtype == np.uint8 else 1.0
-    if not (planes[1:3] == planes[0]).all() or (len(planes) == 4 and not (planes[3] == opaque).all()):
-        return source
-    gray = planes[0]
-    return torch.from_numpy(np.array(gray, copy=True))[None] if isinstance(source, torch.Tensor) else gray
-
-
-def one_fitted_digit(ink: np.ndarray) -> bool:
-    """Whether an image's ink (floats in [0, 1], light on dark) is one digit fitted as MNIST fits its digits:
-    its box's longer side DIGIT_BOX / DIGIT_FIELD of the image's (every MNIST digit: 19 or 20 px of 28) and no
-    two pieces side by side (0.2% of MNIST's digits are broken so). A small number drawn in a 28x28 canvas,
-    centred on a dark ground, passed for a dataset image and "41" was read "4"."""
-    from tinyvision.image.components import component_boxes, label_components
-    from tinyvision.image.digits import DIGIT_BOX, DIGIT_FIELD
-
-    mask = ink > PREPARED_INK
-    present_rows, present_cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    if present_rows.size == 0:
-        return False
-    side = max(present_rows[-1] - present_rows[0], present_cols[-1] - present_cols[0]) + 1
-    expected = DIGIT_BOX * ink.shape[0] / DIGIT_FIELD
-    if abs(side - expected) > PREPARED_SIDE * ink.shape[0] / DIGIT_FIELD:
-        return False
-    labels, count = label_components(mask)
-    if count < 2:
-        return True
-    box, area = component_boxes(labels, count)
-    spans = sorted((int(b[1]), int(b[3])) for b, a in zip(box, area) if a >= PREPARED_PIECE)
-    reach = spans[0][1] if spans else 0
-    for left, right in spans[1:]:  # each piece reaches under the columns of those left of it
-        if left >= reach:
-            return False
-        reach = max(reach, right)
-    return True
-
-
-def as_pixels(inputs: torch.Tensor) -> torch.Tensor:
-    """Inputs as the uint8 pixels the runner takes: uint8 as they are, floats in [0, 1] scaled (never a bare
-    cast: 0.7 would become 0), as the decoder reads a user's array."""
-    if inputs.dtype == torch.uint8:
-        return inputs
-    from tinyvision.image.decode import pixel_values
-
-    values = inputs.detach().cpu()
-    values = values.float() if values.is_floating_point() else values  # (numpy has no bfloat16)
-    return torch.from_numpy(pixel_values(values.numpy()))
-
-
 class NothingToExplain(TinyVisionError):
     """The model refused an image before reading any mark in it (a page of noise, a textured photo): no
     input it classified, so no saliency or feature maps to draw. The refusal itself is the answer."""
@@ -238,36 +107,6 @@ class Prediction:
         if self.digits:
             reply["digits"] = list(self.digits)
         return reply
-
-
-def onnx_runner(path: Path, card: ModelCard) -> Runner:
-    """The exported file as a runner, once its input and output fit its sidecar's card: a sidecar from
-    another export (other classes, another size) would otherwise index answers that do not exist."""
-    from tinyvision.export import onnx_session
-
-    session = onnx_session(path)
-    inputs, outputs = session.get_inputs(), session.get_outputs()
-    # One input and one output, as export writes them: a graph with a second output computed it at every
-    # prediction (one of terabytes failed in a traceback), and only the first was looked at.
-    given = [inputs[0].shape[1:], outputs[0].shape[1:]] if len(inputs) == 1 and len(outputs) == 1 else None
-    if given != [list(card.input_shape), [len(card.classes)]]:
-        shown = given or f"{len(inputs)} inputs and {len(outputs)} outputs"
-        raise TinyVisionError(f"{path}: the model takes and gives {shown}, its card says "
-                              f"{[list(card.input_shape), [len(card.classes)]]} (a sidecar of another export?)")
-    names = [inputs[0].name], [outputs[0].name]
-
-    def run_chunk(pixels: np.ndarray) -> np.ndarray:
-        try:
-            return session.run(names[1], {names[0][0]: pixels})[0]
-        except Exception as exc:  # ONNX Runtime's own error types: a damaged or hostile graph, in one line
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise TinyVisionError(f"{path}: the exported model failed to run ({first[:300]})") from None
-
-    def run(pixels: torch.Tensor) -> torch.Tensor:
-        outputs = [run_chunk((pixels[i : i + 500].float() / 255.0).numpy()) for i in range(0, len(pixels), 500)]
-        return torch.from_numpy(np.concatenate(outputs)) if outputs else torch.zeros(0, 0)
-
-    return run
 
 
 class Model:
@@ -689,53 +528,6 @@ class Model:
         return out
 
 
-def onnx_card(path: Path) -> tuple[ModelCard, str | None]:
-    """An export's card, and the digest of the checkpoint weights it was exported from (None: not recorded,
-    an older export)."""
-    sidecar = path.with_name(path.name + ".json")
-    if not sidecar.is_file():
-        raise TinyVisionError(f"{path}: no {sidecar.name} beside it (written by tinyvision export)")
-    try:
-        beside = json.loads(sidecar.read_text())
-        card_json, expected = beside["card"], beside.get("model_sha256")  # (older exports have no checksum)
-        exported_from = beside.get("weights_sha256")
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise TinyVisionError(f"{sidecar}: not a tinyvision export card ({exc})") from None
-    if expected is not None:
-        from tinyvision.export import file_sha256
-
-        try:
-            found = file_sha256(path)
-        except OSError as exc:
-            raise TinyVisionError(f"{path}: cannot read ({exc.strerror or exc})") from None
-        if found != expected:
-            raise TinyVisionError(f"{path}: {sidecar.name} beside it is the card of another export (its checksum "
-                                  f"differs; an export stopped midway?): export again")
-    return ModelCard.from_json(json.dumps(card_json), sidecar), exported_from
-
-
-def check_export_current(onnx_path: Path, exported, checkpoint: Path) -> None:
-    """Refuse a run's `model.onnx` exported from other weights (`exported`, the digest its card records) than
-    the run's checkpoint now holds (the run was resumed, or was still training, after the export). An export
-    made before the card recorded its weights is taken as it is."""
-    if exported is not None and checkpoint.is_file() and exported != stored_digest(checkpoint):
-        raise TinyVisionError(f"{onnx_path} was exported from other weights than {checkpoint} holds now (the run "
-                              f"trained on after it): export it again with: tinyvision export "
-                              f"{checkpoint.parent} --format onnx")
-
-
-def export_command(onnx_path: Path, checkpoint: Path | None) -> str:
-    """The shell command that writes a missing `.onnx` from `checkpoint` (None: none beside it, RUN_DIR): export
-    reads a run, not the file it is to write (`tinyvision export RUN/model.onnx` answered that RUN/model.onnx
-    was missing). `model.onnx` beside the checkpoint is export's default; another name or place is its --out."""
-    from shlex import quote
-
-    source = "RUN_DIR" if checkpoint is None else quote(str(checkpoint.parent if checkpoint.name == MODEL_FILE
-                                                             else checkpoint))
-    default = checkpoint is not None and onnx_path == checkpoint.with_name("model.onnx")
-    return f"tinyvision export {source} --format onnx" + ("" if default else f" --out {quote(str(onnx_path))}")
-
-
 def warn_unfinished(card: ModelCard, path: Path) -> None:
     """An `UnfinishedRunWarning` when the model is not its run's end (an interrupted or running run):
     it loads, to be tried, but its answers are not the finished model's."""
@@ -744,27 +536,6 @@ def warn_unfinished(card: ModelCard, path: Path) -> None:
         folder = path if path.is_dir() else path.parent
         warnings.warn(f"{path}: {why}; finish it with: {resume_command(folder)}", UnfinishedRunWarning,
                       stacklevel=4)
-
-
-def warn_unfinished_export(card: ModelCard, onnx_path: Path) -> None:
-    """`warn_unfinished` for an export, saying what gives a finished one: finishing the run never rewrites its
-    export (the run beside it may have finished since, and `--resume` then answers "already finished"), and
-    an export written elsewhere is not in its run's folder."""
-    why = unfinished(card)
-    if why is None:
-        return
-    checkpoint = onnx_path.with_name(MODEL_FILE)
-    try:
-        finished = checkpoint.is_file() and unfinished(read_card(checkpoint)) is None
-    except TinyVisionError:  # a damaged checkpoint beside it: the export is still what was asked for
-        finished = False
-    export = export_command(onnx_path, checkpoint if checkpoint.is_file() else None)
-    if finished:
-        advice = f"its run has finished since: export it again with: {export}"
-    else:
-        folder = onnx_path.parent if checkpoint.is_file() else "RUN_DIR"
-        advice = f"finish its run with: {resume_command(folder)}, then export it again with: {export}"
-    warnings.warn(f"{onnx_path}: {why}; {advice}", UnfinishedRunWarning, stacklevel=4)
 
 
 def load(path: str | Path, preparation: str = "auto", device: str = "cpu", runtime: str = "auto") -> Model:

@@ -126,7 +126,7 @@ def saved_digit(data: bytes, shape: tuple[int, int, int]):
     Prepared a second time here, 4 of 404 such test files were answered otherwise than predict answers them."""
     import torch
 
-    from tinyvision.classifier import gray_of_size, looks_prepared
+    from tinyvision.dataset_inputs import gray_of_size, looks_prepared
 
     _, height, width = shape
     gray = gray_of_size(data, height, width)
