@@ -144,25 +144,34 @@ def frames(labels: np.ndarray, box: np.ndarray) -> np.ndarray:
             reach = max(1, round((FRAME_HOLE_REACH or FRAME_BAND) * stroke)) + 1
             cells = form_cells(holes)
             if FRAME_HOLE_REACH is not None:  # the ring round what is framed, not a neighbour it touches
-                outline &= dilate(framing_holes(holes, crop, held) | cells.any(0), reach)
-            if len(cells) >= 2:  # a form's walls: ink between two of its cells
-                near = np.zeros(solid.shape, np.int32)
-                for cell in cells:
-                    near += dilate(cell, reach)
-                outline |= solid & (near >= 2)
-            found[t:b, left:r] |= outline
+                outline &= dilate(framing_holes(holes, crop, held) | (cells > 0), reach)
+            found[t:b, left:r] |= outline | (solid & between_cells(cells, reach))  # a form's walls go too
     return found
+
+
+def between_cells(cells: np.ndarray, reach: int) -> np.ndarray:
+    """Pixels within `reach` of two different cells (`cells`: 0 none, 1.. each cell): the highest and the
+    lowest cell label in a pixel's (2 reach + 1) square differ. Two passes however many cells a crafted
+    image holds (a mask per cell would cost a copy of the frame each)."""
+    size = 2 * reach + 1
+    none = np.iinfo(np.int32).max
+    highest = filter2d(np.pad(cells, reach), size, np.max)[reach:-reach, reach:-reach]
+    lowest = filter2d(np.pad(np.where(cells > 0, cells, none), reach, constant_values=none), size,
+                      np.min)[reach:-reach, reach:-reach]
+    return (highest > 0) & (lowest != none) & (highest != lowest)
 
 
 def form_cells(holes: np.ndarray) -> np.ndarray:
     """The holes of a frame (the `holes` mask, the frame's box) that are a form's cells, FORM_CELL of its
-    height tall or more, as (n, H, W) masks (none when FORM_CELL is None)."""
+    height tall or more, as an int32 map: 0 no cell, 1.. each cell (all 0 when FORM_CELL is None)."""
     each, count = label_components(holes)
     if FORM_CELL is None or count == 0:
-        return np.zeros((0, *holes.shape), bool)
+        return np.zeros(holes.shape, np.int32)
     box, _ = component_boxes(each, count)
-    tall = np.flatnonzero(box[:, 2] - box[:, 0] >= FORM_CELL * holes.shape[0])
-    return np.stack([np.zeros(holes.shape, bool)] + [each == k for k in tall])[1:]
+    tall = box[:, 2] - box[:, 0] >= FORM_CELL * holes.shape[0]
+    number = np.zeros(count + 1, np.int32)  # (a hole's label + 1 -> its cell's number)
+    number[1:][tall] = np.arange(1, int(tall.sum()) + 1)
+    return number[each + 1]
 
 
 def framing_holes(holes: np.ndarray, crop: np.ndarray, held: np.ndarray) -> np.ndarray:
