@@ -31,7 +31,8 @@ FRAME_BAND = 1.25  # ... and its outline is its ink within this many strokes of 
 # A frame round one piece alone holds one at least this share of its height: a dotted zero's dot (some people
 # write one; Hack and other monospace fonts draw one) is 0.46 of the 0 in Hack, and the 0 was cleared as a
 # frame round it, the dot read as a "1" at 99.99% (a red team: every Hack 0 of 20 numbers); a ring or a box drawn
-# round one digit holds it at well over half. None: as FRAME_CONTENT. Chosen on validation (table frame-one).
+# round one digit mostly holds it at more than half. None: as FRAME_CONTENT. Chosen on validation (table
+# frame-one: a few of the circled numbers are lost).
 FRAME_ONE_CONTENT: float | None = 0.5
 FRAME_SPILL: float | None = None  # a frame with more of its ink deeper than that (digits drawn into it) stays
 # ... and within this many strokes of a hole that holds what it frames (None: anywhere along its outer edge): a
