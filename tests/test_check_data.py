@@ -38,6 +38,16 @@ def seed_of(*parts) -> int:
     return zlib.crc32(repr(parts).encode())
 
 
+def noise_folder(root: Path, tag: str) -> Path:
+    """Two classes (cat, dog) of 12 random 16x16 colour images each, no two alike; `tag` seeds them."""
+    for label in ("cat", "dog"):
+        (root / label).mkdir(parents=True)
+        for i in range(12):
+            rng = np.random.default_rng(seed_of(tag, label, i))
+            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(root / label / f"{i}.png")
+    return root
+
+
 def textured(seed: int) -> np.ndarray:
     """A 64x64 colour image with the detail of a photo: 24x24 random colours, scaled up."""
     rng = np.random.default_rng(seed)
@@ -487,12 +497,7 @@ def test_gray_digits_saved_as_rgb_are_checked_as_digits_and_a_degraded_mirror_is
 
 def test_a_report_or_run_folder_inside_the_dataset_is_refused_and_stale_figures_go(tmp_path, monkeypatch, capsys):
     # `check-data folder:.` inside the photos wrote checks/ among them: the next check found a class "checks".
-    root = tmp_path / "pics"
-    for label in ("cat", "dog"):
-        (root / label).mkdir(parents=True)
-        for i in range(12):
-            rng = np.random.default_rng(seed_of("x", label, i))
-            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(root / label / f"{i}.png")
+    root = noise_folder(tmp_path / "pics", "x")
     monkeypatch.chdir(root)
     assert main(["check-data", "folder:."]) == 2
     assert "inside the dataset" in capsys.readouterr().err and sorted(p.name for p in root.iterdir()) == ["cat", "dog"]
@@ -570,12 +575,7 @@ def test_classes_that_differ_only_in_colour_are_not_near_duplicates_but_a_recolo
 def test_a_data_check_never_writes_over_a_comparisons_report(tmp_path, capsys):
     # `compare` and `check-data` both write report.json and report.md: a check written into a comparison's folder
     # replaced its report without a word. A folder of an earlier check is still written over.
-    root = tmp_path / "pics"
-    for label in ("cat", "dog"):
-        (root / label).mkdir(parents=True)
-        for i in range(12):
-            rng = np.random.default_rng(seed_of("c", label, i))
-            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(root / label / f"{i}.png")
+    root = noise_folder(tmp_path / "pics", "c")
     comparison = tmp_path / "comparison"
     comparison.mkdir()
     report = {"dataset": f"folder:{root}", "seed": 0, "results": [{"model": "mlp", "test_acc": 0.5}]}
