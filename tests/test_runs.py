@@ -214,6 +214,11 @@ def test_init_from_fine_tunes_the_model_of_its_source_and_refuses_another(tiny_d
     assert not out.exists()
     assert main(["train", "--dataset", tiny_dataset, "--init-from", str(tmp_path / "nothing"), "--out", str(out)]) == 2
     assert "--init-from: no checkpoint at" in capsys.readouterr().err
+    state = tmp_path / "train_state.pt"  # (a safetensors header error named neither the file's kind nor the fix)
+    state.write_bytes(b"PK\x03\x04 a pickled training state")
+    assert main(["train", "--dataset", tiny_dataset, "--init-from", str(state), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "a training state, for resuming its run; give its run folder" in err and len(err.strip().splitlines()) == 1
 
 
 def test_fine_tuning_reads_its_source_as_every_load_does_and_a_diverged_run_fails(tiny_dataset, tmp_path, capsys):

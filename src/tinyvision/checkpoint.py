@@ -215,7 +215,18 @@ def resolve_model_path(path: Path | str) -> Path:
         path = path / MODEL_FILE
     if not path.is_file():
         raise TinyVisionError(f"no checkpoint at {path}")
+    refuse_pytorch_file(path, "give its run folder or its model.safetensors instead")
     return path
+
+
+def refuse_pytorch_file(path: Path, instead: str) -> None:
+    """A .pt or .pth file is never read as a model: torch.load of a pickle runs code, and the run's training
+    state is for resuming it. Said in one line, with what to give `instead` (`--init-from RUN/train_state.pt`
+    was answered with a safetensors header error, naming neither)."""
+    if path.suffix.lower() in (".pt", ".pth") and path.is_file():
+        what = ("a training state, for resuming its run" if path.name == STATE_FILE
+                else "a PyTorch file (a pickle or a TorchScript export: a program, which loading could run)")
+        raise TinyVisionError(f"{path}: {what}; {instead}")
 
 
 def text_path(path: Path) -> str:

@@ -25,6 +25,7 @@ from tinyvision.checkpoint import (
     ModelCard,
     load_model,
     read_card,
+    refuse_pytorch_file,
     resolve_model_path,
     stored_digest,
     unfinished,
@@ -157,11 +158,7 @@ class Model:
             raise TinyVisionError(f"load() takes a run folder, a model.safetensors or a .onnx path, "
                                   f"not a {type(path).__name__}")
         path = Path(path).expanduser()
-        if path.suffix.lower() in (".pt", ".pth") and path.is_file():
-            what = ("a training state, for resuming its run" if path.name == STATE_FILE
-                    else "a PyTorch file (a pickle or a TorchScript export: a program, which loading could run)")
-            raise TinyVisionError(f"{path}: {what}; load its run folder, a model.safetensors or a .onnx export "
-                                  f"instead")
+        refuse_pytorch_file(path, "load its run folder, a model.safetensors or a .onnx export instead")
         if runtime not in ("auto", "torch", "onnx"):
             raise TinyVisionError(f"unknown runtime {runtime!r}; choose torch or onnx")
         if path.suffix.lower() == ".onnx" or runtime == "onnx":
