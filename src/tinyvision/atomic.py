@@ -68,7 +68,7 @@ def remove_stale_temporaries(target: Path) -> None:
     for name in candidates:
         pid, path = name[len(prefix):].split(".", 1)[0], target.parent / name
         try:
-            if not pid.isdigit() or process_alive(int(pid)) or time.time() - path.stat().st_mtime < STALE_SECONDS:
+            if not left_by_dead_process(path, pid):
                 continue
             path.unlink()
         except FileNotFoundError:  # gone already
@@ -77,6 +77,12 @@ def remove_stale_temporaries(target: Path) -> None:
             continue
         with _TEMPORARIES_LOCK:
             found.discard(name)
+
+
+def left_by_dead_process(path: Path, pid: str) -> bool:
+    """Whether a file named for process `pid` (its digits, as written in the name) was left by a process that is
+    gone and has been untouched for STALE_SECONDS: safe to remove. OSError when the file is gone or unreadable."""
+    return pid.isdigit() and not process_alive(int(pid)) and time.time() - path.lstat().st_mtime >= STALE_SECONDS
 
 
 def process_alive(pid: int) -> bool:

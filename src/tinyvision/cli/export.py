@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 from pathlib import Path
 
 from tinyvision.cli.common import path_arg
@@ -87,7 +86,7 @@ def remove_stale_staging(final: Path) -> None:
     export killed midway (SIGKILL, SIGTERM, a power cut) left behind: named for a process that is gone and
     untouched for `atomic.STALE_SECONDS`. No later export's name held that process id, so each kill left a
     hidden copy of the model in the folder for good."""
-    from tinyvision.atomic import STALE_SECONDS, process_alive
+    from tinyvision.atomic import left_by_dead_process
 
     try:
         names = os.listdir(final.parent)
@@ -100,7 +99,7 @@ def remove_stale_staging(final: Path) -> None:
                 continue
             path = final.parent / name
             try:
-                if not process_alive(int(pid)) and time.time() - path.lstat().st_mtime >= STALE_SECONDS:
+                if left_by_dead_process(path, pid):
                     path.unlink()
             except OSError:  # gone already, or not ours to remove: harmless
                 pass
