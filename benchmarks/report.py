@@ -786,15 +786,16 @@ def form_cells_evaluation_table(*files: dict) -> str:
         same_model("the form test numbers", "model", old, new)
     same_model("the marked and circled test numbers", "model", marked0, marked1, circ0, circ1)
 
-    def spread(reads, key=lambda f: f["read"]["rate"]) -> str:
-        xs = [key(f) for f in reads]
-        return f"{100 * statistics.mean(xs):.1f} ± {100 * statistics.stdev(xs):.1f}%"
+    def rates(reads) -> list[float]:
+        return [f["read"]["rate"] for f in reads]
 
-    wrong = lambda f: wrong_answers(f["read"])  # noqa: E731
+    def wrong(reads) -> list[float]:
+        return [wrong_answers(f["read"]) for f in reads]
+
     rows = [["test numbers in a row of printed boxes, one digit to a cell", count(after[0]["images"]),
-             "read exactly", spread(before), spread(after)],
-            ["… answered wrong", count(after[0]["images"]), "answered wrong", spread(before, wrong),
-             spread(after, wrong)],
+             "read exactly", mean_sd(rates(before), 1), mean_sd(rates(after), 1)],
+            ["… answered wrong", count(after[0]["images"]), "answered wrong", mean_sd(wrong(before), 1),
+             mean_sd(wrong(after), 1)],
             ["test numbers underlined, boxed or circled by their writer (seed 0)", count(marked1["images"]),
              "read exactly", pct(marked0["read"]["rate"], 1), pct(marked1["read"]["rate"], 1)],
             ["test numbers with one digit circled (seed 0)", count(circ1["images"]), "read exactly",
@@ -842,10 +843,6 @@ def marks_rules_evaluation_table(before: dict, after: dict, numbers_before: dict
     for old, new in zip(dotted_before, dotted_after):
         same_model("the dotted-zero test numbers", "model", old, new)
 
-    def spread(reads) -> str:
-        xs = [f["read"]["rate"] for f in reads]
-        return f"{100 * statistics.mean(xs):.1f} ± {100 * statistics.stdev(xs):.1f}%"
-
     import tinyvision.image.marks as marks
 
     v0, v1 = val["variants"]
@@ -853,7 +850,8 @@ def marks_rules_evaluation_table(before: dict, after: dict, numbers_before: dict
             marks.FRAME_ONE_CONTENT:
         raise ReportError("frame_one_val4k.json: read FRAME_ONE_CONTENT=None, then the setting in use")
     extra = [["test numbers with a dotted 0 (3 runs; before: without the one-piece rule)",
-              count(dotted_after[0]["images"]), "read exactly", spread(dotted_before), spread(dotted_after)]]
+              count(dotted_after[0]["images"]), "read exactly", mean_sd([f["read"]["rate"] for f in dotted_before], 1),
+              mean_sd([f["read"]["rate"] for f in dotted_after], 1)]]
     extra += [[f"{title} (validation, seed 0; before: without the one-piece rule)", count(size), share,
                pct(v0[key]), pct(v1[key])] for key, title, share, size in (
         ("numbers_read_exactly", "numbers", "read exactly", v1["numbers_images"]),
