@@ -9,7 +9,7 @@ squared paper, under a shadow, beside the desk the sheet lies on, in pencil; `--
 marked`: underlined, boxed or circled by the writer; `--paper signed`: with a minus sign, a
 decimal point, both ("-3.14"), or a comma: a thousands comma before three digits, a
 decimal comma before any other count; `--paper form`: each digit in a cell of a printed row of
-boxes), plus
+boxes; `--paper thin-pen`: written with a fine pen, 1-3 px, in a photo up to 3 times larger), plus
 manifest.json (file, number, style, touching, each digit's true box). `segment` scores the
 segmenter alone; `read` segments and classifies with a trained model. Both
 print JSON; `score_reads` is what a benchmark calls to score its predictions.
@@ -509,6 +509,37 @@ def dotted(zero: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return zero
 
 
+THIN_PENS = (1.0, 2.0, 3.0)  # `--paper thin-pen`: a fine-liner's or a ballpoint's line, px of the photo ...
+THIN_ENLARGE = (1.0, 3.0)  # ... in a photo this many times the size of the other sets'
+
+
+def thin_pen(alpha: np.ndarray, boxes: list[list[int]], facts: dict,
+             rng: np.random.Generator) -> tuple[np.ndarray, list[list[int]]]:
+    """The number written again with a fine pen: its strokes' centre lines (a skeleton of the ink, in a photo
+    enlarged THIN_ENLARGE times), drawn THIN_PENS px wide, anti-aliased (drawn at twice the size, averaged
+    down). MNIST's strokes are about a seventh of a digit's height; a fine pen's, in a large photo, a hundredth."""
+    from PIL import Image
+    from skimage.filters import gaussian
+    from skimage.morphology import skeletonize
+
+    grow, pen = float(rng.uniform(*THIN_ENLARGE)), float(rng.choice(THIN_PENS))
+    h, w = alpha.shape
+    big = Image.fromarray(alpha).resize((round(2 * w * grow), round(2 * h * grow)), Image.Resampling.BILINEAR)
+    ink = np.asarray(big) > 0.5
+    # Smoothed first, so that the centre lines have few spurs from the ink's rough edges.
+    ink = gaussian(ink.astype(np.float32), sigma=2.0 * grow) > 0.5
+    line = skeletonize(ink)
+    reach = max(0, round(pen - 1))  # at twice the size: a (2 reach + 1) square is about `pen` px when halved
+    if reach:
+        from tinyvision.image.marks import dilate
+
+        line = dilate(line, reach)
+    drawn = np.asarray(Image.fromarray(line.astype(np.float32)).resize((round(w * grow), round(h * grow)),
+                                                                        Image.Resampling.BOX), np.float32)
+    facts.update({"pen_px": pen, "enlarged": round(grow, 2), "digit_height": round(facts["digit_height"] * grow)})
+    return np.clip(drawn, 0.0, 1.0), [[round(v * grow) for v in box] for box in boxes]
+
+
 def validation_digits() -> tuple[np.ndarray, np.ndarray]:
     """MNIST's validation digits of a seed-0 run (val_fraction 0.1): uint8 (N, 28, 28) and labels."""
     from tinyvision.datasets import load_dataset
@@ -574,6 +605,8 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
         if flat_rate and rng.random() < flat_rate:  # (the same)
             facts["beside"] = FLAT_MARKS[i % len(FLAT_MARKS)]
             alpha, boxes = add_flat_mark(alpha, boxes, facts["digit_height"], facts["beside"], rng)
+        if paper == "thin-pen":
+            alpha, boxes = thin_pen(alpha, boxes, facts, rng)
         size = list(alpha.shape)
         number = "".join(str(int(labels[j])) for j in index)
         if paper in ("hard", "marked", "circled-one", "form"):
@@ -731,13 +764,14 @@ def main() -> None:
                    help="MNIST's test digits (the reported figure), or the validation split of its training "
                         "digits (val_fraction 0.1, seed 0), for choosing among seed-0 runs; writers-test, "
                         "writers-val: other writers' digits (UCI test writers; training writers' held-out rows)")
-    b.add_argument("--paper", choices=("user", "hard", "marked", "circled-one", "form", "dotted-zero", "signed"),
-                   default="user",
+    b.add_argument("--paper", choices=("user", "hard", "marked", "circled-one", "form", "dotted-zero", "signed",
+                                     "thin-pen"), default="user",
                    help="user: user_photos' styles; hard: ruled and squared paper, a shadow, the desk beside "
                         "the sheet, pencil; marked: the number underlined (once or twice), boxed or circled "
                         "in the writer's pen; circled-one: one of its digits circled; form: each digit in a cell "
                         "of a printed row of boxes (with --touch-rate 0); dotted-zero: one of its digits a 0 with a "
-                        "dot in its hole (user_photos' styles); signed: a minus before it, "
+                        "dot in its hole (user_photos' styles); thin-pen: written with a 1-3 px pen in a photo 1-3 "
+                        "times as large (user_photos' styles); signed: a minus before it, "
                         "a decimal point in it, both, or a comma (thousands before three digits, decimal otherwise)")
     s = commands.add_parser("segment", help="score the segmenter alone (count and IoU >= 0.5 of every box)")
     r = commands.add_parser("read", help="read every photo as a user does: tinyvision.load(RUN).predict(file)")
