@@ -6,6 +6,7 @@ import importlib.util
 from functools import cache
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from tinyvision.checkpoint import ModelCard, save_model
@@ -46,3 +47,28 @@ def untrained_digit_checkpoint(path: Path, seed: int = 0) -> Path:
                      {"test_acc": 0.5}, kind="digits", preparation="digit")
     save_model(path, model, card)
     return path
+
+
+def thinned(mask: np.ndarray) -> np.ndarray:
+    """The centre lines of a boolean mask, one pixel wide (Zhang and Suen's thinning, 1984): a stroke as a fine
+    pen draws it."""
+    skeleton = np.pad(mask.astype(bool), 1)
+    while True:
+        changed = False
+        for step in (0, 1):
+            p = skeleton
+            # p2..p9: north, north-east, east, ... clockwise round each pixel
+            n = [np.roll(np.roll(p, dy, 0), dx, 1) for dy, dx in
+                 ((1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1))]
+            count = sum(v.astype(np.int8) for v in n)
+            turns = sum((~a & b).astype(np.int8) for a, b in zip(n, n[1:] + n[:1]))
+            if step == 0:
+                gone = ~(n[0] & n[2] & n[4]) & ~(n[2] & n[4] & n[6])
+            else:
+                gone = ~(n[0] & n[2] & n[6]) & ~(n[0] & n[4] & n[6])
+            remove = p & (count >= 2) & (count <= 6) & (turns == 1) & gone
+            if remove.any():
+                skeleton = p & ~remove
+                changed = True
+        if not changed:
+            return skeleton[1:-1, 1:-1]

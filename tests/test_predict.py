@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from digit_photos import DIGITS, one_of_each_digit, untrained_digit_checkpoint, user_photos
+from digit_photos import DIGITS, one_of_each_digit, thinned, untrained_digit_checkpoint, user_photos
 from tinyvision.cli import main
 from tinyvision.errors import TinyVisionError
 from tinyvision.image.decode import ImageError
@@ -237,6 +237,40 @@ def test_an_8x8_scan_of_a_digit_is_read_better_enlarged_first(brief_digit_run, t
     as_it_is = read()
     assert enlarged >= 0.8
     assert enlarged >= as_it_is + 0.05
+
+
+def test_a_digit_written_with_a_fine_pen_is_drawn_as_wide_as_mnists_and_read(brief_digit_run, monkeypatch):
+    """A number written with a fine pen and photographed large: strokes a pixel wide on a digit 200 px tall,
+    which fitted into MNIST's 20x20 box became a faint trace under a pixel wide. They are widened to MIN_PEN
+    px of the box first; MNIST's own strokes (2-4 px of it) are left as they are."""
+    import tinyvision
+    import tinyvision.image.digits as digits
+    from tinyvision.datasets import load_dataset
+
+    model = tinyvision.load(brief_digit_run.path)
+    data = load_dataset("mnist")
+    photos, truth = [], []
+    for image, label in zip(data.test_images[:80, 0].numpy(), data.test_labels[:80]):
+        line = thinned(np.asarray(Image.fromarray(image).resize((224, 224), Image.Resampling.BILINEAR)) > 128)
+        page = np.full((300, 300), 235, np.uint8)
+        page[38:262, 38:262][line] = 40  # dark pen on light paper
+        photos.append(encode(Image.fromarray(page), "PNG"))
+        truth.append(str(int(label)))
+
+    def read() -> float:
+        return float(np.mean([model.predict(photo).label == t for photo, t in zip(photos, truth)]))
+
+    shipped, inked = digits.MIN_PEN, (model.prepare(photos[0]) > 64).sum()
+    widened = read()
+    monkeypatch.setattr(digits, "MIN_PEN", None)  # as before: fitted as written
+    assert inked > 1.5 * (model.prepare(photos[0]) > 64).sum()
+    as_written = read()
+    assert widened >= 0.8 and widened >= as_written + 0.1, (widened, as_written)
+    # MNIST's own digits, prepared again, are the same with or without it.
+    mnist = [d.numpy() / 255.0 for d in data.test_images[:200, 0]]
+    as_they_are = [digits.prepare_ink(d) for d in mnist]
+    monkeypatch.setattr(digits, "MIN_PEN", shipped)
+    assert all(np.array_equal(a, digits.prepare_ink(d)) for a, d in zip(as_they_are, mnist))
 
 
 def _broken(digit: np.ndarray, gap: int = 3) -> np.ndarray:
