@@ -859,6 +859,121 @@ def marks_rules_evaluation_table(before: dict, after: dict, numbers_before: dict
     return reader_evaluation("marks-rules-evaluation", before, after, numbers_before, numbers_after, extra=extra)
 
 
+THIN_PEN_RULES = ("MIN_PEN", "THIN_PEN", "THIN_REACH", "TAIL_SPLITS")  # image.digits' rules for a fine pen
+# The settings read (thin_pen_*_{name}.json), each naming all four rules: a file's "default" would be
+# whatever the reader shipped when it was read.
+THIN_PEN_VARIANTS = ("before", "minpen", "join", "reach1", "shipped", "thin015", "thin04", "thin07", "nominpen",
+                     "minpen25")
+THIN_PEN_CHECKED = ("before", "shipped", "thin04", "thin07")  # ... also read on ruled, squared, shaded paper
+
+
+def thin_pen_setting(settings: dict) -> tuple:
+    """A variant's fine-pen rules, as floats (benchmarks set floats); each must be named."""
+    if not set(THIN_PEN_RULES) <= set(settings):
+        raise ReportError(f"a fine-pen read must name all of {', '.join(THIN_PEN_RULES)}: {settings}")
+    return tuple(None if settings[name] is None else float(settings[name]) for name in THIN_PEN_RULES)
+
+
+def shipped_thin_pen() -> tuple:
+    """The fine-pen rules the reader ships."""
+    import tinyvision.image.digits as digits
+
+    return thin_pen_setting({name: getattr(digits, name) for name in THIN_PEN_RULES})
+
+
+def thin_pen_cells(setting: tuple) -> list[str]:
+    """A setting's rules in words: the columns naming each row of the fine-pen tables."""
+    min_pen, thin_pen, reach, tail = setting
+    return ["as written" if min_pen is None else f"{min_pen:g} px",
+            "no" if thin_pen is None else f"under {thin_pen:g} of its height: {reach:g} px",
+            "no" if tail is None else f"up to {tail:g} times"]
+
+
+@table("thin-pen", "thin_pen_marks.json", *(f"thin_pen_thin_{k}.json" for k in THIN_PEN_VARIANTS))
+def thin_pen_table(marks_file: dict, *reads: dict) -> str:
+    """A fine pen's rules (image.digits: MIN_PEN, THIN_PEN with THIN_REACH, TAIL_SPLITS) on validation, one
+    seed-0 run per setting: numbers from MNIST's validation digits written with a 1-3 px pen in photos up to
+    3 times as large (number_photos.py build --paper thin-pen), and the marks_choices.py sets (marked numbers,
+    drawings, which a wider pen must not turn into digits). Ranked by points (the three shares read or
+    refused); the setting in use must have the most (a tie keeps it)."""
+    same_model("the fine-pen reads", "model", *reads)
+    shipped = shipped_thin_pen()
+    marks = {thin_pen_setting(v["settings"]): v for v in marks_file["variants"]}
+    rows, ranked = [], []
+    for r in reads:
+        setting = thin_pen_setting(r["reader_settings"])
+        m = marks.get(setting)
+        if m is None:
+            raise ReportError(f"thin-pen: thin_pen_marks.json did not read {setting}")
+        total = 100 * r["read"]["rate"] + marks_points(m)
+        ranked.append((round(total, 6), setting == shipped))
+        cells = thin_pen_cells(setting)
+        if setting == shipped:
+            cells = [f"**{c}**" for c in cells]
+        rows.append([*cells, pct(r["read"]["rate"], 1), pct(wrong_answers(r["read"]), 1), pct(m["numbers_read"], 1),
+                     pct(m["doodles_refused"], 1), f"{total:.2f}"])
+    best = max(t for t, _ in ranked)
+    if not any(used and t == best for t, used in ranked):
+        raise ReportError("thin-pen: the fine-pen rules in use are not the setting with the most points")
+    return markdown(["strokes widened to (px of the 20x20 box)", "ink joined when its strokes are",
+                     "Otsu split again in the lighter class",
+                     f"numbers in a fine pen read ({count(reads[0]['images'])})", "… answered wrong",
+                     f"marked numbers read ({count(marks_file['numbers_count'])})",
+                     f"drawings refused ({count(marks_file['doodles_count'])})", "points"], "lllrrrrr", rows)
+
+
+@table("thin-pen-validation", "thin_pen_val4k.json", *(f"thin_pen_paper_{k}.json" for k in THIN_PEN_CHECKED))
+def thin_pen_validation_table(val4k: dict, *paper: dict) -> str:
+    """The fine-pen rules on the reading rules' validation sets (segment_costs.py: 4,000 numbers, single
+    digits, letters, other non-digits, words) and on numbers on hard paper (ruled, squared, a shadow, the desk,
+    pencil: number_photos.py build --paper hard --source val), one seed-0 run: what the rules cost elsewhere.
+    Shown, not ranked (table thin-pen chose)."""
+    same_model("the fine-pen paper reads", "model", *paper)
+    on_paper = {thin_pen_setting(r["reader_settings"]): r for r in paper}
+    shipped = shipped_thin_pen()
+    rows = []
+    for v in val4k["variants"]:
+        setting = thin_pen_setting(v["settings"])
+        cells = thin_pen_cells(setting)
+        if setting == shipped:
+            cells = [f"**{c}**" for c in cells]
+        hard = on_paper.get(setting)
+        rows.append([*cells, *reading_cells(v), pct(v["words_refused"]),
+                     "—" if hard is None else pct(hard["read"]["rate"], 1)])
+    if shipped not in {thin_pen_setting(v["settings"]) for v in val4k["variants"]} or shipped not in on_paper:
+        raise ReportError("thin-pen-validation: the rules in use were not read")
+    return markdown(["strokes widened to", "ink joined when its strokes are", "Otsu split again",
+                     f"numbers read exactly ({count(val4k['variants'][0]['numbers_images'])})",
+                     "… some digits touching", f"single digits right ({count(val4k['singles'])})", "… refused",
+                     f"letters refused ({count(val4k['letters'])})",
+                     f"other non-digits refused ({count(val4k['negatives'])})",
+                     f"words refused ({count(val4k['words'])})",
+                     f"numbers on hard paper ({count(paper[0]['images'])})"], "lllrrrrrrrr", rows)
+
+
+@table("thin-pen-evaluation", "handwriting_marks.json", "handwriting_thin_pen.json", "numbers_marks.json",
+       "numbers_thin_pen.json", *(f"numbers_thin_{arm}seed{s}.json" for arm in ("before_", "") for s in range(3)))
+def thin_pen_evaluation_table(before: dict, after: dict, numbers_before: dict, numbers_after: dict,
+                              *thin: dict) -> str:
+    """The fine-pen rules on every evaluation set and the test numbers, read by the same default runs before
+    (the marks rules' reads, which had none of them) and after; and test numbers in a fine pen (MNIST's test
+    digits, number_photos.py build --paper thin-pen --seed 9), three runs without the rules and with them.
+    It chose nothing (table thin-pen did, on validation)."""
+    thin_before, thin_after = thin[:3], thin[3:]
+    for old, new in zip(thin_before, thin_after):
+        same_model("the fine-pen test numbers", "model", old, new)
+        if thin_pen_setting(old["reader_settings"]) != (None, None, 2.0, None) or \
+                thin_pen_setting(new["reader_settings"]) != shipped_thin_pen():
+            raise ReportError("thin-pen-evaluation: read the fine-pen numbers with the rules off, then as shipped")
+    extra = [["test numbers in a fine pen (3 runs)", count(thin_after[0]["images"]), "read exactly",
+              mean_sd([f["read"]["rate"] for f in thin_before], 1),
+              mean_sd([f["read"]["rate"] for f in thin_after], 1)],
+             ["… answered wrong", count(thin_after[0]["images"]), "answered wrong",
+              mean_sd([wrong_answers(f["read"]) for f in thin_before], 1),
+              mean_sd([wrong_answers(f["read"]) for f in thin_after], 1)]]
+    return reader_evaluation("thin-pen-evaluation", before, after, numbers_before, numbers_after, extra=extra)
+
+
 @table("hole-marks", "hole_marks_marks.json", "hole_marks_val4k.json")
 def hole_marks_table(marks_file: dict, val4k: dict) -> str:
     """The hole rule (image.marks.HOLE_MARK) on validation: drawings refused and marked numbers read

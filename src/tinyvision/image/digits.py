@@ -174,7 +174,7 @@ def ink_threshold(ink: np.ndarray) -> float:
 # into dozens of pieces: "too many marks". Ink whose strokes are narrower than THIN_PEN of its height is
 # joined over gaps of THIN_REACH px on each side (the brightest pixel within reach; None: not). A pen in the
 # proportions of MNIST's (a seventh of the height) is far above it.
-THIN_PEN: float | None = 0.04
+THIN_PEN: float | None = 0.025
 THIN_REACH = 2
 
 
