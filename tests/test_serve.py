@@ -116,6 +116,26 @@ def test_multipart_takes_the_documented_field_and_names_it_when_wrong(client):
     assert no_file.status_code == 400 and "'image'" in no_file.json()["error"]
 
 
+def test_a_file_named_only_by_rfc5987_filename_star_is_taken_and_a_text_field_is_named_as_text(client):
+    """Some clients name an upload only with `filename*=UTF-8''...` (RFC 5987): the part is the file. It was
+    refused as "the form has no file field 'image'", which it had."""
+    good = photo_of(2)
+
+    def form(disposition: bytes) -> tuple[int, dict]:
+        body = (b"--XyZ\r\nContent-Disposition: form-data; " + disposition + b"\r\nContent-Type: image/png\r\n\r\n"
+                + good + b"\r\n--XyZ--\r\n")
+        reply = client.post("/api/predict", content=body, headers={"content-type": "multipart/form-data; boundary=XyZ"})
+        return reply.status_code, reply.json()
+
+    expected = client.post("/api/predict", content=good).json()["prediction"]
+    for disposition in (b"name=\"image\"; filename*=UTF-8''d%C3%A9.png", b"name=image; FILENAME*=utf-8''d.png"):
+        status, reply = form(disposition)
+        assert status == 200 and reply["prediction"] == expected, (disposition, reply)
+    status, reply = form(b'name="image"')  # the image's bytes, but as a text field
+    assert status == 400 and reply["error"] == ("the form's field 'image' is text, not a file (its part names no "
+                                                "filename): send the image as a file"), reply
+
+
 def test_every_refusal_has_the_same_error_shape_even_frameworks_own(client):
     """No such path, a wrong method, a query parameter that is not a number: FastAPI answers these
     itself, and a client should not need a second parser for {"detail": [...]}."""

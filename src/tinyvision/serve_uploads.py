@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 
@@ -51,6 +52,10 @@ PARSE_SECONDS = 0.25
 # Its refusals reach the client as 400s; the parser's own log lines go to this logger, which keeps errors only.
 QUIET = logging.getLogger("tinyvision.serve.multipart")
 QUIET.setLevel(logging.ERROR)
+# A part with a filename is a file. RFC 7578 forbids RFC 5987's `filename*=UTF-8''name.png` in a form, and
+# python-multipart drops it, but some clients name a file only so: the part is a file all the same (its name is
+# never used), and it was refused as "no file field 'image'".
+EXTENDED_FILENAME = re.compile(rb";\s*filename\*[0-9*]*\s*=", re.IGNORECASE)
 
 
 class BodyTooLarge(Exception):
@@ -129,7 +134,7 @@ class FormImage:
         except FormParserError as exc:  # e.g. a boundary over python-multipart's 256 bytes
             raise self.malformed(str(exc)[:120]) from None
         self.parts, self.others, self.data = 0, [], bytearray()
-        self.found = self.in_image = self.ended = False
+        self.found = self.in_image = self.ended = self.text_image = False
         self.field, self.value, self.headers = b"", b"", {}
         self.cpu = 0.0
 
@@ -155,13 +160,16 @@ class FormImage:
         self.field, self.value = b"", b""
 
     def headers_finished(self) -> None:
-        _, params = parse_options_header(self.headers.get(b"content-disposition", b""))
+        disposition = self.headers.get(b"content-disposition", b"")
+        _, params = parse_options_header(disposition)
         name = params.get(b"name", b"").decode("latin-1")
-        if name == FIELD and b"filename" in params:
+        is_file = b"filename" in params or EXTENDED_FILENAME.search(disposition) is not None
+        if name == FIELD and is_file:
             if self.found:
                 raise ImageError(f"the form has two fields '{FIELD}': send one image", "bad_form")
             self.found = self.in_image = True
         else:
+            self.text_image = self.text_image or name == FIELD
             self.others.append(name)
 
     def part_data(self, data: bytes, start: int, end: int) -> None:
@@ -187,6 +195,9 @@ class FormImage:
         if others:
             named = ", ".join(repr(k) if k else "a part without a name" for k in others)
             raise ImageError(f"unknown form field(s) {named}: send the image as the field '{FIELD}'", "bad_form")
+        if not self.found and self.text_image:
+            raise ImageError(f"the form's field '{FIELD}' is text, not a file (its part names no filename): "
+                             f"send the image as a file", "bad_form")
         if not self.found:
             raise ImageError(f"the form has no file field '{FIELD}'", "bad_form")
         if not self.ended:
