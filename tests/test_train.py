@@ -97,6 +97,29 @@ def test_finished_run_cannot_be_resumed_or_overwritten(tiny_dataset, tmp_path):
         fit_run(tiny_config(epochs=1), run.path)
 
 
+def test_a_run_is_refused_for_a_folder_holding_no_run_and_taken_started_stopped_or_finished(tiny_dataset, tmp_path):
+    # Run("/tmp") was taken, shown as "Run('/tmp', unfinished)" with an empty history, and failed only at
+    # what was read first ("no checkpoint at /tmp/model.safetensors" for its model).
+    import tinyvision
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    (photos / "a.png").write_bytes(b"not a run")
+    with pytest.raises(TinyVisionError, match=f"^{photos} is not a run folder \\(no config.json\\)$"):
+        tinyvision.Run(photos)
+    with pytest.raises(TinyVisionError, match="no run folder at"):  # no folder at all: a typo
+        tinyvision.Run(tmp_path / "typo")
+    starting = RunFolder(tmp_path / "starting")
+    starting.create(tiny_config(epochs=1))  # all a run has written while it loads its data
+    assert tinyvision.Run(starting.path).history == []
+    stop = threading.Event()
+    with pytest.raises(Interrupted):
+        fit_run(tiny_config(epochs=2), tmp_path / "stopped", [StopAt(14, stop)], stop=stop)  # in epoch 2
+    assert len(tinyvision.Run(tmp_path / "stopped").history) == 1
+    finished = tinyvision.train(dataset=tiny_dataset, epochs=1, out=tmp_path / "finished", progress=False, plots=False)
+    assert isinstance(finished, tinyvision.Run) and len(finished.history) == 1
+
+
 def test_a_run_stopped_after_its_last_epoch_or_before_its_first_is_finished_by_resume(tiny_dataset, tmp_path,
                                                                                      monkeypatch):
     # Stopped in calibration, the test or the final save (a second Ctrl-C, kill -9, a full disk), a run had

@@ -37,6 +37,7 @@ class Run:
         from tinyvision.run_folder import RunFolder
 
         self.folder = RunFolder(self.path)
+        self.folder.require()  # any other folder was taken, and failed later at whatever was read first
 
     def __fspath__(self) -> str:
         """A `Run` stands for its folder wherever a path is taken: `tinyvision.load(run)`, `Path(run)`."""

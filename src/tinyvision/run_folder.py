@@ -78,9 +78,14 @@ class RunFolder:
         except FileExistsError:
             raise TinyVisionError(taken) from None
 
-    def read_config(self) -> RunConfig:
+    def require(self) -> None:
+        """Refuse a folder that holds no run. A run writes config.json before anything else (`create`),
+        so a run in progress, interrupted or finished has one, and a folder without it is no run."""
         if not self.config.is_file():
             raise TinyVisionError(f"{self.path} is not a run folder (no config.json)")
+
+    def read_config(self) -> RunConfig:
+        self.require()
         try:
             d = json.loads(self.config.read_text())
             if not isinstance(d, dict):
