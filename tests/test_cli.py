@@ -94,6 +94,70 @@ def test_sigterm_stops_and_saves_like_ctrl_c(tmp_path):
     assert (run / "train_state.pt").exists()
 
 
+def finished_digit_run(run: Path) -> Path:
+    """A run folder as training leaves it (an untrained model, made-up metrics): what `plot` redraws."""
+    from digit_photos import untrained_digit_checkpoint
+
+    run.mkdir()
+    untrained_digit_checkpoint(run / "model.safetensors")
+    (run / "config.json").write_text(json.dumps({"model": "tvnet", "dataset": "mnist", "epochs": 1}))
+    (run / "metrics.json").write_text(json.dumps({
+        "model": "tvnet", "dataset": "mnist", "test_acc": 0.9, "classes": [str(d) for d in range(10)],
+        "history": [{"epoch": 1, "train_loss": 0.5, "train_acc": 0.8, "val_loss": 0.6, "val_acc": 0.7}],
+        "confusion": [[5 if i == j else 0 for j in range(10)] for i in range(10)],
+        "worst_mistakes": [{"index": 4, "label": 1, "predicted": 2, "confidence": 0.9}]}))
+    return run
+
+
+def test_ctrl_c_at_any_moment_of_a_command_is_one_line_and_exit_130(tmp_path):
+    # Landing as the command imported (numpy, torch, matplotlib: about one early Ctrl-C in five), it printed a
+    # traceback: KeyboardInterrupt before main() had started, "ImportError: cannot load module more than once
+    # per process" or an AttributeError of a half-imported numpy within it.
+    run = finished_digit_run(tmp_path / "run")
+    # The interpreter's start and `import tinyvision` come before any of the package's code can answer a
+    # Ctrl-C: the signals are sent after them, however long they take on this machine now.
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", "import tinyvision"], check=True)
+    start = 2 * (time.monotonic() - started)
+    for i in range(14):
+        delay = start + 0.07 * i  # through the imports (about 0.8 s) into the drawing
+        proc = subprocess.Popen([sys.executable, "-m", "tinyvision", "plot", str(run)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert "Traceback" not in err, (delay, err)
+        # -2: Python ends by SIGINT itself when a KeyboardInterrupt passed through code it ran (PyRun_String),
+        # caught or not; a shell shows both as 130.
+        code = 130 if proc.returncode == -signal.SIGINT else proc.returncode
+        assert (code, err) in ((130, "tinyvision: interrupted\n"), (0, "")), (delay, proc.returncode, err)
+
+
+def test_a_ctrl_c_that_an_import_turns_into_another_exception_is_still_an_interruption(tmp_path, monkeypatch,
+                                                                                      capsys):
+    # The moment the test above reaches only now and then, made certain: numpy's import, interrupted, raised
+    # ImportError, and the command ended in that traceback.
+    from tinyvision.run import Run
+
+    def drawn_while_numpy_imports(self, test_images=None):
+        try:
+            signal.raise_signal(signal.SIGINT)  # Ctrl-C
+        except KeyboardInterrupt:
+            raise ImportError("cannot load module more than once per process") from None  # as numpy's import did
+
+    monkeypatch.setattr(Run, "draw", drawn_while_numpy_imports)
+    assert main(["plot", str(finished_digit_run(tmp_path / "run"))]) == 130
+    assert capsys.readouterr().err == "tinyvision: interrupted\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the caller's handler, as it was
+
+    def broken(self, test_images=None):
+        raise ImportError("a real bug")
+
+    monkeypatch.setattr(Run, "draw", broken)
+    with pytest.raises(ImportError, match="a real bug"):  # with no Ctrl-C before it, a bug is shown as one
+        main(["plot", str(tmp_path / "run")])
+
+
 def test_names_too_long_and_run_folders_named_in_bytes_are_one_line_errors(tmp_path):
     long = tmp_path / ("x" * 300)  # one component over the 255 bytes a file system allows
     for args in (["predict", long, tmp_path / "x.png"], ["plot", long], ["runs", long]):

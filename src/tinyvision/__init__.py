@@ -13,14 +13,17 @@ cheap: torch loads when a function first needs it.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
-from tinyvision.errors import TinyVisionError
+# typing's flag, without importing typing (and no other module here): `python -m tinyvision` runs this file
+# before any code that can answer a Ctrl-C, and its imports (typing, re: 10 to 40 ms) were a window in which
+# one was a KeyboardInterrupt traceback. The command line's entry (`__main__`) takes over from here.
+TYPE_CHECKING = False
 
 __version__ = "0.2.0"
 
 # name -> (module, attribute): loaded on first use, so `import tinyvision` (and the CLI) stays light.
 _LAZY = {
+    "TinyVisionError": ("tinyvision.errors", "TinyVisionError"),
     "train": ("tinyvision.run", "train"),
     "Run": ("tinyvision.run", "Run"),
     "load": ("tinyvision.classifier", "load"),
@@ -36,10 +39,12 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from tinyvision.classifier import Model, NothingToExplain, Prediction, load
     from tinyvision.compare import Comparison, compare
     from tinyvision.config import RunConfig
-    from tinyvision.errors import UnfinishedRunWarning
+    from tinyvision.errors import TinyVisionError, UnfinishedRunWarning
     from tinyvision.image.decode import ImageError
     from tinyvision.run import Run, train
     from tinyvision.training.loop import Interrupted

@@ -14,7 +14,7 @@ import sys
 
 from tinyvision import __version__
 from tinyvision.cli import check_data, compare, evaluate, explain, export, models, plot, predict, runs, serve, train
-from tinyvision.cli.common import EXIT_INTERRUPTED, EXIT_USER_ERROR, Parser, guard_output
+from tinyvision.cli.common import EXIT_INTERRUPTED, EXIT_USER_ERROR, Parser, guard_output, interrupts_remembered
 from tinyvision.errors import TinyVisionError, command_line
 
 EXIT_BROKEN_PIPE = 141  # what a shell reports for a command killed by SIGPIPE (128 + 13)
@@ -72,14 +72,15 @@ def one_line_warnings() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    with command_line():  # a mistake is named by its flag, as the user typed it
+    # A mistake is named by its flag, as the user typed it; a Ctrl-C at any point is one line and exit 130.
+    with interrupts_remembered(), command_line():
         return _main(argv)
 
 
 def _main(argv: list[str] | None) -> int:
-    guard_output()
-    one_line_warnings()
     try:
+        guard_output()
+        one_line_warnings()
         args = build_parser().parse_args(argv)
         code = COMMANDS[args.command].run(args)
         sys.stdout.flush()  # here, where a closed pipe is caught, not at the interpreter's exit

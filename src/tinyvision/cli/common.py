@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 from tinyvision.errors import TinyVisionError
@@ -25,13 +28,47 @@ def path_arg(text: str) -> Path:
     return Path(text)
 
 
+# The signals that have interrupted this command (Ctrl-C), in order: see `interrupt`.
+INTERRUPTS: list[int] = []
+
+
+def interrupt(signum, frame) -> None:  # noqa: ARG001
+    """A signal handler: Ctrl-C's KeyboardInterrupt, remembered. One that lands inside an import (numpy's, as
+    `plot` imports matplotlib) can come out of it as another exception ("ImportError: cannot load module more
+    than once per process", an AttributeError of a half-imported module), which was shown as a traceback:
+    remembered, it is reported as the interruption it was."""
+    INTERRUPTS.append(signum)
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def interrupts_remembered() -> Iterator[None]:
+    """Within this block Ctrl-C is `interrupt`: a KeyboardInterrupt, as ever, and remembered. Python's own
+    handler alone is replaced: an ignored SIGINT (a job started with `&`) or a caller's handler stays."""
+    INTERRUPTS.clear()
+    ours = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    try:
+        if ours:
+            signal.signal(signal.SIGINT, interrupt)
+    except ValueError:  # not the main thread (main() called from a thread): no handler can be set
+        ours = False
+    try:
+        yield
+    finally:
+        if ours:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def interrupted_message(exc: BaseException) -> str | None:
-    """The message of a training run stopped by Ctrl-C (`tinyvision.Interrupted`), else None."""
+    """The message of a command stopped by Ctrl-C whose KeyboardInterrupt came out as `exc`: a training run's
+    (`tinyvision.Interrupted`), or any exception raised after a Ctrl-C (`interrupt`); else None."""
     import sys
 
     loop = sys.modules.get("tinyvision.training.loop")
     if loop is not None and isinstance(exc, loop.Interrupted):
         return str(exc)
+    if INTERRUPTS:
+        return "interrupted"
     return None
 
 
