@@ -368,3 +368,30 @@ def test_an_export_killed_midway_leaves_no_hidden_copy_for_good(tiny_dataset, tm
     assert main(["export", str(run), "--format", "onnx", "--check-images", "4"]) == 0
     after = sorted(p.name for p in run.iterdir())
     assert after == sorted({*before, "model.onnx", "model.onnx.json", live}), (before, after)
+
+
+def test_sigterm_during_an_export_ends_it_like_ctrl_c_leaving_nothing(tmp_path):
+    # docker stop, systemd and Kubernetes send SIGTERM: mid-export it ended the command at once (rc -15, not a
+    # word), its staged model left beside the run's files until a later export cleaned it.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from digit_photos import untrained_digit_checkpoint
+
+    run = tmp_path / "run"
+    run.mkdir()
+    untrained_digit_checkpoint(run / "model.safetensors")  # its test set is the bundled MNIST: checked here
+    before = sorted(os.listdir(run))
+    proc = subprocess.Popen([sys.executable, "-m", "tinyvision", "export", str(run), "--format", "onnx"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline and not any(".unchecked" in n for n in os.listdir(run)):
+        time.sleep(0.005)
+    assert proc.poll() is None, "the export ended before it was staged"
+    proc.send_signal(signal.SIGTERM)  # as it writes the model under a hidden name, to check it before publishing
+    out, err = proc.communicate(timeout=60)
+    assert (proc.returncode, out, err) == (130, "", "tinyvision: interrupted\n")  # as after Ctrl-C
+    assert sorted(os.listdir(run)) == before  # nothing published, nothing hidden left

@@ -28,7 +28,7 @@ def path_arg(text: str) -> Path:
     return Path(text)
 
 
-# The signals that have interrupted this command (Ctrl-C), in order: see `interrupt`.
+# The signals that have interrupted this command (Ctrl-C; SIGTERM where it ends a command as one), in order.
 INTERRUPTS: list[int] = []
 
 
@@ -57,6 +57,30 @@ def interrupts_remembered() -> Iterator[None]:
     finally:
         if ours:
             signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@contextlib.contextmanager
+def sigterm_as_ctrl_c() -> Iterator[None]:
+    """Within this block SIGTERM (kill, docker stop, systemd) ends the command as Ctrl-C does (`interrupt`): what
+    it staged is removed, and it ends in one line with EXIT_INTERRUPTED. It ended the process at once (rc -15),
+    its staged files left for a later command to clean. A second SIGTERM ends it at once; an ignored one stays
+    ignored."""
+
+    def handler(signum, frame):
+        signal.signal(signum, signal.SIG_DFL)
+        interrupt(signum, frame)
+
+    ours = signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    try:
+        if ours:
+            signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (main() called from a thread): no handler can be set
+        ours = False
+    try:
+        yield
+    finally:
+        if ours:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def interrupted_message(exc: BaseException) -> str | None:

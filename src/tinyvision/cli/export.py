@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from tinyvision.cli.common import path_arg
+from tinyvision.cli.common import path_arg, sigterm_as_ctrl_c
 from tinyvision.errors import TinyVisionError
 
 NAME = "export"
@@ -24,6 +24,11 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    with sigterm_as_ctrl_c():  # a kill (docker stop, systemd) midway left the export's staged files, and no line
+        return export(args)
+
+
+def export(args: argparse.Namespace) -> int:
     import tinyvision
     from tinyvision.export import check_parity
 
