@@ -119,8 +119,8 @@ def test_ctrl_c_at_any_moment_of_a_command_is_one_line_and_exit_130(tmp_path):
     started = time.monotonic()
     subprocess.run([sys.executable, "-c", "import tinyvision"], check=True)
     start = 2 * (time.monotonic() - started)
-    for i in range(14):
-        delay = start + 0.07 * i  # through the imports (about 0.8 s) into the drawing
+    for i in range(6):
+        delay = start + 0.17 * i  # through the imports (about 0.8 s) into the drawing
         proc = subprocess.Popen([sys.executable, "-m", "tinyvision", "plot", str(run)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         time.sleep(delay)
