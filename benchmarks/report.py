@@ -889,29 +889,44 @@ def thin_pen_cells(setting: tuple) -> list[str]:
             "no" if tail is None else f"up to {tail:g} times"]
 
 
-@table("thin-pen", "thin_pen_marks.json", *(f"thin_pen_thin_{k}.json" for k in THIN_PEN_VARIANTS))
-def thin_pen_table(marks_file: dict, *reads: dict) -> str:
+THIN_PEN_VAL4K = ("thin_pen_val4k.json", "thin_pen_val4k_b.json")  # segment_costs.py reads of some settings
+
+
+def thin_pen_val4k_rows(*files: dict) -> dict[tuple, dict]:
+    """The reading rules' validation rows of the fine-pen settings read, by setting (one run)."""
+    same_model("the fine-pen validation reads", "run", *files)
+    return {thin_pen_setting(v["settings"]): v for f in files for v in f["variants"]}
+
+
+@table("thin-pen", "thin_pen_marks.json", *THIN_PEN_VAL4K, *(f"thin_pen_thin_{k}.json" for k in THIN_PEN_VARIANTS))
+def thin_pen_table(marks_file: dict, val_a: dict, val_b: dict, *reads: dict) -> str:
     """A fine pen's rules (image.digits: MIN_PEN, THIN_PEN with THIN_REACH, TAIL_SPLITS) on validation, one
     seed-0 run per setting: numbers from MNIST's validation digits written with a 1-3 px pen in photos up to
-    3 times as large (number_photos.py build --paper thin-pen), and the marks_choices.py sets (marked numbers,
-    drawings, which a wider pen must not turn into digits). Ranked by points (the three shares read or
-    refused); the setting in use must have the most (a tie keeps it)."""
+    3 times as large (number_photos.py build --paper thin-pen), the marks_choices.py sets (marked numbers,
+    drawings, which a wider pen must not turn into digits) and, for the settings that compete, the reading rules'
+    validation sets (segment_costs.py: numbers read, letters, other non-digits and words refused). Points: every
+    share read or refused; the setting in use must have the most among those read on every set (a tie keeps it)."""
     same_model("the fine-pen reads", "model", *reads)
     shipped = shipped_thin_pen()
     marks = {thin_pen_setting(v["settings"]): v for v in marks_file["variants"]}
+    val4k = thin_pen_val4k_rows(val_a, val_b)
     rows, ranked = [], []
     for r in reads:
         setting = thin_pen_setting(r["reader_settings"])
         m = marks.get(setting)
         if m is None:
             raise ReportError(f"thin-pen: thin_pen_marks.json did not read {setting}")
-        total = 100 * r["read"]["rate"] + marks_points(m)
-        ranked.append((round(total, 6), setting == shipped))
+        pen = 100 * r["read"]["rate"] + marks_points(m)
+        v = val4k.get(setting)
+        total = None if v is None else pen + refusal_points(v)
+        if total is not None:
+            ranked.append((round(total, 6), setting == shipped))
         cells = thin_pen_cells(setting)
         if setting == shipped:
             cells = [f"**{c}**" for c in cells]
         rows.append([*cells, pct(r["read"]["rate"], 1), pct(wrong_answers(r["read"]), 1), pct(m["numbers_read"], 1),
-                     pct(m["doodles_refused"], 1), f"{total:.2f}"])
+                     pct(m["doodles_refused"], 1), f"{pen:.2f}", "—" if v is None else f"{refusal_points(v):.2f}",
+                     "—" if total is None else f"{total:.2f}"])
     best = max(t for t, _ in ranked)
     if not any(used and t == best for t, used in ranked):
         raise ReportError("thin-pen: the fine-pen rules in use are not the setting with the most points")
@@ -919,11 +934,13 @@ def thin_pen_table(marks_file: dict, *reads: dict) -> str:
                      "Otsu split again in the lighter class",
                      f"numbers in a fine pen read ({count(reads[0]['images'])})", "… answered wrong",
                      f"marked numbers read ({count(marks_file['numbers_count'])})",
-                     f"drawings refused ({count(marks_file['doodles_count'])})", "points"], "lllrrrrr", rows)
+                     f"drawings refused ({count(marks_file['doodles_count'])})", "these three (points)",
+                     "validation numbers read, letters, non-digits, words refused (points)", "all (points)"],
+                    "lllrrrrrrr", rows)
 
 
-@table("thin-pen-validation", "thin_pen_val4k.json", *(f"thin_pen_paper_{k}.json" for k in THIN_PEN_CHECKED))
-def thin_pen_validation_table(val4k: dict, *paper: dict) -> str:
+@table("thin-pen-validation", *THIN_PEN_VAL4K, *(f"thin_pen_paper_{k}.json" for k in THIN_PEN_CHECKED))
+def thin_pen_validation_table(val_a: dict, val_b: dict, *paper: dict) -> str:
     """The fine-pen rules on the reading rules' validation sets (segment_costs.py: 4,000 numbers, single
     digits, letters, other non-digits, words) and on numbers on hard paper (ruled, squared, a shadow, the desk,
     pencil: number_photos.py build --paper hard --source val), one seed-0 run: what the rules cost elsewhere.
@@ -931,23 +948,23 @@ def thin_pen_validation_table(val4k: dict, *paper: dict) -> str:
     same_model("the fine-pen paper reads", "model", *paper)
     on_paper = {thin_pen_setting(r["reader_settings"]): r for r in paper}
     shipped = shipped_thin_pen()
+    val4k = thin_pen_val4k_rows(val_a, val_b)
     rows = []
-    for v in val4k["variants"]:
-        setting = thin_pen_setting(v["settings"])
+    for setting, v in val4k.items():
         cells = thin_pen_cells(setting)
         if setting == shipped:
             cells = [f"**{c}**" for c in cells]
         hard = on_paper.get(setting)
         rows.append([*cells, *reading_cells(v), pct(v["words_refused"]),
                      "—" if hard is None else pct(hard["read"]["rate"], 1)])
-    if shipped not in {thin_pen_setting(v["settings"]) for v in val4k["variants"]} or shipped not in on_paper:
+    if shipped not in val4k or shipped not in on_paper:
         raise ReportError("thin-pen-validation: the rules in use were not read")
     return markdown(["strokes widened to", "ink joined when its strokes are", "Otsu split again",
-                     f"numbers read exactly ({count(val4k['variants'][0]['numbers_images'])})",
-                     "… some digits touching", f"single digits right ({count(val4k['singles'])})", "… refused",
-                     f"letters refused ({count(val4k['letters'])})",
-                     f"other non-digits refused ({count(val4k['negatives'])})",
-                     f"words refused ({count(val4k['words'])})",
+                     f"numbers read exactly ({count(val_a['variants'][0]['numbers_images'])})",
+                     "… some digits touching", f"single digits right ({count(val_a['singles'])})", "… refused",
+                     f"letters refused ({count(val_a['letters'])})",
+                     f"other non-digits refused ({count(val_a['negatives'])})",
+                     f"words refused ({count(val_a['words'])})",
                      f"numbers on hard paper ({count(paper[0]['images'])})"], "lllrrrrrrrr", rows)
 
 

@@ -173,9 +173,12 @@ def ink_threshold(ink: np.ndarray) -> float:
 # Shrunk to WORK_SIDE, a fine pen's line is a pixel wide and fainter in places than others, and its ink broke
 # into dozens of pieces: "too many marks". Ink whose strokes are narrower than THIN_PEN of its height is
 # joined over gaps of THIN_REACH px on each side (the brightest pixel within reach; None: not). A pen in the
-# proportions of MNIST's (a seventh of the height) is far above it.
+# proportions of MNIST's (a seventh of the height) is far above it. Lines that thin cover a small share of
+# the box they lie in (a digit's strokes, about 4 x THIN_PEN of it); ink covering over THIN_COVER of its box is
+# grain or noise, not a pen, and widened it became one blob read as a mark (a photo of noise).
 THIN_PEN: float | None = 0.025
 THIN_REACH = 2
+THIN_COVER = 0.2
 
 
 def join_thin(ink: np.ndarray) -> np.ndarray:
@@ -184,8 +187,8 @@ def join_thin(ink: np.ndarray) -> np.ndarray:
     strong = ink > INK_LEVEL
     if THIN_PEN is None or not strong.any():
         return ink
-    top, _, bottom, _ = ink_extent(strong)
-    if stroke_width(strong) >= THIN_PEN * (bottom - top):
+    top, left, bottom, right = ink_extent(strong)
+    if stroke_width(strong) >= THIN_PEN * (bottom - top) or strong[top:bottom, left:right].mean() > THIN_COVER:
         return ink
     reach = int(THIN_REACH)
     return filter2d(ink, 2 * reach + 1, np.max).astype(np.float32)
