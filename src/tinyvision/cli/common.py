@@ -42,45 +42,39 @@ def interrupt(signum, frame) -> None:  # noqa: ARG001
 
 
 @contextlib.contextmanager
-def interrupts_remembered() -> Iterator[None]:
-    """Within this block Ctrl-C is `interrupt`: a KeyboardInterrupt, as ever, and remembered. Python's own
-    handler alone is replaced: an ignored SIGINT (a job started with `&`) or a caller's handler stays."""
-    INTERRUPTS.clear()
-    ours = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+def handling(signum: int, untouched, handler) -> Iterator[None]:
+    """Within this block `handler` answers `signum` where its handler is still `untouched` (Python's own): an
+    ignored signal (a job started with `&`) or a caller's handler stays, and where none can be set (main()
+    called from a thread) none is."""
+    ours = signal.getsignal(signum) == untouched
     try:
         if ours:
-            signal.signal(signal.SIGINT, interrupt)
-    except ValueError:  # not the main thread (main() called from a thread): no handler can be set
+            signal.signal(signum, handler)
+    except ValueError:  # not the main thread
         ours = False
     try:
         yield
     finally:
         if ours:
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signum, untouched)
 
 
-@contextlib.contextmanager
-def sigterm_as_ctrl_c() -> Iterator[None]:
+def interrupts_remembered() -> contextlib.AbstractContextManager[None]:
+    """Within this block Ctrl-C is `interrupt`: a KeyboardInterrupt, as ever, and remembered."""
+    INTERRUPTS.clear()
+    return handling(signal.SIGINT, signal.default_int_handler, interrupt)
+
+
+def sigterm_as_ctrl_c() -> contextlib.AbstractContextManager[None]:
     """Within this block SIGTERM (kill, docker stop, systemd) ends the command as Ctrl-C does (`interrupt`): what
     it staged is removed, and it ends in one line with EXIT_INTERRUPTED. It ended the process at once (rc -15),
-    its staged files left for a later command to clean. A second SIGTERM ends it at once; an ignored one stays
-    ignored."""
+    its staged files left for a later command to clean. A second SIGTERM ends it at once."""
 
     def handler(signum, frame):
         signal.signal(signum, signal.SIG_DFL)
         interrupt(signum, frame)
 
-    ours = signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
-    try:
-        if ours:
-            signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not the main thread (main() called from a thread): no handler can be set
-        ours = False
-    try:
-        yield
-    finally:
-        if ours:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    return handling(signal.SIGTERM, signal.SIG_DFL, handler)
 
 
 def interrupted_message(exc: BaseException) -> str | None:
