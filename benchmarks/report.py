@@ -723,6 +723,17 @@ def wrong_answers(read: dict) -> float:
     return sum(o["too_many"] + o["too_few"] + o["misread"] for o in outcomes) / read["images"]
 
 
+def runs_rows(title: str, before: tuple[dict, ...], after: tuple[dict, ...]) -> list[list[str]]:
+    """Two rows of a test set read by the same runs before and after (mean +- std): its numbers read exactly,
+    and answered wrong."""
+    def over(reads, share) -> str:
+        return mean_sd([share(f["read"]) for f in reads], 1)
+
+    size = count(after[0]["images"])
+    return [[title, size, "read exactly", over(before, lambda r: r["rate"]), over(after, lambda r: r["rate"])],
+            ["… answered wrong", size, "answered wrong", over(before, wrong_answers), over(after, wrong_answers)]]
+
+
 def marks_rule_table(constant: str, marks_file: dict, sets: list[tuple[str, tuple[dict, ...]]],
                      label: Callable[[object], str], first: str) -> str:
     """One image.marks constant on validation, one seed-0 run per setting: the marks_choices.py sets (marked
@@ -785,17 +796,7 @@ def form_cells_evaluation_table(*files: dict) -> str:
     for old, new in zip(before, after):
         same_model("the form test numbers", "model", old, new)
     same_model("the marked and circled test numbers", "model", marked0, marked1, circ0, circ1)
-
-    def rates(reads) -> list[float]:
-        return [f["read"]["rate"] for f in reads]
-
-    def wrong(reads) -> list[float]:
-        return [wrong_answers(f["read"]) for f in reads]
-
-    rows = [["test numbers in a row of printed boxes, one digit to a cell", count(after[0]["images"]),
-             "read exactly", mean_sd(rates(before), 1), mean_sd(rates(after), 1)],
-            ["… answered wrong", count(after[0]["images"]), "answered wrong", mean_sd(wrong(before), 1),
-             mean_sd(wrong(after), 1)],
+    rows = [*runs_rows("test numbers in a row of printed boxes, one digit to a cell", before, after),
             ["test numbers underlined, boxed or circled by their writer (seed 0)", count(marked1["images"]),
              "read exactly", pct(marked0["read"]["rate"], 1), pct(marked1["read"]["rate"], 1)],
             ["test numbers with one digit circled (seed 0)", count(circ1["images"]), "read exactly",
@@ -982,12 +983,7 @@ def thin_pen_evaluation_table(before: dict, after: dict, numbers_before: dict, n
         if thin_pen_setting(old["reader_settings"]) != (None, None, 2.0, None) or \
                 thin_pen_setting(new["reader_settings"]) != shipped_thin_pen():
             raise ReportError("thin-pen-evaluation: read the fine-pen numbers with the rules off, then as shipped")
-    extra = [["test numbers in a fine pen (3 runs)", count(thin_after[0]["images"]), "read exactly",
-              mean_sd([f["read"]["rate"] for f in thin_before], 1),
-              mean_sd([f["read"]["rate"] for f in thin_after], 1)],
-             ["… answered wrong", count(thin_after[0]["images"]), "answered wrong",
-              mean_sd([wrong_answers(f["read"]) for f in thin_before], 1),
-              mean_sd([wrong_answers(f["read"]) for f in thin_after], 1)]]
+    extra = runs_rows("test numbers in a fine pen (3 runs)", thin_before, thin_after)
     return reader_evaluation("thin-pen-evaluation", before, after, numbers_before, numbers_after, extra=extra)
 
 

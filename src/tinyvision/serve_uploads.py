@@ -134,7 +134,7 @@ class FormImage:
         except FormParserError as exc:  # e.g. a boundary over python-multipart's 256 bytes
             raise self.malformed(str(exc)[:120]) from None
         self.parts, self.others, self.data = 0, [], bytearray()
-        self.found = self.in_image = self.ended = self.text_image = False
+        self.found = self.in_image = self.ended = False
         self.field, self.value, self.headers = b"", b"", {}
         self.cpu = 0.0
 
@@ -169,7 +169,6 @@ class FormImage:
                 raise ImageError(f"the form has two fields '{FIELD}': send one image", "bad_form")
             self.found = self.in_image = True
         else:
-            self.text_image = self.text_image or name == FIELD
             self.others.append(name)
 
     def part_data(self, data: bytes, start: int, end: int) -> None:
@@ -195,7 +194,7 @@ class FormImage:
         if others:
             named = ", ".join(repr(k) if k else "a part without a name" for k in others)
             raise ImageError(f"unknown form field(s) {named}: send the image as the field '{FIELD}'", "bad_form")
-        if not self.found and self.text_image:
+        if not self.found and FIELD in self.others:  # the field came, as text
             raise ImageError(f"the form's field '{FIELD}' is text, not a file (its part names no filename): "
                              f"send the image as a file", "bad_form")
         if not self.found:

@@ -290,9 +290,9 @@ def prepare_whole(ink: np.ndarray) -> np.ndarray:
 
 # MNIST's strokes are 2-4 px of its 20x20 box, about a seventh of a digit's height; a fine pen's line in a large
 # photo is a hundredth of it, and fitted into the box it became a faint trace under a pixel wide, which the
-# model had never seen (a red team: numbers in a 1-3 px pen, 49% read, 42% refused). A digit whose strokes
-# would be narrower than MIN_PEN px of the box is drawn with a wider pen first (None: as written). Chosen on
-# validation (benchmarks/results/min_pen_*.json).
+# model had never seen. A digit whose strokes would be narrower than MIN_PEN px of the box is drawn with a wider
+# pen first (None: as written). Chosen on validation with TAIL_SPLITS and THIN_PEN (table thin-pen,
+# benchmarks/results/thin_pen_*.json).
 MIN_PEN: float | None = 1.5
 
 
