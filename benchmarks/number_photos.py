@@ -9,7 +9,8 @@ squared paper, under a shadow, beside the desk the sheet lies on, in pencil; `--
 marked`: underlined, boxed or circled by the writer; `--paper signed`: with a minus sign, a
 decimal point, both ("-3.14"), or a comma: a thousands comma before three digits, a
 decimal comma before any other count; `--paper form`: each digit in a cell of a printed row of
-boxes; `--paper thin-pen`: written with a fine pen, 1-3 px, in a photo up to 3 times larger), plus
+boxes; `--paper thin-pen`: written with a fine pen, 1-3 px, in a photo up to 3 times larger; `--paper
+tilted`: photographed askew, the line and its digits turned 5-35 degrees either way), plus
 manifest.json (file, number, style, touching, each digit's true box). `segment` scores the
 segmenter alone; `read` segments and classifies with a trained model. Both
 print JSON; `score_reads` is what a benchmark calls to score its predictions.
@@ -540,6 +541,33 @@ def thin_pen(alpha: np.ndarray, boxes: list[list[int]], facts: dict,
     return np.clip(drawn, 0.0, 1.0), [[round(v * grow) for v in box] for box in boxes]
 
 
+TILTS = (5.0, 35.0)  # `--paper tilted`: the photo taken askew, the line and its digits turned this many degrees
+
+
+def tilted(alpha: np.ndarray, boxes: list[list[int]], facts: dict,
+           rng: np.random.Generator) -> tuple[np.ndarray, list[list[int]]]:
+    """The number's ink turned by TILTS degrees (either way) about its centre, as a camera held askew over the
+    sheet turns it (the paper is drawn under it afterwards); each box the box around its turned corners."""
+    from PIL import Image
+
+    angle = float(rng.uniform(*TILTS) * rng.choice((-1, 1)))
+    h, w = alpha.shape
+    turned = np.asarray(Image.fromarray(alpha.astype(np.float32), mode="F").rotate(
+        angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=0.0), np.float32)
+    th, tw = turned.shape
+    a = np.radians(angle)  # PIL turns counter-clockwise: a point's (x, y) about the centre, y pointing down
+    cos, sin = np.cos(a), np.sin(a)
+
+    def turn(top: int, left: int, bottom: int, right: int) -> list[int]:
+        x = np.array([left, right, left, right], np.float64) - w / 2
+        y = np.array([top, top, bottom, bottom], np.float64) - h / 2
+        u, v = cos * x + sin * y + tw / 2, -sin * x + cos * y + th / 2
+        return [int(np.floor(v.min())), int(np.floor(u.min())), int(np.ceil(v.max())), int(np.ceil(u.max()))]
+
+    facts["tilt"] = round(angle, 1)
+    return np.clip(turned, 0.0, 1.0), [turn(*box) for box in boxes]
+
+
 def validation_digits() -> tuple[np.ndarray, np.ndarray]:
     """MNIST's validation digits of a seed-0 run (val_fraction 0.1): uint8 (N, 28, 28) and labels."""
     from tinyvision.datasets import load_dataset
@@ -607,6 +635,8 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
             alpha, boxes = add_flat_mark(alpha, boxes, facts["digit_height"], facts["beside"], rng)
         if paper == "thin-pen":
             alpha, boxes = thin_pen(alpha, boxes, facts, rng)
+        if paper == "tilted":
+            alpha, boxes = tilted(alpha, boxes, facts, rng)
         size = list(alpha.shape)
         number = "".join(str(int(labels[j])) for j in index)
         if paper in ("hard", "marked", "circled-one", "form"):
@@ -765,13 +795,14 @@ def main() -> None:
                         "digits (val_fraction 0.1, seed 0), for choosing among seed-0 runs; writers-test, "
                         "writers-val: other writers' digits (UCI test writers; training writers' held-out rows)")
     b.add_argument("--paper", choices=("user", "hard", "marked", "circled-one", "form", "dotted-zero", "signed",
-                                     "thin-pen"), default="user",
+                                     "thin-pen", "tilted"), default="user",
                    help="user: user_photos' styles; hard: ruled and squared paper, a shadow, the desk beside "
                         "the sheet, pencil; marked: the number underlined (once or twice), boxed or circled "
                         "in the writer's pen; circled-one: one of its digits circled; form: each digit in a cell "
                         "of a printed row of boxes (with --touch-rate 0); dotted-zero: one of its digits a 0 with a "
                         "dot in its hole (user_photos' styles); thin-pen: written with a 1-3 px pen in a photo 1-3 "
-                        "times as large (user_photos' styles); signed: a minus before it, "
+                        "times as large (user_photos' styles); tilted: turned 5-35 degrees either way, a photo "
+                        "taken askew (user_photos' styles); signed: a minus before it, "
                         "a decimal point in it, both, or a comma (thousands before three digits, decimal otherwise)")
     s = commands.add_parser("segment", help="score the segmenter alone (count and IoU >= 0.5 of every box)")
     r = commands.add_parser("read", help="read every photo as a user does: tinyvision.load(RUN).predict(file)")

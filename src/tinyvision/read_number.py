@@ -32,6 +32,7 @@ from tinyvision.image.digits import WORK_SIDE, ink_extent, ink_map, prepare_whol
 from tinyvision.image.marks import holds_marks
 from tinyvision.image.segment import original_box, segment, slant_shears
 from tinyvision.image.signs import Signs, find_signs
+from tinyvision.image.tilt import MAX_SPREAD, Turn, level, line_tilt
 
 if TYPE_CHECKING:
     from tinyvision.classifier import Model, Prediction
@@ -135,6 +136,16 @@ PAIR_LIKELIER = True
 # results/pair_rescue_{a,b}.json, table pair-rescue in docs/predict-serve-export.md) by numbers and single digits
 # read plus letters, other non-digits and words refused: lower bars read a few more numbers but answered letters.
 PAIR_RESCUE: float | None = 0.9
+# A photo taken askew turns the line of digits and each digit on it. An answer less likely right as a whole than
+# TILT_DOUBT (the product of its digits' probabilities), or a refusal, gets a second opinion: when the centres
+# of its marks lie along a line (within TILT_SPREAD digit heights of it, `image.tilt`) tilted by at least
+# TILT_MIN degrees, the ink is turned level and read again, and that reading is answered when the card answers
+# it and it is likelier right as a whole; a refusal only when it is at least TILT_RESCUE likely (None: never).
+# None: no levelling.
+TILT_MIN: float | None = 10.0
+TILT_DOUBT = 0.999
+TILT_SPREAD = MAX_SPREAD
+TILT_RESCUE: float | None = 0.99
 # How often a number answered with two or more digits is read exactly, against the product of its digits'
 # probabilities (the chance that every digit read is right): (product, exact rate) knots, interpolated. The
 # product leaves out how the number was cut (a digit dropped as noise or swallowed by its neighbour adds no
@@ -175,15 +186,14 @@ def abstain(model: Model, reason: str, pixels: torch.Tensor | None = None) -> Pr
 
 def read_number(model: Model, source) -> Prediction:
     """Every digit in an image, left to right, as one `Prediction` (or an abstention)."""
-    from tinyvision.classifier import Prediction
-
     pixels, (_, height) = decode_sized(source, WORK_SIDE, model.limits)
     confidence = Scorer(model)
     try:
         ink, signs = find_signs(ink_map(pixels))
         if holds_marks(ink):  # a face's eyes inside its outline: a drawing, not a 0
             return abstain(model, NOT_A_DIGIT)
-        segments = segment(ink, confidence, refused=confidence.refused)
+        frame = Frame(ink.shape[0] / height)  # boxes back in the user's image's pixels
+        answer = read_ink(model, ink, signs, frame, confidence)
     except ImageError as exc:
         # A blank page is no digit, and a page of marks or a textured photo no number: answers, not errors.
         # A number too long to read is said so: "not a digit" would send its writer looking for a fault.
@@ -192,22 +202,57 @@ def read_number(model: Model, source) -> Prediction:
         if exc.kind == "too_many_digits":
             return abstain(model, too_long_or_text(model, exc.found))
         raise
-    scale = ink.shape[0] / height  # boxes back in the user's image's pixels
-    reading = read_segments(model, ink, segments, scale)
+    if TILT_MIN is not None and (answer.label is None or likely(answer) < TILT_DOUBT):
+        answer = levelled(model, ink, signs, frame, confidence, answer)
+    return answer
+
+
+def read_ink(model: Model, ink: np.ndarray, signs: Signs, frame: Frame, confidence: Scorer) -> Prediction:
+    """The number written in an ink map (its signs found and taken out): segmented, read, judged."""
+    from tinyvision.classifier import Prediction
+
+    segments = segment(ink, confidence, refused=confidence.refused)
+    reading = read_segments(model, ink, segments, frame)
     doubted = min(reading.sure) < SLANT_DOUBT if reading.reason is None else SLANT_RESCUE is not None
     if SLANT_MAX is not None and doubted:
-        reading = second_opinion(model, ink, scale, confidence, reading)
-    reading = read_pairs(model, reading, scale)  # as it was when neither pair bar is set
+        reading = second_opinion(model, ink, frame, confidence, reading)
+    reading = read_pairs(model, reading, frame)  # as it was when neither pair bar is set
     if len(reading.digits) > 1 and (reading.reason is not None or WHOLE_PREFER is not None):
-        whole = read_whole(model, ink, scale, WHOLE_PREFER if reading.reason is None else None)
+        whole = read_whole(model, ink, frame, WHOLE_PREFER if reading.reason is None else None)
         if whole is not None and (reading.reason is not None or not WHOLE_LIKELIER
                                   or whole.digits[0]["probability"] > reading.likely):
-            return replace(whole, label=written(whole.digits, signs, scale))
+            return replace(whole, label=written(whole.digits, signs, frame.scale))
     probabilities = single_probabilities(model, reading.probs)
     if reading.reason is not None:
         return Prediction(None, probabilities, reading.strip, reason=reading.reason, digits=reading.digits)
-    return Prediction(written(reading.digits, signs, scale), probabilities, reading.strip, digits=reading.digits,
-                      whole=number_confidence(reading.likely) if len(reading.digits) > 1 else None)
+    whole = number_confidence(reading.likely) if len(reading.digits) > 1 else None
+    return Prediction(written(reading.digits, signs, frame.scale), probabilities, reading.strip,
+                      digits=reading.digits, whole=whole)
+
+
+def likely(answer: Prediction) -> float:
+    """The chance that an answer is right as a whole: the product of its digits' calibrated probabilities."""
+    return float(np.prod([d["probability"] for d in answer.digits]))
+
+
+def levelled(model: Model, ink: np.ndarray, signs: Signs, frame: Frame, confidence: Scorer,
+             answer: Prediction) -> Prediction:
+    """`answer`, or the reading of the ink turned level (`image.tilt`) when its marks lie along a line tilted
+    by at least TILT_MIN degrees, and the card answers that reading and it is likelier right as a whole (a
+    refused `answer`: at least TILT_RESCUE likely; None: a refusal stays one)."""
+    tilt = line_tilt(ink)
+    if tilt is None or abs(tilt.degrees) < TILT_MIN or tilt.spread > TILT_SPREAD:
+        return answer
+    turned, turn = level(ink, tilt.degrees)
+    try:
+        again = read_ink(model, turned, signs, replace(frame, turn=turn), Scorer(model))
+    except ImageError:
+        return answer
+    if again.label is None:
+        return answer
+    if answer.label is None:
+        return again if TILT_RESCUE is not None and likely(again) >= TILT_RESCUE else answer
+    return again if likely(again) > likely(answer) else answer
 
 
 def too_long_or_text(model: Model, found: list[np.ndarray]) -> str:
@@ -290,7 +335,7 @@ class Reading:
         return float(np.prod(self.sure))
 
 
-def read_segments(model: Model, ink: np.ndarray, segments: list, scale: float) -> Reading:
+def read_segments(model: Model, ink: np.ndarray, segments: list, frame: Frame) -> Reading:
     """The model's reading of found digits, judged by the card's rules (`rejection`)."""
     # One digit: prepared from all of the image's ink near a stroke, exactly as `Model.prepare` (and MNIST) does;
     # the segmenter's own-ink crop drops faint strokes a lone digit may need.
@@ -302,13 +347,13 @@ def read_segments(model: Model, ink: np.ndarray, segments: list, scale: float) -
     for s, p in zip(segments, probs):
         k = int(p.argmax())
         digits.append({"class": model.classes[k], "probability": round(float(p[k]), 6),
-                       "box": user_box(s.box, scale)})
+                       "box": frame.user_box(s.box)})
     marks = len({s.group for s in segments})
     reason = rejection(model, logits, marks > 1, cut=marks < len(segments))
     return Reading(tuple(digits), probs, torch.cat(list(inputs), dim=2), reason, tuple(segments), logits)
 
 
-def read_pairs(model: Model, reading: Reading, scale: float) -> Reading:
+def read_pairs(model: Model, reading: Reading, frame: Frame) -> Reading:
     """`reading` with each mark that the pair reader reads as two digits at least PAIR_BAR surely (a refused
     reading: PAIR_RESCUE; PAIR_ASPECT, at most two digits found in it), and likelier than the digit model's
     reading of it (PAIR_LIKELIER), read as those two. The card's rules then judge the digits of the other
@@ -362,7 +407,7 @@ def read_pairs(model: Model, reading: Reading, scale: float) -> Reading:
             boxes, images = pair_sides(model, ink, box, pair)
         for p, k, digit_box in zip(each, pair, boxes):
             digits.append({"class": model.classes[k], "probability": round(float(p[k]), 6),
-                           "box": user_box(digit_box, scale)})
+                           "box": frame.user_box(digit_box)})
             digit_probs.append(p)
         strip += list(to_uint8(images))
     if reading.reason is None and [d["class"] for d in digits] == [d["class"] for d in reading.digits]:
@@ -390,7 +435,7 @@ def pair_sides(model: Model, ink: np.ndarray, box: tuple[int, int, int, int], pa
     return candidates[int(score.argmax())]
 
 
-def second_opinion(model: Model, ink: np.ndarray, scale: float, confidence: Scorer, reading: Reading) -> Reading:
+def second_opinion(model: Model, ink: np.ndarray, frame: Frame, confidence: Scorer, reading: Reading) -> Reading:
     """`reading`, or the reading of the image cut again with seams along slants too
     (SLANT_MAX), when the card answers that one and it is more likely right as a whole; a refused
     `reading` is replaced only by one at least SLANT_RESCUE likely (None: never)."""
@@ -398,7 +443,7 @@ def second_opinion(model: Model, ink: np.ndarray, scale: float, confidence: Scor
         found = segment(ink, confidence, slants=slant_shears(SLANT_MAX), refused=confidence.refused)
     except ImageError:
         return reading
-    again = read_segments(model, ink, found, scale)
+    again = read_segments(model, ink, found, frame)
     if again.reason is not None:
         return reading
     if reading.reason is None:
@@ -406,7 +451,7 @@ def second_opinion(model: Model, ink: np.ndarray, scale: float, confidence: Scor
     return again if SLANT_RESCUE is not None and again.likely >= SLANT_RESCUE else reading
 
 
-def read_whole(model: Model, ink: np.ndarray, scale: float, at_least: float | None) -> Prediction | None:
+def read_whole(model: Model, ink: np.ndarray, frame: Frame, at_least: float | None) -> Prediction | None:
     """The image's ink read as one digit, when it is shaped like one (WHOLE_ASPECT), the card answers it
     and it is `at_least` sure (None: any); else None."""
     from tinyvision.classifier import Prediction
@@ -422,16 +467,26 @@ def read_whole(model: Model, ink: np.ndarray, scale: float, at_least: float | No
     k = int(probs[0].argmax())
     if rejection(model, logits) is not None or (at_least is not None and float(probs[0, k]) < at_least):
         return None
-    box = user_box((top, left, bottom, right), scale)
+    box = frame.user_box((top, left, bottom, right))
     digit = {"class": model.classes[k], "probability": round(float(probs[0, k]), 6), "box": box}
     return Prediction(model.classes[k], single_probabilities(model, probs), inputs[0], digits=(digit,))
 
 
-def user_box(box: tuple[int, int, int, int], scale: float) -> list[int]:
-    """An analysed (top, left, bottom, right) box as the answer gives it: [x, y, width, height] in the
-    user's image's pixels."""
-    top, left, bottom, right = original_box(box, scale)
-    return [left, top, right - left, bottom - top]
+@dataclass(frozen=True)
+class Frame:
+    """Where the ink map being read lies in the user's image: `scale` = ink map size / image size, and the
+    turn that levelled it (None: as found)."""
+
+    scale: float
+    turn: Turn | None = None
+
+    def user_box(self, box: tuple[int, int, int, int]) -> list[int]:
+        """An analysed (top, left, bottom, right) box as the answer gives it: [x, y, width, height] in the
+        user's image's pixels (a levelled map's box: the box around it in the image as it was)."""
+        if self.turn is not None:
+            box = self.turn.box_back(box)
+        top, left, bottom, right = original_box(box, self.scale)
+        return [left, top, right - left, bottom - top]
 
 
 def single_probabilities(model: Model, probs: torch.Tensor) -> dict[str, float]:
