@@ -987,6 +987,95 @@ def thin_pen_evaluation_table(before: dict, after: dict, numbers_before: dict, n
     return reader_evaluation("thin-pen-evaluation", before, after, numbers_before, numbers_after, extra=extra)
 
 
+TILT_RULES = ("TILT_MIN", "TILT_RESCUE", "TILT_DOUBT", "TILT_SPREAD")  # read_number's levelling of a tilted line
+# The settings read on the tilted validation numbers (tilt_val_{name}.json), each naming all four rules.
+TILT_VARIANTS = ("before", "shipped", "rescue-none", "rescue09", "min6", "min15", "spread015", "spread05")
+TILT_VAL4K = ("tilt_val4k.json", "tilt_val4k_b.json")  # segment_costs.py reads of the settings that compete
+
+
+def tilt_setting(settings: dict) -> tuple:
+    """A variant's levelling rules, as floats; each must be named (a file's "default" is whatever shipped)."""
+    if not set(TILT_RULES) <= set(settings):
+        raise ReportError(f"a levelling read must name all of {', '.join(TILT_RULES)}: {settings}")
+    return tuple(None if settings[name] is None else float(settings[name]) for name in TILT_RULES)
+
+
+def shipped_tilt() -> tuple:
+    import tinyvision.read_number as read_number
+
+    return tilt_setting({name: getattr(read_number, name) for name in TILT_RULES})
+
+
+def tilt_cells(setting: tuple) -> list[str]:
+    """A setting's rules in words: the columns naming each row of the levelling table."""
+    least, rescue, doubt, spread_ = setting
+    if least is None:
+        return ["never", "—", "—"]
+    return [f"{least:g}°, answers under {doubt:g} likely", "never" if rescue is None else f"at least {rescue:g} likely",
+            f"{spread_:g} digit heights"]
+
+
+@table("tilt", *TILT_VAL4K, *(f"tilt_val_{k}.json" for k in TILT_VARIANTS))
+def tilt_table(val_a: dict, val_b: dict, *reads: dict) -> str:
+    """The levelling of a tilted line (read_number: TILT_MIN, TILT_RESCUE, TILT_DOUBT, TILT_SPREAD) on
+    validation, one seed-0 run per setting: numbers of MNIST's validation digits photographed askew, turned
+    5-35 degrees either way (number_photos.py build --paper tilted --source val), and, for the settings that
+    compete, the reading rules' validation sets (segment_costs.py: numbers read, letters, other non-digits and
+    words refused, which a rescued refusal may let through). Points: every share read or refused; the setting
+    in use must have the most among those read on every set (a tie keeps it)."""
+    same_model("the levelling reads", "model", *reads)
+    same_model("the levelling validation reads", "run", val_a, val_b)
+    shipped = shipped_tilt()
+    val4k = {tilt_setting(v["settings"]): v for f in (val_a, val_b) for v in f["variants"]}
+    rows, ranked = [], []
+    for r in reads:
+        setting = tilt_setting(r["reader_settings"])
+        v = val4k.get(setting)
+        tilted = 100 * r["read"]["rate"]
+        total = None if v is None else tilted + refusal_points(v)
+        if total is not None:
+            ranked.append((round(total, 6), setting == shipped))
+        cells = tilt_cells(setting)
+        if setting == shipped:
+            cells = [f"**{c}**" for c in cells]
+        rows.append([*cells, pct(r["read"]["rate"], 1), pct(wrong_answers(r["read"]), 1),
+                     pct(r["abstained"] / r["images"], 1), *(["—"] * 5 if v is None else [
+                         pct(v["numbers_read_exactly"]), pct(v["singles_right"]), pct(v["letters_refused"]),
+                         pct(v["negatives_refused"]), pct(v["words_refused"])]),
+                     "—" if total is None else f"{total:.2f}"])
+    if not any(used for _, used in ranked):
+        raise ReportError("tilt: the levelling rules in use were not read on every set")
+    best = max(t for t, _ in ranked)
+    if not any(used and t == best for t, used in ranked):
+        raise ReportError("tilt: the levelling rules in use are not the setting with the most points")
+    size = val_a["variants"][0]
+    return markdown(["levelled when the line tilts at least", "a refusal answered levelled when",
+                     "marks within the line's", f"numbers photographed askew read ({count(reads[0]['images'])})",
+                     "… answered wrong", "… no answer", f"validation numbers read ({count(size['numbers_images'])})",
+                     f"single digits right ({count(val_a['singles'])})",
+                     f"letters refused ({count(val_a['letters'])})",
+                     f"other non-digits refused ({count(val_a['negatives'])})",
+                     f"words refused ({count(val_a['words'])})", "askew read + validation (points)"],
+                    "lllrrrrrrrrr", rows)
+
+
+@table("tilt-evaluation", "handwriting_tilt_before.json", "handwriting_tilt.json", "numbers_tilt_before.json",
+       "numbers_tilt.json", *(f"numbers_tilted_{arm}seed{s}.json" for arm in ("before_", "") for s in range(3)))
+def tilt_evaluation_table(before: dict, after: dict, numbers_before: dict, numbers_after: dict, *tilted: dict) -> str:
+    """The levelling on every evaluation set and the test numbers, read by the same default runs without it
+    (TILT_MIN=None) and as shipped; and test numbers photographed askew (MNIST's test digits, number_photos.py
+    build --paper tilted --seed 12), three runs without and with it. It chose nothing (table tilt did)."""
+    off, on = tilted[:3], tilted[3:]
+    for old, new in zip(off, on):
+        same_model("the askew test numbers", "model", old, new)
+        if tilt_setting(old["reader_settings"])[0] is not None or \
+                tilt_setting(new["reader_settings"]) != shipped_tilt():
+            raise ReportError("tilt-evaluation: read the askew numbers without levelling, then as shipped")
+    extra = runs_rows("test numbers photographed askew (3 runs)", off, on)
+    return reader_evaluation("tilt-evaluation", before, after, numbers_before, numbers_after,
+                             arms=("without levelling", "levelled"), extra=extra)
+
+
 @table("hole-marks", "hole_marks_marks.json", "hole_marks_val4k.json")
 def hole_marks_table(marks_file: dict, val4k: dict) -> str:
     """The hole rule (image.marks.HOLE_MARK) on validation: drawings refused and marked numbers read
@@ -2196,6 +2285,18 @@ def numbers_read_rate(*runs: dict) -> str:
     """The test numbers read exactly by the three default runs (seeds 0-2): mean ± std, one set."""
     if len({json.dumps(r["set"], sort_keys=True) for r in runs}) != 1 or len({r["weights_sha256"] for r in runs}) != 3:
         raise ReportError("numbers*.json must read one set of test numbers with three different runs")
+    return mean_sd([r["read"]["rate"] for r in runs], 1)
+
+
+TILTED_RUNS = {arm: tuple(f"numbers_tilted_{arm}seed{s}.json" for s in range(3)) for arm in ("before_", "")}
+
+
+@value("tilted-read-before", *TILTED_RUNS["before_"])
+@value("tilted-read-after", *TILTED_RUNS[""])
+def tilted_read_rate(*runs: dict) -> str:
+    """The askew test numbers read exactly by the three default runs: mean ± std, one set."""
+    if len({json.dumps(r["set"], sort_keys=True) for r in runs}) != 1 or len({r["weights_sha256"] for r in runs}) != 3:
+        raise ReportError("numbers_tilted_*.json must read one set of askew numbers with three different runs")
     return mean_sd([r["read"]["rate"] for r in runs], 1)
 
 

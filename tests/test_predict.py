@@ -506,6 +506,57 @@ def test_the_second_opinion_scores_no_candidate_digit_twice(tmp_path, monkeypatc
         assert (again.label, again.digits) == (first.label, first.digits)
 
 
+def _askew(digits: list[np.ndarray], angle: float) -> tuple[bytes, list[tuple[float, float]]]:
+    """MNIST digits written apart on a line, dark on white paper, the photo turned by `angle` degrees (a camera
+    held askew; counter-clockwise for a positive angle); the PNG and each digit's centre (x, y) in it."""
+    blank = np.zeros((28, 6), np.uint8)
+    line = np.concatenate([blank, *[np.concatenate([d[:, 3:25], blank], 1) for d in digits], blank], 1)
+    image = Image.fromarray(255 - line).resize((line.shape[1] * 4, 112), Image.Resampling.BICUBIC)
+    turned = image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
+    a = np.radians(angle)
+    centres = []
+    for k in range(len(digits)):
+        x, y = 4 * (6 + 28 * k + 11) - image.width / 2, 56 - image.height / 2
+        centres.append((np.cos(a) * x + np.sin(a) * y + turned.width / 2,
+                        -np.sin(a) * x + np.cos(a) * y + turned.height / 2))
+    return encode(turned, "PNG"), centres
+
+
+def test_a_number_photographed_askew_is_turned_level_and_read(brief_digit_run, monkeypatch):
+    """A camera held askew turns the line of digits and every digit on it: a briefly trained model read few
+    numbers turned by 25 degrees. The reader measures the line's tilt from its marks' centres and reads the
+    ink turned level as a second opinion (read_number.TILT_MIN); each digit's box is still around that digit
+    in the photo as it was taken, and numbers photographed level are read as they were."""
+    import tinyvision
+    import tinyvision.read_number as read_number
+    from tinyvision.datasets import load_dataset
+
+    model = tinyvision.load(brief_digit_run.path)
+    data = load_dataset("mnist")
+    images, labels = data.test_images[:90, 0].numpy(), data.test_labels[:90].numpy()
+    truth = ["".join(str(int(v)) for v in labels[k : k + 3]) for k in range(0, 90, 3)]
+    turned = [_askew(list(images[k : k + 3]), 25.0 if k % 2 else -25.0) for k in range(0, 90, 3)]
+    level = [_askew(list(images[k : k + 3]), 0.0)[0] for k in range(0, 30, 3)]
+
+    def read(photos: list[bytes]) -> list:
+        return [model.predict(photo) for photo in photos]
+
+    def right(answers: list) -> float:
+        return float(np.mean([a.label == t for a, t in zip(answers, truth)]))
+
+    now, now_level = read([photo for photo, _ in turned]), read(level)
+    monkeypatch.setattr(read_number, "TILT_MIN", None)
+    before, before_level = read([photo for photo, _ in turned]), read(level)
+    assert right(now) >= 0.6 and right(now) >= right(before) + 0.3, (right(now), right(before))
+    assert [a.label for a in now_level] == [a.label for a in before_level]
+    for answer, t, (_, centres) in zip(now, truth, turned):
+        if answer.label != t:
+            continue
+        for digit, (x, y) in zip(answer.digits, centres):
+            left, top, width, height = digit["box"]
+            assert left <= x <= left + width and top <= y <= top + height, (digit, x, y)
+
+
 def test_a_word_is_not_a_number_and_touching_digits_still_are(brief_digit_run, tmp_path, monkeypatch):
     """A photo of a word is several marks, its letters cut into digit-like pieces (h -> 17, e -> 13, o -> 0):
     read_number.SEVERAL_CUT_BAR refuses such a reading unless it is sure as a whole. A briefly trained model
@@ -537,8 +588,13 @@ def test_a_word_is_not_a_number_and_touching_digits_still_are(brief_digit_run, t
     # Seen when this test was written: words refused 43% -> 93%, these numbers read 72% -> 62%.
     assert words_refused - words_refused_before >= 3 * (right_before - right), (words_refused, right, right_before)
     assert right >= 0.5, right
-    # The rule only ever withholds an answer: it never changes one number into another.
-    assert all(a == b or a is None for a, b in zip(numbers_read, numbers_read_before))
+    # The rule withholds answers; it gives no more wrong ones. (Not "it never changes one number into another":
+    # a first reading refused by it may be answered by a later one, right, as a brief model's "349" once was,
+    # where it read "849" without the rule.)
+    def wrong(answers: list) -> int:
+        return sum(a is not None and a != t for a, t in zip(answers, truth))
+
+    assert wrong(numbers_read) <= wrong(numbers_read_before), (numbers_read, numbers_read_before, truth)
 
 
 def test_a_folder_is_predicted_image_by_image_from_the_cli_and_from_python(tmp_path, capsys):

@@ -145,7 +145,7 @@ PAIR_RESCUE: float | None = 0.9
 TILT_MIN: float | None = 10.0
 TILT_DOUBT = 0.999
 TILT_SPREAD = MAX_SPREAD
-TILT_RESCUE: float | None = 0.99
+TILT_RESCUE: float | None = 0.95
 # How often a number answered with two or more digits is read exactly, against the product of its digits'
 # probabilities (the chance that every digit read is right): (product, exact rate) knots, interpolated. The
 # product leaves out how the number was cut (a digit dropped as noise or swallowed by its neighbour adds no
@@ -240,13 +240,13 @@ def levelled(model: Model, ink: np.ndarray, signs: Signs, frame: Frame, confiden
     """`answer`, or the reading of the ink turned level (`image.tilt`) when its marks lie along a line tilted
     by at least TILT_MIN degrees, and the card answers that reading and it is likelier right as a whole (a
     refused `answer`: at least TILT_RESCUE likely; None: a refusal stays one)."""
-    tilt = line_tilt(ink)
-    if tilt is None or abs(tilt.degrees) < TILT_MIN or tilt.spread > TILT_SPREAD:
-        return answer
-    turned, turn = level(ink, tilt.degrees)
     try:
-        again = read_ink(model, turned, signs, replace(frame, turn=turn), Scorer(model))
-    except ImageError:
+        tilt = line_tilt(ink)
+        if tilt is None or abs(tilt.degrees) < TILT_MIN or tilt.spread > TILT_SPREAD:
+            return answer
+        turned, turn = level(ink, tilt.degrees)
+        again = read_ink(model, turned, signs, replace(frame, turn=turn), confidence)
+    except ImageError:  # turned, the ink no longer reads as a number (too many marks): the first answer stands
         return answer
     if again.label is None:
         return answer
