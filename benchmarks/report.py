@@ -734,6 +734,16 @@ def runs_rows(title: str, before: tuple[dict, ...], after: tuple[dict, ...]) -> 
             ["… answered wrong", size, "answered wrong", over(before, wrong_answers), over(after, wrong_answers)]]
 
 
+def in_use_ranks_first(ranked: list[tuple[float, bool]], what: str) -> None:
+    """Refuse a table unless the setting in use is ranked and has the most points of the settings ranked
+    (`ranked`: (points, in use) of each; a tie keeps the one in use)."""
+    if not any(used for _, used in ranked):
+        raise ReportError(f"{what} in use: not read on every set")
+    best = max(t for t, _ in ranked)
+    if not any(used and t == best for t, used in ranked):
+        raise ReportError(f"{what} in use: not the setting with the most points")
+
+
 def marks_rule_table(constant: str, marks_file: dict, sets: list[tuple[str, tuple[dict, ...]]],
                      label: Callable[[object], str], first: str) -> str:
     """One image.marks constant on validation, one seed-0 run per setting: the marks_choices.py sets (marked
@@ -763,9 +773,7 @@ def marks_rule_table(constant: str, marks_file: dict, sets: list[tuple[str, tupl
                      pct(v["numbers_read"], 1), pct(v["doodles_refused"], 1),
                      *(pct(r["read"]["rate"], 1) for r in picked), pct(wrong_answers(picked[-1]["read"]), 1),
                      f"{total:.2f}"]))
-    best = max(t for t, _ in ranked)
-    if not any(used and t == best for t, used in ranked):
-        raise ReportError(f"the {constant} in use is not the setting with the most points")
+    in_use_ranks_first(ranked, f"the {constant}")
     titles = [f"{title} ({count(reads[0]['images'])})" for title, reads in sets]
     return markdown([first, f"marked numbers read ({count(marks_file['numbers_count'])})",
                      f"drawings refused ({count(marks_file['doodles_count'])})", *titles, "… answered wrong",
@@ -933,9 +941,7 @@ def thin_pen_table(marks_file: dict, val_a: dict, val_b: dict, *reads: dict) -> 
         rows.append([*cells, pct(r["read"]["rate"], 1), pct(wrong_answers(r["read"]), 1), pct(m["numbers_read"], 1),
                      pct(m["doodles_refused"], 1), f"{pen:.2f}", "—" if v is None else f"{refusal_points(v):.2f}",
                      "—" if total is None else f"{total:.2f}"])
-    best = max(t for t, _ in ranked)
-    if not any(used and t == best for t, used in ranked):
-        raise ReportError("thin-pen: the fine-pen rules in use are not the setting with the most points")
+    in_use_ranks_first(ranked, "thin-pen: the fine-pen rules")
     return markdown(["strokes widened to (px of the 20x20 box)", "ink joined when its strokes are",
                      "Otsu split again in the lighter class",
                      f"numbers in a fine pen read ({count(reads[0]['images'])})", "… answered wrong",
@@ -1046,11 +1052,7 @@ def tilt_table(val_a: dict, val_b: dict, val_c: dict, *reads: dict) -> str:
                          pct(v["numbers_read_exactly"]), pct(v["singles_right"]), pct(v["letters_refused"]),
                          pct(v["negatives_refused"]), pct(v["words_refused"])]),
                      "—" if total is None else f"{total:.2f}"])
-    if not any(used for _, used in ranked):
-        raise ReportError("tilt: the levelling rules in use were not read on every set")
-    best = max(t for t, _ in ranked)
-    if not any(used and t == best for t, used in ranked):
-        raise ReportError("tilt: the levelling rules in use are not the setting with the most points")
+    in_use_ranks_first(ranked, "tilt: the levelling rules")
     size = val_a["variants"][0]
     return markdown(["levelled when the line tilts at least", "a refusal answered levelled when",
                      "marks within the line's", f"numbers photographed askew read ({count(reads[0]['images'])})",

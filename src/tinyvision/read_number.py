@@ -202,7 +202,7 @@ def read_number(model: Model, source) -> Prediction:
         if exc.kind == "too_many_digits":
             return abstain(model, too_long_or_text(model, exc.found))
         raise
-    if TILT_MIN is not None and (answer.label is None or likely(answer) < TILT_DOUBT):
+    if TILT_MIN is not None and (answer.label is None or likely(answer.digits) < TILT_DOUBT):
         answer = levelled(model, ink, signs, frame, confidence, answer)
     return answer
 
@@ -230,9 +230,9 @@ def read_ink(model: Model, ink: np.ndarray, signs: Signs, frame: Frame, confiden
                       digits=reading.digits, whole=whole)
 
 
-def likely(answer: Prediction) -> float:
-    """The chance that an answer is right as a whole: the product of its digits' calibrated probabilities."""
-    return float(np.prod([d["probability"] for d in answer.digits]))
+def likely(digits: tuple[dict, ...]) -> float:
+    """The chance that a reading is right as a whole: the product of its digits' calibrated probabilities."""
+    return float(np.prod([d["probability"] for d in digits]))
 
 
 def levelled(model: Model, ink: np.ndarray, signs: Signs, frame: Frame, confidence: Scorer,
@@ -251,8 +251,8 @@ def levelled(model: Model, ink: np.ndarray, signs: Signs, frame: Frame, confiden
     if again.label is None:
         return answer
     if answer.label is None:
-        return again if TILT_RESCUE is not None and likely(again) >= TILT_RESCUE else answer
-    return again if likely(again) > likely(answer) else answer
+        return again if TILT_RESCUE is not None and likely(again.digits) >= TILT_RESCUE else answer
+    return again if likely(again.digits) > likely(answer.digits) else answer
 
 
 def too_long_or_text(model: Model, found: list[np.ndarray]) -> str:
@@ -331,8 +331,8 @@ class Reading:
 
     @property
     def likely(self) -> float:
-        """The chance that the whole reading is right: the product of its digits' calibrated probabilities."""
-        return float(np.prod(self.sure))
+        """The chance that the whole reading is right (`likely`)."""
+        return likely(self.digits)
 
 
 def read_segments(model: Model, ink: np.ndarray, segments: list, frame: Frame) -> Reading:
