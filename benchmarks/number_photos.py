@@ -568,6 +568,34 @@ def tilted(alpha: np.ndarray, boxes: list[list[int]], facts: dict,
     return np.clip(turned, 0.0, 1.0), [turn(*box) for box in boxes]
 
 
+LEANS = (10.0, 35.0)  # `--paper italic`: each digit leaning this many degrees further, either way
+
+
+def italic(alpha: np.ndarray, boxes: list[list[int]], facts: dict,
+           rng: np.random.Generator) -> tuple[np.ndarray, list[list[int]]]:
+    """The number written leaning: its ink sheared by LEANS degrees (either way; the line stays level, each
+    digit's top moves sideways against its bottom), as an italic or a backhand writer writes; each box the
+    box around its sheared corners. MNIST's own digits lean a little to the right already."""
+    from PIL import Image
+
+    degrees = float(rng.uniform(*LEANS) * rng.choice((-1, 1)))
+    k = float(np.tan(np.radians(degrees)))  # columns the ink moves right per row upwards
+    h, w = alpha.shape
+    pad = abs(k) * h / 2
+    width = int(np.ceil(w + abs(k) * h))
+    # A point (x, y) moves to (x + k (h/2 - y) + pad, y): PIL asks where each new point comes from.
+    sheared = np.asarray(Image.fromarray(alpha.astype(np.float32), mode="F").transform(
+        (width, h), Image.Transform.AFFINE, (1.0, k, -pad - k * h / 2, 0.0, 1.0, 0.0),
+        resample=Image.Resampling.BICUBIC, fillcolor=0.0), np.float32)
+
+    def shear(top: int, left: int, bottom: int, right: int) -> list[int]:
+        xs = [x + k * (h / 2 - y) + pad for x in (left, right) for y in (top, bottom)]
+        return [top, int(np.floor(min(xs))), bottom, int(np.ceil(max(xs)))]
+
+    facts["lean"] = round(degrees, 1)
+    return np.clip(sheared, 0.0, 1.0), [shear(*box) for box in boxes]
+
+
 def validation_digits() -> tuple[np.ndarray, np.ndarray]:
     """MNIST's validation digits of a seed-0 run (val_fraction 0.1): uint8 (N, 28, 28) and labels."""
     from tinyvision.datasets import load_dataset
@@ -637,6 +665,8 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
             alpha, boxes = thin_pen(alpha, boxes, facts, rng)
         if paper == "tilted":
             alpha, boxes = tilted(alpha, boxes, facts, rng)
+        if paper == "italic":
+            alpha, boxes = italic(alpha, boxes, facts, rng)
         size = list(alpha.shape)
         number = "".join(str(int(labels[j])) for j in index)
         if paper in ("hard", "marked", "circled-one", "form"):
@@ -795,14 +825,15 @@ def main() -> None:
                         "digits (val_fraction 0.1, seed 0), for choosing among seed-0 runs; writers-test, "
                         "writers-val: other writers' digits (UCI test writers; training writers' held-out rows)")
     b.add_argument("--paper", choices=("user", "hard", "marked", "circled-one", "form", "dotted-zero", "signed",
-                                     "thin-pen", "tilted"), default="user",
+                                     "thin-pen", "tilted", "italic"), default="user",
                    help="user: user_photos' styles; hard: ruled and squared paper, a shadow, the desk beside "
                         "the sheet, pencil; marked: the number underlined (once or twice), boxed or circled "
                         "in the writer's pen; circled-one: one of its digits circled; form: each digit in a cell "
                         "of a printed row of boxes (with --touch-rate 0); dotted-zero: one of its digits a 0 with a "
                         "dot in its hole (user_photos' styles); thin-pen: written with a 1-3 px pen in a photo 1-3 "
                         "times as large (user_photos' styles); tilted: turned 5-35 degrees either way, a photo "
-                        "taken askew (user_photos' styles); signed: a minus before it, "
+                        "taken askew (user_photos' styles); italic: each digit leaning 10-35 degrees further "
+                        "either way, the line level (user_photos' styles); signed: a minus before it, "
                         "a decimal point in it, both, or a comma (thousands before three digits, decimal otherwise)")
     s = commands.add_parser("segment", help="score the segmenter alone (count and IoU >= 0.5 of every box)")
     r = commands.add_parser("read", help="read every photo as a user does: tinyvision.load(RUN).predict(file)")

@@ -29,10 +29,12 @@ import torch
 from tinyvision.image.components import INK_LEVEL
 from tinyvision.image.decode import ImageError, decode_sized
 from tinyvision.image.digits import WORK_SIDE, ink_extent, ink_map, prepare_whole
+from tinyvision.image.lean import MNIST_LEAN, ink_lean, stand_upright
 from tinyvision.image.marks import holds_marks
 from tinyvision.image.segment import original_box, segment, slant_shears
 from tinyvision.image.signs import Signs, find_signs
-from tinyvision.image.tilt import MAX_SPREAD, Turn, level, line_tilt
+from tinyvision.image.tilt import MAX_SPREAD, level, line_tilt
+from tinyvision.image.warp import Warp
 
 if TYPE_CHECKING:
     from tinyvision.classifier import Model, Prediction
@@ -146,6 +148,13 @@ TILT_MIN: float | None = 10.0
 TILT_DOUBT = 0.999
 TILT_SPREAD = MAX_SPREAD
 TILT_RESCUE: float | None = 0.95
+# Italic writing leans each digit on a level line. An answer still less likely right than LEAN_DOUBT, or a
+# refusal, whose digits lean at least LEAN_MIN columns per row away from how MNIST's lean (`image.lean`,
+# MNIST_LEAN), is read again with the ink sheared so that they lean as MNIST's do, and answered as a
+# levelled reading is: when likelier, a refusal only at LEAN_RESCUE (None: never). None: no second reading.
+LEAN_MIN: float | None = 0.25
+LEAN_DOUBT = 0.999
+LEAN_RESCUE: float | None = 0.95
 # How often a number answered with two or more digits is read exactly, against the product of its digits'
 # probabilities (the chance that every digit read is right): (product, exact rate) knots, interpolated. The
 # product leaves out how the number was cut (a digit dropped as noise or swallowed by its neighbour adds no
@@ -202,8 +211,10 @@ def read_number(model: Model, source) -> Prediction:
         if exc.kind == "too_many_digits":
             return abstain(model, too_long_or_text(model, exc.found))
         raise
-    if TILT_MIN is not None and (answer.label is None or likely(answer.digits) < TILT_DOUBT):
-        answer = levelled(model, ink, signs, frame, confidence, answer)
+    if TILT_MIN is not None and doubted(answer, TILT_DOUBT):
+        answer = reread(model, ink, signs, frame, confidence, answer, levelling(ink), TILT_RESCUE)
+    if LEAN_MIN is not None and doubted(answer, LEAN_DOUBT):
+        answer = reread(model, ink, signs, frame, confidence, answer, upright(ink), LEAN_RESCUE)
     return answer
 
 
@@ -235,23 +246,43 @@ def likely(digits: tuple[dict, ...]) -> float:
     return float(np.prod([d["probability"] for d in digits]))
 
 
-def levelled(model: Model, ink: np.ndarray, signs: Signs, frame: Frame, confidence: Scorer,
-             answer: Prediction) -> Prediction:
-    """`answer`, or the reading of the ink turned level (`image.tilt`) when its marks lie along a line tilted
-    by at least TILT_MIN degrees, and the card answers that reading and it is likelier right as a whole (a
-    refused `answer`: at least TILT_RESCUE likely; None: a refusal stays one)."""
+def doubted(answer: Prediction, bar: float) -> bool:
+    """A refusal, or an answer less likely right as a whole than `bar`: worth a second reading."""
+    return answer.label is None or likely(answer.digits) < bar
+
+
+def levelling(ink: np.ndarray) -> tuple[np.ndarray, Warp] | None:
+    """The ink turned level (`image.tilt`) when its marks lie along a line (within TILT_SPREAD) tilted by at
+    least TILT_MIN degrees; else None."""
+    tilt = line_tilt(ink)
+    if tilt is None or abs(tilt.degrees) < TILT_MIN or tilt.spread > TILT_SPREAD:
+        return None
+    return level(ink, tilt.degrees)
+
+
+def upright(ink: np.ndarray) -> tuple[np.ndarray, Warp] | None:
+    """The ink sheared so that its digits lean as MNIST's do (`image.lean`) when they lean at least LEAN_MIN
+    columns per row away from that; else None."""
+    lean = ink_lean(ink)
+    if lean is None or abs(lean - MNIST_LEAN) < LEAN_MIN:
+        return None
+    return stand_upright(ink, lean)
+
+
+def reread(model: Model, ink: np.ndarray, signs: Signs, frame: Frame, confidence: Scorer, answer: Prediction,
+           warped: tuple[np.ndarray, Warp] | None, rescue: float | None) -> Prediction:
+    """`answer`, or the reading of the `warped` ink (None: no second reading) when the card answers it and it
+    is likelier right as a whole; a refused `answer` only by a reading at least `rescue` likely (None: never)."""
+    if warped is None:
+        return answer
     try:
-        tilt = line_tilt(ink)
-        if tilt is None or abs(tilt.degrees) < TILT_MIN or tilt.spread > TILT_SPREAD:
-            return answer
-        turned, turn = level(ink, tilt.degrees)
-        again = read_ink(model, turned, signs, replace(frame, turn=turn), confidence)
-    except ImageError:  # turned, the ink no longer reads as a number (too many marks): the first answer stands
+        again = read_ink(model, warped[0], signs, replace(frame, warp=warped[1]), confidence)
+    except ImageError:  # warped, the ink no longer reads as a number (too many marks): the first answer stands
         return answer
     if again.label is None:
         return answer
     if answer.label is None:
-        return again if TILT_RESCUE is not None and likely(again.digits) >= TILT_RESCUE else answer
+        return again if rescue is not None and likely(again.digits) >= rescue else answer
     return again if likely(again.digits) > likely(answer.digits) else answer
 
 
@@ -475,16 +506,16 @@ def read_whole(model: Model, ink: np.ndarray, frame: Frame, at_least: float | No
 @dataclass(frozen=True)
 class Frame:
     """Where the ink map being read lies in the user's image: `scale` = ink map size / image size, and the
-    turn that levelled it (None: as found)."""
+    warp that turned it level or stood it upright (None: as found)."""
 
     scale: float
-    turn: Turn | None = None
+    warp: Warp | None = None
 
     def user_box(self, box: tuple[int, int, int, int]) -> list[int]:
         """An analysed (top, left, bottom, right) box as the answer gives it: [x, y, width, height] in the
-        user's image's pixels (a levelled map's box: the box around it in the image as it was)."""
-        if self.turn is not None:
-            box = self.turn.box_back(box)
+        user's image's pixels (a warped map's box: the box around it in the image as it was)."""
+        if self.warp is not None:
+            box = self.warp.box_back(box)
         top, left, bottom, right = original_box(box, self.scale)
         return [left, top, right - left, bottom - top]
 

@@ -4,7 +4,8 @@ A number is written along a line. Held at an angle, the camera turns the line an
 digit model trained on upright digits reads a 3 turned by 25 degrees worse than a 3. The line's tilt is
 measured from where its digits are (the centres of the marks that `segment.group_pieces` finds, fitted by
 least squares), not from their shapes, so one turned digit alone has no tilt to measure: a lone digit's own
-lean is the augmentation's to cover. The reader (`read_number`) reads the levelled ink as a second opinion.
+turn is the augmentation's to cover. Digits leaning on a level line are italic writing (`image.lean`). The
+reader (`read_number`) reads the levelled ink as a second opinion.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from tinyvision.image.components import INK_LEVEL, label_components
 from tinyvision.image.segment import group_pieces
+from tinyvision.image.warp import Warp
 
 # The centres of a line's marks lie this close to the line fitted through them (root mean square, in digit
 # heights) or it is no line: scattered marks (a doodle, a photo's texture) fit a line at some angle too.
@@ -55,42 +56,15 @@ def line_tilt(ink: np.ndarray) -> Tilt | None:
     return Tilt(math.degrees(math.atan(slope)), spread, int(keys.size))
 
 
-@dataclass(frozen=True)
-class Turn:
-    """An ink map turned by `degrees` about its centre into a larger one (nothing cut off); maps a box of the
-    turned map back onto the original."""
-
-    degrees: float
-    shape: tuple[int, int]  # the original's (rows, columns)
-    turned_shape: tuple[int, int]
-
-    def _back(self) -> np.ndarray:
-        """The affine map (2x3) from a turned map's (x, y) to the original's."""
-        a = math.radians(self.degrees)
-        cos, sin = math.cos(a), math.sin(a)
-        (h, w), (th, tw) = self.shape, self.turned_shape
-        cx, cy, tcx, tcy = w / 2, h / 2, tw / 2, th / 2
-        # x = cos*(u - tcx) - sin*(v - tcy) + cx;  y = sin*(u - tcx) + cos*(v - tcy) + cy
-        return np.array([[cos, -sin, cx - cos * tcx + sin * tcy], [sin, cos, cy - sin * tcx - cos * tcy]])
-
-    def box_back(self, box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-        """A (top, left, bottom, right) box of the turned map -> the box around it in the original map."""
-        top, left, bottom, right = box
-        corners = np.array([[left, top, 1], [right, top, 1], [left, bottom, 1], [right, bottom, 1]], np.float64)
-        xy = corners @ self._back().T
-        h, w = self.shape
-        return (int(np.clip(np.floor(xy[:, 1].min()), 0, h)), int(np.clip(np.floor(xy[:, 0].min()), 0, w)),
-                int(np.clip(np.ceil(xy[:, 1].max()), 0, h)), int(np.clip(np.ceil(xy[:, 0].max()), 0, w)))
-
-
-def level(ink: np.ndarray, degrees: float) -> tuple[np.ndarray, Turn]:
-    """An ink map (float, ink bright) whose line tilts by `degrees`, turned so that the line is level."""
+def level(ink: np.ndarray, degrees: float) -> tuple[np.ndarray, Warp]:
+    """An ink map (float, ink bright) whose line tilts by `degrees`, turned about its centre so that the line
+    is level, into a map large enough to hold all of it; and the turn, which maps its boxes back."""
     h, w = ink.shape
     a = math.radians(degrees)
-    tw = int(math.ceil(abs(math.cos(a)) * w + abs(math.sin(a)) * h))
-    th = int(math.ceil(abs(math.sin(a)) * w + abs(math.cos(a)) * h))
-    turn = Turn(degrees, (h, w), (th, tw))
-    image = Image.fromarray(np.ascontiguousarray(ink, np.float32), mode="F")
-    turned = image.transform((tw, th), Image.Transform.AFFINE, tuple(turn._back().ravel()),
-                             resample=Image.Resampling.BILINEAR, fillcolor=0.0)
-    return np.clip(np.asarray(turned, np.float32), 0.0, 1.0), turn
+    cos, sin = math.cos(a), math.sin(a)
+    tw = int(math.ceil(abs(cos) * w + abs(sin) * h))
+    th = int(math.ceil(abs(sin) * w + abs(cos) * h))
+    cx, cy, tcx, tcy = w / 2, h / 2, tw / 2, th / 2
+    # x = cos*(u - tcx) - sin*(v - tcy) + cx;  y = sin*(u - tcx) + cos*(v - tcy) + cy
+    turn = Warp((cos, -sin, cx - cos * tcx + sin * tcy, sin, cos, cy - sin * tcx - cos * tcy), (h, w), (th, tw))
+    return turn.apply(ink), turn
