@@ -1032,19 +1032,30 @@ def tilt_table(val_a: dict, val_b: dict, val_c: dict, *reads: dict) -> str:
     compete, the reading rules' validation sets (segment_costs.py: numbers read, letters, other non-digits and
     words refused, which a rescued refusal may let through). Points: every share read or refused; the setting
     in use must have the most among those read on every set (a tie keeps it)."""
-    same_model("the levelling reads", "model", *reads)
-    same_model("the levelling validation reads", "run", val_a, val_b, val_c)
-    shipped = shipped_tilt()
-    val4k = {tilt_setting(v["settings"]): v for f in (val_a, val_b, val_c) for v in f["variants"]}
+    return second_reading_table("levelling", tilt_setting, shipped_tilt(), tilt_cells, (val_a, val_b, val_c), reads,
+                                ["levelled when the line tilts at least", "a refusal answered levelled when",
+                                 "marks within the line's"], "numbers photographed askew read", "askew")
+
+
+def second_reading_table(what: str, setting_of: Callable[[dict], tuple], shipped: tuple,
+                         cells_of: Callable[[tuple], list[str]], val4k_files: tuple[dict, ...], reads: tuple[dict, ...],
+                         names: list[str], read_title: str, short: str) -> str:
+    """A second reading's rules on validation, one seed-0 run per setting: `reads` (number_photos.py reads of
+    the validation numbers it is for, one per setting) and, for the settings that compete, the reading rules'
+    validation sets (`val4k_files`, segment_costs.py). A row per read, named by `cells_of(setting)` under
+    `names`; points: every share read or refused; the setting in use (`shipped`) must have the most among
+    those read on every set (a tie keeps it)."""
+    same_model(f"the {what} reads", "model", *reads)
+    same_model(f"the {what} validation reads", "run", *val4k_files)
+    val4k = {setting_of(v["settings"]): v for f in val4k_files for v in f["variants"]}
     rows, ranked = [], []
     for r in reads:
-        setting = tilt_setting(r["reader_settings"])
+        setting = setting_of(r["reader_settings"])
         v = val4k.get(setting)
-        tilted = 100 * r["read"]["rate"]
-        total = None if v is None else tilted + refusal_points(v)
+        total = None if v is None else 100 * r["read"]["rate"] + refusal_points(v)
         if total is not None:
             ranked.append((round(total, 6), setting == shipped))
-        cells = tilt_cells(setting)
+        cells = cells_of(setting)
         if setting == shipped:
             cells = [f"**{c}**" for c in cells]
         rows.append([*cells, pct(r["read"]["rate"], 1), pct(wrong_answers(r["read"]), 1),
@@ -1052,16 +1063,14 @@ def tilt_table(val_a: dict, val_b: dict, val_c: dict, *reads: dict) -> str:
                          pct(v["numbers_read_exactly"]), pct(v["singles_right"]), pct(v["letters_refused"]),
                          pct(v["negatives_refused"]), pct(v["words_refused"])]),
                      "—" if total is None else f"{total:.2f}"])
-    in_use_ranks_first(ranked, "tilt: the levelling rules")
-    size = val_a["variants"][0]
-    return markdown(["levelled when the line tilts at least", "a refusal answered levelled when",
-                     "marks within the line's", f"numbers photographed askew read ({count(reads[0]['images'])})",
-                     "… answered wrong", "… no answer", f"validation numbers read ({count(size['numbers_images'])})",
-                     f"single digits right ({count(val_a['singles'])})",
-                     f"letters refused ({count(val_a['letters'])})",
-                     f"other non-digits refused ({count(val_a['negatives'])})",
-                     f"words refused ({count(val_a['words'])})", "askew read + validation (points)"],
-                    "lllrrrrrrrrr", rows)
+    in_use_ranks_first(ranked, f"{what}: the rules")
+    first = val4k_files[0]
+    return markdown([*names, f"{read_title} ({count(reads[0]['images'])})", "… answered wrong", "… no answer",
+                     f"validation numbers read ({count(first['variants'][0]['numbers_images'])})",
+                     f"single digits right ({count(first['singles'])})", f"letters refused ({count(first['letters'])})",
+                     f"other non-digits refused ({count(first['negatives'])})",
+                     f"words refused ({count(first['words'])})", f"{short} read + validation (points)"],
+                    "l" * len(names) + "r" * 9, rows)
 
 
 @table("tilt-evaluation", "handwriting_tilt_before.json", "handwriting_tilt.json", "numbers_tilt_before.json",
@@ -1070,15 +1079,94 @@ def tilt_evaluation_table(before: dict, after: dict, numbers_before: dict, numbe
     """The levelling on every evaluation set and the test numbers, read by the same default runs without it
     (TILT_MIN=None) and as shipped; and test numbers photographed askew (MNIST's test digits, number_photos.py
     build --paper tilted --seed 12), three runs without and with it. It chose nothing (table tilt did)."""
-    off, on = tilted[:3], tilted[3:]
+    return second_reading_evaluation(
+        "tilt-evaluation", (before, after, numbers_before, numbers_after), tilted[:3], tilted[3:],
+        lambda old, new: tilt_setting(old)[0] is None and tilt_setting(new) == shipped_tilt(),
+        "test numbers photographed askew (3 runs)", ("without levelling", "levelled"))
+
+
+def second_reading_evaluation(what: str, arms_files: tuple[dict, dict, dict, dict], off: tuple[dict, ...],
+                              on: tuple[dict, ...], off_then_shipped: Callable[[dict, dict], bool], title: str,
+                              arms: tuple[str, str], extra: list[list[str]] = ()) -> str:
+    """A second reading on every evaluation set and the test numbers (`arms_files`: handwriting.py and
+    number_photos.py reads without it, then with it, by the same default runs), and on the test numbers it is
+    for, three runs without it (`off`) and with it as shipped (`on`; `off_then_shipped(old, new)` checks their
+    reader settings), under `title`; then `extra` rows."""
     for old, new in zip(off, on):
+        same_model(f"the {what} test numbers", "model", old, new)
+        if not off_then_shipped(old["reader_settings"], new["reader_settings"]):
+            raise ReportError(f"{what}: read the test numbers without the second reading, then as shipped")
+    rows = runs_rows(title, off, on) + list(extra)
+    return reader_evaluation(what, *arms_files, arms=arms, extra=rows)
+
+
+LEAN_RULES = ("LEAN_MIN", "LEAN_RESCUE", "LEAN_DOUBT")  # read_number's second reading of italic writing, upright
+# The settings read on the italic validation numbers (lean_val_{name}.json), each naming all three rules.
+LEAN_VARIANTS = ("before", "rescue-none", "min015-rescue-none", "rescue099", "shipped", "rescue09", "min015", "min035")
+LEAN_VAL4K = ("lean_val4k.json", "lean_val4k_b.json")  # segment_costs.py reads of some
+
+
+def lean_setting(settings: dict) -> tuple:
+    return named_setting("upright reading", LEAN_RULES, settings)
+
+
+def shipped_lean() -> tuple:
+    """The upright reading's rules the reader ships."""
+    import tinyvision.read_number as read_number
+
+    return lean_setting(vars(read_number))
+
+
+def lean_off(settings: dict) -> bool:
+    """A read without the upright reading: LEAN_MIN None, or read before the rule was written (no LEAN_MIN)."""
+    return settings.get("LEAN_MIN") is None
+
+
+def lean_cells(setting: tuple) -> list[str]:
+    """A setting's rules in words: the columns naming each row of the upright-reading table."""
+    least, rescue, doubt = setting
+    if least is None:
+        return ["never", "—"]
+    return [f"{least:g} columns per row, answers under {doubt:g} likely",
+            "never" if rescue is None else f"at least {rescue:g} likely"]
+
+
+@table("lean", *LEAN_VAL4K, *(f"lean_val_{k}.json" for k in LEAN_VARIANTS))
+def lean_table(val_a: dict, val_b: dict, *reads: dict) -> str:
+    """Italic writing read again stood upright (read_number: LEAN_MIN, LEAN_RESCUE, LEAN_DOUBT) on validation,
+    one seed-0 run per setting: numbers of MNIST's validation digits each leaning 10-35 degrees further either
+    way (number_photos.py build --paper italic --source val), and, for the settings that compete, the reading
+    rules' validation sets (segment_costs.py). Points: every share read or refused; the setting in use must
+    have the most among those read on every set (a tie keeps it)."""
+    return second_reading_table("upright reading", lean_setting, shipped_lean(), lean_cells, (val_a, val_b), reads,
+                                ["read upright when the digits lean at least", "a refusal answered upright when"],
+                                "italic numbers read", "italic")
+
+
+LEAN_RUNS = ("numbers_lean.json", "numbers_lean_seed1.json", "numbers_lean_seed2.json")
+
+
+@table("lean-evaluation", "handwriting_tilt.json", "handwriting_lean.json", "numbers_tilt.json", "numbers_lean.json",
+       *(f"numbers_italic_{arm}seed{s}.json" for arm in ("before_", "") for s in range(3)),
+       "numbers_tilted_seed0.json", "numbers_tilted_seed1.json", "numbers_tilted_seed2.json",
+       "numbers_tilted_lean_seed0.json", "numbers_tilted_lean_seed1.json", "numbers_tilted_lean_seed2.json")
+def lean_evaluation_table(before: dict, after: dict, numbers_before: dict, numbers_after: dict, *reads: dict) -> str:
+    """The upright reading on every evaluation set and the test numbers, read by the same default runs without
+    it (the levelling's reads: the rule did not exist yet) and as shipped; test numbers in italic writing
+    (MNIST's test digits, number_photos.py build --paper italic --seed 14), three runs without and with it; and
+    the askew test numbers, three runs levelled, without and with it. It chose nothing (table lean did)."""
+    italic, tilted = reads[:6], reads[6:]
+    for old, new in zip(tilted[:3], tilted[3:]):
         same_model("the askew test numbers", "model", old, new)
-        if tilt_setting(old["reader_settings"])[0] is not None or \
-                tilt_setting(new["reader_settings"]) != shipped_tilt():
-            raise ReportError("tilt-evaluation: read the askew numbers without levelling, then as shipped")
-    extra = runs_rows("test numbers photographed askew (3 runs)", off, on)
-    return reader_evaluation("tilt-evaluation", before, after, numbers_before, numbers_after,
-                             arms=("without levelling", "levelled"), extra=extra)
+        if not lean_off(old["reader_settings"]) or lean_setting(new["reader_settings"]) != shipped_lean():
+            raise ReportError("lean-evaluation: read the askew numbers without the upright reading, then as shipped")
+    if not lean_off(before["reader_settings"]) or lean_setting(after["reader_settings"]) != shipped_lean():
+        raise ReportError("lean-evaluation: read the evaluation sets without the upright reading, then as shipped")
+    return second_reading_evaluation(
+        "lean-evaluation", (before, after, numbers_before, numbers_after), italic[:3], italic[3:],
+        lambda old, new: lean_off(old) and lean_setting(new) == shipped_lean(),
+        "test numbers in italic writing (3 runs)", ("without the upright reading", "read upright too"),
+        extra=runs_rows("test numbers photographed askew (3 runs)", tilted[:3], tilted[3:]))
 
 
 @table("hole-marks", "hole_marks_marks.json", "hole_marks_val4k.json")
@@ -2282,10 +2370,11 @@ def read_rate(data: dict) -> str:  # numbers read exactly, in any number_photos.
     return pct(data["read"]["rate"], 1)
 
 
-# The headline: the test numbers read by the three default runs with this release's reader (the levelling's
-# reads). The earlier runs' reads it was before (numbers.json, numbers_seed1.json, numbers_seed2.json) are kept:
-# numbers.json is still the before or after of the tables that name it.
-NUMBER_RUNS = ("numbers_tilt.json", "numbers_tilt_seed1.json", "numbers_tilt_seed2.json")
+# The headline: the test numbers read by the three default runs with this release's reader (the upright
+# reading's reads). The reads it was before (the levelling's, numbers_tilt*.json; and the earlier runs',
+# numbers.json, numbers_seed1.json, numbers_seed2.json) are kept: they are the before or after of the tables
+# that name them.
+NUMBER_RUNS = LEAN_RUNS
 
 
 @value("numbers-read-rate", *NUMBER_RUNS)
@@ -2297,14 +2386,17 @@ def numbers_read_rate(*runs: dict) -> str:
 
 
 TILTED_RUNS = {arm: tuple(f"numbers_tilted_{arm}seed{s}.json" for s in range(3)) for arm in ("before_", "")}
+ITALIC_RUNS = {arm: tuple(f"numbers_italic_{arm}seed{s}.json" for s in range(3)) for arm in ("before_", "")}
 
 
 @value("tilted-read-before", *TILTED_RUNS["before_"])
 @value("tilted-read-after", *TILTED_RUNS[""])
-def tilted_read_rate(*runs: dict) -> str:
-    """The askew test numbers read exactly by the three default runs: mean ± std, one set."""
+@value("italic-read-before", *ITALIC_RUNS["before_"])
+@value("italic-read-after", *ITALIC_RUNS[""])
+def three_runs_read_rate(*runs: dict) -> str:
+    """One set of test numbers (askew, italic) read exactly by the three default runs: mean ± std."""
     if len({json.dumps(r["set"], sort_keys=True) for r in runs}) != 1 or len({r["weights_sha256"] for r in runs}) != 3:
-        raise ReportError("numbers_tilted_*.json must read one set of askew numbers with three different runs")
+        raise ReportError("the three reads of a set of test numbers must read one set with three different runs")
     return mean_sd([r["read"]["rate"] for r in runs], 1)
 
 

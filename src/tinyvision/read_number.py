@@ -16,10 +16,14 @@ a reading without a 1 or a 7, the digits a letter's strokes pass for), or when
 the image holds more marks than a number has, or no ink at all (a blank
 page): reason "not a digit". A mark that may be two touching digits is also read whole by the pair reader
 (`pair_reader`; PAIR_BAR), which may also answer a refusal with a pair without a 1 or a 7 (PAIR_RESCUE).
+A doubted answer or a refusal is read again with the ink turned level when its line tilts (a photo taken
+askew, `image.tilt`; TILT_MIN), then stood upright when its digits lean (italic writing, `image.lean`;
+LEAN_MIN), and the likelier reading is answered.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -212,9 +216,9 @@ def read_number(model: Model, source) -> Prediction:
             return abstain(model, too_long_or_text(model, exc.found))
         raise
     if TILT_MIN is not None and doubted(answer, TILT_DOUBT):
-        answer = reread(model, ink, signs, frame, confidence, answer, levelling(ink), TILT_RESCUE)
+        answer = reread(model, ink, signs, frame, confidence, answer, levelling, TILT_RESCUE)
     if LEAN_MIN is not None and doubted(answer, LEAN_DOUBT):
-        answer = reread(model, ink, signs, frame, confidence, answer, upright(ink), LEAN_RESCUE)
+        answer = reread(model, ink, signs, frame, confidence, answer, upright, LEAN_RESCUE)
     return answer
 
 
@@ -270,14 +274,16 @@ def upright(ink: np.ndarray) -> tuple[np.ndarray, Warp] | None:
 
 
 def reread(model: Model, ink: np.ndarray, signs: Signs, frame: Frame, confidence: Scorer, answer: Prediction,
-           warped: tuple[np.ndarray, Warp] | None, rescue: float | None) -> Prediction:
-    """`answer`, or the reading of the `warped` ink (None: no second reading) when the card answers it and it
-    is likelier right as a whole; a refused `answer` only by a reading at least `rescue` likely (None: never)."""
-    if warped is None:
-        return answer
+           warp: Callable[[np.ndarray], tuple[np.ndarray, Warp] | None], rescue: float | None) -> Prediction:
+    """`answer`, or the reading of the ink as `warp` maps it (`levelling`, `upright`; None: no second reading)
+    when the card answers it and it is likelier right as a whole; a refused `answer` only by a reading at least
+    `rescue` likely (None: never)."""
     try:
+        warped = warp(ink)
+        if warped is None:
+            return answer
         again = read_ink(model, warped[0], signs, replace(frame, warp=warped[1]), confidence)
-    except ImageError:  # warped, the ink no longer reads as a number (too many marks): the first answer stands
+    except ImageError:  # its marks counted, or warped, the ink is no number (too many marks): the answer stands
         return answer
     if again.label is None:
         return answer
