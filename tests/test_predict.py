@@ -522,39 +522,59 @@ def _askew(digits: list[np.ndarray], angle: float) -> tuple[bytes, list[tuple[fl
     return encode(turned, "PNG"), centres
 
 
+def _three_digit_numbers(count: int = 30) -> tuple[list[list[np.ndarray]], list[str]]:
+    """`count` numbers of three MNIST test digits each (uint8 28x28) and the numbers they write."""
+    from tinyvision.datasets import load_dataset
+
+    data = load_dataset("mnist")
+    images, labels = data.test_images[: 3 * count, 0].numpy(), data.test_labels[: 3 * count].numpy()
+    return ([list(images[k : k + 3]) for k in range(0, 3 * count, 3)],
+            ["".join(str(int(v)) for v in labels[k : k + 3]) for k in range(0, 3 * count, 3)])
+
+
+def _with_and_without(monkeypatch, model, rule: str, photos: list, plain: list) -> tuple[list, list, list, list]:
+    """The answers to `photos` ((PNG, centres) each) and to `plain` PNGs as the reader ships, then with
+    read_number's `rule` set to None (that second reading off)."""
+    import tinyvision.read_number as read_number
+
+    def read(files: list[bytes]) -> list:
+        return [model.predict(file) for file in files]
+
+    now, now_plain = read([photo for photo, _ in photos]), read(plain)
+    monkeypatch.setattr(read_number, rule, None)
+    return now, now_plain, read([photo for photo, _ in photos]), read(plain)
+
+
+def _right(answers: list, truth: list[str]) -> float:
+    return float(np.mean([a.label == t for a, t in zip(answers, truth)]))
+
+
+def _boxes_around_digits(answers: list, truth: list[str], photos: list) -> None:
+    """Each right answer's digit boxes lie around that digit's centre in the photo as it was given."""
+    for answer, t, (_, centres) in zip(answers, truth, photos):
+        if answer.label != t:
+            continue
+        for digit, (x, y) in zip(answer.digits, centres):
+            left, top, width, height = digit["box"]
+            assert left <= x <= left + width and top <= y <= top + height, (digit, x, y)
+
+
 def test_a_number_photographed_askew_is_turned_level_and_read(brief_digit_run, monkeypatch):
     """A camera held askew turns the line of digits and every digit on it: a briefly trained model read few
     numbers turned by 25 degrees. The reader measures the line's tilt from its marks' centres and reads the
     ink turned level as a second opinion (read_number.TILT_MIN); each digit's box is still around that digit
     in the photo as it was taken, and numbers photographed level are read as they were."""
     import tinyvision
-    import tinyvision.read_number as read_number
-    from tinyvision.datasets import load_dataset
 
     model = tinyvision.load(brief_digit_run.path)
-    data = load_dataset("mnist")
-    images, labels = data.test_images[:90, 0].numpy(), data.test_labels[:90].numpy()
-    truth = ["".join(str(int(v)) for v in labels[k : k + 3]) for k in range(0, 90, 3)]
-    turned = [_askew(list(images[k : k + 3]), 25.0 if k % 2 else -25.0) for k in range(0, 90, 3)]
-    level = [_askew(list(images[k : k + 3]), 0.0)[0] for k in range(0, 30, 3)]
-
-    def read(photos: list[bytes]) -> list:
-        return [model.predict(photo) for photo in photos]
-
-    def right(answers: list) -> float:
-        return float(np.mean([a.label == t for a, t in zip(answers, truth)]))
-
-    now, now_level = read([photo for photo, _ in turned]), read(level)
-    monkeypatch.setattr(read_number, "TILT_MIN", None)
-    before, before_level = read([photo for photo, _ in turned]), read(level)
-    assert right(now) >= 0.6 and right(now) >= right(before) + 0.3, (right(now), right(before))
+    numbers, truth = _three_digit_numbers()
+    turned = [_askew(n, 25.0 if k % 2 else -25.0) for k, n in enumerate(numbers)]
+    level = [_askew(n, 0.0)[0] for n in numbers[:10]]
+    now, now_level, before, before_level = _with_and_without(monkeypatch, model, "TILT_MIN", turned, level)
+    assert _right(now, truth) >= 0.6 and _right(now, truth) >= _right(before, truth) + 0.3, (
+        _right(now, truth), _right(before, truth))
     assert [a.label for a in now_level] == [a.label for a in before_level]
-    for answer, t, (_, centres) in zip(now, truth, turned):
-        if answer.label != t:
-            continue
-        for digit, (x, y) in zip(answer.digits, centres):
-            left, top, width, height = digit["box"]
-            assert left <= x <= left + width and top <= y <= top + height, (digit, x, y)
+    _boxes_around_digits(now, truth, turned)
 
 
 def _italic(digits: list[np.ndarray], lean: float) -> tuple[bytes, list[tuple[float, float]]]:
@@ -576,35 +596,18 @@ def test_a_number_in_italic_writing_is_stood_upright_and_read(brief_digit_run, m
     moments and reads the ink sheared upright as a second opinion (read_number.LEAN_MIN); each digit's box is
     still around that digit in the photo, and numbers written upright are read no worse."""
     import tinyvision
-    import tinyvision.read_number as read_number
-    from tinyvision.datasets import load_dataset
 
     model = tinyvision.load(brief_digit_run.path)
-    data = load_dataset("mnist")
-    images, labels = data.test_images[:90, 0].numpy(), data.test_labels[:90].numpy()
-    truth = ["".join(str(int(v)) for v in labels[k : k + 3]) for k in range(0, 90, 3)]
-    leaning = [_italic(list(images[k : k + 3]), 0.7 if k % 2 else -0.6) for k in range(0, 90, 3)]
-    upright = [_italic(list(images[k : k + 3]), 0.0)[0] for k in range(0, 30, 3)]
-
-    def read(photos: list[bytes]) -> list:
-        return [model.predict(photo) for photo in photos]
-
-    def right(answers: list) -> float:
-        return float(np.mean([a.label == t for a, t in zip(answers, truth)]))
-
-    now, now_upright = read([photo for photo, _ in leaning]), read(upright)
-    monkeypatch.setattr(read_number, "LEAN_MIN", None)
-    before, before_upright = read([photo for photo, _ in leaning]), read(upright)
-    assert right(now) >= 0.6 and right(now) >= right(before) + 0.15, (right(now), right(before))
+    numbers, truth = _three_digit_numbers()
+    leaning = [_italic(n, 0.7 if k % 2 else -0.6) for k, n in enumerate(numbers)]
+    upright = [_italic(n, 0.0)[0] for n in numbers[:10]]
+    now, now_upright, before, before_upright = _with_and_without(monkeypatch, model, "LEAN_MIN", leaning, upright)
+    assert _right(now, truth) >= 0.6 and _right(now, truth) >= _right(before, truth) + 0.15, (
+        _right(now, truth), _right(before, truth))
     # Upright numbers lean as MNIST's writers' do, give or take: one whose digits happen to lean far is read
     # again too, and answered so only when likelier.
-    assert right(now_upright) >= right(before_upright), ([a.label for a in now_upright], truth[:10])
-    for answer, t, (_, centres) in zip(now, truth, leaning):
-        if answer.label != t:
-            continue
-        for digit, (x, y) in zip(answer.digits, centres):
-            left, top, width, height = digit["box"]
-            assert left <= x <= left + width and top <= y <= top + height, (digit, x, y)
+    assert _right(now_upright, truth) >= _right(before_upright, truth), [a.label for a in now_upright]
+    _boxes_around_digits(now, truth, leaning)
 
 
 def test_a_word_is_not_a_number_and_touching_digits_still_are(brief_digit_run, tmp_path, monkeypatch):
