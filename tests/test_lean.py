@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tinyvision.image.lean import MNIST_LEAN, ink_lean, stand_upright
+from tinyvision.image.lean import MAX_SHEAR, MNIST_LEAN, ink_lean, stand_upright
 
 
 def leaning_bars(lean: float, count: int = 3, side: int = 200) -> tuple[np.ndarray, list[tuple[float, float]]]:
@@ -51,3 +51,28 @@ def test_stood_upright_the_digits_lean_as_mnists_and_their_boxes_map_back():
         top, left, bottom, right = shear.box_back((int(rows[0]), int(run[0]), int(rows[-1]) + 1, int(run[-1]) + 1))
         assert left <= x <= right and top <= y <= bottom, (top, left, bottom, right, x, y)
         assert right - left < 70  # around that bar alone, not its neighbours (80 apart)
+
+
+def test_ink_lying_nearly_level_is_never_sheared_and_its_upload_stays_cheap(brief_digit_run, monkeypatch):
+    # A stroke lying nearly level "leans" by hundreds of columns per row: sheared upright, one upload of a line
+    # made a map 170,000 px wide (1.8 GB, 5 s). It is no leaning digit, and the reader does not shear it.
+    from PIL import Image, ImageDraw
+
+    import tinyvision
+    from tinyvision.image.warp import Warp
+
+    ink = np.zeros((200, 500), np.float32)
+    for x in range(10, 490):
+        y = round(100 + 3 * (x - 10) / 480)
+        ink[y - 1 : y + 2, x] = 1.0
+    assert abs(ink_lean(ink) - MNIST_LEAN) > MAX_SHEAR and stand_upright(ink, ink_lean(ink)) is None
+
+    warped = []
+    apply = Warp.apply
+    monkeypatch.setattr(Warp, "apply", lambda self, ink: (warped.append((self.shape, self.warped_shape)), apply(self, ink))[1])
+    line = Image.new("L", (1000, 1000), 255)
+    ImageDraw.Draw(line).line([(50, 500), (950, 506)], fill=0, width=3)
+    model = tinyvision.load(brief_digit_run.path)
+    model.predict(line)  # (a briefly trained model may read it as a digit: what is checked is the cost)
+    # Any second reading's map is at most MAX_SHEAR x its height wider than the ink map read first.
+    assert all(columns <= w + MAX_SHEAR * h + 1 for (h, w), (_, columns) in warped), warped

@@ -266,7 +266,8 @@ def levelling(ink: np.ndarray) -> tuple[np.ndarray, Warp] | None:
 
 def upright(ink: np.ndarray) -> tuple[np.ndarray, Warp] | None:
     """The ink sheared so that its digits lean as MNIST's do (`image.lean`) when they lean at least LEAN_MIN
-    columns per row away from that; else None."""
+    columns per row away from that (and at most `image.lean.MAX_SHEAR`: ink lying nearly level is no leaning
+    digit); else None."""
     lean = ink_lean(ink)
     if lean is None or abs(lean - MNIST_LEAN) < LEAN_MIN:
         return None

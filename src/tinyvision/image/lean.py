@@ -21,6 +21,10 @@ from tinyvision.image.warp import Warp
 # measures one mark (std 0.28 over the digits; per digit, from -0.24 for 1s to -0.01 for 9s). Stood
 # upright, a number leans as MNIST's writers wrote, not at 0: that is what the model knows.
 MNIST_LEAN = -0.12
+# The most a map is sheared by (columns per row, 56 degrees). Writing leans less: the italic sets lean at most
+# about 1. A stroke lying nearly level "leans" by hundreds (its rows barely vary): one upload of a line, its
+# 512 px ink map sheared by that, was 68,000 px wide (1.8 GB and 5 s). Such ink is no leaning digit.
+MAX_SHEAR = 1.5
 
 
 def ink_lean(ink: np.ndarray) -> float | None:
@@ -45,11 +49,14 @@ def ink_lean(ink: np.ndarray) -> float | None:
     return covariance / variance if variance > 0 else None
 
 
-def stand_upright(ink: np.ndarray, lean: float) -> tuple[np.ndarray, Warp]:
+def stand_upright(ink: np.ndarray, lean: float) -> tuple[np.ndarray, Warp] | None:
     """An ink map whose digits lean by `lean` (`ink_lean`), sheared about its middle row so that they lean as
-    MNIST's do (MNIST_LEAN), into a map wide enough to hold all of it; and the shear, which maps boxes back."""
+    MNIST's do (MNIST_LEAN), into a map wide enough to hold all of it; and the shear, which maps boxes back.
+    None when that takes a shear of more than MAX_SHEAR columns per row."""
     h, w = ink.shape
     k = MNIST_LEAN - lean  # a point (x, y) moves to (x + k (y - h/2) + pad, y)
+    if abs(k) > MAX_SHEAR:
+        return None
     pad = abs(k) * h / 2
     shear = Warp((1.0, -k, k * h / 2 - pad, 0.0, 1.0, 0.0), (h, w), (h, int(np.ceil(w + abs(k) * h))))
     return shear.apply(ink), shear
