@@ -69,7 +69,12 @@ def test_ink_lying_nearly_level_is_never_sheared_and_its_upload_stays_cheap(brie
 
     warped = []
     apply = Warp.apply
-    monkeypatch.setattr(Warp, "apply", lambda self, ink: (warped.append((self.shape, self.warped_shape)), apply(self, ink))[1])
+
+    def recorded(self: Warp, ink: np.ndarray) -> np.ndarray:
+        warped.append((self.shape, self.warped_shape))
+        return apply(self, ink)
+
+    monkeypatch.setattr(Warp, "apply", recorded)
     line = Image.new("L", (1000, 1000), 255)
     ImageDraw.Draw(line).line([(50, 500), (950, 506)], fill=0, width=3)
     model = tinyvision.load(brief_digit_run.path)
