@@ -1085,23 +1085,26 @@ def tilt_evaluation_table(before: dict, after: dict, numbers_before: dict, numbe
     (TILT_MIN=None) and as shipped; and test numbers photographed askew (MNIST's test digits, number_photos.py
     build --paper tilted --seed 12), three runs without and with it. It chose nothing (table tilt did)."""
     return second_reading_evaluation(
-        "tilt-evaluation", (before, after, numbers_before, numbers_after), tilted[:3], tilted[3:],
+        "tilt-evaluation", (before, after, numbers_before, numbers_after),
+        [("test numbers photographed askew (3 runs)", tilted[:3], tilted[3:])],
         lambda old, new: tilt_setting(old)[0] is None and tilt_setting(new) == shipped_tilt(),
-        "test numbers photographed askew (3 runs)", ("without levelling", "levelled"))
+        ("without levelling", "levelled"))
 
 
-def second_reading_evaluation(what: str, arms_files: tuple[dict, dict, dict, dict], off: tuple[dict, ...],
-                              on: tuple[dict, ...], off_then_shipped: Callable[[dict, dict], bool], title: str,
-                              arms: tuple[str, str], extra: list[list[str]] = ()) -> str:
+def second_reading_evaluation(what: str, arms_files: tuple[dict, dict, dict, dict],
+                              groups: list[tuple[str, tuple[dict, ...], tuple[dict, ...]]],
+                              off_then_shipped: Callable[[dict, dict], bool], arms: tuple[str, str]) -> str:
     """A second reading on every evaluation set and the test numbers (`arms_files`: handwriting.py and
-    number_photos.py reads without it, then with it, by the same default runs), and on the test numbers it is
-    for, three runs without it (`off`) and with it as shipped (`on`; `off_then_shipped(old, new)` checks their
-    reader settings), under `title`; then `extra` rows."""
-    for old, new in zip(off, on):
-        same_model(f"the {what} test numbers", "model", old, new)
-        if not off_then_shipped(old["reader_settings"], new["reader_settings"]):
-            raise ReportError(f"{what}: read the test numbers without the second reading, then as shipped")
-    rows = runs_rows(title, off, on) + list(extra)
+    number_photos.py reads without it, then with it, by the same default runs), and on sets of test numbers
+    (`groups`: (title, reads without it, reads with it as shipped), three runs each; `off_then_shipped(old,
+    new)` checks each pair's reader settings)."""
+    rows = []
+    for title, off, on in groups:
+        for old, new in zip(off, on):
+            same_model(f"the {what} test numbers", "model", old, new)
+            if not off_then_shipped(old["reader_settings"], new["reader_settings"]):
+                raise ReportError(f"{what}: read {title} without the second reading, then as shipped")
+        rows += runs_rows(title, off, on)
     return reader_evaluation(what, *arms_files, arms=arms, extra=rows)
 
 
@@ -1160,18 +1163,16 @@ def lean_evaluation_table(before: dict, after: dict, numbers_before: dict, numbe
     it (the levelling's reads: the rule did not exist yet) and as shipped; test numbers in italic writing
     (MNIST's test digits, number_photos.py build --paper italic --seed 14), three runs without and with it; and
     the askew test numbers, three runs levelled, without and with it. It chose nothing (table lean did)."""
-    italic, tilted = reads[:6], reads[6:]
-    for old, new in zip(tilted[:3], tilted[3:]):
-        same_model("the askew test numbers", "model", old, new)
-        if not lean_off(old["reader_settings"]) or lean_setting(new["reader_settings"]) != shipped_lean():
-            raise ReportError("lean-evaluation: read the askew numbers without the upright reading, then as shipped")
-    if not lean_off(before["reader_settings"]) or lean_setting(after["reader_settings"]) != shipped_lean():
+    def off_then_shipped(old: dict, new: dict) -> bool:
+        return lean_off(old) and lean_setting(new) == shipped_lean()
+
+    if not off_then_shipped(before["reader_settings"], after["reader_settings"]):
         raise ReportError("lean-evaluation: read the evaluation sets without the upright reading, then as shipped")
     return second_reading_evaluation(
-        "lean-evaluation", (before, after, numbers_before, numbers_after), italic[:3], italic[3:],
-        lambda old, new: lean_off(old) and lean_setting(new) == shipped_lean(),
-        "test numbers in italic writing (3 runs)", ("without the upright reading", "read upright too"),
-        extra=runs_rows("test numbers photographed askew (3 runs)", tilted[:3], tilted[3:]))
+        "lean-evaluation", (before, after, numbers_before, numbers_after),
+        [("test numbers in italic writing (3 runs)", reads[0:3], reads[3:6]),
+         ("test numbers photographed askew (3 runs)", reads[6:9], reads[9:12])],
+        off_then_shipped, ("without the upright reading", "read upright too"))
 
 
 @table("hole-marks", "hole_marks_marks.json", "hole_marks_val4k.json")
@@ -2382,24 +2383,18 @@ def read_rate(data: dict) -> str:  # numbers read exactly, in any number_photos.
 NUMBER_RUNS = LEAN_RUNS
 
 
-@value("numbers-read-rate", *NUMBER_RUNS)
-def numbers_read_rate(*runs: dict) -> str:
-    """The test numbers read exactly by the three default runs (seeds 0-2): mean ± std, one set."""
-    if len({json.dumps(r["set"], sort_keys=True) for r in runs}) != 1 or len({r["weights_sha256"] for r in runs}) != 3:
-        raise ReportError("numbers*.json must read one set of test numbers with three different runs")
-    return mean_sd([r["read"]["rate"] for r in runs], 1)
-
-
 TILTED_RUNS = {arm: tuple(f"numbers_tilted_{arm}seed{s}.json" for s in range(3)) for arm in ("before_", "")}
 ITALIC_RUNS = {arm: tuple(f"numbers_italic_{arm}seed{s}.json" for s in range(3)) for arm in ("before_", "")}
 
 
+@value("numbers-read-rate", *NUMBER_RUNS)
 @value("tilted-read-before", *TILTED_RUNS["before_"])
 @value("tilted-read-after", *TILTED_RUNS[""])
 @value("italic-read-before", *ITALIC_RUNS["before_"])
 @value("italic-read-after", *ITALIC_RUNS[""])
 def three_runs_read_rate(*runs: dict) -> str:
-    """One set of test numbers (askew, italic) read exactly by the three default runs: mean ± std."""
+    """One set of test numbers (clean paper, askew, italic) read exactly by the three default runs (seeds 0-2):
+    mean ± std."""
     if len({json.dumps(r["set"], sort_keys=True) for r in runs}) != 1 or len({r["weights_sha256"] for r in runs}) != 3:
         raise ReportError("the three reads of a set of test numbers must read one set with three different runs")
     return mean_sd([r["read"]["rate"] for r in runs], 1)
