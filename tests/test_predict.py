@@ -3,6 +3,7 @@
 import io
 import json
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -532,17 +533,25 @@ def _three_digit_numbers(count: int = 30) -> tuple[list[list[np.ndarray]], list[
             ["".join(str(int(v)) for v in labels[k : k + 3]) for k in range(0, 3 * count, 3)])
 
 
-def _with_and_without(monkeypatch, model, rule: str, photos: list, plain: list) -> tuple[list, list, list, list]:
-    """The answers to `photos` ((PNG, centres) each) and to `plain` PNGs as the reader ships, then with
-    read_number's `rule` set to None (that second reading off)."""
+def _with_and_without(monkeypatch, run, rule: str, photo: Callable, amounts: tuple[float, float]) -> tuple:
+    """30 three-digit numbers of MNIST test digits, each drawn by `photo(digits, amount)` ((PNG, each digit's
+    centre)) with the `amounts` in turn, and the first 10 again with amount 0: the truth, those photos, and the
+    answers to both (the warped, then the plain) as the reader ships, then with read_number's `rule` set to
+    None (that second reading off)."""
+    import tinyvision
     import tinyvision.read_number as read_number
+
+    model = tinyvision.load(run.path)
+    numbers, truth = _three_digit_numbers()
+    photos = [photo(n, amounts[k % 2]) for k, n in enumerate(numbers)]
+    plain = [photo(n, 0.0)[0] for n in numbers[:10]]
 
     def read(files: list[bytes]) -> list:
         return [model.predict(file) for file in files]
 
-    now, now_plain = read([photo for photo, _ in photos]), read(plain)
+    now, now_plain = read([p for p, _ in photos]), read(plain)
     monkeypatch.setattr(read_number, rule, None)
-    return now, now_plain, read([photo for photo, _ in photos]), read(plain)
+    return truth, photos, now, now_plain, read([p for p, _ in photos]), read(plain)
 
 
 def _right(answers: list, truth: list[str]) -> float:
@@ -564,13 +573,8 @@ def test_a_number_photographed_askew_is_turned_level_and_read(brief_digit_run, m
     numbers turned by 25 degrees. The reader measures the line's tilt from its marks' centres and reads the
     ink turned level as a second opinion (read_number.TILT_MIN); each digit's box is still around that digit
     in the photo as it was taken, and numbers photographed level are read as they were."""
-    import tinyvision
-
-    model = tinyvision.load(brief_digit_run.path)
-    numbers, truth = _three_digit_numbers()
-    turned = [_askew(n, 25.0 if k % 2 else -25.0) for k, n in enumerate(numbers)]
-    level = [_askew(n, 0.0)[0] for n in numbers[:10]]
-    now, now_level, before, before_level = _with_and_without(monkeypatch, model, "TILT_MIN", turned, level)
+    truth, turned, now, now_level, before, before_level = _with_and_without(
+        monkeypatch, brief_digit_run, "TILT_MIN", _askew, (-25.0, 25.0))
     assert _right(now, truth) >= 0.6 and _right(now, truth) >= _right(before, truth) + 0.3, (
         _right(now, truth), _right(before, truth))
     assert [a.label for a in now_level] == [a.label for a in before_level]
@@ -595,13 +599,8 @@ def test_a_number_in_italic_writing_is_stood_upright_and_read(brief_digit_run, m
     digits lean 30-35 degrees (two such models; 87% with this). The reader measures the lean from the ink's
     moments and reads the ink sheared upright as a second opinion (read_number.LEAN_MIN); each digit's box is
     still around that digit in the photo, and numbers written upright are read no worse."""
-    import tinyvision
-
-    model = tinyvision.load(brief_digit_run.path)
-    numbers, truth = _three_digit_numbers()
-    leaning = [_italic(n, 0.7 if k % 2 else -0.6) for k, n in enumerate(numbers)]
-    upright = [_italic(n, 0.0)[0] for n in numbers[:10]]
-    now, now_upright, before, before_upright = _with_and_without(monkeypatch, model, "LEAN_MIN", leaning, upright)
+    truth, leaning, now, now_upright, before, before_upright = _with_and_without(
+        monkeypatch, brief_digit_run, "LEAN_MIN", _italic, (-0.6, 0.7))
     assert _right(now, truth) >= 0.6 and _right(now, truth) >= _right(before, truth) + 0.15, (
         _right(now, truth), _right(before, truth))
     # Upright numbers lean as MNIST's writers' do, give or take: one whose digits happen to lean far is read

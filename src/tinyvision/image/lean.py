@@ -35,11 +35,11 @@ def ink_lean(ink: np.ndarray) -> float | None:
         return None
     group, _, _ = group_pieces(labels, count)
     # Each component's weighted sums, then each mark's: its pieces' moments about the mark's own centre.
-    rows, columns = np.indices(ink.shape, dtype=np.float64)
+    rows, columns = (v.ravel() for v in np.indices(ink.shape, dtype=np.float64))
     weight = np.where(labels >= 0, ink, 0.0).astype(np.float64).ravel()
     index = labels.ravel() + 1  # background (-1) counted apart, in bin 0
-    sums = [np.bincount(index, weight * v.ravel(), count + 1)[1:]
-            for v in (np.ones_like(rows), columns, rows, columns * rows, rows * rows)]
+    sums = [np.bincount(index, w, count + 1)[1:]
+            for w in (weight, weight * columns, weight * rows, weight * columns * rows, weight * rows * rows)]
     mark = np.where(group >= 0, group, count)  # specks (-1) in a group of their own, left out below
     m, x, y, xy, yy = (np.bincount(mark, s, count + 1)[:count] for s in sums)
     kept = m > 0
