@@ -35,7 +35,7 @@ from tinyvision.image.decode import ImageError, decode_sized
 from tinyvision.image.digits import WORK_SIDE, ink_extent, ink_map, prepare_whole
 from tinyvision.image.lean import MNIST_LEAN, ink_lean, stand_upright
 from tinyvision.image.marks import holds_marks
-from tinyvision.image.segment import original_box, segment, slant_shears
+from tinyvision.image.segment import count_marks, original_box, segment, slant_shears
 from tinyvision.image.signs import Signs, find_signs
 from tinyvision.image.tilt import MAX_SPREAD, level, line_tilt
 from tinyvision.image.warp import Warp
@@ -159,6 +159,9 @@ TILT_RESCUE: float | None = 0.95
 LEAN_MIN: float | None = 0.25
 LEAN_DOUBT = 0.999
 LEAN_RESCUE: float | None = 0.95
+# A refusal of ink that is one mark (`segment.count_marks`) is rescued upright only at LEAN_RESCUE_LONE (None:
+# never): a letter is one mark, and sheared, a refused letter was cut into digits or passed for one.
+LEAN_RESCUE_LONE: float | None = 0.95
 # How often a number answered with two or more digits is read exactly, against the product of its digits'
 # probabilities (the chance that every digit read is right): (product, exact rate) knots, interpolated. The
 # product leaves out how the number was cut (a digit dropped as noise or swallowed by its neighbour adds no
@@ -218,7 +221,8 @@ def read_number(model: Model, source) -> Prediction:
     if TILT_MIN is not None and doubted(answer, TILT_DOUBT):
         answer = reread(model, ink, signs, frame, confidence, answer, levelling, TILT_RESCUE)
     if LEAN_MIN is not None and doubted(answer, LEAN_DOUBT):
-        answer = reread(model, ink, signs, frame, confidence, answer, upright, LEAN_RESCUE)
+        rescue = LEAN_RESCUE if answer.label is not None or count_marks(ink) > 1 else LEAN_RESCUE_LONE
+        answer = reread(model, ink, signs, frame, confidence, answer, upright, rescue)
     return answer
 
 

@@ -188,6 +188,16 @@ def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
     return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
+def count_marks(ink: np.ndarray) -> int:
+    """How many marks an ink map holds, its pieces grouped as `group_pieces` groups them (a 5 and its hat are
+    one mark; specks are none). A letter is one mark."""
+    labels, count = label_components(ink > INK_LEVEL)
+    if count < 1:
+        return 0
+    group, _, _ = group_pieces(labels, count)
+    return int(np.unique(group[group >= 0]).size)
+
+
 def group_pieces(labels: np.ndarray, count: int) -> tuple[np.ndarray, float, np.ndarray]:
     """Each component's group (-1: a speck, dropped), the digit height, and each component's box.
 
