@@ -1151,6 +1151,59 @@ def lean_table(val_a: dict, val_b: dict, *reads: dict) -> str:
                                 "italic numbers read", "italic")
 
 
+# A refusal of one mark (a letter is one) answered upright at its own bar (read_number.LEAN_RESCUE_LONE): the
+# settings read, each naming all four rules (lean_lone_val_{name}.json: italic numbers; lean_lone1_val_{name}:
+# italic single digits), and the reading rules' validation sets read for each (segment_costs.py).
+LEAN_LONE_VARIANTS = ("lone095", "lone099", "lone0999", "lone-none")
+LEAN_LONE_VAL4K = ("lean_lone_val4k.json", "lean_lone_val4k_b.json")
+
+
+def lean_lone_setting(settings: dict) -> tuple:
+    return named_setting("one-mark rescue", (*LEAN_RULES, "LEAN_RESCUE_LONE"), settings)
+
+
+@table("lean-lone", *LEAN_LONE_VAL4K, *(f"lean_lone{kind}_val_{k}.json" for k in LEAN_LONE_VARIANTS
+                                       for kind in ("", "1")))
+def lean_lone_table(val_a: dict, val_b: dict, *reads: dict) -> str:
+    """The bar at which the upright reading answers a refusal of one mark (read_number.LEAN_RESCUE_LONE), the
+    other upright rules as shipped, on validation, one seed-0 run per setting: italic numbers and italic
+    single digits of MNIST's validation digits (number_photos.py build --paper italic --source val, --lengths
+    1 for the digits), and the reading rules' validation sets (segment_costs.py, 3,000 letters). Points: every
+    share read or refused; the setting in use must have the most (a tie keeps it)."""
+    import tinyvision.read_number as read_number
+
+    shipped = lean_lone_setting(vars(read_number))
+    same_model("the one-mark rescue reads", "model", *reads)
+    same_model("the one-mark rescue validation reads", "run", val_a, val_b)
+    val4k = {lean_lone_setting(v["settings"]): v for f in (val_a, val_b) for v in f["variants"]}
+    rows, ranked = [], []
+    for numbers, singles in zip(reads[0::2], reads[1::2]):
+        setting = lean_lone_setting(numbers["reader_settings"])
+        if lean_lone_setting(singles["reader_settings"]) != setting or setting not in val4k:
+            raise ReportError(f"lean-lone: {setting} was not read on every set")
+        if setting[:3] != shipped[:3]:
+            raise ReportError(f"lean-lone: {setting} reads with other upright rules than the reader ships")
+        v = val4k[setting]
+        total = 100 * (numbers["read"]["rate"] + singles["read"]["rate"]) + refusal_points(v)
+        ranked.append((round(total, 6), setting == shipped))
+        bar = setting[3]
+        name = ("never" if bar is None else f"at least {bar:g} likely"
+                + (" (as several marks' refusals)" if bar == setting[1] else ""))
+        rows.append([f"**{name}**" if setting == shipped else name, pct(numbers["read"]["rate"], 1),
+                     pct(numbers["abstained"] / numbers["images"], 1), pct(singles["read"]["rate"], 1),
+                     pct(singles["abstained"] / singles["images"], 1), pct(v["numbers_read_exactly"]),
+                     pct(v["singles_right"]), pct(v["letters_refused"]), pct(v["negatives_refused"]),
+                     pct(v["words_refused"]), f"{total:.2f}"])
+    in_use_ranks_first(ranked, "lean-lone: the one-mark rescue bar")
+    return markdown(["a refusal of one mark answered upright when",
+                     f"italic numbers read ({count(reads[0]['images'])})", "… no answer",
+                     f"italic single digits read ({count(reads[1]['images'])})", "… no answer",
+                     f"validation numbers read ({count(val_a['variants'][0]['numbers_images'])})",
+                     f"single digits right ({count(val_a['singles'])})", f"letters refused ({count(val_a['letters'])})",
+                     f"other non-digits refused ({count(val_a['negatives'])})",
+                     f"words refused ({count(val_a['words'])})", "points"], "l" + "r" * 10, rows)
+
+
 LEAN_RUNS = ("numbers_lean.json", "numbers_lean_seed1.json", "numbers_lean_seed2.json")
 
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 
 from tinyvision.image.lean import MAX_SHEAR, MNIST_LEAN, ink_lean, stand_upright
 
@@ -81,3 +82,39 @@ def test_ink_lying_nearly_level_is_never_sheared_and_its_upload_stays_cheap(brie
     model.predict(line)  # (a briefly trained model may read it as a digit: what is checked is the cost)
     # Any second reading's map is at most MAX_SHEAR x its height wider than the ink map read first.
     assert all(columns <= w + MAX_SHEAR * h + 1 for (h, w), (_, columns) in warped), warped
+
+
+def test_a_refusal_of_one_mark_is_rescued_upright_only_at_its_own_bar(brief_digit_run, monkeypatch):
+    # A letter is one mark: sheared upright, refused m's and w's were cut into digits ("11", "26") or passed for
+    # one, 0.95-0.99 likely. A refusal of one mark is answered upright at LEAN_RESCUE_LONE; a refusal of several
+    # (an italic number, its digits apart) at LEAN_RESCUE. Validation chose the same bar for both (table
+    # lean-lone); here each bar is set apart. The readings are stand-ins: the first refuses, the upright one
+    # answers at a chosen likelihood.
+    from PIL import Image
+
+    import tinyvision
+    import tinyvision.read_number as rn
+    from tinyvision.classifier import Prediction
+
+    model = tinyvision.load(brief_digit_run.path)
+    upright_at = []
+
+    def reading(model, ink, signs, frame, confidence) -> Prediction:
+        pixels = torch.zeros(model.input_shape, dtype=torch.uint8)
+        if frame.warp is None:  # the first reading, as the ink was found
+            return Prediction(None, {}, pixels, reason="not a digit")
+        return Prediction("1", {}, pixels, digits=({"class": "1", "probability": upright_at[-1], "box": [0, 0, 1, 1]},))
+
+    monkeypatch.setattr(rn, "read_ink", reading)
+
+    def answer(marks: int, likely: float) -> str | None:
+        ink, _ = leaning_bars(0.6, count=marks)
+        upright_at.append(likely)
+        return model.predict(Image.fromarray(np.uint8(255 - 255 * ink))).label
+
+    monkeypatch.setattr(rn, "LEAN_RESCUE", 0.95)
+    monkeypatch.setattr(rn, "LEAN_RESCUE_LONE", 0.99)
+    assert answer(2, 0.95) == "1" and answer(2, 0.94) is None
+    assert answer(1, 0.98) is None and answer(1, 0.99) == "1"
+    monkeypatch.setattr(rn, "LEAN_RESCUE_LONE", None)
+    assert answer(1, 1.0) is None and answer(2, 0.96) == "1"

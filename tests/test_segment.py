@@ -493,3 +493,26 @@ def test_a_lone_mark_is_read_as_k_digits_only_when_k_halves_of_the_bar_wide(monk
     assert len(segment(ink, score=narrow_is_sure)) <= 2
     monkeypatch.setattr(seg, "LONE_DIGIT_CAP", False)
     assert len(segment(ink, score=narrow_is_sure)) == 3
+
+
+def test_marks_are_counted_as_the_segmenter_groups_their_pieces():
+    """count_marks (read_number holds a refusal of one mark, as a letter is, to its own rescue bar): the halves
+    of an 8 drawn open are one mark, an i and its dot one, a 1 beside an 8 two; a speck is none."""
+    from tinyvision.image.segment import count_marks
+
+    def eight(d, dx=0):  # drawn open: two rings, one over the other, not touching
+        d.ellipse([(60 + dx, 20), (110 + dx, 62)], outline=255, width=8)
+        d.ellipse([(55 + dx, 70), (115 + dx, 125)], outline=255, width=8)
+
+    def one(d, x):
+        d.line([(x, 20), (x, 125)], fill=255, width=8)
+
+    def i(d):
+        d.line([(40, 60), (40, 125)], fill=255, width=8)
+        d.ellipse([(35, 35), (45, 45)], fill=255)
+
+    assert count_marks(strokes((150, 170), eight)) == 1
+    assert count_marks(strokes((150, 170), i)) == 1
+    assert count_marks(strokes((150, 300), lambda d: (one(d, 40), eight(d, 120)))) == 2
+    assert count_marks(strokes((150, 300), lambda d: (one(d, 40), one(d, 120), d.point([(250, 140)], fill=255)))) == 2
+    assert count_marks(np.zeros((50, 50), np.float32)) == 0

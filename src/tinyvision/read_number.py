@@ -159,8 +159,10 @@ TILT_RESCUE: float | None = 0.95
 LEAN_MIN: float | None = 0.25
 LEAN_DOUBT = 0.999
 LEAN_RESCUE: float | None = 0.95
-# A refusal of ink that is one mark (`segment.count_marks`) is rescued upright only at LEAN_RESCUE_LONE (None:
-# never): a letter is one mark, and sheared, a refused letter was cut into digits or passed for one.
+# A refusal of ink that is one mark (`segment.count_marks`) is rescued upright at LEAN_RESCUE_LONE (None: never):
+# a letter is one mark, and sheared, refused letters were cut into digits or passed for one. Chosen on validation
+# (results/lean_lone_*.json, table lean-lone): a higher bar refused up to 0.4 points more letters, but read fewer
+# italic numbers of touching digits and single italic digits; as several marks' bar, it had the most points.
 LEAN_RESCUE_LONE: float | None = 0.95
 # How often a number answered with two or more digits is read exactly, against the product of its digits'
 # probabilities (the chance that every digit read is right): (product, exact rate) knots, interpolated. The
@@ -219,10 +221,9 @@ def read_number(model: Model, source) -> Prediction:
             return abstain(model, too_long_or_text(model, exc.found))
         raise
     if TILT_MIN is not None and doubted(answer, TILT_DOUBT):
-        answer = reread(model, ink, signs, frame, confidence, answer, levelling, TILT_RESCUE)
+        answer = reread(model, ink, signs, frame, confidence, answer, levelling, lambda: TILT_RESCUE)
     if LEAN_MIN is not None and doubted(answer, LEAN_DOUBT):
-        rescue = LEAN_RESCUE if answer.label is not None or count_marks(ink) > 1 else LEAN_RESCUE_LONE
-        answer = reread(model, ink, signs, frame, confidence, answer, upright, rescue)
+        answer = reread(model, ink, signs, frame, confidence, answer, upright, lambda: lean_rescue(ink))
     return answer
 
 
@@ -278,11 +279,18 @@ def upright(ink: np.ndarray) -> tuple[np.ndarray, Warp] | None:
     return stand_upright(ink, lean)
 
 
+def lean_rescue(ink: np.ndarray) -> float | None:
+    """The bar at which an upright reading answers a refusal: LEAN_RESCUE_LONE for ink of one mark (as a
+    letter is), else LEAN_RESCUE."""
+    return LEAN_RESCUE if count_marks(ink) > 1 else LEAN_RESCUE_LONE
+
+
 def reread(model: Model, ink: np.ndarray, signs: Signs, frame: Frame, confidence: Scorer, answer: Prediction,
-           warp: Callable[[np.ndarray], tuple[np.ndarray, Warp] | None], rescue: float | None) -> Prediction:
+           warp: Callable[[np.ndarray], tuple[np.ndarray, Warp] | None],
+           rescue: Callable[[], float | None]) -> Prediction:
     """`answer`, or the reading of the ink as `warp` maps it (`levelling`, `upright`; None: no second reading)
     when the card answers it and it is likelier right as a whole; a refused `answer` only by a reading at least
-    `rescue` likely (None: never)."""
+    `rescue()` likely (None: never; asked only then, as it may cost a look at the ink)."""
     try:
         warped = warp(ink)
         if warped is None:
@@ -293,7 +301,8 @@ def reread(model: Model, ink: np.ndarray, signs: Signs, frame: Frame, confidence
     if again.label is None:
         return answer
     if answer.label is None:
-        return again if rescue is not None and likely(again.digits) >= rescue else answer
+        bar = rescue()
+        return again if bar is not None and likely(again.digits) >= bar else answer
     return again if likely(again.digits) > likely(answer.digits) else answer
 
 

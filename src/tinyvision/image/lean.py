@@ -4,8 +4,8 @@ A writer who leans each digit 25 degrees to the right (or back to the left) writ
 on MNIST's writers reads as a 7 or not at all, though the line of digits is level (a turned photo, where
 the line tilts, is `image.tilt`'s). How far the digits lean is measured from their ink, as MNIST's deskewing
 classifiers measured it: the ink's second moments, x against y, within each mark, pooled over the marks
-(`group_pieces`: a 5 and its hat are one mark). The reader (`read_number`) reads the ink stood upright as a
-second opinion.
+(`group_pieces`: the halves of an 8 drawn open are one mark). The reader (`read_number`) reads the ink stood
+upright as a second opinion.
 """
 
 from __future__ import annotations

@@ -189,8 +189,8 @@ def weighted_median(values: np.ndarray, weights: np.ndarray) -> float:
 
 
 def count_marks(ink: np.ndarray) -> int:
-    """How many marks an ink map holds, its pieces grouped as `group_pieces` groups them (a 5 and its hat are
-    one mark; specks are none). A letter is one mark."""
+    """How many marks an ink map holds, its pieces grouped as `group_pieces` groups them: the halves of an 8
+    drawn open are one mark, and an i with its dot (crumbs go with the nearest piece); specks are none."""
     labels, count = label_components(ink > INK_LEVEL)
     if count < 1:
         return 0

@@ -43,7 +43,7 @@ def line_tilt(ink: np.ndarray) -> Tilt | None:
     keys = np.unique(group[group >= 0])
     if keys.size < 2:
         return None
-    # Each mark's centre: the middle of the box around its pieces (a 5 and its hat are one mark).
+    # Each mark's centre: the middle of the box around its pieces (the halves of an 8 drawn open are one mark).
     centres = []
     for g in keys:
         b = box[group == g]
