@@ -2510,28 +2510,36 @@ def merged_bin(bins: list[dict], low: float, high: float) -> str:
     return f"{pct(stated, 1)} / {pct(exact, 1)} ({count(n)})"
 
 
-@table("number-confidence", "number_confidence.json", "number_confidence_test.json")
-def number_confidence_table(fit: dict, check: dict) -> str:
+@table("number-confidence", "number_confidence.json", "number_confidence_test.json",
+       "number_confidence_test_stale.json")
+def number_confidence_table(fit: dict, check: dict, stale: dict) -> str:
     """A number's stated probability against how often such numbers are read exactly, before (the product of
     its digits' probabilities) and after the knots fitted on validation numbers of MNIST's writers and of other
     writers, each set weighing the same (read_number.NUMBER_CONFIDENCE), which must be the fitted ones; test sets
-    read once with the knots fixed."""
+    read once with the knots fixed, and once with the knots fitted for an earlier reader (`stale`: this reader
+    otherwise, before the knots were fitted again for it)."""
     from tinyvision.read_number import NUMBER_CONFIDENCE
 
     if NUMBER_CONFIDENCE != fit["knots"] or check["knots_in_use"] != fit["knots"]:
         raise ReportError("read_number.NUMBER_CONFIDENCE is not the fit in number_confidence.json; rerun both")
-    same_model("the number-confidence files", "run", fit, check)
+    if stale["knots_in_use"] == fit["knots"] or set(stale["sets"]) != set(check["sets"]):
+        raise ReportError("number_confidence_test_stale.json: the test sets, read with the earlier knots")
+    same_model("the number-confidence files", "run", fit, check, stale)
     names = {"/tmp/numbers-val4k": "validation: MNIST validation digits (fitted here)",
              "/tmp/numbers-writers-val": "validation: other writers' digits (fitted here)",
              "/tmp/numbers": "test: MNIST test digits", "/tmp/numbers-writers": "test: other writers' digits"}
-    sets = [(names.get(k, k), m, "product", "with_knots") for k, m in fit["sets"].items()]
-    sets += [(names.get(k, k), m, "product", "probability") for k, m in check["sets"].items()]
+    sets = [(names.get(k, k), [("product of the digits", m["product"]), ("**calibrated** (in use)", m["with_knots"])])
+            for k, m in fit["sets"].items()]
+    sets += [(names.get(k, k), [("product of the digits", m["product"]),
+                                ("calibrated, knots fitted for the earlier reader", stale["sets"][k]["probability"]),
+                                ("**calibrated** (in use)", m["probability"])]) for k, m in check["sets"].items()]
+    answered = {names.get(k, k): m["answered_numbers"] for f in (fit, check) for k, m in f["sets"].items()}
     rows = []
-    for name, m, before, after in sets:
-        for label, key in (("product of the digits", before), ("**calibrated** (in use)", after)):
-            bins = m[key]["bins"]
-            rows.append([name, count(m["answered_numbers"]), label, merged_bin(bins, 0.9, 0.99),
-                         merged_bin(bins, 0.99, 1.0), f"{m[key]['ece']:.4f}"])
+    for name, measures in sets:
+        for label, measure in measures:
+            bins = measure["bins"]
+            rows.append([name, count(answered[name]), label, merged_bin(bins, 0.9, 0.99),
+                         merged_bin(bins, 0.99, 1.0), f"{measure['ece']:.4f}"])
     return markdown(["numbers answered with 2-4 digits", "answers", "probability", "stated 0.9-0.99: mean / exact",
                      "stated 0.99-1: mean / exact", "calibration error (ECE)"], "lrlrrr", rows)
 

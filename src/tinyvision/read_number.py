@@ -168,24 +168,24 @@ LEAN_RESCUE_LONE: float | None = 0.95
 # probabilities (the chance that every digit read is right): (product, exact rate) knots, interpolated. The
 # product leaves out how the number was cut (a digit dropped as noise or swallowed by its neighbour adds no
 # factor): on the API red team's numbers of small and touching digits, those answered at 0.99-0.999 were wrong
-# 7% of the time. Fitted on validation numbers with the default recipe's seed-0 model (again once the pair reader
-# and its rescue were on), of MNIST's writers and of other writers, each set weighing the same (fitted on MNIST's
-# writers alone, other writers' numbers were stated too surely); used for every digit model
+# 7% of the time. Fitted on validation numbers with the default recipe's seed-0 model (again once the levelled
+# and upright second readings were on: they change which numbers are answered), of MNIST's writers and of
+# other writers, each set weighing the same (fitted on MNIST's writers alone, other
+# writers' numbers were stated too surely), each rate by the rule of succession; used for every digit model
 # (benchmarks/number_confidence.py, results/number_confidence.json, table number-confidence); None: the product
 # stands.
 NUMBER_CONFIDENCE: list[list[float]] | None = [
     [0.0, 0.0],
-    [0.687476, 0.604071],
-    [0.919229, 0.845473],
-    [0.975094, 0.853722],
-    [0.991033, 0.933759],
-    [0.996351, 0.957313],
-    [0.998222, 0.96849],
-    [0.999028, 0.984199],
-    [0.999523, 0.988101],
-    [0.999811, 0.995277],
-    [0.999932, 0.998457],
-    [1.0, 0.998457],
+    [0.702088, 0.668811],
+    [0.932744, 0.820026],
+    [0.980333, 0.88272],
+    [0.992665, 0.937694],
+    [0.997753, 0.96506],
+    [0.999167, 0.974306],
+    [0.99947, 0.988742],
+    [0.999759, 0.991067],
+    [0.99993, 0.996787],
+    [1.0, 0.996787],
 ]
 
 
