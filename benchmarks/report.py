@@ -1205,17 +1205,22 @@ def lean_lone_table(val_a: dict, val_b: dict, *reads: dict) -> str:
 
 
 LEAN_RUNS = ("numbers_lean.json", "numbers_lean_seed1.json", "numbers_lean_seed2.json")
+# Numbers of other writers' test digits (number_photos.py build --source writers-test), the three default runs.
+WRITER_NUMBER_RUNS = tuple(f"numbers_writers_seed{seed}.json" for seed in (0, 1, 2))
 
 
 @table("lean-evaluation", "handwriting_tilt.json", "handwriting_lean.json", "numbers_tilt.json", "numbers_lean.json",
        *(f"numbers_italic_{arm}seed{s}.json" for arm in ("before_", "") for s in range(3)),
        "numbers_tilted_seed0.json", "numbers_tilted_seed1.json", "numbers_tilted_seed2.json",
-       "numbers_tilted_lean_seed0.json", "numbers_tilted_lean_seed1.json", "numbers_tilted_lean_seed2.json")
+       "numbers_tilted_lean_seed0.json", "numbers_tilted_lean_seed1.json", "numbers_tilted_lean_seed2.json",
+       *(f"numbers_writers_nolean_seed{s}.json" for s in range(3)), *WRITER_NUMBER_RUNS)
 def lean_evaluation_table(before: dict, after: dict, numbers_before: dict, numbers_after: dict, *reads: dict) -> str:
     """The upright reading on every evaluation set and the test numbers, read by the same default runs without
     it (the levelling's reads: the rule did not exist yet) and as shipped; test numbers in italic writing
-    (MNIST's test digits, number_photos.py build --paper italic --seed 14), three runs without and with it; and
-    the askew test numbers, three runs levelled, without and with it. It chose nothing (table lean did)."""
+    (MNIST's test digits, number_photos.py build --paper italic --seed 14), three runs without and with it; the
+    askew test numbers, three runs levelled, without and with it; and numbers of other writers' test digits
+    (number_photos.py build --source writers-test), three runs without and with it, read later by this
+    release's reader (LEAN_MIN None, then as shipped). It chose nothing (table lean did)."""
     def off_then_shipped(old: dict, new: dict) -> bool:
         return lean_off(old) and lean_setting(new) == shipped_lean()
 
@@ -1224,7 +1229,8 @@ def lean_evaluation_table(before: dict, after: dict, numbers_before: dict, numbe
     return second_reading_evaluation(
         "lean-evaluation", (before, after, numbers_before, numbers_after),
         [("test numbers in italic writing (3 runs)", reads[0:3], reads[3:6]),
-         ("test numbers photographed askew (3 runs)", reads[6:9], reads[9:12])],
+         ("test numbers photographed askew (3 runs)", reads[6:9], reads[9:12]),
+         ("test numbers of other writers' digits (3 runs)", reads[12:15], reads[15:18])],
         off_then_shipped, ("without the upright reading", "read upright too"))
 
 
@@ -2458,9 +2464,6 @@ def numbers_images(data: dict) -> str:
     return count(data["read"]["images"])
 
 
-WRITER_NUMBER_RUNS = tuple(f"numbers_writers_seed{seed}.json" for seed in (0, 1, 2))
-
-
 def writer_numbers(val: dict, runs: tuple[dict, ...]) -> None:
     """The numbers-by-other-writers files must be what they say: the validation set read by the first test
     run's model, and three different runs on one test set."""
@@ -2472,7 +2475,7 @@ def writer_numbers(val: dict, runs: tuple[dict, ...]) -> None:
     same_model("numbers by other writers, validation and test", "model", val, runs[0])
 
 
-@table("numbers-other-writers", "numbers_writers_val.json", *WRITER_NUMBER_RUNS, "numbers.json")
+@table("numbers-other-writers", "numbers_writers_val.json", *WRITER_NUMBER_RUNS, "numbers_lean.json")
 def numbers_other_writers_table(val: dict, *rest: dict) -> str:
     """Numbers written with other writers' digits than MNIST's (number_photos.py --source writers-val and
     writers-test), read exactly: on validation by the seed-0 default run, on test by the three default runs
