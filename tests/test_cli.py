@@ -136,8 +136,19 @@ def test_ctrl_c_at_any_moment_of_a_command_is_one_line_and_exit_130(tmp_path):
         assert (code, err) in ((130, "tinyvision: interrupted\n"), (0, "")), (delay, proc.returncode, err)
 
 
+@pytest.fixture
+def ctrl_c_possible():
+    """Python's own Ctrl-C handler for one test. A process started with SIGINT ignored (a background job of a
+    shell without job control, as a CI runner may start the suite) gets no Ctrl-C, and Python keeps it ignored:
+    a Ctrl-C raised in the test would then be lost, and the command would go on."""
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def test_a_ctrl_c_that_an_import_turns_into_another_exception_is_still_an_interruption(tmp_path, monkeypatch,
-                                                                                      capsys):
+                                                                                      capsys, ctrl_c_possible):
     # The moment the test above reaches only now and then, made certain: numpy's import, interrupted, raised
     # ImportError, and the command ended in that traceback.
     from tinyvision.run import Run
