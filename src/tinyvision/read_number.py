@@ -169,11 +169,10 @@ LEAN_RESCUE_LONE: float | None = 0.95
 # product leaves out how the number was cut (a digit dropped as noise or swallowed by its neighbour adds no
 # factor): on the API red team's numbers of small and touching digits, those answered at 0.99-0.999 were wrong
 # 7% of the time. Fitted on validation numbers with the default recipe's seed-0 model (again once the levelled
-# and upright second readings were on: they change which numbers are answered), of MNIST's writers and of
-# other writers, each set weighing the same (fitted on MNIST's writers alone, other
-# writers' numbers were stated too surely), each rate by the rule of succession; used for every digit model
-# (benchmarks/number_confidence.py, results/number_confidence.json, table number-confidence); None: the product
-# stands.
+# and upright second readings were on: they change which numbers are answered), of MNIST's writers and of other
+# writers, each set weighing the same (fitted on MNIST's writers alone, other writers' numbers were stated too
+# surely), each rate by the rule of succession; used for every digit model (benchmarks/number_confidence.py,
+# results/number_confidence.json, table number-confidence); None: the product stands.
 NUMBER_CONFIDENCE: list[list[float]] | None = [
     [0.0, 0.0],
     [0.702088, 0.668811],
