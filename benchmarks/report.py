@@ -1037,45 +1037,51 @@ def tilt_table(val_a: dict, val_b: dict, val_c: dict, *reads: dict) -> str:
     compete, the reading rules' validation sets (segment_costs.py: numbers read, letters, other non-digits and
     words refused, which a rescued refusal may let through). Points: every share read or refused; the setting
     in use must have the most among those read on every set (a tie keeps it)."""
-    return second_reading_table("levelling", tilt_setting, shipped_tilt(), tilt_cells, (val_a, val_b, val_c), reads,
+    return second_reading_table("levelling", tilt_setting, shipped_tilt(), tilt_cells, (val_a, val_b, val_c),
+                                [("numbers photographed askew read", reads)],
                                 ["levelled when the line tilts at least", "a refusal answered levelled when",
-                                 "marks within the line's"], "numbers photographed askew read", "askew")
+                                 "marks within the line's"], "askew")
 
 
 def second_reading_table(what: str, setting_of: Callable[[dict], tuple], shipped: tuple,
-                         cells_of: Callable[[tuple], list[str]], val4k_files: tuple[dict, ...], reads: tuple[dict, ...],
-                         names: list[str], read_title: str, short: str) -> str:
-    """A second reading's rules on validation, one seed-0 run per setting: `reads` (number_photos.py reads of
-    the validation numbers it is for, one per setting) and, for the settings that compete, the reading rules'
-    validation sets (`val4k_files`, segment_costs.py). A row per read, named by `cells_of(setting)` under
-    `names`; points: every share read or refused; the setting in use (`shipped`) must have the most among
-    those read on every set (a tie keeps it)."""
-    same_model(f"the {what} reads", "model", *reads)
+                         cells_of: Callable[[tuple], list[str]], val4k_files: tuple[dict, ...],
+                         read_sets: list[tuple[str, tuple[dict, ...]]], names: list[str], short: str) -> str:
+    """A second reading's rules on validation, one seed-0 run per setting: `read_sets` ((title, number_photos.py
+    reads of the validation numbers it is for, one per setting, in one order)) and, for the settings that
+    compete, the reading rules' validation sets (`val4k_files`, segment_costs.py). A row per setting, named by
+    `cells_of(setting)` under `names`; points: every share read or refused; the setting in use (`shipped`) must
+    have the most among those read on every set (a tie keeps it)."""
+    same_model(f"the {what} reads", "model", *(r for _, reads in read_sets for r in reads))
     same_model(f"the {what} validation reads", "run", *val4k_files)
     val4k = {setting_of(v["settings"]): v for f in val4k_files for v in f["variants"]}
     rows, ranked = [], []
-    for r in reads:
-        setting = setting_of(r["reader_settings"])
+    for group in zip(*(reads for _, reads in read_sets)):
+        setting = setting_of(group[0]["reader_settings"])
+        if any(setting_of(r["reader_settings"]) != setting for r in group):
+            raise ReportError(f"{what}: a row's reads must read one setting, in the same order on every set")
         v = val4k.get(setting)
-        total = None if v is None else 100 * r["read"]["rate"] + refusal_points(v)
+        total = None if v is None else 100 * sum(r["read"]["rate"] for r in group) + refusal_points(v)
         if total is not None:
             ranked.append((round(total, 6), setting == shipped))
         cells = cells_of(setting)
         if setting == shipped:
             cells = [f"**{c}**" for c in cells]
-        rows.append([*cells, pct(r["read"]["rate"], 1), pct(wrong_answers(r["read"]), 1),
-                     pct(r["abstained"] / r["images"], 1), *(["—"] * 5 if v is None else [
+        read_cells = [c for r in group for c in (pct(r["read"]["rate"], 1), pct(wrong_answers(r["read"]), 1),
+                                                 pct(r["abstained"] / r["images"], 1))]
+        rows.append([*cells, *read_cells, *(["—"] * 5 if v is None else [
                          pct(v["numbers_read_exactly"]), pct(v["singles_right"]), pct(v["letters_refused"]),
                          pct(v["negatives_refused"]), pct(v["words_refused"])]),
                      "—" if total is None else f"{total:.2f}"])
     in_use_ranks_first(ranked, f"{what}: the rules")
     first = val4k_files[0]
-    return markdown([*names, f"{read_title} ({count(reads[0]['images'])})", "… answered wrong", "… no answer",
+    read_names = [c for title, reads in read_sets
+                  for c in (f"{title} ({count(reads[0]['images'])})", "… answered wrong", "… no answer")]
+    return markdown([*names, *read_names,
                      f"validation numbers read ({count(first['variants'][0]['numbers_images'])})",
                      f"single digits right ({count(first['singles'])})", f"letters refused ({count(first['letters'])})",
                      f"other non-digits refused ({count(first['negatives'])})",
                      f"words refused ({count(first['words'])})", f"{short} read + validation (points)"],
-                    "l" * len(names) + "r" * 9, rows)
+                    "l" * len(names) + "r" * (len(read_names) + 6), rows)
 
 
 @table("tilt-evaluation", "handwriting_tilt_before.json", "handwriting_tilt.json", "numbers_tilt_before.json",
@@ -1146,9 +1152,10 @@ def lean_table(val_a: dict, val_b: dict, *reads: dict) -> str:
     way (number_photos.py build --paper italic --source val), and, for the settings that compete, the reading
     rules' validation sets (segment_costs.py). Points: every share read or refused; the setting in use must
     have the most among those read on every set (a tie keeps it)."""
-    return second_reading_table("upright reading", lean_setting, shipped_lean(), lean_cells, (val_a, val_b), reads,
+    return second_reading_table("upright reading", lean_setting, shipped_lean(), lean_cells, (val_a, val_b),
+                                [("italic numbers read", reads)],
                                 ["read upright when the digits lean at least", "a refusal answered upright when"],
-                                "italic numbers read", "italic")
+                                "italic")
 
 
 # A refusal of one mark (a letter is one) answered upright at its own bar (read_number.LEAN_RESCUE_LONE): the
@@ -1173,35 +1180,18 @@ def lean_lone_table(val_a: dict, val_b: dict, *reads: dict) -> str:
     import tinyvision.read_number as read_number
 
     shipped = lean_lone_setting(vars(read_number))
-    same_model("the one-mark rescue reads", "model", *reads)
-    same_model("the one-mark rescue validation reads", "run", val_a, val_b)
-    val4k = {lean_lone_setting(v["settings"]): v for f in (val_a, val_b) for v in f["variants"]}
-    rows, ranked = [], []
-    for numbers, singles in zip(reads[0::2], reads[1::2]):
-        setting = lean_lone_setting(numbers["reader_settings"])
-        if lean_lone_setting(singles["reader_settings"]) != setting or setting not in val4k:
-            raise ReportError(f"lean-lone: {setting} was not read on every set")
-        if setting[:3] != shipped[:3]:
-            raise ReportError(f"lean-lone: {setting} reads with other upright rules than the reader ships")
-        v = val4k[setting]
-        total = 100 * (numbers["read"]["rate"] + singles["read"]["rate"]) + refusal_points(v)
-        ranked.append((round(total, 6), setting == shipped))
+    for r in reads:
+        if lean_lone_setting(r["reader_settings"])[:3] != shipped[:3]:
+            raise ReportError(f"lean-lone: {r['reader_settings']} reads with other upright rules than the reader ships")
+
+    def name(setting: tuple) -> list[str]:
         bar = setting[3]
-        name = ("never" if bar is None else f"at least {bar:g} likely"
-                + (" (as several marks' refusals)" if bar == setting[1] else ""))
-        rows.append([f"**{name}**" if setting == shipped else name, pct(numbers["read"]["rate"], 1),
-                     pct(numbers["abstained"] / numbers["images"], 1), pct(singles["read"]["rate"], 1),
-                     pct(singles["abstained"] / singles["images"], 1), pct(v["numbers_read_exactly"]),
-                     pct(v["singles_right"]), pct(v["letters_refused"]), pct(v["negatives_refused"]),
-                     pct(v["words_refused"]), f"{total:.2f}"])
-    in_use_ranks_first(ranked, "lean-lone: the one-mark rescue bar")
-    return markdown(["a refusal of one mark answered upright when",
-                     f"italic numbers read ({count(reads[0]['images'])})", "… no answer",
-                     f"italic single digits read ({count(reads[1]['images'])})", "… no answer",
-                     f"validation numbers read ({count(val_a['variants'][0]['numbers_images'])})",
-                     f"single digits right ({count(val_a['singles'])})", f"letters refused ({count(val_a['letters'])})",
-                     f"other non-digits refused ({count(val_a['negatives'])})",
-                     f"words refused ({count(val_a['words'])})", "points"], "l" + "r" * 10, rows)
+        return ["never" if bar is None else f"at least {bar:g} likely"
+                + (" (as several marks' refusals)" if bar == setting[1] else "")]
+
+    return second_reading_table("one-mark rescue", lean_lone_setting, shipped, name, (val_a, val_b),
+                                [("italic numbers read", reads[0::2]), ("italic single digits read", reads[1::2])],
+                                ["a refusal of one mark answered upright when"], "italic")
 
 
 LEAN_RUNS = ("numbers_lean.json", "numbers_lean_seed1.json", "numbers_lean_seed2.json")
