@@ -2521,17 +2521,17 @@ def number_confidence_table(fit: dict, check: dict, stale: dict) -> str:
     names = {"/tmp/numbers-val4k": "validation: MNIST validation digits (fitted here)",
              "/tmp/numbers-writers-val": "validation: other writers' digits (fitted here)",
              "/tmp/numbers": "test: MNIST test digits", "/tmp/numbers-writers": "test: other writers' digits"}
-    sets = [(names.get(k, k), [("product of the digits", m["product"]), ("**calibrated** (in use)", m["with_knots"])])
+    # Each set's rows: (label, measure) of each way its numbers' probabilities were stated.
+    sets = [(k, m, [("product of the digits", m["product"]), ("**calibrated** (in use)", m["with_knots"])])
             for k, m in fit["sets"].items()]
-    sets += [(names.get(k, k), [("product of the digits", m["product"]),
-                                ("calibrated, knots fitted for the earlier reader", stale["sets"][k]["probability"]),
-                                ("**calibrated** (in use)", m["probability"])]) for k, m in check["sets"].items()]
-    answered = {names.get(k, k): m["answered_numbers"] for f in (fit, check) for k, m in f["sets"].items()}
+    sets += [(k, m, [("product of the digits", m["product"]),
+                     ("calibrated, knots fitted for the earlier reader", stale["sets"][k]["probability"]),
+                     ("**calibrated** (in use)", m["probability"])]) for k, m in check["sets"].items()]
     rows = []
-    for name, measures in sets:
+    for key, m, measures in sets:
         for label, measure in measures:
             bins = measure["bins"]
-            rows.append([name, count(answered[name]), label, merged_bin(bins, 0.9, 0.99),
+            rows.append([names.get(key, key), count(m["answered_numbers"]), label, merged_bin(bins, 0.9, 0.99),
                          merged_bin(bins, 0.99, 1.0), f"{measure['ece']:.4f}"])
     return markdown(["numbers answered with 2-4 digits", "answers", "probability", "stated 0.9-0.99: mean / exact",
                      "stated 0.99-1: mean / exact", "calibration error (ECE)"], "lrlrrr", rows)
