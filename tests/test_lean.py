@@ -56,7 +56,7 @@ def test_stood_upright_the_digits_lean_as_mnists_and_their_boxes_map_back():
 
 def test_ink_lying_nearly_level_is_never_sheared_and_its_upload_stays_cheap(brief_digit_run, monkeypatch):
     # A stroke lying nearly level "leans" by hundreds of columns per row: sheared upright, one upload of a line
-    # made a map 170,000 px wide (1.8 GB, 5 s). It is no leaning digit, and the reader does not shear it.
+    # made a map 68,562 px wide (1.8 GB, 5 s). It is no leaning digit, and the reader does not shear it.
     from PIL import Image, ImageDraw
 
     import tinyvision
