@@ -606,6 +606,21 @@ def validation_digits() -> tuple[np.ndarray, np.ndarray]:
     return data.train_images[val, 0].numpy(), data.train_labels[val].numpy()
 
 
+def source_digits(source: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The digits a set's numbers are composed of, as `build` draws them (a manifest's `digit_index` points into
+    them): 28x28 uint8 images (N, 28, 28) and labels (N,). `source`: see `build`."""
+    from tinyvision.datasets import load_dataset
+
+    if source == "val":
+        return validation_digits()
+    if source.startswith("writers-"):
+        from sets.handwritten import number_digits
+
+        return number_digits(source.removeprefix("writers-"), seed)
+    data = load_dataset("mnist")
+    return data.test_images[:, 0].numpy(), data.test_labels.numpy()
+
+
 def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH_RATE,
           source: str = "test", paper: str = "user", small_rate: float = 0.0,
           beside_rate: float = 0.0, flat_rate: float = 0.0, digit_counts: tuple[int, ...] = LENGTHS) -> list[dict]:
@@ -619,17 +634,7 @@ def build(out: Path, count: int = 1000, seed: int = 0, touch_rate: float = TOUCH
     `flat_rate`: that a short flat mark stands on the line before or after it (FLAT_MARKS, `add_flat_mark`).
     `digit_counts`: the digit counts drawn from (1: single digits on the same paper, what a lone digit's
     preparation is chosen on)."""
-    from tinyvision.datasets import load_dataset
-
-    if source == "val":
-        images, labels = validation_digits()
-    elif source.startswith("writers-"):
-        from sets.handwritten import number_digits
-
-        images, labels = number_digits(source.removeprefix("writers-"), seed)
-    else:
-        data = load_dataset("mnist")
-        images, labels = data.test_images[:, 0].numpy(), data.test_labels.numpy()
+    images, labels = source_digits(source, seed)
     rng = np.random.default_rng(seed)
     styles = HARD_STYLES if paper == "hard" else MARKS if paper == "marked" \
         else ONE_MARKS if paper == "circled-one" else FORMS if paper == "form" else SIGNS if paper == "signed" \
@@ -767,6 +772,34 @@ def score_reads(manifest: list[dict], reads: dict[str, str | None]) -> dict:
             "outcomes": _outcomes(manifest, reads)}
 
 
+def each_digit_right(model, manifest: list[dict], facts: dict) -> list[bool]:
+    """Per number: whether the model reads every one of its digits right alone, from their 28x28 source images
+    (`source_digits`) through its inference path, as evaluation reads MNIST's test set."""
+    import torch
+
+    images, labels = source_digits(facts["source"], facts["seed"])
+    used = sorted({i for e in manifest for i in e["digit_index"]})
+    read = {}
+    for k in range(0, len(used), 1024):
+        chunk = used[k : k + 1024]
+        read.update(zip(chunk, model.logits(torch.from_numpy(images[chunk][:, None])).argmax(1).tolist()))
+    return [all(read[i] == labels[i] for i in e["digit_index"]) for e in manifest]
+
+
+def score_alone(manifest: list[dict], reads: dict[str, str | None], each: list[bool]) -> dict:
+    """The numbers read exactly from the photo, split by whether every digit alone is read right (`each`).
+    `each_digit_right`: their share, about what a reader that loses nothing on the photo would read; of them,
+    the share read exactly (what the reader loses there is its own: finding, cutting, preparing, judging), and
+    of the rest."""
+    right = [reads.get(e["file"]) == e["number"] for e in manifest]
+    kept = [r for r, ok in zip(right, each) if ok]
+    rest = [r for r, ok in zip(right, each) if not ok]
+    return {"images": len(manifest), "each_digit_right": round(sum(each) / max(1, len(each)), 4),
+            "each_digit_right_images": len(kept),
+            "read_when_each_digit_right": round(sum(kept) / len(kept), 4) if kept else None,
+            "read_when_a_digit_wrong": round(sum(rest) / len(rest), 4) if rest else None}
+
+
 def box_iou(a: list[float], b: list[float]) -> float:
     """Intersection over union of two (top, left, bottom, right) boxes."""
     h = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -894,10 +927,12 @@ def read(args, manifest: list[dict]) -> None:
             reads[e["file"]] = prediction.label
             boxes[e["file"]] = [[d["box"][1], d["box"][0], d["box"][1] + d["box"][3], d["box"][0] + d["box"][2]]
                                 for d in prediction.digits]
+    each = each_digit_right(model, manifest, set_facts(args.out))
     result = {
         "images": len(manifest), "model": str(args.checkpoint),
         "weights_sha256": stored_digest(args.checkpoint), "model_test_acc": model.card.metrics.get("test_acc"),
-        "read": score_reads(manifest, reads), "segmentation": score_segmentation(manifest, boxes),
+        "read": score_reads(manifest, reads), "alone": score_alone(manifest, reads, each),
+        "segmentation": score_segmentation(manifest, boxes),
         "abstained": sum(v is None for v in reads.values()),
         "seconds_per_image": round((time.perf_counter() - start) / max(1, len(manifest)), 4),
         "set": {"folder": str(args.out), "count": len(manifest), **set_facts(args.out)}, "reader_settings": reader,
