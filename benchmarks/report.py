@@ -2444,9 +2444,35 @@ ITALIC_RUNS = {arm: tuple(f"numbers_italic_{arm}seed{s}.json" for s in range(3))
 def three_runs_read_rate(*runs: dict) -> str:
     """One set of test numbers (clean paper, askew, italic) read exactly by the three default runs (seeds 0-2):
     mean ± std."""
+    return mean_sd([r["read"]["rate"] for r in three_runs(runs)], 1)
+
+
+@value("numbers-each-digit-right", *LEAN_RUNS)
+@value("writers-numbers-each-digit-right", *WRITER_NUMBER_RUNS)
+def each_digit_right_rate(*runs: dict) -> str:
+    """The test numbers whose every digit the model reads right alone, from its 28x28 image (number_photos.py's
+    `alone`), three default runs: mean ± std."""
+    return mean_sd([alone_of(r)["each_digit_right"] for r in three_runs(runs)], 1)
+
+
+@value("numbers-read-when-each-digit-right", *LEAN_RUNS)
+@value("writers-numbers-read-when-each-digit-right", *WRITER_NUMBER_RUNS)
+def read_when_each_digit_right(*runs: dict) -> str:
+    """Of those, the share the reader reads exactly from the photo, three default runs: mean ± std."""
+    return mean_sd([alone_of(r)["read_when_each_digit_right"] for r in three_runs(runs)], 1)
+
+
+def alone_of(run: dict) -> dict:
+    if "alone" not in run:
+        raise ReportError("read the test numbers with number_photos.py read as it is now: the file has no 'alone'")
+    return run["alone"]
+
+
+def three_runs(runs: tuple[dict, ...]) -> tuple[dict, ...]:
+    """Three reads of one set of test numbers by three different runs, or a ReportError."""
     if len({json.dumps(r["set"], sort_keys=True) for r in runs}) != 1 or len({r["weights_sha256"] for r in runs}) != 3:
         raise ReportError("the three reads of a set of test numbers must read one set with three different runs")
-    return mean_sd([r["read"]["rate"] for r in runs], 1)
+    return runs
 
 
 @value("numbers-images", "numbers.json")
@@ -2469,7 +2495,8 @@ def writer_numbers(val: dict, runs: tuple[dict, ...]) -> None:
 def numbers_other_writers_table(val: dict, *rest: dict) -> str:
     """Numbers written with other writers' digits than MNIST's (number_photos.py --source writers-val and
     writers-test), read exactly: on validation by the seed-0 default run, on test by the three default runs
-    (mean ± std), beside the MNIST test numbers read by the seed-0 run."""
+    (mean ± std), beside the MNIST test numbers read by the seed-0 run; and split by whether the model reads
+    every digit right alone, from its 28x28 source image (number_photos.py's `alone`)."""
     *runs, mnist = rest
     writer_numbers(val, tuple(runs))
     same_model("numbers by other writers and MNIST's", "model", runs[0], mnist)
@@ -2487,6 +2514,13 @@ def numbers_other_writers_table(val: dict, *rest: dict) -> str:
             ["digits apart: refused", *cells(layout("apart", "refused"))],
             ["digits apart: too many digits (one read as two)", *cells(layout("apart", "too_many"))],
             ["no answer (abstained or unreadable)", *cells(lambda d: d["abstained"] / d["images"])]]
+    # What the model reads of each digit alone against what the reader makes of the photo: the reader's own loss.
+    if any("alone" not in d for d in (val, *rest)):
+        raise ReportError("numbers-other-writers: read the sets with number_photos.py read as it is now (no 'alone')")
+    rows += [["every digit read right alone (its 28x28 image, as evaluation reads)",
+              *cells(lambda d: d["alone"]["each_digit_right"])],
+             ["… of those, read exactly from the photo", *cells(lambda d: d["alone"]["read_when_each_digit_right"])],
+             ["… of the rest, read exactly all the same", *cells(lambda d: d["alone"]["read_when_a_digit_wrong"])]]
     header = ["numbers (1,000 each, 2-4 digits)", "other writers, validation: the training writers' held-out rows",
               "other writers, test: UCI test writers", "MNIST's test digits (seed-0 run)"]
     return markdown(header, "lrrr", rows)
