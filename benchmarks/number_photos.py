@@ -797,7 +797,9 @@ def score_alone(manifest: list[dict], reads: dict[str, str | None], each: list[b
     return {"images": len(manifest), "each_digit_right": round(sum(each) / max(1, len(each)), 4),
             "each_digit_right_images": len(kept),
             "read_when_each_digit_right": round(sum(kept) / len(kept), 4) if kept else None,
-            "read_when_a_digit_wrong": round(sum(rest) / len(rest), 4) if rest else None}
+            "read_when_a_digit_wrong": round(sum(rest) / len(rest), 4) if rest else None,
+            # Where the reader loses the numbers the model can read: each layout's of them by outcome.
+            "outcomes_when_each_digit_right": _outcomes([e for e, ok in zip(manifest, each) if ok], reads)}
 
 
 def box_iou(a: list[float], b: list[float]) -> float:

@@ -41,14 +41,21 @@ def test_numbers_are_split_by_whether_the_model_reads_every_digit_right_alone():
     def number(*index: int) -> str:
         return "".join(str(int(labels[k])) for k in index)
 
-    manifest = [{"file": "a", "number": number(0, 1), "digit_index": [0, 1]},
-                {"file": "b", "number": number(2, 3), "digit_index": [2, 3]},
-                {"file": "c", "number": number(4, 5, 6), "digit_index": [4, 5, 6]},
-                {"file": "d", "number": number(7), "digit_index": [7]}]
+    manifest = [{"file": "a", "number": number(0, 1), "digit_index": [0, 1], "touching": False},
+                {"file": "b", "number": number(2, 3), "digit_index": [2, 3], "touching": False},
+                {"file": "c", "number": number(4, 5, 6), "digit_index": [4, 5, 6], "touching": True,
+                 "touching_pairs": 1},
+                {"file": "d", "number": number(7), "digit_index": [7], "touching": False}]
     each = number_photos.each_digit_right(StandIn(), manifest, {"source": "test", "seed": 0})
     assert each == [True, False, True, True]
     # "a" read exactly, "b" read all the same (its photo read right), "c" refused, "d" misread.
     reads = {"a": number(0, 1), "b": number(2, 3), "c": None, "d": str((int(labels[7]) + 1) % 10)}
-    assert number_photos.score_alone(manifest, reads, each) == {
-        "images": 4, "each_digit_right": 0.75, "each_digit_right_images": 3,
-        "read_when_each_digit_right": round(1 / 3, 4), "read_when_a_digit_wrong": 1.0}
+    alone = number_photos.score_alone(manifest, reads, each)
+    outcomes = alone.pop("outcomes_when_each_digit_right")
+    assert alone == {"images": 4, "each_digit_right": 0.75, "each_digit_right_images": 3,
+                     "read_when_each_digit_right": round(1 / 3, 4), "read_when_a_digit_wrong": 1.0}
+    # The reader's own losses, by layout: "c" (several marks, one pair touching) refused, "d" (apart) misread.
+    assert outcomes["apart"] == {"images": 2, "read": 1, "refused": 0, "too_many": 0, "too_few": 0, "misread": 1}
+    assert outcomes["several marks"] == {"images": 1, "read": 0, "refused": 1, "too_many": 0, "too_few": 0,
+                                         "misread": 0}
+    assert outcomes["one mark"]["images"] == 0
