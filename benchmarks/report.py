@@ -2526,6 +2526,36 @@ def numbers_other_writers_table(val: dict, *rest: dict) -> str:
     return markdown(header, "lrrr", rows)
 
 
+@table("reader-losses", *LEAN_RUNS, *WRITER_NUMBER_RUNS)
+def reader_losses_table(*runs: dict) -> str:
+    """Where the reader loses the test numbers the model can read (every digit read right alone, from its 28x28
+    image: number_photos.py's `alone`): each layout's of them by how they were answered, as a share of all the
+    set's numbers, three default runs each (mean ± std) on MNIST's and on other writers' test numbers."""
+    mnist, writers = three_runs(runs[:3]), three_runs(runs[3:])
+    same_model("the reader's losses", "model", mnist[0], writers[0])
+    layouts = {"apart": "digits apart", "several marks": "several marks, some digits touching",
+               "one mark": "one mark: every digit touches the next"}
+    ways = {"refused": "refused", "too_many": "too many digits", "too_few": "too few digits",
+            "misread": "a digit read otherwise"}
+
+    def share(get) -> list[str]:
+        return [mean_sd([get(alone_of(r)) / alone_of(r)["images"] for r in group], 1) for group in (mnist, writers)]
+
+    def outcomes(alone: dict) -> dict:
+        return alone["outcomes_when_each_digit_right"]
+
+    rows = [["every digit read right alone (by the model, from its 28x28 image)", "", *share(lambda a: a["each_digit_right_images"])],
+            ["**lost by the reader**", "",
+             *(f"**{c}**" for c in share(lambda a: a["each_digit_right_images"] - sum(
+                 o["read"] for o in outcomes(a).values())))]]
+    for layout, name in layouts.items():
+        for way, said in ways.items():
+            rows.append([name, said, *share(lambda a, layout=layout, way=way: outcomes(a)[layout][way])])
+    return markdown(["test numbers (of those whose every digit is read right alone, below)", "answered",
+                     "MNIST's test digits (1,000 numbers)", "other writers' test digits (1,000 numbers)"],
+                    "llrr", rows)
+
+
 def merged_bin(bins: list[dict], low: float, high: float) -> str:
     """The answers stated at probabilities in [low, high), pooled from a reliability table: "stated / exact (n)"."""
     inside = [b for b in bins if b["from"] >= low and b["to"] <= high]
