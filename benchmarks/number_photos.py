@@ -772,11 +772,14 @@ def score_reads(manifest: list[dict], reads: dict[str, str | None]) -> dict:
             "outcomes": _outcomes(manifest, reads)}
 
 
-def each_digit_right(model, manifest: list[dict], facts: dict) -> list[bool]:
+def each_digit_right(model, manifest: list[dict], facts: dict) -> list[bool] | None:
     """Per number: whether the model reads every one of its digits right alone, from their 28x28 source images
-    (`source_digits`) through its inference path, as evaluation reads MNIST's test set."""
+    (`source_digits`) through its inference path, as evaluation reads MNIST's test set; None for a set built
+    before its manifest pointed into them (no `digit_index`)."""
     import torch
 
+    if any("digit_index" not in e for e in manifest):
+        return None
     images, labels = source_digits(facts["source"], facts["seed"])
     used = sorted({i for e in manifest for i in e["digit_index"]})
     read = {}
@@ -933,7 +936,8 @@ def read(args, manifest: list[dict]) -> None:
     result = {
         "images": len(manifest), "model": str(args.checkpoint),
         "weights_sha256": stored_digest(args.checkpoint), "model_test_acc": model.card.metrics.get("test_acc"),
-        "read": score_reads(manifest, reads), "alone": score_alone(manifest, reads, each),
+        "read": score_reads(manifest, reads),
+        "alone": None if each is None else score_alone(manifest, reads, each),
         "segmentation": score_segmentation(manifest, boxes),
         "abstained": sum(v is None for v in reads.values()),
         "seconds_per_image": round((time.perf_counter() - start) / max(1, len(manifest)), 4),

@@ -2463,7 +2463,7 @@ def read_when_each_digit_right(*runs: dict) -> str:
 
 
 def alone_of(run: dict) -> dict:
-    if "alone" not in run:
+    if not run.get("alone"):
         raise ReportError("read the test numbers with number_photos.py read as it is now: the file has no 'alone'")
     return run["alone"]
 
@@ -2515,7 +2515,7 @@ def numbers_other_writers_table(val: dict, *rest: dict) -> str:
             ["digits apart: too many digits (one read as two)", *cells(layout("apart", "too_many"))],
             ["no answer (abstained or unreadable)", *cells(lambda d: d["abstained"] / d["images"])]]
     # What the model reads of each digit alone against what the reader makes of the photo: the reader's own loss.
-    if any("alone" not in d for d in (val, *rest)):
+    if any(not d.get("alone") for d in (val, *rest)):
         raise ReportError("numbers-other-writers: read the sets with number_photos.py read as it is now (no 'alone')")
     rows += [["every digit read right alone (its 28x28 image, as evaluation reads)",
               *cells(lambda d: d["alone"]["each_digit_right"])],
@@ -2544,7 +2544,8 @@ def reader_losses_table(*runs: dict) -> str:
     def outcomes(alone: dict) -> dict:
         return alone["outcomes_when_each_digit_right"]
 
-    rows = [["every digit read right alone (by the model, from its 28x28 image)", "", *share(lambda a: a["each_digit_right_images"])],
+    rows = [["every digit read right alone (by the model, from its 28x28 image)", "",
+             *share(lambda a: a["each_digit_right_images"])],
             ["**lost by the reader**", "",
              *(f"**{c}**" for c in share(lambda a: a["each_digit_right_images"] - sum(
                  o["read"] for o in outcomes(a).values())))]]
