@@ -2552,7 +2552,7 @@ def reader_losses_table(*runs: dict) -> str:
     for layout, name in layouts.items():
         for way, said in ways.items():
             rows.append([name, said, *share(lambda a, layout=layout, way=way: outcomes(a)[layout][way])])
-    return markdown(["test numbers (of those whose every digit is read right alone, below)", "answered",
+    return markdown(["test numbers whose every digit is read right alone: layout", "answered",
                      "MNIST's test digits (1,000 numbers)", "other writers' test digits (1,000 numbers)"],
                     "llrr", rows)
 
