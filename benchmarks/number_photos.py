@@ -932,7 +932,8 @@ def read(args, manifest: list[dict]) -> None:
             reads[e["file"]] = prediction.label
             boxes[e["file"]] = [[d["box"][1], d["box"][0], d["box"][1] + d["box"][3], d["box"][0] + d["box"][2]]
                                 for d in prediction.digits]
-    each = each_digit_right(model, manifest, set_facts(args.out))
+    facts = set_facts(args.out)
+    each = each_digit_right(model, manifest, facts)
     result = {
         "images": len(manifest), "model": str(args.checkpoint),
         "weights_sha256": stored_digest(args.checkpoint), "model_test_acc": model.card.metrics.get("test_acc"),
@@ -941,7 +942,7 @@ def read(args, manifest: list[dict]) -> None:
         "segmentation": score_segmentation(manifest, boxes),
         "abstained": sum(v is None for v in reads.values()),
         "seconds_per_image": round((time.perf_counter() - start) / max(1, len(manifest)), 4),
-        "set": {"folder": str(args.out), "count": len(manifest), **set_facts(args.out)}, "reader_settings": reader,
+        "set": {"folder": str(args.out), "count": len(manifest), **facts}, "reader_settings": reader,
         "provenance": prov,
     }
     if args.results:

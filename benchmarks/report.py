@@ -2515,12 +2515,10 @@ def numbers_other_writers_table(val: dict, *rest: dict) -> str:
             ["digits apart: too many digits (one read as two)", *cells(layout("apart", "too_many"))],
             ["no answer (abstained or unreadable)", *cells(lambda d: d["abstained"] / d["images"])]]
     # What the model reads of each digit alone against what the reader makes of the photo: the reader's own loss.
-    if any(not d.get("alone") for d in (val, *rest)):
-        raise ReportError("numbers-other-writers: read the sets with number_photos.py read as it is now (no 'alone')")
     rows += [["every digit read right alone (its 28x28 image, as evaluation reads)",
-              *cells(lambda d: d["alone"]["each_digit_right"])],
-             ["… of those, read exactly from the photo", *cells(lambda d: d["alone"]["read_when_each_digit_right"])],
-             ["… of the rest, read exactly all the same", *cells(lambda d: d["alone"]["read_when_a_digit_wrong"])]]
+              *cells(lambda d: alone_of(d)["each_digit_right"])],
+             ["… of those, read exactly from the photo", *cells(lambda d: alone_of(d)["read_when_each_digit_right"])],
+             ["… of the rest, read exactly all the same", *cells(lambda d: alone_of(d)["read_when_a_digit_wrong"])]]
     header = ["numbers (1,000 each, 2-4 digits)", "other writers, validation: the training writers' held-out rows",
               "other writers, test: UCI test writers", "MNIST's test digits (seed-0 run)"]
     return markdown(header, "lrrr", rows)
